@@ -1,0 +1,89 @@
+/**
+ * The `lastmile` command line: parses flags into config overrides (flags win over env vars),
+ * dispatches to a command and maps typed errors to an exit code and a one-line message.
+ */
+import { parseArgs } from 'node:util'
+import { type Config, type ConfigOverrides, loadConfig } from '../config.js'
+import { errorMessage, LastmileError } from '../errors.js'
+import { runDemo } from './demo.js'
+import { runInfo } from './info.js'
+
+const HELP = `lastmile — an inference server for the last mile of ML
+
+Usage: lastmile <command> [flags]
+
+Commands:
+  demo      Load the demo model (an MLP classifier) and answer a few example rows
+  info      Show the backends and the GPU adapter this machine offers (JSON)
+  help      Show this help
+
+Flags (each also settable by environment variable, see README):
+  --data <dir>            data folder                        LASTMILE_DATA_DIR   (.lastmile-data)
+  --backend <b>           auto | webgpu | cpu | wasm         LASTMILE_BACKEND    (auto)
+  --gpu-backend <b>       auto | vulkan | opengles           LASTMILE_GPU_BACKEND (auto)
+  --gpu-adapter <name>    adapter name contains this         LASTMILE_GPU_ADAPTER
+  --cpu-threads <n>       threads per cpu session, 0 = all   LASTMILE_CPU_THREADS (0)
+  --log-level <l>         debug | info | warn | error        LASTMILE_LOG_LEVEL  (info)
+  --rows <n>              (demo) rows to score               (4)
+`
+
+const OPTIONS = {
+  data: { type: 'string' },
+  backend: { type: 'string' },
+  'gpu-backend': { type: 'string' },
+  'gpu-adapter': { type: 'string' },
+  'cpu-threads': { type: 'string' },
+  'log-level': { type: 'string' },
+  rows: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
+} as const
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values']
+
+function overridesFrom(v: Values): ConfigOverrides {
+  return {
+    dataDir: v.data,
+    backend: v.backend as Config['backend'] | undefined,
+    cpuThreads: v['cpu-threads'] === undefined ? undefined : Number(v['cpu-threads']),
+    logLevel: v['log-level'] as Config['logLevel'] | undefined,
+    gpu: {
+      backend: v['gpu-backend'] as Config['gpu']['backend'] | undefined,
+      adapter: v['gpu-adapter'],
+    },
+  }
+}
+
+/** Run the CLI with `argv` (without node and script); resolves to the exit code. */
+export async function main(argv: string[], env: Record<string, string | undefined> = process.env): Promise<number> {
+  try {
+    const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true })
+    const command = positionals[0] ?? 'help'
+    if (values.help || command === 'help') {
+      process.stdout.write(HELP)
+      return 0
+    }
+    if (values.version) {
+      process.stdout.write('lastmile 0.1.0\n')
+      return 0
+    }
+    const config = loadConfig(env, overridesFrom(values))
+    switch (command) {
+      case 'demo':
+        return await runDemo(config, { rows: values.rows === undefined ? 4 : Number(values.rows) })
+      case 'info':
+        return await runInfo(config)
+      default:
+        process.stderr.write(`lastmile: unknown command '${command}'\n\n${HELP}`)
+        return 2
+    }
+  } catch (e) {
+    if (String((e as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`lastmile: ${errorMessage(e)} (see \`lastmile help\`)\n`)
+      return 2
+    }
+    const code = e instanceof LastmileError ? e.code : 'error'
+    process.stderr.write(`lastmile: ${code}: ${errorMessage(e)}\n`)
+    return e instanceof LastmileError && e.code === 'invalid_config' ? 2 : 1
+  }
+}

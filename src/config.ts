@@ -1,0 +1,102 @@
+/**
+ * The one configuration object. Parsed once from the environment (and CLI flags, which win);
+ * nothing else in lastmile reads `process.env`. Every setting has a default and a doc comment;
+ * the README's configuration table mirrors `ENV_VARS` below.
+ */
+import { z } from 'zod'
+import { InvalidConfigError } from './errors.js'
+
+const gpuSchema = z.object({
+  /** Dawn backend to open: `vulkan` (hardware GPUs, Mesa lavapipe), `opengles` (Mesa llvmpipe through EGL), or `auto` (vulkan, then opengles). */
+  backend: z.enum(['auto', 'vulkan', 'opengles']).default('auto'),
+  /** Pick the adapter whose name contains this text (Dawn's `adapter=` option); empty = Dawn's choice. */
+  adapter: z.string().default(''),
+  /** WebGPU feature level: `core`, `compatibility` (needed on OpenGL ES), or `auto` (core on vulkan, compatibility on opengles). */
+  featureLevel: z.enum(['auto', 'core', 'compatibility']).default('auto'),
+  /** Adapter power preference passed to `requestAdapter`. */
+  powerPreference: z.enum(['high-performance', 'low-power']).default('high-performance'),
+  /** After a lost device, keep requesting a new one (runs fall back to the CPU backend meanwhile). */
+  recover: z.boolean().default(true),
+})
+
+const configSchema = z.object({
+  /** Folder for lastmile's embedded store (models, metadata, logs). */
+  dataDir: z.string().min(1).default('.lastmile-data'),
+  /** Inference backend: `auto` (webgpu on a hardware adapter, else cpu), `webgpu`, `cpu` (native onnxruntime), `wasm`. */
+  backend: z.enum(['auto', 'webgpu', 'cpu', 'wasm']).default('auto'),
+  /** Threads per `cpu` session (onnxruntime intra-op); 0 = onnxruntime's default (all cores). */
+  cpuThreads: z.number().int().min(0).max(1024).default(0),
+  /** Log verbosity for lastmile and onnxruntime. */
+  logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  gpu: gpuSchema.default(gpuSchema.parse({})),
+})
+
+export type Config = z.infer<typeof configSchema>
+export type GpuConfig = Config['gpu']
+export type BackendChoice = Config['backend']
+
+/** Environment variable → config path, with its parser. The README documents each. */
+export const ENV_VARS: Record<string, { path: string[]; parse: (v: string) => unknown }> = {
+  LASTMILE_DATA_DIR: { path: ['dataDir'], parse: String },
+  LASTMILE_BACKEND: { path: ['backend'], parse: String },
+  LASTMILE_CPU_THREADS: { path: ['cpuThreads'], parse: Number },
+  LASTMILE_LOG_LEVEL: { path: ['logLevel'], parse: String },
+  LASTMILE_GPU_BACKEND: { path: ['gpu', 'backend'], parse: String },
+  LASTMILE_GPU_ADAPTER: { path: ['gpu', 'adapter'], parse: String },
+  LASTMILE_GPU_FEATURE_LEVEL: { path: ['gpu', 'featureLevel'], parse: String },
+  LASTMILE_GPU_POWER_PREFERENCE: { path: ['gpu', 'powerPreference'], parse: String },
+  LASTMILE_GPU_RECOVER: {
+    path: ['gpu', 'recover'],
+    parse: (v) => !['0', 'false', 'no', 'off'].includes(v.toLowerCase()),
+  },
+}
+
+type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] }
+export type ConfigOverrides = DeepPartial<Config>
+
+/**
+ * Build the config from environment variables, then `overrides` (CLI flags, tests).
+ * Throws {@link InvalidConfigError} naming the setting and what it accepts.
+ *
+ * @example loadConfig(process.env, { backend: 'cpu' })
+ */
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  overrides: ConfigOverrides = {},
+): Config {
+  const raw: Record<string, unknown> = {}
+  for (const [name, { path, parse }] of Object.entries(ENV_VARS)) {
+    const value = env[name]
+    if (value !== undefined && value !== '') setPath(raw, path, parse(value))
+  }
+  merge(raw, overrides as Record<string, unknown>)
+  const parsed = configSchema.safeParse(raw)
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => {
+      const path = i.path.join('.')
+      const envName = Object.entries(ENV_VARS).find(([, v]) => v.path.join('.') === path)?.[0]
+      return `${path}${envName ? ` (${envName})` : ''}: ${i.message}`
+    })
+    throw new InvalidConfigError(`invalid configuration: ${issues.join('; ')}`, { issues })
+  }
+  return parsed.data
+}
+
+function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
+  let cur = obj
+  for (const key of path.slice(0, -1)) {
+    cur[key] = (cur[key] as Record<string, unknown> | undefined) ?? {}
+    cur = cur[key] as Record<string, unknown>
+  }
+  cur[path[path.length - 1] as string] = value
+}
+
+function merge(into: Record<string, unknown>, from: Record<string, unknown>): void {
+  for (const [k, v] of Object.entries(from)) {
+    if (v === undefined) continue
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      into[k] = (into[k] as Record<string, unknown> | undefined) ?? {}
+      merge(into[k] as Record<string, unknown>, v as Record<string, unknown>)
+    } else into[k] = v
+  }
+}

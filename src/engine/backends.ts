@@ -1,0 +1,107 @@
+/**
+ * Session factories for the three backends. Each onnxruntime package is imported lazily, so a
+ * CPU-only server never loads the web build (or Dawn), and vice versa.
+ */
+import v8 from 'node:v8'
+import { BackendUnavailableError, errorMessage } from '../errors.js'
+import type { LogLevel } from '../log.js'
+import { loadError, type OrtModule } from './ort-common.js'
+import { OrtBackedSession } from './ort-session.js'
+import { SerialQueue } from './serial-queue.js'
+
+export interface SessionOptions {
+  /** Intra-op threads for the native CPU backend; 0 = onnxruntime's default. */
+  cpuThreads: number
+  logLevel: LogLevel
+}
+
+/** onnxruntime's severity levels: 0 verbose … 3 error; we keep its warnings out of info logs. */
+const ORT_SEVERITY: Record<LogLevel, 0 | 1 | 2 | 3> = { debug: 1, info: 3, warn: 3, error: 3 }
+
+let nodeModule: Promise<OrtModule> | undefined
+let webModule: Promise<OrtModule & { env: typeof import('onnxruntime-web').env }> | undefined
+
+/** One queue for every onnxruntime-web session: they share one wasm instance and one GPU device. */
+export const webRunQueue = new SerialQueue()
+
+function importNode(): Promise<OrtModule> {
+  nodeModule ??= import('onnxruntime-node').then((m) => (m.default ?? m) as unknown as OrtModule)
+  return nodeModule
+}
+
+/**
+ * Import onnxruntime-web's WebGPU build (which also carries the wasm EP). V8 must compile its
+ * 26 MB asyncify wasm with Liftoff only: otherwise TurboFan spends ~30 s of CPU on the first
+ * run (../shared/PLATFORM.md). Launchers pass `--liftoff-only`; setting it here as well covers
+ * any other way of starting Node, and must happen before the module compiles its wasm.
+ */
+function importWeb(logLevel: LogLevel) {
+  webModule ??= (async () => {
+    v8.setFlagsFromString('--liftoff-only')
+    const m = await import('onnxruntime-web/webgpu')
+    m.env.wasm.numThreads = 1 // the web build's threads need browser workers; Node runs it single-threaded
+    m.env.logLevel = logLevel === 'debug' ? 'info' : 'error'
+    return m as unknown as OrtModule & { env: typeof m.env }
+  })()
+  return webModule
+}
+
+/** Load `bytes` on native onnxruntime (multi-threaded CPU). */
+export async function loadCpuSession(bytes: Uint8Array, opts: SessionOptions): Promise<OrtBackedSession> {
+  const ort = await importNode().catch((e) => {
+    throw new BackendUnavailableError(`the cpu backend (onnxruntime-node) failed to load: ${errorMessage(e)}`)
+  })
+  try {
+    const session = await ort.InferenceSession.create(bytes, {
+      executionProviders: ['cpu'],
+      graphOptimizationLevel: 'all',
+      logSeverityLevel: ORT_SEVERITY[opts.logLevel],
+      ...(opts.cpuThreads > 0 ? { intraOpNumThreads: opts.cpuThreads } : {}),
+    })
+    return new OrtBackedSession('cpu', ort, session, new SerialQueue())
+  } catch (e) {
+    throw loadError(e, 'cpu')
+  }
+}
+
+/** Load `bytes` on onnxruntime-web's WebAssembly EP (portable, single-threaded here). */
+export async function loadWasmSession(bytes: Uint8Array, opts: SessionOptions): Promise<OrtBackedSession> {
+  const ort = await importWeb(opts.logLevel)
+  try {
+    const session = await webRunQueue.run(() =>
+      ort.InferenceSession.create(bytes, {
+        executionProviders: ['wasm'],
+        graphOptimizationLevel: 'all',
+        logSeverityLevel: ORT_SEVERITY[opts.logLevel],
+      }),
+    )
+    return new OrtBackedSession('wasm', ort, session, webRunQueue)
+  } catch (e) {
+    throw loadError(e, 'wasm')
+  }
+}
+
+/**
+ * Load `bytes` on onnxruntime-web's WebGPU EP, running on `device` (the runtime's shared device:
+ * onnxruntime-web 1.30 ignores `env.webgpu.device`, so it is passed per session).
+ */
+export async function loadWebGpuSession(
+  bytes: Uint8Array,
+  device: GPUDevice,
+  opts: SessionOptions,
+): Promise<OrtBackedSession> {
+  const ort = await importWeb(opts.logLevel)
+  try {
+    // Session creation is queued too: the web build refuses two WebGPU sessions being created at once.
+    const session = await webRunQueue.run(() =>
+      ort.InferenceSession.create(bytes, {
+        executionProviders: [{ name: 'webgpu', device }],
+        graphOptimizationLevel: 'all',
+        logSeverityLevel: ORT_SEVERITY[opts.logLevel],
+      }),
+    )
+    return new OrtBackedSession('webgpu', ort, session, webRunQueue)
+  } catch (e) {
+    throw loadError(e, 'webgpu')
+  }
+}

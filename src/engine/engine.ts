@@ -1,0 +1,150 @@
+/**
+ * The engine: turns model bytes into sessions on the configured backend. `auto` picks `webgpu`
+ * on a hardware adapter and `cpu` otherwise (a software adapter is slower than the native CPU
+ * backend, so it is used only when asked for by name).
+ *
+ * @example
+ * const engine = new Engine(loadConfig())
+ * const session = await engine.load(bytes)
+ * const out = await session.run({ x: tensor('float32', [1, 16], values) })
+ */
+import type { BackendChoice, Config } from '../config.js'
+import { BackendUnavailableError, errorMessage, InvalidModelError } from '../errors.js'
+import { acquireGpu, type GpuRuntime, type GpuStatus, releaseGpu } from '../gpu/index.js'
+import { type Logger, silentLogger } from '../log.js'
+import { loadCpuSession, loadWasmSession, loadWebGpuSession, type SessionOptions } from './backends.js'
+import type { BackendName, Feeds, ModelSession } from './types.js'
+import { WebGpuSession } from './webgpu-session.js'
+
+/** How long a load waits for a recovering GPU before giving up with NotReadyError. */
+const LOAD_WAIT_FOR_GPU_MS = 10_000
+
+export type EngineGpuStatus = GpuStatus | { state: 'unavailable'; reason: string } | { state: 'not_opened' }
+
+export interface EngineStatus {
+  /** What `auto` resolves to on this machine (opens the GPU to find out). */
+  autoBackend: BackendName
+  configured: BackendChoice
+  gpu: EngineGpuStatus
+}
+
+export interface LoadOptions {
+  /** Overrides the configured backend for this model. */
+  backend?: BackendChoice
+}
+
+export class Engine {
+  private gpuRuntime: Promise<GpuRuntime> | undefined
+  private gpuFailure: string | undefined
+  private readonly sessions = new Set<ModelSession>()
+  private readonly sessionOptions: SessionOptions
+
+  constructor(
+    readonly config: Config,
+    private readonly log: Logger = silentLogger,
+  ) {
+    this.sessionOptions = { cpuThreads: config.cpuThreads, logLevel: config.logLevel }
+  }
+
+  /** The shared GPU runtime, opened on first use. Throws `BackendUnavailableError` without an adapter. */
+  gpu(): Promise<GpuRuntime> {
+    this.gpuRuntime ??= acquireGpu(this.config.gpu, this.log).catch((e) => {
+      this.gpuFailure = errorMessage(e)
+      throw e
+    })
+    return this.gpuRuntime
+  }
+
+  /** Resolve a backend choice to a concrete backend. */
+  async resolveBackend(choice: BackendChoice = this.config.backend): Promise<BackendName> {
+    if (choice !== 'auto') return choice
+    try {
+      const gpu = await this.gpu()
+      return gpu.adapterInfo.software ? 'cpu' : 'webgpu'
+    } catch {
+      return 'cpu'
+    }
+  }
+
+  /**
+   * Load an ONNX model. Throws `InvalidModelError` (not ONNX, truncated), `UnsupportedModelError`
+   * (an operator the backend lacks), `BackendUnavailableError` (e.g. `webgpu` without an adapter).
+   */
+  async load(bytes: Uint8Array, opts: LoadOptions = {}): Promise<ModelSession> {
+    if (!(bytes instanceof Uint8Array) || bytes.length === 0) {
+      throw new InvalidModelError('the model is empty: expected the bytes of an ONNX file')
+    }
+    const backend = await this.resolveBackend(opts.backend)
+    const session = new TrackedSession(await this.loadOn(backend, bytes), this.sessions)
+    this.sessions.add(session)
+    return session
+  }
+
+  private async loadOn(backend: BackendName, bytes: Uint8Array): Promise<ModelSession> {
+    switch (backend) {
+      case 'cpu':
+        return loadCpuSession(bytes, this.sessionOptions)
+      case 'wasm':
+        return loadWasmSession(bytes, this.sessionOptions)
+      case 'webgpu': {
+        let gpu: GpuRuntime
+        try {
+          gpu = await this.gpu()
+        } catch (e) {
+          throw new BackendUnavailableError(`the webgpu backend is unavailable: ${errorMessage(e)}`)
+        }
+        await gpu.whenReady(LOAD_WAIT_FOR_GPU_MS)
+        return WebGpuSession.load({
+          gpu,
+          log: this.log,
+          loadOnDevice: (device) => loadWebGpuSession(bytes, device, this.sessionOptions),
+          loadFallback: () => loadCpuSession(bytes, this.sessionOptions),
+        })
+      }
+    }
+  }
+
+  /** Backend and GPU state, for `lastmile info`, health checks and metrics. */
+  async status(): Promise<EngineStatus> {
+    const autoBackend = await this.resolveBackend('auto')
+    let gpu: EngineGpuStatus = { state: 'not_opened' }
+    if (this.gpuFailure) gpu = { state: 'unavailable', reason: this.gpuFailure }
+    else if (this.gpuRuntime) gpu = (await this.gpuRuntime).status()
+    return { autoBackend, configured: this.config.backend, gpu }
+  }
+
+  /** Release every session and leave the GPU runtime. */
+  async close(): Promise<void> {
+    await Promise.all([...this.sessions].map((s) => s.release().catch(() => {})))
+    const rt = await this.gpuRuntime?.catch(() => undefined)
+    this.gpuRuntime = undefined
+    if (rt) await releaseGpu(rt)
+  }
+}
+
+/** A session that leaves the engine's set when released, so `close()` frees only live ones. */
+class TrackedSession implements ModelSession {
+  constructor(
+    private readonly inner: ModelSession,
+    private readonly owner: Set<ModelSession>,
+  ) {}
+  get backend() {
+    return this.inner.backend
+  }
+  get inputs() {
+    return this.inner.inputs
+  }
+  get outputs() {
+    return this.inner.outputs
+  }
+  activeBackend() {
+    return this.inner.activeBackend()
+  }
+  run(feeds: Feeds) {
+    return this.inner.run(feeds)
+  }
+  async release() {
+    this.owner.delete(this)
+    await this.inner.release()
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * Typed errors of the core. Each has a stable `code` and no HTTP status: the server maps codes to
+ * statuses in one table (`src/server/`). Messages say what was wrong and what was expected.
+ */
+
+export type ErrorCode =
+  | 'invalid_config'
+  | 'invalid_model'
+  | 'unsupported_model'
+  | 'invalid_input'
+  | 'backend_unavailable'
+  | 'not_ready'
+  | 'session_closed'
+  | 'inference_failed'
+
+/** Base class: `code` is stable for clients; `details` is optional structured context. */
+export class LastmileError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: Record<string, unknown>,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options)
+    this.name = new.target.name
+  }
+}
+
+/** A setting could not be parsed; names the setting and what it accepts. */
+export class InvalidConfigError extends LastmileError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('invalid_config', message, details)
+  }
+}
+
+/** The bytes are not a loadable ONNX model (truncated, not protobuf, malformed graph). */
+export class InvalidModelError extends LastmileError {
+  constructor(message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+    super('invalid_model', message, options?.details, options)
+  }
+}
+
+/** A well-formed model that this backend cannot run (an operator it lacks, an unsupported type). */
+export class UnsupportedModelError extends LastmileError {
+  constructor(message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+    super('unsupported_model', message, options?.details, options)
+  }
+}
+
+/** Inputs that do not match the model: missing or unknown names, wrong dtype or shape. */
+export class InvalidInputError extends LastmileError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('invalid_input', message, details)
+  }
+}
+
+/** A backend was asked for that this machine cannot provide (e.g. `webgpu` with no adapter). */
+export class BackendUnavailableError extends LastmileError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('backend_unavailable', message, details)
+  }
+}
+
+/** Temporarily unable to serve (GPU device lost and recovering); retrying later can succeed. */
+export class NotReadyError extends LastmileError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('not_ready', message, details)
+  }
+}
+
+/** The session was released; load the model again. */
+export class SessionClosedError extends LastmileError {
+  constructor(message = 'the model session was released') {
+    super('session_closed', message)
+  }
+}
+
+/** The runtime failed while running a valid request (a bug or resource exhaustion, not bad input). */
+export class InferenceError extends LastmileError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('inference_failed', message, undefined, options)
+  }
+}
+
+/** Message of any thrown value. */
+export function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e)
+}

@@ -1,0 +1,40 @@
+/**
+ * Tolerance checks against float64 references. An fp32 result `a` matches a reference `r` when
+ * |a − r| ≤ rtol·(|r| + max|r|·1e-2) elementwise: relative error ≤ rtol, with values much smaller
+ * than the tensor's largest judged against 1% of that scale (fp32 sums of mixed-sign terms lose
+ * relative precision near zero). rtol = 1e-4 unless a test says otherwise.
+ */
+import { expect } from 'vitest'
+
+export const RTOL = 1e-4
+
+export function maxAbs(values: ArrayLike<number>): number {
+  let m = 0
+  for (let i = 0; i < values.length; i++) m = Math.max(m, Math.abs(values[i] as number))
+  return m
+}
+
+/** Largest scaled error of `actual` against `expected` (≤ 1 means within tolerance). */
+export function scaledError(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol = RTOL): number {
+  const floor = maxAbs(expected) * 1e-2
+  let worst = 0
+  for (let i = 0; i < expected.length; i++) {
+    const r = expected[i] as number
+    const a = actual[i] as number
+    const err = Math.abs(a - r) / (rtol * (Math.abs(r) + floor) || Number.MIN_VALUE)
+    worst = Math.max(worst, Number.isNaN(err) ? Number.POSITIVE_INFINITY : err)
+  }
+  return worst
+}
+
+export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string, rtol = RTOL): void {
+  expect(actual.length, `${what}: length`).toBe(expected.length)
+  const err = scaledError(actual, expected, rtol)
+  expect(err, `${what}: worst error ${err.toFixed(3)}× the tolerance (rtol ${rtol})`).toBeLessThanOrEqual(1)
+}
+
+/** A fresh seed per run, printed on failure so a failing draw can be replayed with SEED=... */
+export function freshSeed(): number {
+  const fromEnv = Number(process.env.SEED)
+  return Number.isFinite(fromEnv) && fromEnv > 0 ? fromEnv : (Math.random() * 2 ** 31) >>> 0
+}
