@@ -99,5 +99,6 @@ function cleanOrtMessage(msg: string): string {
   return msg
     .replace(/\[ONNXRuntimeError\]\s*:\s*\d+\s*:\s*\w+\s*:\s*/g, '')
     .replace(/ERROR_CODE: \d+, ERROR_MESSAGE: /, '')
+    .replace(/^Can't create a session\.\s*/, '')
     .trim()
 }

@@ -113,11 +113,6 @@ export class WebGpuSession implements ModelSession {
     })()
   }
 
-  /** Resolves when an in-progress reload onto a new device has finished (tests, diagnostics). */
-  async settled(): Promise<void> {
-    await this.rebuilding
-  }
-
   async release(): Promise<void> {
     if (this.closed) return
     this.closed = true

@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest'
+import { ENV_VARS, loadConfig } from '../src/config.js'
+import { InvalidConfigError } from '../src/errors.js'
+
+describe('config', () => {
+  it('has a default for every setting', () => {
+    expect(loadConfig({})).toEqual({
+      dataDir: '.lastmile-data',
+      backend: 'auto',
+      cpuThreads: 0,
+      logLevel: 'info',
+      gpu: { backend: 'auto', adapter: '', featureLevel: 'auto', powerPreference: 'high-performance', recover: true },
+    })
+  })
+  it('reads environment variables, and flags override them', () => {
+    const env = {
+      LASTMILE_BACKEND: 'wasm',
+      LASTMILE_CPU_THREADS: '3',
+      LASTMILE_GPU_BACKEND: 'opengles',
+      LASTMILE_GPU_RECOVER: 'off',
+    }
+    const c = loadConfig(env, { backend: 'cpu' })
+    expect(c.backend).toBe('cpu')
+    expect(c.cpuThreads).toBe(3)
+    expect(c.gpu).toMatchObject({ backend: 'opengles', recover: false, featureLevel: 'auto' })
+  })
+  it('names the setting, its variable and the accepted values when a value is wrong', () => {
+    expect(() => loadConfig({ LASTMILE_BACKEND: 'cuda' })).toThrow(InvalidConfigError)
+    expect(() => loadConfig({ LASTMILE_BACKEND: 'cuda' })).toThrow(
+      /backend \(LASTMILE_BACKEND\): .*"auto"\|"webgpu"\|"cpu"\|"wasm"/,
+    )
+    expect(() => loadConfig({ LASTMILE_CPU_THREADS: 'many' })).toThrow(/cpuThreads \(LASTMILE_CPU_THREADS\)/)
+  })
+  it('ignores empty variables', () => {
+    expect(loadConfig({ LASTMILE_BACKEND: '' }).backend).toBe('auto')
+  })
+  it('documents every variable in the README', async () => {
+    const { readFile } = await import('node:fs/promises')
+    const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8')
+    for (const name of Object.keys(ENV_VARS)) expect(readme, `${name} in README`).toContain(name)
+  })
+})
