@@ -17,6 +17,8 @@ const gpuSchema = z.object({
   powerPreference: z.enum(['high-performance', 'low-power']).default('high-performance'),
   /** After a lost device, keep requesting a new one (runs fall back to the CPU backend meanwhile). */
   recover: z.boolean().default(true),
+  /** Check every batch of our kernels with WebGPU validation error scopes (slower; tests, debugging). */
+  validate: z.boolean().default(false),
 })
 
 const configSchema = z.object({
@@ -45,10 +47,12 @@ export const ENV_VARS: Record<string, { path: string[]; parse: (v: string) => un
   LASTMILE_GPU_ADAPTER: { path: ['gpu', 'adapter'], parse: String },
   LASTMILE_GPU_FEATURE_LEVEL: { path: ['gpu', 'featureLevel'], parse: String },
   LASTMILE_GPU_POWER_PREFERENCE: { path: ['gpu', 'powerPreference'], parse: String },
-  LASTMILE_GPU_RECOVER: {
-    path: ['gpu', 'recover'],
-    parse: (v) => !['0', 'false', 'no', 'off'].includes(v.toLowerCase()),
-  },
+  LASTMILE_GPU_RECOVER: { path: ['gpu', 'recover'], parse: parseBool },
+  LASTMILE_GPU_VALIDATE: { path: ['gpu', 'validate'], parse: parseBool },
+}
+
+function parseBool(v: string): boolean {
+  return !['0', 'false', 'no', 'off'].includes(v.toLowerCase())
 }
 
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] }

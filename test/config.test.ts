@@ -9,7 +9,14 @@ describe('config', () => {
       backend: 'auto',
       cpuThreads: 0,
       logLevel: 'info',
-      gpu: { backend: 'auto', adapter: '', featureLevel: 'auto', powerPreference: 'high-performance', recover: true },
+      gpu: {
+        backend: 'auto',
+        adapter: '',
+        featureLevel: 'auto',
+        powerPreference: 'high-performance',
+        recover: true,
+        validate: false,
+      },
     })
   })
   it('reads environment variables, and flags override them', () => {

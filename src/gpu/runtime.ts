@@ -7,6 +7,7 @@
 import type { GpuConfig } from '../config.js'
 import { errorMessage, NotReadyError } from '../errors.js'
 import { type Logger, silentLogger } from '../log.js'
+import { GpuContext } from './context.js'
 import { type AdapterInfo, type DiscoveredAdapter, discoverAdapter } from './discover.js'
 
 export type GpuState = 'ready' | 'lost' | 'recovering' | 'closed'
@@ -47,6 +48,7 @@ export class GpuRuntime {
   private readonly listeners = new Set<Listener>()
   private recoveryTimer: NodeJS.Timeout | undefined
   private readyWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = []
+  private ctx: GpuContext | undefined
 
   private constructor(
     private readonly cfg: GpuConfig,
@@ -73,6 +75,16 @@ export class GpuRuntime {
       throw new NotReadyError(`GPU device is ${this.stateValue}`, { state: this.stateValue })
     }
     return this.current
+  }
+
+  /**
+   * Kernel services (pipeline cache, buffer pool, batches) for the live device; a new device gets
+   * a new context. Throws {@link NotReadyError} while lost or recovering.
+   */
+  context(): GpuContext {
+    const device = this.device
+    if (this.ctx?.device !== device) this.ctx = new GpuContext(device, this.gen, this.cfg.validate)
+    return this.ctx
   }
 
   get state(): GpuState {
@@ -131,6 +143,8 @@ export class GpuRuntime {
     this.setState('closed')
     clearTimeout(this.recoveryTimer)
     for (const w of this.readyWaiters.splice(0)) w.reject(new NotReadyError('GPU runtime is closed'))
+    this.ctx?.pool.clear()
+    this.ctx = undefined
     this.current?.destroy()
     this.current = undefined
   }
@@ -168,6 +182,7 @@ export class GpuRuntime {
     if (this.stateValue === 'closed' || device !== this.current) return
     this.lastLoss = { reason: String(info.reason), message: info.message, at: new Date().toISOString() }
     this.current = undefined
+    this.ctx = undefined // its pipelines and buffers died with the device
     this.log.warn('GPU device lost', { ...this.lastLoss, generation: this.gen })
     this.setState('lost')
     if (this.cfg.recover) this.scheduleRecovery(0)

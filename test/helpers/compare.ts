@@ -33,6 +33,36 @@ export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
   expect(err, `${what}: worst error ${err.toFixed(3)}× the tolerance (rtol ${rtol})`).toBeLessThanOrEqual(1)
 }
 
+/**
+ * Like {@link expectClose}, but NaN and ±inf must appear at exactly the same positions; the
+ * finite values are compared with the same tolerance.
+ */
+export function expectCloseSpecial(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  what: string,
+  rtol = RTOL,
+): void {
+  expect(actual.length, `${what}: length`).toBe(expected.length)
+  const a: number[] = []
+  const e: number[] = []
+  const wrong: string[] = []
+  for (let i = 0; i < expected.length; i++) {
+    const x = actual[i] as number
+    const r = expected[i] as number
+    if (!Number.isFinite(r)) {
+      if (!(Object.is(x, r) || (Number.isNaN(x) && Number.isNaN(r)))) wrong.push(`[${i}] expected ${r}, got ${x}`)
+    } else if (!Number.isFinite(x)) {
+      wrong.push(`[${i}] expected ${r}, got ${x}`)
+    } else {
+      a.push(x)
+      e.push(r)
+    }
+  }
+  expect(wrong.slice(0, 10), `${what}: NaN/inf positions`).toEqual([])
+  if (e.length > 0) expectClose(a, e, what, rtol)
+}
+
 /** A fresh seed per run, printed on failure so a failing draw can be replayed with SEED=... */
 export function freshSeed(): number {
   const fromEnv = Number(process.env.SEED)

@@ -1,0 +1,54 @@
+/** Row-wise softmax (shaders/softmax.wgsl) and its CPU twin. */
+import type { Program } from '../gpu/program.js'
+import { checkMatrix, rowGrid, rowWorkgroupSize } from './row-kernels.js'
+import { loadShader } from './shaders.js'
+
+export interface SoftmaxArgs {
+  rows: number
+  cols: number
+  logits: GPUBuffer
+  probs: GPUBuffer
+}
+
+export function softmaxProgram(a: SoftmaxArgs): Program {
+  checkMatrix('softmax', a.rows, a.cols)
+  return {
+    shader: loadShader('softmax'),
+    label: `softmax [${a.rows},${a.cols}]`,
+    constants: { WG: rowWorkgroupSize(a.cols) },
+    uniforms: { rows: a.rows, cols: a.cols },
+    bindings: { logits: a.logits, probs: a.probs },
+    workgroups: rowGrid(a.rows),
+  }
+}
+
+/** The same computation on the CPU (float64 math, float32 results), edge cases included. */
+export function softmaxCpu(logits: Float32Array, rows: number, cols: number): Float32Array {
+  checkMatrix('softmax', rows, cols, logits.length)
+  const out = new Float32Array(logits.length)
+  for (let r = 0; r < rows; r++) {
+    const row = logits.subarray(r * cols, (r + 1) * cols)
+    let max = Number.NEGATIVE_INFINITY
+    let nan = false
+    for (const x of row) {
+      if (Number.isNaN(x)) nan = true
+      else if (x > max) max = x
+    }
+    const dst = out.subarray(r * cols, (r + 1) * cols)
+    if (nan || max === Number.NEGATIVE_INFINITY) {
+      dst.fill(Number.NaN)
+    } else if (max === Number.POSITIVE_INFINITY) {
+      const n = row.reduce((c, x) => c + (x === Number.POSITIVE_INFINITY ? 1 : 0), 0)
+      row.forEach((x, i) => {
+        dst[i] = x === Number.POSITIVE_INFINITY ? 1 / n : 0
+      })
+    } else {
+      let sum = 0
+      for (const x of row) sum += Math.exp(x - max)
+      row.forEach((x, i) => {
+        dst[i] = Math.exp(x - max) / sum
+      })
+    }
+  }
+  return out
+}

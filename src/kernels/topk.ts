@@ -1,0 +1,63 @@
+/** Row-wise top-k with indices (shaders/topk.wgsl) and its CPU twin. */
+import { InvalidInputError } from '../errors.js'
+import type { Program } from '../gpu/program.js'
+import { checkMatrix, ranksBefore, rowGrid, rowWorkgroupSize } from './row-kernels.js'
+import { loadShader } from './shaders.js'
+
+/** The largest k the kernel serves. */
+export const MAX_TOPK = 32
+
+export interface TopkArgs {
+  rows: number
+  cols: number
+  k: number
+  scores: GPUBuffer
+  /** i32 [rows, k] */
+  indices: GPUBuffer
+  /** f32 [rows, k] */
+  values: GPUBuffer
+}
+
+export function checkK(k: number, cols: number): void {
+  if (!Number.isInteger(k) || k < 1 || k > MAX_TOPK || k > cols) {
+    throw new InvalidInputError(
+      `top-k: k must be an integer in 1..${Math.min(MAX_TOPK, cols)} for ${cols} columns, got ${k}`,
+    )
+  }
+}
+
+export function topkProgram(a: TopkArgs): Program {
+  checkMatrix('top-k', a.rows, a.cols)
+  checkK(a.k, a.cols)
+  return {
+    shader: loadShader('topk'),
+    label: `topk k=${a.k} [${a.rows},${a.cols}]`,
+    constants: { WG: rowWorkgroupSize(a.cols) },
+    uniforms: { rows: a.rows, cols: a.cols, k: a.k },
+    bindings: { scores: a.scores, top_indices: a.indices, top_values: a.values },
+    workgroups: rowGrid(a.rows),
+  }
+}
+
+export function topkCpu(
+  scores: Float32Array,
+  rows: number,
+  cols: number,
+  k: number,
+): { indices: Int32Array; values: Float32Array } {
+  checkMatrix('top-k', rows, cols, scores.length)
+  checkK(k, cols)
+  const indices = new Int32Array(rows * k)
+  const values = new Float32Array(rows * k)
+  const order = Array.from({ length: cols }, (_, i) => i)
+  for (let r = 0; r < rows; r++) {
+    const row = scores.subarray(r * cols, (r + 1) * cols)
+    order.sort((a, b) => (ranksBefore(row[a] as number, a, row[b] as number, b) ? -1 : 1))
+    for (let j = 0; j < k; j++) {
+      indices[r * k + j] = order[j] as number
+      values[r * k + j] = row[order[j] as number] as number
+    }
+    order.sort((a, b) => a - b)
+  }
+  return { indices, values }
+}
