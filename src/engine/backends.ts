@@ -88,6 +88,7 @@ export async function loadWasmSession(bytes: Uint8Array, opts: SessionOptions): 
 export async function loadWebGpuSession(
   bytes: Uint8Array,
   device: GPUDevice,
+  generation: number,
   opts: SessionOptions,
 ): Promise<OrtBackedSession> {
   const ort = await importWeb(opts.logLevel)
@@ -96,11 +97,13 @@ export async function loadWebGpuSession(
     const session = await webRunQueue.run(() =>
       ort.InferenceSession.create(bytes, {
         executionProviders: [{ name: 'webgpu', device }],
+        // Outputs stay on the GPU: `run()` downloads them, the fused path feeds them to our kernels.
+        preferredOutputLocation: 'gpu-buffer',
         graphOptimizationLevel: 'all',
         logSeverityLevel: ORT_SEVERITY[opts.logLevel],
       }),
     )
-    return new OrtBackedSession('webgpu', ort, session, webRunQueue)
+    return new OrtBackedSession('webgpu', ort, session, webRunQueue, generation)
   } catch (e) {
     throw loadError(e, 'webgpu')
   }

@@ -97,7 +97,7 @@ export class Engine {
         return WebGpuSession.load({
           gpu,
           log: this.log,
-          loadOnDevice: (device) => loadWebGpuSession(bytes, device, this.sessionOptions),
+          loadOnDevice: (device, generation) => loadWebGpuSession(bytes, device, generation, this.sessionOptions),
           loadFallback: () => loadCpuSession(bytes, this.sessionOptions),
         })
       }
@@ -139,6 +139,9 @@ class TrackedSession implements ModelSession {
   }
   activeBackend() {
     return this.inner.activeBackend()
+  }
+  device() {
+    return this.inner.device?.()
   }
   run(feeds: Feeds) {
     return this.inner.run(feeds)

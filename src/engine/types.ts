@@ -3,13 +3,43 @@
  * `webgpu` (onnxruntime-web's WebGPU EP on Dawn), `cpu` (native onnxruntime-node) and
  * `wasm` (onnxruntime-web's WebAssembly EP).
  */
-import type { HostTensor, TensorSpec } from './tensor.js'
+import type { DType, HostTensor, TensorSpec } from './tensor.js'
 
 export const BACKENDS = ['webgpu', 'cpu', 'wasm'] as const
 export type BackendName = (typeof BACKENDS)[number]
 
 export type Feeds = Record<string, HostTensor>
 export type Outputs = Record<string, HostTensor>
+
+/** A tensor in a GPU buffer of the runtime's device (row-major, `dims` elements from offset 0). */
+export interface DeviceTensor {
+  readonly dtype: DType
+  readonly dims: readonly number[]
+  readonly buffer: GPUBuffer
+}
+
+/** A model output left on the GPU; `dispose()` hands the buffer back to the runtime. */
+export interface DeviceOutput extends DeviceTensor {
+  dispose(): void
+}
+
+/**
+ * Runs a model with its data on the GPU: inputs may be device tensors (no upload), outputs stay
+ * in GPU buffers for the next kernels. Only offered while the session runs on the GPU.
+ */
+export interface DeviceRun {
+  /** The GPU runtime generation (device) the model is loaded on. */
+  readonly generation: number
+  /**
+   * Run with `feeds` on the device or the host. Float outputs come back as device tensors, others
+   * as host tensors; the caller disposes every device output once its last reader is submitted.
+   */
+  run(feeds: Record<string, HostTensor | DeviceTensor>): Promise<Record<string, DeviceOutput | HostTensor>>
+}
+
+export function isDeviceTensor(t: HostTensor | DeviceTensor): t is DeviceTensor {
+  return 'buffer' in t
+}
 
 /** A loaded model, ready to run. Runs are queued: one at a time per session (and per GPU device). */
 export interface ModelSession {
@@ -24,6 +54,8 @@ export interface ModelSession {
   run(feeds: Feeds): Promise<Outputs>
   /** The backend that serves runs right now: differs from `backend` while a lost GPU is replaced by the CPU. */
   activeBackend(): BackendName
+  /** The GPU-resident way to run, when the session is on the GPU right now (webgpu backend only). */
+  device?(): DeviceRun | undefined
   /** Free the runtime's resources; later runs fail with `SessionClosedError`. Idempotent. */
   release(): Promise<void>
 }

@@ -3,8 +3,8 @@
  * that names the input, what was given and what was expected — before any runtime sees them.
  */
 import { InvalidInputError } from '../errors.js'
-import { type Dim, elementCount, formatShape, type TensorSpec } from './tensor.js'
-import type { Feeds } from './types.js'
+import { bytesPerElement, type Dim, elementCount, formatShape, type HostTensor, type TensorSpec } from './tensor.js'
+import { type DeviceTensor, isDeviceTensor } from './types.js'
 
 const EXPECTED_ARRAY: Record<string, string> = {
   float32: 'Float32Array',
@@ -26,7 +26,7 @@ const EXPECTED_ARRAY: Record<string, string> = {
  * equal, fixed dims equal, a symbolic dim bound to one size across inputs, and data length equal
  * to the shape's element count. Throws {@link InvalidInputError}.
  */
-export function validateFeeds(specs: readonly TensorSpec[], feeds: Feeds): void {
+export function validateFeeds(specs: readonly TensorSpec[], feeds: Record<string, HostTensor | DeviceTensor>): void {
   const expected = specs.map((s) => `'${s.name}' ${s.dtype}${formatShape(s.shape)}`).join(', ')
   for (const name of Object.keys(feeds)) {
     if (!specs.some((s) => s.name === name)) {
@@ -48,13 +48,21 @@ export function validateFeeds(specs: readonly TensorSpec[], feeds: Feeds): void 
       })
     }
     checkShape(spec, t.dims, bound)
+    const n = elementCount(t.dims)
+    if (isDeviceTensor(t)) {
+      if (t.buffer.size < n * bytesPerElement(t.dtype)) {
+        throw new InvalidInputError(
+          `input '${spec.name}': GPU buffer of ${t.buffer.size} B is too small for ${formatShape(t.dims)}`,
+        )
+      }
+      continue
+    }
     const arrayName = EXPECTED_ARRAY[t.dtype] as string
     if (t.data?.constructor?.name !== arrayName) {
       throw new InvalidInputError(`input '${spec.name}' of dtype ${t.dtype} must hold a ${arrayName}`, {
         input: spec.name,
       })
     }
-    const n = elementCount(t.dims)
     if (t.data.length !== n) {
       throw new InvalidInputError(
         `input '${spec.name}' has ${t.data.length} values for shape ${formatShape(t.dims)}, which needs ${n}`,

@@ -7,15 +7,15 @@ import { SessionClosedError } from '../errors.js'
 import type { GpuRuntime } from '../gpu/index.js'
 import type { Logger } from '../log.js'
 import type { TensorSpec } from './tensor.js'
-import type { BackendName, Feeds, ModelSession, Outputs } from './types.js'
+import type { BackendName, DeviceRun, Feeds, ModelSession, Outputs } from './types.js'
 
 /** How long to wait for `device.lost` after a failed run before treating the error as the model's own. */
 const LOSS_SETTLE_MS = 100
 
 export interface WebGpuSessionDeps {
   gpu: GpuRuntime
-  /** Loads the model on the given device. */
-  loadOnDevice(device: GPUDevice): Promise<ModelSession>
+  /** Loads the model on the given device (of runtime generation `generation`). */
+  loadOnDevice(device: GPUDevice, generation: number): Promise<ModelSession>
   /** Loads the model on the fallback (CPU) backend. */
   loadFallback(): Promise<ModelSession>
   log: Logger
@@ -48,11 +48,15 @@ export class WebGpuSession implements ModelSession {
 
   /** Load on the runtime's current device. */
   static async load(deps: WebGpuSessionDeps): Promise<WebGpuSession> {
-    return new WebGpuSession(deps, await deps.loadOnDevice(deps.gpu.device))
+    return new WebGpuSession(deps, await deps.loadOnDevice(deps.gpu.device, deps.gpu.generation))
   }
 
   activeBackend(): BackendName {
     return this.onGpu() ? 'webgpu' : 'cpu'
+  }
+
+  device(): DeviceRun | undefined {
+    return this.onGpu() ? this.inner?.device?.() : undefined
   }
 
   private onGpu(): boolean {
@@ -94,7 +98,7 @@ export class WebGpuSession implements ModelSession {
     this.rebuilding = (async () => {
       const generation = this.deps.gpu.generation
       try {
-        const next = await this.deps.loadOnDevice(this.deps.gpu.device)
+        const next = await this.deps.loadOnDevice(this.deps.gpu.device, generation)
         if (this.closed) return void (await next.release())
         const old = this.inner
         this.inner = next
