@@ -4,9 +4,11 @@
  */
 import { parseArgs } from 'node:util'
 import { benchEngine } from './engine.js'
+import { benchKernels } from './kernels.js'
 
 const SUITES: Record<string, (opts: { seconds: number }) => Promise<void>> = {
   engine: benchEngine,
+  kernels: benchKernels,
 }
 
 const { values, positionals } = parseArgs({ options: { seconds: { type: 'string' } }, allowPositionals: true })

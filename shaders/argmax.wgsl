@@ -1,4 +1,5 @@
-// Row-wise label over a row-major [rows, cols] f32 matrix; one workgroup per row.
+// Row-wise label over a row-major [rows, cols] f32 matrix: one workgroup per row, or one thread
+// per row when ROW_PER_THREAD (short rows).
 // Order: larger values first, NaN below everything (-inf included), ties to the lower index.
 //   use_threshold = 0: label = argmax
 //   use_threshold = 1, cols = 1: label = 1 if x >= threshold else 0 (binary classifier)
@@ -17,6 +18,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> labels: array<i32>;
 
 override WG: u32 = 64; // a power of two
+override ROW_PER_THREAD: bool = false;
 
 var<workgroup> best_v: array<f32, WG>;
 var<workgroup> best_i: array<u32, WG>;
@@ -38,9 +40,37 @@ fn before(va: f32, ia: u32, vb: f32, ib: u32) -> bool {
   return va > vb;
 }
 
+fn write_label(row: u32, v: f32, index: u32) {
+  var label = i32(index);
+  if (params.use_threshold != 0u) {
+    if (params.cols == 1u) {
+      label = select(0, 1, v >= params.threshold);
+    } else if (!(v >= params.threshold)) {
+      label = -1;
+    }
+  }
+  labels[row] = label;
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
+  if (ROW_PER_THREAD) {
+    let r = (wid.x + wid.y * nwg.x) * WG + lid;
+    if (r < params.rows) {
+      let b = r * params.cols;
+      var bv = scores[b];
+      var bi = 0u;
+      for (var c = 1u; c < params.cols; c++) {
+        if (before(scores[b + c], c, bv, bi)) {
+          bv = scores[b + c];
+          bi = c;
+        }
+      }
+      write_label(r, bv, bi);
+    }
+    return;
+  }
   let row = wid.x + wid.y * nwg.x;
   if (row >= params.rows) {
     return;
@@ -69,15 +99,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     workgroupBarrier();
   }
   if (lid == 0u) {
-    let v = best_v[0];
-    var label = i32(best_i[0]);
-    if (params.use_threshold != 0u) {
-      if (params.cols == 1u) {
-        label = select(0, 1, v >= params.threshold);
-      } else if (!(v >= params.threshold)) {
-        label = -1;
-      }
-    }
-    labels[row] = label;
+    write_label(row, best_v[0], best_i[0]);
   }
 }

@@ -1,6 +1,6 @@
 /** Row-wise label: argmax, or a threshold (shaders/argmax.wgsl), and its CPU twin. */
 import type { Program } from '../gpu/program.js'
-import { checkMatrix, ranksBefore, rowGrid, rowWorkgroupSize } from './row-kernels.js'
+import { checkMatrix, ranksBefore, rowPlan } from './row-kernels.js'
 import { loadShader } from './shaders.js'
 
 export interface ArgmaxArgs {
@@ -21,7 +21,7 @@ export function argmaxProgram(a: ArgmaxArgs): Program {
   return {
     shader: loadShader('argmax'),
     label: `argmax [${a.rows},${a.cols}]`,
-    constants: { WG: rowWorkgroupSize(a.cols) },
+    ...rowPlan(a.rows, a.cols),
     uniforms: {
       rows: a.rows,
       cols: a.cols,
@@ -29,7 +29,6 @@ export function argmaxProgram(a: ArgmaxArgs): Program {
       use_threshold: a.threshold === undefined ? 0 : 1,
     },
     bindings: { scores: a.scores, labels: a.labels },
-    workgroups: rowGrid(a.rows),
   }
 }
 

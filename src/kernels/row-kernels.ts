@@ -1,21 +1,30 @@
 /**
- * Shared choices of the row-wise kernels (softmax, argmax, top-k): one workgroup per row, its
- * size a compile-time constant picked from the row length, so one pipeline per size class
- * serves every batch.
+ * Shared choices of the row-wise kernels (softmax, argmax, top-k): short rows get one thread
+ * each (a workgroup per row would idle most of its threads), longer rows one workgroup each,
+ * sized to the row. These are compile-time constants: one pipeline per size class serves every
+ * batch size.
  */
-
 import { InvalidInputError } from '../errors.js'
 import { grid } from '../gpu/program.js'
 
-/** Threads per row: enough to cover short rows without idling most of a large workgroup. */
-export function rowWorkgroupSize(cols: number): 32 | 64 | 256 {
-  if (cols <= 32) return 32
-  return cols <= 512 ? 64 : 256
+/** Rows up to this length are handled by one thread each. */
+export const ROW_PER_THREAD_MAX_COLS = 32
+const ROWS_PER_WORKGROUP = 64
+
+export interface RowPlan {
+  constants: { WG: number; ROW_PER_THREAD: number }
+  workgroups: [number, number, number]
 }
 
-/** Dispatch size for `rows` rows, one workgroup each. */
-export function rowGrid(rows: number): [number, number, number] {
-  return grid(rows)
+/** Dispatch plan for a [rows, cols] row-wise kernel. */
+export function rowPlan(rows: number, cols: number): RowPlan {
+  if (cols <= ROW_PER_THREAD_MAX_COLS) {
+    return {
+      constants: { WG: ROWS_PER_WORKGROUP, ROW_PER_THREAD: 1 },
+      workgroups: grid(Math.ceil(rows / ROWS_PER_WORKGROUP)),
+    }
+  }
+  return { constants: { WG: cols <= 512 ? 64 : 256, ROW_PER_THREAD: 0 }, workgroups: grid(rows) }
 }
 
 /** Check a [rows, cols] f32 matrix's dims against its data length. */

@@ -1,6 +1,6 @@
 /** Row-wise softmax (shaders/softmax.wgsl) and its CPU twin. */
 import type { Program } from '../gpu/program.js'
-import { checkMatrix, rowGrid, rowWorkgroupSize } from './row-kernels.js'
+import { checkMatrix, rowPlan } from './row-kernels.js'
 import { loadShader } from './shaders.js'
 
 export interface SoftmaxArgs {
@@ -15,10 +15,9 @@ export function softmaxProgram(a: SoftmaxArgs): Program {
   return {
     shader: loadShader('softmax'),
     label: `softmax [${a.rows},${a.cols}]`,
-    constants: { WG: rowWorkgroupSize(a.cols) },
+    ...rowPlan(a.rows, a.cols),
     uniforms: { rows: a.rows, cols: a.cols },
     bindings: { logits: a.logits, probs: a.probs },
-    workgroups: rowGrid(a.rows),
   }
 }
 

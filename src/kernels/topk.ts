@@ -1,7 +1,7 @@
 /** Row-wise top-k with indices (shaders/topk.wgsl) and its CPU twin. */
 import { InvalidInputError } from '../errors.js'
 import type { Program } from '../gpu/program.js'
-import { checkMatrix, ranksBefore, rowGrid, rowWorkgroupSize } from './row-kernels.js'
+import { checkMatrix, ranksBefore, rowPlan } from './row-kernels.js'
 import { loadShader } from './shaders.js'
 
 /** The largest k the kernel serves. */
@@ -32,10 +32,9 @@ export function topkProgram(a: TopkArgs): Program {
   return {
     shader: loadShader('topk'),
     label: `topk k=${a.k} [${a.rows},${a.cols}]`,
-    constants: { WG: rowWorkgroupSize(a.cols) },
+    ...rowPlan(a.rows, a.cols),
     uniforms: { rows: a.rows, cols: a.cols, k: a.k },
     bindings: { scores: a.scores, top_indices: a.indices, top_values: a.values },
-    workgroups: rowGrid(a.rows),
   }
 }
 

@@ -85,23 +85,53 @@ describe.runIf(gpu.ok)(gpuTitle('post-processing kernels', gpu), () => {
     })
   }
 
-  it('softmax handles huge logits, ±inf and NAN as documented', async () => {
-    const cases = [
-      [1e30, 1e30 - 1e24, -1e30, 0],
-      [1000, 999, 998, -1000],
-      [88, 89, 90, 91],
-      [INF, 1, INF, -INF],
-      [-INF, -INF, -INF, -INF],
-      [1, NAN, 2, 3],
-      [-INF, 0, -INF, 0],
-      [-1e30, -1e30, -1e30, -1e30],
-    ]
-    const x = Float32Array.from(cases.flat())
-    const ref = cases.map((r) => Array.from(Float32Array.from(r))).flatMap(softmaxRowRef)
-    expect(ref.slice(12, 16)).toEqual([0.5, 0, 0.5, 0])
-    expectCloseSpecial(await gpuSoftmax(await testContext(), x, cases.length, 4), ref, 'gpu')
-    expectCloseSpecial(softmaxCpu(x, cases.length, 4), ref, 'cpu')
-  })
+  // Each edge case runs at width 4 (a thread per row) and 40 (a workgroup per row), padded with -inf.
+  const pad = (rows: number[][], width: number) =>
+    rows.map((r) => [...r, ...new Array(width - r.length).fill(Number.NEGATIVE_INFINITY)])
+
+  for (const width of [4, 40]) {
+    it(`softmax handles huge logits, ±inf and NaN as documented (width ${width})`, async () => {
+      const cases = pad(
+        [
+          [1e30, 1e30 - 1e24, -1e30, 0],
+          [1000, 999, 998, -1000],
+          [88, 89, 90, 91],
+          [INF, 1, INF, -INF],
+          [-INF, -INF, -INF, -INF],
+          [1, NAN, 2, 3],
+          [-INF, 0, -INF, 0],
+          [-1e30, -1e30, -1e30, -1e30],
+        ],
+        width,
+      )
+      const x = Float32Array.from(cases.flat())
+      const ref = cases.map((r) => Array.from(Float32Array.from(r))).flatMap(softmaxRowRef)
+      expect(ref.slice(3 * width, 3 * width + 4)).toEqual([0.5, 0, 0.5, 0])
+      expectCloseSpecial(await gpuSoftmax(await testContext(), x, cases.length, width), ref, 'gpu')
+      expectCloseSpecial(softmaxCpu(x, cases.length, width), ref, 'cpu')
+    })
+
+    it(`argmax and top-k rank NaN last and take tied maxima in index order (width ${width})`, async () => {
+      const cases = pad(
+        [
+          [NAN, 1, 3, 3],
+          [NAN, NAN, NAN, NAN],
+          [-INF, NAN, -INF, -5],
+          [INF, INF, 2, NAN],
+        ],
+        width,
+      )
+      const x = Float32Array.from(cases.flat())
+      const order = cases.map((r) => rankOrder(r))
+      const ctx = await testContext()
+      const expectedArgmax = order.map((o) => o[0])
+      expect(Array.from(await gpuArgmax(ctx, x, 4, width))).toEqual(expectedArgmax)
+      expect(Array.from(argmaxCpu(x, 4, width))).toEqual(expectedArgmax)
+      const top = await gpuTopk(ctx, x, 4, width, 4)
+      expect(Array.from(top.indices)).toEqual(order.flatMap((o) => o.slice(0, 4)))
+      expect(Array.from(topkCpu(x, 4, width, 4).indices)).toEqual(order.flatMap((o) => o.slice(0, 4)))
+    })
+  }
 
   it('sigmoid matches the reference on random values and extremes', async () => {
     const rand = mulberry32(freshSeed())
@@ -122,19 +152,6 @@ describe.runIf(gpu.ok)(gpuTitle('post-processing kernels', gpu), () => {
       expect(Array.from(argmaxCpu(x, rows, cols))).toEqual(ref)
     })
   }
-
-  it('argmax ranks NAN last and takes the first of tied maxima', async () => {
-    const cases = [
-      [NAN, 1, 3, 3],
-      [NAN, NAN, NAN, NAN],
-      [-INF, NAN, -INF, -5],
-      [INF, INF, 2, NAN],
-    ]
-    const x = Float32Array.from(cases.flat())
-    const expected = [2, 0, 3, 0]
-    expect(Array.from(await gpuArgmax(await testContext(), x, 4, 4))).toEqual(expected)
-    expect(Array.from(argmaxCpu(x, 4, 4))).toEqual(expected)
-  })
 
   it('threshold gives 0/1 for one column and argmax-or-abstain (-1) for several', async () => {
     const ctx = await testContext()
