@@ -61,16 +61,7 @@ export class OrtBackedSession implements ModelSession {
   async run(feeds: Feeds): Promise<Outputs> {
     const result = await this.runRaw(feeds)
     const out: Outputs = {}
-    for (const [name, t] of Object.entries(result)) {
-      if (t.location === 'gpu-buffer') {
-        // Download and free in one step (releaseData = true).
-        const data = await t.getData(true)
-        out[name] = fromOrtTensor(name, { type: t.type, dims: t.dims, data } as OrtTensor)
-      } else {
-        out[name] = fromOrtTensor(name, t)
-        t.dispose()
-      }
-    }
+    for (const [name, t] of Object.entries(result)) out[name] = await toHost(name, t)
     return out
   }
 
@@ -80,20 +71,10 @@ export class OrtBackedSession implements ModelSession {
     const result = await this.runRaw(feeds)
     const out: Record<string, DeviceOutput | HostTensor> = {}
     for (const [name, t] of Object.entries(result)) {
-      if (t.location === 'gpu-buffer' && t.type === 'float32') {
-        out[name] = {
-          dtype: 'float32',
-          dims: [...t.dims],
-          buffer: t.gpuBuffer as GPUBuffer,
-          dispose: () => t.dispose(),
-        }
-      } else if (t.location === 'gpu-buffer') {
-        const data = await t.getData(true)
-        out[name] = fromOrtTensor(name, { type: t.type, dims: t.dims, data } as OrtTensor)
-      } else {
-        out[name] = fromOrtTensor(name, t)
-        t.dispose()
-      }
+      out[name] =
+        t.location === 'gpu-buffer' && t.type === 'float32'
+          ? { dtype: 'float32', dims: [...t.dims], buffer: t.gpuBuffer as GPUBuffer, dispose: () => t.dispose() }
+          : await toHost(name, t)
     }
     return out
   }
@@ -122,4 +103,15 @@ export class OrtBackedSession implements ModelSession {
     this.closed = true
     await this.queue.run(() => this.session.release())
   }
+}
+
+/** Copy an output to the host and free the runtime's copy (a GPU output is downloaded first). */
+async function toHost(name: string, t: OrtTensor): Promise<HostTensor> {
+  if (t.location !== 'gpu-buffer') {
+    const host = fromOrtTensor(name, t)
+    t.dispose()
+    return host
+  }
+  const data = await t.getData(true) // download and release in one step
+  return fromOrtTensor(name, { type: t.type, dims: t.dims, data } as OrtTensor)
 }

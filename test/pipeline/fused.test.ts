@@ -114,17 +114,20 @@ function expectSameOutputs(gpuOut: FusedOutputs, cpuOut: FusedOutputs, what: str
 describe.runIf(gpu.ok)(gpuTitle('fused pre → model → post', gpu), () => {
   const gpuEngine = new Engine(loadConfig({}, { backend: 'webgpu', gpu: { validate: true } }))
   const cpuEngine = new Engine(loadConfig({}, { backend: 'cpu' }))
+  const wasmEngine = new Engine(loadConfig({}, { backend: 'wasm' }))
   afterAll(async () => {
     await cpuEngine.close()
+    await wasmEngine.close()
     await gpuEngine.close()
   })
 
   for (const c of CASES) {
     for (const n of [1, 37, 300]) {
       const seed = freshSeed()
-      it(`${c.name}: GPU path equals CPU path at batch ${n} (seed ${seed})`, async () => {
+      it(`${c.name}: GPU path equals CPU path (cpu and wasm backends) at batch ${n} (seed ${seed})`, async () => {
         const g = FusedModel.create(await gpuEngine.load(c.model), c.steps, await gpuEngine.gpu())
         const k = FusedModel.create(await cpuEngine.load(c.model), c.steps)
+        const w = FusedModel.create(await wasmEngine.load(c.model), c.steps)
         expect(g.path()).toBe('gpu')
         expect(k.path()).toBe('cpu')
         const feeds = c.feeds(n, mulberry32(seed))
@@ -143,9 +146,10 @@ describe.runIf(gpu.ok)(gpuTitle('fused pre → model → post', gpu), () => {
           proto.mapAsync = mapAsync
         }
         expect(maps).toBe(1)
-        expectSameOutputs(gpuOut, await k.run(feeds), c.name)
-        await g.session.release()
-        await k.session.release()
+        const cpuOut = await k.run(feeds)
+        expectSameOutputs(gpuOut, cpuOut, `${c.name} (webgpu vs cpu)`)
+        expectSameOutputs(await w.run(feeds), cpuOut, `${c.name} (wasm vs cpu)`)
+        await Promise.all([g, k, w].map((m) => m.session.release()))
       })
     }
   }
