@@ -31,6 +31,22 @@ const configSchema = z.object({
   /** Log verbosity for lastmile and onnxruntime. */
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   gpu: gpuSchema.default(gpuSchema.parse({})),
+  server: z
+    .object({
+      /** Address to listen on; 127.0.0.1 keeps the server private to this machine. */
+      host: z.string().min(1).default('127.0.0.1'),
+      /** TCP port; 0 picks a free one. */
+      port: z.number().int().min(0).max(65535).default(8080),
+      /** Largest request body accepted, in bytes (413 beyond). */
+      bodyLimitBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .default(64 * 1024 * 1024),
+      /** Deploy the demo pipeline (an MLP classifier) on start. */
+      demo: z.boolean().default(true),
+    })
+    .default({ host: '127.0.0.1', port: 8080, bodyLimitBytes: 64 * 1024 * 1024, demo: true }),
 })
 
 export type Config = z.infer<typeof configSchema>
@@ -49,6 +65,10 @@ export const ENV_VARS: Record<string, { path: string[]; parse: (v: string) => un
   LASTMILE_GPU_POWER_PREFERENCE: { path: ['gpu', 'powerPreference'], parse: String },
   LASTMILE_GPU_RECOVER: { path: ['gpu', 'recover'], parse: parseBool },
   LASTMILE_GPU_VALIDATE: { path: ['gpu', 'validate'], parse: parseBool },
+  LASTMILE_HOST: { path: ['server', 'host'], parse: String },
+  LASTMILE_PORT: { path: ['server', 'port'], parse: Number },
+  LASTMILE_BODY_LIMIT_BYTES: { path: ['server', 'bodyLimitBytes'], parse: Number },
+  LASTMILE_DEMO: { path: ['server', 'demo'], parse: parseBool },
 }
 
 function parseBool(v: string): boolean {

@@ -12,6 +12,13 @@ export type ErrorCode =
   | 'not_ready'
   | 'session_closed'
   | 'inference_failed'
+  | 'invalid_request'
+  | 'not_found'
+  | 'conflict'
+  | 'queue_full'
+  | 'timeout'
+  | 'payload_too_large'
+  | 'unsupported_media_type'
 
 /** Base class: `code` is stable for clients; `details` is optional structured context. */
 export class LastmileError extends Error {
@@ -79,6 +86,58 @@ export class SessionClosedError extends LastmileError {
 export class InferenceError extends LastmileError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('inference_failed', message, undefined, options)
+  }
+}
+
+/** A request body that cannot be decoded (malformed JSON or Arrow, wrong structure). */
+export class InvalidRequestError extends LastmileError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('invalid_request', message, details)
+  }
+}
+
+/** No such workspace, model, pipeline or deployment. */
+export class NotFoundError extends LastmileError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('not_found', message, details)
+  }
+}
+
+/** The operation conflicts with the current state (e.g. deleting something in use). */
+export class ConflictError extends LastmileError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('conflict', message, details)
+  }
+}
+
+/** A deployment's queue is full; retry after `retryAfterSeconds`. */
+export class QueueFullError extends LastmileError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds = 1,
+  ) {
+    super('queue_full', message, { retryAfterSeconds })
+  }
+}
+
+/** The request was not answered within its deadline. */
+export class TimeoutError extends LastmileError {
+  constructor(message: string) {
+    super('timeout', message)
+  }
+}
+
+/** The request body is larger than the configured limit. */
+export class PayloadTooLargeError extends LastmileError {
+  constructor(message: string) {
+    super('payload_too_large', message)
+  }
+}
+
+/** The request's content type is not one the route accepts. */
+export class UnsupportedMediaTypeError extends LastmileError {
+  constructor(message: string) {
+    super('unsupported_media_type', message)
   }
 }
 

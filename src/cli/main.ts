@@ -7,12 +7,14 @@ import { type Config, type ConfigOverrides, loadConfig } from '../config.js'
 import { errorMessage, LastmileError } from '../errors.js'
 import { runDemo } from './demo.js'
 import { runInfo } from './info.js'
+import { runServe } from './serve.js'
 
 const HELP = `lastmile — an inference server for the last mile of ML
 
 Usage: lastmile <command> [flags]
 
 Commands:
+  serve     Start the HTTP server (deploys the demo pipeline unless --no-demo)
   demo      Load the demo model (an MLP classifier) and answer a few example rows
   info      Show the backends and the GPU adapter this machine offers (JSON)
   help      Show this help
@@ -24,6 +26,9 @@ Flags (each also settable by environment variable, see README):
   --gpu-adapter <name>    adapter name contains this         LASTMILE_GPU_ADAPTER
   --cpu-threads <n>       threads per cpu session, 0 = all   LASTMILE_CPU_THREADS (0)
   --log-level <l>         debug | info | warn | error        LASTMILE_LOG_LEVEL  (info)
+  --host <addr>           (serve) address to listen on       LASTMILE_HOST       (127.0.0.1)
+  --port <n>              (serve) TCP port, 0 = any free      LASTMILE_PORT       (8080)
+  --no-demo               (serve) do not deploy the demo     LASTMILE_DEMO       (true)
   --rows <n>              (demo) rows to score               (4)
 `
 
@@ -35,6 +40,9 @@ const OPTIONS = {
   'cpu-threads': { type: 'string' },
   'log-level': { type: 'string' },
   rows: { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  'no-demo': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const
@@ -50,6 +58,11 @@ function overridesFrom(v: Values): ConfigOverrides {
     gpu: {
       backend: v['gpu-backend'] as Config['gpu']['backend'] | undefined,
       adapter: v['gpu-adapter'],
+    },
+    server: {
+      host: v.host,
+      port: v.port === undefined ? undefined : Number(v.port),
+      demo: v['no-demo'] ? false : undefined,
     },
   }
 }
@@ -73,6 +86,8 @@ export async function main(argv: string[], env: Record<string, string | undefine
         return await runDemo(config, { rows: values.rows === undefined ? 4 : Number(values.rows) })
       case 'info':
         return await runInfo(config)
+      case 'serve':
+        return await runServe(config)
       default:
         process.stderr.write(`lastmile: unknown command '${command}'\n\n${HELP}`)
         return 2

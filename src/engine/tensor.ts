@@ -60,6 +60,16 @@ export interface HostTensor<D extends DType = DType> {
   readonly data: TypedArrayByDType[D]
 }
 
+/** Strings (class names) travel beside the numeric tensors, row-major like them. */
+export interface StringTensor {
+  readonly dtype: 'string'
+  readonly dims: readonly number[]
+  readonly data: string[]
+}
+
+/** Any tensor a pipeline answers with. */
+export type AnyTensor = HostTensor | StringTensor
+
 /** A dimension of a model's input or output: a size, or a symbolic name such as `"N"`. */
 export type Dim = number | string
 

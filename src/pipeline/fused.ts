@@ -27,6 +27,13 @@ export interface FusedSteps {
 
 export type FusedOutputs = Record<string, AnyTensor>
 
+/** Milliseconds spent in each stage of a run. */
+export interface StageTimings {
+  pre: number
+  model: number
+  post: number
+}
+
 export class FusedModel {
   /** Request inputs: the model's, with the pre step's raw input in place of the one it feeds. */
   readonly inputs: readonly TensorSpec[]
@@ -56,14 +63,23 @@ export class FusedModel {
   }
 
   async run(feeds: Feeds): Promise<FusedOutputs> {
+    return (await this.runTimed(feeds)).outputs
+  }
+
+  /**
+   * Run and report milliseconds per stage. On the GPU path `pre` and `model` are the time to
+   * record and submit their work, and `post` includes waiting for all of it to finish.
+   */
+  async runTimed(feeds: Feeds): Promise<{ outputs: FusedOutputs; timings: StageTimings }> {
     validateFeeds(this.inputs, feeds)
+    const timings: StageTimings = { pre: 0, model: 0, post: 0 }
     const target = this.gpuTarget()
-    if (!target) return this.runCpu(feeds)
+    if (!target) return { outputs: await this.runCpu(feeds, timings), timings }
     try {
-      return await this.runGpu(feeds, target.device, target.ctx)
+      return { outputs: await this.runGpu(feeds, target.device, target.ctx, timings), timings }
     } catch (e) {
       // A device lost mid-batch: the session has already moved to the CPU; answer from there.
-      if (this.gpu?.state !== 'ready') return this.runCpu(feeds)
+      if (this.gpu?.state !== 'ready') return { outputs: await this.runCpu(feeds, timings), timings }
       throw e
     }
   }
@@ -75,18 +91,25 @@ export class FusedModel {
     return { device, ctx: this.gpu.context() }
   }
 
-  private async runCpu(feeds: Feeds): Promise<FusedOutputs> {
+  private async runCpu(feeds: Feeds, timings: StageTimings): Promise<FusedOutputs> {
+    let t0 = performance.now()
     const modelFeeds: Feeds = { ...feeds }
     if (this.pre) {
       delete modelFeeds[this.pre.input.name]
       modelFeeds[this.pre.output] = this.pre.cpu(feeds[this.pre.input.name] as HostTensor)
     }
+    const t1 = performance.now()
+    timings.pre = t1 - t0
     const out: FusedOutputs = await this.session.run(modelFeeds)
+    t0 = performance.now()
+    timings.model = t0 - t1
     if (this.post) Object.assign(out, this.post.cpu(out[this.post.input] as HostTensor))
+    timings.post = performance.now() - t0
     return out
   }
 
-  private async runGpu(feeds: Feeds, device: DeviceRun, ctx: GpuContext): Promise<FusedOutputs> {
+  private async runGpu(feeds: Feeds, device: DeviceRun, ctx: GpuContext, timings: StageTimings): Promise<FusedOutputs> {
+    const t0 = performance.now()
     const modelFeeds: Record<string, HostTensor | DeviceTensor> = { ...feeds }
     let preOut: DeviceTensor | undefined
     if (this.pre) {
@@ -96,9 +119,13 @@ export class FusedModel {
       delete modelFeeds[this.pre.input.name]
       modelFeeds[this.pre.output] = preOut
     }
+    const t1 = performance.now()
+    timings.pre = t1 - t0
     let modelOut: Record<string, DeviceOutput | HostTensor> | undefined
     try {
       modelOut = await device.run(modelFeeds)
+      const t2 = performance.now()
+      timings.model = t2 - t1
       const batch = ctx.batch('post')
       const onDevice = Object.entries(modelOut).filter((e): e is [string, DeviceOutput] => 'buffer' in e[1])
       const requests: ReadRequest[] = onDevice.map(([, t]) => ({ buffer: t.buffer, bytes: count(t.dims) * 4 }))
@@ -118,6 +145,7 @@ export class FusedModel {
         out[name] = { dtype: 'float32', dims: [...t.dims], data: new Float32Array(bytes[i] as ArrayBuffer) }
       })
       if (post) Object.assign(out, post.assemble(bytes.slice(onDevice.length)))
+      timings.post = performance.now() - t2
       return out
     } finally {
       for (const t of Object.values(modelOut ?? {})) if ('dispose' in t) t.dispose()

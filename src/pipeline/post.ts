@@ -4,7 +4,7 @@
  * Runs on the CPU or as dispatches in a GPU batch, with the same results.
  */
 
-import type { Dim, DType, HostTensor } from '../engine/tensor.js'
+import type { AnyTensor, Dim, DType, HostTensor } from '../engine/tensor.js'
 import type { DeviceTensor, ModelSession } from '../engine/types.js'
 import { InferenceError, InvalidConfigError } from '../errors.js'
 import type { GpuBatch, ReadRequest } from '../gpu/context.js'
@@ -14,13 +14,7 @@ import { softmaxCpu, softmaxProgram } from '../kernels/softmax.js'
 import { checkK, topkCpu, topkProgram } from '../kernels/topk.js'
 import type { PostSpec } from './spec.js'
 
-/** Class names travel as strings, outside the numeric tensor types. */
-export interface StringTensor {
-  readonly dtype: 'string'
-  readonly dims: readonly number[]
-  readonly data: string[]
-}
-export type AnyTensor = HostTensor | StringTensor
+export type { AnyTensor, StringTensor } from '../engine/tensor.js'
 
 export interface OutputSpec {
   readonly name: string

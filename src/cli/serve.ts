@@ -1,0 +1,44 @@
+/** `lastmile serve`: the HTTP server, with a copy-pastable way to try it, and graceful shutdown. */
+import type { Config } from '../config.js'
+import { createLogger } from '../log.js'
+import { startServer } from '../server/serve.js'
+import { DEMO_PIPELINE, DEMO_ROW } from '../serving/demo.js'
+
+export async function runServe(config: Config): Promise<number> {
+  const log = createLogger(config.logLevel)
+  const server = await startServer(config, { log })
+  const lines = [`lastmile serving on ${server.url}  (data: ${config.dataDir})`]
+  for (const d of server.deps.manager.list()) {
+    const s = d.status()
+    const inputs = d.inputs.map((i) => `${i.name} ${i.dtype} [${i.shape.join(',')}]`).join(', ')
+    lines.push(
+      `  pipeline ${s.workspace}/${s.pipeline} v${s.pipeline_version}: model ${s.model} on ${s.backend}; inputs ${inputs}`,
+    )
+  }
+  if (server.deps.manager.get('default', DEMO_PIPELINE)) {
+    const row = JSON.stringify(DEMO_ROW)
+    lines.push(
+      '',
+      'Try it:',
+      `  curl -s ${server.url}/v2/models/${DEMO_PIPELINE}/infer -H 'content-type: application/json' \\`,
+      `    -d '{"inputs":[{"name":"x","shape":[1,4],"datatype":"FP32","data":${row}}]}'`,
+      `  curl -s ${server.url}/v1/workspaces/default/pipelines/${DEMO_PIPELINE}/infer \\`,
+      `    -H 'content-type: application/json; format=pandas-records' -d '[{"x":${row}}]'`,
+      `  curl -s ${server.url}/metrics`,
+    )
+  }
+  lines.push('', 'Ctrl-C stops the server (queued requests are answered first).')
+  process.stdout.write(`${lines.join('\n')}\n`)
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log.info('shutting down', { signal })
+      server.close().then(resolve, (e) => {
+        log.error('shutdown failed', { error: String(e) })
+        resolve()
+      })
+    }
+    process.once('SIGTERM', () => stop('SIGTERM'))
+    process.once('SIGINT', () => stop('SIGINT'))
+  })
+  return 0
+}

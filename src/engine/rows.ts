@@ -1,0 +1,51 @@
+/**
+ * Row operations on batch-major tensors (dim 0 is the batch): stacking requests into one batch
+ * and handing each request its own rows back.
+ */
+import { type AnyTensor, elementCount, type HostTensor, type StringTensor, zeros } from './tensor.js'
+
+/** Rows in a batch-major tensor (1 for a scalar). */
+export function rowCount(t: { dims: readonly number[] }): number {
+  return t.dims.length === 0 ? 1 : (t.dims[0] as number)
+}
+
+/** Elements per row. */
+export function rowWidth(t: { dims: readonly number[] }): number {
+  return elementCount(t.dims.slice(1))
+}
+
+/** Rows [start, end) of `t`, copied (the batch's buffers are not kept alive by one request). */
+export function sliceRows<T extends AnyTensor>(t: T, start: number, end: number): T {
+  const w = rowWidth(t)
+  const dims = [end - start, ...t.dims.slice(1)]
+  if (t.dtype === 'string')
+    return { dtype: 'string', dims, data: t.data.slice(start * w, end * w) } as StringTensor as T
+  const h = t as HostTensor
+  return { dtype: h.dtype, dims, data: h.data.slice(start * w, end * w) } as HostTensor as T
+}
+
+/** Stack tensors of equal dtype and row shape along dim 0. */
+export function concatRows<T extends AnyTensor>(parts: readonly T[]): T {
+  const first = parts[0] as T
+  if (parts.length === 1) return first
+  const rows = parts.reduce((n, p) => n + rowCount(p), 0)
+  const dims = [rows, ...first.dims.slice(1)]
+  if (first.dtype === 'string') {
+    return { dtype: 'string', dims, data: parts.flatMap((p) => (p as StringTensor).data) } as StringTensor as T
+  }
+  const out = zeros((first as HostTensor).dtype, dims)
+  let offset = 0
+  for (const p of parts as readonly HostTensor[]) {
+    ;(out.data as unknown as { set(a: ArrayLike<unknown>, o: number): void }).set(p.data as ArrayLike<unknown>, offset)
+    offset += p.data.length
+  }
+  return out as T
+}
+
+/** A key that is equal for tensors whose rows can be stacked (same dtype and row shape). */
+export function rowShapeKey(feeds: Record<string, { dtype: string; dims: readonly number[] }>): string {
+  return Object.entries(feeds)
+    .map(([name, t]) => `${name}:${t.dtype}[${t.dims.slice(1).join(',')}]`)
+    .sort()
+    .join(';')
+}

@@ -1,0 +1,105 @@
+/**
+ * Open Inference Protocol v2 routes for the `default` workspace's deployed pipelines, each under
+ * its own name: health, server and model metadata, model readiness and inference (JSON, or the
+ * binary tensor data extension).
+ */
+import { type Context, Hono } from 'hono'
+import { InvalidRequestError, NotFoundError } from '../../errors.js'
+import { decodeOipRequest, encodeOipResponse, oipTensorMetadata } from '../../formats/oip.js'
+import type { Deployment } from '../../serving/deployment.js'
+import { bodyBytes, parseJson } from '../body.js'
+import type { ServerDeps } from '../deps.js'
+
+const WORKSPACE = 'default'
+const VERSION = '0.1.0'
+
+export function v2Routes(deps: ServerDeps): Hono {
+  const app = new Hono()
+  const { manager, metrics } = deps
+
+  const deployment = (c: Context): Deployment => {
+    const d = manager.require(WORKSPACE, c.req.param('name') as string)
+    const v = c.req.param('version')
+    if (v !== undefined && v !== String(d.spec.pipelineVersion)) {
+      throw new NotFoundError(`version ${v} of '${d.name}' is not deployed (deployed: ${d.spec.pipelineVersion})`)
+    }
+    return d
+  }
+
+  app.get('/v2/health/live', (c) => c.json({ live: true }))
+  app.get('/v2/health/ready', (c) => {
+    const ready = manager.list().every((d) => d.state === 'ready') && !deps.shuttingDown()
+    return c.json({ ready }, ready ? 200 : 503)
+  })
+  app.get('/v2', (c) => c.json({ name: 'lastmile', version: VERSION, extensions: ['binary_tensor_data'] }))
+
+  const metadata = (c: Context) => {
+    const d = deployment(c)
+    return c.json({
+      name: d.name,
+      versions: [String(d.spec.pipelineVersion)],
+      platform: 'onnx',
+      inputs: d.inputs.map(oipTensorMetadata),
+      outputs: d.outputs.map(oipTensorMetadata),
+    })
+  }
+  const ready = (c: Context) => {
+    const d = deployment(c)
+    const ok = d.state === 'ready'
+    return c.json({ name: d.name, ready: ok }, ok ? 200 : 503)
+  }
+  const infer = async (c: Context) => {
+    const labels = { workspace: WORKSPACE, pipeline: '', protocol: 'oip' }
+    try {
+      const d = deployment(c)
+      labels.pipeline = d.name // only deployed names become label values
+      const bytes = await bodyBytes(c)
+      const headerLength = c.req.header('inference-header-content-length')
+      let header: unknown
+      let binary: Uint8Array | undefined
+      if (headerLength !== undefined) {
+        const n = Number(headerLength)
+        if (!Number.isInteger(n) || n < 0 || n > bytes.length) {
+          throw new InvalidRequestError(
+            `Inference-Header-Content-Length is ${headerLength}; the body has ${bytes.length} bytes`,
+          )
+        }
+        header = parseJson(bytes.subarray(0, n))
+        binary = bytes.subarray(n)
+      } else header = parseJson(bytes)
+      const request = decodeOipRequest(header, binary, d.inputs)
+      const result = await d.infer(request.feeds)
+      const response = encodeOipResponse(
+        { name: d.name, version: String(result.pipelineVersion) },
+        request,
+        result.outputs,
+      )
+      metrics.request(labels, 200, result.rows, result)
+      if (!response.binary) return c.json(response.json)
+      const json = new TextEncoder().encode(JSON.stringify(response.json))
+      c.header('Inference-Header-Content-Length', String(json.length))
+      c.header('Content-Type', 'application/octet-stream')
+      return c.body(concat([json, ...response.binary]) as Uint8Array<ArrayBuffer>)
+    } catch (e) {
+      metrics.request(labels, deps.statusOf(e), 0)
+      throw e
+    }
+  }
+
+  for (const base of ['/v2/models/:name', '/v2/models/:name/versions/:version']) {
+    app.get(base, metadata)
+    app.get(`${base}/ready`, ready)
+    app.post(`${base}/infer`, infer)
+  }
+  return app
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+  let o = 0
+  for (const p of parts) {
+    out.set(p, o)
+    o += p.length
+  }
+  return out
+}

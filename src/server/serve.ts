@@ -1,0 +1,117 @@
+/**
+ * Start lastmile's HTTP server: build the core (engine, deployments, metrics), deploy the demo
+ * pipeline if asked, listen, and shut down gracefully: stop accepting, answer what is queued,
+ * release the engine.
+ */
+import { type ServerType, serve } from '@hono/node-server'
+import type { Hono } from 'hono'
+import type { Config } from '../config.js'
+import { Engine } from '../engine/engine.js'
+import { errorMessage, InvalidConfigError } from '../errors.js'
+import { createLogger, type Logger, silentLogger } from '../log.js'
+import { demoSpec } from '../serving/demo.js'
+import { DeploymentManager, type InferenceSink } from '../serving/deployment.js'
+import { createApp } from './app.js'
+import type { ServerDeps } from './deps.js'
+import { errorResponse } from './errors.js'
+import { Metrics } from './metrics.js'
+
+export interface BuiltServer {
+  app: Hono
+  deps: ServerDeps
+  /** Mark shutting down, drain every deployment, release the engine. */
+  shutdown(): Promise<void>
+}
+
+export interface RunningServer {
+  url: string
+  deps: ServerDeps
+  /** Stop accepting connections, drain deployments, release the engine. */
+  close(): Promise<void>
+}
+
+/** The core services and the app, without listening (tests use `app.request()`). */
+export async function buildServer(
+  config: Config,
+  opts: { log?: Logger; sink?: InferenceSink } = {},
+): Promise<BuiltServer> {
+  const log = opts.log ?? createLogger(config.logLevel)
+  const engine = new Engine(config, log)
+  let metrics: Metrics | undefined
+  const manager = new DeploymentManager(engine, {
+    log,
+    ...(opts.sink ? { sink: opts.sink } : {}),
+    observer: (d) => metrics?.observer(d) ?? {},
+  })
+  metrics = new Metrics(manager, engine)
+  let shuttingDown = false
+  const deps: ServerDeps = {
+    engine,
+    manager,
+    metrics,
+    log,
+    bodyLimitBytes: config.server.bodyLimitBytes,
+    shuttingDown: () => shuttingDown,
+    statusOf: (e) => errorResponse(e, silentLogger).status,
+  }
+  try {
+    if (config.server.demo) await manager.deploy(await demoSpec(config.dataDir))
+  } catch (e) {
+    await engine.close()
+    throw e
+  }
+  return {
+    app: createApp(deps),
+    deps,
+    async shutdown() {
+      shuttingDown = true
+      await manager.stopAll() // every queued request is answered before this resolves
+      await engine.close()
+    },
+  }
+}
+
+/** Build and listen on `config.server.host:port` (port 0 = any free port). */
+export async function startServer(
+  config: Config,
+  opts: { log?: Logger; sink?: InferenceSink } = {},
+): Promise<RunningServer> {
+  const built = await buildServer(config, opts)
+  const server = await listen(built.app.fetch, config.server.host, config.server.port).catch(async (e) => {
+    await built.shutdown()
+    throw e
+  })
+  const address = server.address()
+  const port = typeof address === 'object' && address ? address.port : config.server.port
+  const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host
+  let closing: Promise<void> | undefined
+  return {
+    url: `http://${host}:${port}`,
+    deps: built.deps,
+    close() {
+      closing ??= (async () => {
+        const stopped = new Promise<void>((r) => server.close(() => r()))
+        const http = server as ServerType & { closeIdleConnections?(): void; closeAllConnections?(): void }
+        http.closeIdleConnections?.()
+        await built.shutdown()
+        // Keep-alive connections would hold close() open: the answers are out, end them.
+        http.closeAllConnections?.()
+        await stopped
+      })()
+      return closing
+    },
+  }
+}
+
+function listen(fetch: Parameters<typeof serve>[0]['fetch'], hostname: string, port: number): Promise<ServerType> {
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch, hostname, port }, () => resolve(server))
+    server.once('error', (e: NodeJS.ErrnoException) => {
+      reject(
+        e.code === 'EADDRINUSE'
+          ? new InvalidConfigError(`port ${port} on ${hostname} is in use; choose another with --port or LASTMILE_PORT`)
+          : new InvalidConfigError(`cannot listen on ${hostname}:${port}: ${errorMessage(e)}`),
+      )
+    })
+  })
+}

@@ -1,0 +1,277 @@
+/**
+ * Dynamic batching: requests from many clients are queued and run together as batches of rows.
+ * A batch starts when it can be full (`maxBatchSize` rows), when a preferred size is available,
+ * or `maxQueueDelayMs` after its oldest request arrived (0 = never wait). A many-row request may
+ * span batches and a batch may hold many requests; each request gets exactly its own rows back,
+ * in order. One batch runs at a time: the next one forms from whatever queued meanwhile.
+ */
+import { z } from 'zod'
+import { concatRows, rowCount, rowShapeKey, sliceRows } from '../engine/rows.js'
+import type { AnyTensor, HostTensor } from '../engine/tensor.js'
+import type { Feeds } from '../engine/types.js'
+import { InvalidInputError, NotReadyError, QueueFullError, TimeoutError } from '../errors.js'
+import type { StageTimings } from '../pipeline/fused.js'
+
+export type { StageTimings }
+
+export const batchingSchema = z
+  .object({
+    /** Rows per batch at most. */
+    max_batch_size: z.number().int().min(1).max(1_000_000).default(256),
+    /** How long the oldest queued request may wait for others to join its batch, in ms; 0 = never wait. */
+    max_queue_delay_ms: z.number().min(0).max(10_000).default(2),
+    /** Batch sizes to dispatch at as soon as that many rows are queued (largest first). */
+    preferred_batch_sizes: z.array(z.number().int().min(1)).default([]),
+    /** Rows queued at most; beyond, requests are refused (HTTP 429 with Retry-After). */
+    max_queue_size: z.number().int().min(1).max(100_000_000).default(65_536),
+    /** A request not answered within this many ms fails with a timeout error. */
+    timeout_ms: z.number().int().min(1).max(3_600_000).default(30_000),
+  })
+  .strict()
+
+export type BatchingConfig = z.infer<typeof batchingSchema>
+
+export type BatchRunner = (feeds: Feeds) => Promise<{ outputs: Record<string, AnyTensor>; timings: StageTimings }>
+
+export interface BatchedResult {
+  outputs: Record<string, AnyTensor>
+  /** Time from enqueue to the start of the request's first batch, in ms. */
+  queueMs: number
+  /** Stage timings of the (last) batch that carried the request. */
+  timings: StageTimings
+}
+
+/** Called after each batch (metrics). */
+export interface BatchObserver {
+  onBatch?(rows: number, requests: number, timings: StageTimings): void
+}
+
+interface Pending {
+  feeds: Feeds
+  rows: number
+  /** Rows already handed to a batch. */
+  taken: number
+  shapeKey: string
+  parts: Array<Record<string, AnyTensor> | undefined>
+  partsPending: number
+  enqueuedAt: number
+  startedAt?: number
+  timer: NodeJS.Timeout
+  done: boolean
+  resolve(r: BatchedResult): void
+  reject(e: unknown): void
+  timings?: StageTimings
+}
+
+interface Slice {
+  req: Pending
+  part: number
+  start: number
+  end: number
+}
+
+export class DynamicBatcher {
+  private readonly queue: Pending[] = []
+  private queuedRowCount = 0
+  private running = false
+  private draining = false
+  private delayTimer: NodeJS.Timeout | undefined
+  private idleWaiters: Array<() => void> = []
+  private readonly preferred: number[]
+
+  constructor(
+    private readonly run: BatchRunner,
+    readonly config: BatchingConfig,
+    private readonly observer: BatchObserver = {},
+  ) {
+    this.preferred = [...config.preferred_batch_sizes].filter((p) => p <= config.max_batch_size).sort((a, b) => b - a)
+  }
+
+  /** Rows waiting for a batch. */
+  queuedRows(): number {
+    return this.queuedRowCount
+  }
+
+  /**
+   * Queue a request of `rows` rows (dim 0 of every feed). Rejects with `QueueFullError` when the
+   * queue cannot take it, `TimeoutError` after `timeout_ms`, `NotReadyError` while draining.
+   */
+  submit(feeds: Feeds, rows = rowCount(Object.values(feeds)[0] ?? { dims: [] })): Promise<BatchedResult> {
+    if (this.draining)
+      return Promise.reject(new NotReadyError('the deployment is shutting down; retry on another replica'))
+    if (rows < 1) return Promise.reject(new InvalidInputError('the request has no rows'))
+    if (rows > this.config.max_queue_size) {
+      return Promise.reject(
+        new InvalidInputError(
+          `the request has ${rows} rows, more than this deployment queues (max_queue_size ${this.config.max_queue_size}); split it`,
+        ),
+      )
+    }
+    if (this.queuedRowCount + rows > this.config.max_queue_size) {
+      return Promise.reject(
+        new QueueFullError(
+          `the deployment's queue is full (${this.queuedRowCount} of ${this.config.max_queue_size} rows); retry shortly`,
+        ),
+      )
+    }
+    return new Promise<BatchedResult>((resolve, reject) => {
+      const req: Pending = {
+        feeds,
+        rows,
+        taken: 0,
+        shapeKey: rowShapeKey(feeds),
+        parts: [],
+        partsPending: 0,
+        enqueuedAt: performance.now(),
+        done: false,
+        resolve,
+        reject,
+        timer: setTimeout(() => this.expire(req), this.config.timeout_ms),
+      }
+      this.queue.push(req)
+      this.queuedRowCount += rows
+      this.schedule()
+    })
+  }
+
+  /** Stop taking requests and resolve once every queued request has been answered. */
+  async drain(): Promise<void> {
+    this.draining = true
+    clearTimeout(this.delayTimer)
+    this.schedule(true)
+    if (!this.running && this.queue.length === 0) return
+    await new Promise<void>((r) => this.idleWaiters.push(r))
+  }
+
+  private expire(req: Pending): void {
+    if (req.done) return
+    req.done = true
+    const untaken = req.rows - req.taken
+    if (untaken > 0) {
+      this.queuedRowCount -= untaken
+      const i = this.queue.indexOf(req)
+      if (i >= 0) this.queue.splice(i, 1)
+    }
+    req.reject(
+      new TimeoutError(
+        `no answer within ${this.config.timeout_ms} ms (timeout_ms); the server is overloaded or the model is slow`,
+      ),
+    )
+  }
+
+  private schedule(now = false): void {
+    if (this.running) return
+    if (this.queue.length === 0) {
+      for (const w of this.idleWaiters.splice(0)) w()
+      return
+    }
+    const rows = this.queuedRowCount
+    const { max_batch_size: max, max_queue_delay_ms: delay } = this.config
+    const preferred = this.preferred.find((p) => p <= rows)
+    if (now || this.draining || rows >= max || delay === 0) {
+      this.dispatch(Math.min(rows, max))
+    } else if (preferred !== undefined) {
+      this.dispatch(preferred)
+    } else if (!this.delayTimer) {
+      const oldest = (this.queue[0] as Pending).enqueuedAt
+      const wait = Math.max(0, oldest + delay - performance.now())
+      this.delayTimer = setTimeout(() => {
+        this.delayTimer = undefined
+        if (!this.running && this.queue.length > 0) this.dispatch(Math.min(this.queuedRowCount, max))
+      }, wait)
+    }
+  }
+
+  /** Take up to `target` rows from the front of the queue (one row shape per batch) and run them. */
+  private dispatch(target: number): void {
+    clearTimeout(this.delayTimer)
+    this.delayTimer = undefined
+    const slices: Slice[] = []
+    let rows = 0
+    const key = (this.queue[0] as Pending).shapeKey
+    const now = performance.now()
+    while (rows < target && this.queue.length > 0) {
+      const req = this.queue[0] as Pending
+      if (req.shapeKey !== key) break
+      const n = Math.min(req.rows - req.taken, target - rows)
+      slices.push({ req, part: req.parts.length, start: req.taken, end: req.taken + n })
+      req.parts.push(undefined)
+      req.partsPending++
+      req.startedAt ??= now
+      req.taken += n
+      rows += n
+      if (req.taken === req.rows) this.queue.shift()
+    }
+    this.queuedRowCount -= rows
+    this.running = true
+    void this.execute(slices, rows).finally(() => {
+      this.running = false
+      this.schedule()
+    })
+  }
+
+  private async execute(slices: Slice[], rows: number): Promise<void> {
+    let result: Awaited<ReturnType<BatchRunner>>
+    try {
+      result = await this.run(batchFeeds(slices))
+    } catch (e) {
+      for (const s of slices) this.fail(s.req, e)
+      return
+    }
+    this.observer.onBatch?.(rows, new Set(slices.map((s) => s.req)).size, result.timings)
+    let offset = 0
+    for (const s of slices) {
+      const n = s.end - s.start
+      const part: Record<string, AnyTensor> = {}
+      for (const [name, t] of Object.entries(result.outputs)) {
+        part[name] = slices.length === 1 ? t : sliceRows(t, offset, offset + n)
+      }
+      offset += n
+      this.complete(s.req, s.part, part, result.timings)
+    }
+  }
+
+  private complete(req: Pending, part: number, outputs: Record<string, AnyTensor>, timings: StageTimings): void {
+    if (req.done) return
+    req.parts[part] = outputs
+    req.timings = timings
+    req.partsPending--
+    if (req.partsPending > 0 || req.taken < req.rows) return
+    req.done = true
+    clearTimeout(req.timer)
+    const parts = req.parts as Array<Record<string, AnyTensor>>
+    const merged: Record<string, AnyTensor> = {}
+    for (const name of Object.keys(parts[0] ?? {})) merged[name] = concatRows(parts.map((p) => p[name] as AnyTensor))
+    req.resolve({ outputs: merged, queueMs: (req.startedAt ?? req.enqueuedAt) - req.enqueuedAt, timings })
+  }
+
+  private fail(req: Pending, e: unknown): void {
+    if (req.done) return
+    req.done = true
+    clearTimeout(req.timer)
+    const untaken = req.rows - req.taken
+    if (untaken > 0) {
+      // Its remaining rows would fail the same way: take them out of the queue.
+      this.queuedRowCount -= untaken
+      const i = this.queue.indexOf(req)
+      if (i >= 0) this.queue.splice(i, 1)
+    }
+    req.reject(e)
+  }
+}
+
+/** The batch's feeds: each input's slices stacked along dim 0 (no copy for a single whole request). */
+function batchFeeds(slices: Slice[]): Feeds {
+  const first = slices[0] as Slice
+  if (slices.length === 1 && first.start === 0 && first.end === first.req.rows) return first.req.feeds
+  const feeds: Feeds = {}
+  for (const name of Object.keys(first.req.feeds)) {
+    feeds[name] = concatRows(
+      slices.map((s) => {
+        const t = s.req.feeds[name] as HostTensor
+        return s.start === 0 && s.end === s.req.rows ? t : sliceRows(t, s.start, s.end)
+      }),
+    )
+  }
+  return feeds
+}

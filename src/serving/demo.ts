@@ -1,0 +1,40 @@
+/**
+ * The demo pipeline `npm start` deploys: an MLP classifier (random weights, 4 features → 3
+ * classes) written into the data folder on first start, with a post step naming the classes.
+ */
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { mlpClassifier } from '../onnx/fixtures.js'
+import type { DeploymentSpec } from './deployment.js'
+
+export const DEMO_PIPELINE = 'demo'
+export const DEMO_ROW = [0.5, -1.2, 3.3, 0.7]
+
+function demoModel() {
+  return mlpClassifier({ features: 4, hidden: [16, 16], classes: 3, name: 'demo_classifier', seed: 11 })
+}
+
+/** Write the demo model into `dataDir/models` unless it is there (atomically: temp file, rename). */
+export async function ensureDemoModel(dataDir: string): Promise<{ path: string; bytes: Uint8Array; created: boolean }> {
+  const path = join(dataDir, 'models', 'demo-classifier.onnx')
+  try {
+    return { path, bytes: new Uint8Array(await readFile(path)), created: false }
+  } catch {
+    const bytes = demoModel().bytes
+    await mkdir(join(dataDir, 'models'), { recursive: true })
+    await writeFile(`${path}.tmp`, bytes)
+    await rename(`${path}.tmp`, path)
+    return { path, bytes, created: true }
+  }
+}
+
+export async function demoSpec(dataDir: string): Promise<DeploymentSpec> {
+  const { bytes } = await ensureDemoModel(dataDir)
+  return {
+    workspace: 'default',
+    pipeline: DEMO_PIPELINE,
+    pipelineVersion: 1,
+    model: { name: 'demo_classifier', version: 1, bytes },
+    steps: { post: { argmax: true, labels: ['class_a', 'class_b', 'class_c'] } },
+  }
+}

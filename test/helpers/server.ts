@@ -1,0 +1,45 @@
+/** Building servers for tests: temp data folder, silent logs, pipelines deployed from fixtures. */
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type ConfigOverrides, loadConfig } from '../../src/config.js'
+import { silentLogger } from '../../src/log.js'
+import { GraphBuilder } from '../../src/onnx/builder.js'
+import { buildServer } from '../../src/server/serve.js'
+import type { DeploymentSpec, InferenceRecord } from '../../src/serving/deployment.js'
+
+export function tempDir(prefix = 'lastmile-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix))
+}
+
+export function testConfig(over: ConfigOverrides = {}) {
+  return loadConfig(
+    {},
+    {
+      backend: 'cpu',
+      dataDir: tempDir(),
+      logLevel: 'error',
+      ...over,
+      server: { port: 0, demo: false, ...over.server },
+    },
+  )
+}
+
+/** y = 2·x for x float32 [N, width]: every output row names its input row. */
+export function doubler(width = 2): Uint8Array {
+  const g = new GraphBuilder('doubler')
+  const x = g.input('x', 'float32', ['N', width])
+  g.output(g.node('Mul', [x, g.constant('two', 'float32', [1], [2])]), 'float32', ['N', width], 'y')
+  return g.toModel()
+}
+
+export function spec(pipeline: string, bytes: Uint8Array, over: Partial<DeploymentSpec> = {}): DeploymentSpec {
+  return { workspace: 'default', pipeline, pipelineVersion: 1, model: { name: pipeline, version: 1, bytes }, ...over }
+}
+
+/** A built (not listening) server with a record of what it logged as inferences. */
+export async function testServer(over: ConfigOverrides = {}) {
+  const records: InferenceRecord[] = []
+  const built = await buildServer(testConfig(over), { log: silentLogger, sink: { append: (r) => records.push(r) } })
+  return { ...built, records }
+}

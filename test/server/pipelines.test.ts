@@ -1,0 +1,175 @@
+/**
+ * Pipeline inference in pandas-records and Arrow (same rows as OIP), metrics, and the HTTP error
+ * table: 413, 415, 429 with Retry-After, 503 while draining, 504 on timeout.
+ */
+import { tableFromArrays, tableFromIPC, tableToIPC } from '@uwdata/flechette'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { torchTabular } from '../../src/onnx/fixtures.js'
+import { doubler, spec, testServer } from '../helpers/server.js'
+
+const RECORDS = 'application/json; format=pandas-records'
+type Body = string | Uint8Array
+const post = (body: Body, type: string) => ({ method: 'POST', body, headers: { 'content-type': type } })
+
+describe('pipeline inference: pandas-records and Arrow', () => {
+  let s: Awaited<ReturnType<typeof testServer>>
+  beforeAll(async () => {
+    s = await testServer({ server: { bodyLimitBytes: 4096 } })
+    await s.deps.manager.deploy(spec('double', doubler(3)))
+    await s.deps.manager.deploy(spec('tabular', torchTabular().bytes))
+  })
+  afterAll(() => s.shutdown())
+
+  it('answers pandas-records with time, in.*, out.*, check_failures and the model', async () => {
+    const t0 = Date.now()
+    const res = await s.app.request(
+      '/v1/workspaces/default/pipelines/double/infer',
+      post(JSON.stringify([{ x: [1, 2, 3] }, { x: [4, 5, 6] }]), RECORDS),
+    )
+    expect(res.status).toBe(200)
+    const rows = (await res.json()) as Array<Record<string, unknown>>
+    expect(rows).toHaveLength(2)
+    expect(rows[1]).toMatchObject({
+      'in.x': [4, 5, 6],
+      'out.y': [8, 10, 12],
+      check_failures: 0,
+      'metadata.model': 'double:1',
+    })
+    expect(rows[0]?.time).toBeGreaterThanOrEqual(t0)
+  })
+
+  it('takes several inputs per record, with scalar rows for [N] inputs', async () => {
+    const body = JSON.stringify([
+      { num: [0.1, 0.2, 0.3, 0.4], cat: 2 },
+      { num: [1, 2, 3, 4], cat: 0 },
+    ])
+    const res = await s.app.request('/v1/workspaces/default/pipelines/tabular/infer', post(body, RECORDS))
+    expect(res.status).toBe(200)
+    const rows = (await res.json()) as Array<Record<string, number[]>>
+    expect(rows.map((r) => r['out.prob']?.length)).toEqual([1, 1])
+    const missing = await s.app.request(
+      '/v1/workspaces/default/pipelines/tabular/infer',
+      post(JSON.stringify([{ num: [1, 2, 3, 4] }]), RECORDS),
+    )
+    expect(missing.status).toBe(400)
+    expect(((await missing.json()) as { error: { message: string } }).error.message).toMatch(/missing input 'cat'/)
+  })
+
+  it('answers Arrow (stream and file) with the same rows as pandas-records', async () => {
+    const records = (await (
+      await s.app.request(
+        '/v1/workspaces/default/pipelines/double/infer',
+        post(JSON.stringify([{ x: [1, 2, 3] }, { x: [7, 8, 9] }]), RECORDS),
+      )
+    ).json()) as Array<Record<string, unknown>>
+    for (const format of ['stream', 'file'] as const) {
+      const table = tableFromArrays({ x: [Float32Array.of(1, 2, 3), Float32Array.of(7, 8, 9)] })
+      const type = `application/vnd.apache.arrow.${format}`
+      const res = await s.app.request(
+        '/v1/workspaces/default/pipelines/double/infer',
+        post(tableToIPC(table, { format }) as Uint8Array, type),
+      )
+      expect(res.status).toBe(200)
+      expect(res.headers.get('content-type')).toBe(type)
+      const out = tableFromIPC(new Uint8Array(await res.arrayBuffer()))
+      expect(out.schema.fields.map((f) => f.name)).toEqual([
+        'time',
+        'in.x',
+        'out.y',
+        'check_failures',
+        'metadata.model',
+      ])
+      const rows = out.toArray().map((r) => ({
+        'in.x': Array.from(r['in.x'] as Float32Array),
+        'out.y': Array.from(r['out.y'] as Float32Array),
+        'metadata.model': r['metadata.model'],
+      }))
+      expect(rows).toEqual(
+        records.map((r) => ({ 'in.x': r['in.x'], 'out.y': r['out.y'], 'metadata.model': r['metadata.model'] })),
+      )
+    }
+  })
+
+  const bad: Array<[string, Body, string, number, RegExp]> = [
+    ['malformed JSON', '[{"x": ', RECORDS, 400, /malformed JSON/],
+    ['not an array', '{"x": [1,2,3]}', RECORDS, 400, /non-empty JSON array of objects/],
+    ['ragged row', '[{"x": [1,2,3]}, {"x": [1,2]}]', RECORDS, 400, /ragged data at \[1\]: 2 items, expected 3/],
+    ['non-numeric', '[{"x": [1,"a",3]}]', RECORDS, 400, /element \[0\]\[1\] is "a"/],
+    ['unknown input', '[{"x": [1,2,3], "extra": 1}]', RECORDS, 400, /unknown input 'extra'/],
+    [
+      'malformed Arrow',
+      'definitely not arrow',
+      'application/vnd.apache.arrow.stream',
+      400,
+      /not an Arrow IPC stream or file/,
+    ],
+    ['unsupported content type', 'x=1', 'application/x-www-form-urlencoded', 415, /is not accepted here/],
+    [
+      'body over the limit',
+      JSON.stringify(Array.from({ length: 400 }, () => ({ x: [1, 2, 3] }))),
+      RECORDS,
+      413,
+      /larger than the limit of 4096 bytes/,
+    ],
+  ]
+  for (const [what, body, type, status, message] of bad) {
+    it(`answers ${status} for ${what}`, async () => {
+      const res = await s.app.request('/v1/workspaces/default/pipelines/double/infer', post(body, type))
+      expect(res.status).toBe(status)
+      expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(message)
+    })
+  }
+
+  it('exposes Prometheus metrics: requests, rows, stage latencies, batch sizes, queue, backend', async () => {
+    const text = await (await s.app.request('/metrics')).text()
+    expect(text).toMatch(
+      /lastmile_requests_total\{workspace="default",pipeline="double",protocol="records",code="200"\} [1-9]/,
+    )
+    expect(text).toMatch(/lastmile_rows_total\{workspace="default",pipeline="double",code="200"\} [1-9]/)
+    for (const stage of ['queue', 'pre', 'model', 'post', 'total']) {
+      expect(text).toContain(`lastmile_stage_seconds_count{workspace="default",pipeline="double",stage="${stage}"}`)
+    }
+    expect(text).toMatch(/lastmile_batch_rows_bucket\{le="1",workspace="default",pipeline="double"\}/)
+    expect(text).toContain('lastmile_queue_rows{workspace="default",pipeline="double"} 0')
+    expect(text).toContain(
+      'lastmile_deployment_info{workspace="default",pipeline="double",version="1",model="double:1",backend="cpu",active_backend="cpu"} 1',
+    )
+  })
+})
+
+describe('back-pressure and deadlines', () => {
+  it('answers 429 with Retry-After when the queue is full, 504 past the deadline, 503 while draining', async () => {
+    const s = await testServer()
+    // A long queue delay keeps the first request queued while the next ones arrive.
+    await s.deps.manager.deploy(
+      spec('q', doubler(1), { batching: { max_queue_size: 2, max_queue_delay_ms: 300, max_batch_size: 64 } }),
+    )
+    await s.deps.manager.deploy(spec('slow', doubler(1), { batching: { timeout_ms: 20, max_queue_delay_ms: 200 } }))
+    const req = (pipeline: string, rows: number) =>
+      s.app.request(
+        `/v1/workspaces/default/pipelines/${pipeline}/infer`,
+        post(JSON.stringify(Array.from({ length: rows }, () => ({ x: [1] }))), RECORDS),
+      )
+    const first = req('q', 2)
+    const second = await req('q', 1)
+    expect(second.status).toBe(429)
+    expect(second.headers.get('retry-after')).toBe('1')
+    expect(((await second.json()) as { error: { code: string } }).error.code).toBe('queue_full')
+    expect((await first).status).toBe(200)
+
+    const late = await req('slow', 1)
+    expect(late.status).toBe(504)
+    expect(((await late.json()) as { error: { message: string } }).error.message).toMatch(/no answer within 20 ms/)
+
+    const queued = req('q', 1)
+    await vi.waitFor(() => expect(s.deps.manager.require('default', 'q').queuedRows()).toBe(1))
+    const shutdown = s.shutdown()
+    const during = await req('q', 1)
+    expect(during.status).toBe(503) // refused while draining, with a reason
+    expect(((await during.json()) as { error: { message: string } }).error.message).toMatch(/shutting down/)
+    expect((await s.app.request('/v2/health/ready')).status).toBe(503)
+    expect((await queued).status).toBe(200) // queued before the drain: answered
+    await shutdown
+    expect((await req('q', 1)).status).toBe(404) // gone after shutdown
+  })
+})
