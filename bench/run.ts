@@ -4,11 +4,13 @@
  */
 import { parseArgs } from 'node:util'
 import { benchEngine } from './engine.js'
+import { benchHttp } from './http.js'
 import { benchKernels } from './kernels.js'
 
 const SUITES: Record<string, (opts: { seconds: number }) => Promise<void>> = {
   engine: benchEngine,
   kernels: benchKernels,
+  http: benchHttp,
 }
 
 const { values, positionals } = parseArgs({ options: { seconds: { type: 'string' } }, allowPositionals: true })

@@ -3,8 +3,7 @@
  * `serve`. Thin routes: decode → one core call → encode; errors mapped once (errors.ts).
  */
 import { Hono } from 'hono'
-import { bodyLimit } from 'hono/body-limit'
-import { NotFoundError, PayloadTooLargeError } from '../errors.js'
+import { NotFoundError } from '../errors.js'
 import type { ServerDeps } from './deps.js'
 import { errorResponse, onError } from './errors.js'
 import { pipelineRoutes } from './routes/pipelines.js'
@@ -17,17 +16,6 @@ export function createApp(deps: ServerDeps): Hono {
     const r = errorResponse(new NotFoundError(`no route ${c.req.method} ${c.req.path}`), deps.log)
     return c.json(r.body, r.status)
   })
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: deps.bodyLimitBytes,
-      onError: () => {
-        throw new PayloadTooLargeError(
-          `the request body is larger than the limit of ${deps.bodyLimitBytes} bytes (LASTMILE_BODY_LIMIT_BYTES)`,
-        )
-      },
-    }),
-  )
   app.get('/metrics', async (c) => {
     c.header('Content-Type', deps.metrics.registry.contentType)
     return c.body(await deps.metrics.registry.metrics())

@@ -108,15 +108,25 @@ export class Metrics {
   /** Batch-level observations for a deployment (passed to its batcher). */
   observer(d: Deployment): BatchObserver {
     const labels = { workspace: d.workspace, pipeline: d.name }
+    // Labelled children, resolved once: label hashing per observation is measurable on the hot path.
+    const rows = this.batchRows.labels(labels)
+    const pre = this.stages.labels({ ...labels, stage: 'pre' })
+    const model = this.stages.labels({ ...labels, stage: 'model' })
+    const post = this.stages.labels({ ...labels, stage: 'post' })
     return {
-      onBatch: (rows, _requests, t) => {
-        this.batchRows.observe(labels, rows)
-        this.stages.observe({ ...labels, stage: 'pre' }, t.pre / 1000)
-        this.stages.observe({ ...labels, stage: 'model' }, t.model / 1000)
-        this.stages.observe({ ...labels, stage: 'post' }, t.post / 1000)
+      onBatch: (n, _requests, t) => {
+        rows.observe(n)
+        pre.observe(t.pre / 1000)
+        model.observe(t.model / 1000)
+        post.observe(t.post / 1000)
       },
     }
   }
+
+  private readonly children = new Map<
+    string,
+    { requests: client.Counter; rows: client.Counter; queue: client.Histogram; total: client.Histogram }
+  >()
 
   /** Count one answered or refused request. */
   request(
@@ -125,13 +135,23 @@ export class Metrics {
     rows: number,
     result?: InferResult,
   ): void {
-    const c = String(code)
-    this.requests.inc({ ...labels, code: c })
-    this.rows.inc({ workspace: labels.workspace, pipeline: labels.pipeline, code: c }, rows)
-    if (result) {
+    const key = `${labels.workspace}\0${labels.pipeline}\0${labels.protocol}\0${code}`
+    let c = this.children.get(key)
+    if (!c) {
       const l = { workspace: labels.workspace, pipeline: labels.pipeline }
-      this.stages.observe({ ...l, stage: 'queue' }, result.timings.queue / 1000)
-      this.stages.observe({ ...l, stage: 'total' }, result.timings.total / 1000)
+      c = {
+        requests: this.requests.labels({ ...labels, code: String(code) }) as unknown as client.Counter,
+        rows: this.rows.labels({ ...l, code: String(code) }) as unknown as client.Counter,
+        queue: this.stages.labels({ ...l, stage: 'queue' }) as unknown as client.Histogram,
+        total: this.stages.labels({ ...l, stage: 'total' }) as unknown as client.Histogram,
+      }
+      this.children.set(key, c)
+    }
+    c.requests.inc()
+    c.rows.inc(rows)
+    if (result) {
+      c.queue.observe(result.timings.queue / 1000)
+      c.total.observe(result.timings.total / 1000)
     }
   }
 }

@@ -173,8 +173,12 @@ export class DynamicBatcher {
     } else if (preferred !== undefined) {
       this.dispatch(preferred)
     } else if (!this.delayTimer) {
-      const oldest = (this.queue[0] as Pending).enqueuedAt
-      const wait = Math.max(0, oldest + delay - performance.now())
+      const wait = (this.queue[0] as Pending).enqueuedAt + delay - performance.now()
+      // Requests that queued while the last batch ran have often waited long enough already.
+      if (wait <= 0) {
+        this.dispatch(Math.min(rows, max))
+        return
+      }
       this.delayTimer = setTimeout(() => {
         this.delayTimer = undefined
         if (!this.running && this.queue.length > 0) this.dispatch(Math.min(this.queuedRowCount, max))

@@ -83,6 +83,37 @@ describe('server over real sockets', () => {
     await server.close()
   })
 
+  it('refuses bodies over the limit with 413, declared or chunked, and keeps serving', async () => {
+    const server = await startServer(testConfig({ server: { bodyLimitBytes: 2048 } }))
+    await server.deps.manager.deploy(spec('double', doubler(1)))
+    const big = JSON.stringify({
+      inputs: [{ name: 'x', shape: [1000, 1], datatype: 'FP32', data: new Array(1000).fill(1.5) }],
+    })
+    const declared = await fetch(`${server.url}/v2/models/double/infer`, {
+      method: 'POST',
+      body: big,
+      headers: { 'content-type': 'application/json' },
+    })
+    expect(declared.status).toBe(413)
+    const chunks = new ReadableStream<Uint8Array>({
+      start(controller) {
+        const bytes = new TextEncoder().encode(big)
+        for (let i = 0; i < bytes.length; i += 500) controller.enqueue(bytes.subarray(i, i + 500))
+        controller.close()
+      },
+    })
+    const chunked = await fetch(`${server.url}/v2/models/double/infer`, {
+      method: 'POST',
+      body: chunks,
+      headers: { 'content-type': 'application/json' },
+      duplex: 'half',
+    } as RequestInit)
+    expect(chunked.status).toBe(413)
+    expect(((await chunked.json()) as { error: { code: string } }).error.code).toBe('payload_too_large')
+    expect((await infer(server.url, 'double', [1, 2])).y).toEqual([2, 4])
+    await server.close()
+  })
+
   it('graceful close answers every queued request, then refuses connections', async () => {
     const server = await startServer(testConfig())
     const d = await server.deps.manager.deploy(

@@ -32,7 +32,7 @@ export function pipelineRoutes(deps: ServerDeps): Hono {
       const d = manager.require(ws, name)
       labels.workspace = ws // only deployed names become label values
       labels.pipeline = name
-      const bytes = await bodyBytes(c)
+      const bytes = await bodyBytes(c, deps.bodyLimitBytes)
       const feeds = arrow ? decodeArrow(bytes, d.inputs) : decodeRecords(parseJson(bytes), d.inputs)
       const result = await d.infer(feeds)
       metrics.request(labels, 200, result.rows, result)

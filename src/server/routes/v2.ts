@@ -53,7 +53,7 @@ export function v2Routes(deps: ServerDeps): Hono {
     try {
       const d = deployment(c)
       labels.pipeline = d.name // only deployed names become label values
-      const bytes = await bodyBytes(c)
+      const bytes = await bodyBytes(c, deps.bodyLimitBytes)
       const headerLength = c.req.header('inference-header-content-length')
       let header: unknown
       let binary: Uint8Array | undefined

@@ -1,0 +1,65 @@
+/**
+ * The server side of bench/http, run in its own process so the load generator does not share its
+ * event loop: `node dist/bench/http-server.js lastmile|hello`. Prints `listening <url>` when ready.
+ */
+import { serve } from '@hono/node-server'
+import { Hono } from 'hono'
+import { loadConfig } from '../src/config.js'
+import { silentLogger } from '../src/log.js'
+import { mlpClassifier } from '../src/onnx/fixtures.js'
+import { startServer } from '../src/server/serve.js'
+
+const kind = process.argv[2] ?? 'lastmile'
+if (kind === 'hello') {
+  const app = new Hono()
+  app.get('/hello', (c) => c.text('hello'))
+  // The HTTP work of an inference request without the inference: parse the JSON body, answer JSON.
+  app.post('/echo', async (c) => {
+    const body = JSON.parse(await c.req.text()) as { inputs: Array<{ name: string; shape: number[]; data: number[] }> }
+    const x = body.inputs[0]
+    return c.json({
+      model_name: 'echo',
+      outputs: [{ name: 'y', datatype: 'FP32', shape: x?.shape, data: x?.data.slice(0, 3) }],
+    })
+  })
+  const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, (info) => {
+    process.stdout.write(`listening http://127.0.0.1:${info.port}\n`)
+  })
+  process.on('SIGTERM', () => server.close(() => process.exit(0)))
+} else {
+  const config = loadConfig(
+    {},
+    {
+      backend: 'cpu',
+      logLevel: 'error',
+      dataDir: process.argv[3] ?? '.lastmile-bench',
+      server: { port: 0, demo: false },
+    },
+  )
+  const server = await startServer(config, { log: silentLogger })
+  const bytes = mlpClassifier().bytes
+  const model = { name: 'mlp', version: 1, bytes }
+  const base = { workspace: 'default', pipelineVersion: 1, model }
+  await server.deps.manager.deploy({
+    ...base,
+    pipeline: 'batched',
+    batching: { max_batch_size: 256, max_queue_delay_ms: 2 },
+  })
+  await server.deps.manager.deploy({
+    ...base,
+    pipeline: 'unbatched',
+    batching: { max_batch_size: 1, max_queue_delay_ms: 0 },
+  })
+  await server.deps.manager.deploy({
+    ...base,
+    pipeline: 'eager',
+    batching: { max_batch_size: 256, max_queue_delay_ms: 0 },
+  })
+  await server.deps.manager.deploy({
+    ...base,
+    pipeline: 'bulk',
+    batching: { max_batch_size: 4096, max_queue_delay_ms: 0 },
+  })
+  process.stdout.write(`listening ${server.url}\n`)
+  process.on('SIGTERM', () => void server.close().then(() => process.exit(0)))
+}

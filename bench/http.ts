@@ -1,0 +1,120 @@
+/**
+ * bench/http: autocannon against the server in a separate process, in one run: (a) single-row
+ * OIP requests with batching on (default queue delay, and none), (b) batching off, (c) 1000-row
+ * requests, (d) a bare Hono hello-world GET as the ceiling, and (e) a bare POST route that parses
+ * the same JSON body (the HTTP share of the work). Reports req/s, rows/s, p50 and p99 latency.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import autocannon from 'autocannon'
+import { mulberry32, uniform } from '../src/onnx/random.js'
+import { fmt, machineInfo, printTable, writeResults } from './lib.js'
+
+async function startChild(kind: string): Promise<{ url: string; child: ChildProcess }> {
+  const script = new URL('./http-server.js', import.meta.url).pathname
+  const child = spawn(
+    process.execPath,
+    ['--liftoff-only', script, kind, mkdtempSync(join(tmpdir(), 'lastmile-bench-'))],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  )
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = ''
+    child.stdout?.on('data', (b) => {
+      out += b
+      const m = /listening (\S+)/.exec(out)
+      if (m) resolve(m[1] as string)
+    })
+    child.on('exit', (code) => reject(new Error(`bench server (${kind}) exited with ${code}`)))
+  })
+  return { url, child }
+}
+
+function oipBody(rows: number): string {
+  const data = Array.from(uniform(mulberry32(rows), rows * 16, -2, 2), (v) => Math.round(v * 1000) / 1000)
+  return JSON.stringify({ inputs: [{ name: 'x', shape: [rows, 16], datatype: 'FP32', data }] })
+}
+
+interface Row {
+  scenario: string
+  rowsPerRequest: number
+  reqPerSec: number
+  rowsPerSec: number
+  p50: number
+  p99: number
+  non2xx: number
+  errors: number
+}
+
+async function load(
+  scenario: string,
+  url: string,
+  rowsPerRequest: number,
+  seconds: number,
+  body?: string,
+): Promise<Row> {
+  const r = await autocannon({
+    url,
+    connections: 32,
+    duration: seconds,
+    ...(body ? { method: 'POST', body, headers: { 'content-type': 'application/json' } } : {}),
+  })
+  return {
+    scenario,
+    rowsPerRequest,
+    reqPerSec: r.requests.average,
+    rowsPerSec: r.requests.average * rowsPerRequest,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    non2xx: r.non2xx,
+    errors: r.errors,
+  }
+}
+
+export async function benchHttp(opts: { seconds: number }): Promise<void> {
+  const seconds = Math.max(2, Math.round(opts.seconds * 5))
+  const rows: Row[] = []
+  const hello = await startChild('hello')
+  await load('warm-up', `${hello.url}/hello`, 0, 1)
+  rows.push(await load('(d) hello-world GET (ceiling)', `${hello.url}/hello`, 0, seconds))
+  rows.push(await load('(e) POST parsing a 1-row OIP body, no model', `${hello.url}/echo`, 0, seconds, oipBody(1)))
+  hello.child.kill('SIGTERM')
+  const server = await startChild('lastmile')
+  try {
+    const single = oipBody(1)
+    await load('warm-up', `${server.url}/v2/models/batched/infer`, 1, 1, single)
+    rows.push(await load('(a) 1-row OIP, batching on', `${server.url}/v2/models/batched/infer`, 1, seconds, single))
+    rows.push(
+      await load(
+        "(a') 1-row OIP, batching on, no queue delay",
+        `${server.url}/v2/models/eager/infer`,
+        1,
+        seconds,
+        single,
+      ),
+    )
+    rows.push(await load('(b) 1-row OIP, batching off', `${server.url}/v2/models/unbatched/infer`, 1, seconds, single))
+    rows.push(await load('(c) 1000-row OIP', `${server.url}/v2/models/bulk/infer`, 1000, seconds, oipBody(1000)))
+  } finally {
+    server.child.kill('SIGTERM')
+  }
+  const ceiling = rows[0]?.reqPerSec ?? Number.NaN
+  printTable(`http: autocannon, 32 connections, ${seconds} s each; model MLP 16→64→64→3 on the cpu backend`, [
+    ['scenario', 'req/s', 'rows/s', 'p50 ms', 'p99 ms', 'vs hello', 'non-2xx', 'errors'],
+    ...rows.map((r) => [
+      r.scenario,
+      fmt.rate(r.reqPerSec),
+      r.rowsPerRequest ? fmt.rate(r.rowsPerSec) : '-',
+      r.p50,
+      r.p99,
+      `${(r.reqPerSec / ceiling).toFixed(2)}×`,
+      r.non2xx,
+      r.errors,
+    ]),
+  ])
+  const path = await writeResults('http', { suite: 'http', machine: await machineInfo(), seconds, rows })
+  process.stdout.write(`results: ${path}\n`)
+}
