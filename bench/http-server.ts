@@ -8,6 +8,7 @@ import { loadConfig } from '../src/config.js'
 import { silentLogger } from '../src/log.js'
 import { mlpClassifier } from '../src/onnx/fixtures.js'
 import { startServer } from '../src/server/serve.js'
+import { singleModelSpec } from '../src/serving/deployment.js'
 
 const kind = process.argv[2] ?? 'lastmile'
 if (kind === 'hello') {
@@ -37,29 +38,13 @@ if (kind === 'hello') {
     },
   )
   const server = await startServer(config, { log: silentLogger })
-  const bytes = mlpClassifier().bytes
-  const model = { name: 'mlp', version: 1, bytes }
-  const base = { workspace: 'default', pipelineVersion: 1, model }
-  await server.deps.manager.deploy({
-    ...base,
-    pipeline: 'batched',
-    batching: { max_batch_size: 256, max_queue_delay_ms: 2 },
-  })
-  await server.deps.manager.deploy({
-    ...base,
-    pipeline: 'unbatched',
-    batching: { max_batch_size: 1, max_queue_delay_ms: 0 },
-  })
-  await server.deps.manager.deploy({
-    ...base,
-    pipeline: 'eager',
-    batching: { max_batch_size: 256, max_queue_delay_ms: 0 },
-  })
-  await server.deps.manager.deploy({
-    ...base,
-    pipeline: 'bulk',
-    batching: { max_batch_size: 4096, max_queue_delay_ms: 0 },
-  })
+  const model = { name: 'mlp', version: 1, bytes: mlpClassifier().bytes }
+  const deploy = (pipeline: string, max_batch_size: number, max_queue_delay_ms: number) =>
+    server.deps.manager.deploy(singleModelSpec({ pipeline, model, batching: { max_batch_size, max_queue_delay_ms } }))
+  await deploy('batched', 256, 2)
+  await deploy('unbatched', 1, 0)
+  await deploy('eager', 256, 0)
+  await deploy('bulk', 4096, 0)
   process.stdout.write(`listening ${server.url}\n`)
   process.on('SIGTERM', () => void server.close().then(() => process.exit(0)))
 }

@@ -2,7 +2,9 @@
 /**
  * Makes a fresh clone ready, so `npm start` and `npm test` each do all of their own set-up:
  * installs dependencies from the lockfile when node_modules is missing or was installed from
- * another lockfile, then (with --build) compiles TypeScript into dist/. Uses only Node built-ins.
+ * another lockfile, builds better-sqlite3's native addon from source when it is missing (its
+ * prebuilt binaries come from GitHub, which CI cannot reach; the compiler and Node headers are on
+ * the machine), then (with --build) compiles TypeScript into dist/. Uses only Node built-ins.
  */
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
@@ -29,6 +31,22 @@ if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== hash) {
   console.error('lastmile setup: installing dependencies from package-lock.json (first run only)...')
   run('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'])
   writeFileSync(stamp, hash)
+}
+const sqlite = join(root, 'node_modules', 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node')
+if (!existsSync(sqlite)) {
+  console.error('lastmile setup: building SQLite (better-sqlite3) from source, about 2 minutes (first run only)...')
+  const r = spawnSync('npm', ['rebuild', 'better-sqlite3', '--ignore-scripts=false', '--loglevel=error'], {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, npm_config_build_from_source: 'true' },
+    shell: process.platform === 'win32',
+  })
+  if (r.status !== 0 || !existsSync(sqlite)) {
+    console.error(
+      'lastmile setup: building better-sqlite3 failed; it needs python3, make and a C++ compiler (Debian: build-essential)',
+    )
+    process.exit(1)
+  }
 }
 if (process.argv.includes('--build')) {
   run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'])

@@ -9,7 +9,7 @@ import { formatShape, type HostTensor, type StringTensor } from '../engine/tenso
 import { createLogger } from '../log.js'
 import { mulberry32, uniform } from '../onnx/random.js'
 import { FusedModel } from '../pipeline/fused.js'
-import { demoSpec, ensureDemoModel } from '../serving/demo.js'
+import { DEMO_POST, ensureDemoModel } from '../serving/demo.js'
 
 /** Why the engine runs where it does, in words. */
 export function describeBackend(backend: string, status: EngineStatus): string {
@@ -26,14 +26,10 @@ export async function runDemo(config: Config, opts: { rows: number }): Promise<n
   const rows = Number.isInteger(opts.rows) && opts.rows > 0 ? opts.rows : 4
   const engine = new Engine(config, createLogger(config.logLevel))
   try {
-    const { path, created } = await ensureDemoModel(config.dataDir)
-    const spec = await demoSpec(config.dataDir)
-    const session = await engine.load(spec.model.bytes)
-    const fused = FusedModel.create(
-      session,
-      spec.steps ?? {},
-      session.backend === 'webgpu' ? await engine.gpu() : undefined,
-    )
+    const { path, created, bytes } = await ensureDemoModel(config.dataDir)
+    const session = await engine.load(bytes)
+    const gpu = session.backend === 'webgpu' ? await engine.gpu() : undefined
+    const fused = FusedModel.create(session, { post: DEMO_POST }, gpu)
     const x: HostTensor = { dtype: 'float32', dims: [rows, 4], data: uniform(mulberry32(42), rows * 4, -2, 2) }
     const t0 = performance.now()
     const out = await fused.run({ x })

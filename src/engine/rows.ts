@@ -49,3 +49,49 @@ export function rowShapeKey(feeds: Record<string, { dtype: string; dims: readonl
     .sort()
     .join(';')
 }
+
+/** The rows of `t` at `indices` (in that order), copied. */
+export function takeRows<T extends AnyTensor>(t: T, indices: readonly number[]): T {
+  const w = rowWidth(t)
+  const dims = [indices.length, ...t.dims.slice(1)]
+  if (t.dtype === 'string') {
+    return {
+      dtype: 'string',
+      dims,
+      data: indices.flatMap((r) => t.data.slice(r * w, (r + 1) * w)),
+    } as StringTensor as T
+  }
+  const h = t as HostTensor
+  const out = zeros(h.dtype, dims)
+  const dst = out.data as unknown as { set(a: ArrayLike<unknown>, o: number): void }
+  indices.forEach((r, i) => {
+    dst.set(
+      (h.data as unknown as { subarray(a: number, b: number): ArrayLike<unknown> }).subarray(r * w, (r + 1) * w),
+      i * w,
+    )
+  })
+  return out as T
+}
+
+/** A tensor of `rows` rows shaped like `like`'s rows, zero (or empty-string) filled. */
+export function emptyRows(like: AnyTensor, rows: number): AnyTensor {
+  const dims = [rows, ...like.dims.slice(1)]
+  if (like.dtype === 'string') return { dtype: 'string', dims, data: new Array(rows * rowWidth(like)).fill('') }
+  return zeros(like.dtype, dims)
+}
+
+/** Write `part`'s rows into `target` at `indices` (the inverse of takeRows). */
+export function scatterRows(target: AnyTensor, part: AnyTensor, indices: readonly number[]): void {
+  const w = rowWidth(part)
+  if (target.dtype === 'string') {
+    indices.forEach((r, i) => {
+      for (let k = 0; k < w; k++) target.data[r * w + k] = (part.data as string[])[i * w + k] as string
+    })
+    return
+  }
+  const dst = target.data as unknown as { set(a: ArrayLike<unknown>, o: number): void }
+  const src = part.data as unknown as { subarray(a: number, b: number): ArrayLike<unknown> }
+  indices.forEach((r, i) => {
+    dst.set(src.subarray(i * w, (i + 1) * w), r * w)
+  })
+}

@@ -80,6 +80,13 @@ export interface TensorSpec {
   readonly shape: readonly Dim[]
 }
 
+/** A pipeline column: a tensor spec whose dtype may also be `string` (class names, routing keys). */
+export interface ColumnSpec {
+  readonly name: string
+  readonly dtype: DType | 'string'
+  readonly shape: readonly Dim[]
+}
+
 export function isDType(x: unknown): x is DType {
   return typeof x === 'string' && (DTYPES as readonly string[]).includes(x)
 }

@@ -3,12 +3,14 @@
  * `webgpu` (onnxruntime-web's WebGPU EP on Dawn), `cpu` (native onnxruntime-node) and
  * `wasm` (onnxruntime-web's WebAssembly EP).
  */
-import type { DType, HostTensor, TensorSpec } from './tensor.js'
+import type { AnyTensor, DType, HostTensor, TensorSpec } from './tensor.js'
 
 export const BACKENDS = ['webgpu', 'cpu', 'wasm'] as const
 export type BackendName = (typeof BACKENDS)[number]
 
 export type Feeds = Record<string, HostTensor>
+/** A pipeline's request columns: tensors, plus string columns (routing keys). */
+export type Columns = Record<string, AnyTensor>
 export type Outputs = Record<string, HostTensor>
 
 /** A tensor in a GPU buffer of the runtime's device (row-major, `dims` elements from offset 0). */
@@ -37,7 +39,7 @@ export interface DeviceRun {
   run(feeds: Record<string, HostTensor | DeviceTensor>): Promise<Record<string, DeviceOutput | HostTensor>>
 }
 
-export function isDeviceTensor(t: HostTensor | DeviceTensor): t is DeviceTensor {
+export function isDeviceTensor(t: AnyTensor | DeviceTensor): t is DeviceTensor {
   return 'buffer' in t
 }
 

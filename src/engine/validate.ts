@@ -3,7 +3,16 @@
  * that names the input, what was given and what was expected — before any runtime sees them.
  */
 import { InvalidInputError } from '../errors.js'
-import { bytesPerElement, type Dim, elementCount, formatShape, type HostTensor, type TensorSpec } from './tensor.js'
+import {
+  type AnyTensor,
+  bytesPerElement,
+  type ColumnSpec,
+  type Dim,
+  type DType,
+  elementCount,
+  formatShape,
+  type TensorSpec,
+} from './tensor.js'
 import { type DeviceTensor, isDeviceTensor } from './types.js'
 
 const EXPECTED_ARRAY: Record<string, string> = {
@@ -19,6 +28,7 @@ const EXPECTED_ARRAY: Record<string, string> = {
   int64: 'BigInt64Array',
   uint64: 'BigUint64Array',
   bool: 'Uint8Array',
+  string: 'Array',
 }
 
 /**
@@ -26,7 +36,10 @@ const EXPECTED_ARRAY: Record<string, string> = {
  * equal, fixed dims equal, a symbolic dim bound to one size across inputs, and data length equal
  * to the shape's element count. Throws {@link InvalidInputError}.
  */
-export function validateFeeds(specs: readonly TensorSpec[], feeds: Record<string, HostTensor | DeviceTensor>): void {
+export function validateFeeds(
+  specs: readonly (TensorSpec | ColumnSpec)[],
+  feeds: Record<string, AnyTensor | DeviceTensor>,
+): void {
   const expected = specs.map((s) => `'${s.name}' ${s.dtype}${formatShape(s.shape)}`).join(', ')
   for (const name of Object.keys(feeds)) {
     if (!specs.some((s) => s.name === name)) {
@@ -50,7 +63,7 @@ export function validateFeeds(specs: readonly TensorSpec[], feeds: Record<string
     checkShape(spec, t.dims, bound)
     const n = elementCount(t.dims)
     if (isDeviceTensor(t)) {
-      if (t.buffer.size < n * bytesPerElement(t.dtype)) {
+      if (t.buffer.size < n * bytesPerElement(t.dtype as DType)) {
         throw new InvalidInputError(
           `input '${spec.name}': GPU buffer of ${t.buffer.size} B is too small for ${formatShape(t.dims)}`,
         )
@@ -73,7 +86,7 @@ export function validateFeeds(specs: readonly TensorSpec[], feeds: Record<string
 }
 
 function checkShape(
-  spec: TensorSpec,
+  spec: TensorSpec | ColumnSpec,
   dims: readonly number[],
   bound: Map<string, { size: number; input: string }>,
 ): void {

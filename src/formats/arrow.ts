@@ -28,10 +28,11 @@ import {
   utf8,
 } from '@uwdata/flechette'
 import { rowWidth } from '../engine/rows.js'
-import type { AnyTensor, DType, HostTensor, TensorSpec } from '../engine/tensor.js'
-import type { Feeds } from '../engine/types.js'
+import type { AnyTensor, ColumnSpec, DType, HostTensor } from '../engine/tensor.js'
+import type { Columns } from '../engine/types.js'
 import { errorMessage, InvalidInputError, InvalidRequestError } from '../errors.js'
-import { tensorFromJson } from './values.js'
+import type { RowMeta } from './records.js'
+import { columnFromJson } from './values.js'
 
 export type ArrowFormat = 'stream' | 'file'
 
@@ -56,7 +57,7 @@ type Column = {
 }
 
 /** Decode an Arrow IPC table into batch-major feeds. Columns may be named `x` or `in.x`. */
-export function decodeArrow(bytes: Uint8Array, specs: readonly TensorSpec[]): Feeds {
+export function decodeArrow(bytes: Uint8Array, specs: readonly ColumnSpec[]): Columns {
   let table: ReturnType<typeof tableFromIPC>
   try {
     table = tableFromIPC(bytes, { useBigInt: true })
@@ -71,7 +72,7 @@ export function decodeArrow(bytes: Uint8Array, specs: readonly TensorSpec[]): Fe
   }
   const rows = table.numRows
   if (rows === 0) throw new InvalidRequestError('the Arrow table has no rows')
-  const feeds: Feeds = {}
+  const feeds: Columns = {}
   for (const spec of specs) {
     const column = (table.getChild(spec.name) ?? table.getChild(`in.${spec.name}`)) as unknown as Column | null
     if (!column) throw new InvalidInputError(`missing column for input '${spec.name}'`)
@@ -82,7 +83,7 @@ export function decodeArrow(bytes: Uint8Array, specs: readonly TensorSpec[]): Fe
     })
     const first = values[0]
     const dims = [rows, ...rowShape(first)]
-    feeds[spec.name] = tensorFromJson(spec.dtype, dims, values, `input '${spec.name}' (Arrow)`)
+    feeds[spec.name] = columnFromJson(spec.dtype, dims, values, `input '${spec.name}' (Arrow)`)
   }
   return feeds
 }
@@ -108,9 +109,9 @@ function rowShape(v: unknown): number[] {
 
 /** One column per input and output (rows flattened row-major), plus time, check_failures, metadata.model. */
 export function encodeArrow(
-  feeds: Feeds,
+  feeds: Columns,
   outputs: Record<string, AnyTensor>,
-  meta: { time: number; model: string; format: ArrowFormat },
+  meta: RowMeta & { format: ArrowFormat },
 ): Uint8Array {
   const rows = (Object.values(feeds)[0]?.dims[0] as number) ?? 0
   const columns: Record<string, unknown[] | ArrayLike<unknown>> = { time: new Array(rows).fill(meta.time) }
@@ -134,9 +135,9 @@ export function encodeArrow(
   }
   for (const [name, t] of Object.entries(feeds)) add(`in.${name}`, t)
   for (const [name, t] of Object.entries(outputs)) add(`out.${name}`, t)
-  columns.check_failures = new Int32Array(rows)
+  columns.check_failures = Int32Array.from(meta.checkFailures)
   types.check_failures = int32()
-  columns['metadata.model'] = new Array(rows).fill(meta.model)
+  columns['metadata.model'] = [...meta.rowModels]
   types['metadata.model'] = utf8()
   const table = tableFromArrays(columns as never, { types: types as never, useBigInt: true })
   return tableToIPC(table, { format: meta.format }) as Uint8Array

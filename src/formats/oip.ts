@@ -7,16 +7,17 @@
 import {
   type AnyTensor,
   bytesPerElement,
+  type ColumnSpec,
   type Dim,
   type DType,
   type HostTensor,
   type TensorSpec,
   zeros,
 } from '../engine/tensor.js'
-import type { Feeds } from '../engine/types.js'
+import type { Columns } from '../engine/types.js'
 import { InvalidInputError, InvalidRequestError } from '../errors.js'
 import type { OutputSpec } from '../pipeline/post.js'
-import { jsonValues, tensorFromJson } from './values.js'
+import { jsonValues, stringsFromJson, tensorFromJson } from './values.js'
 
 export const OIP_DATATYPE: Record<DType | 'string', string> = {
   float32: 'FP32',
@@ -37,7 +38,7 @@ const FROM_DATATYPE = new Map(Object.entries(OIP_DATATYPE).map(([d, t]) => [t, d
 
 export interface OipRequest {
   id?: string
-  feeds: Feeds
+  feeds: Columns
   /** Outputs asked for (all when undefined), and which to send as binary. */
   outputs?: Array<{ name: string; binary: boolean }>
   /** `parameters.binary_data_output`: every output as binary. */
@@ -63,7 +64,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 export function decodeOipRequest(
   header: unknown,
   binary: Uint8Array | undefined,
-  specs: readonly TensorSpec[],
+  specs: readonly ColumnSpec[],
 ): OipRequest {
   if (!isObject(header))
     throw new InvalidRequestError('the body must be an OIP v2 inference request: a JSON object with "inputs"')
@@ -71,7 +72,7 @@ export function decodeOipRequest(
   if (id !== undefined && typeof id !== 'string') throw new InvalidRequestError('"id" must be a string')
   if (!Array.isArray(inputs) || inputs.length === 0)
     throw new InvalidRequestError('"inputs" must be a non-empty array of tensors')
-  const feeds: Feeds = {}
+  const feeds: Columns = {}
   let offset = 0
   inputs.forEach((input, i) => {
     if (!isObject(input))
@@ -89,13 +90,21 @@ export function decodeOipRequest(
         `input '${name}': unknown datatype ${JSON.stringify(datatype)}; expected one of ${[...FROM_DATATYPE.keys()].join(', ')}`,
       )
     const spec = specs.find((s) => s.name === name)
+    const dims = shape as number[]
+    if (spec?.dtype === 'string') {
+      // A routing key column: BYTES, or numbers read as their decimal text.
+      if (data === undefined)
+        throw new InvalidRequestError(`input '${name}' needs JSON "data" (a key column cannot be binary)`)
+      feeds[name] = stringsFromJson(dims, data, `input '${name}'`)
+      return
+    }
     if (spec && spec.dtype !== dtype) {
       throw new InvalidInputError(
         `input '${name}' has datatype ${datatype}, the model expects ${OIP_DATATYPE[spec.dtype]}`,
       )
     }
-    if (dtype === 'string') throw new InvalidInputError(`input '${name}': BYTES inputs are not supported`)
-    const dims = shape as number[]
+    if (dtype === 'string')
+      throw new InvalidInputError(`input '${name}': BYTES inputs are only accepted for routing key columns`)
     const size = isObject(input.parameters) ? input.parameters.binary_data_size : undefined
     if (size !== undefined) {
       if (!binary)
@@ -157,6 +166,7 @@ export function encodeOipResponse(
   model: { name: string; version?: string },
   request: Pick<OipRequest, 'id' | 'outputs' | 'binaryAll'>,
   outputs: Record<string, AnyTensor>,
+  rows?: { rowModels: readonly string[]; checkFailures: ArrayLike<number> },
 ): OipResponse {
   const wanted = request.outputs ?? Object.keys(outputs).map((name) => ({ name, binary: false }))
   const binary: Uint8Array[] = []
@@ -176,7 +186,24 @@ export function encodeOipResponse(
     model_name: model.name,
     ...(model.version ? { model_version: model.version } : {}),
     ...(request.id !== undefined ? { id: request.id } : {}),
+    ...(rows ? { parameters: rowParameters(rows) } : {}),
     outputs: list,
   }
   return binary.length > 0 ? { json, binary } : { json }
+}
+
+/**
+ * Which model answered (one name, or one per row when a split mixed them) and the failed
+ * validations per row, as response parameters.
+ */
+function rowParameters(rows: {
+  rowModels: readonly string[]
+  checkFailures: ArrayLike<number>
+}): Record<string, unknown> {
+  const first = rows.rowModels[0]
+  const same = rows.rowModels.every((m) => m === first)
+  return {
+    ...(same ? { model: first } : { models: [...rows.rowModels] }),
+    check_failures: Array.from(rows.checkFailures),
+  }
 }

@@ -3,13 +3,13 @@
  * row and one key per input holding that row's tensor; the answer is one object per row with
  * `time`, `in.<input>`, `out.<output>`, `check_failures` and `metadata.model`.
  */
-import type { AnyTensor, TensorSpec } from '../engine/tensor.js'
-import type { Feeds } from '../engine/types.js'
+import type { AnyTensor, ColumnSpec } from '../engine/tensor.js'
+import type { Columns } from '../engine/types.js'
 import { InvalidInputError, InvalidRequestError } from '../errors.js'
-import { jsonRow, jsonValues, tensorFromJson } from './values.js'
+import { columnFromJson, jsonRow, jsonValues } from './values.js'
 
 /** Row shape of an input: its fixed dims after the batch dim, or what the first row shows. */
-function rowDims(spec: TensorSpec, first: unknown): number[] {
+function rowDims(spec: ColumnSpec, first: unknown): number[] {
   const dims: number[] = []
   let node = first
   spec.shape.slice(1).forEach((d) => {
@@ -25,7 +25,7 @@ function rowDims(spec: TensorSpec, first: unknown): number[] {
 }
 
 /** Decode records into batch-major feeds (one row per record). */
-export function decodeRecords(body: unknown, specs: readonly TensorSpec[]): Feeds {
+export function decodeRecords(body: unknown, specs: readonly ColumnSpec[]): Columns {
   if (!Array.isArray(body) || body.length === 0) {
     throw new InvalidRequestError('a pandas-records body must be a non-empty JSON array of objects, one per row')
   }
@@ -39,7 +39,7 @@ export function decodeRecords(body: unknown, specs: readonly TensorSpec[]): Feed
       }
     }
   })
-  const feeds: Feeds = {}
+  const feeds: Columns = {}
   for (const spec of specs) {
     const first = (body[0] as Record<string, unknown>)[spec.name]
     if (first === undefined) throw new InvalidInputError(`record 0: missing input '${spec.name}'`)
@@ -50,16 +50,26 @@ export function decodeRecords(body: unknown, specs: readonly TensorSpec[]): Feed
       return v
     })
     // Rows nest under one more level: [rows, ...rowDims].
-    feeds[spec.name] = tensorFromJson(spec.dtype, [rows.length, ...dims], rows, `input '${spec.name}' (records)`)
+    feeds[spec.name] = columnFromJson(spec.dtype, [rows.length, ...dims], rows, `input '${spec.name}' (records)`)
   }
   return feeds
 }
 
+/** Per-row facts every answer format carries beside the outputs. */
+export interface RowMeta {
+  /** ms since epoch. */
+  time: number
+  /** The model that answered each row ("name:version"). */
+  rowModels: readonly string[]
+  /** Failed validations per row. */
+  checkFailures: ArrayLike<number>
+}
+
 /** One answer record per row. */
 export function encodeRecords(
-  feeds: Feeds,
+  feeds: Columns,
   outputs: Record<string, AnyTensor>,
-  meta: { time: number; model: string; checkFailures?: (row: number) => number },
+  meta: RowMeta,
 ): Record<string, unknown>[] {
   const rows = (Object.values(feeds)[0]?.dims[0] as number) ?? 0
   const ins = Object.entries(feeds).map(([name, t]) => [`in.${name}`, t, jsonValues(t)] as const)
@@ -69,8 +79,8 @@ export function encodeRecords(
     const rec: Record<string, unknown> = { time: meta.time }
     for (const [key, t, values] of ins) rec[key] = jsonRow(t, values, r)
     for (const [key, t, values] of outs) rec[key] = jsonRow(t, values, r)
-    rec.check_failures = meta.checkFailures?.(r) ?? 0
-    rec['metadata.model'] = meta.model
+    rec.check_failures = meta.checkFailures[r] ?? 0
+    rec['metadata.model'] = meta.rowModels[r]
     records.push(rec)
   }
   return records

@@ -2,7 +2,14 @@
  * Turning JSON-ish values into typed tensor data and back, with errors that say which input,
  * which element and what was expected.
  */
-import { type AnyTensor, type DType, type HostTensor, type TypedArrayByDType, zeros } from '../engine/tensor.js'
+import {
+  type AnyTensor,
+  type DType,
+  type HostTensor,
+  type StringTensor,
+  type TypedArrayByDType,
+  zeros,
+} from '../engine/tensor.js'
 import { InvalidInputError } from '../errors.js'
 
 const INT_RANGE: Partial<Record<DType, [number, number]>> = {
@@ -86,6 +93,33 @@ export function tensorFromJson(dtype: DType, dims: readonly number[], data: unkn
   }
   for (let i = 0; i < n; i++) setValue(t.data, dtype, i, data[i], `${what} element ${i}`)
   return t
+}
+
+/** Strings from (nested) JSON data for a string column; numbers are accepted and stringified. */
+export function stringsFromJson(dims: readonly number[], data: unknown, what: string): StringTensor {
+  const n = dims.reduce((a, b) => a * b, 1)
+  const flat = (Array.isArray(data) ? data.flat(Number.POSITIVE_INFINITY) : [data]) as unknown[]
+  if (flat.length !== n)
+    throw new InvalidInputError(`${what}: shape [${dims.join(',')}] needs ${n} values, data has ${flat.length}`)
+  return {
+    dtype: 'string',
+    dims: [...dims],
+    data: flat.map((v, i) => {
+      if (typeof v === 'string') return v
+      if (typeof v === 'number' || typeof v === 'boolean') return String(v)
+      throw new InvalidInputError(`${what} element ${i} is ${JSON.stringify(v)}; expected a string or a number`)
+    }),
+  }
+}
+
+/** A column of `dtype` (tensor or strings) from JSON data shaped `dims`. */
+export function columnFromJson(
+  dtype: DType | 'string',
+  dims: readonly number[],
+  data: unknown,
+  what: string,
+): AnyTensor {
+  return dtype === 'string' ? stringsFromJson(dims, data, what) : tensorFromJson(dtype, dims, data, what)
 }
 
 /** Plain JSON values of a tensor's data (int64 as numbers; NaN/±inf become null in JSON). */

@@ -4,7 +4,7 @@
  * Runs on the CPU or as dispatches in a GPU batch, with the same results.
  */
 
-import type { AnyTensor, Dim, DType, HostTensor } from '../engine/tensor.js'
+import type { AnyTensor, ColumnSpec, Dim, HostTensor } from '../engine/tensor.js'
 import type { DeviceTensor, ModelSession } from '../engine/types.js'
 import { InferenceError, InvalidConfigError } from '../errors.js'
 import type { GpuBatch, ReadRequest } from '../gpu/context.js'
@@ -16,11 +16,7 @@ import type { PostSpec } from './spec.js'
 
 export type { AnyTensor, StringTensor } from '../engine/tensor.js'
 
-export interface OutputSpec {
-  readonly name: string
-  readonly dtype: DType | 'string'
-  readonly shape: readonly Dim[]
-}
+export type OutputSpec = ColumnSpec
 
 export interface PostStep {
   /** The model output it reads. */

@@ -7,8 +7,8 @@
  */
 import { z } from 'zod'
 import { concatRows, rowCount, rowShapeKey, sliceRows } from '../engine/rows.js'
-import type { AnyTensor, HostTensor } from '../engine/tensor.js'
-import type { Feeds } from '../engine/types.js'
+import type { AnyTensor } from '../engine/tensor.js'
+import type { Columns } from '../engine/types.js'
 import { InvalidInputError, NotReadyError, QueueFullError, TimeoutError } from '../errors.js'
 import type { StageTimings } from '../pipeline/fused.js'
 
@@ -31,7 +31,7 @@ export const batchingSchema = z
 
 export type BatchingConfig = z.infer<typeof batchingSchema>
 
-export type BatchRunner = (feeds: Feeds) => Promise<{ outputs: Record<string, AnyTensor>; timings: StageTimings }>
+export type BatchRunner = (feeds: Columns) => Promise<{ outputs: Record<string, AnyTensor>; timings: StageTimings }>
 
 export interface BatchedResult {
   outputs: Record<string, AnyTensor>
@@ -47,7 +47,7 @@ export interface BatchObserver {
 }
 
 interface Pending {
-  feeds: Feeds
+  feeds: Columns
   rows: number
   /** Rows already handed to a batch. */
   taken: number
@@ -96,7 +96,7 @@ export class DynamicBatcher {
    * Queue a request of `rows` rows (dim 0 of every feed). Rejects with `QueueFullError` when the
    * queue cannot take it, `TimeoutError` after `timeout_ms`, `NotReadyError` while draining.
    */
-  submit(feeds: Feeds, rows = rowCount(Object.values(feeds)[0] ?? { dims: [] })): Promise<BatchedResult> {
+  submit(feeds: Columns, rows = rowCount(Object.values(feeds)[0] ?? { dims: [] })): Promise<BatchedResult> {
     if (this.draining)
       return Promise.reject(new NotReadyError('the deployment is shutting down; retry on another replica'))
     if (rows < 1) return Promise.reject(new InvalidInputError('the request has no rows'))
@@ -265,14 +265,14 @@ export class DynamicBatcher {
 }
 
 /** The batch's feeds: each input's slices stacked along dim 0 (no copy for a single whole request). */
-function batchFeeds(slices: Slice[]): Feeds {
+function batchFeeds(slices: Slice[]): Columns {
   const first = slices[0] as Slice
   if (slices.length === 1 && first.start === 0 && first.end === first.req.rows) return first.req.feeds
-  const feeds: Feeds = {}
+  const feeds: Columns = {}
   for (const name of Object.keys(first.req.feeds)) {
     feeds[name] = concatRows(
       slices.map((s) => {
-        const t = s.req.feeds[name] as HostTensor
+        const t = s.req.feeds[name] as AnyTensor
         return s.start === 0 && s.end === s.req.rows ? t : sliceRows(t, s.start, s.end)
       }),
     )

@@ -5,10 +5,11 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { mlpClassifier } from '../onnx/fixtures.js'
-import type { DeploymentSpec } from './deployment.js'
+import { type DeploymentSpec, singleModelSpec } from './deployment.js'
 
 export const DEMO_PIPELINE = 'demo'
 export const DEMO_ROW = [0.5, -1.2, 3.3, 0.7]
+export const DEMO_POST = { argmax: true, labels: ['class_a', 'class_b', 'class_c'] }
 
 function demoModel() {
   return mlpClassifier({ features: 4, hidden: [16, 16], classes: 3, name: 'demo_classifier', seed: 11 })
@@ -30,11 +31,9 @@ export async function ensureDemoModel(dataDir: string): Promise<{ path: string; 
 
 export async function demoSpec(dataDir: string): Promise<DeploymentSpec> {
   const { bytes } = await ensureDemoModel(dataDir)
-  return {
-    workspace: 'default',
+  return singleModelSpec({
     pipeline: DEMO_PIPELINE,
-    pipelineVersion: 1,
     model: { name: 'demo_classifier', version: 1, bytes },
-    steps: { post: { argmax: true, labels: ['class_a', 'class_b', 'class_c'] } },
-  }
+    post: DEMO_POST,
+  })
 }

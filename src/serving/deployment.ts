@@ -9,23 +9,50 @@ import type { z } from 'zod'
 import type { BackendChoice } from '../config.js'
 import type { Engine } from '../engine/engine.js'
 import { rowCount } from '../engine/rows.js'
-import { elementCount, type TensorSpec, zeros } from '../engine/tensor.js'
-import type { Feeds } from '../engine/types.js'
+import { type ColumnSpec, elementCount, type HostTensor, type StringTensor, zeros } from '../engine/tensor.js'
+import type { Columns } from '../engine/types.js'
 import { validateFeeds } from '../engine/validate.js'
 import { errorMessage, InvalidInputError, NotFoundError } from '../errors.js'
 import { type Logger, silentLogger } from '../log.js'
-import { FusedModel, type FusedOutputs, type FusedSteps } from '../pipeline/fused.js'
+import type { FusedOutputs, FusedSteps } from '../pipeline/fused.js'
 import type { OutputSpec } from '../pipeline/post.js'
+import { CHECKS_COLUMN, MODEL_COLUMN, PipelineRunner, SHADOW_PREFIX } from '../pipeline/runner.js'
+import { compileStages, parseSteps } from '../pipeline/steps.js'
 import { type BatchingConfig, type BatchObserver, batchingSchema, DynamicBatcher } from './batcher.js'
 
 export interface DeploymentSpec {
   workspace: string
   pipeline: string
   pipelineVersion: number
-  model: { name: string; version: number; bytes: Uint8Array }
-  steps?: FusedSteps
+  /** The pipeline's steps (see src/pipeline/steps.ts), model references pinned as "name:version". */
+  steps: unknown[]
+  /** Bytes of every model the steps reference, by pinned reference. */
+  models: Record<string, Uint8Array>
   backend?: BackendChoice
   batching?: z.input<typeof batchingSchema>
+}
+
+/** A one-model pipeline: [pre?] model [post?]. */
+export function singleModelSpec(a: {
+  workspace?: string
+  pipeline: string
+  pipelineVersion?: number
+  model: { name: string; version: number; bytes: Uint8Array }
+  pre?: FusedSteps['pre']
+  post?: FusedSteps['post']
+  backend?: BackendChoice
+  batching?: z.input<typeof batchingSchema>
+}): DeploymentSpec {
+  const ref = `${a.model.name}:${a.model.version}`
+  return {
+    workspace: a.workspace ?? 'default',
+    pipeline: a.pipeline,
+    pipelineVersion: a.pipelineVersion ?? 1,
+    steps: [...(a.pre ? [{ pre: a.pre }] : []), { model: ref }, ...(a.post ? [{ post: a.post }] : [])],
+    models: { [ref]: a.model.bytes },
+    ...(a.backend ? { backend: a.backend } : {}),
+    ...(a.batching ? { batching: a.batching } : {}),
+  }
 }
 
 /** One answered request, as handed to the inference log. */
@@ -37,8 +64,14 @@ export interface InferenceRecord {
   pipelineVersion: number
   model: string
   rows: number
-  inputs: Feeds
+  inputs: Columns
   outputs: FusedOutputs
+  /** The model that answered each row. */
+  rowModels: string[]
+  /** Failed validations per row. */
+  checkFailures: Int32Array
+  /** Shadow challengers' outputs, as `out_<model>.<output>` columns. */
+  shadow: FusedOutputs
   latencyMs: number
 }
 
@@ -50,7 +83,14 @@ export interface InferenceSink {
 export interface InferResult {
   outputs: FusedOutputs
   rows: number
+  /** The model(s) of the pipeline, e.g. "a:1" or "a:1,b:2". */
   model: string
+  /** The model that answered each row (differs per row in a split). */
+  rowModels: string[]
+  /** Failed validations per row. */
+  checkFailures: Int32Array
+  /** Shadow challengers' outputs by `out_<model>.<output>`. */
+  shadow: FusedOutputs
   pipelineVersion: number
   /** Milliseconds per stage; `total` is from arrival to answer. */
   timings: { queue: number; pre: number; model: number; post: number; total: number }
@@ -78,32 +118,35 @@ export class Deployment {
   }
 
   private constructor(
-    readonly spec: Omit<DeploymentSpec, 'model'> & { model: { name: string; version: number } },
-    readonly fused: FusedModel,
+    readonly spec: Omit<DeploymentSpec, 'models'>,
+    readonly runner: PipelineRunner,
     readonly batching: BatchingConfig,
     private readonly deps: DeploymentDeps,
   ) {
-    this.batcher = new DynamicBatcher((feeds) => fused.runTimed(feeds), batching, deps.observer?.(this) ?? {})
+    this.batcher = new DynamicBatcher((feeds) => runner.runTimed(feeds), batching, deps.observer?.(this) ?? {})
   }
 
   /**
-   * Load the model, resolve the steps and warm the session up (a first run compiles GPU shaders),
-   * so the deployment answers at full speed from its first request.
+   * Load every model of the steps, resolve pre/post/splits, and warm up (a first run compiles
+   * GPU shaders), so the deployment answers at full speed from its first request.
    */
   static async start(engine: Engine, spec: DeploymentSpec, deps: DeploymentDeps = {}): Promise<Deployment> {
     const batching = batchingSchema.parse(spec.batching ?? {})
-    const session = await engine.load(spec.model.bytes, { backend: spec.backend ?? engine.config.backend })
-    try {
-      const gpu = session.backend === 'webgpu' ? await engine.gpu() : undefined
-      const fused = FusedModel.create(session, spec.steps ?? {}, gpu)
-      const { bytes: _bytes, ...model } = spec.model
-      const d = new Deployment({ ...spec, model }, fused, batching, deps)
-      await d.warmUp()
-      return d
-    } catch (e) {
-      await session.release()
-      throw e
-    }
+    const stages = compileStages(parseSteps(spec.steps))
+    const backend = spec.backend ?? engine.config.backend
+    const runner = await PipelineRunner.build(stages, {
+      load: async (ref) => {
+        const bytes = spec.models[ref]
+        if (!bytes) throw new NotFoundError(`pipeline '${spec.pipeline}': no bytes for model '${ref}'`)
+        return engine.load(bytes, { backend })
+      },
+      ...(backend !== 'cpu' && backend !== 'wasm' ? { gpu: await engine.gpu().catch(() => undefined) } : {}),
+      ...(deps.log ? { log: deps.log } : {}),
+    } as Parameters<typeof PipelineRunner.build>[1])
+    const { models: _models, ...rest } = spec
+    const d = new Deployment(rest, runner, batching, deps)
+    await d.warmUp()
+    return d
   }
 
   get workspace(): string {
@@ -114,16 +157,17 @@ export class Deployment {
     return this.spec.pipeline
   }
 
+  /** The pipeline's models, e.g. "a:1" or "a:1,b:2". */
   get modelRef(): string {
-    return `${this.spec.model.name}:${this.spec.model.version}`
+    return this.runner.models().join(',')
   }
 
-  get inputs(): readonly TensorSpec[] {
-    return this.fused.inputs
+  get inputs(): readonly ColumnSpec[] {
+    return this.runner.inputs
   }
 
   get outputs(): readonly OutputSpec[] {
-    return this.fused.outputs
+    return this.runner.outputs
   }
 
   get state(): DeploymentState {
@@ -131,15 +175,17 @@ export class Deployment {
   }
 
   status() {
+    const b = this.runner.backends()
     return {
       workspace: this.workspace,
       pipeline: this.name,
       pipeline_version: this.spec.pipelineVersion,
       model: this.modelRef,
+      models: this.runner.models(),
       state: this.stateValue,
-      backend: this.fused.session.backend,
-      active_backend: this.fused.session.activeBackend(),
-      path: this.fused.path(),
+      backend: b.backend,
+      active_backend: b.active,
+      path: b.path,
       queued_rows: this.batcher.queuedRows(),
       batching: this.batching,
     }
@@ -150,17 +196,30 @@ export class Deployment {
   }
 
   /** Validate and queue a request; resolves with its own rows' outputs. */
-  async infer(feeds: Feeds): Promise<InferResult> {
+  async infer(feeds: Columns): Promise<InferResult> {
     if (this.stateValue !== 'ready' && this.replacedBy) return this.replacedBy.infer(feeds)
     const t0 = performance.now()
-    validateFeeds(this.fused.inputs, feeds)
+    validateFeeds(this.runner.inputs, feeds)
     const rows = requestRows(feeds)
     const r = await this.batcher.submit(feeds, rows)
     const total = performance.now() - t0
+    const outputs: FusedOutputs = {}
+    const shadow: FusedOutputs = {}
+    for (const [name, t] of Object.entries(r.outputs)) {
+      if (name.startsWith(SHADOW_PREFIX)) {
+        const rest = name.slice(SHADOW_PREFIX.length)
+        const dot = rest.lastIndexOf('.')
+        shadow[`out_${rest.slice(0, dot)}.${rest.slice(dot + 1)}`] = t
+      } else if (!name.startsWith('$')) outputs[name] = t
+    }
     const result: InferResult = {
-      outputs: r.outputs,
+      outputs,
       rows,
       model: this.modelRef,
+      rowModels: (r.outputs[MODEL_COLUMN] as StringTensor | undefined)?.data ?? new Array(rows).fill(this.modelRef),
+      checkFailures:
+        ((r.outputs[CHECKS_COLUMN] as HostTensor | undefined)?.data as Int32Array | undefined) ?? new Int32Array(rows),
+      shadow,
       pipelineVersion: this.spec.pipelineVersion,
       timings: { queue: r.queueMs, ...r.timings, total },
     }
@@ -168,7 +227,7 @@ export class Deployment {
     return result
   }
 
-  private record(inputs: Feeds, r: InferResult): void {
+  private record(inputs: Columns, r: InferResult): void {
     if (!this.deps.sink) return
     try {
       this.deps.sink.append({
@@ -180,6 +239,9 @@ export class Deployment {
         rows: r.rows,
         inputs,
         outputs: r.outputs,
+        rowModels: r.rowModels,
+        checkFailures: r.checkFailures,
+        shadow: r.shadow,
         latencyMs: r.timings.total,
       })
     } catch (e) {
@@ -188,27 +250,27 @@ export class Deployment {
     }
   }
 
-  /** Finish queued work, refuse new work, release the session. Idempotent. */
+  /** Finish queued work, refuse new work, release the sessions. Idempotent. */
   async stop(): Promise<void> {
     if (this.stateValue !== 'ready') return
     this.stateValue = 'draining'
     await this.batcher.drain()
-    await this.fused.session.release()
+    await this.runner.release()
     this.stateValue = 'stopped'
   }
 
-  /** One run of a row of zeros, when every input has a fixed row shape. */
+  /** One run of a row of zeros when every request column has a fixed row shape. */
   private async warmUp(): Promise<void> {
-    const feeds: Feeds = {}
-    for (const spec of this.fused.inputs) {
+    const feeds: Columns = {}
+    for (const spec of this.runner.inputs) {
       const row = spec.shape.slice(1)
-      if (!row.every((d) => typeof d === 'number' && d >= 0)) return
+      if (spec.dtype === 'string' || !row.every((d) => typeof d === 'number' && d >= 0)) return
       const dims = [1, ...(row as number[])]
-      feeds[spec.name] = zeros(spec.dtype, dims)
       if (elementCount(dims) === 0) return
+      feeds[spec.name] = zeros(spec.dtype, dims)
     }
     try {
-      await this.fused.run(feeds)
+      await this.runner.runTimed(feeds)
     } catch (e) {
       this.deps.log?.warn('warm-up run failed; the first request will pay for compilation', {
         pipeline: this.name,
@@ -219,7 +281,7 @@ export class Deployment {
 }
 
 /** The batch size of a request: dim 0, equal across inputs (validated before). */
-function requestRows(feeds: Feeds): number {
+function requestRows(feeds: Columns): number {
   const first = Object.values(feeds)[0]
   if (!first || first.dims.length === 0)
     throw new InvalidInputError('inputs must be batch-major: dim 0 counts the rows')

@@ -6,7 +6,7 @@ import { type ConfigOverrides, loadConfig } from '../../src/config.js'
 import { silentLogger } from '../../src/log.js'
 import { GraphBuilder } from '../../src/onnx/builder.js'
 import { buildServer } from '../../src/server/serve.js'
-import type { DeploymentSpec, InferenceRecord } from '../../src/serving/deployment.js'
+import { type DeploymentSpec, type InferenceRecord, singleModelSpec } from '../../src/serving/deployment.js'
 
 export function tempDir(prefix = 'lastmile-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix))
@@ -33,8 +33,14 @@ export function doubler(width = 2): Uint8Array {
   return g.toModel()
 }
 
-export function spec(pipeline: string, bytes: Uint8Array, over: Partial<DeploymentSpec> = {}): DeploymentSpec {
-  return { workspace: 'default', pipeline, pipelineVersion: 1, model: { name: pipeline, version: 1, bytes }, ...over }
+/** A one-model pipeline named after its model (version = pipeline version unless given). */
+export function spec(
+  pipeline: string,
+  bytes: Uint8Array,
+  over: Omit<Partial<Parameters<typeof singleModelSpec>[0]>, 'model'> & { modelVersion?: number } = {},
+): DeploymentSpec {
+  const version = over.modelVersion ?? over.pipelineVersion ?? 1
+  return singleModelSpec({ pipeline, model: { name: pipeline, version, bytes }, ...over })
 }
 
 /** A built (not listening) server with a record of what it logged as inferences. */

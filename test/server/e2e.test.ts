@@ -71,9 +71,7 @@ describe('server over real sockets', () => {
     }
     const clients = Array.from({ length: 16 }, client)
     await new Promise((r) => setTimeout(r, 150))
-    await server.deps.manager.deploy(
-      spec('model', times(3), { pipelineVersion: 2, model: { name: 'model', version: 2, bytes: times(3) } }),
-    )
+    await server.deps.manager.deploy(spec('model', times(3), { pipelineVersion: 2 }))
     await new Promise((r) => setTimeout(r, 150))
     stop = true
     await Promise.all(clients)

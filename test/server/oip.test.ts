@@ -17,7 +17,7 @@ describe('OIP v2 routes', () => {
     await s.deps.manager.deploy(
       spec('classify', mlpClassifier({ features: 4, classes: 3 }).bytes, {
         pipelineVersion: 3,
-        steps: { post: { argmax: true, labels: ['a', 'b', 'c'] } },
+        post: { argmax: true, labels: ['a', 'b', 'c'] },
       }),
     )
   })
@@ -63,6 +63,7 @@ describe('OIP v2 routes', () => {
         model_name: 'double',
         model_version: '1',
         id: 'req-7',
+        parameters: { model: 'double:1', check_failures: [0, 0] },
         outputs: [{ name: 'y', datatype: 'FP32', shape: [2, 2], data: [2, 4, 6, 8] }],
       })
     }

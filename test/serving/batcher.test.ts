@@ -1,7 +1,7 @@
 /** The dynamic batcher with a stand-in model that tags each row, so every row can be traced. */
 import { describe, expect, it } from 'vitest'
 import { type HostTensor, tensor } from '../../src/engine/tensor.js'
-import type { Feeds } from '../../src/engine/types.js'
+import type { Columns } from '../../src/engine/types.js'
 import { InvalidInputError, NotReadyError, QueueFullError, TimeoutError } from '../../src/errors.js'
 import { type BatchingConfig, batchingSchema, DynamicBatcher } from '../../src/serving/batcher.js'
 
@@ -10,7 +10,7 @@ const config = (over: Partial<BatchingConfig> = {}): BatchingConfig => batchingS
 /** A model whose output row is its input row times 10; records every batch it runs. */
 function recorder(opts: { delayMs?: number; fail?: (batch: number[]) => boolean } = {}) {
   const batches: number[][] = []
-  const run = async (feeds: Feeds) => {
+  const run = async (feeds: Columns) => {
     const ids = Array.from((feeds.id as HostTensor).data as Float32Array)
     batches.push(ids)
     if (opts.delayMs) await new Promise((r) => setTimeout(r, opts.delayMs))

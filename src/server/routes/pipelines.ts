@@ -36,7 +36,7 @@ export function pipelineRoutes(deps: ServerDeps): Hono {
       const feeds = arrow ? decodeArrow(bytes, d.inputs) : decodeRecords(parseJson(bytes), d.inputs)
       const result = await d.infer(feeds)
       metrics.request(labels, 200, result.rows, result)
-      const meta = { time: Date.now(), model: result.model }
+      const meta = { time: Date.now(), rowModels: result.rowModels, checkFailures: result.checkFailures }
       if (arrow) {
         c.header('Content-Type', type)
         return c.body(encodeArrow(feeds, result.outputs, { ...meta, format: arrow }) as Uint8Array<ArrayBuffer>)

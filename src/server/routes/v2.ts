@@ -73,6 +73,7 @@ export function v2Routes(deps: ServerDeps): Hono {
         { name: d.name, version: String(result.pipelineVersion) },
         request,
         result.outputs,
+        result,
       )
       metrics.request(labels, 200, result.rows, result)
       if (!response.binary) return c.json(response.json)

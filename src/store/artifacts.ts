@@ -1,0 +1,76 @@
+/**
+ * Model artifacts, content-addressed by sha256 under `<dataDir>/artifacts/`. A write goes to a
+ * temporary file, is fsynced, renamed into place and the folder fsynced: after a crash an
+ * artifact is either whole or absent, never half-written. Temporary leftovers are removed on open.
+ */
+import { createHash, randomBytes } from 'node:crypto'
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { NotFoundError } from '../errors.js'
+
+const HEX64 = /^[0-9a-f]{64}$/
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex')
+}
+
+export class ArtifactStore {
+  private constructor(readonly dir: string) {}
+
+  /** Open (creating) the artifact folder and remove temporary files a crash left behind. */
+  static async open(dataDir: string): Promise<ArtifactStore> {
+    const dir = join(dataDir, 'artifacts')
+    await mkdir(join(dir, 'tmp'), { recursive: true })
+    for (const f of await readdir(join(dir, 'tmp'))) await rm(join(dir, 'tmp', f), { force: true })
+    return new ArtifactStore(dir)
+  }
+
+  path(sha256: string): string {
+    if (!HEX64.test(sha256)) throw new NotFoundError(`not an artifact id: ${sha256}`)
+    return join(this.dir, sha256.slice(0, 2), `${sha256}.onnx`)
+  }
+
+  /** Store `bytes` durably; returns their sha256. Writing the same bytes again is a no-op rename. */
+  async put(bytes: Uint8Array): Promise<string> {
+    const sha256 = sha256Hex(bytes)
+    const tmp = join(this.dir, 'tmp', `${sha256}.${randomBytes(6).toString('hex')}`)
+    const file = await open(tmp, 'w')
+    try {
+      await file.writeFile(bytes)
+      await file.sync()
+    } finally {
+      await file.close()
+    }
+    const folder = join(this.dir, sha256.slice(0, 2))
+    await mkdir(folder, { recursive: true })
+    await rename(tmp, this.path(sha256))
+    await syncDir(folder)
+    return sha256
+  }
+
+  /** The bytes of an artifact, checked against their hash. */
+  async get(sha256: string): Promise<Uint8Array> {
+    let bytes: Uint8Array
+    try {
+      bytes = new Uint8Array(await readFile(this.path(sha256)))
+    } catch {
+      throw new NotFoundError(`model artifact ${sha256} is missing from ${this.dir}`)
+    }
+    if (sha256Hex(bytes) !== sha256) throw new NotFoundError(`model artifact ${sha256} is corrupt (hash mismatch)`)
+    return bytes
+  }
+
+  async remove(sha256: string): Promise<void> {
+    await rm(this.path(sha256), { force: true })
+  }
+}
+
+/** fsync a directory so a rename into it survives power loss. */
+async function syncDir(dir: string): Promise<void> {
+  const d = await open(dir, 'r')
+  try {
+    await d.sync()
+  } finally {
+    await d.close()
+  }
+}

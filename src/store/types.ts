@@ -1,0 +1,99 @@
+/**
+ * The metadata store's interface: workspaces, model versions, pipeline versions, deployments and
+ * API keys. The embedded implementation is SQLite (`sqlite-store.ts`); a PostgreSQL one for
+ * replicas sharing state implements the same interface. Methods are async for that reason.
+ */
+
+export interface TensorMeta {
+  name: string
+  /** OIP v2 datatype (FP32, INT64, ...). */
+  datatype: string
+  /** -1 for symbolic dims. */
+  shape: number[]
+}
+
+export interface WorkspaceRecord {
+  name: string
+  createdAt: string
+}
+
+export interface ModelRecord {
+  workspace: string
+  name: string
+  version: number
+  sha256: string
+  size: number
+  inputs: TensorMeta[]
+  outputs: TensorMeta[]
+  createdAt: string
+}
+
+export interface PipelineRecord {
+  workspace: string
+  name: string
+  version: number
+  /** The steps as given (validated JSON). */
+  steps: unknown[]
+  createdAt: string
+}
+
+export interface DeploymentRecord {
+  workspace: string
+  pipeline: string
+  /** Pipeline version deployed. */
+  version: number
+  /** Engine and batching settings of the deploy request. */
+  config: Record<string, unknown>
+  deployedAt: string
+}
+
+export type Role = 'admin' | 'deployer' | 'viewer'
+
+export interface ApiKeyRecord {
+  id: string
+  workspace: string
+  name: string
+  role: Role
+  /** sha256 of the secret, hex. */
+  hash: string
+  createdAt: string
+}
+
+export interface Store {
+  createWorkspace(name: string): Promise<WorkspaceRecord>
+  getWorkspace(name: string): Promise<WorkspaceRecord | undefined>
+  listWorkspaces(): Promise<WorkspaceRecord[]>
+  /** Deletes the workspace and everything in it (callers check deployments first). */
+  deleteWorkspace(name: string): Promise<void>
+
+  /**
+   * Record a model version; the same bytes (sha256) under the same name return the existing
+   * version with `created: false`.
+   */
+  addModelVersion(model: Omit<ModelRecord, 'version' | 'createdAt'>): Promise<{ record: ModelRecord; created: boolean }>
+  listModels(workspace: string): Promise<ModelRecord[]>
+  /** Every version of a model, oldest first. */
+  getModelVersions(workspace: string, name: string): Promise<ModelRecord[]>
+  getModelVersion(workspace: string, name: string, version: number): Promise<ModelRecord | undefined>
+  deleteModel(workspace: string, name: string): Promise<void>
+  /** Whether any model (any workspace) still references these bytes. */
+  artifactInUse(sha256: string): Promise<boolean>
+
+  addPipelineVersion(workspace: string, name: string, steps: unknown[]): Promise<PipelineRecord>
+  /** Latest version of each pipeline in the workspace. */
+  listPipelines(workspace: string): Promise<PipelineRecord[]>
+  getPipelineVersions(workspace: string, name: string): Promise<PipelineRecord[]>
+  getPipelineVersion(workspace: string, name: string, version: number): Promise<PipelineRecord | undefined>
+  deletePipeline(workspace: string, name: string): Promise<void>
+
+  putDeployment(d: DeploymentRecord): Promise<void>
+  removeDeployment(workspace: string, pipeline: string): Promise<void>
+  listDeployments(workspace?: string): Promise<DeploymentRecord[]>
+
+  addApiKey(key: ApiKeyRecord): Promise<void>
+  findApiKey(hash: string): Promise<ApiKeyRecord | undefined>
+  listApiKeys(workspace?: string): Promise<ApiKeyRecord[]>
+  deleteApiKey(id: string): Promise<boolean>
+
+  close(): Promise<void>
+}

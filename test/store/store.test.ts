@@ -1,0 +1,97 @@
+/** The SQLite store and the artifact folder: schema, versions, idempotency, durability on reopen. */
+import { existsSync, readdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { ConflictError, NotFoundError } from '../../src/errors.js'
+import { ArtifactStore, sha256Hex } from '../../src/store/artifacts.js'
+import { MIGRATIONS, SqliteStore } from '../../src/store/sqlite-store.js'
+import { tempDir } from '../helpers/server.js'
+
+const meta = { inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 4] }], outputs: [] }
+
+describe('SQLite store', () => {
+  it('creates its schema once, in WAL mode, with the default workspace', async () => {
+    const dir = tempDir()
+    const s = SqliteStore.open(dir)
+    expect(s.schemaVersion()).toBe(MIGRATIONS.length)
+    expect((await s.listWorkspaces()).map((w) => w.name)).toEqual(['default'])
+    await s.close()
+    const again = SqliteStore.open(dir)
+    expect(again.schemaVersion()).toBe(MIGRATIONS.length)
+    await again.close()
+    expect(existsSync(join(dir, 'lastmile.db-wal')) || existsSync(join(dir, 'lastmile.db'))).toBe(true)
+  })
+
+  it('numbers model versions 1, 2, 3 and returns the same version for the same bytes', async () => {
+    const s = SqliteStore.open(tempDir())
+    const a = await s.addModelVersion({ workspace: 'default', name: 'm', sha256: 'a'.repeat(64), size: 10, ...meta })
+    const b = await s.addModelVersion({ workspace: 'default', name: 'm', sha256: 'b'.repeat(64), size: 11, ...meta })
+    const again = await s.addModelVersion({
+      workspace: 'default',
+      name: 'm',
+      sha256: 'a'.repeat(64),
+      size: 10,
+      ...meta,
+    })
+    expect([a.record.version, a.created, b.record.version, b.created]).toEqual([1, true, 2, true])
+    expect([again.record.version, again.created]).toEqual([1, false])
+    expect((await s.getModelVersions('default', 'm')).map((m) => m.version)).toEqual([1, 2])
+    expect((await s.getModelVersion('default', 'm', 2))?.inputs).toEqual(meta.inputs)
+    await s.close()
+  })
+
+  it('keeps pipeline versions, deployments and keys across a reopen', async () => {
+    const dir = tempDir()
+    const s = SqliteStore.open(dir)
+    await s.createWorkspace('team')
+    await expect(s.createWorkspace('team')).rejects.toBeInstanceOf(ConflictError)
+    await s.addPipelineVersion('team', 'p', [{ model: 'm' }])
+    await s.addPipelineVersion('team', 'p', [{ model: 'm:2' }])
+    await s.putDeployment({
+      workspace: 'team',
+      pipeline: 'p',
+      version: 2,
+      config: { engine: 'cpu' },
+      deployedAt: 'now',
+    })
+    await s.addApiKey({
+      id: 'k1',
+      workspace: 'team',
+      name: 'ci',
+      role: 'deployer',
+      hash: 'h'.repeat(64),
+      createdAt: 'now',
+    })
+    await s.close()
+    const r = SqliteStore.open(dir)
+    expect((await r.listPipelines('team')).map((p) => [p.name, p.version, p.steps])).toEqual([
+      ['p', 2, [{ model: 'm:2' }]],
+    ])
+    expect(await r.listDeployments()).toMatchObject([
+      { workspace: 'team', pipeline: 'p', version: 2, config: { engine: 'cpu' } },
+    ])
+    expect(await r.findApiKey('h'.repeat(64))).toMatchObject({ id: 'k1', role: 'deployer' })
+    await r.deleteWorkspace('team')
+    expect(await r.listDeployments()).toEqual([]) // cascades
+    await expect(r.deleteWorkspace('default')).rejects.toBeInstanceOf(ConflictError)
+    await expect(r.deleteWorkspace('nope')).rejects.toBeInstanceOf(NotFoundError)
+    await r.close()
+  })
+})
+
+describe('artifact store', () => {
+  it('stores bytes under their sha256, verifies them on read, and clears crash leftovers on open', async () => {
+    const dir = tempDir()
+    const a = await ArtifactStore.open(dir)
+    const bytes = new TextEncoder().encode('model bytes')
+    const sha = await a.put(bytes)
+    expect(sha).toBe(sha256Hex(bytes))
+    expect(Array.from(await a.get(sha))).toEqual(Array.from(bytes))
+    writeFileSync(join(dir, 'artifacts', 'tmp', `${sha}.half`), 'half-written')
+    writeFileSync(a.path(sha), 'tampered')
+    await expect(a.get(sha)).rejects.toThrow(/corrupt/)
+    await ArtifactStore.open(dir)
+    expect(readdirSync(join(dir, 'artifacts', 'tmp'))).toEqual([])
+    await expect(a.get('f'.repeat(64))).rejects.toBeInstanceOf(NotFoundError)
+  })
+})
