@@ -43,10 +43,28 @@ const configSchema = z.object({
         .int()
         .min(1024)
         .default(64 * 1024 * 1024),
-      /** Deploy the demo pipeline (an MLP classifier) on start. */
+      /** Largest model upload accepted, in bytes (413 beyond). */
+      modelLimitBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .default(1024 * 1024 * 1024),
+      /** Deploy the demo pipeline (an MLP classifier) on start, when nothing else is deployed. */
       demo: z.boolean().default(true),
+      /**
+       * API keys: `on` requires a key on every route but health, metrics and the OpenAPI document;
+       * `off` requires none; `auto` is off on a loopback address and on otherwise.
+       */
+      auth: z.enum(['auto', 'on', 'off']).default('auto'),
     })
-    .default({ host: '127.0.0.1', port: 8080, bodyLimitBytes: 64 * 1024 * 1024, demo: true }),
+    .default({
+      host: '127.0.0.1',
+      port: 8080,
+      bodyLimitBytes: 64 * 1024 * 1024,
+      modelLimitBytes: 1024 * 1024 * 1024,
+      demo: true,
+      auth: 'auto',
+    }),
 })
 
 export type Config = z.infer<typeof configSchema>
@@ -69,6 +87,8 @@ export const ENV_VARS: Record<string, { path: string[]; parse: (v: string) => un
   LASTMILE_PORT: { path: ['server', 'port'], parse: Number },
   LASTMILE_BODY_LIMIT_BYTES: { path: ['server', 'bodyLimitBytes'], parse: Number },
   LASTMILE_DEMO: { path: ['server', 'demo'], parse: parseBool },
+  LASTMILE_MODEL_LIMIT_BYTES: { path: ['server', 'modelLimitBytes'], parse: Number },
+  LASTMILE_AUTH: { path: ['server', 'auth'], parse: String },
 }
 
 function parseBool(v: string): boolean {

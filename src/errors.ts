@@ -19,6 +19,8 @@ export type ErrorCode =
   | 'timeout'
   | 'payload_too_large'
   | 'unsupported_media_type'
+  | 'unauthorized'
+  | 'forbidden'
 
 /** Base class: `code` is stable for clients; `details` is optional structured context. */
 export class LastmileError extends Error {
@@ -138,6 +140,20 @@ export class PayloadTooLargeError extends LastmileError {
 export class UnsupportedMediaTypeError extends LastmileError {
   constructor(message: string) {
     super('unsupported_media_type', message)
+  }
+}
+
+/** No valid API key was presented. */
+export class UnauthorizedError extends LastmileError {
+  constructor(message: string) {
+    super('unauthorized', message)
+  }
+}
+
+/** The API key is valid but its role or workspace does not allow the operation. */
+export class ForbiddenError extends LastmileError {
+  constructor(message: string) {
+    super('forbidden', message)
   }
 }
 

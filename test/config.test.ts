@@ -17,7 +17,14 @@ describe('config', () => {
         recover: true,
         validate: false,
       },
-      server: { host: '127.0.0.1', port: 8080, bodyLimitBytes: 64 * 1024 * 1024, demo: true },
+      server: {
+        host: '127.0.0.1',
+        port: 8080,
+        bodyLimitBytes: 64 * 1024 * 1024,
+        modelLimitBytes: 1024 * 1024 * 1024,
+        demo: true,
+        auth: 'auto',
+      },
     })
   })
   it('reads environment variables, and flags override them', () => {

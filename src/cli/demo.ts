@@ -9,7 +9,7 @@ import { formatShape, type HostTensor, type StringTensor } from '../engine/tenso
 import { createLogger } from '../log.js'
 import { mulberry32, uniform } from '../onnx/random.js'
 import { FusedModel } from '../pipeline/fused.js'
-import { DEMO_POST, ensureDemoModel } from '../serving/demo.js'
+import { DEMO_POST, ensureDemoModel } from '../registry/demo.js'
 
 /** Why the engine runs where it does, in words. */
 export function describeBackend(backend: string, status: EngineStatus): string {

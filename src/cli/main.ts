@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util'
 import { type Config, type ConfigOverrides, loadConfig } from '../config.js'
 import { errorMessage, LastmileError } from '../errors.js'
+import { VERSION } from '../version.js'
 import { runDemo } from './demo.js'
 import { runInfo } from './info.js'
 import { runServe } from './serve.js'
@@ -77,7 +78,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
       return 0
     }
     if (values.version) {
-      process.stdout.write('lastmile 0.1.0\n')
+      process.stdout.write(`lastmile ${VERSION}\n`)
       return 0
     }
     const config = loadConfig(env, overridesFrom(values))

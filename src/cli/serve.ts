@@ -1,8 +1,8 @@
 /** `lastmile serve`: the HTTP server, with a copy-pastable way to try it, and graceful shutdown. */
 import type { Config } from '../config.js'
 import { createLogger } from '../log.js'
+import { DEMO_PIPELINE, DEMO_ROW } from '../registry/demo.js'
 import { startServer } from '../server/serve.js'
-import { DEMO_PIPELINE, DEMO_ROW } from '../serving/demo.js'
 
 export async function runServe(config: Config): Promise<number> {
   const log = createLogger(config.logLevel)

@@ -127,7 +127,7 @@ export function compileStages(steps: Step[]): Stage[] {
     }
     if ('post' in s) {
       const last = stages[stages.length - 1]
-      if (!last || last.kind !== 'models' || last.step !== i - 1 || last.post) {
+      if (last?.kind !== 'models' || last.step !== i - 1 || last.post) {
         throw new InvalidConfigError(`step ${i} (post): a post step must directly follow a model step`)
       }
       last.post = s.post

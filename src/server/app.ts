@@ -1,26 +1,55 @@
 /**
  * The Hono app, built without listening: `createApp(deps)` for tests (`app.request()`) and for
- * `serve`. Thin routes: decode → one core call → encode; errors mapped once (errors.ts).
+ * `serve`. Thin routes: decode → one core call → encode; errors mapped once (errors.ts); every
+ * route declared once in the route table, which guards it and documents it (`/openapi.json`).
  */
 import { Hono } from 'hono'
 import { NotFoundError } from '../errors.js'
+import { VERSION } from '../version.js'
 import type { ServerDeps } from './deps.js'
 import { errorResponse, onError } from './errors.js'
-import { pipelineRoutes } from './routes/pipelines.js'
+import { openApiDocument, RouteTable } from './route-table.js'
+import { inferenceRoutes } from './routes/pipelines.js'
+import { registryRoutes } from './routes/registry.js'
 import { v2Routes } from './routes/v2.js'
 
-export function createApp(deps: ServerDeps): Hono {
+export function createApp(deps: ServerDeps): { app: Hono; routes: RouteTable } {
   const app = new Hono()
   app.onError(onError(deps.log))
   app.notFound((c) => {
     const r = errorResponse(new NotFoundError(`no route ${c.req.method} ${c.req.path}`), deps.log)
     return c.json(r.body, r.status)
   })
-  app.get('/metrics', async (c) => {
-    c.header('Content-Type', deps.metrics.registry.contentType)
-    return c.body(await deps.metrics.registry.metrics())
-  })
-  app.route('/', v2Routes(deps))
-  app.route('/', pipelineRoutes(deps))
-  return app
+  const routes = new RouteTable(deps)
+  routes.add(
+    app,
+    {
+      method: 'get',
+      path: '/metrics',
+      summary: 'Prometheus metrics',
+      tag: 'Operations',
+      access: 'public',
+      responses: { 200: 'Prometheus text' },
+    },
+    async (c) => {
+      c.header('Content-Type', deps.metrics.registry.contentType)
+      return c.body(await deps.metrics.registry.metrics())
+    },
+  )
+  routes.add(
+    app,
+    {
+      method: 'get',
+      path: '/openapi.json',
+      summary: 'This API as OpenAPI 3.1',
+      tag: 'Operations',
+      access: 'public',
+      responses: { 200: 'OpenAPI document' },
+    },
+    (c) => c.json(openApiDocument(routes.specs, VERSION)),
+  )
+  v2Routes(app, routes, deps)
+  inferenceRoutes(app, routes, deps)
+  registryRoutes(app, routes, deps)
+  return { app, routes }
 }

@@ -1,16 +1,24 @@
 /** What the HTTP layer is built from: core services, created by the caller (serve, tests). */
 import type { Engine } from '../engine/engine.js'
 import type { Logger } from '../log.js'
+import type { Registry } from '../registry/registry.js'
 import type { DeploymentManager } from '../serving/deployment.js'
+import type { Store } from '../store/types.js'
 import type { Metrics } from './metrics.js'
 
 export interface ServerDeps {
   engine: Engine
   manager: DeploymentManager
+  registry: Registry
+  store: Store
   metrics: Metrics
   log: Logger
+  /** Whether routes other than health, metrics and the OpenAPI document need an API key. */
+  authRequired: boolean
   /** Largest request body in bytes. */
   bodyLimitBytes: number
+  /** Largest model upload in bytes. */
+  modelLimitBytes: number
   /** True once a graceful shutdown began (readiness turns false). */
   shuttingDown(): boolean
   /** HTTP status an error maps to (for metrics). */

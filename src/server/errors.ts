@@ -14,6 +14,8 @@ export const HTTP_STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   unsupported_model: 400,
   invalid_input: 400,
   invalid_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
   not_found: 404,
   conflict: 409,
   payload_too_large: 413,

@@ -9,8 +9,11 @@ import type { Config } from '../config.js'
 import { Engine } from '../engine/engine.js'
 import { errorMessage, InvalidConfigError } from '../errors.js'
 import { createLogger, type Logger, silentLogger } from '../log.js'
-import { demoSpec } from '../serving/demo.js'
+import { installDemo } from '../registry/demo.js'
+import { Registry } from '../registry/registry.js'
 import { DeploymentManager, type InferenceSink } from '../serving/deployment.js'
+import { ArtifactStore } from '../store/artifacts.js'
+import { SqliteStore } from '../store/sqlite-store.js'
 import { createApp } from './app.js'
 import type { ServerDeps } from './deps.js'
 import { errorResponse } from './errors.js'
@@ -30,12 +33,29 @@ export interface RunningServer {
   close(): Promise<void>
 }
 
+/** Whether `host` only accepts connections from this machine. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || host.startsWith('127.')
+}
+
 /** The core services and the app, without listening (tests use `app.request()`). */
 export async function buildServer(
   config: Config,
   opts: { log?: Logger; sink?: InferenceSink } = {},
 ): Promise<BuiltServer> {
   const log = opts.log ?? createLogger(config.logLevel)
+  const authRequired = config.server.auth === 'on' || (config.server.auth === 'auto' && !isLoopback(config.server.host))
+  const store = SqliteStore.open(config.dataDir)
+  const artifacts = await ArtifactStore.open(config.dataDir)
+  if (authRequired && (await store.listApiKeys()).length === 0) {
+    await store.close()
+    throw new InvalidConfigError(
+      `API keys are required on ${config.server.host} but none exist: create one with \`lastmile keys create --workspace default --role admin --data ${config.dataDir}\`, or set LASTMILE_AUTH=off to serve without keys`,
+    )
+  }
+  if (!authRequired && !isLoopback(config.server.host)) {
+    log.warn('serving without API keys on a non-loopback address (LASTMILE_AUTH=off)', { host: config.server.host })
+  }
   const engine = new Engine(config, log)
   let metrics: Metrics | undefined
   const manager = new DeploymentManager(engine, {
@@ -44,29 +64,41 @@ export async function buildServer(
     observer: (d) => metrics?.observer(d) ?? {},
   })
   metrics = new Metrics(manager, engine)
+  const registry = new Registry({ store, artifacts, engine, manager, log })
   let shuttingDown = false
   const deps: ServerDeps = {
     engine,
     manager,
+    registry,
+    store,
     metrics,
     log,
+    authRequired,
     bodyLimitBytes: config.server.bodyLimitBytes,
+    modelLimitBytes: config.server.modelLimitBytes,
     shuttingDown: () => shuttingDown,
     statusOf: (e) => errorResponse(e, silentLogger).status,
   }
   try {
-    if (config.server.demo) await manager.deploy(await demoSpec(config.dataDir))
+    const { restored, failed } = await registry.restore()
+    if (restored.length || failed.length) log.info('deployments restored', { restored, failed })
+    const firstStart =
+      (await store.listModels('default')).length === 0 && (await store.listPipelines('default')).length === 0
+    if (config.server.demo && firstStart) await installDemo(registry, config.dataDir)
   } catch (e) {
+    await manager.stopAll()
     await engine.close()
+    await store.close()
     throw e
   }
   return {
-    app: createApp(deps),
+    app: createApp(deps).app,
     deps,
     async shutdown() {
       shuttingDown = true
       await manager.stopAll() // every queued request is answered before this resolves
       await engine.close()
+      await store.close()
     },
   }
 }

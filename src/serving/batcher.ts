@@ -73,16 +73,21 @@ interface Slice {
 export class DynamicBatcher {
   private readonly queue: Pending[] = []
   private queuedRowCount = 0
-  private running = false
+  /** Batches in flight (at most `concurrency`). */
+  private running = 0
   private draining = false
   private delayTimer: NodeJS.Timeout | undefined
   private idleWaiters: Array<() => void> = []
   private readonly preferred: number[]
 
+  /**
+   * @param concurrency batches that may run at once (one per replica of the model sessions).
+   */
   constructor(
     private readonly run: BatchRunner,
     readonly config: BatchingConfig,
     private readonly observer: BatchObserver = {},
+    private readonly concurrency = 1,
   ) {
     this.preferred = [...config.preferred_batch_sizes].filter((p) => p <= config.max_batch_size).sort((a, b) => b - a)
   }
@@ -139,7 +144,7 @@ export class DynamicBatcher {
     this.draining = true
     clearTimeout(this.delayTimer)
     this.schedule(true)
-    if (!this.running && this.queue.length === 0) return
+    if (this.running === 0 && this.queue.length === 0) return
     await new Promise<void>((r) => this.idleWaiters.push(r))
   }
 
@@ -160,30 +165,36 @@ export class DynamicBatcher {
   }
 
   private schedule(now = false): void {
-    if (this.running) return
-    if (this.queue.length === 0) {
+    if (this.running === 0 && this.queue.length === 0) {
       for (const w of this.idleWaiters.splice(0)) w()
       return
     }
+    while (this.running < this.concurrency && this.queue.length > 0 && this.dispatchNow(now)) {}
+  }
+
+  /** Dispatch a batch if one is due (else arm the delay timer); returns whether it dispatched. */
+  private dispatchNow(now: boolean): boolean {
     const rows = this.queuedRowCount
     const { max_batch_size: max, max_queue_delay_ms: delay } = this.config
     const preferred = this.preferred.find((p) => p <= rows)
-    if (now || this.draining || rows >= max || delay === 0) {
+    // Requests that queued while earlier batches ran have often waited out the delay already.
+    const waited = performance.now() - (this.queue[0] as Pending).enqueuedAt >= delay
+    if (now || this.draining || rows >= max || delay === 0 || waited) {
       this.dispatch(Math.min(rows, max))
-    } else if (preferred !== undefined) {
+      return true
+    }
+    if (preferred !== undefined) {
       this.dispatch(preferred)
-    } else if (!this.delayTimer) {
+      return true
+    }
+    if (!this.delayTimer) {
       const wait = (this.queue[0] as Pending).enqueuedAt + delay - performance.now()
-      // Requests that queued while the last batch ran have often waited long enough already.
-      if (wait <= 0) {
-        this.dispatch(Math.min(rows, max))
-        return
-      }
       this.delayTimer = setTimeout(() => {
         this.delayTimer = undefined
-        if (!this.running && this.queue.length > 0) this.dispatch(Math.min(this.queuedRowCount, max))
+        this.schedule(true)
       }, wait)
     }
+    return false
   }
 
   /** Take up to `target` rows from the front of the queue (one row shape per batch) and run them. */
@@ -207,9 +218,9 @@ export class DynamicBatcher {
       if (req.taken === req.rows) this.queue.shift()
     }
     this.queuedRowCount -= rows
-    this.running = true
+    this.running++
     void this.execute(slices, rows).finally(() => {
-      this.running = false
+      this.running--
       this.schedule()
     })
   }

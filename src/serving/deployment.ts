@@ -30,6 +30,8 @@ export interface DeploymentSpec {
   models: Record<string, Uint8Array>
   backend?: BackendChoice
   batching?: z.input<typeof batchingSchema>
+  /** Copies of the pipeline's sessions; up to this many batches run at once. Default 1. */
+  replicas?: number
 }
 
 /** A one-model pipeline: [pre?] model [post?]. */
@@ -117,13 +119,27 @@ export class Deployment {
     return this.stop()
   }
 
+  /** The first replica: what status and metadata describe (replicas are identical). */
+  readonly runner: PipelineRunner
+
   private constructor(
     readonly spec: Omit<DeploymentSpec, 'models'>,
-    readonly runner: PipelineRunner,
+    private readonly replicas: PipelineRunner[],
     readonly batching: BatchingConfig,
     private readonly deps: DeploymentDeps,
   ) {
-    this.batcher = new DynamicBatcher((feeds) => runner.runTimed(feeds), batching, deps.observer?.(this) ?? {})
+    this.runner = replicas[0] as PipelineRunner
+    // One batch per idle replica: the batcher never runs more batches than there are replicas.
+    const idle = [...replicas]
+    const run = async (feeds: Columns) => {
+      const r = idle.pop() as PipelineRunner
+      try {
+        return await r.runTimed(feeds)
+      } finally {
+        idle.push(r)
+      }
+    }
+    this.batcher = new DynamicBatcher(run, batching, deps.observer?.(this) ?? {}, replicas.length)
   }
 
   /**
@@ -134,17 +150,24 @@ export class Deployment {
     const batching = batchingSchema.parse(spec.batching ?? {})
     const stages = compileStages(parseSteps(spec.steps))
     const backend = spec.backend ?? engine.config.backend
-    const runner = await PipelineRunner.build(stages, {
-      load: async (ref) => {
+    const runnerDeps = {
+      load: async (ref: string) => {
         const bytes = spec.models[ref]
         if (!bytes) throw new NotFoundError(`pipeline '${spec.pipeline}': no bytes for model '${ref}'`)
         return engine.load(bytes, { backend })
       },
       ...(backend !== 'cpu' && backend !== 'wasm' ? { gpu: await engine.gpu().catch(() => undefined) } : {}),
       ...(deps.log ? { log: deps.log } : {}),
-    } as Parameters<typeof PipelineRunner.build>[1])
+    } as Parameters<typeof PipelineRunner.build>[1]
+    const replicas: PipelineRunner[] = []
+    try {
+      for (let i = 0; i < (spec.replicas ?? 1); i++) replicas.push(await PipelineRunner.build(stages, runnerDeps))
+    } catch (e) {
+      await Promise.all(replicas.map((r) => r.release()))
+      throw e
+    }
     const { models: _models, ...rest } = spec
-    const d = new Deployment(rest, runner, batching, deps)
+    const d = new Deployment(rest, replicas, batching, deps)
     await d.warmUp()
     return d
   }
@@ -186,6 +209,7 @@ export class Deployment {
       backend: b.backend,
       active_backend: b.active,
       path: b.path,
+      replicas: this.replicas.length,
       queued_rows: this.batcher.queuedRows(),
       batching: this.batching,
     }
@@ -255,7 +279,7 @@ export class Deployment {
     if (this.stateValue !== 'ready') return
     this.stateValue = 'draining'
     await this.batcher.drain()
-    await this.runner.release()
+    await Promise.all(this.replicas.map((r) => r.release()))
     this.stateValue = 'stopped'
   }
 
@@ -270,7 +294,7 @@ export class Deployment {
       feeds[spec.name] = zeros(spec.dtype, dims)
     }
     try {
-      await this.runner.runTimed(feeds)
+      for (const r of this.replicas) await r.runTimed(feeds)
     } catch (e) {
       this.deps.log?.warn('warm-up run failed; the first request will pay for compilation', {
         pipeline: this.name,

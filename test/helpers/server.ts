@@ -2,6 +2,7 @@
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { LastmileClient } from '../../src/client/client.js'
 import { type ConfigOverrides, loadConfig } from '../../src/config.js'
 import { silentLogger } from '../../src/log.js'
 import { GraphBuilder } from '../../src/onnx/builder.js'
@@ -48,4 +49,16 @@ export async function testServer(over: ConfigOverrides = {}) {
   const records: InferenceRecord[] = []
   const built = await buildServer(testConfig(over), { log: silentLogger, sink: { append: (r) => records.push(r) } })
   return { ...built, records }
+}
+
+/** A typed client talking to a built server's app in-process. */
+export function clientFor(
+  app: { request(url: string, init?: RequestInit): Response | Promise<Response> },
+  apiKey?: string,
+) {
+  return new LastmileClient({
+    url: 'http://lastmile.test',
+    ...(apiKey ? { apiKey } : {}),
+    fetch: async (url, init) => app.request(url, init),
+  })
 }

@@ -2,24 +2,42 @@
  * Pipeline inference in lastmile's own formats: pandas-records JSON and Arrow IPC, answered in the
  * format asked; and a deployment's status.
  */
-import { Hono } from 'hono'
+import type { Hono } from 'hono'
 import { UnsupportedMediaTypeError } from '../../errors.js'
 import { type ArrowFormat, decodeArrow, encodeArrow } from '../../formats/arrow.js'
 import { decodeRecords, encodeRecords } from '../../formats/records.js'
 import { bodyBytes, contentType, parseJson } from '../body.js'
 import type { ServerDeps } from '../deps.js'
+import type { RouteTable } from '../route-table.js'
 
 const ARROW_TYPES: Record<string, ArrowFormat> = {
   'application/vnd.apache.arrow.stream': 'stream',
   'application/vnd.apache.arrow.file': 'file',
 }
 
-export function pipelineRoutes(deps: ServerDeps): Hono {
-  const app = new Hono()
+export function inferenceRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): void {
   const { manager, metrics } = deps
-
-  app.post('/v1/workspaces/:ws/pipelines/:name/infer', async (c) => {
-    const { ws, name } = c.req.param()
+  const tag = 'Inference'
+  const infer = {
+    method: 'post' as const,
+    path: '/v1/workspaces/{ws}/pipelines/{name}/infer',
+    summary: 'Inference in pandas-records JSON or Arrow IPC (answered in the same format)',
+    tag,
+    access: 'viewer' as const,
+    body: { raw: ['application/json; format=pandas-records', ...Object.keys(ARROW_TYPES)] },
+    responses: {
+      200: 'one record (or Arrow row) per input row',
+      400: 'bad request or input',
+      404: 'not deployed',
+      413: 'body too large',
+      415: 'unsupported content type',
+      429: 'queue full',
+      503: 'not ready',
+      504: 'timeout',
+    },
+  }
+  routes.add(app, infer, async (c) => {
+    const { ws, name } = c.req.param() as { ws: string; name: string }
     const { type } = contentType(c)
     const arrow = ARROW_TYPES[type]
     if (!arrow && type !== 'application/json') {
@@ -48,9 +66,19 @@ export function pipelineRoutes(deps: ServerDeps): Hono {
     }
   })
 
-  app.get('/v1/workspaces/:ws/pipelines/:name/deployment', (c) => {
-    const { ws, name } = c.req.param()
-    return c.json(manager.require(ws, name).status())
-  })
-  return app
+  routes.add(
+    app,
+    {
+      method: 'get',
+      path: '/v1/workspaces/{ws}/pipelines/{name}/deployment',
+      summary: 'Deployment status',
+      tag,
+      access: 'viewer',
+      responses: { 200: 'status', 404: 'not deployed' },
+    },
+    (c) => {
+      const { ws, name } = c.req.param() as { ws: string; name: string }
+      return c.json(manager.require(ws, name).status())
+    },
+  )
 }

@@ -3,18 +3,18 @@
  * its own name: health, server and model metadata, model readiness and inference (JSON, or the
  * binary tensor data extension).
  */
-import { type Context, Hono } from 'hono'
+import type { Context, Hono } from 'hono'
 import { InvalidRequestError, NotFoundError } from '../../errors.js'
 import { decodeOipRequest, encodeOipResponse, oipTensorMetadata } from '../../formats/oip.js'
 import type { Deployment } from '../../serving/deployment.js'
+import { VERSION } from '../../version.js'
 import { bodyBytes, parseJson } from '../body.js'
 import type { ServerDeps } from '../deps.js'
+import type { RouteTable } from '../route-table.js'
 
 const WORKSPACE = 'default'
-const VERSION = '0.1.0'
 
-export function v2Routes(deps: ServerDeps): Hono {
-  const app = new Hono()
+export function v2Routes(app: Hono, routes: RouteTable, deps: ServerDeps): void {
   const { manager, metrics } = deps
 
   const deployment = (c: Context): Deployment => {
@@ -26,12 +26,39 @@ export function v2Routes(deps: ServerDeps): Hono {
     return d
   }
 
-  app.get('/v2/health/live', (c) => c.json({ live: true }))
-  app.get('/v2/health/ready', (c) => {
-    const ready = manager.list().every((d) => d.state === 'ready') && !deps.shuttingDown()
-    return c.json({ ready }, ready ? 200 : 503)
-  })
-  app.get('/v2', (c) => c.json({ name: 'lastmile', version: VERSION, extensions: ['binary_tensor_data'] }))
+  const tag = 'Open Inference Protocol v2'
+  routes.add(
+    app,
+    { method: 'get', path: '/v2/health/live', summary: 'Liveness', tag, access: 'public', responses: { 200: 'alive' } },
+    (c) => c.json({ live: true }),
+  )
+  routes.add(
+    app,
+    {
+      method: 'get',
+      path: '/v2/health/ready',
+      summary: 'Readiness of every deployment',
+      tag,
+      access: 'public',
+      responses: { 200: 'ready', 503: 'draining or shutting down' },
+    },
+    (c) => {
+      const ready = manager.list().every((d) => d.state === 'ready') && !deps.shuttingDown()
+      return c.json({ ready }, ready ? 200 : 503)
+    },
+  )
+  routes.add(
+    app,
+    {
+      method: 'get',
+      path: '/v2',
+      summary: 'Server metadata',
+      tag,
+      access: 'viewer',
+      responses: { 200: 'name, version, extensions' },
+    },
+    (c) => c.json({ name: 'lastmile', version: VERSION, extensions: ['binary_tensor_data'] }),
+  )
 
   const metadata = (c: Context) => {
     const d = deployment(c)
@@ -87,12 +114,53 @@ export function v2Routes(deps: ServerDeps): Hono {
     }
   }
 
-  for (const base of ['/v2/models/:name', '/v2/models/:name/versions/:version']) {
-    app.get(base, metadata)
-    app.get(`${base}/ready`, ready)
-    app.post(`${base}/infer`, infer)
+  for (const base of ['/v2/models/{name}', '/v2/models/{name}/versions/{version}']) {
+    routes.add(
+      app,
+      {
+        method: 'get',
+        path: base,
+        summary: 'Pipeline metadata (inputs, outputs)',
+        tag,
+        access: 'viewer',
+        responses: { 200: 'metadata', 404: 'not deployed' },
+      },
+      metadata,
+    )
+    routes.add(
+      app,
+      {
+        method: 'get',
+        path: `${base}/ready`,
+        summary: 'Pipeline readiness',
+        tag,
+        access: 'viewer',
+        responses: { 200: 'ready', 404: 'not deployed', 503: 'not ready' },
+      },
+      ready,
+    )
+    routes.add(
+      app,
+      {
+        method: 'post',
+        path: `${base}/infer`,
+        summary: 'Inference (JSON, or the binary tensor data extension with Inference-Header-Content-Length)',
+        tag,
+        access: 'viewer',
+        body: { raw: ['application/json', 'application/octet-stream'] },
+        responses: {
+          200: 'outputs',
+          400: 'bad request or input',
+          404: 'not deployed',
+          413: 'body too large',
+          429: 'queue full',
+          503: 'not ready',
+          504: 'timeout',
+        },
+      },
+      infer,
+    )
   }
-  return app
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {

@@ -1,11 +1,13 @@
 /**
- * The demo pipeline `npm start` deploys: an MLP classifier (random weights, 4 features → 3
- * classes) written into the data folder on first start, with a post step naming the classes.
+ * The demo pipeline `npm start` deploys on first start: an MLP classifier (random weights, 4
+ * features → 3 classes) written into the data folder (`models/demo-classifier.onnx`, to try
+ * uploads with) and registered as model `demo_classifier` and pipeline `demo` with a post step
+ * naming the classes.
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { mlpClassifier } from '../onnx/fixtures.js'
-import { type DeploymentSpec, singleModelSpec } from './deployment.js'
+import type { Registry } from './registry.js'
 
 export const DEMO_PIPELINE = 'demo'
 export const DEMO_ROW = [0.5, -1.2, 3.3, 0.7]
@@ -29,11 +31,10 @@ export async function ensureDemoModel(dataDir: string): Promise<{ path: string; 
   }
 }
 
-export async function demoSpec(dataDir: string): Promise<DeploymentSpec> {
+/** Register and deploy the demo pipeline in workspace `default`. */
+export async function installDemo(registry: Registry, dataDir: string): Promise<void> {
   const { bytes } = await ensureDemoModel(dataDir)
-  return singleModelSpec({
-    pipeline: DEMO_PIPELINE,
-    model: { name: 'demo_classifier', version: 1, bytes },
-    post: DEMO_POST,
-  })
+  await registry.uploadModel('default', 'demo_classifier', bytes)
+  await registry.putPipeline('default', DEMO_PIPELINE, [{ model: 'demo_classifier' }, { post: DEMO_POST }])
+  await registry.deploy('default', DEMO_PIPELINE, {})
 }

@@ -1,0 +1,264 @@
+/**
+ * A typed client for every lastmile route, used by the CLI and the tests. Errors come back as
+ * {@link ApiError} with the server's status, code and message.
+ *
+ * @example
+ * const lm = new LastmileClient({ url: 'http://127.0.0.1:8080', apiKey: process.env.KEY })
+ * await lm.uploadModel('default', 'fraud', bytes)
+ * await lm.putPipeline('default', 'fraud', [{ model: 'fraud' }])
+ * await lm.deploy('default', 'fraud')
+ * const rows = await lm.inferRecords('default', 'fraud', [{ x: [0.1, 0.2] }])
+ */
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message)
+    this.name = 'ApiError'
+  }
+}
+
+export interface ClientOptions {
+  url: string
+  apiKey?: string
+  /** A fetch to use instead of the global one (tests pass the app's `request`). */
+  fetch?: (url: string, init: RequestInit) => Promise<Response>
+}
+
+export interface TensorMeta {
+  name: string
+  datatype: string
+  shape: number[]
+}
+
+export interface ModelVersion {
+  workspace: string
+  name: string
+  version: number
+  sha256: string
+  size: number
+  inputs: TensorMeta[]
+  outputs: TensorMeta[]
+  created_at: string
+}
+
+export interface PipelineVersion {
+  workspace: string
+  name: string
+  version: number
+  steps: unknown[]
+  created_at: string
+}
+
+export interface DeploymentStatus {
+  workspace: string
+  pipeline: string
+  pipeline_version: number
+  model: string
+  models: string[]
+  state: string
+  backend: string
+  active_backend: string
+  replicas: number
+  queued_rows: number
+  batching: Record<string, unknown>
+}
+
+export interface DeployOptions {
+  version?: number
+  engine?: 'auto' | 'webgpu' | 'cpu' | 'wasm'
+  batching?: Record<string, unknown>
+  replicas?: number
+}
+
+const enc = encodeURIComponent
+
+export class LastmileClient {
+  private readonly base: string
+  private readonly doFetch: NonNullable<ClientOptions['fetch']>
+
+  constructor(private readonly opts: ClientOptions) {
+    this.base = opts.url.replace(/\/+$/, '')
+    this.doFetch = opts.fetch ?? ((url, init) => fetch(url, init))
+  }
+
+  private async call<T>(
+    method: string,
+    path: string,
+    body?: { json: unknown } | { bytes: Uint8Array; type: string },
+  ): Promise<T> {
+    const headers: Record<string, string> = {}
+    if (this.opts.apiKey) headers.authorization = `Bearer ${this.opts.apiKey}`
+    let payload: string | Uint8Array<ArrayBuffer> | undefined
+    if (body && 'json' in body) {
+      headers['content-type'] = 'application/json'
+      payload = JSON.stringify(body.json)
+    } else if (body) {
+      headers['content-type'] = body.type
+      payload = body.bytes as Uint8Array<ArrayBuffer>
+    }
+    const res = await this.doFetch(`${this.base}${path}`, {
+      method,
+      headers,
+      ...(payload !== undefined ? { body: payload } : {}),
+    })
+    const type = res.headers.get('content-type') ?? ''
+    if (!res.ok) {
+      const err = type.includes('json')
+        ? ((await res.json()) as { error?: { code?: string; message?: string; details?: unknown } })
+        : undefined
+      throw new ApiError(
+        res.status,
+        err?.error?.code ?? 'http_error',
+        err?.error?.message ?? `${method} ${path}: HTTP ${res.status}`,
+        err?.error?.details,
+      )
+    }
+    if (type.includes('json')) return (await res.json()) as T
+    if (type.startsWith('text/')) return (await res.text()) as T
+    return new Uint8Array(await res.arrayBuffer()) as T
+  }
+
+  // Workspaces
+  listWorkspaces() {
+    return this.call<Array<{ name: string; created_at: string }>>('GET', '/v1/workspaces')
+  }
+  createWorkspace(name: string) {
+    return this.call<{ name: string; created_at: string }>('POST', '/v1/workspaces', { json: { name } })
+  }
+  getWorkspace(ws: string) {
+    return this.call<{ name: string; models: number; pipelines: number; deployed: string[] }>(
+      'GET',
+      `/v1/workspaces/${enc(ws)}`,
+    )
+  }
+  deleteWorkspace(ws: string) {
+    return this.call<{ deleted: string }>('DELETE', `/v1/workspaces/${enc(ws)}`)
+  }
+
+  // Models
+  uploadModel(ws: string, name: string, bytes: Uint8Array) {
+    return this.call<ModelVersion & { created: boolean }>('POST', `/v1/workspaces/${enc(ws)}/models/${enc(name)}`, {
+      bytes,
+      type: 'application/octet-stream',
+    })
+  }
+  listModels(ws: string) {
+    return this.call<Array<{ name: string; versions: number; latest: ModelVersion }>>(
+      'GET',
+      `/v1/workspaces/${enc(ws)}/models`,
+    )
+  }
+  getModel(ws: string, name: string) {
+    return this.call<{ name: string; versions: ModelVersion[] }>('GET', `/v1/workspaces/${enc(ws)}/models/${enc(name)}`)
+  }
+  getModelVersion(ws: string, name: string, version: number) {
+    return this.call<ModelVersion>('GET', `/v1/workspaces/${enc(ws)}/models/${enc(name)}/versions/${version}`)
+  }
+  deleteModel(ws: string, name: string) {
+    return this.call<{ deleted: string }>('DELETE', `/v1/workspaces/${enc(ws)}/models/${enc(name)}`)
+  }
+
+  // Pipelines
+  putPipeline(ws: string, name: string, steps: unknown[]) {
+    return this.call<PipelineVersion & { deployed: boolean }>(
+      'PUT',
+      `/v1/workspaces/${enc(ws)}/pipelines/${enc(name)}`,
+      { json: { steps } },
+    )
+  }
+  listPipelines(ws: string) {
+    return this.call<Array<PipelineVersion & { deployment: DeploymentStatus | null }>>(
+      'GET',
+      `/v1/workspaces/${enc(ws)}/pipelines`,
+    )
+  }
+  getPipeline(ws: string, name: string) {
+    return this.call<{ name: string; versions: PipelineVersion[]; deployment: DeploymentStatus | null }>(
+      'GET',
+      `/v1/workspaces/${enc(ws)}/pipelines/${enc(name)}`,
+    )
+  }
+  getPipelineVersion(ws: string, name: string, version: number) {
+    return this.call<PipelineVersion>('GET', `/v1/workspaces/${enc(ws)}/pipelines/${enc(name)}/versions/${version}`)
+  }
+  deletePipeline(ws: string, name: string) {
+    return this.call<{ deleted: string }>('DELETE', `/v1/workspaces/${enc(ws)}/pipelines/${enc(name)}`)
+  }
+  deploy(ws: string, name: string, options: DeployOptions = {}) {
+    return this.call<DeploymentStatus>('POST', `/v1/workspaces/${enc(ws)}/pipelines/${enc(name)}/deploy`, {
+      json: options,
+    })
+  }
+  undeploy(ws: string, name: string) {
+    return this.call<{ undeployed: string }>('POST', `/v1/workspaces/${enc(ws)}/pipelines/${enc(name)}/undeploy`)
+  }
+  deployment(ws: string, name: string) {
+    return this.call<DeploymentStatus>('GET', `/v1/workspaces/${enc(ws)}/pipelines/${enc(name)}/deployment`)
+  }
+
+  // Inference
+  inferRecords(ws: string, name: string, records: Record<string, unknown>[]) {
+    return this.call<Array<Record<string, unknown>>>('POST', `/v1/workspaces/${enc(ws)}/pipelines/${enc(name)}/infer`, {
+      bytes: new TextEncoder().encode(JSON.stringify(records)),
+      type: 'application/json; format=pandas-records',
+    })
+  }
+  inferArrow(ws: string, name: string, ipc: Uint8Array, format: 'stream' | 'file' = 'stream') {
+    return this.call<Uint8Array>('POST', `/v1/workspaces/${enc(ws)}/pipelines/${enc(name)}/infer`, {
+      bytes: ipc,
+      type: `application/vnd.apache.arrow.${format}`,
+    })
+  }
+  /** An Open Inference Protocol v2 request to pipeline `model` of workspace default. */
+  inferOip(
+    model: string,
+    request: { id?: string; inputs: unknown[]; outputs?: unknown[]; parameters?: unknown },
+    version?: number,
+  ) {
+    const path =
+      version === undefined ? `/v2/models/${enc(model)}/infer` : `/v2/models/${enc(model)}/versions/${version}/infer`
+    return this.call<{
+      model_name: string
+      model_version?: string
+      id?: string
+      parameters?: Record<string, unknown>
+      outputs: Array<{ name: string; datatype: string; shape: number[]; data: unknown[] }>
+    }>('POST', path, { json: request })
+  }
+
+  // API keys
+  createKey(ws: string, name: string, role: 'admin' | 'deployer' | 'viewer') {
+    return this.call<{ id: string; key: string; workspace: string; name: string; role: string }>(
+      'POST',
+      `/v1/workspaces/${enc(ws)}/keys`,
+      {
+        json: { name, role },
+      },
+    )
+  }
+  listKeys(ws: string) {
+    return this.call<Array<{ id: string; workspace: string; name: string; role: string; created_at: string }>>(
+      'GET',
+      `/v1/workspaces/${enc(ws)}/keys`,
+    )
+  }
+  revokeKey(ws: string, id: string) {
+    return this.call<{ revoked: string }>('DELETE', `/v1/workspaces/${enc(ws)}/keys/${enc(id)}`)
+  }
+
+  // Operations
+  ready() {
+    return this.call<{ ready: boolean }>('GET', '/v2/health/ready')
+  }
+  openapi() {
+    return this.call<Record<string, unknown>>('GET', '/openapi.json')
+  }
+  metrics() {
+    return this.call<string>('GET', '/metrics')
+  }
+}

@@ -1,0 +1,310 @@
+/**
+ * The model registry and deployment control: workspaces, model versions (artifacts on disk,
+ * metadata in the store), pipeline versions with model references pinned at creation, and
+ * deployments that survive restarts. A PUT on a deployed pipeline hot-swaps it to the new version.
+ */
+import type { Engine } from '../engine/engine.js'
+import { ConflictError, errorMessage, InvalidConfigError, InvalidRequestError, NotFoundError } from '../errors.js'
+import { OIP_DATATYPE, oipShape } from '../formats/oip.js'
+import type { Logger } from '../log.js'
+import { PipelineRunner } from '../pipeline/runner.js'
+import { compileStages, mapModelRefs, modelRefs, parseSteps } from '../pipeline/steps.js'
+import type { DeploymentManager } from '../serving/deployment.js'
+import type { ArtifactStore } from '../store/artifacts.js'
+import type { DeploymentRecord, ModelRecord, PipelineRecord, Store } from '../store/types.js'
+import { type DeployRequest, deployRequestSchema } from './schemas.js'
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/
+const WORKSPACE = /^[a-z0-9][a-z0-9_-]{0,62}$/
+
+function checkName(kind: string, name: string, pattern = NAME): void {
+  if (!pattern.test(name)) {
+    throw new InvalidRequestError(
+      `${kind} name '${name}' is not valid: use ${pattern === WORKSPACE ? 'lower-case letters, digits, - and _' : 'letters, digits, ., - and _'} (first a letter or digit)`,
+    )
+  }
+}
+
+export interface RegistryDeps {
+  store: Store
+  artifacts: ArtifactStore
+  engine: Engine
+  manager: DeploymentManager
+  log: Logger
+}
+
+export class Registry {
+  constructor(private readonly deps: RegistryDeps) {}
+
+  private get store(): Store {
+    return this.deps.store
+  }
+
+  async requireWorkspace(name: string): Promise<void> {
+    if (!(await this.store.getWorkspace(name))) {
+      const names = (await this.store.listWorkspaces()).map((w) => w.name)
+      throw new NotFoundError(`no workspace '${name}' (workspaces: ${names.join(', ')})`)
+    }
+  }
+
+  // Workspaces
+
+  async createWorkspace(name: string) {
+    checkName('workspace', name, WORKSPACE)
+    return this.store.createWorkspace(name)
+  }
+
+  listWorkspaces() {
+    return this.store.listWorkspaces()
+  }
+
+  async getWorkspace(name: string) {
+    await this.requireWorkspace(name)
+    const [models, pipelines] = await Promise.all([this.store.listModels(name), this.store.listPipelines(name)])
+    return {
+      ...(await this.store.getWorkspace(name)),
+      models: [...new Set(models.map((m) => m.name))].length,
+      pipelines: pipelines.length,
+      deployed: this.deps.manager.list(name).map((d) => d.name),
+    }
+  }
+
+  async deleteWorkspace(name: string): Promise<void> {
+    await this.requireWorkspace(name)
+    const deployed = this.deps.manager.list(name).map((d) => d.name)
+    if (deployed.length > 0) {
+      throw new ConflictError(
+        `workspace '${name}' has deployed pipelines (${deployed.join(', ')}); undeploy them first`,
+      )
+    }
+    await this.store.deleteWorkspace(name)
+  }
+
+  // Models
+
+  /** Store a model version: 201-style `created: true` for new bytes, `false` when these bytes exist. */
+  async uploadModel(
+    workspace: string,
+    name: string,
+    bytes: Uint8Array,
+  ): Promise<{ record: ModelRecord; created: boolean }> {
+    await this.requireWorkspace(workspace)
+    checkName('model', name)
+    // Load it once on the CPU: the parser's reason for invalid bytes, and the input/output metadata.
+    const session = await this.deps.engine.load(bytes, { backend: 'cpu' })
+    const meta = (specs: readonly { name: string; dtype: string; shape: readonly (number | string)[] }[]) =>
+      specs.map((s) => ({
+        name: s.name,
+        datatype: OIP_DATATYPE[s.dtype as keyof typeof OIP_DATATYPE],
+        shape: oipShape(s.shape),
+      }))
+    const inputs = meta(session.inputs)
+    const outputs = meta(session.outputs)
+    await session.release()
+    const sha256 = await this.deps.artifacts.put(bytes)
+    return this.store.addModelVersion({ workspace, name, sha256, size: bytes.length, inputs, outputs })
+  }
+
+  async listModels(workspace: string) {
+    await this.requireWorkspace(workspace)
+    const byName = new Map<string, ModelRecord[]>()
+    for (const m of await this.store.listModels(workspace)) byName.set(m.name, [...(byName.get(m.name) ?? []), m])
+    return [...byName].map(([name, versions]) => ({
+      name,
+      latest: versions[versions.length - 1],
+      versions: versions.length,
+    }))
+  }
+
+  async getModel(workspace: string, name: string): Promise<{ name: string; versions: ModelRecord[] }> {
+    await this.requireWorkspace(workspace)
+    const versions = await this.store.getModelVersions(workspace, name)
+    if (versions.length === 0) throw new NotFoundError(`no model '${name}' in workspace '${workspace}'`)
+    return { name, versions }
+  }
+
+  async getModelVersion(workspace: string, name: string, version: number): Promise<ModelRecord> {
+    await this.requireWorkspace(workspace)
+    const m = await this.store.getModelVersion(workspace, name, version)
+    if (!m) {
+      const have = (await this.store.getModelVersions(workspace, name)).map((x) => x.version)
+      throw new NotFoundError(
+        `no version ${version} of model '${name}'${have.length ? ` (versions: ${have.join(', ')})` : ''}`,
+      )
+    }
+    return m
+  }
+
+  async deleteModel(workspace: string, name: string): Promise<void> {
+    const { versions } = await this.getModel(workspace, name)
+    const users = this.deps.manager
+      .list(workspace)
+      .filter((d) => d.runner.models().some((ref) => ref.split(':')[0] === name))
+      .map((d) => d.name)
+    if (users.length > 0) {
+      throw new ConflictError(
+        `model '${name}' is used by deployed pipeline(s) ${users.join(', ')}; undeploy them first`,
+      )
+    }
+    await this.store.deleteModel(workspace, name)
+    for (const v of versions)
+      if (!(await this.store.artifactInUse(v.sha256))) await this.deps.artifacts.remove(v.sha256)
+  }
+
+  // Pipelines
+
+  /**
+   * Create a pipeline version. Model references without a version are pinned to the latest one
+   * now, so a version always means the same models. A deployed pipeline moves to the new version.
+   */
+  async putPipeline(
+    workspace: string,
+    name: string,
+    rawSteps: unknown,
+  ): Promise<{ record: PipelineRecord; deployed: boolean }> {
+    await this.requireWorkspace(workspace)
+    checkName('pipeline', name)
+    const steps = parseSteps(rawSteps)
+    const pins = new Map<string, string>()
+    for (const ref of modelRefs(steps)) {
+      const [model, v] = ref.split(':') as [string, string | undefined]
+      const versions = await this.store.getModelVersions(workspace, model)
+      if (versions.length === 0)
+        throw new InvalidConfigError(
+          `pipeline '${name}': no model '${model}' in workspace '${workspace}'; upload it first`,
+        )
+      const version = v === undefined ? (versions[versions.length - 1] as ModelRecord).version : Number(v)
+      if (!versions.some((x) => x.version === version)) {
+        throw new InvalidConfigError(
+          `pipeline '${name}': model '${model}' has no version ${version} (versions: ${versions.map((x) => x.version).join(', ')})`,
+        )
+      }
+      pins.set(ref, `${model}:${version}`)
+    }
+    const pinned = mapModelRefs(steps, (ref) => pins.get(ref) as string)
+    // Refuse before storing what could not deploy: build it once on the CPU (pre/post against the
+    // models' inputs and outputs, split outputs that agree, validations that parse).
+    const runner = await PipelineRunner.build(compileStages(pinned), {
+      load: async (ref) => {
+        const [model, v] = ref.split(':') as [string, string]
+        const m = await this.getModelVersion(workspace, model, Number(v))
+        return this.deps.engine.load(await this.deps.artifacts.get(m.sha256), { backend: 'cpu' })
+      },
+    })
+    await runner.release()
+    const record = await this.store.addPipelineVersion(workspace, name, pinned)
+    const current = (await this.store.listDeployments(workspace)).find((d) => d.pipeline === name)
+    if (!current) return { record, deployed: false }
+    try {
+      await this.deploy(workspace, name, { ...current.config, version: record.version })
+    } catch (e) {
+      throw new ConflictError(
+        `pipeline '${name}' version ${record.version} was saved, but the deployed version ${current.version} keeps serving: ${errorMessage(e)}`,
+      )
+    }
+    return { record, deployed: true }
+  }
+
+  async listPipelines(workspace: string) {
+    await this.requireWorkspace(workspace)
+    return (await this.store.listPipelines(workspace)).map((p) => ({
+      ...p,
+      deployment: this.deploymentOf(workspace, p.name),
+    }))
+  }
+
+  async getPipeline(workspace: string, name: string) {
+    await this.requireWorkspace(workspace)
+    const versions = await this.store.getPipelineVersions(workspace, name)
+    if (versions.length === 0) throw new NotFoundError(`no pipeline '${name}' in workspace '${workspace}'`)
+    return { name, versions, deployment: this.deploymentOf(workspace, name) }
+  }
+
+  async getPipelineVersion(workspace: string, name: string, version: number): Promise<PipelineRecord> {
+    const p = await this.store.getPipelineVersion(workspace, name, version)
+    if (!p) throw new NotFoundError(`no version ${version} of pipeline '${name}' in workspace '${workspace}'`)
+    return p
+  }
+
+  async deletePipeline(workspace: string, name: string): Promise<void> {
+    await this.getPipeline(workspace, name)
+    if (this.deps.manager.get(workspace, name))
+      throw new ConflictError(`pipeline '${name}' is deployed; undeploy it first`)
+    await this.store.deletePipeline(workspace, name)
+  }
+
+  private deploymentOf(workspace: string, name: string) {
+    return this.deps.manager.get(workspace, name)?.status() ?? null
+  }
+
+  // Deployments
+
+  /** Deploy a pipeline version (the latest by default; an earlier one is a rollback). */
+  async deploy(workspace: string, name: string, raw: unknown = {}) {
+    await this.requireWorkspace(workspace)
+    const parsed = deployRequestSchema.safeParse(raw ?? {})
+    if (!parsed.success) {
+      throw new InvalidRequestError(
+        `deploy: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`,
+      )
+    }
+    const req: DeployRequest = parsed.data
+    const versions = await this.store.getPipelineVersions(workspace, name)
+    if (versions.length === 0) throw new NotFoundError(`no pipeline '${name}' in workspace '${workspace}'`)
+    const version = req.version ?? (versions[versions.length - 1] as PipelineRecord).version
+    const pipeline = await this.getPipelineVersion(workspace, name, version)
+    const models: Record<string, Uint8Array> = {}
+    for (const ref of modelRefs(parseSteps(pipeline.steps))) {
+      const [model, v] = ref.split(':') as [string, string]
+      const m = await this.getModelVersion(workspace, model, Number(v))
+      models[ref] = await this.deps.artifacts.get(m.sha256)
+    }
+    const { version: _v, ...config } = req
+    const d = await this.deps.manager.deploy({
+      workspace,
+      pipeline: name,
+      pipelineVersion: version,
+      steps: pipeline.steps,
+      models,
+      ...(req.engine ? { backend: req.engine } : {}),
+      ...(req.batching ? { batching: req.batching } : {}),
+      replicas: req.replicas,
+    })
+    const record: DeploymentRecord = {
+      workspace,
+      pipeline: name,
+      version,
+      config,
+      deployedAt: new Date().toISOString(),
+    }
+    await this.store.putDeployment(record)
+    return d.status()
+  }
+
+  async undeploy(workspace: string, name: string): Promise<void> {
+    await this.requireWorkspace(workspace)
+    await this.deps.manager.undeploy(workspace, name)
+    await this.store.removeDeployment(workspace, name)
+  }
+
+  /** Bring back every deployment the store remembers (after a restart); failures are logged, not fatal. */
+  async restore(): Promise<{ restored: string[]; failed: string[] }> {
+    const restored: string[] = []
+    const failed: string[] = []
+    for (const d of await this.store.listDeployments()) {
+      const id = `${d.workspace}/${d.pipeline}`
+      try {
+        await this.deploy(d.workspace, d.pipeline, { ...d.config, version: d.version })
+        restored.push(id)
+      } catch (e) {
+        failed.push(id)
+        this.deps.log.error('could not restore a deployment', {
+          pipeline: id,
+          version: d.version,
+          error: errorMessage(e),
+        })
+      }
+    }
+    return { restored, failed }
+  }
+}

@@ -1,0 +1,30 @@
+/** Request bodies of the registry routes (zod); the OpenAPI document is generated from these. */
+import { z } from 'zod'
+import { batchingSchema } from '../serving/batcher.js'
+
+export const deployRequestSchema = z
+  .object({
+    /** Pipeline version to deploy; the latest by default (an earlier one is a rollback). */
+    version: z.number().int().min(1).optional(),
+    /** Backend for this pipeline's models: auto (the server's setting), webgpu, cpu or wasm. */
+    engine: z.enum(['auto', 'webgpu', 'cpu', 'wasm']).optional(),
+    /** Dynamic batching settings (see the README's table for defaults). */
+    batching: batchingSchema.partial().optional(),
+    /** Copies of the pipeline's sessions; up to this many batches run at once (CPU cores). */
+    replicas: z.number().int().min(1).max(64).default(1),
+  })
+  .strict()
+
+export type DeployRequest = z.infer<typeof deployRequestSchema>
+
+export const pipelineRequestSchema = z.object({ steps: z.array(z.unknown()).min(1) }).strict()
+
+export const workspaceRequestSchema = z.object({ name: z.string().min(1) }).strict()
+
+export const keyRequestSchema = z
+  .object({
+    /** What the key is for (shown in listings). */
+    name: z.string().min(1).max(128),
+    role: z.enum(['admin', 'deployer', 'viewer']),
+  })
+  .strict()
