@@ -31,6 +31,15 @@ const configSchema = z.object({
   /** Log verbosity for lastmile and onnxruntime. */
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   gpu: gpuSchema.default(gpuSchema.parse({})),
+  /** Where the `lastmile` admin commands (models, pipelines, workspaces, keys) send requests. */
+  client: z
+    .object({
+      /** The server's URL. */
+      url: z.string().url().default('http://127.0.0.1:8080'),
+      /** API key sent as `Authorization: Bearer ...`, when the server requires one. */
+      apiKey: z.string().default(''),
+    })
+    .default({ url: 'http://127.0.0.1:8080', apiKey: '' }),
   server: z
     .object({
       /** Address to listen on; 127.0.0.1 keeps the server private to this machine. */
@@ -89,6 +98,8 @@ export const ENV_VARS: Record<string, { path: string[]; parse: (v: string) => un
   LASTMILE_DEMO: { path: ['server', 'demo'], parse: parseBool },
   LASTMILE_MODEL_LIMIT_BYTES: { path: ['server', 'modelLimitBytes'], parse: Number },
   LASTMILE_AUTH: { path: ['server', 'auth'], parse: String },
+  LASTMILE_URL: { path: ['client', 'url'], parse: String },
+  LASTMILE_API_KEY: { path: ['client', 'apiKey'], parse: String },
 }
 
 function parseBool(v: string): boolean {

@@ -17,6 +17,7 @@ describe('config', () => {
         recover: true,
         validate: false,
       },
+      client: { url: 'http://127.0.0.1:8080', apiKey: '' },
       server: {
         host: '127.0.0.1',
         port: 8080,

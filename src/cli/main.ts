@@ -3,9 +3,11 @@
  * dispatches to a command and maps typed errors to an exit code and a one-line message.
  */
 import { parseArgs } from 'node:util'
+import { ApiError } from '../client/client.js'
 import { type Config, type ConfigOverrides, loadConfig } from '../config.js'
 import { errorMessage, LastmileError } from '../errors.js'
 import { VERSION } from '../version.js'
+import { runAdmin } from './admin.js'
 import { runDemo } from './demo.js'
 import { runInfo } from './info.js'
 import { runServe } from './serve.js'
@@ -15,10 +17,19 @@ const HELP = `lastmile — an inference server for the last mile of ML
 Usage: lastmile <command> [flags]
 
 Commands:
-  serve     Start the HTTP server (deploys the demo pipeline unless --no-demo)
-  demo      Load the demo model (an MLP classifier) and answer a few example rows
+  serve     Start the HTTP server (deploys the demo pipeline on first start unless --no-demo)
+  demo      Load the demo model (an MLP classifier) and answer a few example rows, no server
   info      Show the backends and the GPU adapter this machine offers (JSON)
   help      Show this help
+
+Registry commands (against a running server: --url, --key; workspace from --workspace):
+  models upload <file.onnx> [--name n]        models list | get <name> | delete <name>
+  pipelines create <name> --steps <file|json> pipelines list | get <name> | delete <name>
+  pipelines deploy <name> [--pipeline-version v] [--engine e] [--replicas n]
+  pipelines undeploy <name>                   pipelines status <name>
+  workspaces list | create <name> | get <name> | delete <name>
+  keys create --role <admin|deployer|viewer> [--name n] [--offline --data dir]
+  keys list | revoke <id>
 
 Flags (each also settable by environment variable, see README):
   --data <dir>            data folder                        LASTMILE_DATA_DIR   (.lastmile-data)
@@ -31,6 +42,9 @@ Flags (each also settable by environment variable, see README):
   --port <n>              (serve) TCP port, 0 = any free      LASTMILE_PORT       (8080)
   --no-demo               (serve) do not deploy the demo     LASTMILE_DEMO       (true)
   --rows <n>              (demo) rows to score               (4)
+  --url <url>             (registry) server URL              LASTMILE_URL        (http://127.0.0.1:8080)
+  --key <key>             (registry) API key                 LASTMILE_API_KEY
+  --workspace <ws>        (registry) workspace               (default)
 `
 
 const OPTIONS = {
@@ -44,6 +58,16 @@ const OPTIONS = {
   host: { type: 'string' },
   port: { type: 'string' },
   'no-demo': { type: 'boolean' },
+  url: { type: 'string' },
+  key: { type: 'string' },
+  workspace: { type: 'string' },
+  name: { type: 'string' },
+  steps: { type: 'string' },
+  'pipeline-version': { type: 'string' },
+  engine: { type: 'string' },
+  replicas: { type: 'string' },
+  role: { type: 'string' },
+  offline: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const
@@ -60,6 +84,7 @@ function overridesFrom(v: Values): ConfigOverrides {
       backend: v['gpu-backend'] as Config['gpu']['backend'] | undefined,
       adapter: v['gpu-adapter'],
     },
+    client: { url: v.url, apiKey: v.key },
     server: {
       host: v.host,
       port: v.port === undefined ? undefined : Number(v.port),
@@ -89,6 +114,21 @@ export async function main(argv: string[], env: Record<string, string | undefine
         return await runInfo(config)
       case 'serve':
         return await runServe(config)
+      case 'models':
+      case 'pipelines':
+      case 'workspaces':
+      case 'keys':
+        return await runAdmin(config, command, {
+          positionals: positionals.slice(1),
+          workspace: values.workspace ?? 'default',
+          ...(values.name !== undefined ? { name: values.name } : {}),
+          ...(values.steps !== undefined ? { steps: values.steps } : {}),
+          ...(values['pipeline-version'] !== undefined ? { version: values['pipeline-version'] } : {}),
+          ...(values.engine !== undefined ? { engine: values.engine } : {}),
+          ...(values.replicas !== undefined ? { replicas: values.replicas } : {}),
+          ...(values.role !== undefined ? { role: values.role } : {}),
+          ...(values.offline ? { offline: true } : {}),
+        })
       default:
         process.stderr.write(`lastmile: unknown command '${command}'\n\n${HELP}`)
         return 2
@@ -97,6 +137,10 @@ export async function main(argv: string[], env: Record<string, string | undefine
     if (String((e as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`lastmile: ${errorMessage(e)} (see \`lastmile help\`)\n`)
       return 2
+    }
+    if (e instanceof ApiError) {
+      process.stderr.write(`lastmile: ${e.code} (HTTP ${e.status}): ${e.message}\n`)
+      return 1
     }
     const code = e instanceof LastmileError ? e.code : 'error'
     process.stderr.write(`lastmile: ${code}: ${errorMessage(e)}\n`)

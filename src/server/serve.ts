@@ -50,7 +50,7 @@ export async function buildServer(
   if (authRequired && (await store.listApiKeys()).length === 0) {
     await store.close()
     throw new InvalidConfigError(
-      `API keys are required on ${config.server.host} but none exist: create one with \`lastmile keys create --workspace default --role admin --data ${config.dataDir}\`, or set LASTMILE_AUTH=off to serve without keys`,
+      `API keys are required on ${config.server.host} but none exist: create one with \`lastmile keys create --offline --workspace default --role admin --name admin --data ${config.dataDir}\`, or set LASTMILE_AUTH=off to serve without keys`,
     )
   }
   if (!authRequired && !isLoopback(config.server.host)) {
