@@ -81,7 +81,7 @@ describe('API keys', () => {
     const open = testConfig({ server: { host: '0.0.0.0' } })
     await expect(buildServer(open, { log: silentLogger })).rejects.toThrow(InvalidConfigError)
     await expect(buildServer(open, { log: silentLogger })).rejects.toThrow(
-      /lastmile keys create --workspace default --role admin/,
+      /lastmile keys create --offline --workspace default --role admin/,
     )
     const off = await buildServer(testConfig({ server: { host: '0.0.0.0', auth: 'off' } }), { log: silentLogger })
     expect((await off.app.request('/v1/workspaces')).status).toBe(200)
