@@ -64,6 +64,11 @@ export interface DeploymentStatus {
   backend: string
   active_backend: string
   replicas: number
+  /** Per model stage: routing, and where each model runs right now. */
+  stages: Array<{
+    routing: string
+    models: Array<{ model: string; backend: string; active_backend: string; path: string }>
+  }>
   queued_rows: number
   batching: Record<string, unknown>
 }

@@ -98,6 +98,28 @@ export class PipelineRunner {
     }
   }
 
+  /** Per model stage: its routing and, per model, where it runs right now (GPU or CPU path). */
+  describe(): Array<{
+    routing: string
+    models: Array<{ model: string; backend: string; active_backend: string; path: string }>
+  }> {
+    return this.stages.flatMap((s) =>
+      s.kind === 'models'
+        ? [
+            {
+              routing: s.routing.kind,
+              models: [...s.fused].map(([model, f]) => ({
+                model,
+                backend: f.session.backend,
+                active_backend: f.session.activeBackend(),
+                path: f.path(),
+              })),
+            },
+          ]
+        : [],
+    )
+  }
+
   /** Model refs by stage, e.g. ["a:1", "b:2"]. */
   models(): string[] {
     return this.stages.flatMap((s) => (s.kind === 'models' ? [...s.fused.keys()] : []))

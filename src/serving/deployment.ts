@@ -210,6 +210,7 @@ export class Deployment {
       active_backend: b.active,
       path: b.path,
       replicas: this.replicas.length,
+      stages: this.runner.describe(),
       queued_rows: this.batcher.queuedRows(),
       batching: this.batching,
     }

@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { describe, expect, it, vi } from 'vitest'
+import { LastmileClient } from '../../src/client/client.js'
 import { GraphBuilder } from '../../src/onnx/builder.js'
 import { startServer } from '../../src/server/serve.js'
 import { doubler, spec, tempDir, testConfig } from '../helpers/server.js'
@@ -109,6 +110,37 @@ describe('server over real sockets', () => {
     expect(chunked.status).toBe(413)
     expect(((await chunked.json()) as { error: { code: string } }).error.code).toBe('payload_too_large')
     expect((await infer(server.url, 'double', [1, 2])).y).toEqual([2, 4])
+    await server.close()
+  })
+
+  it('hot-swaps through the registry (PUT a new version) under load without failing a request', async () => {
+    const server = await startServer(testConfig())
+    const lm = new LastmileClient({ url: server.url })
+    await lm.uploadModel('default', 'model', times(2))
+    await lm.uploadModel('default', 'model', times(3))
+    await lm.putPipeline('default', 'swap', [{ model: 'model:1' }])
+    await lm.deploy('default', 'swap')
+    let stop = false
+    const failures: string[] = []
+    const seen = new Set<number>()
+    const client = async () => {
+      while (!stop) {
+        const r = await infer(server.url, 'swap', [1])
+        if (r.status !== 200) failures.push(String(r.status))
+        else seen.add((r.y as number[])[0] as number)
+      }
+    }
+    const clients = Array.from({ length: 12 }, client)
+    await new Promise((r) => setTimeout(r, 100))
+    expect((await lm.putPipeline('default', 'swap', [{ model: 'model:2' }])).deployed).toBe(true)
+    await new Promise((r) => setTimeout(r, 100))
+    stop = true
+    await Promise.all(clients)
+    expect(failures).toEqual([])
+    expect(seen).toEqual(new Set([2, 3]))
+    expect((await lm.deployment('default', 'swap')).stages).toEqual([
+      { routing: 'single', models: [{ model: 'model:2', backend: 'cpu', active_backend: 'cpu', path: 'cpu' }] },
+    ])
     await server.close()
   })
 
