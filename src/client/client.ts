@@ -29,11 +29,7 @@ export interface ClientOptions {
   fetch?: (url: string, init: RequestInit) => Promise<Response>
 }
 
-export interface TensorMeta {
-  name: string
-  datatype: string
-  shape: number[]
-}
+export type { TensorMeta } from '../store/types.js'
 
 export interface ModelVersion {
   workspace: string
@@ -79,6 +75,8 @@ export interface DeployOptions {
   batching?: Record<string, unknown>
   replicas?: number
 }
+
+import type { TensorMeta } from '../store/types.js'
 
 const enc = encodeURIComponent
 

@@ -1,7 +1,9 @@
 /** Building servers for tests: temp data folder, silent logs, pipelines deployed from fixtures. */
-import { mkdtempSync } from 'node:fs'
+import { type ChildProcess, spawn } from 'node:child_process'
+import { existsSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { vi } from 'vitest'
 import { LastmileClient } from '../../src/client/client.js'
 import { type ConfigOverrides, loadConfig } from '../../src/config.js'
 import { silentLogger } from '../../src/log.js'
@@ -61,4 +63,28 @@ export function clientFor(
     ...(apiKey ? { apiKey } : {}),
     fetch: async (url, init) => app.request(url, init),
   })
+}
+
+export const binPath = new URL('../../bin/lastmile.js', import.meta.url).pathname
+/** Whether dist/ exists (the CLI tests need it; `npm test` builds it first). */
+export const cliBuilt = existsSync(new URL('../../dist/src/cli/main.js', import.meta.url))
+
+/** `lastmile serve <args>` in a child process; resolves once it prints its URL. */
+export async function spawnServer(args: string[]): Promise<{ url: string; child: ChildProcess; output(): string }> {
+  const child = spawn(process.execPath, [binPath, 'serve', '--port', '0', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  child.stdout?.on('data', (b) => {
+    out += b
+  })
+  const url = await vi.waitFor(
+    () => {
+      const m = /serving on (http:\/\/\S+)/.exec(out)
+      if (!m) throw new Error('not up yet')
+      return m[1] as string
+    },
+    { timeout: 30_000, interval: 50 },
+  )
+  return { url, child, output: () => out }
 }

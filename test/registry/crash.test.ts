@@ -2,46 +2,27 @@
  * Crash safety with a real server process: an upload in flight when the server is killed with
  * SIGKILL loses nothing acknowledged and leaves no half-written artifact; deployments come back.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
-import { existsSync, readdirSync } from 'node:fs'
+import type { ChildProcess } from 'node:child_process'
+import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { afterEach, describe, expect, it, vi } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { LastmileClient } from '../../src/client/client.js'
 import { mlpClassifier } from '../../src/onnx/fixtures.js'
-import { doubler, tempDir } from '../helpers/server.js'
+import { cliBuilt, doubler, spawnServer, tempDir } from '../helpers/server.js'
 
-const bin = new URL('../../bin/lastmile.js', import.meta.url).pathname
-const built = existsSync(new URL('../../dist/src/cli/main.js', import.meta.url))
 const children: ChildProcess[] = []
 afterEach(() => {
   for (const c of children.splice(0)) c.kill('SIGKILL')
 })
 
-async function serve(data: string): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(
-    process.execPath,
-    [bin, 'serve', '--port', '0', '--data', data, '--no-demo', '--backend', 'cpu'],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  )
-  children.push(child)
-  let out = ''
-  child.stdout?.on('data', (b) => {
-    out += b
-  })
-  const url = await vi.waitFor(
-    () => {
-      const m = /serving on (http:\/\/\S+)/.exec(out)
-      if (!m) throw new Error('not up yet')
-      return m[1] as string
-    },
-    { timeout: 30_000, interval: 50 },
-  )
-  return { url, child }
+async function serve(data: string) {
+  const s = await spawnServer(['--data', data, '--no-demo', '--backend', 'cpu'])
+  children.push(s.child)
+  return s
 }
 
+const built = cliBuilt
 describe.runIf(built)(`crash safety${built ? '' : ' (skipped: run `npm run build` first; `npm test` does)'}`, () => {
   it('kill -9 mid-upload and a restart lose nothing acknowledged', async () => {
     const data = tempDir()

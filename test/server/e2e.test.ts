@@ -3,13 +3,11 @@
  * batched together), a hot swap under load fails no request, a graceful shutdown answers what is
  * queued, and `lastmile serve` exits cleanly on SIGTERM.
  */
-import { spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { describe, expect, it, vi } from 'vitest'
 import { LastmileClient } from '../../src/client/client.js'
 import { GraphBuilder } from '../../src/onnx/builder.js'
 import { startServer } from '../../src/server/serve.js'
-import { doubler, spec, tempDir, testConfig } from '../helpers/server.js'
+import { cliBuilt, doubler, spawnServer, spec, tempDir, testConfig } from '../helpers/server.js'
 
 /** y = k·x for x float32 [N, 1]. */
 function times(k: number): Uint8Array {
@@ -158,37 +156,11 @@ describe('server over real sockets', () => {
   })
 })
 
-const built = existsSync(new URL('../../dist/src/cli/main.js', import.meta.url))
+const built = cliBuilt
 describe.runIf(built)(`lastmile serve${built ? '' : ' (skipped: run `npm run build` first; `npm test` does)'}`, () => {
   it('serves the demo pipeline, prints how to call it, and exits 0 on SIGTERM', async () => {
-    const child = spawn(
-      process.execPath,
-      [
-        new URL('../../bin/lastmile.js', import.meta.url).pathname,
-        'serve',
-        '--port',
-        '0',
-        '--data',
-        tempDir(),
-        '--backend',
-        'cpu',
-      ],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    )
-    let out = ''
-    child.stdout.on('data', (b) => {
-      out += b
-    })
-    const url = await vi.waitFor(
-      () => {
-        const m = /serving on (http:\/\/\S+)/.exec(out)
-        if (!m) throw new Error('not up yet')
-        return m[1] as string
-      },
-      { timeout: 30_000, interval: 50 },
-    )
+    const { url, child, output } = await spawnServer(['--data', tempDir(), '--backend', 'cpu'])
+    const out = output()
     expect(out).toContain(`curl -s ${url}/v2/models/demo/infer`)
     const res = await fetch(`${url}/v1/workspaces/default/pipelines/demo/infer`, {
       method: 'POST',
@@ -197,7 +169,7 @@ describe.runIf(built)(`lastmile serve${built ? '' : ' (skipped: run `npm run bui
     })
     const rows = (await res.json()) as Array<Record<string, unknown>>
     expect(['class_a', 'class_b', 'class_c']).toContain(rows[0]?.['out.label_name'])
-    const exit = new Promise<number | null>((r) => child.on('exit', (code) => r(code)))
+    const exit = new Promise<number | null>((r) => child.on('exit', (code: number | null) => r(code)))
     child.kill('SIGTERM')
     expect(await exit).toBe(0)
   })
