@@ -31,6 +31,46 @@ const configSchema = z.object({
   /** Log verbosity for lastmile and onnxruntime. */
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   gpu: gpuSchema.default(gpuSchema.parse({})),
+  /** The inference log (what the assays read). */
+  log: z
+    .object({
+      /** Share of requests logged, 0..1. */
+      sampleRate: z.number().min(0).max(1).default(1),
+      /** Hours of log kept (whole segments older than this are deleted). */
+      retentionHours: z
+        .number()
+        .positive()
+        .default(24 * 30),
+      /** Roll the open segment into an Arrow file past this many bytes... */
+      rollBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .default(64 * 1024 * 1024),
+      /** ...or this many seconds. */
+      rollSeconds: z.number().positive().default(3600),
+      /** How often buffered rows are written and fsynced, in ms. */
+      flushMs: z.number().int().min(10).default(500),
+      /** Rows buffered at most; beyond, rows are dropped and counted (lastmile_log_dropped_rows_total). */
+      maxBufferedRows: z.number().int().min(1).default(1_000_000),
+    })
+    .default({
+      sampleRate: 1,
+      retentionHours: 720,
+      rollBytes: 64 * 1024 * 1024,
+      rollSeconds: 3600,
+      flushMs: 500,
+      maxBufferedRows: 1_000_000,
+    }),
+  /** Scheduled assays. */
+  assays: z
+    .object({
+      /** How often due assay windows are looked for, in ms. */
+      tickMs: z.number().int().min(10).default(30_000),
+      /** Attempts per webhook alert (exponential backoff from 1 s). */
+      webhookAttempts: z.number().int().min(1).max(20).default(5),
+    })
+    .default({ tickMs: 30_000, webhookAttempts: 5 }),
   /** Where the `lastmile` admin commands (models, pipelines, workspaces, keys) send requests. */
   client: z
     .object({
@@ -99,6 +139,13 @@ export const ENV_VARS: Record<string, { path: string[]; parse: (v: string) => un
   LASTMILE_MODEL_LIMIT_BYTES: { path: ['server', 'modelLimitBytes'], parse: Number },
   LASTMILE_AUTH: { path: ['server', 'auth'], parse: String },
   LASTMILE_URL: { path: ['client', 'url'], parse: String },
+  LASTMILE_LOG_SAMPLE_RATE: { path: ['log', 'sampleRate'], parse: Number },
+  LASTMILE_LOG_RETENTION_HOURS: { path: ['log', 'retentionHours'], parse: Number },
+  LASTMILE_LOG_ROLL_BYTES: { path: ['log', 'rollBytes'], parse: Number },
+  LASTMILE_LOG_ROLL_SECONDS: { path: ['log', 'rollSeconds'], parse: Number },
+  LASTMILE_LOG_FLUSH_MS: { path: ['log', 'flushMs'], parse: Number },
+  LASTMILE_ASSAY_TICK_MS: { path: ['assays', 'tickMs'], parse: Number },
+  LASTMILE_WEBHOOK_ATTEMPTS: { path: ['assays', 'webhookAttempts'], parse: Number },
   LASTMILE_API_KEY: { path: ['client', 'apiKey'], parse: String },
 }
 

@@ -17,6 +17,15 @@ describe('config', () => {
         recover: true,
         validate: false,
       },
+      log: {
+        sampleRate: 1,
+        retentionHours: 720,
+        rollBytes: 64 * 1024 * 1024,
+        rollSeconds: 3600,
+        flushMs: 500,
+        maxBufferedRows: 1_000_000,
+      },
+      assays: { tickMs: 30_000, webhookAttempts: 5 },
       client: { url: 'http://127.0.0.1:8080', apiKey: '' },
       server: {
         host: '127.0.0.1',

@@ -36,6 +36,7 @@ export interface LoadOptions {
 export class Engine {
   private gpuRuntime: Promise<GpuRuntime> | undefined
   private gpuFailure: string | undefined
+  private openedGpu: GpuRuntime | undefined
   private readonly sessions = new Set<ModelSession>()
   private readonly sessionOptions: SessionOptions
 
@@ -48,11 +49,22 @@ export class Engine {
 
   /** The shared GPU runtime, opened on first use. Throws `BackendUnavailableError` without an adapter. */
   gpu(): Promise<GpuRuntime> {
-    this.gpuRuntime ??= acquireGpu(this.config.gpu, this.log).catch((e) => {
-      this.gpuFailure = errorMessage(e)
-      throw e
-    })
+    this.gpuRuntime ??= acquireGpu(this.config.gpu, this.log).then(
+      (rt) => {
+        this.openedGpu = rt
+        return rt
+      },
+      (e) => {
+        this.gpuFailure = errorMessage(e)
+        throw e
+      },
+    )
     return this.gpuRuntime
+  }
+
+  /** The GPU runtime if it is already open (never opens one). */
+  openGpu(): GpuRuntime | undefined {
+    return this.openedGpu
   }
 
   /** Resolve a backend choice to a concrete backend. */
@@ -118,6 +130,7 @@ export class Engine {
     await Promise.all([...this.sessions].map((s) => s.release().catch(() => {})))
     const rt = await this.gpuRuntime?.catch(() => undefined)
     this.gpuRuntime = undefined
+    this.openedGpu = undefined
     if (rt) await releaseGpu(rt)
   }
 }

@@ -9,6 +9,7 @@ import { VERSION } from '../version.js'
 import type { ServerDeps } from './deps.js'
 import { errorResponse, onError } from './errors.js'
 import { openApiDocument, RouteTable } from './route-table.js'
+import { observeRoutes } from './routes/observe.js'
 import { inferenceRoutes } from './routes/pipelines.js'
 import { registryRoutes } from './routes/registry.js'
 import { v2Routes } from './routes/v2.js'
@@ -51,5 +52,6 @@ export function createApp(deps: ServerDeps): { app: Hono; routes: RouteTable } {
   v2Routes(app, routes, deps)
   inferenceRoutes(app, routes, deps)
   registryRoutes(app, routes, deps)
+  observeRoutes(app, routes, deps)
   return { app, routes }
 }

@@ -1,6 +1,8 @@
 /** What the HTTP layer is built from: core services, created by the caller (serve, tests). */
+import type { AssayService } from '../assays/service.js'
 import type { Engine } from '../engine/engine.js'
 import type { Logger } from '../log.js'
+import type { InferenceLog } from '../logs/inference-log.js'
 import type { Registry } from '../registry/registry.js'
 import type { DeploymentManager } from '../serving/deployment.js'
 import type { Store } from '../store/types.js'
@@ -12,6 +14,8 @@ export interface ServerDeps {
   registry: Registry
   store: Store
   metrics: Metrics
+  inferenceLog: InferenceLog
+  assays: AssayService
   log: Logger
   /** Whether routes other than health, metrics and the OpenAPI document need an API key. */
   authRequired: boolean

@@ -3,7 +3,9 @@
  * batch sizes, queue depth, and what each deployment and the GPU run on. One registry per server.
  */
 import client from 'prom-client'
+import type { AssayService } from '../assays/service.js'
 import type { Engine } from '../engine/engine.js'
+import type { InferenceLog } from '../logs/inference-log.js'
 import type { BatchObserver } from '../serving/batcher.js'
 import type { Deployment, DeploymentManager, InferResult } from '../serving/deployment.js'
 
@@ -17,7 +19,11 @@ export class Metrics {
   private readonly stages: client.Histogram<'workspace' | 'pipeline' | 'stage'>
   private readonly batchRows: client.Histogram<'workspace' | 'pipeline'>
 
-  constructor(manager: DeploymentManager, engine: Engine) {
+  constructor(
+    manager: DeploymentManager,
+    engine: Engine,
+    observe?: { assays: AssayService; inferenceLog: InferenceLog },
+  ) {
     const registers = [this.registry]
     client.collectDefaultMetrics({ register: this.registry, prefix: 'lastmile_' })
     this.requests = new client.Counter({
@@ -79,6 +85,39 @@ export class Metrics {
         }
       },
     })
+    if (observe) {
+      new client.Gauge({
+        name: 'lastmile_assay_score',
+        help: 'Latest window score of each assay',
+        labelNames: ['workspace', 'pipeline', 'assay'],
+        registers,
+        collect() {
+          this.reset()
+          for (const a of observe.assays.latest())
+            this.set({ workspace: a.workspace, pipeline: a.pipeline, assay: a.name }, a.score)
+        },
+      })
+      new client.Gauge({
+        name: 'lastmile_assay_status',
+        help: 'Latest window status of each assay: 0 ok, 1 warning, 2 alert',
+        labelNames: ['workspace', 'pipeline', 'assay'],
+        registers,
+        collect() {
+          this.reset()
+          const code: Record<string, number> = { ok: 0, warning: 1, alert: 2 }
+          for (const a of observe.assays.latest())
+            this.set({ workspace: a.workspace, pipeline: a.pipeline, assay: a.name }, code[a.status] ?? -1)
+        },
+      })
+      new client.Gauge({
+        name: 'lastmile_log_dropped_rows_total',
+        help: 'Rows not logged because the inference log buffer was full',
+        registers,
+        collect() {
+          this.set(observe.inferenceLog.dropped)
+        },
+      })
+    }
     new client.Gauge({
       name: 'lastmile_gpu_info',
       help: 'The WebGPU adapter and device state, when the GPU is open (value 1)',

@@ -5,10 +5,13 @@
  */
 import { type ServerType, serve } from '@hono/node-server'
 import type { Hono } from 'hono'
+import { gpuHistogram } from '../assays/gpu.js'
+import { AssayService } from '../assays/service.js'
 import type { Config } from '../config.js'
 import { Engine } from '../engine/engine.js'
 import { errorMessage, InvalidConfigError } from '../errors.js'
 import { createLogger, type Logger, silentLogger } from '../log.js'
+import { InferenceLog } from '../logs/inference-log.js'
 import { installDemo } from '../registry/demo.js'
 import { Registry } from '../registry/registry.js'
 import { DeploymentManager, type InferenceSink } from '../serving/deployment.js'
@@ -57,14 +60,34 @@ export async function buildServer(
     log.warn('serving without API keys on a non-loopback address (LASTMILE_AUTH=off)', { host: config.server.host })
   }
   const engine = new Engine(config, log)
+  const inferenceLog = await InferenceLog.open(config.dataDir, config.log, log)
+  // Answered requests go to the inference log (and to a caller's sink, e.g. in tests).
+  const extra = opts.sink
+  const sink: InferenceSink = extra
+    ? {
+        append(r) {
+          inferenceLog.append(r)
+          extra.append(r)
+        },
+      }
+    : inferenceLog
   let metrics: Metrics | undefined
-  const manager = new DeploymentManager(engine, {
-    log,
-    ...(opts.sink ? { sink: opts.sink } : {}),
-    observer: (d) => metrics?.observer(d) ?? {},
-  })
-  metrics = new Metrics(manager, engine)
+  const manager = new DeploymentManager(engine, { log, sink, observer: (d) => metrics?.observer(d) ?? {} })
   const registry = new Registry({ store, artifacts, engine, manager, log })
+  const assays = new AssayService({
+    store,
+    log: inferenceLog,
+    logger: log,
+    requirePipeline: async (ws, name) => {
+      await registry.getPipeline(ws, name)
+    },
+    largeHistogram: () => {
+      const gpu = engine.openGpu()
+      return gpu && !gpu.adapterInfo.software && gpu.state === 'ready' ? gpuHistogram(() => gpu.context()) : undefined
+    },
+    webhookAttempts: config.assays.webhookAttempts,
+  })
+  metrics = new Metrics(manager, engine, { assays, inferenceLog })
   let shuttingDown = false
   const deps: ServerDeps = {
     engine,
@@ -72,6 +95,8 @@ export async function buildServer(
     registry,
     store,
     metrics,
+    inferenceLog,
+    assays,
     log,
     authRequired,
     bodyLimitBytes: config.server.bodyLimitBytes,
@@ -87,16 +112,20 @@ export async function buildServer(
     if (config.server.demo && firstStart) await installDemo(registry, config.dataDir)
   } catch (e) {
     await manager.stopAll()
+    await inferenceLog.close()
     await engine.close()
     await store.close()
     throw e
   }
+  assays.start(config.assays.tickMs)
   return {
     app: createApp(deps).app,
     deps,
     async shutdown() {
       shuttingDown = true
-      await manager.stopAll() // every queued request is answered before this resolves
+      await assays.stop()
+      await manager.stopAll() // every queued request is answered (and handed to the log) first
+      await inferenceLog.close() // then the log writes everything it holds
       await engine.close()
       await store.close()
     },

@@ -7,7 +7,16 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { ConflictError, NotFoundError } from '../errors.js'
-import type { ApiKeyRecord, DeploymentRecord, ModelRecord, PipelineRecord, Store, WorkspaceRecord } from './types.js'
+import type {
+  ApiKeyRecord,
+  AssayRecord,
+  AssayResultRecord,
+  DeploymentRecord,
+  ModelRecord,
+  PipelineRecord,
+  Store,
+  WorkspaceRecord,
+} from './types.js'
 
 /** Schema versions; each runs once, in order, in its own transaction. Never edit a released one. */
 export const MIGRATIONS: string[] = [
@@ -28,6 +37,15 @@ export const MIGRATIONS: string[] = [
    CREATE TABLE api_keys (
      id TEXT PRIMARY KEY, workspace TEXT NOT NULL REFERENCES workspaces(name) ON DELETE CASCADE,
      name TEXT NOT NULL, role TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL);`,
+  `CREATE TABLE assays (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     workspace TEXT NOT NULL REFERENCES workspaces(name) ON DELETE CASCADE,
+     pipeline TEXT NOT NULL, name TEXT NOT NULL, config TEXT NOT NULL, baseline BLOB NOT NULL,
+     active INTEGER NOT NULL, created_at TEXT NOT NULL);
+   CREATE TABLE assay_results (
+     assay_id INTEGER NOT NULL REFERENCES assays(id) ON DELETE CASCADE,
+     window_start INTEGER NOT NULL, window_end INTEGER NOT NULL, score REAL NOT NULL, status TEXT NOT NULL,
+     result TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (assay_id, window_start, window_end));`,
 ]
 
 type Row = Record<string, unknown>
@@ -53,6 +71,22 @@ function pipelineFrom(r: Row): PipelineRecord {
     name: r.name as string,
     version: r.version as number,
     steps: JSON.parse(r.steps as string),
+    createdAt: r.created_at as string,
+  }
+}
+
+function assayFrom(r: Row): AssayRecord {
+  const blob = r.baseline as Buffer
+  const copy = new Uint8Array(blob.byteLength)
+  copy.set(blob)
+  return {
+    id: r.id as number,
+    workspace: r.workspace as string,
+    pipeline: r.pipeline as string,
+    name: r.name as string,
+    config: JSON.parse(r.config as string),
+    baseline: new Float64Array(copy.buffer),
+    active: (r.active as number) === 1,
     createdAt: r.created_at as string,
   }
 }
@@ -278,6 +312,75 @@ export class SqliteStore implements Store {
 
   async deleteApiKey(id: string): Promise<boolean> {
     return this.db.prepare('DELETE FROM api_keys WHERE id = ?').run(id).changes > 0
+  }
+
+  async addAssay(a: Omit<AssayRecord, 'id' | 'createdAt'>): Promise<AssayRecord> {
+    const createdAt = now()
+    const r = this.db
+      .prepare(
+        'INSERT INTO assays (workspace, pipeline, name, config, baseline, active, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      )
+      .run(
+        a.workspace,
+        a.pipeline,
+        a.name,
+        JSON.stringify(a.config),
+        Buffer.from(a.baseline.buffer, a.baseline.byteOffset, a.baseline.byteLength),
+        a.active ? 1 : 0,
+        createdAt,
+      )
+    return { ...a, id: Number(r.lastInsertRowid), createdAt }
+  }
+
+  async listAssays(workspace?: string): Promise<AssayRecord[]> {
+    const rows = (
+      workspace === undefined
+        ? this.db.prepare('SELECT * FROM assays ORDER BY id').all()
+        : this.db.prepare('SELECT * FROM assays WHERE workspace = ? ORDER BY id').all(workspace)
+    ) as Row[]
+    return rows.map(assayFrom)
+  }
+
+  async getAssay(workspace: string, id: number): Promise<AssayRecord | undefined> {
+    const r = this.db.prepare('SELECT * FROM assays WHERE workspace = ? AND id = ?').get(workspace, id) as
+      | Row
+      | undefined
+    return r ? assayFrom(r) : undefined
+  }
+
+  async deleteAssay(workspace: string, id: number): Promise<boolean> {
+    return this.db.prepare('DELETE FROM assays WHERE workspace = ? AND id = ?').run(workspace, id).changes > 0
+  }
+
+  async putAssayResult(r: AssayResultRecord): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO assay_results (assay_id, window_start, window_end, score, status, result, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (assay_id, window_start, window_end) DO UPDATE SET score = excluded.score, status = excluded.status, result = excluded.result, created_at = excluded.created_at`,
+      )
+      .run(r.assayId, r.windowStart, r.windowEnd, r.score, r.status, JSON.stringify(r.result), r.createdAt)
+  }
+
+  async listAssayResults(
+    assayId: number,
+    start = Number.MIN_SAFE_INTEGER,
+    end = Number.MAX_SAFE_INTEGER,
+  ): Promise<AssayResultRecord[]> {
+    return (
+      this.db
+        .prepare(
+          'SELECT * FROM assay_results WHERE assay_id = ? AND window_start >= ? AND window_end <= ? ORDER BY window_start',
+        )
+        .all(assayId, start, end) as Row[]
+    ).map((r) => ({
+      assayId: r.assay_id as number,
+      windowStart: r.window_start as number,
+      windowEnd: r.window_end as number,
+      score: r.score as number,
+      status: r.status as string,
+      result: JSON.parse(r.result as string),
+      createdAt: r.created_at as string,
+    }))
   }
 
   async close(): Promise<void> {

@@ -59,6 +59,29 @@ export interface ApiKeyRecord {
   createdAt: string
 }
 
+export interface AssayRecord {
+  id: number
+  workspace: string
+  pipeline: string
+  name: string
+  /** The definition as given (validated JSON), baseline values excluded. */
+  config: Record<string, unknown>
+  /** The baseline's values, frozen at creation. */
+  baseline: Float64Array
+  active: boolean
+  createdAt: string
+}
+
+export interface AssayResultRecord {
+  assayId: number
+  windowStart: number
+  windowEnd: number
+  score: number
+  status: string
+  result: Record<string, unknown>
+  createdAt: string
+}
+
 export interface Store {
   createWorkspace(name: string): Promise<WorkspaceRecord>
   getWorkspace(name: string): Promise<WorkspaceRecord | undefined>
@@ -94,6 +117,14 @@ export interface Store {
   findApiKey(hash: string): Promise<ApiKeyRecord | undefined>
   listApiKeys(workspace?: string): Promise<ApiKeyRecord[]>
   deleteApiKey(id: string): Promise<boolean>
+
+  addAssay(a: Omit<AssayRecord, 'id' | 'createdAt'>): Promise<AssayRecord>
+  listAssays(workspace?: string): Promise<AssayRecord[]>
+  getAssay(workspace: string, id: number): Promise<AssayRecord | undefined>
+  deleteAssay(workspace: string, id: number): Promise<boolean>
+  /** Store a window's result (replacing one for the same window). */
+  putAssayResult(r: AssayResultRecord): Promise<void>
+  listAssayResults(assayId: number, start?: number, end?: number): Promise<AssayResultRecord[]>
 
   close(): Promise<void>
 }

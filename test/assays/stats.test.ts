@@ -1,0 +1,98 @@
+/**
+ * Assay statistics against independent computations: brute-force ECDFs for KS and Wasserstein,
+ * published critical values for the Kolmogorov distribution, hand-worked PSI and Jensen–Shannon,
+ * a null-hypothesis simulation for KS p-values, and the radix sort against Array.prototype.sort.
+ */
+import { describe, expect, it } from 'vitest'
+import { radixSort } from '../../src/assays/sort.js'
+import { jensenShannon, kolmogorovQ, ks, maxDiff, psi, PSI_EPSILON, quantile, summarize, sumDiff, wasserstein1 } from '../../src/assays/stats.js'
+import { mulberry32, normal } from '../../src/onnx/random.js'
+import { freshSeed } from '../helpers/compare.js'
+
+const sorted = (v: ArrayLike<number>) => Float64Array.from(v).sort()
+/** ECDF of ascending `s` at x by counting. */
+const ecdf = (s: Float64Array, x: number) => s.filter((v) => v <= x).length / s.length
+
+describe('assay statistics', () => {
+  it('sorts like Array.prototype.sort, float32 and float64 paths, ±inf and -0 included', () => {
+    const rand = mulberry32(freshSeed())
+    for (const make of [
+      () => (rand() - 0.5) * 10 ** (rand() * 20 - 10),
+      () => Math.fround((rand() - 0.5) * 100),
+      (i: number) => [Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, -0, 0, 5e-324, -5e-324][i % 6] as number,
+    ]) {
+      const v = Float64Array.from({ length: 50_000 }, (_, i) => make(i))
+      // Typed-array sort is the reference: it orders -0 before +0, as the IEEE total order does.
+      expect(Array.from(radixSort(v))).toEqual(Array.from(Float64Array.from(v).sort()))
+    }
+  })
+
+  it('quantiles interpolate between order statistics (NumPy default)', () => {
+    const s = sorted(Array.from({ length: 100 }, (_, i) => i + 1))
+    expect([0, 0.25, 0.5, 0.75, 1].map((p) => quantile(s, p))).toEqual([1, 25.75, 50.5, 75.25, 100])
+  })
+
+  it('summarizes with the sample standard deviation', () => {
+    const s = summarize(sorted([2, 4, 4, 4, 5, 5, 7, 9]))
+    expect(s).toMatchObject({ count: 8, min: 2, max: 9, mean: 5, median: 4.5 })
+    expect(s.std).toBeCloseTo(Math.sqrt(32 / 7), 12)
+  })
+
+  it('PSI, maxdiff and sumdiff by their formulas, with empty bins floored', () => {
+    const b = [0.25, 0.25, 0.5, 0]
+    const w = [0.1, 0.4, 0.5, 0]
+    expect(psi(b, w)).toBeCloseTo((0.1 - 0.25) * Math.log(0.1 / 0.25) + (0.4 - 0.25) * Math.log(0.4 / 0.25), 12)
+    expect(psi([0.5, 0.5], [1, 0])).toBeCloseTo(0.5 * Math.log(2) + (PSI_EPSILON - 0.5) * Math.log(PSI_EPSILON / 0.5), 12)
+    expect(maxDiff(b, w)).toBeCloseTo(0.15, 12)
+    expect(sumDiff(b, w)).toBeCloseTo(0.3, 12)
+  })
+
+  it('KS statistic equals the largest ECDF gap, exactly', () => {
+    const rand = mulberry32(freshSeed())
+    for (let t = 0; t < 5; t++) {
+      const a = sorted(normal(rand, 300 + t * 7))
+      const b = sorted(normal(rand, 200, 0.3, 1.2).map((x) => Math.round(x * 10) / 10)) // ties
+      let d = 0
+      for (const x of [...a, ...b]) d = Math.max(d, Math.abs(ecdf(a, x) - ecdf(b, x)))
+      expect(ks(a, b).statistic).toBeCloseTo(d, 14)
+    }
+  })
+
+  it('the Kolmogorov distribution matches its published critical values', () => {
+    // Q(1.3581) = 0.05 and Q(1.6276) = 0.01 (Kolmogorov–Smirnov tables)
+    expect(kolmogorovQ(1.3581)).toBeCloseTo(0.05, 3)
+    expect(kolmogorovQ(1.6276)).toBeCloseTo(0.01, 3)
+    expect(kolmogorovQ(0)).toBe(1)
+  })
+
+  it('KS p-values are calibrated: about 5% of same-distribution pairs fall below 0.05', () => {
+    const rand = mulberry32(freshSeed())
+    let rejected = 0
+    const trials = 400
+    for (let t = 0; t < trials; t++) {
+      if (ks(sorted(normal(rand, 150)), sorted(normal(rand, 200))).p_value < 0.05) rejected++
+    }
+    expect(rejected / trials).toBeGreaterThan(0.015)
+    expect(rejected / trials).toBeLessThan(0.09)
+    expect(ks(sorted(normal(rand, 500)), sorted(normal(rand, 500, 0.5))).p_value).toBeLessThan(1e-6)
+  })
+
+  it('Wasserstein-1 is the area between the ECDFs', () => {
+    expect(wasserstein1(sorted([0]), sorted([1]))).toBe(1)
+    const rand = mulberry32(freshSeed())
+    const a = sorted(normal(rand, 400))
+    expect(wasserstein1(a, a.map((x) => x + 2.5))).toBeCloseTo(2.5, 10)
+    const b = sorted(normal(rand, 300, 1, 2))
+    const xs = sorted([...a, ...b])
+    let area = 0
+    for (let i = 0; i + 1 < xs.length; i++) area += Math.abs(ecdf(a, xs[i] as number) - ecdf(b, xs[i] as number)) * ((xs[i + 1] as number) - (xs[i] as number))
+    expect(wasserstein1(a, b)).toBeCloseTo(area, 10)
+  })
+
+  it('Jensen–Shannon distance: 0 for equal, 1 for disjoint, and a hand-worked case', () => {
+    expect(jensenShannon([0.2, 0.8], [0.2, 0.8])).toBe(0)
+    expect(jensenShannon([1, 0], [0, 1])).toBeCloseTo(1, 12)
+    // m = [0.75, 0.25]; KL(p‖m) = 0.2075187…, KL(q‖m) = 0.4150375…; √(mean) = 0.5579230…
+    expect(jensenShannon([0.5, 0.5], [1, 0])).toBeCloseTo(0.557923, 6)
+  })
+})
