@@ -106,5 +106,12 @@ export async function writeResults(suite: string, data: unknown): Promise<string
 
 export const fmt = {
   ms: (v: number) => (v < 1 ? v.toFixed(3) : v < 100 ? v.toFixed(2) : v.toFixed(0)),
-  rate: (v: number) => (v >= 1e6 ? `${(v / 1e6).toFixed(2)}M` : v >= 1e3 ? `${(v / 1e3).toFixed(1)}k` : v.toFixed(0)),
+  rate: (v: number) =>
+    v >= 1e9
+      ? `${(v / 1e9).toFixed(1)}G`
+      : v >= 1e6
+        ? `${(v / 1e6).toFixed(2)}M`
+        : v >= 1e3
+          ? `${(v / 1e3).toFixed(1)}k`
+          : v.toFixed(0),
 }

@@ -3,6 +3,7 @@
  * prints a table per suite and writes JSON under bench/results/.
  */
 import { parseArgs } from 'node:util'
+import { benchAssays } from './assays.js'
 import { benchEngine } from './engine.js'
 import { benchHttp } from './http.js'
 import { benchKernels } from './kernels.js'
@@ -11,6 +12,7 @@ const SUITES: Record<string, (opts: { seconds: number }) => Promise<void>> = {
   engine: benchEngine,
   kernels: benchKernels,
   http: benchHttp,
+  assays: benchAssays,
 }
 
 const { values, positionals } = parseArgs({ options: { seconds: { type: 'string' } }, allowPositionals: true })

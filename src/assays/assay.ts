@@ -2,13 +2,23 @@
  * One assay computation: a baseline against a window of values, with Wallaroo's summarizer
  * semantics (bins from the baseline, outlier bins, density/cumulative/edges aggregation, PSI or
  * bin differences, warning and alert thresholds) plus KS, Wasserstein-1 and Jensen–Shannon.
- * The scheduled assays and the preview route both call {@link computeAssay}.
+ * The scheduled assays and the preview route both call {@link computeAssay}. Everything is computed
+ * from the sorted samples: bins by binary search, KS and Wasserstein-1 in one merge, exact.
  */
 import { z } from 'zod'
 import { InvalidConfigError } from '../errors.js'
-import { histogramCpu } from '../kernels/histogram.js'
 import { radixSort } from './sort.js'
-import { jensenShannon, ks, maxDiff, psi, quantile, type Summary, sumDiff, summarize, wasserstein1 } from './stats.js'
+import {
+  ecdfDistances,
+  jensenShannon,
+  ksPValue,
+  maxDiff,
+  psi,
+  quantile,
+  type Summary,
+  sumDiff,
+  summarize,
+} from './stats.js'
 
 const finite = z.number().refine(Number.isFinite, 'must be a finite number')
 
@@ -55,12 +65,14 @@ export interface PreparedBaseline {
   edges: number[]
   /** Quantile level of each edge (for the `edges` aggregation). */
   levels: number[]
+  /** Its bin counts ({@link sortedBinCounts}). */
+  counts: Uint32Array
 }
 
 function dropNaN(values: ArrayLike<number>): { finite: Float64Array; nan: number } {
   let nan = 0
   for (let i = 0; i < values.length; i++) if (Number.isNaN(values[i] as number)) nan++
-  if (nan === 0) return { finite: Float64Array.from(values), nan }
+  if (nan === 0) return { finite: values instanceof Float64Array ? values : Float64Array.from(values), nan }
   const out = new Float64Array(values.length - nan)
   let k = 0
   for (let i = 0; i < values.length; i++) {
@@ -110,7 +122,7 @@ export function prepareBaseline(values: ArrayLike<number>, s: Summarizer): Prepa
       'metric "psi" compares shares: use aggregation "density" or "cumulative", or metric maxdiff/sumdiff',
     )
   }
-  return { sorted, nan, summary, edges, levels }
+  return { sorted, nan, summary, edges, levels, counts: sortedBinCounts(sorted, edges, nan) }
 }
 
 /** Share of ascending `sorted` below `x` (for edge quantile levels). */
@@ -125,9 +137,39 @@ function lowerShare(sorted: Float64Array, x: number): number {
   return lo / Math.max(1, sorted.length - 1)
 }
 
-/** Bin counts as the histogram kernel defines them, folded per `add_outlier_edges`. */
-export type HistogramFn = (values: Float64Array, edges: number[]) => Uint32Array | Promise<Uint32Array>
+/** First index of ascending `sorted` whose value is ≥ x (`strict`: > x). */
+function bound(sorted: Float64Array, x: number, strict: boolean): number {
+  let lo = 0
+  let hi = sorted.length
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1
+    const v = sorted[mid] as number
+    if (v < x || (strict && v === x)) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
 
+/**
+ * Bin counts of ascending `sorted` in O(bins · log n), laid out and bounded exactly as the
+ * histogram kernel's (`histogramCpu`): [below edges[0], [e₀,e₁), …, [e₋₂, e₋₁], above, NaN].
+ */
+export function sortedBinCounts(sorted: Float64Array, edges: number[], nan: number): Uint32Array {
+  const bins = edges.length - 1
+  const counts = new Uint32Array(bins + 3)
+  const below = edges.map((e) => bound(sorted, e, false))
+  const atOrBelowLast = bound(sorted, edges[bins] as number, true)
+  counts[0] = below[0] as number
+  for (let k = 0; k < bins; k++) {
+    const end = k === bins - 1 ? atOrBelowLast : (below[k + 1] as number)
+    counts[k + 1] = end - (below[k] as number)
+  }
+  counts[bins + 1] = sorted.length - atOrBelowLast
+  counts[bins + 2] = nan
+  return counts
+}
+
+/** Bin shares, folded per `add_outlier_edges`. */
 function shares(counts: Uint32Array, outliers: boolean): number[] {
   const bins = counts.length - 3 // [under, bins..., over, NaN]
   const c = Array.from(counts.subarray(0, bins + 2))
@@ -157,28 +199,24 @@ const cumulative = (v: number[]) => {
   })
 }
 
-/**
- * Score a window against a prepared baseline. `histogram` counts a sample into the edges (the CPU
- * twin by default; the GPU kernel for large windows).
- */
-export async function computeAssay(
+/** Score a window against a prepared baseline (the window is sorted once; everything follows). */
+export function computeAssay(
   baseline: PreparedBaseline,
   windowValues: ArrayLike<number>,
   s: Summarizer,
   thresholds: z.infer<typeof thresholdsSchema>,
-  histogram: HistogramFn = histogramCpu,
-): Promise<AssayResult> {
+): AssayResult {
   const { finite, nan } = dropNaN(windowValues)
   const sorted = radixSort(finite)
   const windowSummary = summarize(sorted)
-  const [bc, wc] = await Promise.all([histogram(baseline.sorted, baseline.edges), histogram(sorted, baseline.edges)])
-  const bDensity = shares(bc, s.add_outlier_edges)
-  const wDensity = shares(wc, s.add_outlier_edges)
+  const bDensity = shares(baseline.counts, s.add_outlier_edges)
+  const wDensity = shares(sortedBinCounts(sorted, baseline.edges, nan), s.add_outlier_edges)
   let b: number[]
   let w: number[]
   if (s.aggregation === 'density') [b, w] = [bDensity, wDensity]
   else if (s.aggregation === 'cumulative') [b, w] = [cumulative(bDensity), cumulative(wDensity)]
   else [b, w] = [baseline.edges, baseline.levels.map((p) => quantile(sorted, Math.min(1, Math.max(0, p))))]
+  const distances = ecdfDistances(baseline.sorted, sorted)
   const score = s.metric === 'psi' ? psi(b, w) : s.metric === 'maxdiff' ? maxDiff(b, w) : sumDiff(b, w)
   const status: Status =
     score >= thresholds.alert_threshold
@@ -200,8 +238,8 @@ export async function computeAssay(
     },
     baseline_summary: { ...baseline.summary, edges: baseline.edges, nan: baseline.nan },
     window_summary: { ...windowSummary, nan },
-    ks: ks(baseline.sorted, sorted),
-    wasserstein: wasserstein1(baseline.sorted, sorted),
+    ks: { statistic: distances.ks, p_value: ksPValue(distances.ks, baseline.sorted.length, sorted.length) },
+    wasserstein: distances.wasserstein,
     jensen_shannon: jensenShannon(bDensity, wDensity),
   }
 }

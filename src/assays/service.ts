@@ -12,7 +12,7 @@ import type { AssayRecord, AssayResultRecord, Store } from '../store/types.js'
 import {
   type AssayResult,
   computeAssay,
-  type HistogramFn,
+  type PreparedBaseline,
   prepareBaseline,
   summarizerSchema,
   thresholdsSchema,
@@ -62,16 +62,11 @@ export interface AssayServiceDeps {
   logger: Logger
   /** Throws NotFoundError when the pipeline does not exist. */
   requirePipeline(workspace: string, pipeline: string): Promise<void>
-  /** Histogram for large windows (the GPU kernel), when a hardware GPU is open. */
-  largeHistogram?: () => HistogramFn | undefined
   webhookAttempts: number
   /** First retry delay; doubles per attempt. */
   webhookBaseDelayMs?: number
   fetch?: typeof fetch
 }
-
-/** Windows at least this large use the GPU histogram when one is offered. */
-export const GPU_WINDOW_MIN = 1_000_000
 
 const toNumbers = (v: Array<number | null>) => Float64Array.from(v, (x) => (x === null ? Number.NaN : x))
 
@@ -81,12 +76,16 @@ export interface LatestScore {
   name: string
   score: number
   status: string
+  /** End of the window it scored (ms). */
+  windowEnd: number
 }
 
 export class AssayService {
   private timer: NodeJS.Timeout | undefined
   private readonly deliveries = new Set<Promise<void>>()
   private readonly latestScores = new Map<number, LatestScore>()
+  /** Baselines sorted and binned once per assay, not once per window. */
+  private readonly baselines = new Map<number, PreparedBaseline>()
   private ticking: Promise<void> | undefined
 
   constructor(private readonly deps: AssayServiceDeps) {}
@@ -97,6 +96,9 @@ export class AssayService {
     const def = parsed.data
     await this.deps.requirePipeline(workspace, def.pipeline)
     parseIopath(def.iopath)
+    parseDuration(def.window.width) // refuse a bad window now, not at every scheduler tick
+    if (def.window.interval !== undefined) parseDuration(def.window.interval)
+    if (def.window.start !== undefined) parseTime(def.window.start)
     let baseline: Float64Array
     if ('values' in def.baseline) baseline = toNumbers(def.baseline.values)
     else {
@@ -147,6 +149,7 @@ export class AssayService {
     if (!(await this.deps.store.deleteAssay(workspace, id)))
       throw new NotFoundError(`no assay ${id} in workspace '${workspace}'`)
     this.latestScores.delete(id)
+    this.baselines.delete(id)
   }
 
   /** The preview route: the same computation on given values. */
@@ -196,9 +199,12 @@ export class AssayService {
       }
     } else {
       const summarizer = summarizerSchema.parse(cfg.summarizer ?? {})
-      const baseline = prepareBaseline(a.baseline, summarizer)
-      const gpu = values.length >= GPU_WINDOW_MIN ? this.deps.largeHistogram?.() : undefined
-      const result = await computeAssay(baseline, values, summarizer, thresholdsOf(cfg), gpu)
+      let baseline = this.baselines.get(a.id)
+      if (!baseline) {
+        baseline = prepareBaseline(a.baseline, summarizer)
+        this.baselines.set(a.id, baseline)
+      }
+      const result = computeAssay(baseline, values, summarizer, thresholdsOf(cfg))
       record = {
         assayId: a.id,
         windowStart: start,
@@ -210,15 +216,7 @@ export class AssayService {
       }
     }
     await this.deps.store.putAssayResult({ ...record, score: Number.isFinite(record.score) ? record.score : -1 })
-    if (record.status !== 'no_data') {
-      this.latestScores.set(a.id, {
-        workspace: a.workspace,
-        pipeline: a.pipeline,
-        name: a.name,
-        score: record.score,
-        status: record.status,
-      })
-    }
+    this.remember(a, record)
     if (record.status === 'alert') this.alert(a, record)
     return record
   }
@@ -279,8 +277,25 @@ export class AssayService {
     return [...this.latestScores.values()]
   }
 
-  /** Run due windows of active assays every `tickMs`. */
-  start(tickMs: number): void {
+  /** Keep the score of the latest scored window (a backfill of older windows does not replace it). */
+  private remember(a: AssayRecord, r: AssayResultRecord): void {
+    const known = this.latestScores.get(a.id)
+    if (r.status === 'no_data' || (known && known.windowEnd > r.windowEnd)) return
+    this.latestScores.set(a.id, {
+      workspace: a.workspace,
+      pipeline: a.pipeline,
+      name: a.name,
+      score: r.score,
+      status: r.status,
+      windowEnd: r.windowEnd,
+    })
+  }
+
+  /** Run due windows of active assays every `tickMs`; metrics start from the stored results. */
+  async start(tickMs: number): Promise<void> {
+    for (const a of await this.deps.store.listAssays()) {
+      for (const r of await this.deps.store.listAssayResults(a.id)) this.remember(a, r)
+    }
     this.timer = setInterval(() => {
       this.ticking ??= this.tick()
         .catch((e) => this.deps.logger.error('assay scheduler tick failed', { error: errorMessage(e) }))
@@ -297,7 +312,9 @@ export class AssayService {
       if (!a.active) continue
       const { width, interval, start } = windowOf(a)
       const done = await this.deps.store.listAssayResults(a.id)
-      let next = done.length > 0 ? (done[done.length - 1] as AssayResultRecord).windowStart + interval : start
+      // The first scheduled window after the last stored one (manual runs may sit off the grid).
+      const last = done.length > 0 ? (done[done.length - 1] as AssayResultRecord).windowStart : start - 1
+      let next = last < start ? start : start + (Math.floor((last - start) / interval) + 1) * interval
       for (let n = 0; next + width <= now && n < 100; n++, next += interval) await this.runWindow(a, next, next + width)
     }
   }

@@ -1,15 +1,14 @@
 /**
  * The statistics of an assay, each from its documented formula:
  * - quantiles: linear interpolation between order statistics (Hyndman & Fan type 7, NumPy's default);
- * - summaries: count, min, max, mean, median, sample standard deviation (n − 1) — one Arquero rollup;
+ * - summaries: count, min, max, median (from the sorted sample), mean (compensated sum) and sample
+ *   standard deviation √(Σ(x − mean)² / (n − 1)) (two passes, the numerically stable textbook form);
  * - PSI, max and sum of absolute bin differences;
  * - two-sample Kolmogorov–Smirnov statistic (exact, from the sorted samples) and its asymptotic
  *   p-value (Kolmogorov distribution with Stephens' small-sample correction);
  * - Wasserstein-1 distance: the area between the two empirical CDFs (exact);
  * - Jensen–Shannon distance between the binned densities, base-2 logarithms (in [0, 1]).
  */
-import * as aq from 'arquero'
-
 /** Empty bins are floored at this share before PSI's logarithm (as Evidently and most PSI tools do). */
 export const PSI_EPSILON = 1e-4
 
@@ -35,19 +34,31 @@ export interface Summary {
 
 /** Summary of ascending `sorted` values (NaN already removed). */
 export function summarize(sorted: Float64Array): Summary {
-  if (sorted.length === 0)
+  const n = sorted.length
+  if (n === 0)
     return { count: 0, min: Number.NaN, max: Number.NaN, mean: Number.NaN, median: Number.NaN, std: Number.NaN }
-  const [r] = aq
-    .table({ v: sorted })
-    .rollup({ count: aq.op.count(), mean: aq.op.mean('v'), std: aq.op.stdev('v') })
-    .objects() as Array<{ count: number; mean: number; std: number }>
+  // Neumaier's compensated sum: the mean of 10M float32 values stays exact to ~1 ulp.
+  let sum = 0
+  let comp = 0
+  for (let i = 0; i < n; i++) {
+    const x = sorted[i] as number
+    const t = sum + x
+    comp += Math.abs(sum) >= Math.abs(x) ? sum - t + x : x - t + sum
+    sum = t
+  }
+  const mean = (sum + comp) / n
+  let ss = 0
+  for (let i = 0; i < n; i++) {
+    const d = (sorted[i] as number) - mean
+    ss += d * d
+  }
   return {
-    count: r?.count ?? 0,
+    count: n,
     min: sorted[0] as number,
-    max: sorted[sorted.length - 1] as number,
-    mean: r?.mean ?? Number.NaN,
+    max: sorted[n - 1] as number,
+    mean,
     median: quantile(sorted, 0.5),
-    std: sorted.length > 1 ? (r?.std ?? Number.NaN) : 0,
+    std: n > 1 ? Math.sqrt(ss / (n - 1)) : 0,
   }
 }
 
@@ -75,25 +86,46 @@ export function sumDiff(baseline: ArrayLike<number>, window: ArrayLike<number>):
 }
 
 /**
- * Two-sample KS: D = sup |F_a(x) − F_b(x)| over every sample point, from ascending samples; the
- * p-value is Q_KS((√nₑ + 0.12 + 0.11/√nₑ) · D) with nₑ = nm/(n + m) and
- * Q_KS(λ) = 2 Σ_{k≥1} (−1)^{k−1} e^{−2k²λ²} (Numerical Recipes' `kstwo`).
+ * One merge of two ascending samples gives both distances between their empirical CDFs:
+ * KS's D = sup |F_a(x) − F_b(x)| over every sample point, and W1 = ∫ |F_a(x) − F_b(x)| dx.
  */
-export function ks(a: Float64Array, b: Float64Array): { statistic: number; p_value: number } {
+export function ecdfDistances(a: Float64Array, b: Float64Array): { ks: number; wasserstein: number } {
   const n = a.length
   const m = b.length
-  if (n === 0 || m === 0) return { statistic: Number.NaN, p_value: Number.NaN }
+  if (n === 0 || m === 0) return { ks: Number.NaN, wasserstein: Number.NaN }
   let i = 0
   let j = 0
   let d = 0
-  while (i < n && j < m) {
-    const x = Math.min(a[i] as number, b[j] as number)
+  let area = 0
+  let x = Math.min(a[0] as number, b[0] as number)
+  while (i < n || j < m) {
+    const next = Math.min(
+      i < n ? (a[i] as number) : Number.POSITIVE_INFINITY,
+      j < m ? (b[j] as number) : Number.POSITIVE_INFINITY,
+    )
+    area += Math.abs(i / n - j / m) * (next - x)
+    x = next
     while (i < n && (a[i] as number) <= x) i++
     while (j < m && (b[j] as number) <= x) j++
     d = Math.max(d, Math.abs(i / n - j / m))
   }
+  return { ks: d, wasserstein: area }
+}
+
+/**
+ * Two-sample KS from ascending samples (statistic {@link ecdfDistances}); the p-value is
+ * Q_KS((√nₑ + 0.12 + 0.11/√nₑ) · D) with nₑ = nm/(n + m) and
+ * Q_KS(λ) = 2 Σ_{k≥1} (−1)^{k−1} e^{−2k²λ²} (Numerical Recipes' `kstwo`).
+ */
+export function ksPValue(d: number, n: number, m: number): number {
+  if (!Number.isFinite(d) || n === 0 || m === 0) return Number.NaN
   const ne = Math.sqrt((n * m) / (n + m))
-  return { statistic: d, p_value: kolmogorovQ((ne + 0.12 + 0.11 / ne) * d) }
+  return kolmogorovQ((ne + 0.12 + 0.11 / ne) * d)
+}
+
+export function ks(a: Float64Array, b: Float64Array): { statistic: number; p_value: number } {
+  const d = ecdfDistances(a, b).ks
+  return { statistic: d, p_value: ksPValue(d, a.length, b.length) }
 }
 
 /** Complementary CDF of the Kolmogorov distribution (Numerical Recipes' `probks`). */
@@ -112,26 +144,9 @@ export function kolmogorovQ(lambda: number): number {
   return 1 // no convergence: λ near 0, where Q → 1
 }
 
-/** W1 = ∫ |F_a(x) − F_b(x)| dx between the empirical CDFs of ascending samples. */
+/** W1 between the empirical CDFs of ascending samples (see {@link ecdfDistances}). */
 export function wasserstein1(a: Float64Array, b: Float64Array): number {
-  const n = a.length
-  const m = b.length
-  if (n === 0 || m === 0) return Number.NaN
-  let i = 0
-  let j = 0
-  let area = 0
-  let x = Math.min(a[0] as number, b[0] as number)
-  while (i < n || j < m) {
-    const next = Math.min(
-      i < n ? (a[i] as number) : Number.POSITIVE_INFINITY,
-      j < m ? (b[j] as number) : Number.POSITIVE_INFINITY,
-    )
-    area += Math.abs(i / n - j / m) * (next - x)
-    x = next
-    while (i < n && (a[i] as number) <= x) i++
-    while (j < m && (b[j] as number) <= x) j++
-  }
-  return area
+  return ecdfDistances(a, b).wasserstein
 }
 
 /** √(½ KL(p‖m) + ½ KL(q‖m)), m = (p + q)/2, base 2: 0 for equal densities, 1 for disjoint ones. */

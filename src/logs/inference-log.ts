@@ -8,14 +8,14 @@
  * exists is the remains of a roll that crashed and is removed. Retention deletes whole segments.
  * Clean shutdown flushes everything: no answered row is lost.
  */
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises'
+import { mkdir, open, readdir, readFile, rename, rm, truncate } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { AnyTensor } from '../engine/tensor.js'
 import { errorMessage, InvalidConfigError } from '../errors.js'
 import { jsonValues } from '../formats/values.js'
 import type { Logger } from '../log.js'
 import type { InferenceRecord, InferenceSink } from '../serving/deployment.js'
-import { readSegment, writeSegment } from './segment.js'
+import { readSegment, readSegmentValues, writeSegment } from './segment.js'
 
 export interface LogConfig {
   /** Share of requests logged, 0..1. */
@@ -148,10 +148,7 @@ export class InferenceLog implements InferenceSink {
     const ids = [...rolled].map(Number)
     p.openId = live[live.length - 1] ?? Math.max(0, ...ids) + 1
     p.openPath = join(p.dir, `open-${p.openId}.jsonl`)
-    p.openBytes = await stat(p.openPath).then(
-      (s) => s.size,
-      () => 0,
-    )
+    p.openBytes = await dropTornTail(p.openPath)
     p.openSince = Date.now()
   }
 
@@ -220,21 +217,32 @@ export class InferenceLog implements InferenceSink {
     }
   }
 
+  /** A pipeline's rolled segments overlapping `[start, end)` and its open files, oldest first. */
+  private async files(ws: string, pipeline: string, start: number, end: number) {
+    const dir = join(this.root, ws, pipeline)
+    const files = await readdir(dir).catch(() => [] as string[])
+    const segments = files
+      .flatMap((f) => {
+        const m = SEGMENT.exec(f)
+        return m ? [{ path: join(dir, f), id: Number(m[1]), min: Number(m[2]), max: Number(m[3]) }] : []
+      })
+      .filter((s) => s.max >= start && s.min < end)
+      .sort((a, b) => a.id - b.id)
+      .map((s) => s.path)
+    const open = files
+      .filter((f) => OPEN.test(f))
+      .sort((a, b) => Number(OPEN.exec(a)?.[1]) - Number(OPEN.exec(b)?.[1]))
+      .map((f) => join(dir, f))
+    return { segments, open }
+  }
+
   /** Rows of a pipeline's log with `start <= time < end`, oldest first, up to `limit`. */
   async query(ws: string, pipeline: string, q: LogQuery = {}): Promise<LogRow[]> {
     await this.flush()
     const start = q.start ?? Number.NEGATIVE_INFINITY
     const end = q.end ?? Number.POSITIVE_INFINITY
     const limit = q.limit ?? Number.POSITIVE_INFINITY
-    const dir = join(this.root, ws, pipeline)
-    const files = await readdir(dir).catch(() => [] as string[])
-    const segments = files
-      .flatMap((f) => {
-        const m = SEGMENT.exec(f)
-        return m ? [{ f, id: Number(m[1]), min: Number(m[2]), max: Number(m[3]) }] : []
-      })
-      .filter((s) => s.max >= start && s.min < end)
-      .sort((a, b) => a.id - b.id)
+    const { segments, open } = await this.files(ws, pipeline, start, end)
     const out: LogRow[] = []
     const keep = (row: LogRow) => {
       if (row.time < start || row.time >= end || out.length >= limit) return
@@ -244,36 +252,52 @@ export class InferenceLog implements InferenceSink {
           Object.fromEntries(Object.entries(row).filter(([k]) => k === 'time' || q.columns?.includes(k))) as LogRow,
         )
     }
-    for (const s of segments) for (const row of await readSegment(join(dir, s.f))) keep(row)
-    const openFiles = files
-      .filter((f) => OPEN.test(f))
-      .sort((a, b) => Number(OPEN.exec(a)?.[1]) - Number(OPEN.exec(b)?.[1]))
-    for (const f of openFiles) for (const row of (await readLines(join(dir, f))).flatMap(linesToRows)) keep(row)
+    for (const path of segments) for (const row of await readSegment(path)) keep(row)
+    for (const path of open) for (const row of (await readLines(path)).flatMap(linesToRows)) keep(row)
     return out
   }
 
   /**
    * The values an assay reads: one number per logged row in `[start, end)`, from `iopath`
-   * (`in.<input>[i]`, `out.<output>[i]`, or `out.<output>` for one value per row). Rows without
-   * the column are skipped.
+   * (`in.<input>[i]`, `out.<output>[i]`, or `out.<output>` for one value per row), read column-wise
+   * (no row objects: windows of millions of rows). Rows without the column are skipped; a missing
+   * element or a logged NaN reads as NaN.
    */
   async values(ws: string, pipeline: string, iopath: string, start?: number, end?: number): Promise<Float64Array> {
     const { column, index } = parseIopath(iopath)
-    const rows = await this.query(ws, pipeline, {
-      ...(start !== undefined ? { start } : {}),
-      ...(end !== undefined ? { end } : {}),
-      columns: [column],
-    })
-    const out = new Float64Array(rows.length)
-    let n = 0
-    for (const r of rows) {
-      const v = r[column]
-      if (v === undefined || v === null) continue
-      const x =
-        Array.isArray(v) || ArrayBuffer.isView(v) ? (v as ArrayLike<number>)[index] : index === 0 ? v : undefined
-      out[n++] = typeof x === 'number' ? x : x === null || x === undefined ? Number.NaN : Number(x)
+    await this.flush()
+    const from = start ?? Number.NEGATIVE_INFINITY
+    const to = end ?? Number.POSITIVE_INFINITY
+    const { segments, open } = await this.files(ws, pipeline, from, to)
+    const parts: Float64Array[] = []
+    for (const path of segments) parts.push(await readSegmentValues(path, column, index, from, to))
+    for (const path of open) {
+      const picked: number[] = []
+      for (const line of await readLines(path)) {
+        const c = line.cols[column]
+        if (!c || line.t < from || line.t >= to) continue
+        const width = c.dims.slice(1).reduce((a, b) => a * b, 1)
+        for (let r = 0; r < line.models.length; r++) {
+          const x =
+            c.dims.length <= 1
+              ? index === 0
+                ? c.data[r]
+                : undefined
+              : index < width
+                ? c.data[r * width + index]
+                : undefined
+          picked.push(typeof x === 'number' ? x : x === null || x === undefined ? Number.NaN : Number(x))
+        }
+      }
+      parts.push(Float64Array.from(picked))
     }
-    return out.subarray(0, n)
+    const out = new Float64Array(parts.reduce((a, p) => a + p.length, 0))
+    let at = 0
+    for (const p of parts) {
+      out.set(p, at)
+      at += p.length
+    }
+    return out
   }
 
   /** Flush, stop the timer. Idempotent. */
@@ -290,6 +314,18 @@ export function parseIopath(iopath: string): { column: string; index: number } {
   const m = /^((?:in|out)\.[^[\]]+?)(?:\[(\d+)\])?$/.exec(iopath)
   if (!m) throw new InvalidConfigError(`iopath '${iopath}' is not in.<input>[i] or out.<output>[i]`)
   return { column: m[1] as string, index: Number(m[2] ?? 0) }
+}
+
+/**
+ * A crash mid-append can leave a line without its newline; appending after it would glue the next
+ * line onto it. Cut the file back to its last complete line; returns the resulting size.
+ */
+async function dropTornTail(path: string): Promise<number> {
+  const text = await readFile(path).catch(() => undefined)
+  if (!text || text.length === 0) return 0
+  const end = text.lastIndexOf(0x0a) + 1
+  if (end < text.length) await truncate(path, end)
+  return end
 }
 
 async function readLines(path: string): Promise<Line[]> {

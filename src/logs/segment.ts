@@ -58,3 +58,56 @@ export async function readSegment(path: string): Promise<LogRow[]> {
     return row as LogRow
   })
 }
+
+interface ColumnBatch {
+  length: number
+  nullCount: number
+  validity?: Uint8Array | null
+  values?: ArrayLike<unknown>
+  offsets?: Int32Array
+  children?: ColumnBatch[]
+  at(i: number): unknown
+}
+
+const valid = (b: ColumnBatch, i: number) =>
+  b.nullCount === 0 || !b.validity || ((b.validity[i >> 3] as number) & (1 << (i & 7))) !== 0
+
+/**
+ * The values an assay reads from a segment, straight from its Arrow buffers (no row objects):
+ * element `index` of `column` for every row with `start <= time < end` where the column is not
+ * null; a null element or an index past the row's length reads as NaN.
+ */
+export async function readSegmentValues(
+  path: string,
+  column: string,
+  index: number,
+  start: number,
+  end: number,
+): Promise<Float64Array> {
+  const table = tableFromIPC(new Uint8Array(await readFile(path)))
+  const times = table.getChild('time')
+  const col = table.getChild(column)
+  if (!times || !col) return new Float64Array(0)
+  const out = new Float64Array(table.numRows)
+  let n = 0
+  col.data.forEach((raw, bi) => {
+    const b = raw as unknown as ColumnBatch
+    // Millisecond timestamps as int64: read the two 32-bit halves (exact below 2^53).
+    const t64 = (times.data[bi] as unknown as { values: BigInt64Array }).values
+    const t32 = new Int32Array(t64.buffer, t64.byteOffset, t64.length * 2)
+    const child = b.children?.[0]
+    const childValues = child?.values as Float64Array | undefined
+    for (let i = 0; i < b.length; i++) {
+      const t = (t32[2 * i + 1] as number) * 4294967296 + ((t32[2 * i] as number) >>> 0)
+      if (t < start || t >= end || !valid(b, i)) continue
+      if (b.offsets && child && childValues) {
+        const at = (b.offsets[i] as number) + index
+        out[n++] = at < (b.offsets[i + 1] as number) && valid(child, at) ? (childValues[at] as number) : Number.NaN
+      } else if (index === 0) {
+        const v = b.values instanceof Float64Array ? b.values[i] : b.at(i)
+        out[n++] = typeof v === 'number' ? v : Number(v ?? Number.NaN)
+      } else out[n++] = Number.NaN
+    }
+  })
+  return out.subarray(0, n)
+}

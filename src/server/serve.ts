@@ -5,7 +5,6 @@
  */
 import { type ServerType, serve } from '@hono/node-server'
 import type { Hono } from 'hono'
-import { gpuHistogram } from '../assays/gpu.js'
 import { AssayService } from '../assays/service.js'
 import type { Config } from '../config.js'
 import { Engine } from '../engine/engine.js'
@@ -81,10 +80,6 @@ export async function buildServer(
     requirePipeline: async (ws, name) => {
       await registry.getPipeline(ws, name)
     },
-    largeHistogram: () => {
-      const gpu = engine.openGpu()
-      return gpu && !gpu.adapterInfo.software && gpu.state === 'ready' ? gpuHistogram(() => gpu.context()) : undefined
-    },
     webhookAttempts: config.assays.webhookAttempts,
   })
   metrics = new Metrics(manager, engine, { assays, inferenceLog })
@@ -110,6 +105,7 @@ export async function buildServer(
     const firstStart =
       (await store.listModels('default')).length === 0 && (await store.listPipelines('default')).length === 0
     if (config.server.demo && firstStart) await installDemo(registry, config.dataDir)
+    await assays.start(config.assays.tickMs)
   } catch (e) {
     await manager.stopAll()
     await inferenceLog.close()
@@ -117,7 +113,6 @@ export async function buildServer(
     await store.close()
     throw e
   }
-  assays.start(config.assays.tickMs)
   return {
     app: createApp(deps).app,
     deps,
