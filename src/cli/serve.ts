@@ -1,7 +1,7 @@
 /** `lastmile serve`: the HTTP server, with a copy-pastable way to try it, and graceful shutdown. */
 import type { Config } from '../config.js'
 import { createLogger } from '../log.js'
-import { DEMO_PIPELINE, DEMO_ROW } from '../registry/demo.js'
+import { DEMO_ASSAY, DEMO_PIPELINE, DEMO_ROW } from '../registry/demo.js'
 import { startServer } from '../server/serve.js'
 
 export async function runServe(config: Config): Promise<number> {
@@ -26,6 +26,14 @@ export async function runServe(config: Config): Promise<number> {
       `    -H 'content-type: application/json; format=pandas-records' -d '[{"x":${row}}]'`,
       `  curl -s ${server.url}/metrics`,
     )
+    const assay = (await server.deps.assays.list('default')).find((a) => a.name === DEMO_ASSAY)
+    if (assay) {
+      lines.push(
+        '',
+        `Drift: assay "${DEMO_ASSAY}" scores in.x[0] every minute against a standard normal; after traffic, open`,
+        `  ${server.url}/v1/workspaces/default/assays/${assay.id}/chart.svg  (and ?kind=bins)`,
+      )
+    }
   }
   lines.push('', 'Ctrl-C stops the server (queued requests are answered first).')
   process.stdout.write(`${lines.join('\n')}\n`)

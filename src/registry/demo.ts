@@ -2,11 +2,12 @@
  * The demo pipeline `npm start` deploys on first start: an MLP classifier (random weights, 4
  * features → 3 classes) written into the data folder (`models/demo-classifier.onnx`, to try
  * uploads with) and registered as model `demo_classifier` and pipeline `demo` with a post step
- * naming the classes.
+ * naming the classes, plus a drift assay on the first feature.
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { mlpClassifier } from '../onnx/fixtures.js'
+import { mulberry32, normal } from '../onnx/random.js'
 import type { Registry } from './registry.js'
 
 export const DEMO_PIPELINE = 'demo'
@@ -31,10 +32,27 @@ export async function ensureDemoModel(dataDir: string): Promise<{ path: string; 
   }
 }
 
-/** Register and deploy the demo pipeline in workspace `default`. */
-export async function installDemo(registry: Registry, dataDir: string): Promise<void> {
+export const DEMO_ASSAY = 'demo x[0] drift'
+
+/**
+ * Register and deploy the demo pipeline in workspace `default`, with a drift assay on its first
+ * feature (baseline: 1000 standard-normal draws; one-minute windows).
+ */
+export async function installDemo(
+  registry: Registry,
+  dataDir: string,
+  defineAssay: (workspace: string, body: unknown) => Promise<unknown>,
+): Promise<void> {
   const { bytes } = await ensureDemoModel(dataDir)
   await registry.uploadModel('default', 'demo_classifier', bytes)
   await registry.putPipeline('default', DEMO_PIPELINE, [{ model: 'demo_classifier' }, { post: DEMO_POST }])
   await registry.deploy('default', DEMO_PIPELINE, {})
+  await defineAssay('default', {
+    name: DEMO_ASSAY,
+    pipeline: DEMO_PIPELINE,
+    iopath: 'in.x[0]',
+    baseline: { values: Array.from(normal(mulberry32(5), 1000)) },
+    warning_threshold: 0.1,
+    window: { width: '1m' },
+  })
 }

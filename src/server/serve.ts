@@ -104,7 +104,8 @@ export async function buildServer(
     if (restored.length || failed.length) log.info('deployments restored', { restored, failed })
     const firstStart =
       (await store.listModels('default')).length === 0 && (await store.listPipelines('default')).length === 0
-    if (config.server.demo && firstStart) await installDemo(registry, config.dataDir)
+    if (config.server.demo && firstStart)
+      await installDemo(registry, config.dataDir, (ws, body) => assays.define(ws, body))
     await assays.start(config.assays.tickMs)
   } catch (e) {
     await manager.stopAll()

@@ -169,6 +169,14 @@ describe.runIf(built)(`lastmile serve${built ? '' : ' (skipped: run `npm run bui
     })
     const rows = (await res.json()) as Array<Record<string, unknown>>
     expect(['class_a', 'class_b', 'class_c']).toContain(rows[0]?.['out.label_name'])
+    // The demo's drift assay is defined, and its chart link printed.
+    const assays = (await (await fetch(`${url}/v1/workspaces/default/assays`)).json()) as Array<{
+      id: number
+      iopath?: string
+    }>
+    expect(assays).toHaveLength(1)
+    expect(out).toContain(`${url}/v1/workspaces/default/assays/${assays[0]?.id}/chart.svg`)
+    expect((await fetch(`${url}/v1/workspaces/default/assays/${assays[0]?.id}/chart.svg`)).status).toBe(200)
     const exit = new Promise<number | null>((r) => child.on('exit', (code: number | null) => r(code)))
     child.kill('SIGTERM')
     expect(await exit).toBe(0)
