@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util'
 import { benchAssays } from './assays.js'
 import { benchEngine } from './engine.js'
 import { benchHttp } from './http.js'
+import { benchJobs } from './jobs.js'
 import { benchKernels } from './kernels.js'
 
 const SUITES: Record<string, (opts: { seconds: number }) => Promise<void>> = {
@@ -13,6 +14,7 @@ const SUITES: Record<string, (opts: { seconds: number }) => Promise<void>> = {
   kernels: benchKernels,
   http: benchHttp,
   assays: benchAssays,
+  jobs: benchJobs,
 }
 
 const { values, positionals } = parseArgs({ options: { seconds: { type: 'string' } }, allowPositionals: true })

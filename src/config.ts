@@ -71,6 +71,25 @@ const configSchema = z.object({
       webhookAttempts: z.number().int().min(1).max(20).default(5),
     })
     .default({ tickMs: 30_000, webhookAttempts: 5 }),
+  /** Batch file scoring jobs. */
+  jobs: z
+    .object({
+      /** Rows per committed chunk: the unit of progress, of resume after a crash, and of memory. */
+      chunkRows: z.number().int().min(1).max(10_000_000).default(65_536),
+      /** Rows per model batch within a chunk (large: jobs run as bulk batches of their own). */
+      batchRows: z.number().int().min(1).max(10_000_000).default(16_384),
+      /** Jobs run at once; the rest wait in order. */
+      concurrency: z.number().int().min(1).max(64).default(1),
+      /** Default share of rows that may fail (bad values, wrong arity) before the job fails. */
+      maxErrorShare: z.number().min(0).max(1).default(0.01),
+      /** Largest uploaded input file. */
+      uploadLimitBytes: z
+        .number()
+        .int()
+        .min(1)
+        .default(2 ** 40),
+    })
+    .default({ chunkRows: 65_536, batchRows: 16_384, concurrency: 1, maxErrorShare: 0.01, uploadLimitBytes: 2 ** 40 }),
   /** Where the `lastmile` admin commands (models, pipelines, workspaces, keys) send requests. */
   client: z
     .object({
@@ -146,6 +165,11 @@ export const ENV_VARS: Record<string, { path: string[]; parse: (v: string) => un
   LASTMILE_LOG_FLUSH_MS: { path: ['log', 'flushMs'], parse: Number },
   LASTMILE_ASSAY_TICK_MS: { path: ['assays', 'tickMs'], parse: Number },
   LASTMILE_WEBHOOK_ATTEMPTS: { path: ['assays', 'webhookAttempts'], parse: Number },
+  LASTMILE_JOB_CHUNK_ROWS: { path: ['jobs', 'chunkRows'], parse: Number },
+  LASTMILE_JOB_BATCH_ROWS: { path: ['jobs', 'batchRows'], parse: Number },
+  LASTMILE_JOB_CONCURRENCY: { path: ['jobs', 'concurrency'], parse: Number },
+  LASTMILE_JOB_MAX_ERROR_SHARE: { path: ['jobs', 'maxErrorShare'], parse: Number },
+  LASTMILE_JOB_UPLOAD_LIMIT_BYTES: { path: ['jobs', 'uploadLimitBytes'], parse: Number },
   LASTMILE_API_KEY: { path: ['client', 'apiKey'], parse: String },
 }
 

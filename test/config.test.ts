@@ -26,6 +26,7 @@ describe('config', () => {
         maxBufferedRows: 1_000_000,
       },
       assays: { tickMs: 30_000, webhookAttempts: 5 },
+      jobs: { chunkRows: 65_536, batchRows: 16_384, concurrency: 1, maxErrorShare: 0.01, uploadLimitBytes: 2 ** 40 },
       client: { url: 'http://127.0.0.1:8080', apiKey: '' },
       server: {
         host: '127.0.0.1',

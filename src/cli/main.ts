@@ -10,6 +10,7 @@ import { VERSION } from '../version.js'
 import { runAdmin } from './admin.js'
 import { runDemo } from './demo.js'
 import { runInfo } from './info.js'
+import { runScore } from './score.js'
 import { runServe } from './serve.js'
 
 const HELP = `lastmile — an inference server for the last mile of ML
@@ -20,6 +21,8 @@ Commands:
   serve     Start the HTTP server (deploys the demo pipeline on first start unless --no-demo)
   demo      Load the demo model (an MLP classifier) and answer a few example rows, no server
   info      Show the backends and the GPU adapter this machine offers (JSON)
+  score     Score a file through a deployed pipeline as a batch job, with progress:
+            score --pipeline p --input in.parquet --output out.csv [--features a,b] [--in-process]
   help      Show this help
 
 Registry commands (against a running server: --url, --key; workspace from --workspace):
@@ -45,6 +48,11 @@ Flags (each also settable by environment variable, see README):
   --url <url>             (registry) server URL              LASTMILE_URL        (http://127.0.0.1:8080)
   --key <key>             (registry) API key                 LASTMILE_API_KEY
   --workspace <ws>        (registry) workspace               (default)
+  --pipeline, --input, --output   (score) what to score and where the result goes
+  --format, --output-format       (score) csv | jsonl | arrow | parquet (default: from the extension)
+  --features <a,b,...>    (score) columns forming the model's one [N, F] input, in order
+  --max-error-share <s>   (score) share of failing rows that fails the job   LASTMILE_JOB_MAX_ERROR_SHARE (0.01)
+  --in-process            (score) run on --data here, without a server
 `
 
 const OPTIONS = {
@@ -68,6 +76,14 @@ const OPTIONS = {
   replicas: { type: 'string' },
   role: { type: 'string' },
   offline: { type: 'boolean' },
+  pipeline: { type: 'string' },
+  input: { type: 'string' },
+  output: { type: 'string' },
+  format: { type: 'string' },
+  'output-format': { type: 'string' },
+  features: { type: 'string' },
+  'max-error-share': { type: 'string' },
+  'in-process': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const
@@ -114,6 +130,18 @@ export async function main(argv: string[], env: Record<string, string | undefine
         return await runInfo(config)
       case 'serve':
         return await runServe(config)
+      case 'score':
+        return await runScore(config, {
+          workspace: values.workspace ?? 'default',
+          ...(values.pipeline !== undefined ? { pipeline: values.pipeline } : {}),
+          ...(values.input !== undefined ? { input: values.input } : {}),
+          ...(values.output !== undefined ? { output: values.output } : {}),
+          ...(values.format !== undefined ? { format: values.format } : {}),
+          ...(values['output-format'] !== undefined ? { outputFormat: values['output-format'] } : {}),
+          ...(values.features !== undefined ? { features: values.features } : {}),
+          ...(values['max-error-share'] !== undefined ? { maxErrorShare: values['max-error-share'] } : {}),
+          ...(values['in-process'] ? { inProcess: true } : {}),
+        })
       case 'models':
       case 'pipelines':
       case 'workspaces':

@@ -78,6 +78,28 @@ export interface DeployOptions {
 
 import type { TensorMeta } from '../store/types.js'
 
+export type JobFormatName = 'csv' | 'jsonl' | 'arrow' | 'parquet'
+
+/** A batch job's status and progress (GET /v1/jobs/{id}). */
+export interface JobStatus {
+  id: string
+  workspace: string
+  pipeline: string
+  status: 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled'
+  format: string
+  rows_done: number
+  rows_total: number | null
+  progress: number | null
+  rows_per_second: number | null
+  eta_seconds: number | null
+  error_count: number
+  errors: Array<{ row: number; message: string }>
+  error: string | null
+  created_at: string
+  started_at: string | null
+  finished_at: string | null
+}
+
 const enc = encodeURIComponent
 
 export class LastmileClient {
@@ -89,28 +111,31 @@ export class LastmileClient {
     this.doFetch = opts.fetch ?? ((url, init) => fetch(url, init))
   }
 
-  private async call<T>(
+  /** Send a request; throws {@link ApiError} unless it succeeded. */
+  private async request(
     method: string,
     path: string,
-    body?: { json: unknown } | { bytes: Uint8Array; type: string },
-  ): Promise<T> {
+    body?: { json: unknown } | { bytes: Uint8Array | ReadableStream<Uint8Array>; type: string },
+  ): Promise<Response> {
     const headers: Record<string, string> = {}
     if (this.opts.apiKey) headers.authorization = `Bearer ${this.opts.apiKey}`
-    let payload: string | Uint8Array<ArrayBuffer> | undefined
+    let payload: string | Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | undefined
     if (body && 'json' in body) {
       headers['content-type'] = 'application/json'
       payload = JSON.stringify(body.json)
     } else if (body) {
       headers['content-type'] = body.type
-      payload = body.bytes as Uint8Array<ArrayBuffer>
+      payload = body.bytes as Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>
     }
     const res = await this.doFetch(`${this.base}${path}`, {
       method,
       headers,
       ...(payload !== undefined ? { body: payload } : {}),
-    })
-    const type = res.headers.get('content-type') ?? ''
+      // A streamed upload (a file of many GB) goes out as it is read.
+      ...(payload instanceof ReadableStream ? { duplex: 'half' } : {}),
+    } as RequestInit)
     if (!res.ok) {
+      const type = res.headers.get('content-type') ?? ''
       const err = type.includes('json')
         ? ((await res.json()) as { error?: { code?: string; message?: string; details?: unknown } })
         : undefined
@@ -121,6 +146,17 @@ export class LastmileClient {
         err?.error?.details,
       )
     }
+    return res
+  }
+
+  private async call<T>(
+    method: string,
+    path: string,
+    body?: { json: unknown } | { bytes: Uint8Array | ReadableStream<Uint8Array>; type: string },
+  ): Promise<T> {
+    const res = await this.request(method, path, body)
+    const type = res.headers.get('content-type') ?? ''
+    if (res.status === 204) return undefined as T
     if (type.includes('json')) return (await res.json()) as T
     if (type.startsWith('text/')) return (await res.text()) as T
     return new Uint8Array(await res.arrayBuffer()) as T
@@ -232,6 +268,37 @@ export class LastmileClient {
       parameters?: Record<string, unknown>
       outputs: Array<{ name: string; datatype: string; shape: number[]; data: unknown[] }>
     }>('POST', path, { json: request })
+  }
+
+  // Batch jobs
+  /** Score a file (bytes, or a stream for large files) through a deployed pipeline as a job. */
+  createJob(
+    ws: string,
+    pipeline: string,
+    file: Uint8Array | ReadableStream<Uint8Array>,
+    opts: { format: JobFormatName; features?: string[]; maxErrorShare?: number },
+  ) {
+    const q = new URLSearchParams({ format: opts.format })
+    if (opts.features) q.set('features', opts.features.join(','))
+    if (opts.maxErrorShare !== undefined) q.set('max_error_share', String(opts.maxErrorShare))
+    return this.call<JobStatus>('POST', `/v1/workspaces/${enc(ws)}/pipelines/${enc(pipeline)}/jobs?${q}`, {
+      bytes: file,
+      type: 'application/octet-stream',
+    })
+  }
+  job(id: string) {
+    return this.call<JobStatus>('GET', `/v1/jobs/${enc(id)}`)
+  }
+  listJobs(ws: string) {
+    return this.call<JobStatus[]>('GET', `/v1/workspaces/${enc(ws)}/jobs`)
+  }
+  /** Cancel an active job (its status comes back); delete a finished one (undefined). */
+  cancelJob(id: string) {
+    return this.call<JobStatus | undefined>('DELETE', `/v1/jobs/${enc(id)}`)
+  }
+  /** The result as a streaming response (write `body` to a file). */
+  jobResult(id: string, format?: JobFormatName) {
+    return this.request('GET', `/v1/jobs/${enc(id)}/result${format ? `?format=${format}` : ''}`)
   }
 
   // API keys

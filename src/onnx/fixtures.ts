@@ -275,3 +275,64 @@ export function torchTabular(seed = 6): Fixture<TorchTabularParams> {
 export function allFixtures(): Fixture[] {
   return [linearRegression(), logisticRegression(), mlpClassifier(), smallCnn(), sklearnPipeline(), torchTabular()]
 }
+
+export interface StandardizedLinearParams {
+  mean: number[]
+  std: number[]
+  w: number[]
+  b: number
+}
+
+/**
+ * y = ((x − mean) / std)·w + b, x [N,F] → y [N,1] (Sub, Div, MatMul, Add): a regression over raw
+ * columns of any scale (distances in miles, times in ms), as batch-job tests and benches use.
+ */
+export function standardizedLinear(p: StandardizedLinearParams): Fixture<StandardizedLinearParams> {
+  const F = p.w.length
+  const g = new GraphBuilder('standardized_linear')
+  const x = g.input('x', 'float32', ['N', F])
+  const centred = g.node('Sub', [x, g.constant('mean', 'float32', [F], p.mean)])
+  const scaled = g.node('Div', [centred, g.constant('std', 'float32', [F], p.std)])
+  const mm = g.node('MatMul', [scaled, g.constant('w', 'float32', [F, 1], p.w)])
+  g.output(g.node('Add', [mm, g.constant('b', 'float32', [1], [p.b])]), 'float32', ['N', 1], 'y')
+  return {
+    name: 'standardized_linear',
+    description: `linear regression over ${F} standardized features`,
+    bytes: g.toModel(),
+    inputs: [{ name: 'x', dtype: 'float32', shape: ['N', F] }],
+    outputs: [{ name: 'y', dtype: 'float32', shape: ['N', 1] }],
+    params: p,
+    randomInputs: floatInput('x', F),
+  }
+}
+
+/**
+ * Ordinary least squares of y on the columns of x (float64, through the normal equations on
+ * standardized columns): the parameters of {@link standardizedLinear}.
+ */
+export function fitStandardizedLinear(x: number[][], y: number[]): StandardizedLinearParams {
+  const n = y.length
+  const F = x.length
+  const mean = x.map((c) => c.reduce((a, v) => a + v, 0) / n)
+  const std = x.map((c, j) => Math.sqrt(c.reduce((a, v) => a + (v - (mean[j] as number)) ** 2, 0) / n) || 1)
+  const z = x.map((c, j) => c.map((v) => (v - (mean[j] as number)) / (std[j] as number)))
+  const yMean = y.reduce((a, v) => a + v, 0) / n
+  // Standardized columns are centred: the intercept is mean(y); solve (ZᵀZ) w = Zᵀ(y − ȳ).
+  const A = z.map((a) => z.map((b) => a.reduce((s, v, i) => s + v * (b[i] as number), 0)))
+  const r = z.map((a) => a.reduce((s, v, i) => s + v * ((y[i] as number) - yMean), 0))
+  for (let k = 0; k < F; k++) {
+    const row = A[k] as number[]
+    for (let i = k + 1; i < F; i++) {
+      const f = ((A[i] as number[])[k] as number) / (row[k] as number)
+      for (let j = k; j < F; j++) (A[i] as number[])[j] = ((A[i] as number[])[j] as number) - f * (row[j] as number)
+      r[i] = (r[i] as number) - f * (r[k] as number)
+    }
+  }
+  const w = new Array<number>(F).fill(0)
+  for (let k = F - 1; k >= 0; k--) {
+    let s = r[k] as number
+    for (let j = k + 1; j < F; j++) s -= ((A[k] as number[])[j] as number) * (w[j] as number)
+    w[k] = s / ((A[k] as number[])[k] as number)
+  }
+  return { mean, std, w, b: yMean }
+}

@@ -9,6 +9,7 @@ import { VERSION } from '../version.js'
 import type { ServerDeps } from './deps.js'
 import { errorResponse, onError } from './errors.js'
 import { openApiDocument, RouteTable } from './route-table.js'
+import { jobRoutes } from './routes/jobs.js'
 import { observeRoutes } from './routes/observe.js'
 import { inferenceRoutes } from './routes/pipelines.js'
 import { registryRoutes } from './routes/registry.js'
@@ -53,5 +54,6 @@ export function createApp(deps: ServerDeps): { app: Hono; routes: RouteTable } {
   inferenceRoutes(app, routes, deps)
   registryRoutes(app, routes, deps)
   observeRoutes(app, routes, deps)
+  jobRoutes(app, routes, deps)
   return { app, routes }
 }

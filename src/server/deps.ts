@@ -1,6 +1,7 @@
 /** What the HTTP layer is built from: core services, created by the caller (serve, tests). */
 import type { AssayService } from '../assays/service.js'
 import type { Engine } from '../engine/engine.js'
+import type { JobService } from '../jobs/service.js'
 import type { Logger } from '../log.js'
 import type { InferenceLog } from '../logs/inference-log.js'
 import type { Registry } from '../registry/registry.js'
@@ -16,6 +17,7 @@ export interface ServerDeps {
   metrics: Metrics
   inferenceLog: InferenceLog
   assays: AssayService
+  jobs: JobService
   log: Logger
   /** Whether routes other than health, metrics and the OpenAPI document need an API key. */
   authRequired: boolean

@@ -9,6 +9,7 @@ import { AssayService } from '../assays/service.js'
 import type { Config } from '../config.js'
 import { Engine } from '../engine/engine.js'
 import { errorMessage, InvalidConfigError } from '../errors.js'
+import { JobService } from '../jobs/service.js'
 import { createLogger, type Logger, silentLogger } from '../log.js'
 import { InferenceLog } from '../logs/inference-log.js'
 import { installDemo } from '../registry/demo.js'
@@ -82,6 +83,7 @@ export async function buildServer(
     },
     webhookAttempts: config.assays.webhookAttempts,
   })
+  const jobs = new JobService({ store, manager, dataDir: config.dataDir, log, config: config.jobs })
   metrics = new Metrics(manager, engine, { assays, inferenceLog })
   let shuttingDown = false
   const deps: ServerDeps = {
@@ -92,6 +94,7 @@ export async function buildServer(
     metrics,
     inferenceLog,
     assays,
+    jobs,
     log,
     authRequired,
     bodyLimitBytes: config.server.bodyLimitBytes,
@@ -107,7 +110,9 @@ export async function buildServer(
     if (config.server.demo && firstStart)
       await installDemo(registry, config.dataDir, (ws, body) => assays.define(ws, body))
     await assays.start(config.assays.tickMs)
+    await jobs.start() // resume what a previous run left unfinished, now that deployments are back
   } catch (e) {
+    await jobs.stop()
     await manager.stopAll()
     await inferenceLog.close()
     await engine.close()
@@ -120,6 +125,7 @@ export async function buildServer(
     async shutdown() {
       shuttingDown = true
       await assays.stop()
+      await jobs.stop() // running jobs stop after their current chunk and resume at the next start
       await manager.stopAll() // every queued request is answered (and handed to the log) first
       await inferenceLog.close() // then the log writes everything it holds
       await engine.close()

@@ -56,7 +56,8 @@ interface Pending {
   partsPending: number
   enqueuedAt: number
   startedAt?: number
-  timer: NodeJS.Timeout
+  timer: NodeJS.Timeout | undefined
+  bulk: boolean
   done: boolean
   resolve(r: BatchedResult): void
   reject(e: unknown): void
@@ -73,6 +74,8 @@ interface Slice {
 export class DynamicBatcher {
   private readonly queue: Pending[] = []
   private queuedRowCount = 0
+  /** Of which in bulk requests (not counted against max_queue_size). */
+  private bulkRowCount = 0
   /** Batches in flight (at most `concurrency`). */
   private running = 0
   private draining = false
@@ -101,10 +104,15 @@ export class DynamicBatcher {
    * Queue a request of `rows` rows (dim 0 of every feed). Rejects with `QueueFullError` when the
    * queue cannot take it, `TimeoutError` after `timeout_ms`, `NotReadyError` while draining.
    */
-  submit(feeds: Columns, rows = rowCount(Object.values(feeds)[0] ?? { dims: [] })): Promise<BatchedResult> {
+  submit(
+    feeds: Columns,
+    rows = rowCount(Object.values(feeds)[0] ?? { dims: [] }),
+    opts: { bulk?: boolean } = {},
+  ): Promise<BatchedResult> {
     if (this.draining)
       return Promise.reject(new NotReadyError('the deployment is shutting down; retry on another replica'))
     if (rows < 1) return Promise.reject(new InvalidInputError('the request has no rows'))
+    if (opts.bulk) return this.enqueue(feeds, rows, true)
     if (rows > this.config.max_queue_size) {
       return Promise.reject(
         new InvalidInputError(
@@ -112,29 +120,40 @@ export class DynamicBatcher {
         ),
       )
     }
-    if (this.queuedRowCount + rows > this.config.max_queue_size) {
+    if (this.queuedRowCount - this.bulkRowCount + rows > this.config.max_queue_size) {
       return Promise.reject(
         new QueueFullError(
           `the deployment's queue is full (${this.queuedRowCount} of ${this.config.max_queue_size} rows); retry shortly`,
         ),
       )
     }
+    return this.enqueue(feeds, rows, false)
+  }
+
+  /**
+   * A bulk request (batch jobs) runs as batches of its own rows only, as large as it is: it waits
+   * its turn in the queue like any request, but neither the queue size nor the timeout applies
+   * (its caller awaits one at a time), and interactive requests never wait inside its batch.
+   */
+  private enqueue(feeds: Columns, rows: number, bulk: boolean): Promise<BatchedResult> {
     return new Promise<BatchedResult>((resolve, reject) => {
       const req: Pending = {
         feeds,
         rows,
         taken: 0,
-        shapeKey: rowShapeKey(feeds),
+        shapeKey: `${bulk ? 'bulk:' : ''}${rowShapeKey(feeds)}`,
+        bulk,
         parts: [],
         partsPending: 0,
         enqueuedAt: performance.now(),
         done: false,
         resolve,
         reject,
-        timer: setTimeout(() => this.expire(req), this.config.timeout_ms),
+        timer: bulk ? undefined : setTimeout(() => this.expire(req), this.config.timeout_ms),
       }
       this.queue.push(req)
       this.queuedRowCount += rows
+      if (bulk) this.bulkRowCount += rows
       this.schedule()
     })
   }
@@ -174,11 +193,16 @@ export class DynamicBatcher {
 
   /** Dispatch a batch if one is due (else arm the delay timer); returns whether it dispatched. */
   private dispatchNow(now: boolean): boolean {
-    const rows = this.queuedRowCount
+    const rows = this.queuedRowCount - this.bulkRowCount
     const { max_batch_size: max, max_queue_delay_ms: delay } = this.config
     const preferred = this.preferred.find((p) => p <= rows)
     // Requests that queued while earlier batches ran have often waited out the delay already.
-    const waited = performance.now() - (this.queue[0] as Pending).enqueuedAt >= delay
+    const head = this.queue[0] as Pending
+    if (head.bulk) {
+      this.dispatch(head.rows - head.taken)
+      return true
+    }
+    const waited = performance.now() - head.enqueuedAt >= delay
     if (now || this.draining || rows >= max || delay === 0 || waited) {
       this.dispatch(Math.min(rows, max))
       return true
@@ -218,6 +242,7 @@ export class DynamicBatcher {
       if (req.taken === req.rows) this.queue.shift()
     }
     this.queuedRowCount -= rows
+    if (slices[0]?.req.bulk) this.bulkRowCount -= rows
     this.running++
     void this.execute(slices, rows).finally(() => {
       this.running--

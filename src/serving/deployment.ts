@@ -220,13 +220,17 @@ export class Deployment {
     return this.batcher.queuedRows()
   }
 
-  /** Validate and queue a request; resolves with its own rows' outputs. */
-  async infer(feeds: Columns): Promise<InferResult> {
-    if (this.stateValue !== 'ready' && this.replacedBy) return this.replacedBy.infer(feeds)
+  /**
+   * Validate and queue a request; resolves with its own rows' outputs. `bulk` (batch jobs): run
+   * as batches of its own rows, without queue limits or timeout, and leave it out of the
+   * inference log.
+   */
+  async infer(feeds: Columns, opts: { bulk?: boolean } = {}): Promise<InferResult> {
+    if (this.stateValue !== 'ready' && this.replacedBy) return this.replacedBy.infer(feeds, opts)
     const t0 = performance.now()
     validateFeeds(this.runner.inputs, feeds)
     const rows = requestRows(feeds)
-    const r = await this.batcher.submit(feeds, rows)
+    const r = await this.batcher.submit(feeds, rows, opts)
     const total = performance.now() - t0
     const outputs: FusedOutputs = {}
     const shadow: FusedOutputs = {}
@@ -248,7 +252,7 @@ export class Deployment {
       pipelineVersion: this.spec.pipelineVersion,
       timings: { queue: r.queueMs, ...r.timings, total },
     }
-    this.record(feeds, result)
+    if (!opts.bulk) this.record(feeds, result)
     return result
   }
 

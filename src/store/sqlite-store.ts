@@ -7,11 +7,13 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { ConflictError, NotFoundError } from '../errors.js'
+import { JOBS_MIGRATION, SqliteJobs } from './sqlite-jobs.js'
 import type {
   ApiKeyRecord,
   AssayRecord,
   AssayResultRecord,
   DeploymentRecord,
+  JobStore,
   ModelRecord,
   PipelineRecord,
   Store,
@@ -46,6 +48,7 @@ export const MIGRATIONS: string[] = [
      assay_id INTEGER NOT NULL REFERENCES assays(id) ON DELETE CASCADE,
      window_start INTEGER NOT NULL, window_end INTEGER NOT NULL, score REAL NOT NULL, status TEXT NOT NULL,
      result TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (assay_id, window_start, window_end));`,
+  JOBS_MIGRATION,
 ]
 
 type Row = Record<string, unknown>
@@ -103,7 +106,11 @@ function keyFrom(r: Row): ApiKeyRecord {
 }
 
 export class SqliteStore implements Store {
-  private constructor(private readonly db: Database.Database) {}
+  readonly jobs: JobStore
+
+  private constructor(private readonly db: Database.Database) {
+    this.jobs = new SqliteJobs(db)
+  }
 
   /** Open (creating) `<dataDir>/lastmile.db` and bring its schema up to date. */
   static open(dataDir: string): SqliteStore {

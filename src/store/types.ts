@@ -82,6 +82,51 @@ export interface AssayResultRecord {
   createdAt: string
 }
 
+export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled'
+
+export interface JobRowError {
+  /** Input row number, from 0. */
+  row: number
+  message: string
+}
+
+export interface JobRecord {
+  id: string
+  workspace: string
+  pipeline: string
+  status: JobStatus
+  /** Input file format. */
+  format: string
+  /** The input file (in the job's folder for uploads; where it lies for in-process jobs). */
+  inputPath: string
+  inputBytes: number
+  /** Options the job was created with (features, max_error_share, ...). */
+  options: Record<string, unknown>
+  /** Known up front for Parquet and Arrow files; set at the end otherwise. */
+  rowsTotal: number | null
+  /** Rows in committed chunks: a resumed job continues from here. */
+  rowsDone: number
+  chunksDone: number
+  errorCount: number
+  /** The first row errors (capped), in row order. */
+  errors: JobRowError[]
+  /** Why the job failed. */
+  error: string | null
+  createdAt: string
+  startedAt: string | null
+  finishedAt: string | null
+}
+
+/** Jobs, and the commit point of each chunk (one UPDATE: the chunk counts, or it does not). */
+export interface JobStore {
+  add(job: JobRecord): Promise<void>
+  get(id: string): Promise<JobRecord | undefined>
+  /** Newest first. */
+  list(filter?: { workspace?: string; status?: JobStatus[] }): Promise<JobRecord[]>
+  update(id: string, patch: Partial<Omit<JobRecord, 'id' | 'workspace' | 'pipeline' | 'createdAt'>>): Promise<void>
+  delete(id: string): Promise<boolean>
+}
+
 export interface Store {
   createWorkspace(name: string): Promise<WorkspaceRecord>
   getWorkspace(name: string): Promise<WorkspaceRecord | undefined>
@@ -125,6 +170,8 @@ export interface Store {
   /** Store a window's result (replacing one for the same window). */
   putAssayResult(r: AssayResultRecord): Promise<void>
   listAssayResults(assayId: number, start?: number, end?: number): Promise<AssayResultRecord[]>
+
+  readonly jobs: JobStore
 
   close(): Promise<void>
 }

@@ -70,9 +70,13 @@ export const binPath = new URL('../../bin/lastmile.js', import.meta.url).pathnam
 export const cliBuilt = existsSync(new URL('../../dist/src/cli/main.js', import.meta.url))
 
 /** `lastmile serve <args>` in a child process; resolves once it prints its URL. */
-export async function spawnServer(args: string[]): Promise<{ url: string; child: ChildProcess; output(): string }> {
+export async function spawnServer(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ url: string; child: ChildProcess; output(): string }> {
   const child = spawn(process.execPath, [binPath, 'serve', '--port', '0', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
   })
   let out = ''
   child.stdout?.on('data', (b) => {

@@ -147,6 +147,20 @@ describe('dynamic batcher', () => {
     expect(batches).toEqual(['[1,2]', '[1,3]', '[1,2]'])
   })
 
+  it('runs a bulk request as one batch of its own rows, past max_batch_size and max_queue_size, in its turn', async () => {
+    const r = recorder({ delayMs: 5 })
+    const b = new DynamicBatcher(r.run, config({ max_batch_size: 4, max_queue_size: 8, max_queue_delay_ms: 0 }))
+    const bulkIds = Array.from({ length: 20 }, (_, i) => 100 + i)
+    const first = answer(b.submit(req([1])))
+    const bulk = answer(b.submit(req(bulkIds), bulkIds.length, { bulk: true }))
+    // The bulk rows do not fill the interactive queue: these still fit max_queue_size.
+    const after = [answer(b.submit(req([2, 3]))), answer(b.submit(req([4])))]
+    expect(await bulk).toEqual(bulkIds.map((i) => i * 10))
+    expect(await Promise.all([first, ...after])).toEqual([[10], [20, 30], [40]])
+    // FIFO: the interactive rows queued behind the bulk request ran after it, never inside its batch.
+    expect(r.batches).toEqual([[1], bulkIds, [2, 3, 4]])
+  })
+
   it('drains: answers everything queued, then refuses new work', async () => {
     const r = recorder({ delayMs: 5 })
     const b = new DynamicBatcher(r.run, config({ max_queue_delay_ms: 1000, max_batch_size: 2 }))

@@ -1,0 +1,226 @@
+/**
+ * How a file's columns become a pipeline's inputs, and its outputs become columns again.
+ * `features` names the columns that form a model's one [N, F] input, in order; otherwise each
+ * input reads the column of its name (or `in.<name>`), holding a number per row for [N] and
+ * [N, 1] inputs, or the row's values (a list, or a JSON array in a CSV cell) for wider ones.
+ * Rows whose values cannot be used are left out of the model's batch and reported by row number.
+ */
+import {
+  type AnyTensor,
+  type ColumnSpec,
+  type DType,
+  elementCount,
+  formatShape,
+  type TensorArray,
+  zeros,
+} from '../engine/tensor.js'
+import type { Columns } from '../engine/types.js'
+import { InvalidRequestError } from '../errors.js'
+import type { JobRowError } from '../store/types.js'
+
+interface InputPlan {
+  input: ColumnSpec
+  /** Columns read for this input: one (per-input mode) or the features, in order. */
+  columns: string[]
+  /** Values per row (undefined: taken from the first usable row, then fixed). */
+  width: number | undefined
+  /** Each feature is one number (features mode) rather than the row's values in one column. */
+  scalarColumns: boolean
+}
+
+export interface FeedPlan {
+  inputs: InputPlan[]
+}
+
+const rowWidth = (shape: ColumnSpec['shape']): number | undefined => {
+  const rest = shape.slice(1)
+  return rest.every((d) => typeof d === 'number') ? elementCount(rest as number[]) : undefined
+}
+
+/** Check once, against the file's columns, that the pipeline's inputs can be fed. */
+export function planFeeds(inputs: readonly ColumnSpec[], fileColumns: string[], features?: string[]): FeedPlan {
+  const have = new Set(fileColumns)
+  const missing = (c: string) =>
+    new InvalidRequestError(`column '${c}' is not in the file; it has ${fileColumns.map((n) => `'${n}'`).join(', ')}`)
+  if (features) {
+    const numeric = inputs.filter((i) => i.dtype !== 'string')
+    if (inputs.length !== 1 || numeric.length !== 1) {
+      throw new InvalidRequestError(
+        `features=... forms one [N, F] input, but the pipeline takes ${inputs.map((i) => `'${i.name}' ${i.dtype} ${formatShape(i.shape)}`).join(', ')}; name one column per input instead`,
+      )
+    }
+    const input = inputs[0] as ColumnSpec
+    const width = rowWidth(input.shape)
+    if (input.shape.length > 2 || (width !== undefined && width !== features.length)) {
+      throw new InvalidRequestError(
+        `input '${input.name}' has shape ${formatShape(input.shape)}: it needs ${width ?? 'one row of'} features, got ${features.length} (${features.join(', ')})`,
+      )
+    }
+    for (const f of features) if (!have.has(f)) throw missing(f)
+    return { inputs: [{ input, columns: features, width: features.length, scalarColumns: true }] }
+  }
+  return {
+    inputs: inputs.map((input) => {
+      const column = have.has(input.name) ? input.name : have.has(`in.${input.name}`) ? `in.${input.name}` : undefined
+      if (!column) throw missing(input.name)
+      return { input, columns: [column], width: rowWidth(input.shape), scalarColumns: false }
+    }),
+  }
+}
+
+function toNumber(v: unknown): number | undefined {
+  if (typeof v === 'number') return v
+  if (typeof v === 'bigint') return Number(v)
+  if (typeof v === 'string' && v.trim() !== '') {
+    const n = Number(v)
+    return Number.isNaN(n) && v.trim().toLowerCase() !== 'nan' ? undefined : n
+  }
+  return undefined
+}
+
+/** A row's values for a per-input column: a list, a typed array, a JSON array in text, or one number. */
+function rowValues(v: unknown): ArrayLike<unknown> | undefined {
+  if (v === null || v === undefined) return undefined
+  if (Array.isArray(v) || ArrayBuffer.isView(v)) return v as ArrayLike<unknown>
+  if (typeof v === 'string' && v.trimStart().startsWith('[')) {
+    try {
+      const parsed = JSON.parse(v)
+      return Array.isArray(parsed) ? parsed : undefined
+    } catch {
+      return undefined
+    }
+  }
+  return [v]
+}
+
+export interface Extracted {
+  feeds: Columns
+  /** Chunk-relative indices of the rows in the feeds. */
+  kept: Int32Array
+  errors: JobRowError[]
+}
+
+/**
+ * Build the feeds for the rows of a chunk that can be used. `bad` holds chunk-relative rows the
+ * reader already reported; `firstRow` numbers the errors.
+ */
+export function extractFeeds(
+  plan: FeedPlan,
+  columns: Record<string, ArrayLike<unknown>>,
+  rows: number,
+  firstRow: number,
+  bad: Set<number>,
+): Extracted {
+  const fast = denseFeatures(plan, columns, rows, bad)
+  if (fast) return fast
+  const errors: JobRowError[] = []
+  const values: Array<Array<number | string>> = plan.inputs.map(() => [])
+  const kept: number[] = []
+  const widths = plan.inputs.map((p) => p.width)
+  nextRow: for (let r = 0; r < rows; r++) {
+    if (bad.has(r)) continue
+    const start = values.map((v) => v.length)
+    for (let k = 0; k < plan.inputs.length; k++) {
+      const p = plan.inputs[k] as InputPlan
+      const out = values[k] as Array<number | string>
+      const problem = p.scalarColumns ? scalars(p, columns, r, out) : list(p, columns, r, out, widths, k)
+      if (problem) {
+        errors.push({ row: firstRow + r, message: problem })
+        values.forEach((v, i) => {
+          v.length = start[i] as number
+        })
+        continue nextRow
+      }
+    }
+    kept.push(r)
+  }
+  const feeds: Columns = {}
+  plan.inputs.forEach((p, k) => {
+    const width = widths[k] ?? 1
+    const dims = p.input.shape.length <= 1 ? [kept.length] : [kept.length, ...innerDims(p.input.shape, width)]
+    feeds[p.input.name] = toTensor(p.input.dtype, dims, values[k] as Array<number | string>)
+  })
+  return { feeds, kept: Int32Array.from(kept), errors }
+}
+
+/** The common case without per-row checks: features in typed-array columns (no nulls), no bad rows. */
+function denseFeatures(
+  plan: FeedPlan,
+  columns: Record<string, ArrayLike<unknown>>,
+  rows: number,
+  bad: Set<number>,
+): Extracted | undefined {
+  const p = plan.inputs[0] as InputPlan
+  if (plan.inputs.length !== 1 || !p.scalarColumns || bad.size > 0 || p.input.dtype === 'string') return undefined
+  const cols = p.columns.map((c) => columns[c])
+  if (!cols.every((c) => ArrayBuffer.isView(c) && !(c instanceof BigInt64Array) && !(c instanceof BigUint64Array)))
+    return undefined
+  const F = cols.length
+  const t = zeros(p.input.dtype as DType, p.input.shape.length <= 1 ? [rows] : [rows, F])
+  const data = t.data as TensorArray
+  if (data instanceof BigInt64Array || data instanceof BigUint64Array) return undefined
+  for (let f = 0; f < F; f++) {
+    const c = cols[f] as Float64Array
+    for (let r = 0; r < rows; r++) data[r * F + f] = c[r] as number
+  }
+  const kept = new Int32Array(rows)
+  for (let r = 0; r < rows; r++) kept[r] = r
+  return { feeds: { [p.input.name]: t }, kept, errors: [] }
+}
+
+function scalars(p: InputPlan, columns: Record<string, ArrayLike<unknown>>, r: number, out: Array<number | string>) {
+  for (const c of p.columns) {
+    const v = (columns[c] as ArrayLike<unknown>)[r]
+    if (v === null || v === undefined) return `column '${c}' is empty; a number is expected`
+    const n = toNumber(v)
+    if (n === undefined) return `column '${c}': ${JSON.stringify(v)} is not a number`
+    out.push(n)
+  }
+  return undefined
+}
+
+function list(
+  p: InputPlan,
+  columns: Record<string, ArrayLike<unknown>>,
+  r: number,
+  out: Array<number | string>,
+  widths: Array<number | undefined>,
+  k: number,
+) {
+  const c = p.columns[0] as string
+  const raw = (columns[c] as ArrayLike<unknown>)[r]
+  const vals = rowValues(raw)
+  if (!vals) return `column '${c}' is empty; ${widths[k] ?? 'its'} values are expected`
+  widths[k] ??= vals.length
+  if (vals.length !== widths[k]) {
+    return `column '${c}' has ${vals.length} value${vals.length === 1 ? '' : 's'}, input '${p.input.name}' ${formatShape(p.input.shape)} expects ${widths[k]}`
+  }
+  for (let i = 0; i < vals.length; i++) {
+    const v = vals[i]
+    if (p.input.dtype === 'string') out.push(String(v))
+    else {
+      const n = toNumber(v)
+      if (n === undefined) return `column '${c}': ${JSON.stringify(v)} is not a number`
+      out.push(n)
+    }
+  }
+  return undefined
+}
+
+/** Dims after the batch dim, with a symbolic one resolved from the row width. */
+function innerDims(shape: ColumnSpec['shape'], width: number): number[] {
+  const rest = shape.slice(1)
+  const known = rest.filter((d): d is number => typeof d === 'number')
+  const fixed = elementCount(known)
+  return rest.map((d) => (typeof d === 'number' ? d : Math.max(1, Math.round(width / fixed))))
+}
+
+function toTensor(dtype: ColumnSpec['dtype'], dims: number[], values: Array<number | string>): AnyTensor {
+  if (dtype === 'string') return { dtype: 'string', dims, data: values.map(String) }
+  const t = zeros(dtype as DType, dims)
+  const data = t.data as TensorArray
+  if (data instanceof BigInt64Array || data instanceof BigUint64Array) {
+    for (let i = 0; i < values.length; i++) data[i] = BigInt(Math.trunc(values[i] as number))
+  } else (data as Float32Array).set(values as number[])
+  return t
+}

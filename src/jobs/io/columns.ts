@@ -1,0 +1,143 @@
+/**
+ * Column arrays for job chunks: out of flechette tables (with fast paths where flechette's generic
+ * extraction converts value by value), sliced and joined along rows.
+ */
+import { type Batch, type Column, type DataType, field, type Table, Type } from '@uwdata/flechette'
+import type { SchemaField } from './types.js'
+
+type Values = ArrayLike<unknown>
+type NumberArray =
+  | Float64Array
+  | Float32Array
+  | Int32Array
+  | Int16Array
+  | Int8Array
+  | Uint32Array
+  | Uint16Array
+  | Uint8Array
+type NumberArrayConstructor = new (length: number) => NumberArray
+
+const TWO_32 = 4294967296
+/** Timestamp units (flechette's TimeUnit: s, ms, µs, ns) → factor to milliseconds. */
+const TO_MS = [1000, 1, 0.001, 0.000001]
+/** …and the divisor for the units finer than ms, to split off the fraction exactly as flechette does. */
+const PER_MS = [0, 0, 1000, 1000000]
+
+/** The schema of a decoded table; dictionary columns reported as their value type (chunks hold values, not codes). */
+export function tableSchema(table: Table): SchemaField[] {
+  return table.schema.fields.map((f) => ({ name: f.name, type: valueType(f.type) }))
+}
+
+function valueType(type: DataType): DataType {
+  if (type.typeId === Type.Dictionary) return valueType(type.dictionary)
+  if (type.typeId === Type.List || type.typeId === Type.LargeList) {
+    const [child] = type.children
+    return { ...type, children: [field(child.name, valueType(child.type), child.nullable)] }
+  }
+  return type
+}
+
+/** Every column of `table` as one array, in schema order. */
+export function tableColumns(table: Table): Values[] {
+  return table.children.map((c) => columnValues(c as Column<unknown>))
+}
+
+function columnValues(column: Column<unknown>): Values {
+  const { type, nullCount, length, data } = column
+  if (nullCount > 0 || data.length === 0) return column.toArray()
+  if ((type.typeId === Type.Int && type.bitWidth === 64) || type.typeId === Type.Timestamp) {
+    const out = new Float64Array(length)
+    const unit = type.typeId === Type.Timestamp ? type.unit : 1
+    const signed = type.typeId === Type.Timestamp || type.signed
+    let at = 0
+    for (const batch of data) at = int64Values(batch, out, at, signed, unit)
+    return out
+  }
+  if (type.typeId === Type.Utf8 || type.typeId === Type.LargeUtf8) {
+    const out = new Array<string>(length)
+    let at = 0
+    for (const batch of data) at = stringValues(batch, out, at)
+    return out
+  }
+  return column.toArray()
+}
+
+/**
+ * int64 → number from the two 32-bit halves: about 6× faster than flechette's BigInt route, exact
+ * below 2^53 (where flechette would throw, this rounds).
+ */
+function int64Values(batch: Batch<unknown>, out: Float64Array, at: number, signed: boolean, unit: number): number {
+  const v = batch.values
+  const halves = signed
+    ? new Int32Array(v.buffer, v.byteOffset, batch.length * 2)
+    : new Uint32Array(v.buffer, v.byteOffset, batch.length * 2)
+  const toMs = TO_MS[unit] ?? 1
+  const perMs = PER_MS[unit] ?? 0
+  for (let i = 0; i < batch.length; i++) {
+    const n = (halves[2 * i + 1] as number) * TWO_32 + ((halves[2 * i] as number) >>> 0)
+    if (perMs === 0) out[at + i] = n * toMs
+    else {
+      const whole = Math.trunc(n / perMs)
+      out[at + i] = whole + (n - whole * perMs) / perMs
+    }
+  }
+  return at + batch.length
+}
+
+/** Strings without a TextDecoder call per value: one latin1 decode of an all-ASCII batch, then slices. */
+function stringValues(batch: Batch<unknown>, out: string[], at: number): number {
+  const { values, offsets, length } = batch
+  const wide = offsets instanceof BigInt64Array
+  // Little-endian low halves of 64-bit offsets: value bytes in one batch stay far below 2 GiB.
+  const o = wide ? new Int32Array(offsets.buffer, offsets.byteOffset, offsets.length * 2) : (offsets as Int32Array)
+  const step = wide ? 2 : 1
+  const first = o[0] as number
+  const last = o[length * step] as number
+  const bytes = Buffer.from(values.buffer, values.byteOffset, values.byteLength)
+  let ascii = true
+  for (let i = first; i < last; i++) {
+    if ((bytes[i] as number) > 0x7f) {
+      ascii = false
+      break
+    }
+  }
+  if (ascii) {
+    const text = bytes.toString('latin1', first, last)
+    let start = 0
+    for (let i = 0; i < length; i++) {
+      const end = (o[(i + 1) * step] as number) - first
+      out[at + i] = text.slice(start, end)
+      start = end
+    }
+  } else {
+    for (let i = 0; i < length; i++)
+      out[at + i] = bytes.toString('utf8', o[i * step] as number, o[(i + 1) * step] as number)
+  }
+  return at + length
+}
+
+/** Rows [start, end) of a column array (a view for typed arrays). */
+export function sliceValues(values: Values, start: number, end: number): Values {
+  if (ArrayBuffer.isView(values)) return (values as NumberArray).subarray(start, end)
+  return Array.prototype.slice.call(values, start, end)
+}
+
+/** Columns one after another: a typed array when every part is one of the same kind, else a JS array. */
+export function concatValues(parts: Values[]): Values {
+  if (parts.length === 1) return parts[0] as Values
+  const length = parts.reduce((n, p) => n + p.length, 0)
+  const kind = parts[0]?.constructor
+  if (ArrayBuffer.isView(parts[0]) && parts.every((p) => p.constructor === kind)) {
+    const out = new (kind as NumberArrayConstructor)(length)
+    let at = 0
+    for (const p of parts) {
+      out.set(p as NumberArray, at)
+      at += p.length
+    }
+    return out
+  }
+  const out = new Array<unknown>(length)
+  let at = 0
+  for (const p of parts) for (let i = 0; i < p.length; i++) out[at++] = p[i]
+  return out
+}

@@ -1,0 +1,138 @@
+/**
+ * Job results: each chunk is written as its own Arrow IPC stream file (`encodeChunk`); the result
+ * is the chunk files, in order, streamed as the format asked for.
+ */
+import { open, readFile } from 'node:fs/promises'
+import { basename } from 'node:path'
+import { tableFromIPC } from '@uwdata/flechette'
+import { tableColumns, tableSchema } from './columns.js'
+import { MessageReader, MessageType } from './ipc.js'
+import { emptyParquet, parquetStream } from './parquet.js'
+import type { JobFormat } from './types.js'
+
+/** The end-of-stream marker: continuation, then a zero metadata length. */
+const EOS = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0])
+/** Rows of CSV or JSONL text gathered per piece of output. */
+const TEXT_ROWS = 8192
+
+/**
+ * The chunk files (Arrow IPC stream files from `encodeChunk`, in order) as one output file:
+ * `csv` (header row, RFC 4180 quoting, missing values and NaN empty), `jsonl` (one object per
+ * row), `arrow` (one IPC stream: the first chunk's schema, every chunk's batches, one end marker,
+ * spliced from the files' bytes) or `parquet` (ZSTD, one row group per chunk). Holds about one
+ * chunk in memory. No chunk files give an empty output: encode an empty chunk to get a header.
+ */
+export function writeOutput(chunkPaths: string[], format: JobFormat): AsyncIterable<Uint8Array> {
+  switch (format) {
+    case 'arrow':
+      return arrowOutput(chunkPaths)
+    case 'parquet':
+      return parquetOutput(chunkPaths)
+    case 'csv':
+    case 'jsonl':
+      return textOutput(chunkPaths, format)
+  }
+}
+
+async function* arrowOutput(paths: string[]): AsyncGenerator<Uint8Array> {
+  let schema: Uint8Array | undefined
+  for (const path of paths) {
+    const handle = await open(path, 'r')
+    try {
+      const messages = new MessageReader(handle, 0, (await handle.stat()).size, basename(path))
+      for (let head = await messages.nextHead(); head; head = await messages.nextHead()) {
+        const message = await messages.body(head)
+        if (head.type !== MessageType.Schema) yield message
+        else if (schema === undefined) {
+          schema = message
+          yield message
+        } else if (!Buffer.from(schema).equals(message))
+          throw new Error(`chunk file '${basename(path)}' has a different schema from the first chunk's`)
+      }
+    } finally {
+      await handle.close()
+    }
+  }
+  if (schema) yield EOS
+}
+
+async function* parquetOutput(paths: string[]): AsyncGenerator<Uint8Array> {
+  const [first] = paths
+  if (first === undefined) return
+  const rows: number[] = []
+  for (const path of paths) rows.push(await chunkRows(path))
+  const firstFull = rows.findIndex((n) => n > 0)
+  if (firstFull < 0) {
+    yield emptyParquet(await readFile(first))
+    return
+  }
+  async function* files() {
+    for (const path of paths) yield await readFile(path)
+  }
+  // One row group per chunk: chunks hold the same rows but for the last.
+  yield* parquetStream(files(), rows[firstFull] as number)
+}
+
+/** Rows of a chunk file, from its record batch headers. */
+async function chunkRows(path: string): Promise<number> {
+  const handle = await open(path, 'r')
+  try {
+    const messages = new MessageReader(handle, 0, (await handle.stat()).size, basename(path))
+    let rows = 0
+    for (let head = await messages.nextHead(); head; head = await messages.nextHead()) {
+      rows += head.rows
+      messages.skipBody(head)
+    }
+    return rows
+  } finally {
+    await handle.close()
+  }
+}
+
+async function* textOutput(paths: string[], format: 'csv' | 'jsonl'): AsyncGenerator<Uint8Array> {
+  let header = true
+  for (const path of paths) {
+    const table = tableFromIPC(await readFile(path))
+    const names = tableSchema(table).map((f) => f.name)
+    const columns = tableColumns(table)
+    const lines: string[] = []
+    if (format === 'csv' && header) lines.push(names.map(csvText).join(','))
+    header = false
+    const keys = names.map((n, c) => `${c === 0 ? '{' : ','}${JSON.stringify(n)}:`)
+    for (let r = 0; r < table.numRows; r++) {
+      let line = ''
+      for (let c = 0; c < columns.length; c++) {
+        const v = (columns[c] as ArrayLike<unknown>)[r]
+        line += format === 'csv' ? (c === 0 ? '' : ',') + csvCell(v) : keys[c] + jsonCell(v)
+      }
+      lines.push(format === 'csv' ? line : `${columns.length ? line : '{'}}`)
+      if (lines.length >= TEXT_ROWS) yield Buffer.from(`${lines.splice(0).join('\n')}\n`)
+    }
+    if (lines.length) yield Buffer.from(`${lines.join('\n')}\n`)
+  }
+}
+
+function csvCell(v: unknown): string {
+  if (v === null || v === undefined) return ''
+  if (typeof v === 'number') return Number.isNaN(v) ? '' : String(v)
+  if (typeof v === 'string') return csvText(v)
+  if (typeof v === 'boolean' || typeof v === 'bigint') return String(v)
+  return csvText(JSON.stringify(v, plain))
+}
+
+/** RFC 4180: a field with a comma, quote or line break is quoted, its quotes doubled. */
+function csvText(s: string): string {
+  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s
+}
+
+function jsonCell(v: unknown): string {
+  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : 'null'
+  if (typeof v === 'string') return JSON.stringify(v)
+  return JSON.stringify(v ?? null, plain)
+}
+
+/** JSON.stringify replacer: typed arrays (list values) as arrays, bigints as numbers. */
+function plain(_key: string, v: unknown): unknown {
+  if (typeof v === 'bigint') return Number(v)
+  return ArrayBuffer.isView(v) ? Array.from(v as unknown as ArrayLike<number>) : v
+}

@@ -1,0 +1,149 @@
+/**
+ * One job's loop: read a chunk of rows, feed the usable ones to the deployed pipeline as bulk
+ * batches, write input columns plus `out.*` columns as one Arrow chunk file (temp, fsync,
+ * rename), then commit the chunk in the store with one UPDATE. A crash between the rename and
+ * the UPDATE leaves a chunk file the store does not count: it is removed and redone on resume,
+ * so no row is lost and none is written twice.
+ */
+import { mkdir, open, readdir, rename, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { concatRows, sliceRows } from '../engine/rows.js'
+import type { AnyTensor } from '../engine/tensor.js'
+import type { Columns } from '../engine/types.js'
+import { InvalidRequestError } from '../errors.js'
+import type { DeploymentManager } from '../serving/deployment.js'
+import type { JobRecord, JobRowError, JobStore } from '../store/types.js'
+import { extractFeeds, planFeeds } from './features.js'
+import { type ChunkReader, encodeChunk, type JobFormat, openReader } from './io/index.js'
+import { fillOutputs, type OutputColumn, planOutputs } from './outputs.js'
+
+/** Row errors kept per job (all are counted). */
+export const MAX_STORED_ERRORS = 1000
+
+export interface JobOptions {
+  features?: string[]
+  maxErrorShare: number
+  chunkRows: number
+  batchRows: number
+}
+
+/** What a running job exposes for progress. */
+export interface RunState {
+  cancel: boolean
+  stop: boolean
+  startedAt: number
+  rowsAtStart: number
+  rowsDone: number
+  reader?: ChunkReader
+}
+
+export const chunkPath = (dir: string, k: number) => join(dir, `chunk-${String(k).padStart(6, '0')}.arrow`)
+
+/** Chunk files of `dir`, in order. */
+export async function chunkFiles(dir: string): Promise<string[]> {
+  const files = await readdir(dir).catch(() => [] as string[])
+  return files
+    .filter((f) => /^chunk-\d+\.arrow$/.test(f))
+    .sort()
+    .map((f) => join(dir, f))
+}
+
+async function writeDurable(path: string, bytes: Uint8Array): Promise<void> {
+  const tmp = `${path}.tmp`
+  const f = await open(tmp, 'w')
+  try {
+    await f.writeFile(bytes)
+    await f.sync()
+  } finally {
+    await f.close()
+  }
+  await rename(tmp, path)
+}
+
+/** Why the share of failed rows stops a job, or undefined. */
+function tooManyErrors(errors: number, rows: number, share: number): string | undefined {
+  if (rows === 0 || errors <= share * rows) return undefined
+  return `${errors} of ${rows} rows failed (${((100 * errors) / rows).toFixed(2)}%), more than max_error_share ${share}; see errors`
+}
+
+/** Run (or resume) `job` until it ends, is cancelled, or the server stops (`state.stop`). */
+export async function runJob(
+  job: JobRecord,
+  dir: string,
+  store: JobStore,
+  manager: DeploymentManager,
+  state: RunState,
+): Promise<'done' | 'cancelled' | 'stopped'> {
+  const opts = job.options as unknown as JobOptions
+  const reader = await openReader(job.inputPath, job.format as JobFormat)
+  state.reader = reader
+  try {
+    let deployment = manager.require(job.workspace, job.pipeline)
+    const plan = planFeeds(
+      deployment.inputs,
+      reader.schema.map((f) => f.name),
+      opts.features,
+    )
+    await mkdir(dir, { recursive: true })
+    for (const f of await chunkFiles(dir)) {
+      const k = Number(/chunk-(\d+)/.exec(f)?.[1])
+      if (k >= job.chunksDone) await rm(f, { force: true }) // written, never committed: redo it
+    }
+    if (job.rowsDone > 0) await reader.skip(job.rowsDone)
+    let { rowsDone, chunksDone, errorCount } = job
+    let errors: JobRowError[] = job.errors
+    let outCols: OutputColumn[] | undefined
+    for (;;) {
+      if (state.cancel) return 'cancelled'
+      if (state.stop) return 'stopped'
+      const chunk = await reader.next(opts.chunkRows)
+      if (!chunk) break
+      const readErrors = chunk.errors ?? []
+      const ex = extractFeeds(
+        plan,
+        chunk.columns,
+        chunk.rows,
+        chunk.firstRow,
+        new Set(readErrors.map((e) => e.row - chunk.firstRow)),
+      )
+      deployment = manager.require(job.workspace, job.pipeline) // a hot swap may have replaced it
+      const parts: Array<Record<string, AnyTensor>> = []
+      for (let s = 0; s < ex.kept.length; s += opts.batchRows) {
+        const e = Math.min(ex.kept.length, s + opts.batchRows)
+        const feeds: Columns = {}
+        for (const [name, t] of Object.entries(ex.feeds))
+          feeds[name] = s === 0 && e === ex.kept.length ? t : sliceRows(t, s, e)
+        const r = await deployment.infer(feeds, { bulk: true })
+        outCols ??= planOutputs(deployment.outputs, r.outputs, e - s)
+        parts.push(r.outputs)
+      }
+      outCols ??= planOutputs(deployment.outputs, undefined, 0)
+      const out: Record<string, ArrayLike<unknown>> = {}
+      if (parts.length > 0) {
+        const merged: Record<string, AnyTensor> = {}
+        for (const name of Object.keys(parts[0] as Record<string, AnyTensor>)) {
+          merged[name] =
+            parts.length === 1 ? (parts[0]?.[name] as AnyTensor) : concatRows(parts.map((p) => p[name] as AnyTensor))
+        }
+        fillOutputs(outCols, merged, ex.kept, out, chunk.rows)
+      }
+      for (const c of outCols) out[c.name] ??= new Array(chunk.rows).fill(null)
+      const schema = [...reader.schema, ...outCols.map((c) => ({ name: c.name, type: c.type }))]
+      await writeDurable(chunkPath(dir, chunksDone), encodeChunk(schema, { ...chunk.columns, ...out }, chunk.rows))
+      const chunkErrors = [...readErrors, ...ex.errors].sort((a, b) => a.row - b.row)
+      rowsDone += chunk.rows
+      chunksDone++
+      errorCount += chunkErrors.length
+      if (errors.length < MAX_STORED_ERRORS) errors = [...errors, ...chunkErrors].slice(0, MAX_STORED_ERRORS)
+      await store.update(job.id, { rowsDone, chunksDone, errorCount, errors })
+      state.rowsDone = rowsDone
+      const tooMany = tooManyErrors(errorCount, rowsDone, opts.maxErrorShare)
+      if (tooMany) throw new InvalidRequestError(tooMany)
+    }
+    await store.update(job.id, { rowsTotal: rowsDone })
+    return 'done'
+  } finally {
+    state.reader = undefined
+    await reader.close()
+  }
+}
