@@ -4,17 +4,27 @@
  * reported by row number and fail the job past the allowed share; jobs cancel; a job stopped by a
  * shutdown resumes after a restart with no row lost or written twice.
  */
-import { existsSync, readFileSync } from 'node:fs'
+import { createReadStream, createWriteStream, existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import { tableFromIPC } from '@uwdata/flechette'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { JobStatus, LastmileClient } from '../../src/client/client.js'
+import { openReader } from '../../src/jobs/io/index.js'
 import { silentLogger } from '../../src/log.js'
 import { buildServer } from '../../src/server/serve.js'
 import { SqliteStore } from '../../src/store/sqlite-store.js'
 import type { JobRecord } from '../../src/store/types.js'
 import { expectClose } from '../helpers/compare.js'
-import { expectedDelay, FLIGHTS_200K, flights200k, flightsModel } from '../helpers/flights.js'
+import {
+  expectedDelay,
+  FLIGHTS_3M,
+  FLIGHTS_200K,
+  flights3mModel,
+  flights200k,
+  flightsModel,
+} from '../helpers/flights.js'
 import { clientFor, tempDir, testConfig } from '../helpers/server.js'
 
 const model = flightsModel()
@@ -96,6 +106,36 @@ describe('batch scoring jobs', () => {
     expect(parquet.headers.get('content-type')).toBe('application/vnd.apache.parquet')
     const pq = new Uint8Array(await parquet.arrayBuffer())
     expect(new TextDecoder().decode(pq.subarray(0, 4))).toBe('PAR1')
+  })
+
+  it('scores the 3M-row flights Parquet file uploaded as a stream, to a correct Parquet result', async () => {
+    const m3 = await flights3mModel()
+    await lm.uploadModel('default', 'delays3m', m3.bytes)
+    await lm.putPipeline('default', 'delays3m', [{ model: 'delays3m' }])
+    await lm.deploy('default', 'delays3m', { engine: 'cpu' })
+    const upload = Readable.toWeb(createReadStream(FLIGHTS_3M)) as unknown as ReadableStream<Uint8Array>
+    const job = await lm.createJob('default', 'delays3m', upload, { format: 'parquet', features: ['distance', 'date'] })
+    expect(job.rows_total).toBe(3_000_000)
+    const done = await finished(lm, job.id)
+    expect(done).toMatchObject({ status: 'succeeded', rows_done: 3_000_000, error_count: 0 })
+    // Read the result back chunk by chunk and check every 100th row against the float64 reference.
+    const out = join(tempDir(), 'scored.parquet')
+    await pipeline(Readable.fromWeb((await lm.jobResult(job.id)).body as never), createWriteStream(out))
+    const reader = await openReader(out, 'parquet')
+    expect(reader.schema.map((f) => f.name)).toEqual(['date', 'delay', 'distance', 'origin', 'destination', 'out.y'])
+    let rows = 0
+    for (let c = await reader.next(500_000); c; c = await reader.next(500_000)) {
+      const d = c.columns.distance as ArrayLike<number>
+      const t = c.columns.date as ArrayLike<number>
+      const y = c.columns['out.y'] as ArrayLike<number>
+      for (let i = 0; i < c.rows; i += 100) {
+        const want = expectedDelay(m3.params, [d[i] as number, t[i] as number])
+        expect(Math.abs((y[i] as number) - want), `row ${c.firstRow + i}`).toBeLessThan(1e-3 * (1 + Math.abs(want)))
+      }
+      rows += c.rows
+    }
+    await reader.close()
+    expect(rows).toBe(3_000_000)
   })
 
   it('reports bad rows by row number, keeps their place, and fails past max_error_share', async () => {
