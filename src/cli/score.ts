@@ -5,12 +5,13 @@
  */
 import { createReadStream, createWriteStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
-import { extname, resolve } from 'node:path'
+import { resolve } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { type JobFormatName, type JobStatus, LastmileClient } from '../client/client.js'
 import type { Config } from '../config.js'
 import { InvalidConfigError } from '../errors.js'
+import { formatFromPath } from '../jobs/io/index.js'
 import { silentLogger } from '../log.js'
 import { buildServer } from '../server/serve.js'
 
@@ -26,19 +27,8 @@ export interface ScoreArgs {
   inProcess?: boolean
 }
 
-const EXT: Record<string, JobFormatName> = {
-  '.csv': 'csv',
-  '.jsonl': 'jsonl',
-  '.ndjson': 'jsonl',
-  '.arrow': 'arrow',
-  '.arrows': 'arrow',
-  '.feather': 'arrow',
-  '.parquet': 'parquet',
-  '.pq': 'parquet',
-}
-
 function formatOf(path: string, given: string | undefined, what: string): JobFormatName {
-  const f = given ?? EXT[extname(path).toLowerCase()]
+  const f = given ?? formatFromPath(path)
   if (!f || !['csv', 'jsonl', 'arrow', 'parquet'].includes(f)) {
     throw new InvalidConfigError(
       `cannot tell the ${what} format of '${path}' from its extension: pass --${what === 'input' ? 'format' : 'output-format'} csv|jsonl|arrow|parquet`,

@@ -76,29 +76,13 @@ export interface DeployOptions {
   replicas?: number
 }
 
+import type { JobView } from '../jobs/service.js'
 import type { TensorMeta } from '../store/types.js'
 
 export type JobFormatName = 'csv' | 'jsonl' | 'arrow' | 'parquet'
 
 /** A batch job's status and progress (GET /v1/jobs/{id}). */
-export interface JobStatus {
-  id: string
-  workspace: string
-  pipeline: string
-  status: 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled'
-  format: string
-  rows_done: number
-  rows_total: number | null
-  progress: number | null
-  rows_per_second: number | null
-  eta_seconds: number | null
-  error_count: number
-  errors: Array<{ row: number; message: string }>
-  error: string | null
-  created_at: string
-  started_at: string | null
-  finished_at: string | null
-}
+export type JobStatus = JobView
 
 const enc = encodeURIComponent
 

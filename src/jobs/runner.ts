@@ -5,8 +5,9 @@
  * the UPDATE leaves a chunk file the store does not count: it is removed and redone on resume,
  * so no row is lost and none is written twice.
  */
-import { mkdir, open, readdir, rename, rm } from 'node:fs/promises'
+import { mkdir, readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
+import { writeAtomically } from '../durable.js'
 import { concatRows, sliceRows } from '../engine/rows.js'
 import type { AnyTensor } from '../engine/tensor.js'
 import type { Columns } from '../engine/types.js'
@@ -46,18 +47,6 @@ export async function chunkFiles(dir: string): Promise<string[]> {
     .filter((f) => /^chunk-\d+\.arrow$/.test(f))
     .sort()
     .map((f) => join(dir, f))
-}
-
-async function writeDurable(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp`
-  const f = await open(tmp, 'w')
-  try {
-    await f.writeFile(bytes)
-    await f.sync()
-  } finally {
-    await f.close()
-  }
-  await rename(tmp, path)
 }
 
 /** Why the share of failed rows stops a job, or undefined. */
@@ -129,7 +118,7 @@ export async function runJob(
       }
       for (const c of outCols) out[c.name] ??= new Array(chunk.rows).fill(null)
       const schema = [...reader.schema, ...outCols.map((c) => ({ name: c.name, type: c.type }))]
-      await writeDurable(chunkPath(dir, chunksDone), encodeChunk(schema, { ...chunk.columns, ...out }, chunk.rows))
+      await writeAtomically(chunkPath(dir, chunksDone), encodeChunk(schema, { ...chunk.columns, ...out }, chunk.rows))
       const chunkErrors = [...readErrors, ...ex.errors].sort((a, b) => a.row - b.row)
       rowsDone += chunk.rows
       chunksDone++

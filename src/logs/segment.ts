@@ -3,7 +3,7 @@
  * reads): one row per logged inference row; numbers as float64, strings as utf8, row tensors as
  * list<float64> flattened row-major; a column missing from some rows holds nulls there.
  */
-import { open, readFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import {
   bool,
   float64,
@@ -15,6 +15,7 @@ import {
   timestamp,
   utf8,
 } from '@uwdata/flechette'
+import { writeSynced } from '../durable.js'
 import type { LogRow } from './inference-log.js'
 
 function typeOf(sample: unknown) {
@@ -37,13 +38,7 @@ export async function writeSegment(path: string, rows: LogRow[]): Promise<void> 
   const bytes = tableToIPC(tableFromArrays(columns as never, { types: types as never }), {
     format: 'file',
   }) as Uint8Array
-  const f = await open(path, 'w')
-  try {
-    await f.writeFile(bytes)
-    await f.sync()
-  } finally {
-    await f.close()
-  }
+  await writeSynced(path, bytes)
 }
 
 /** Rows of a segment file. */

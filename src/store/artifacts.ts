@@ -6,6 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
+import { writeSynced } from '../durable.js'
 import { NotFoundError } from '../errors.js'
 
 const HEX64 = /^[0-9a-f]{64}$/
@@ -34,13 +35,7 @@ export class ArtifactStore {
   async put(bytes: Uint8Array): Promise<string> {
     const sha256 = sha256Hex(bytes)
     const tmp = join(this.dir, 'tmp', `${sha256}.${randomBytes(6).toString('hex')}`)
-    const file = await open(tmp, 'w')
-    try {
-      await file.writeFile(bytes)
-      await file.sync()
-    } finally {
-      await file.close()
-    }
+    await writeSynced(tmp, bytes)
     const folder = join(this.dir, sha256.slice(0, 2))
     await mkdir(folder, { recursive: true })
     await rename(tmp, this.path(sha256))

@@ -92,3 +92,22 @@ export async function spawnServer(
   )
   return { url, child, output: () => out }
 }
+
+/** Run the built CLI asynchronously (a test's in-process server keeps serving meanwhile). */
+export function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [binPath, ...args], { env: { ...process.env, ...env } })
+    let stdout = ''
+    let stderr = ''
+    child.stdout?.on('data', (b) => {
+      stdout += b
+    })
+    child.stderr?.on('data', (b) => {
+      stderr += b
+    })
+    child.on('exit', (code) => resolve({ code, stdout, stderr }))
+  })
+}

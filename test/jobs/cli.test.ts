@@ -3,7 +3,6 @@
  * processes), and a server killed with SIGKILL in the middle of a job that finishes correctly
  * after a restart.
  */
-import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { tableFromIPC } from '@uwdata/flechette'
@@ -13,26 +12,10 @@ import { openReader } from '../../src/jobs/io/index.js'
 import { silentLogger } from '../../src/log.js'
 import { buildServer } from '../../src/server/serve.js'
 import { expectedDelay, FLIGHTS_200K, flights200k, flightsModel } from '../helpers/flights.js'
-import { binPath, cliBuilt, spawnServer, tempDir, testConfig } from '../helpers/server.js'
+import { cliBuilt, runCli, spawnServer, tempDir, testConfig } from '../helpers/server.js'
 
 const model = flightsModel()
 const flights = flights200k()
-
-/** Run the CLI; resolves with its exit code and output. */
-function lastmile(args: string[], env: Record<string, string> = {}) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [binPath, ...args], { env: { ...process.env, ...env } })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (b) => {
-      stdout += b
-    })
-    child.stderr.on('data', (b) => {
-      stderr += b
-    })
-    child.on('exit', (code) => resolve({ code, stdout, stderr }))
-  })
-}
 
 /** A data folder with pipeline `delays` deployed on the cpu backend. */
 async function deployedDataDir(): Promise<string> {
@@ -79,7 +62,7 @@ describe.runIf(cliBuilt)(
         '--output',
         out,
       ]
-      const r = await lastmile([...args, '--features', 'distance,time', '--in-process'])
+      const r = await runCli([...args, '--features', 'distance,time', '--in-process'])
       expect(r.code, r.stderr).toBe(0)
       expect(r.stderr).toMatch(/succeeded \[#{24}\] 100\.0% 200\.0k\/200\.0k rows/)
       expect(r.stdout).toContain(`${out}: 200000 rows (csv)`)
@@ -92,7 +75,7 @@ describe.runIf(cliBuilt)(
       const env = { LASTMILE_JOB_CHUNK_ROWS: '2000' }
       let server = await spawnServer(['--data', dataDir, '--backend', 'cpu', '--no-demo'], env)
       const out = join(tempDir(), 'scored.parquet')
-      const r = await lastmile([
+      const r = await runCli([
         'score',
         '--url',
         server.url,

@@ -1,11 +1,11 @@
 /** The registry commands of the `lastmile` CLI against a running server. */
-import { spawn, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { silentLogger } from '../../src/log.js'
 import { startServer } from '../../src/server/serve.js'
-import { doubler, tempDir, testConfig } from '../helpers/server.js'
+import { doubler, runCli, tempDir, testConfig } from '../helpers/server.js'
 
 const bin = new URL('../../bin/lastmile.js', import.meta.url).pathname
 const built = existsSync(new URL('../../dist/src/cli/main.js', import.meta.url))
@@ -19,19 +19,10 @@ describe.runIf(built)(
       const model = join(dir, 'double.onnx')
       writeFileSync(model, doubler(1))
       // spawnSync would block the event loop this server runs on: run the CLI asynchronously.
-      const lastmile = (...args: string[]) =>
-        new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-          const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, LASTMILE_URL: server.url } })
-          let out = ''
-          let err = ''
-          child.stdout.on('data', (b) => {
-            out += b
-          })
-          child.stderr.on('data', (b) => {
-            err += b
-          })
-          child.on('exit', (code) => resolve({ code, out, err }))
-        })
+      const lastmile = async (...args: string[]) => {
+        const r = await runCli(args, { LASTMILE_URL: server.url })
+        return { code: r.code, out: r.stdout, err: r.stderr }
+      }
       const up = await lastmile('models', 'upload', model)
       expect(up.code, up.err).toBe(0)
       expect(JSON.parse(up.out)).toMatchObject({ name: 'double', version: 1, created: true })
