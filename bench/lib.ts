@@ -6,6 +6,18 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import { join } from 'node:path'
 
+/** Options every suite gets from bench/run.ts; suites ignore the ones they have no use for. */
+export interface BenchOptions {
+  /** Seconds of timed runs per contender and case. */
+  seconds: number
+  /** `--models`: which models the engine suite measures (all when absent). */
+  models?: string[]
+  /** `--backends`: which contenders the engine suite times besides raw onnxruntime-node (all when absent). */
+  backends?: string[]
+  /** `--python`: the interpreter for the PyTorch peer (else the first of python3, /usr/bin/python3 with torch). */
+  python?: string
+}
+
 export interface Timing {
   iterations: number
   medianMs: number
@@ -92,9 +104,16 @@ export function printTable(title: string, rows: (string | number)[][]): void {
   for (const r of cells.slice(1)) process.stdout.write(`${line(r)}\n`)
 }
 
-/** Write `data` to bench/results/<suite>-<date>.json and <suite>-latest.json; returns the path. */
+let resultsDir = join(process.cwd(), 'bench', 'results')
+
+/** Where {@link writeResults} writes (`--out`; bench/results/ under the working directory by default). */
+export function setResultsDir(dir: string): void {
+  resultsDir = dir
+}
+
+/** Write `data` to <results>/<suite>-<date>.json and <suite>-latest.json; returns the path. */
 export async function writeResults(suite: string, data: unknown): Promise<string> {
-  const dir = join(process.cwd(), 'bench', 'results')
+  const dir = resultsDir
   await mkdir(dir, { recursive: true })
   const stamp = new Date().toISOString().replace(/[:.]/g, '-')
   const path = join(dir, `${suite}-${stamp}.json`)
@@ -113,5 +132,5 @@ export const fmt = {
         ? `${(v / 1e6).toFixed(2)}M`
         : v >= 1e3
           ? `${(v / 1e3).toFixed(1)}k`
-          : v.toFixed(0),
+          : v.toFixed(v < 10 ? 1 : 0),
 }

@@ -113,6 +113,17 @@ export function mlpClassifier(
   }
 }
 
+/**
+ * PLATFORM.md's `mlp_big`: x [N,256] → four Gemm 2048 + Relu → Gemm 16 → Softmax → probs [N,16],
+ * fp32, about 13.1M weights (52 MB). A bench model sized to make matrix multiplication, not
+ * per-call overhead, the cost from batch ~64 up.
+ */
+export function wideMlp(seed = 8): Fixture<{ layers: Dense[] }> {
+  return mlpClassifier({ features: 256, hidden: [2048, 2048, 2048, 2048], classes: 16, seed, name: 'wide_mlp' })
+}
+
+export { resnet18Shaped } from './resnet.js'
+
 export interface CnnParams {
   channels: number
   size: number
