@@ -1,30 +1,45 @@
 /**
  * `npm run bench [-- <suite>...] [-- --seconds N]`: runs the named bench suites (all by default),
- * prints a table per suite and writes JSON under bench/results/.
+ * prints a table per suite and writes JSON under bench/results/ (or `--out DIR`). The engine suite
+ * also takes `--models mlp,wide,resnet`, `--backends cpu,wasm,webgpu,torch` and `--python PATH`.
  */
 import { parseArgs } from 'node:util'
-import { benchAssays } from './assays.js'
-import { benchEngine } from './engine.js'
-import { benchHttp } from './http.js'
-import { benchJobs } from './jobs.js'
-import { benchKernels } from './kernels.js'
+import { type BenchOptions, setResultsDir } from './lib.js'
 
-const SUITES: Record<string, (opts: { seconds: number }) => Promise<void>> = {
-  engine: benchEngine,
-  kernels: benchKernels,
-  http: benchHttp,
-  assays: benchAssays,
-  jobs: benchJobs,
+type Suite = (opts: BenchOptions) => Promise<void>
+
+// Imported on use: a GPU host carries production dependencies only, without `http`'s autocannon.
+const SUITES: Record<string, () => Promise<Suite>> = {
+  engine: async () => (await import('./engine.js')).benchEngine,
+  kernels: async () => (await import('./kernels.js')).benchKernels,
+  http: async () => (await import('./http.js')).benchHttp,
+  assays: async () => (await import('./assays.js')).benchAssays,
+  jobs: async () => (await import('./jobs.js')).benchJobs,
+  explain: async () => (await import('./explain.js')).benchExplain,
 }
 
-const { values, positionals } = parseArgs({ options: { seconds: { type: 'string' } }, allowPositionals: true })
-const seconds = Number(values.seconds ?? 1)
+const { values, positionals } = parseArgs({
+  options: {
+    seconds: { type: 'string' },
+    models: { type: 'string' },
+    backends: { type: 'string' },
+    python: { type: 'string' },
+    out: { type: 'string' },
+  },
+  allowPositionals: true,
+})
+const list = (v: string | undefined) => v?.split(',').filter(Boolean)
+const opts: BenchOptions = {
+  seconds: Number(values.seconds ?? 1),
+  ...(values.models ? { models: list(values.models) } : {}),
+  ...(values.backends ? { backends: list(values.backends) } : {}),
+  ...(values.python ? { python: values.python } : {}),
+}
+if (values.out) setResultsDir(values.out)
 const names = positionals.length > 0 ? positionals : Object.keys(SUITES)
-for (const name of names) {
-  const suite = SUITES[name]
-  if (!suite) {
-    console.error(`unknown bench suite '${name}'; available: ${Object.keys(SUITES).join(', ')}`)
-    process.exit(2)
-  }
-  await suite({ seconds })
+const unknown = names.filter((n) => !SUITES[n])
+if (unknown.length > 0) {
+  console.error(`unknown bench suite(s) ${unknown.join(', ')}; available: ${Object.keys(SUITES).join(', ')}`)
+  process.exit(2)
 }
+for (const name of names) await (await (SUITES[name] as () => Promise<Suite>)())(opts)

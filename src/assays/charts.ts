@@ -2,11 +2,9 @@
  * Server-rendered SVG charts, readable without a browser app: baseline vs window bins for one
  * result, and the score over time with the thresholds drawn. Plain SVG 1.1, no scripts.
  */
+import { esc, frame, H, num, PAD, W } from '../svg.js'
 import type { AssayResult } from './assay.js'
 
-const W = 720
-const H = 360
-const PAD = { left: 60, right: 20, top: 40, bottom: 70 }
 const COLORS = {
   baseline: '#4c78a8',
   window: '#f58518',
@@ -14,20 +12,6 @@ const COLORS = {
   warning: '#eeca3b',
   alert: '#e45756',
   no_data: '#999999',
-}
-
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
-const num = (v: number) =>
-  Math.abs(v) >= 1000 || (Math.abs(v) < 0.01 && v !== 0) ? v.toExponential(1) : Number(v.toPrecision(3)).toString()
-
-function frame(title: string, body: string[]): string {
-  return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`,
-    `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">${esc(title)}</text>`,
-    ...body,
-    '</svg>',
-  ].join('\n')
 }
 
 function yAxis(max: number, scale: (v: number) => number): string[] {

@@ -9,6 +9,7 @@ import { errorMessage, LastmileError } from '../errors.js'
 import { VERSION } from '../version.js'
 import { runAdmin } from './admin.js'
 import { runDemo } from './demo.js'
+import { runExplain } from './explain.js'
 import { runInfo } from './info.js'
 import { runScore } from './score.js'
 import { runServe } from './serve.js'
@@ -23,6 +24,7 @@ Commands:
   info      Show the backends and the GPU adapter this machine offers (JSON)
   score     Score a file through a deployed pipeline as a batch job, with progress:
             score --pipeline p --input in.parquet --output out.csv [--features a,b] [--in-process]
+  explain   Explain a deployed pipeline (server): explain --pipeline p --request req.json [--output r.json] [--chart c.svg]
   help      Show this help
 
 Registry commands (against a running server: --url, --key; workspace from --workspace):
@@ -84,6 +86,8 @@ const OPTIONS = {
   features: { type: 'string' },
   'max-error-share': { type: 'string' },
   'in-process': { type: 'boolean' },
+  request: { type: 'string' },
+  chart: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const
@@ -141,6 +145,14 @@ export async function main(argv: string[], env: Record<string, string | undefine
           ...(values.features !== undefined ? { features: values.features } : {}),
           ...(values['max-error-share'] !== undefined ? { maxErrorShare: values['max-error-share'] } : {}),
           ...(values['in-process'] ? { inProcess: true } : {}),
+        })
+      case 'explain':
+        return await runExplain(config, {
+          workspace: values.workspace ?? 'default',
+          ...(values.pipeline !== undefined ? { pipeline: values.pipeline } : {}),
+          ...(values.request !== undefined ? { request: values.request } : {}),
+          ...(values.output !== undefined ? { output: values.output } : {}),
+          ...(values.chart !== undefined ? { chart: values.chart } : {}),
         })
       case 'models':
       case 'pipelines':

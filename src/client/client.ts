@@ -285,6 +285,19 @@ export class LastmileClient {
     return this.request('GET', `/v1/jobs/${enc(id)}/result${format ? `?format=${format}` : ''}`)
   }
 
+  // Explanations
+  /** An explanation report (JSON), or its chart / Arrow table as a raw response (`format`). */
+  explain(ws: string, pipeline: string, request: unknown) {
+    return this.call<Record<string, unknown>>('POST', `/v1/workspaces/${enc(ws)}/pipelines/${enc(pipeline)}/explain`, {
+      json: request,
+    })
+  }
+  explainAs(ws: string, pipeline: string, request: unknown, format: 'svg' | 'arrow') {
+    return this.request('POST', `/v1/workspaces/${enc(ws)}/pipelines/${enc(pipeline)}/explain?format=${format}`, {
+      json: request,
+    })
+  }
+
   // API keys
   createKey(ws: string, name: string, role: 'admin' | 'deployer' | 'viewer') {
     return this.call<{ id: string; key: string; workspace: string; name: string; role: string }>(

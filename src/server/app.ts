@@ -9,6 +9,7 @@ import { VERSION } from '../version.js'
 import type { ServerDeps } from './deps.js'
 import { errorResponse, onError } from './errors.js'
 import { openApiDocument, RouteTable } from './route-table.js'
+import { explainRoutes } from './routes/explain.js'
 import { jobRoutes } from './routes/jobs.js'
 import { observeRoutes } from './routes/observe.js'
 import { inferenceRoutes } from './routes/pipelines.js'
@@ -55,5 +56,6 @@ export function createApp(deps: ServerDeps): { app: Hono; routes: RouteTable } {
   registryRoutes(app, routes, deps)
   observeRoutes(app, routes, deps)
   jobRoutes(app, routes, deps)
+  explainRoutes(app, routes, deps)
   return { app, routes }
 }

@@ -1,6 +1,7 @@
 /** What the HTTP layer is built from: core services, created by the caller (serve, tests). */
 import type { AssayService } from '../assays/service.js'
 import type { Engine } from '../engine/engine.js'
+import type { ExplainService } from '../explain/service.js'
 import type { JobService } from '../jobs/service.js'
 import type { Logger } from '../log.js'
 import type { InferenceLog } from '../logs/inference-log.js'
@@ -18,6 +19,7 @@ export interface ServerDeps {
   inferenceLog: InferenceLog
   assays: AssayService
   jobs: JobService
+  explain: ExplainService
   log: Logger
   /** Whether routes other than health, metrics and the OpenAPI document need an API key. */
   authRequired: boolean

@@ -9,6 +9,7 @@ import { AssayService } from '../assays/service.js'
 import type { Config } from '../config.js'
 import { Engine } from '../engine/engine.js'
 import { errorMessage, InvalidConfigError } from '../errors.js'
+import { ExplainService } from '../explain/service.js'
 import { JobService } from '../jobs/service.js'
 import { createLogger, type Logger, silentLogger } from '../log.js'
 import { InferenceLog } from '../logs/inference-log.js'
@@ -84,6 +85,7 @@ export async function buildServer(
     webhookAttempts: config.assays.webhookAttempts,
   })
   const jobs = new JobService({ store, manager, dataDir: config.dataDir, log, config: config.jobs })
+  const explain = new ExplainService({ manager, log: inferenceLog, batchRows: config.jobs.batchRows })
   metrics = new Metrics(manager, engine, { assays, inferenceLog })
   let shuttingDown = false
   const deps: ServerDeps = {
@@ -95,6 +97,7 @@ export async function buildServer(
     inferenceLog,
     assays,
     jobs,
+    explain,
     log,
     authRequired,
     bodyLimitBytes: config.server.bodyLimitBytes,
