@@ -51,7 +51,7 @@ export async function benchEngine(opts: BenchOptions): Promise<void> {
   const wanted = new Set(opts.backends ?? [...BACKENDS, 'torch'])
   const unknown = [...wanted].filter((b) => b !== 'torch' && !BACKENDS.includes(b as BackendName))
   if (unknown.length > 0) throw new Error(`unknown backend(s) ${unknown.join(', ')}; available: ${BACKENDS}, torch`)
-  const engine = new Engine(loadConfig({}, { logLevel: 'warn' }))
+  const engine = new Engine(loadConfig(process.env, { logLevel: 'warn' }))
   const notes: string[] = []
   const skipped: Skip[] = []
   let adapter = 'none'

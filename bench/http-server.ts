@@ -28,15 +28,12 @@ if (kind === 'hello') {
   })
   process.on('SIGTERM', () => server.close(() => process.exit(0)))
 } else {
-  const config = loadConfig(
-    {},
-    {
-      backend: 'cpu',
-      logLevel: 'error',
-      dataDir: process.argv[3] ?? '.lastmile-bench',
-      server: { port: 0, demo: false },
-    },
-  )
+  const config = loadConfig(process.env, {
+    backend: 'cpu',
+    logLevel: 'error',
+    dataDir: process.argv[3] ?? '.lastmile-bench',
+    server: { port: 0, demo: false },
+  })
   const server = await startServer(config, { log: silentLogger })
   const model = { name: 'mlp', version: 1, bytes: mlpClassifier().bytes }
   const deploy = (pipeline: string, max_batch_size: number, max_queue_delay_ms: number) =>

@@ -1,8 +1,9 @@
 /**
  * bench/http: autocannon against the server in a separate process, in one run: (a) single-row
  * OIP requests with batching on (default queue delay, and none), (b) batching off, (c) 1000-row
- * requests, (d) a bare Hono hello-world GET as the ceiling, and (e) a bare POST route that parses
- * the same JSON body (the HTTP share of the work). Reports req/s, rows/s, p50 and p99 latency.
+ * requests, (d) a bare Hono hello-world GET as the ceiling, (e) a bare POST route that parses
+ * the same JSON body (the HTTP share of the work), and (a'') the no-delay case again with
+ * onnxruntime's thread pool spinning between runs (LASTMILE_CPU_SPIN=1). Reports req/s, rows/s, p50 and p99 latency.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
@@ -12,14 +13,15 @@ import autocannon from 'autocannon'
 import { mulberry32, uniform } from '../src/onnx/random.js'
 import { fmt, machineInfo, printTable, writeResults } from './lib.js'
 
-async function startChild(kind: string): Promise<{ url: string; child: ChildProcess }> {
+async function startChild(
+  kind: string,
+  env: Record<string, string> = {},
+): Promise<{ url: string; child: ChildProcess }> {
   const script = new URL('./http-server.js', import.meta.url).pathname
   const child = spawn(
     process.execPath,
     ['--liftoff-only', script, kind, mkdtempSync(join(tmpdir(), 'lastmile-bench-'))],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } },
   )
   const url = await new Promise<string>((resolve, reject) => {
     let out = ''
@@ -100,6 +102,15 @@ export async function benchHttp(opts: { seconds: number }): Promise<void> {
     rows.push(await load('(c) 1000-row OIP', `${server.url}/v2/models/bulk/infer`, 1000, seconds, oipBody(1000)))
   } finally {
     server.child.kill('SIGTERM')
+  }
+  // The same server with onnxruntime's thread pool spinning between runs (its default, our opt-in).
+  const spinning = await startChild('lastmile', { LASTMILE_CPU_SPIN: '1' })
+  try {
+    const url = `${spinning.url}/v2/models/eager/infer`
+    await load('warm-up', url, 1, 1, oipBody(1))
+    rows.push(await load("(a'') as (a'), CPU pool spinning (LASTMILE_CPU_SPIN=1)", url, 1, seconds, oipBody(1)))
+  } finally {
+    spinning.child.kill('SIGTERM')
   }
   const ceiling = rows[0]?.reqPerSec ?? Number.NaN
   printTable(`http: autocannon, 32 connections, ${seconds} s each; model MLP 16→64→64→3 on the cpu backend`, [

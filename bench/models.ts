@@ -7,6 +7,8 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import ortNode from 'onnxruntime-node'
+import { loadConfig } from '../src/config.js'
+import { cpuSessionOptions } from '../src/engine/backends.js'
 import { type Fixture, mlpClassifier, resnet18Shaped, wideMlp } from '../src/onnx/fixtures.js'
 import { mulberry32 } from '../src/onnx/random.js'
 
@@ -34,9 +36,16 @@ export function selectModels(keys: readonly string[]): BenchModel[] {
   return keys.length === 0 ? [...BENCH_MODELS] : BENCH_MODELS.filter((m) => keys.includes(m.key))
 }
 
-/** An onnxruntime-node session as the bench's baseline uses it: CPU EP, all graph optimisations. */
-export function rawSession(bytes: Uint8Array): Promise<ortNode.InferenceSession> {
-  return ortNode.InferenceSession.create(bytes, { executionProviders: ['cpu'], graphOptimizationLevel: 'all' })
+/**
+ * An onnxruntime-node session as the bench's baseline uses it: CPU EP, all graph optimisations,
+ * and the same threads and spinning as lastmile's `cpu` sessions, so a ratio measures lastmile's
+ * own overhead, not a different setting.
+ */
+export function rawSession(
+  bytes: Uint8Array,
+  opts: { cpuThreads: number; cpuSpin: boolean } = loadConfig(process.env),
+): Promise<ortNode.InferenceSession> {
+  return ortNode.InferenceSession.create(bytes, cpuSessionOptions(opts))
 }
 
 /** Batch size of the check files: small, so the peer's check is quick even for the CNN. */

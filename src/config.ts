@@ -28,6 +28,13 @@ const configSchema = z.object({
   backend: z.enum(['auto', 'webgpu', 'cpu', 'wasm']).default('auto'),
   /** Threads per `cpu` session (onnxruntime intra-op); 0 = onnxruntime's default (all cores). */
   cpuThreads: z.number().int().min(0).max(1024).default(0),
+  /**
+   * Let onnxruntime's CPU thread pool spin-wait between runs. Off by default: spinning keeps the
+   * pool's threads busy after each run, taking the cores the HTTP server needs to parse requests
+   * (bench/http: +30–60% single-row req/s with it off on a 2-core machine). Turn it on for a
+   * machine that only runs back-to-back batches.
+   */
+  cpuSpin: z.boolean().default(false),
   /** Log verbosity for lastmile and onnxruntime. */
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   gpu: gpuSchema.default(gpuSchema.parse({})),
@@ -144,6 +151,7 @@ export const ENV_VARS: Record<string, { path: string[]; parse: (v: string) => un
   LASTMILE_DATA_DIR: { path: ['dataDir'], parse: String },
   LASTMILE_BACKEND: { path: ['backend'], parse: String },
   LASTMILE_CPU_THREADS: { path: ['cpuThreads'], parse: Number },
+  LASTMILE_CPU_SPIN: { path: ['cpuSpin'], parse: parseBool },
   LASTMILE_LOG_LEVEL: { path: ['logLevel'], parse: String },
   LASTMILE_GPU_BACKEND: { path: ['gpu', 'backend'], parse: String },
   LASTMILE_GPU_ADAPTER: { path: ['gpu', 'adapter'], parse: String },

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { ENV_VARS, loadConfig } from '../src/config.js'
+import { cpuSessionOptions } from '../src/engine/backends.js'
 import { InvalidConfigError } from '../src/errors.js'
 
 describe('config', () => {
@@ -8,6 +9,7 @@ describe('config', () => {
       dataDir: '.lastmile-data',
       backend: 'auto',
       cpuThreads: 0,
+      cpuSpin: false,
       logLevel: 'info',
       gpu: {
         backend: 'auto',
@@ -44,11 +46,23 @@ describe('config', () => {
       LASTMILE_CPU_THREADS: '3',
       LASTMILE_GPU_BACKEND: 'opengles',
       LASTMILE_GPU_RECOVER: 'off',
+      LASTMILE_CPU_SPIN: 'on',
     }
     const c = loadConfig(env, { backend: 'cpu' })
     expect(c.backend).toBe('cpu')
     expect(c.cpuThreads).toBe(3)
+    expect(c.cpuSpin).toBe(true)
     expect(c.gpu).toMatchObject({ backend: 'opengles', recover: false, featureLevel: 'auto' })
+  })
+  it('hands threads and spinning to onnxruntime as its session options', () => {
+    expect(cpuSessionOptions(loadConfig({}))).toEqual({
+      executionProviders: ['cpu'],
+      graphOptimizationLevel: 'all',
+      extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+    })
+    const spin = cpuSessionOptions(loadConfig({ LASTMILE_CPU_SPIN: '1', LASTMILE_CPU_THREADS: '2' }))
+    expect(spin.intraOpNumThreads).toBe(2)
+    expect(spin.extra.session.intra_op.allow_spinning).toBe('1')
   })
   it('names the setting, its variable and the accepted values when a value is wrong', () => {
     expect(() => loadConfig({ LASTMILE_BACKEND: 'cuda' })).toThrow(InvalidConfigError)

@@ -12,7 +12,20 @@ import { SerialQueue } from './serial-queue.js'
 export interface SessionOptions {
   /** Intra-op threads for the native CPU backend; 0 = onnxruntime's default. */
   cpuThreads: number
+  /** Whether the CPU thread pool spin-waits between runs (onnxruntime's default) or sleeps. */
+  cpuSpin: boolean
   logLevel: LogLevel
+}
+
+/** onnxruntime-node session options for the native CPU backend (the bench's raw baseline uses them too). */
+export function cpuSessionOptions(opts: Omit<SessionOptions, 'logLevel'>) {
+  const spin = opts.cpuSpin ? '1' : '0'
+  return {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'all' as const,
+    ...(opts.cpuThreads > 0 ? { intraOpNumThreads: opts.cpuThreads } : {}),
+    extra: { session: { intra_op: { allow_spinning: spin }, inter_op: { allow_spinning: spin } } },
+  }
 }
 
 /** onnxruntime's severity levels: 0 verbose … 3 error; we keep its warnings out of info logs. */
@@ -53,10 +66,8 @@ export async function loadCpuSession(bytes: Uint8Array, opts: SessionOptions): P
   })
   try {
     const session = await ort.InferenceSession.create(bytes, {
-      executionProviders: ['cpu'],
-      graphOptimizationLevel: 'all',
+      ...cpuSessionOptions(opts),
       logSeverityLevel: ORT_SEVERITY[opts.logLevel],
-      ...(opts.cpuThreads > 0 ? { intraOpNumThreads: opts.cpuThreads } : {}),
     })
     return new OrtBackedSession('cpu', ort, session, new SerialQueue())
   } catch (e) {

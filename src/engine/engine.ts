@@ -44,7 +44,7 @@ export class Engine {
     readonly config: Config,
     private readonly log: Logger = silentLogger,
   ) {
-    this.sessionOptions = { cpuThreads: config.cpuThreads, logLevel: config.logLevel }
+    this.sessionOptions = { cpuThreads: config.cpuThreads, cpuSpin: config.cpuSpin, logLevel: config.logLevel }
   }
 
   /** The shared GPU runtime, opened on first use. Throws `BackendUnavailableError` without an adapter. */
