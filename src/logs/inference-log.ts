@@ -1,21 +1,25 @@
 /**
  * The inference log: every answered request (sampled at `sampleRate`) as rows per pipeline, written
  * off the request path. Each pipeline folder (`<data>/logs/<ws>/<pipeline>/`) holds one open
- * segment, `open-<id>.jsonl` (one JSON line per request, appended and fsynced every `flushMs`),
- * and rolled segments, `seg-<id>-<minTime>-<maxTime>.arrow` (Arrow IPC files, one row per
- * inference row, immutable), rolled from the open one by size or age. A roll writes the Arrow file
- * (temp, fsync, rename) before deleting the open file; at start, an open file whose segment
- * exists is the remains of a roll that crashed and is removed. Retention deletes whole segments.
- * Clean shutdown flushes everything: no answered row is lost.
+ * segment, `open-<id>.arrows` (frames of Arrow IPC, one per flush, appended and fsynced every
+ * `flushMs`; see frames.ts), and rolled segments, `seg-<id>-<minTime>-<maxTime>.arrow` (Arrow IPC
+ * files, one row per inference row, immutable), rolled from the open one by size or age. Rows are
+ * built column-wise from the tensors: no JSON anywhere on the way. A roll writes the Arrow file
+ * (temp, fsync, rename) before deleting the open file; at start, an open file whose segment exists
+ * is the remains of a roll that crashed and is removed, and a torn last frame is cut off.
+ * Retention deletes whole segments. Clean shutdown flushes everything: no answered row is lost.
  */
 import { mkdir, open, readdir, readFile, rename, rm, truncate } from 'node:fs/promises'
 import { join } from 'node:path'
+import type { Table } from '@uwdata/flechette'
 import type { AnyTensor } from '../engine/tensor.js'
+import type { Columns } from '../engine/types.js'
 import { errorMessage, InvalidConfigError } from '../errors.js'
-import { jsonValues } from '../formats/values.js'
 import type { Logger } from '../log.js'
 import type { InferenceRecord, InferenceSink } from '../serving/deployment.js'
-import { readSegment, readSegmentValues, writeSegment } from './segment.js'
+import { decodeFrames, encodeFrames, mergeTables, schemaKeys } from './frames.js'
+import { LEGACY_OPEN, readLegacyRows } from './legacy-jsonl.js'
+import { readSegment, readSegmentValues, tableRows, tableValues, writeSegment, writeSegmentTable } from './segment.js'
 
 export interface LogConfig {
   /** Share of requests logged, 0..1. */
@@ -30,16 +34,6 @@ export interface LogConfig {
   flushMs: number
   /** Rows buffered at most before new ones are dropped (counted) rather than grow memory unbounded. */
   maxBufferedRows: number
-}
-
-/** One logged request, as stored in the open segment. */
-interface Line {
-  t: number
-  v: number
-  lat: number
-  models: string[]
-  checks: number[]
-  cols: Record<string, { dtype: string; dims: number[]; data: unknown[] }>
 }
 
 /** One row of the log, as queries return it. */
@@ -59,12 +53,38 @@ interface PipelineLog {
   openPath: string
   openBytes: number
   openSince: number
-  pending: string[]
+  /** Column name → type of the open segment's frames: a frame that disagrees rolls it first. */
+  openSchema: Map<string, string>
+  pending: InferenceRecord[]
   pendingRows: number
 }
 
 const SEGMENT = /^seg-(\d+)-(\d+)-(\d+)\.arrow$/
-const OPEN = /^open-(\d+)\.jsonl$/
+const OPEN = /^open-(\d+)\.arrows$/
+const openName = (id: number) => `open-${id}.arrows`
+/** Requests encoded per step of a flush (see flushNow). */
+const FRAME_RECORDS = 256
+
+/** A private copy of a request's tensors: callers may reuse their buffers once answered. */
+function copyTensors(tensors: Columns | Record<string, AnyTensor>): Record<string, AnyTensor> {
+  const out: Record<string, AnyTensor> = {}
+  for (const [name, t] of Object.entries(tensors)) out[name] = { ...t, data: t.data.slice() } as AnyTensor
+  return out
+}
+
+/** Oldest and newest row time of the tables. */
+function timeRange(tables: Table[]): { min: number; max: number } {
+  let min = Number.POSITIVE_INFINITY
+  let max = Number.NEGATIVE_INFINITY
+  for (const t of tables) {
+    for (const v of t.getChild('time') ?? []) {
+      const n = Number(v)
+      if (n < min) min = n
+      if (n > max) max = n
+    }
+  }
+  return { min, max }
+}
 
 export class InferenceLog implements InferenceSink {
   private readonly pipelines = new Map<string, PipelineLog>()
@@ -98,24 +118,15 @@ export class InferenceLog implements InferenceSink {
       this.dropped += r.rows
       return
     }
-    const cols: Line['cols'] = {}
-    const add = (prefix: string, tensors: Record<string, AnyTensor>) => {
-      for (const [name, t] of Object.entries(tensors))
-        cols[`${prefix}${name}`] = { dtype: t.dtype, dims: [...t.dims], data: jsonValues(t) }
-    }
-    add('in.', r.inputs)
-    add('out.', r.outputs)
-    add('', r.shadow)
-    const line: Line = {
-      t: r.time,
-      v: r.pipelineVersion,
-      lat: r.latencyMs,
-      models: r.rowModels,
-      checks: Array.from(r.checkFailures),
-      cols,
-    }
     const p = this.pipelineSync(r.workspace, r.pipeline)
-    p.pending.push(`${JSON.stringify(line)}\n`)
+    p.pending.push({
+      ...r,
+      inputs: copyTensors(r.inputs) as Columns,
+      outputs: copyTensors(r.outputs),
+      shadow: copyTensors(r.shadow),
+      rowModels: [...r.rowModels],
+      checkFailures: r.checkFailures.slice(),
+    })
     p.pendingRows += r.rows
     this.buffered += r.rows
   }
@@ -125,34 +136,63 @@ export class InferenceLog implements InferenceSink {
     let p = this.pipelines.get(key)
     if (!p) {
       const dir = join(this.root, ws, pipeline)
-      p = { dir, openId: 0, openPath: '', openBytes: 0, openSince: Date.now(), pending: [], pendingRows: 0 }
+      p = {
+        dir,
+        openId: 0,
+        openPath: '',
+        openBytes: 0,
+        openSince: Date.now(),
+        openSchema: new Map(),
+        pending: [],
+        pendingRows: 0,
+      }
       this.pipelines.set(key, p)
     }
     return p
   }
 
-  /** Recover a pipeline folder: finish or discard half-done rolls, pick up the open segment. */
+  /** Recover a pipeline folder: finish or discard half-done rolls, cut a torn frame, pick up the open segment. */
   private async ready(p: PipelineLog): Promise<void> {
     if (p.openPath) return
     await mkdir(p.dir, { recursive: true })
     const files = await readdir(p.dir)
     const rolled = new Set(files.flatMap((f) => SEGMENT.exec(f)?.[1] ?? []))
-    const opens = files
-      .flatMap((f) => OPEN.exec(f)?.[1] ?? [])
-      .map(Number)
-      .sort((a, b) => a - b)
-    for (const id of opens) if (rolled.has(String(id))) await rm(join(p.dir, `open-${id}.jsonl`), { force: true })
+    const ids = (re: RegExp) =>
+      files
+        .flatMap((f) => re.exec(f)?.[1] ?? [])
+        .map(Number)
+        .sort((a, b) => a - b)
+    for (const id of ids(LEGACY_OPEN)) await this.rollLegacy(p.dir, id, rolled.has(String(id)))
+    const opens = ids(OPEN)
+    for (const id of opens) if (rolled.has(String(id))) await rm(join(p.dir, openName(id)), { force: true })
     const live = opens.filter((id) => !rolled.has(String(id)))
     // More than one live open file only after an unclean stop mid-roll: roll all but the newest.
-    for (const id of live.slice(0, -1)) await this.roll({ ...p, openId: id, openPath: join(p.dir, `open-${id}.jsonl`) })
-    const ids = [...rolled].map(Number)
-    p.openId = live[live.length - 1] ?? Math.max(0, ...ids) + 1
-    p.openPath = join(p.dir, `open-${p.openId}.jsonl`)
-    p.openBytes = await dropTornTail(p.openPath)
+    for (const id of live.slice(0, -1)) await this.roll({ dir: p.dir, openId: id, openPath: join(p.dir, openName(id)) })
+    const known = [...rolled].map(Number).concat(ids(LEGACY_OPEN))
+    p.openId = live[live.length - 1] ?? Math.max(0, ...known) + 1
+    p.openPath = join(p.dir, openName(p.openId))
+    const bytes = await readFile(p.openPath).catch(() => new Uint8Array(0))
+    const { tables, end } = decodeFrames(bytes)
+    if (end < bytes.length) await truncate(p.openPath, end)
+    p.openBytes = end
+    p.openSchema = new Map(tables.flatMap((t) => [...schemaKeys(t)]))
     p.openSince = Date.now()
   }
 
-  /** Write buffered lines (fsynced), roll segments that are due, apply retention. */
+  /** Roll a legacy JSON-lines open segment into an Arrow segment (or drop it if that exists). */
+  private async rollLegacy(dir: string, id: number, alreadyRolled: boolean): Promise<void> {
+    const path = join(dir, `open-${id}.jsonl`)
+    const rows = alreadyRolled ? [] : await readLegacyRows(path)
+    if (rows.length > 0) {
+      const times = rows.map((r) => r.time)
+      const name = `seg-${id}-${Math.min(...times)}-${Math.max(...times)}.arrow`
+      await writeSegment(join(dir, `${name}.tmp`), rows)
+      await rename(join(dir, `${name}.tmp`), join(dir, name))
+    }
+    await rm(path, { force: true })
+  }
+
+  /** Write buffered rows (fsynced), roll segments that are due, apply retention. */
   flush(): Promise<void> {
     this.flushing = this.flushing.then(() => this.flushNow())
     return this.flushing
@@ -162,18 +202,27 @@ export class InferenceLog implements InferenceSink {
     for (const p of this.pipelines.values()) {
       if (p.pending.length > 0) {
         await this.ready(p)
-        const text = p.pending.join('')
+        const records = p.pending
         const rows = p.pendingRows
         p.pending = []
         p.pendingRows = 0
-        const f = await open(p.openPath, 'a')
-        try {
-          await f.appendFile(text)
-          await f.sync()
-        } finally {
-          await f.close()
+        // Encode a slice at a time, yielding between them: one burst of thousands of requests
+        // would hold the event loop (and every request's latency) for tens of ms.
+        const frames: Uint8Array[] = []
+        for (let i = 0; i < records.length; i += FRAME_RECORDS) {
+          if (i > 0) await new Promise(setImmediate)
+          for (const frame of encodeFrames(records.slice(i, i + FRAME_RECORDS))) {
+            const keys = schemaKeys(frame.table)
+            if ([...keys].some(([name, key]) => (p.openSchema.get(name) ?? key) !== key)) {
+              await appendSynced(p.openPath, frames.splice(0))
+              await this.rollOpen(p)
+            }
+            frames.push(frame.bytes)
+            p.openBytes += frame.bytes.length
+            for (const [name, key] of keys) p.openSchema.set(name, key)
+          }
         }
-        p.openBytes += Buffer.byteLength(text)
+        await appendSynced(p.openPath, frames)
         this.buffered -= rows
       }
       if (
@@ -181,26 +230,30 @@ export class InferenceLog implements InferenceSink {
         p.openBytes > 0 &&
         (p.openBytes >= this.cfg.rollBytes || Date.now() - p.openSince >= this.cfg.rollSeconds * 1000)
       ) {
-        await this.roll(p)
-        p.openId += 1
-        p.openPath = join(p.dir, `open-${p.openId}.jsonl`)
-        p.openBytes = 0
-        p.openSince = Date.now()
+        await this.rollOpen(p)
       }
     }
     await this.applyRetention()
   }
 
-  /** Turn an open segment into an Arrow segment, then delete the open file. */
+  /** Roll the open segment and start the next one. */
+  private async rollOpen(p: PipelineLog): Promise<void> {
+    await this.roll(p)
+    p.openId += 1
+    p.openPath = join(p.dir, openName(p.openId))
+    p.openBytes = 0
+    p.openSchema = new Map()
+    p.openSince = Date.now()
+  }
+
+  /** Turn an open segment into an Arrow segment (its frames' batches as they are), then delete the open file. */
   private async roll(p: Pick<PipelineLog, 'dir' | 'openId' | 'openPath'>): Promise<void> {
-    const lines = await readLines(p.openPath)
-    if (lines.length > 0) {
-      const rows = lines.flatMap(linesToRows)
-      const min = Math.min(...lines.map((l) => l.t))
-      const max = Math.max(...lines.map((l) => l.t))
+    const { tables } = decodeFrames(await readFile(p.openPath).catch(() => new Uint8Array(0)))
+    if (tables.length > 0) {
+      const { min, max } = timeRange(tables)
       const name = `seg-${p.openId}-${min}-${max}.arrow`
       const tmp = join(p.dir, `${name}.tmp`)
-      await writeSegment(tmp, rows)
+      await writeSegmentTable(tmp, mergeTables(tables))
       await rename(tmp, join(p.dir, name))
     }
     await rm(p.openPath, { force: true })
@@ -217,7 +270,7 @@ export class InferenceLog implements InferenceSink {
     }
   }
 
-  /** A pipeline's rolled segments overlapping `[start, end)` and its open files, oldest first. */
+  /** A pipeline's rolled segments overlapping `[start, end)` and its open segments' tables, oldest first. */
   private async files(ws: string, pipeline: string, start: number, end: number) {
     const dir = join(this.root, ws, pipeline)
     const files = await readdir(dir).catch(() => [] as string[])
@@ -229,10 +282,12 @@ export class InferenceLog implements InferenceSink {
       .filter((s) => s.max >= start && s.min < end)
       .sort((a, b) => a.id - b.id)
       .map((s) => s.path)
-    const open = files
+    const openPaths = files
       .filter((f) => OPEN.test(f))
       .sort((a, b) => Number(OPEN.exec(a)?.[1]) - Number(OPEN.exec(b)?.[1]))
       .map((f) => join(dir, f))
+    const open: Table[] = []
+    for (const path of openPaths) open.push(...decodeFrames(await readFile(path).catch(() => new Uint8Array(0))).tables)
     return { segments, open }
   }
 
@@ -253,7 +308,7 @@ export class InferenceLog implements InferenceSink {
         )
     }
     for (const path of segments) for (const row of await readSegment(path)) keep(row)
-    for (const path of open) for (const row of (await readLines(path)).flatMap(linesToRows)) keep(row)
+    for (const table of open) for (const row of tableRows(table)) keep(row)
     return out
   }
 
@@ -271,26 +326,7 @@ export class InferenceLog implements InferenceSink {
     const { segments, open } = await this.files(ws, pipeline, from, to)
     const parts: Float64Array[] = []
     for (const path of segments) parts.push(await readSegmentValues(path, column, index, from, to))
-    for (const path of open) {
-      const picked: number[] = []
-      for (const line of await readLines(path)) {
-        const c = line.cols[column]
-        if (!c || line.t < from || line.t >= to) continue
-        const width = c.dims.slice(1).reduce((a, b) => a * b, 1)
-        for (let r = 0; r < line.models.length; r++) {
-          const x =
-            c.dims.length <= 1
-              ? index === 0
-                ? c.data[r]
-                : undefined
-              : index < width
-                ? c.data[r * width + index]
-                : undefined
-          picked.push(typeof x === 'number' ? x : x === null || x === undefined ? Number.NaN : Number(x))
-        }
-      }
-      parts.push(Float64Array.from(picked))
-    }
+    for (const table of open) parts.push(tableValues(table, column, index, from, to))
     const out = new Float64Array(parts.reduce((a, p) => a + p.length, 0))
     let at = 0
     for (const p of parts) {
@@ -316,49 +352,14 @@ export function parseIopath(iopath: string): { column: string; index: number } {
   return { column: m[1] as string, index: Number(m[2] ?? 0) }
 }
 
-/**
- * A crash mid-append can leave a line without its newline; appending after it would glue the next
- * line onto it. Cut the file back to its last complete line; returns the resulting size.
- */
-async function dropTornTail(path: string): Promise<number> {
-  const text = await readFile(path).catch(() => undefined)
-  if (!text || text.length === 0) return 0
-  const end = text.lastIndexOf(0x0a) + 1
-  if (end < text.length) await truncate(path, end)
-  return end
-}
-
-async function readLines(path: string): Promise<Line[]> {
-  const text = await readFile(path, 'utf8').catch(() => '')
-  const lines: Line[] = []
-  for (const l of text.split('\n')) {
-    if (!l) continue
-    try {
-      lines.push(JSON.parse(l) as Line)
-    } catch {
-      // A torn last line from a crash mid-append: the request it held was not fsynced yet.
-    }
+/** Append `chunks` to `path` and fsync before returning. */
+async function appendSynced(path: string, chunks: Uint8Array[]): Promise<void> {
+  if (chunks.length === 0) return
+  const f = await open(path, 'a')
+  try {
+    await f.appendFile(chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks))
+    await f.sync()
+  } finally {
+    await f.close()
   }
-  return lines
-}
-
-/** One log row per inference row of a line. */
-function linesToRows(line: Line): LogRow[] {
-  const rows = line.models.length
-  const out: LogRow[] = []
-  for (let r = 0; r < rows; r++) {
-    const row: LogRow = {
-      time: line.t,
-      pipeline_version: line.v,
-      model: line.models[r],
-      check_failures: line.checks[r] ?? 0,
-      latency_ms: line.lat,
-    }
-    for (const [name, c] of Object.entries(line.cols)) {
-      const width = c.dims.slice(1).reduce((a, b) => a * b, 1)
-      row[name] = c.dims.length <= 1 ? c.data[r] : c.data.slice(r * width, (r + 1) * width)
-    }
-    out.push(row)
-  }
-  return out
 }

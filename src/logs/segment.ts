@@ -8,6 +8,7 @@ import {
   bool,
   float64,
   list,
+  type Table,
   TimeUnit,
   tableFromArrays,
   tableFromIPC,
@@ -23,6 +24,11 @@ function typeOf(sample: unknown) {
   if (typeof sample === 'string') return utf8()
   if (typeof sample === 'boolean') return bool()
   return float64()
+}
+
+/** Write `table` as an Arrow IPC file at `path`, fsynced. */
+export async function writeSegmentTable(path: string, table: Table): Promise<void> {
+  await writeSynced(path, tableToIPC(table, { format: 'file' }) as Uint8Array)
 }
 
 /** Write `rows` as an Arrow IPC file at `path`, fsynced. */
@@ -43,7 +49,11 @@ export async function writeSegment(path: string, rows: LogRow[]): Promise<void> 
 
 /** Rows of a segment file. */
 export async function readSegment(path: string): Promise<LogRow[]> {
-  const table = tableFromIPC(new Uint8Array(await readFile(path)))
+  return tableRows(tableFromIPC(new Uint8Array(await readFile(path))))
+}
+
+/** Rows of a log table (segment or open frame): nulls left out, lists as arrays. */
+export function tableRows(table: Table): LogRow[] {
   return table.toArray().map((r) => {
     const row: Record<string, unknown> = {}
     for (const [k, v] of Object.entries(r as Record<string, unknown>)) {
@@ -79,7 +89,11 @@ export async function readSegmentValues(
   start: number,
   end: number,
 ): Promise<Float64Array> {
-  const table = tableFromIPC(new Uint8Array(await readFile(path)))
+  return tableValues(tableFromIPC(new Uint8Array(await readFile(path))), column, index, start, end)
+}
+
+/** {@link readSegmentValues} of a table in memory. */
+export function tableValues(table: Table, column: string, index: number, start: number, end: number): Float64Array {
   const times = table.getChild('time')
   const col = table.getChild(column)
   if (!times || !col) return new Float64Array(0)

@@ -1,13 +1,15 @@
 /**
  * The inference log: rows per inference row, time-range and column queries, rolling into Arrow
- * segments, recovery from a roll interrupted by a crash, a torn last line, retention, sampling,
+ * segments, recovery from a roll interrupted by a crash, a torn last frame, legacy JSON-lines
+ * open segments, columns that change type, retention, sampling,
  * and nothing lost on clean shutdown.
  */
-import { readdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { tensor } from '../../src/engine/tensor.js'
 import { silentLogger } from '../../src/log.js'
+import { encodeFrames } from '../../src/logs/frames.js'
 import { InferenceLog, type LogConfig } from '../../src/logs/inference-log.js'
 import { mulberry32 } from '../../src/onnx/random.js'
 import type { InferenceRecord } from '../../src/serving/deployment.js'
@@ -144,28 +146,69 @@ describe('inference log', () => {
     await b.close()
   })
 
-  it('recovers from a roll cut short by a crash and from a torn last line', async () => {
+  it('recovers from a roll cut short by a crash and from a torn last frame', async () => {
     const dir = tempDir()
     const a = await InferenceLog.open(dir, cfg(), silentLogger)
     a.append(record(T + 1000, [[1, 1]]))
     await a.close()
     const pdir = join(dir, 'logs', 'default', 'p')
-    // A crash mid-append leaves half a line.
-    writeFileSync(join(pdir, 'open-1.jsonl'), `{"t": ${T + 2000}, "v": 1, "la`, { flag: 'a' })
+    // A crash mid-append leaves part of a frame: its length says more bytes than follow.
+    const torn = (encodeFrames([record(T + 2000, [[2, 2]])])[0] as { bytes: Uint8Array }).bytes
+    writeFileSync(join(pdir, 'open-1.arrows'), torn.subarray(0, torn.length - 9), { flag: 'a' })
     const b = await InferenceLog.open(dir, cfg({ rollBytes: 1 }), silentLogger)
     b.append(record(T + 3000, [[3, 3]]))
-    await b.flush() // rolls open-1 (with its torn line skipped) into seg-1
+    await b.flush() // cuts the torn frame, appends, rolls open-1 into seg-1
     expect((await b.query('default', 'p')).map((r) => r.time - T)).toEqual([1000, 3000])
+    expect(readdirSync(pdir)).toEqual([`seg-1-${T + 1000}-${T + 3000}.arrow`])
     await b.close()
     // A crash after the segment was renamed in but before the open file was deleted.
     writeFileSync(
-      join(pdir, 'open-1.jsonl'),
-      `${JSON.stringify({ t: T + 1000, v: 1, lat: 1, models: ['m'], checks: [0], cols: {} })}\n`,
+      join(pdir, 'open-1.arrows'),
+      (encodeFrames([record(T + 1000, [[1, 1]])])[0] as { bytes: Uint8Array }).bytes,
     )
     const c = await InferenceLog.open(dir, cfg(), silentLogger)
     c.append(record(T + 4000, [[4, 4]]))
     expect((await c.query('default', 'p')).map((r) => r.time - T)).toEqual([1000, 3000, 4000]) // no duplicate of 1000
     await c.close()
+  })
+
+  it('rolls an open segment left by an older lastmile (JSON lines) into an Arrow segment at start', async () => {
+    const dir = tempDir()
+    const pdir = join(dir, 'logs', 'default', 'p')
+    mkdirSync(pdir, { recursive: true })
+    const line = {
+      t: T + 500,
+      v: 1,
+      lat: 2,
+      models: ['m:1', 'm:1'],
+      checks: [0, 1],
+      cols: { 'in.x': { dtype: 'float32', dims: [2, 2], data: [1, 2, 3, 4] } },
+    }
+    writeFileSync(join(pdir, 'open-4.jsonl'), `${JSON.stringify(line)}\n{"t": 9, "v"`)
+    const log = await InferenceLog.open(dir, cfg(), silentLogger)
+    log.append(record(T + 600, [[5, 6]]))
+    const rows = await log.query('default', 'p')
+    expect(rows.map((r) => [r.time - T, r['in.x'], r.check_failures])).toEqual([
+      [500, [1, 2], 0],
+      [500, [3, 4], 1],
+      [600, [5, 6], 0],
+    ])
+    expect(readdirSync(pdir).sort()).toEqual([`open-5.arrows`, `seg-4-${T + 500}-${T + 500}.arrow`])
+    await log.close()
+  })
+
+  it('rolls before a column changes type (a new pipeline version), keeping both', async () => {
+    const dir = tempDir()
+    const log = await InferenceLog.open(dir, cfg(), silentLogger)
+    log.append(record(T + 1, [[1, 2]]))
+    const wider = record(T + 2, [[3, 4]])
+    wider.outputs.y = tensor('float32', [1, 2], [30, 31])
+    log.append(wider)
+    log.append(record(T + 3, [[5, 6]]))
+    const rows = await log.query('default', 'p')
+    expect(rows.map((r) => r['out.y'])).toEqual([10, [30, 31], 50])
+    expect(readdirSync(join(dir, 'logs', 'default', 'p')).filter((f) => f.startsWith('seg-'))).toHaveLength(2)
+    await log.close()
   })
 
   it('deletes segments past retention, samples, and drops (counted) beyond its buffer', async () => {
