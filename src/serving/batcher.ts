@@ -4,6 +4,11 @@
  * or `maxQueueDelayMs` after its oldest request arrived (0 = never wait). A many-row request may
  * span batches and a batch may hold many requests; each request gets exactly its own rows back,
  * in order. One batch runs at a time: the next one forms from whatever queued meanwhile.
+ *
+ * Bulk requests (batch jobs, explanations) queue apart and run as batches of their own rows,
+ * sized to about `BULK_SLICE_MS` of measured work, and interactive requests go first: an
+ * interactive request waits for at most one bulk slice, not for a whole job's chunk. A bulk
+ * request still gets a slice once it has waited `BULK_MAX_WAIT_MS`, so jobs progress under load.
  */
 import { z } from 'zod'
 import { concatRows, rowCount, rowShapeKey, sliceRows } from '../engine/rows.js'
@@ -13,6 +18,13 @@ import { InvalidInputError, NotReadyError, QueueFullError, TimeoutError } from '
 import type { StageTimings } from '../pipeline/fused.js'
 
 export type { StageTimings }
+
+/** Target duration of one bulk batch. */
+export const BULK_SLICE_MS = 50
+/** Rows of the first bulk batch, before its speed is known. */
+export const BULK_PROBE_ROWS = 1024
+/** A bulk request waiting this long gets the next batch even with interactive requests queued. */
+export const BULK_MAX_WAIT_MS = 250
 
 export const batchingSchema = z
   .object({
@@ -72,7 +84,14 @@ interface Slice {
 }
 
 export class DynamicBatcher {
+  /** Interactive requests, oldest first. */
   private readonly queue: Pending[] = []
+  /** Bulk requests, oldest first. */
+  private readonly bulkQueue: Pending[] = []
+  /** Measured ms per row of bulk batches (moving average); undefined before the first. */
+  private bulkMsPerRow: number | undefined
+  /** When the oldest bulk request last got a batch (or arrived). */
+  private bulkServedAt = 0
   private queuedRowCount = 0
   /** Of which in bulk requests (not counted against max_queue_size). */
   private bulkRowCount = 0
@@ -151,7 +170,10 @@ export class DynamicBatcher {
         reject,
         timer: bulk ? undefined : setTimeout(() => this.expire(req), this.config.timeout_ms),
       }
-      this.queue.push(req)
+      if (bulk) {
+        if (this.bulkQueue.length === 0) this.bulkServedAt = req.enqueuedAt
+        this.bulkQueue.push(req)
+      } else this.queue.push(req)
       this.queuedRowCount += rows
       if (bulk) this.bulkRowCount += rows
       this.schedule()
@@ -163,7 +185,7 @@ export class DynamicBatcher {
     this.draining = true
     clearTimeout(this.delayTimer)
     this.schedule(true)
-    if (this.running === 0 && this.queue.length === 0) return
+    if (this.running === 0 && this.queue.length === 0 && this.bulkQueue.length === 0) return
     await new Promise<void>((r) => this.idleWaiters.push(r))
   }
 
@@ -173,8 +195,10 @@ export class DynamicBatcher {
     const untaken = req.rows - req.taken
     if (untaken > 0) {
       this.queuedRowCount -= untaken
-      const i = this.queue.indexOf(req)
-      if (i >= 0) this.queue.splice(i, 1)
+      if (req.bulk) this.bulkRowCount -= untaken
+      const queue = req.bulk ? this.bulkQueue : this.queue
+      const i = queue.indexOf(req)
+      if (i >= 0) queue.splice(i, 1)
     }
     req.reject(
       new TimeoutError(
@@ -184,31 +208,45 @@ export class DynamicBatcher {
   }
 
   private schedule(now = false): void {
-    if (this.running === 0 && this.queue.length === 0) {
+    if (this.running === 0 && this.queue.length === 0 && this.bulkQueue.length === 0) {
       for (const w of this.idleWaiters.splice(0)) w()
       return
     }
-    while (this.running < this.concurrency && this.queue.length > 0 && this.dispatchNow(now)) {}
+    while (
+      this.running < this.concurrency &&
+      (this.queue.length > 0 || this.bulkQueue.length > 0) &&
+      this.dispatchNow(now)
+    ) {}
+  }
+
+  /** Rows of the next bulk batch: about BULK_SLICE_MS of work at the measured speed. */
+  private bulkSlice(remaining: number): number {
+    const rows = this.bulkMsPerRow === undefined ? BULK_PROBE_ROWS : Math.round(BULK_SLICE_MS / this.bulkMsPerRow)
+    return Math.max(1, Math.min(remaining, rows))
   }
 
   /** Dispatch a batch if one is due (else arm the delay timer); returns whether it dispatched. */
   private dispatchNow(now: boolean): boolean {
+    const bulkHead = this.bulkQueue[0]
+    if (
+      bulkHead &&
+      (this.queue.length === 0 || this.draining || performance.now() - this.bulkServedAt >= BULK_MAX_WAIT_MS)
+    ) {
+      this.dispatch(this.bulkQueue, this.bulkSlice(bulkHead.rows - bulkHead.taken))
+      return true
+    }
     const rows = this.queuedRowCount - this.bulkRowCount
     const { max_batch_size: max, max_queue_delay_ms: delay } = this.config
     const preferred = this.preferred.find((p) => p <= rows)
     // Requests that queued while earlier batches ran have often waited out the delay already.
     const head = this.queue[0] as Pending
-    if (head.bulk) {
-      this.dispatch(head.rows - head.taken)
-      return true
-    }
     const waited = performance.now() - head.enqueuedAt >= delay
     if (now || this.draining || rows >= max || delay === 0 || waited) {
-      this.dispatch(Math.min(rows, max))
+      this.dispatch(this.queue, Math.min(rows, max))
       return true
     }
     if (preferred !== undefined) {
-      this.dispatch(preferred)
+      this.dispatch(this.queue, preferred)
       return true
     }
     if (!this.delayTimer) {
@@ -221,16 +259,20 @@ export class DynamicBatcher {
     return false
   }
 
-  /** Take up to `target` rows from the front of the queue (one row shape per batch) and run them. */
-  private dispatch(target: number): void {
-    clearTimeout(this.delayTimer)
-    this.delayTimer = undefined
+  /** Take up to `target` rows from the front of `queue` (one row shape per batch) and run them. */
+  private dispatch(queue: Pending[], target: number): void {
+    const bulk = queue === this.bulkQueue
+    if (!bulk) {
+      clearTimeout(this.delayTimer)
+      this.delayTimer = undefined
+    }
     const slices: Slice[] = []
     let rows = 0
-    const key = (this.queue[0] as Pending).shapeKey
+    const key = (queue[0] as Pending).shapeKey
     const now = performance.now()
-    while (rows < target && this.queue.length > 0) {
-      const req = this.queue[0] as Pending
+    if (bulk) this.bulkServedAt = now
+    while (rows < target && queue.length > 0) {
+      const req = queue[0] as Pending
       if (req.shapeKey !== key) break
       const n = Math.min(req.rows - req.taken, target - rows)
       slices.push({ req, part: req.parts.length, start: req.taken, end: req.taken + n })
@@ -239,24 +281,29 @@ export class DynamicBatcher {
       req.startedAt ??= now
       req.taken += n
       rows += n
-      if (req.taken === req.rows) this.queue.shift()
+      if (req.taken === req.rows) queue.shift()
     }
     this.queuedRowCount -= rows
-    if (slices[0]?.req.bulk) this.bulkRowCount -= rows
+    if (bulk) this.bulkRowCount -= rows
     this.running++
-    void this.execute(slices, rows).finally(() => {
+    void this.execute(slices, rows, bulk).finally(() => {
       this.running--
       this.schedule()
     })
   }
 
-  private async execute(slices: Slice[], rows: number): Promise<void> {
+  private async execute(slices: Slice[], rows: number, bulk: boolean): Promise<void> {
     let result: Awaited<ReturnType<BatchRunner>>
+    const started = performance.now()
     try {
       result = await this.run(batchFeeds(slices))
     } catch (e) {
       for (const s of slices) this.fail(s.req, e)
       return
+    }
+    if (bulk) {
+      const msPerRow = (performance.now() - started) / rows
+      this.bulkMsPerRow = this.bulkMsPerRow === undefined ? msPerRow : 0.5 * this.bulkMsPerRow + 0.5 * msPerRow
     }
     this.observer.onBatch?.(rows, new Set(slices.map((s) => s.req)).size, result.timings)
     let offset = 0
@@ -293,8 +340,10 @@ export class DynamicBatcher {
     if (untaken > 0) {
       // Its remaining rows would fail the same way: take them out of the queue.
       this.queuedRowCount -= untaken
-      const i = this.queue.indexOf(req)
-      if (i >= 0) this.queue.splice(i, 1)
+      if (req.bulk) this.bulkRowCount -= untaken
+      const queue = req.bulk ? this.bulkQueue : this.queue
+      const i = queue.indexOf(req)
+      if (i >= 0) queue.splice(i, 1)
     }
     req.reject(e)
   }

@@ -3,7 +3,13 @@ import { describe, expect, it } from 'vitest'
 import { type HostTensor, tensor } from '../../src/engine/tensor.js'
 import type { Columns } from '../../src/engine/types.js'
 import { InvalidInputError, NotReadyError, QueueFullError, TimeoutError } from '../../src/errors.js'
-import { type BatchingConfig, batchingSchema, DynamicBatcher } from '../../src/serving/batcher.js'
+import {
+  type BatchingConfig,
+  BULK_PROBE_ROWS,
+  BULK_SLICE_MS,
+  batchingSchema,
+  DynamicBatcher,
+} from '../../src/serving/batcher.js'
 
 const config = (over: Partial<BatchingConfig> = {}): BatchingConfig => batchingSchema.parse(over)
 
@@ -147,7 +153,7 @@ describe('dynamic batcher', () => {
     expect(batches).toEqual(['[1,2]', '[1,3]', '[1,2]'])
   })
 
-  it('runs a bulk request as one batch of its own rows, past max_batch_size and max_queue_size, in its turn', async () => {
+  it('runs a bulk request as batches of its own rows, past max_batch_size and max_queue_size, after interactive ones', async () => {
     const r = recorder({ delayMs: 5 })
     const b = new DynamicBatcher(r.run, config({ max_batch_size: 4, max_queue_size: 8, max_queue_delay_ms: 0 }))
     const bulkIds = Array.from({ length: 20 }, (_, i) => 100 + i)
@@ -157,8 +163,54 @@ describe('dynamic batcher', () => {
     const after = [answer(b.submit(req([2, 3]))), answer(b.submit(req([4])))]
     expect(await bulk).toEqual(bulkIds.map((i) => i * 10))
     expect(await Promise.all([first, ...after])).toEqual([[10], [20, 30], [40]])
-    // FIFO: the interactive rows queued behind the bulk request ran after it, never inside its batch.
-    expect(r.batches).toEqual([[1], bulkIds, [2, 3, 4]])
+    // Interactive rows queued behind the bulk request go first, and never inside its batch.
+    expect(r.batches).toEqual([[1], [2, 3, 4], bulkIds])
+  })
+
+  it(`sizes bulk batches to about ${BULK_SLICE_MS} ms of measured work, and lets interactive requests in between`, async () => {
+    const batches: Array<{ ids: number[]; at: number }> = []
+    const msPerRow = 0.1
+    const b = new DynamicBatcher(
+      async (feeds: Columns) => {
+        const ids = Array.from((feeds.id as HostTensor).data as Float32Array)
+        batches.push({ ids, at: performance.now() })
+        await new Promise((r) => setTimeout(r, ids.length * msPerRow))
+        return {
+          outputs: {
+            y: tensor(
+              'float32',
+              [ids.length],
+              ids.map((v) => v * 10),
+            ),
+          },
+          timings: { pre: 0, model: 0, post: 0 },
+        }
+      },
+      config({ max_queue_delay_ms: 0 }),
+    )
+    const n = 6000
+    const bulkIds = Array.from({ length: n }, (_, i) => i)
+    const bulk = answer(b.submit(req(bulkIds), n, { bulk: true }))
+    await new Promise((r) => setTimeout(r, 20)) // inside the first (probe) batch
+    const t0 = performance.now()
+    let answeredAt = 0
+    const interactive = answer(b.submit(req([-1]))).then((a) => {
+      answeredAt = performance.now()
+      return a
+    })
+    expect(await bulk).toEqual(bulkIds.map((i) => i * 10))
+    expect(await interactive).toEqual([-10])
+    const bulkBatches = batches.filter((x) => x.ids[0] !== -1)
+    expect(bulkBatches[0]?.ids).toHaveLength(BULK_PROBE_ROWS)
+    // After the probe, each bulk batch holds about BULK_SLICE_MS / msPerRow rows (timers are coarse).
+    for (const x of bulkBatches.slice(1, -1)) {
+      expect(x.ids.length).toBeGreaterThan((0.25 * BULK_SLICE_MS) / msPerRow)
+      expect(x.ids.length).toBeLessThan((1.5 * BULK_SLICE_MS) / msPerRow)
+    }
+    expect(bulkBatches.flatMap((x) => x.ids)).toEqual(bulkIds)
+    // The interactive request ran right after the probe batch, not after the whole bulk request.
+    expect(batches[1]?.ids).toEqual([-1])
+    expect(answeredAt - t0).toBeLessThan(n * msPerRow * 0.5)
   })
 
   it('drains: answers everything queued, then refuses new work', async () => {
