@@ -14,12 +14,13 @@ import {
 const config = (over: Partial<BatchingConfig> = {}): BatchingConfig => batchingSchema.parse(over)
 
 /** A model whose output row is its input row times 10; records every batch it runs. */
-function recorder(opts: { delayMs?: number; fail?: (batch: number[]) => boolean } = {}) {
+function recorder(opts: { delayMs?: number; msPerRow?: number; fail?: (batch: number[]) => boolean } = {}) {
   const batches: number[][] = []
   const run = async (feeds: Columns) => {
     const ids = Array.from((feeds.id as HostTensor).data as Float32Array)
     batches.push(ids)
-    if (opts.delayMs) await new Promise((r) => setTimeout(r, opts.delayMs))
+    const delay = (opts.delayMs ?? 0) + ids.length * (opts.msPerRow ?? 0)
+    if (delay > 0) await new Promise((r) => setTimeout(r, delay))
     if (opts.fail?.(ids)) throw new Error(`batch ${ids.join(',')} failed`)
     return {
       outputs: {
@@ -168,26 +169,9 @@ describe('dynamic batcher', () => {
   })
 
   it(`sizes bulk batches to about ${BULK_SLICE_MS} ms of measured work, and lets interactive requests in between`, async () => {
-    const batches: Array<{ ids: number[]; at: number }> = []
     const msPerRow = 0.1
-    const b = new DynamicBatcher(
-      async (feeds: Columns) => {
-        const ids = Array.from((feeds.id as HostTensor).data as Float32Array)
-        batches.push({ ids, at: performance.now() })
-        await new Promise((r) => setTimeout(r, ids.length * msPerRow))
-        return {
-          outputs: {
-            y: tensor(
-              'float32',
-              [ids.length],
-              ids.map((v) => v * 10),
-            ),
-          },
-          timings: { pre: 0, model: 0, post: 0 },
-        }
-      },
-      config({ max_queue_delay_ms: 0 }),
-    )
+    const r = recorder({ msPerRow })
+    const b = new DynamicBatcher(r.run, config({ max_queue_delay_ms: 0 }))
     const n = 6000
     const bulkIds = Array.from({ length: n }, (_, i) => i)
     const bulk = answer(b.submit(req(bulkIds), n, { bulk: true }))
@@ -200,16 +184,16 @@ describe('dynamic batcher', () => {
     })
     expect(await bulk).toEqual(bulkIds.map((i) => i * 10))
     expect(await interactive).toEqual([-10])
-    const bulkBatches = batches.filter((x) => x.ids[0] !== -1)
-    expect(bulkBatches[0]?.ids).toHaveLength(BULK_PROBE_ROWS)
+    const bulkBatches = r.batches.filter((ids) => ids[0] !== -1)
+    expect(bulkBatches[0]).toHaveLength(BULK_PROBE_ROWS)
     // After the probe, each bulk batch holds about BULK_SLICE_MS / msPerRow rows (timers are coarse).
-    for (const x of bulkBatches.slice(1, -1)) {
-      expect(x.ids.length).toBeGreaterThan((0.25 * BULK_SLICE_MS) / msPerRow)
-      expect(x.ids.length).toBeLessThan((1.5 * BULK_SLICE_MS) / msPerRow)
+    for (const ids of bulkBatches.slice(1, -1)) {
+      expect(ids.length).toBeGreaterThan((0.25 * BULK_SLICE_MS) / msPerRow)
+      expect(ids.length).toBeLessThan((1.5 * BULK_SLICE_MS) / msPerRow)
     }
-    expect(bulkBatches.flatMap((x) => x.ids)).toEqual(bulkIds)
+    expect(bulkBatches.flat()).toEqual(bulkIds)
     // The interactive request ran right after the probe batch, not after the whole bulk request.
-    expect(batches[1]?.ids).toEqual([-1])
+    expect(r.batches[1]).toEqual([-1])
     expect(answeredAt - t0).toBeLessThan(n * msPerRow * 0.5)
   })
 
