@@ -146,6 +146,13 @@ export async function baseValue(predict: Predict, B: Float64Array, nb: number): 
   return p.reduce((a, v) => a + v, 0) / nb
 }
 
+/** Where both estimators start: f(x), zero attributions, and the features whose value differs from some background row. */
+async function start(predict: Predict, x: Float64Array, B: Float64Array, nb: number) {
+  const F = x.length
+  const prediction = (await predict(x, 1))[0] as number
+  return { F, prediction, phi: new Array<number>(F).fill(0), vary: varying(x, B, nb, F) }
+}
+
 export async function kernelShap(
   predict: Predict,
   x: Float64Array,
@@ -154,10 +161,7 @@ export async function kernelShap(
   base: number,
   o: { nsamples: number; seed: number },
 ): Promise<Attribution> {
-  const F = x.length
-  const prediction = (await predict(x, 1))[0] as number
-  const phi = new Array<number>(F).fill(0)
-  const vary = varying(x, B, nb, F)
+  const { F, prediction, phi, vary } = await start(predict, x, B, nb)
   const M = vary.length
   if (M === 0) return { prediction, base, phi }
   if (M === 1) {
@@ -218,10 +222,7 @@ export async function permutationShap(
   base: number,
   o: { npermutations: number; seed: number },
 ): Promise<Attribution> {
-  const F = x.length
-  const prediction = (await predict(x, 1))[0] as number
-  const phi = new Array<number>(F).fill(0)
-  const vary = varying(x, B, nb, F)
+  const { F, prediction, phi, vary } = await start(predict, x, B, nb)
   const M = vary.length
   if (M === 0) return { prediction, base, phi }
   const rand = mulberry32(o.seed)
