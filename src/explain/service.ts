@@ -3,7 +3,8 @@
  * ICE) and local (KernelSHAP, permutation SHAP) reports over reference rows given in the request
  * or read from the pipeline's inference log. Perturbed rows go through the deployment as bulk
  * batches (the GPU where the pipeline runs there). Long runs can be started as explanation jobs
- * with progress; those live in memory (recomputable: lost on restart).
+ * with progress; each is stored (request, then report and summary) and one a restart interrupts
+ * runs again from the start.
  */
 import { randomBytes } from 'node:crypto'
 import * as aq from 'arquero'
@@ -12,6 +13,7 @@ import { errorMessage, InvalidRequestError, NotFoundError } from '../errors.js'
 import type { InferenceLog } from '../logs/inference-log.js'
 import { mulberry32 } from '../onnx/random.js'
 import type { DeploymentManager } from '../serving/deployment.js'
+import type { ExplanationStore } from '../store/types.js'
 import { evaluator } from './evaluate.js'
 import { featureLayout, outputSelector, rowsToMatrix } from './features.js'
 import { partialDependence, permutationImportance } from './global.js'
@@ -93,13 +95,16 @@ export interface ExplainDeps {
   manager: DeploymentManager
   log: InferenceLog
   batchRows: number
+  store: ExplanationStore
 }
 
-/** Explanation jobs kept in memory, oldest dropped first. */
+/** Finished explanation jobs kept in the store, oldest deleted first. */
 const KEEP_JOBS = 100
 
 export class ExplainService {
-  private readonly jobs = new Map<string, ExplanationJob>()
+  /** Jobs running in this process, with their live progress. */
+  private readonly running = new Map<string, ExplanationJob>()
+  private stopping = false
 
   constructor(private readonly deps: ExplainDeps) {}
 
@@ -219,45 +224,115 @@ export class ExplainService {
     return { report, table }
   }
 
-  /** Start an explanation job; its progress and report are read with {@link job}. */
-  start(workspace: string, pipeline: string, req: ExplainRequest): ExplanationJob {
+  /**
+   * Start an explanation job; its progress and report are read with {@link job}. The request is
+   * stored first: a job a restart interrupts runs again from the start ({@link resume}).
+   */
+  async start(workspace: string, pipeline: string, req: ExplainRequest): Promise<ExplanationJob> {
     this.deps.manager.require(workspace, pipeline) // refuse an undeployed pipeline now, not in the job
-    const job: ExplanationJob = {
-      id: `expl-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`,
+    const job = newJob(`expl-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`, workspace, pipeline, req)
+    await this.deps.store.add({
+      id: job.id,
       workspace,
       pipeline,
       method: req.method,
+      request: req,
       status: 'running',
-      evaluated_rows: 0,
-      planned_rows: 0,
-      progress: 0,
       error: null,
-      created_at: new Date().toISOString(),
+      report: null,
+      summary: null,
+      createdAt: job.created_at,
+      finishedAt: null,
+    })
+    await this.deps.store.prune(KEEP_JOBS)
+    this.run(job, req)
+    return job
+  }
+
+  /** Run again the jobs a previous run of the server left unfinished (after deployments are restored). */
+  async resume(): Promise<string[]> {
+    const resumed: string[] = []
+    for (const r of await this.deps.store.running()) {
+      const req = explainSchema.parse(r.request)
+      this.run({ ...newJob(r.id, r.workspace, r.pipeline, req), created_at: r.createdAt }, req)
+      resumed.push(r.id)
     }
-    this.jobs.set(job.id, job)
-    for (const id of [...this.jobs.keys()].slice(0, Math.max(0, this.jobs.size - KEEP_JOBS))) this.jobs.delete(id)
-    void this.explain(workspace, pipeline, req, (done, planned) => {
+    return resumed
+  }
+
+  /** From now on, a job failing because the server shuts down stays `running` in the store, to run again. */
+  stop(): void {
+    this.stopping = true
+  }
+
+  private run(job: ExplanationJob, req: ExplainRequest): void {
+    this.running.set(job.id, job)
+    const finish = async (end: Parameters<ExplanationStore['finish']>[1]) => {
+      // If this write fails the job stays `running` in the store and runs again at the next start.
+      await this.deps.store.finish(job.id, end).catch(() => undefined)
+      this.running.delete(job.id)
+    }
+    void this.explain(job.workspace, job.pipeline, req, (done, planned) => {
       job.evaluated_rows = done
       job.planned_rows = planned
       job.progress = planned > 0 ? Math.min(1, done / planned) : 0
     }).then(
-      ({ report, table }) => {
+      async ({ report, table }) => {
         Object.assign(job, { status: 'succeeded', progress: 1, report, table })
+        const summary = aq.toArrowIPC(table, { format: 'stream' }) as Uint8Array
+        await finish({ status: 'succeeded', error: null, report, summary, finishedAt: new Date().toISOString() })
       },
-      (e) => {
+      async (e) => {
+        if (this.stopping) return
         Object.assign(job, { status: 'failed', error: errorMessage(e) })
+        await finish({
+          status: 'failed',
+          error: errorMessage(e),
+          report: null,
+          summary: null,
+          finishedAt: new Date().toISOString(),
+        })
       },
     )
-    return job
   }
 
-  job(workspace: string, id: string): ExplanationJob {
-    const job = this.jobs.get(id)
-    if (!job || job.workspace !== workspace)
-      throw new NotFoundError(
-        `no explanation job '${id}' in workspace '${workspace}' (jobs are kept in memory until a restart)`,
-      )
-    return job
+  async job(workspace: string, id: string): Promise<ExplanationJob> {
+    const live = this.running.get(id)
+    if (live && live.workspace === workspace) return live
+    const r = await this.deps.store.get(id)
+    if (!r || r.workspace !== workspace)
+      throw new NotFoundError(`no explanation job '${id}' in workspace '${workspace}'`)
+    const report = (r.report ?? undefined) as ExplainReport | undefined
+    const rows = report?.evaluated_rows ?? 0
+    return {
+      id: r.id,
+      workspace: r.workspace,
+      pipeline: r.pipeline,
+      method: r.method,
+      status: r.status,
+      evaluated_rows: rows,
+      planned_rows: rows,
+      progress: r.status === 'succeeded' ? 1 : 0,
+      error: r.error,
+      created_at: r.createdAt,
+      ...(report ? { report } : {}),
+      ...(r.summary ? { table: aq.fromArrow(r.summary) as aq.ColumnTable } : {}),
+    }
+  }
+}
+
+function newJob(id: string, workspace: string, pipeline: string, req: ExplainRequest): ExplanationJob {
+  return {
+    id,
+    workspace,
+    pipeline,
+    method: req.method,
+    status: 'running',
+    evaluated_rows: 0,
+    planned_rows: 0,
+    progress: 0,
+    error: null,
+    created_at: new Date().toISOString(),
   }
 }
 

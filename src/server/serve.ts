@@ -85,7 +85,12 @@ export async function buildServer(
     webhookAttempts: config.assays.webhookAttempts,
   })
   const jobs = new JobService({ store, manager, dataDir: config.dataDir, log, config: config.jobs })
-  const explain = new ExplainService({ manager, log: inferenceLog, batchRows: config.jobs.batchRows })
+  const explain = new ExplainService({
+    manager,
+    log: inferenceLog,
+    batchRows: config.jobs.batchRows,
+    store: store.explanations,
+  })
   metrics = new Metrics(manager, engine, { assays, inferenceLog })
   let shuttingDown = false
   const deps: ServerDeps = {
@@ -114,6 +119,8 @@ export async function buildServer(
       await installDemo(registry, config.dataDir, (ws, body) => assays.define(ws, body))
     await assays.start(config.assays.tickMs)
     await jobs.start() // resume what a previous run left unfinished, now that deployments are back
+    const explanations = await explain.resume()
+    if (explanations.length) log.info('explanation jobs resumed', { ids: explanations })
   } catch (e) {
     await jobs.stop()
     await manager.stopAll()
@@ -129,6 +136,7 @@ export async function buildServer(
       shuttingDown = true
       await assays.stop()
       await jobs.stop() // running jobs stop after their current chunk and resume at the next start
+      explain.stop() // running explanations are run again at the next start
       await manager.stopAll() // every queued request is answered (and handed to the log) first
       await inferenceLog.close() // then the log writes everything it holds
       await engine.close()

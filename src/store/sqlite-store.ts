@@ -7,12 +7,14 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { ConflictError, NotFoundError } from '../errors.js'
+import { EXPLANATIONS_MIGRATION, SqliteExplanations } from './sqlite-explanations.js'
 import { JOBS_MIGRATION, SqliteJobs } from './sqlite-jobs.js'
 import type {
   ApiKeyRecord,
   AssayRecord,
   AssayResultRecord,
   DeploymentRecord,
+  ExplanationStore,
   JobStore,
   ModelRecord,
   PipelineRecord,
@@ -49,6 +51,7 @@ export const MIGRATIONS: string[] = [
      window_start INTEGER NOT NULL, window_end INTEGER NOT NULL, score REAL NOT NULL, status TEXT NOT NULL,
      result TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (assay_id, window_start, window_end));`,
   JOBS_MIGRATION,
+  EXPLANATIONS_MIGRATION,
 ]
 
 type Row = Record<string, unknown>
@@ -107,9 +110,11 @@ function keyFrom(r: Row): ApiKeyRecord {
 
 export class SqliteStore implements Store {
   readonly jobs: JobStore
+  readonly explanations: ExplanationStore
 
   private constructor(private readonly db: Database.Database) {
     this.jobs = new SqliteJobs(db)
+    this.explanations = new SqliteExplanations(db)
   }
 
   /** Open (creating) `<dataDir>/lastmile.db` and bring its schema up to date. */

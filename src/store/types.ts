@@ -127,6 +127,37 @@ export interface JobStore {
   delete(id: string): Promise<boolean>
 }
 
+/** An explanation job: its request, and once finished its report and summary table. */
+export interface ExplanationRecord {
+  id: string
+  workspace: string
+  pipeline: string
+  method: string
+  /** The validated request, run again from the start if a restart interrupts it. */
+  request: unknown
+  status: 'running' | 'succeeded' | 'failed'
+  error: string | null
+  /** The JSON report. */
+  report: unknown | null
+  /** The summary table as Arrow IPC (stream) bytes. */
+  summary: Uint8Array | null
+  createdAt: string
+  finishedAt: string | null
+}
+
+export interface ExplanationStore {
+  add(record: ExplanationRecord): Promise<void>
+  finish(
+    id: string,
+    end: Pick<ExplanationRecord, 'status' | 'error' | 'report' | 'summary' | 'finishedAt'>,
+  ): Promise<void>
+  get(id: string): Promise<ExplanationRecord | undefined>
+  /** Jobs a restart interrupted, oldest first. */
+  running(): Promise<ExplanationRecord[]>
+  /** Delete finished jobs beyond the newest `keep`. */
+  prune(keep: number): Promise<void>
+}
+
 export interface Store {
   createWorkspace(name: string): Promise<WorkspaceRecord>
   getWorkspace(name: string): Promise<WorkspaceRecord | undefined>
@@ -172,6 +203,7 @@ export interface Store {
   listAssayResults(assayId: number, start?: number, end?: number): Promise<AssayResultRecord[]>
 
   readonly jobs: JobStore
+  readonly explanations: ExplanationStore
 
   close(): Promise<void>
 }

@@ -12,13 +12,7 @@ import { mlpClassifier, standardizedLinear } from '../../src/onnx/fixtures.js'
 import { mulberry32, normal, uniform } from '../../src/onnx/random.js'
 import { expectClose, freshSeed } from '../helpers/compare.js'
 import { mlpRef } from '../helpers/reference.js'
-import { clientFor, testServer } from '../helpers/server.js'
-
-const post = (body: unknown) => ({
-  method: 'POST',
-  body: JSON.stringify(body),
-  headers: { 'content-type': 'application/json' },
-})
+import { clientFor, post, testServer } from '../helpers/server.js'
 
 interface Local {
   base_value: number

@@ -53,6 +53,13 @@ export async function testServer(over: ConfigOverrides = {}) {
   return { ...built, records }
 }
 
+/** `RequestInit` of a JSON POST, for `app.request(url, post(body))`. */
+export const post = (body: unknown) => ({
+  method: 'POST',
+  body: JSON.stringify(body),
+  headers: { 'content-type': 'application/json' },
+})
+
 /** A typed client talking to a built server's app in-process. */
 export function clientFor(
   app: { request(url: string, init?: RequestInit): Response | Promise<Response> },

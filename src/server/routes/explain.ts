@@ -7,7 +7,7 @@ import type { Context, Hono } from 'hono'
 import { z } from 'zod'
 import { InvalidRequestError } from '../../errors.js'
 import { explanationChart } from '../../explain/charts.js'
-import { type ExplainReport, explainSchema } from '../../explain/service.js'
+import { type ExplainReport, type ExplanationJob, explainSchema } from '../../explain/service.js'
 import type { ServerDeps } from '../deps.js'
 import { jsonBody, type RouteTable } from '../route-table.js'
 
@@ -56,7 +56,7 @@ export function explainRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): 
       const req = explain.parse(await jsonBody(c, deps, z.unknown()))
       await deps.registry.requireWorkspace(param(c, 'ws'))
       if (c.req.query('async') === 'true') {
-        const job = explain.start(param(c, 'ws'), param(c, 'name'), req)
+        const job = await explain.start(param(c, 'ws'), param(c, 'name'), req)
         c.header('Location', `/v1/workspaces/${param(c, 'ws')}/explanations/${job.id}`)
         return c.json(jobJson(job), 202)
       }
@@ -75,14 +75,14 @@ export function explainRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): 
       responses: { 200: 'job or report', 404: 'none' },
     },
     async (c) => {
-      const job = explain.job(param(c, 'ws'), param(c, 'id'))
+      const job = await explain.job(param(c, 'ws'), param(c, 'id'))
       if (job.report && job.table && c.req.query('format')) return answer(c, job.report, job.table)
       return c.json(jobJson(job))
     },
   )
 }
 
-const jobJson = (j: ReturnType<ServerDeps['explain']['job']>) => {
+const jobJson = (j: ExplanationJob) => {
   const { table: _table, ...rest } = j
   return rest
 }
