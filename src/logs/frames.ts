@@ -47,11 +47,12 @@ const TYPES: Record<Kind, () => DataType> = {
   'str[]': () => list(utf8()),
 }
 
-/** A tensor's values as float64 (int64 via Number; bool as 0/1). */
-function numbers(t: AnyTensor): Float64Array {
-  if (t.data instanceof Float64Array) return t.data
-  if (t.data instanceof BigInt64Array || t.data instanceof BigUint64Array) return Float64Array.from(t.data, Number)
-  return Float64Array.from(t.data as ArrayLike<number>)
+/** Copy a tensor's first `count` values into `out` at `at` as float64 (int64 via Number; bool as 0/1). */
+function copyNumbers(out: Float64Array, t: AnyTensor, count: number, at: number): void {
+  const d = t.data
+  if (d instanceof BigInt64Array || d instanceof BigUint64Array) {
+    for (let i = 0; i < count; i++) out[at + i] = Number(d[i])
+  } else out.set((d as Float32Array).subarray(0, count), at) // converts element types, no intermediate copy
 }
 
 /** The tensor columns of a request, prefixed as the log names them. */
@@ -117,7 +118,7 @@ function numericColumn(n: number, c: Built): Column<unknown> {
   const F64 = batchType(float64())
   if (c.kind === 'num') {
     const values = new Float64Array(n)
-    for (const p of c.parts) values.set(numbers(p.t).subarray(0, p.rows), p.at)
+    for (const p of c.parts) copyNumbers(values, p.t, p.rows, p.at)
     return new Column([new F64({ length: n, nullCount: nulls, type: float64(), validity: bits, values })])
   }
   const offsets = new Int32Array(n + 1)
@@ -125,7 +126,7 @@ function numericColumn(n: number, c: Built): Column<unknown> {
   for (const p of c.parts) widths.fill(p.width, p.at, p.at + p.rows)
   for (let i = 0; i < n; i++) offsets[i + 1] = (offsets[i] as number) + (widths[i] as number)
   const values = new Float64Array(offsets[n] as number)
-  for (const p of c.parts) values.set(numbers(p.t).subarray(0, p.rows * p.width), offsets[p.at] as number)
+  for (const p of c.parts) copyNumbers(values, p.t, p.rows * p.width, offsets[p.at] as number)
   const child = new F64({ length: values.length, nullCount: 0, type: float64(), validity: NONE, values })
   const type = list(float64())
   const List = batchType(type)
