@@ -87,8 +87,8 @@ export interface ExplanationJob {
   error: string | null
   created_at: string
   report?: ExplainReport
-  /** The report's summary table (for Arrow). */
-  table?: aq.ColumnTable
+  /** The report's summary table as Arrow IPC stream bytes (what `?format=arrow` serves). */
+  summary?: Uint8Array
 }
 
 export interface ExplainDeps {
@@ -278,8 +278,8 @@ export class ExplainService {
       job.progress = planned > 0 ? Math.min(1, done / planned) : 0
     }).then(
       async ({ report, table }) => {
-        Object.assign(job, { status: 'succeeded', progress: 1, report, table })
         const summary = aq.toArrowIPC(table, { format: 'stream' }) as Uint8Array
+        Object.assign(job, { status: 'succeeded', progress: 1, report, summary })
         await finish({ status: 'succeeded', error: null, report, summary, finishedAt: new Date().toISOString() })
       },
       async (e) => {
@@ -316,7 +316,7 @@ export class ExplainService {
       error: r.error,
       created_at: r.createdAt,
       ...(report ? { report } : {}),
-      ...(r.summary ? { table: aq.fromArrow(r.summary) as aq.ColumnTable } : {}),
+      ...(r.summary ? { summary: r.summary } : {}),
     }
   }
 }

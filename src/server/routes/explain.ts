@@ -13,14 +13,17 @@ import { jsonBody, type RouteTable } from '../route-table.js'
 
 const FORMATS = ['json', 'arrow', 'svg'] as const
 
-/** Answer a report as `?format=json|arrow|svg` (svg: `&row=` / `&feature=` pick what to draw). */
-function answer(c: Context, report: ExplainReport, table: aq.ColumnTable) {
+/**
+ * Answer a report as `?format=json|arrow|svg` (svg: `&row=` / `&feature=` pick what to draw);
+ * `arrow` gives the summary table's Arrow IPC stream bytes, made only when asked for.
+ */
+function answer(c: Context, report: ExplainReport, arrow: () => Uint8Array) {
   const format = c.req.query('format') ?? 'json'
   if (!(FORMATS as readonly string[]).includes(format))
     throw new InvalidRequestError(`format must be one of ${FORMATS.join(', ')}, got '${format}'`)
   if (format === 'arrow') {
     c.header('Content-Type', 'application/vnd.apache.arrow.stream')
-    return c.body(aq.toArrowIPC(table, { format: 'stream' }) as Uint8Array<ArrayBuffer>)
+    return c.body(arrow() as Uint8Array<ArrayBuffer>)
   }
   if (format === 'svg') {
     const row = c.req.query('row')
@@ -61,7 +64,7 @@ export function explainRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): 
         return c.json(jobJson(job), 202)
       }
       const { report, table } = await explain.explain(param(c, 'ws'), param(c, 'name'), req)
-      return answer(c, report, table)
+      return answer(c, report, () => aq.toArrowIPC(table, { format: 'stream' }) as Uint8Array)
     },
   )
   routes.add(
@@ -76,13 +79,14 @@ export function explainRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): 
     },
     async (c) => {
       const job = await explain.job(param(c, 'ws'), param(c, 'id'))
-      if (job.report && job.table && c.req.query('format')) return answer(c, job.report, job.table)
+      const { report, summary } = job
+      if (report && summary && c.req.query('format')) return answer(c, report, () => summary)
       return c.json(jobJson(job))
     },
   )
 }
 
 const jobJson = (j: ExplanationJob) => {
-  const { table: _table, ...rest } = j
+  const { summary: _summary, ...rest } = j
   return rest
 }
