@@ -73,13 +73,13 @@ function compatibleRuns(records: InferenceRecord[]): InferenceRecord[][] {
   let kinds = new Map<string, Kind>()
   let run: InferenceRecord[] = []
   for (const r of records) {
-    const clash = tensorsOf(r).some(([name, t]) => (kinds.get(name) ?? kindOf(t)) !== kindOf(t))
-    if (clash) {
+    const own = tensorsOf(r).map(([name, t]): [string, Kind] => [name, kindOf(t)])
+    if (own.some(([name, kind]) => (kinds.get(name) ?? kind) !== kind)) {
       runs.push(run)
       run = []
       kinds = new Map()
     }
-    for (const [name, t] of tensorsOf(r)) kinds.set(name, kindOf(t))
+    for (const [name, kind] of own) kinds.set(name, kind)
     run.push(r)
   }
   if (run.length > 0) runs.push(run)
@@ -272,7 +272,7 @@ export function decodeFrames(bytes: Uint8Array): { tables: Table[]; end: number 
 }
 
 /** A column's type as a comparable string (list types include their element type). */
-export function typeKey(type: DataType): string {
+function typeKey(type: DataType): string {
   const child = (type as { children?: Array<{ type: DataType }> }).children?.[0]?.type
   return child ? `${type.typeId}<${typeKey(child)}>` : String(type.typeId)
 }
