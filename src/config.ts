@@ -21,6 +21,19 @@ const gpuSchema = z.object({
   validate: z.boolean().default(false),
 })
 
+const ORIGIN_EXPECTED =
+  'expected an origin as browsers send it: scheme://host[:port] in lower case, no path or trailing slash (e.g. https://console.example.com)'
+
+/** Whether `s` is exactly an http(s) origin (what a browser puts in its `Origin` header). */
+function isOrigin(s: string): boolean {
+  try {
+    const u = new URL(s)
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === s
+  } catch {
+    return false
+  }
+}
+
 const configSchema = z.object({
   /** Folder for lastmile's embedded store (models, metadata, logs). */
   dataDir: z.string().min(1).default('.lastmile-data'),
@@ -127,10 +140,19 @@ const configSchema = z.object({
       /** Deploy the demo pipeline (an MLP classifier) on start, when nothing else is deployed. */
       demo: z.boolean().default(true),
       /**
-       * API keys: `on` requires a key on every route but health, metrics and the OpenAPI document;
+       * API keys: `on` requires a key on every route but health and the OpenAPI document;
        * `off` requires none; `auto` is off on a loopback address and on otherwise.
        */
       auth: z.enum(['auto', 'on', 'off']).default('auto'),
+      /**
+       * Origins (`scheme://host[:port]`) of web pages allowed to call the routes that change state
+       * (POST, PUT, DELETE), besides the server's own origin: a console served from elsewhere.
+       * Browser requests from any other site are refused (403); clients that are not browsers
+       * send no `Origin` and are not affected.
+       */
+      allowedOrigins: z.array(z.string().refine(isOrigin, ORIGIN_EXPECTED)).default([]),
+      /** Serve `/metrics` without a key even when keys are on (a scraper on a trusted network). */
+      metricsPublic: z.boolean().default(false),
     })
     .default({
       host: '127.0.0.1',
@@ -139,6 +161,8 @@ const configSchema = z.object({
       modelLimitBytes: 1024 * 1024 * 1024,
       demo: true,
       auth: 'auto',
+      allowedOrigins: [],
+      metricsPublic: false,
     }),
 })
 
@@ -165,6 +189,8 @@ export const ENV_VARS: Record<string, { path: string[]; parse: (v: string) => un
   LASTMILE_DEMO: { path: ['server', 'demo'], parse: parseBool },
   LASTMILE_MODEL_LIMIT_BYTES: { path: ['server', 'modelLimitBytes'], parse: Number },
   LASTMILE_AUTH: { path: ['server', 'auth'], parse: String },
+  LASTMILE_ALLOWED_ORIGINS: { path: ['server', 'allowedOrigins'], parse: parseList },
+  LASTMILE_METRICS_PUBLIC: { path: ['server', 'metricsPublic'], parse: parseBool },
   LASTMILE_URL: { path: ['client', 'url'], parse: String },
   LASTMILE_LOG_SAMPLE_RATE: { path: ['log', 'sampleRate'], parse: Number },
   LASTMILE_LOG_RETENTION_HOURS: { path: ['log', 'retentionHours'], parse: Number },
@@ -183,6 +209,14 @@ export const ENV_VARS: Record<string, { path: string[]; parse: (v: string) => un
 
 function parseBool(v: string): boolean {
   return !['0', 'false', 'no', 'off'].includes(v.toLowerCase())
+}
+
+/** A comma-separated list; blanks dropped. */
+function parseList(v: string): string[] {
+  return v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
 }
 
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] }
@@ -208,7 +242,9 @@ export function loadConfig(
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => {
       const path = i.path.join('.')
-      const envName = Object.entries(ENV_VARS).find(([, v]) => v.path.join('.') === path)?.[0]
+      // A list item's path ends in its index; the variable is named after the list.
+      const setting = i.path.filter((p) => typeof p === 'string').join('.')
+      const envName = Object.entries(ENV_VARS).find(([, v]) => v.path.join('.') === setting)?.[0]
       return `${path}${envName ? ` (${envName})` : ''}: ${i.message}`
     })
     throw new InvalidConfigError(`invalid configuration: ${issues.join('; ')}`, { issues })

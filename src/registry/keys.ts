@@ -38,10 +38,14 @@ export async function authenticate(store: Store, authorization: string | undefin
   return record
 }
 
+/** Whether `key` administers the server: an admin key of workspace `default`. */
+export function isServerAdmin(key: ApiKeyRecord): boolean {
+  return key.workspace === 'default' && key.role === 'admin'
+}
+
 /** Whether `key` may act with `role` in `workspace` (server admins may act anywhere). */
 export function permits(key: ApiKeyRecord, workspace: string | undefined, role: Role): boolean {
-  const serverAdmin = key.workspace === 'default' && key.role === 'admin'
-  if (serverAdmin) return true
+  if (isServerAdmin(key)) return true
   if (workspace === undefined) return false
   return key.workspace === workspace && RANK[key.role] >= RANK[role]
 }

@@ -8,6 +8,7 @@ import type { InferenceLog } from '../logs/inference-log.js'
 import type { Registry } from '../registry/registry.js'
 import type { DeploymentManager } from '../serving/deployment.js'
 import type { Store } from '../store/types.js'
+import type { BrowserPolicy } from './cross-site.js'
 import type { Metrics } from './metrics.js'
 
 export interface ServerDeps {
@@ -21,8 +22,12 @@ export interface ServerDeps {
   jobs: JobService
   explain: ExplainService
   log: Logger
-  /** Whether routes other than health, metrics and the OpenAPI document need an API key. */
+  /** Whether routes other than health and the OpenAPI document need an API key. */
   authRequired: boolean
+  /** What the server accepts from web pages (cross-site requests, DNS rebinding). */
+  browser: BrowserPolicy
+  /** Serve `/metrics` without a key even when keys are on. */
+  metricsPublic: boolean
   /** Largest request body in bytes. */
   bodyLimitBytes: number
   /** Largest model upload in bytes. */

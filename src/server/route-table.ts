@@ -6,13 +6,29 @@
 import type { Context, Handler, Hono } from 'hono'
 import { z } from 'zod'
 import { InvalidRequestError } from '../errors.js'
-import { authenticate, authorize } from '../registry/keys.js'
-import type { Role } from '../store/types.js'
+import { authenticate, authorize, isServerAdmin } from '../registry/keys.js'
+import type { ApiKeyRecord, Role } from '../store/types.js'
 import { bodyBytes, parseJson } from './body.js'
+import { checkBrowserRequest } from './cross-site.js'
 import type { ServerDeps } from './deps.js'
 
-/** `public`: no key. `key`: any valid key. `server-admin`: an admin key of workspace default. */
+/**
+ * `public`: no key. `key`: any valid key (the route limits what it shows or does to the key's
+ * workspace). `server-admin`: an admin key of workspace default.
+ */
 export type Access = Role | 'public' | 'key' | 'server-admin'
+
+/** The key each request was authenticated with (none when keys are off or the route is public). */
+const callers = new WeakMap<Request, ApiKeyRecord>()
+
+/**
+ * The one workspace a request may see, for routes that span workspaces (`key` access): its key's,
+ * or undefined (every workspace) for a server admin, a public route, or a server without keys.
+ */
+export function visibleWorkspace(c: Context): string | undefined {
+  const key = callers.get(c.req.raw)
+  return key && !isServerAdmin(key) ? key.workspace : undefined
+}
 
 export interface RouteSpec {
   method: 'get' | 'post' | 'put' | 'delete'
@@ -32,11 +48,17 @@ export class RouteTable {
 
   constructor(private readonly deps: ServerDeps) {}
 
-  /** Register `handler` for `spec` on `app`, behind the access check. */
+  /**
+   * Register `handler` for `spec` on `app`, behind the browser check (every method but GET changes
+   * state, so GET handlers must never) and the access check.
+   */
   add(app: Hono, spec: RouteSpec, handler: Handler): void {
     this.specs.push(spec)
     const path = spec.path.replace(/\{(\w+)\}/g, ':$1')
-    app.on(spec.method.toUpperCase(), path, async (c, next) => {
+    const method = spec.method.toUpperCase()
+    app.on(method, path, async (c, next) => {
+      const req = { method, path: c.req.path, header: (name: string) => c.req.header(name) }
+      checkBrowserRequest(req, spec.method !== 'get', this.deps.browser)
       await this.guard(c, spec.access)
       return (await handler(c, next)) as Response
     })
@@ -45,6 +67,7 @@ export class RouteTable {
   private async guard(c: Context, access: Access): Promise<void> {
     if (access === 'public' || !this.deps.authRequired) return
     const key = await authenticate(this.deps.store, c.req.header('authorization'))
+    callers.set(c.req.raw, key)
     if (access === 'key') return
     const ws = access === 'server-admin' ? undefined : (c.req.param('ws') ?? 'default')
     authorize(key, ws, access === 'server-admin' ? 'admin' : access)

@@ -105,6 +105,12 @@ export async function buildServer(
     explain,
     log,
     authRequired,
+    // A keyless server on loopback is what a DNS-rebinding page would aim at.
+    browser: {
+      allowedOrigins: config.server.allowedOrigins,
+      loopbackHostOnly: !authRequired && isLoopback(config.server.host),
+    },
+    metricsPublic: config.server.metricsPublic,
     bodyLimitBytes: config.server.bodyLimitBytes,
     modelLimitBytes: config.server.modelLimitBytes,
     shuttingDown: () => shuttingDown,
