@@ -12,6 +12,7 @@ import type { BackendChoice, Config } from '../config.js'
 import { BackendUnavailableError, errorMessage, InvalidModelError } from '../errors.js'
 import { acquireGpu, type GpuRuntime, type GpuStatus, releaseGpu } from '../gpu/index.js'
 import { type Logger, silentLogger } from '../log.js'
+import { checkModel } from '../onnx/model-check.js'
 import { loadCpuSession, loadWasmSession, loadWebGpuSession, type SessionOptions } from './backends.js'
 import type { BackendName, Feeds, ModelSession } from './types.js'
 import { WebGpuSession } from './webgpu-session.js'
@@ -81,11 +82,14 @@ export class Engine {
   /**
    * Load an ONNX model. Throws `InvalidModelError` (not ONNX, truncated), `UnsupportedModelError`
    * (an operator the backend lacks), `BackendUnavailableError` (e.g. `webgpu` without an adapter).
+   * Models that are not self-contained (external data) are refused here too, whatever path the
+   * bytes took: onnxruntime would read the files they name.
    */
   async load(bytes: Uint8Array, opts: LoadOptions = {}): Promise<ModelSession> {
     if (!(bytes instanceof Uint8Array) || bytes.length === 0) {
       throw new InvalidModelError('the model is empty: expected the bytes of an ONNX file')
     }
+    checkModel(bytes)
     const backend = await this.resolveBackend(opts.backend)
     const session = new TrackedSession(await this.loadOn(backend, bytes), this.sessions)
     this.sessions.add(session)

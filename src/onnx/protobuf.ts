@@ -1,7 +1,7 @@
 /**
  * A minimal protocol-buffers writer: just the wire types ONNX's ModelProto needs (varint,
- * length-delimited, fixed32 floats and fixed64 doubles in packed form). We only ever *write*
- * ONNX here (fixture and demo models); reading is onnxruntime's job.
+ * length-delimited, fixed32 floats and fixed64 doubles in packed form), for the fixture and demo
+ * models. Untrusted models are read by the bounded reader in `reader.ts`.
  *
  * Wire format reference: https://protobuf.dev/programming-guides/encoding/
  */

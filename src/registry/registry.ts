@@ -4,9 +4,17 @@
  * deployments that survive restarts. A PUT on a deployed pipeline hot-swaps it to the new version.
  */
 import type { Engine } from '../engine/engine.js'
-import { ConflictError, errorMessage, InvalidConfigError, InvalidRequestError, NotFoundError } from '../errors.js'
+import {
+  ConflictError,
+  errorMessage,
+  InvalidConfigError,
+  InvalidModelError,
+  InvalidRequestError,
+  NotFoundError,
+} from '../errors.js'
 import { OIP_DATATYPE, oipShape } from '../formats/oip.js'
 import type { Logger } from '../log.js'
+import { checkModel } from '../onnx/model-check.js'
 import { PipelineRunner } from '../pipeline/runner.js'
 import { compileStages, mapModelRefs, modelRefs, parseSteps } from '../pipeline/steps.js'
 import type { DeploymentManager } from '../serving/deployment.js'
@@ -90,6 +98,7 @@ export class Registry {
   ): Promise<{ record: ModelRecord; created: boolean }> {
     await this.requireWorkspace(workspace)
     checkName('model', name)
+    checkModel(bytes) // self-contained, and every tensor carries what its shape claims
     // Load it once on the CPU: the parser's reason for invalid bytes, and the input/output metadata.
     const session = await this.deps.engine.load(bytes, { backend: 'cpu' })
     const meta = (specs: readonly { name: string; dtype: string; shape: readonly (number | string)[] }[]) =>
@@ -133,6 +142,24 @@ export class Registry {
       )
     }
     return m
+  }
+
+  /**
+   * A stored model's bytes, checked again as at upload: an artifact stored before a check existed
+   * must not reach onnxruntime on a deploy or a restore.
+   */
+  private async modelBytes(m: ModelRecord): Promise<Uint8Array> {
+    const bytes = await this.deps.artifacts.get(m.sha256)
+    try {
+      checkModel(bytes)
+    } catch (e) {
+      if (!(e instanceof InvalidModelError)) throw e
+      throw new InvalidModelError(`stored model '${m.name}' version ${m.version} is refused: ${e.message}`, {
+        cause: e,
+        ...(e.details ? { details: e.details } : {}),
+      })
+    }
+    return bytes
   }
 
   async deleteModel(workspace: string, name: string): Promise<void> {
@@ -188,7 +215,7 @@ export class Registry {
       load: async (ref) => {
         const [model, v] = ref.split(':') as [string, string]
         const m = await this.getModelVersion(workspace, model, Number(v))
-        return this.deps.engine.load(await this.deps.artifacts.get(m.sha256), { backend: 'cpu' })
+        return this.deps.engine.load(await this.modelBytes(m), { backend: 'cpu' })
       },
     })
     await runner.release()
@@ -257,7 +284,7 @@ export class Registry {
     for (const ref of modelRefs(parseSteps(pipeline.steps))) {
       const [model, v] = ref.split(':') as [string, string]
       const m = await this.getModelVersion(workspace, model, Number(v))
-      models[ref] = await this.deps.artifacts.get(m.sha256)
+      models[ref] = await this.modelBytes(m)
     }
     const { version: _v, ...config } = req
     const d = await this.deps.manager.deploy({
