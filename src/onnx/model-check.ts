@@ -81,7 +81,10 @@ export function checkModel(bytes: Uint8Array): void {
     walk.model(new ProtoReader(bytes))
   } catch (e) {
     if (e instanceof ProtoError) {
-      throw new InvalidModelError(`not a valid ONNX model: ${e.message} (in ${walk.where()})`, { cause: e })
+      throw new InvalidModelError(
+        `not a valid ONNX model (protobuf parsing failed): ${e.message} (in ${walk.where()})`,
+        { cause: e },
+      )
     }
     throw e
   }
