@@ -8,7 +8,7 @@ import { NotFoundError } from '../errors.js'
 import { VERSION } from '../version.js'
 import type { ServerDeps } from './deps.js'
 import { errorResponse, onError } from './errors.js'
-import { openApiDocument, RouteTable } from './route-table.js'
+import { openApiDocument, RouteTable, visibleWorkspace } from './route-table.js'
 import { explainRoutes } from './routes/explain.js'
 import { jobRoutes } from './routes/jobs.js'
 import { observeRoutes } from './routes/observe.js'
@@ -29,14 +29,15 @@ export function createApp(deps: ServerDeps): { app: Hono; routes: RouteTable } {
     {
       method: 'get',
       path: '/metrics',
-      summary: 'Prometheus metrics',
+      summary: "Prometheus metrics: a key sees its workspace's series and the process's; a server admin, all",
       tag: 'Operations',
-      access: 'public',
+      // Series name every tenant's pipelines and assays: a key unless the operator chose otherwise.
+      access: deps.metricsPublic ? 'public' : 'key',
       responses: { 200: 'Prometheus text' },
     },
     async (c) => {
       c.header('Content-Type', deps.metrics.registry.contentType)
-      return c.body(await deps.metrics.registry.metrics())
+      return c.body(await deps.metrics.text(visibleWorkspace(c)))
     },
   )
   routes.add(

@@ -12,6 +12,12 @@ import type { Deployment, DeploymentManager, InferResult } from '../serving/depl
 const SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 const ROWS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 65536]
 
+/**
+ * A sample line's `workspace` label. The text format escapes `"` inside label values as `\"`, so
+ * `workspace="` can only start a real label, never hide inside another label's value.
+ */
+const WORKSPACE_LABEL = /[{,]workspace="((?:[^"\\]|\\.)*)"/
+
 export class Metrics {
   readonly registry = new client.Registry()
   private readonly requests: client.Counter<'workspace' | 'pipeline' | 'protocol' | 'code'>
@@ -142,6 +148,23 @@ export class Metrics {
         )
       },
     })
+  }
+
+  /**
+   * The Prometheus text: every series, or, given a workspace, that workspace's series and those
+   * with no workspace label (the process, the GPU): what a key of one tenant may see.
+   */
+  async text(workspace?: string): Promise<string> {
+    const all = await this.registry.metrics()
+    if (workspace === undefined) return all
+    return all
+      .split('\n')
+      .filter((line) => {
+        if (line === '' || line.startsWith('#')) return true
+        const ws = WORKSPACE_LABEL.exec(line)?.[1]
+        return ws === undefined || ws === workspace
+      })
+      .join('\n')
   }
 
   /** Batch-level observations for a deployment (passed to its batcher). */

@@ -14,7 +14,7 @@ import {
 import type { ModelRecord, PipelineRecord } from '../../store/types.js'
 import { bodyBytes, parseJson } from '../body.js'
 import type { ServerDeps } from '../deps.js'
-import { jsonBody, type RouteTable } from '../route-table.js'
+import { jsonBody, type RouteTable, visibleWorkspace } from '../route-table.js'
 
 const modelJson = (m: ModelRecord) => ({
   workspace: m.workspace,
@@ -48,8 +48,20 @@ export function registryRoutes(app: Hono, routes: RouteTable, deps: ServerDeps):
   let tag = 'Workspaces'
   routes.add(
     app,
-    { method: 'get', path: W, summary: 'List workspaces', tag, access: 'key', responses: { 200: 'workspaces' } },
-    async (c) => c.json((await r.listWorkspaces()).map((w) => ({ name: w.name, created_at: w.createdAt }))),
+    {
+      method: 'get',
+      path: W,
+      summary: "List workspaces: the key's own, or every one for a server admin",
+      tag,
+      access: 'key',
+      responses: { 200: 'workspaces' },
+    },
+    async (c) => {
+      const only = visibleWorkspace(c)
+      const all = await r.listWorkspaces()
+      const seen = only === undefined ? all : all.filter((w) => w.name === only)
+      return c.json(seen.map((w) => ({ name: w.name, created_at: w.createdAt })))
+    },
   )
   routes.add(
     app,
