@@ -11,6 +11,7 @@ import { errorResponse, onError } from './errors.js'
 import { openApiDocument, RouteTable, visibleWorkspace } from './route-table.js'
 import { explainRoutes } from './routes/explain.js'
 import { jobRoutes } from './routes/jobs.js'
+import { keyRoutes } from './routes/keys.js'
 import { observeRoutes } from './routes/observe.js'
 import { inferenceRoutes } from './routes/pipelines.js'
 import { registryRoutes } from './routes/registry.js'
@@ -55,6 +56,7 @@ export function createApp(deps: ServerDeps): { app: Hono; routes: RouteTable } {
   v2Routes(app, routes, deps)
   inferenceRoutes(app, routes, deps)
   registryRoutes(app, routes, deps)
+  keyRoutes(app, routes, deps)
   observeRoutes(app, routes, deps)
   jobRoutes(app, routes, deps)
   explainRoutes(app, routes, deps)

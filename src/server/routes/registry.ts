@@ -1,16 +1,10 @@
 /**
- * Registry routes: workspaces, model versions (raw ONNX uploads), pipeline versions, deployments
- * (deploy, rollback to any version, undeploy) and API keys. Thin: decode, one registry call, encode.
+ * Registry routes: workspaces, model versions (raw ONNX uploads), pipeline versions and
+ * deployments (deploy, rollback to any version, undeploy). Thin: decode, one registry call, encode.
  */
 import type { Context, Hono } from 'hono'
 import { NotFoundError } from '../../errors.js'
-import { createApiKey } from '../../registry/keys.js'
-import {
-  deployRequestSchema,
-  keyRequestSchema,
-  pipelineRequestSchema,
-  workspaceRequestSchema,
-} from '../../registry/schemas.js'
+import { deployRequestSchema, pipelineRequestSchema, workspaceRequestSchema } from '../../registry/schemas.js'
 import type { ModelRecord, PipelineRecord } from '../../store/types.js'
 import { bodyBytes, parseJson } from '../body.js'
 import type { ServerDeps } from '../deps.js'
@@ -310,68 +304,6 @@ export function registryRoutes(app: Hono, routes: RouteTable, deps: ServerDeps):
     async (c) => {
       await r.undeploy(param(c, 'ws'), param(c, 'name'))
       return c.json({ undeployed: param(c, 'name') })
-    },
-  )
-
-  tag = 'API keys'
-  const K = `${W}/{ws}/keys`
-  routes.add(
-    app,
-    {
-      method: 'post',
-      path: K,
-      summary: 'Create an API key (the key is shown once)',
-      tag,
-      access: 'admin',
-      body: { json: keyRequestSchema },
-      responses: { 201: 'key', 404: 'no workspace' },
-    },
-    async (c) => {
-      const { name, role } = await jsonBody(c, deps, keyRequestSchema)
-      await r.requireWorkspace(param(c, 'ws'))
-      const k = await createApiKey(deps.store, param(c, 'ws'), name, role)
-      return c.json(
-        { id: k.id, key: k.key, workspace: k.workspace, name: k.name, role: k.role, created_at: k.createdAt },
-        201,
-      )
-    },
-  )
-  routes.add(
-    app,
-    {
-      method: 'get',
-      path: K,
-      summary: 'List API keys (never the secrets)',
-      tag,
-      access: 'admin',
-      responses: { 200: 'keys' },
-    },
-    async (c) =>
-      c.json(
-        (await deps.store.listApiKeys(param(c, 'ws'))).map((k) => ({
-          id: k.id,
-          workspace: k.workspace,
-          name: k.name,
-          role: k.role,
-          created_at: k.createdAt,
-        })),
-      ),
-  )
-  routes.add(
-    app,
-    {
-      method: 'delete',
-      path: `${K}/{id}`,
-      summary: 'Revoke an API key',
-      tag,
-      access: 'admin',
-      responses: { 200: 'revoked', 404: 'none' },
-    },
-    async (c) => {
-      const key = (await deps.store.listApiKeys(param(c, 'ws'))).find((k) => k.id === param(c, 'id'))
-      if (!key) throw new NotFoundError(`no key '${param(c, 'id')}' in workspace '${param(c, 'ws')}'`)
-      await deps.store.deleteApiKey(key.id)
-      return c.json({ revoked: key.id })
     },
   )
 }

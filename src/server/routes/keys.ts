@@ -1,0 +1,74 @@
+/** API key routes of a workspace: create (the key is shown once), list (never the secrets), revoke. */
+import type { Context, Hono } from 'hono'
+import { NotFoundError } from '../../errors.js'
+import { createApiKey } from '../../registry/keys.js'
+import { keyRequestSchema } from '../../registry/schemas.js'
+import type { ServerDeps } from '../deps.js'
+import { jsonBody, type RouteTable } from '../route-table.js'
+
+const param = (c: Context, name: string) => c.req.param(name) as string
+
+export function keyRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): void {
+  const r = deps.registry
+  const tag = 'API keys'
+  const K = '/v1/workspaces/{ws}/keys'
+  routes.add(
+    app,
+    {
+      method: 'post',
+      path: K,
+      summary: 'Create an API key (the key is shown once)',
+      tag,
+      access: 'admin',
+      body: { json: keyRequestSchema },
+      responses: { 201: 'key', 404: 'no workspace' },
+    },
+    async (c) => {
+      const { name, role } = await jsonBody(c, deps, keyRequestSchema)
+      await r.requireWorkspace(param(c, 'ws'))
+      const k = await createApiKey(deps.store, param(c, 'ws'), name, role)
+      return c.json(
+        { id: k.id, key: k.key, workspace: k.workspace, name: k.name, role: k.role, created_at: k.createdAt },
+        201,
+      )
+    },
+  )
+  routes.add(
+    app,
+    {
+      method: 'get',
+      path: K,
+      summary: 'List API keys (never the secrets)',
+      tag,
+      access: 'admin',
+      responses: { 200: 'keys' },
+    },
+    async (c) =>
+      c.json(
+        (await deps.store.listApiKeys(param(c, 'ws'))).map((k) => ({
+          id: k.id,
+          workspace: k.workspace,
+          name: k.name,
+          role: k.role,
+          created_at: k.createdAt,
+        })),
+      ),
+  )
+  routes.add(
+    app,
+    {
+      method: 'delete',
+      path: `${K}/{id}`,
+      summary: 'Revoke an API key',
+      tag,
+      access: 'admin',
+      responses: { 200: 'revoked', 404: 'none' },
+    },
+    async (c) => {
+      const key = (await deps.store.listApiKeys(param(c, 'ws'))).find((k) => k.id === param(c, 'id'))
+      if (!key) throw new NotFoundError(`no key '${param(c, 'id')}' in workspace '${param(c, 'ws')}'`)
+      await deps.store.deleteApiKey(key.id)
+      return c.json({ revoked: key.id })
+    },
+  )
+}
