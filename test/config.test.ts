@@ -37,6 +37,8 @@ describe('config', () => {
         modelLimitBytes: 1024 * 1024 * 1024,
         demo: true,
         auth: 'auto',
+        allowedOrigins: [],
+        metricsPublic: false,
       },
     })
   })
