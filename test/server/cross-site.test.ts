@@ -258,12 +258,12 @@ describe('clients that are not browsers, as they send requests', () => {
     expect((JSON.parse(r.text) as { outputs: Array<{ data: number[] }> }).outputs[0]?.data).toEqual([3, -6])
   })
 
-  it("KServe's Python client (httpx: application/json, no Origin)", async () => {
+  it("KServe's InferenceRESTClient (httpx posting orjson bytes: no Content-Type, no Origin)", async () => {
     const r = await send(
       server.url,
       'POST',
       '/v2/models/live/infer',
-      { 'user-agent': 'python-httpx/0.27.0', accept: '*/*', 'content-type': 'application/json' },
+      { 'user-agent': 'python-httpx/0.27.0', accept: '*/*', 'accept-encoding': 'gzip, deflate' },
       JSON.stringify({ inputs: [{ name: 'x', shape: [1, 2], datatype: 'FP32', data: [0.25, 4] }] }),
     )
     expect(r.status, r.text).toBe(200)
