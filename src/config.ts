@@ -89,8 +89,81 @@ const configSchema = z.object({
       tickMs: z.number().int().min(10).default(30_000),
       /** Attempts per webhook alert (exponential backoff from 1 s). */
       webhookAttempts: z.number().int().min(1).max(20).default(5),
+      /** Narrowest window width and interval, in ms (checked when an assay is defined and run). */
+      minWindowMs: z.number().int().min(1).default(1000),
+      /** Windows one run (a backfill) may score; a range that makes more is refused. */
+      maxRunWindows: z.number().int().min(1).default(1000),
+      /** Windows the scheduler scores per tick over all assays (oldest first); the rest wait for the next tick. */
+      maxTickWindows: z.number().int().min(1).default(100),
+      /** Values one request may carry: a preview's baseline and window together, a definition's baseline values. */
+      maxRequestValues: z.number().int().min(1).default(1_000_000),
     })
-    .default({ tickMs: 30_000, webhookAttempts: 5 }),
+    .default({
+      tickMs: 30_000,
+      webhookAttempts: 5,
+      minWindowMs: 1000,
+      maxRunWindows: 1000,
+      maxTickWindows: 100,
+      maxRequestValues: 1_000_000,
+    }),
+  /**
+   * Outbound calls (webhooks): every one goes through one policy. Loopback, private, link-local,
+   * metadata, unspecified, multicast, broadcast and reserved addresses are refused unless opened here.
+   */
+  outbound: z
+    .object({
+      /** Allow loopback, private (RFC 1918, CGNAT, fc00::/7) and link-local addresses, as GitLab's "allow requests to the local network". */
+      allowLocal: z.boolean().default(false),
+      /** Host names (`*.suffix` too), addresses and CIDR ranges allowed whatever their kind (metadata addresses only open this way). */
+      allowlist: z.array(z.string().min(1)).default([]),
+      /** Deadline for resolving a name and connecting, in ms. */
+      connectTimeoutMs: z.number().int().min(1).default(5000),
+      /** Deadline for the whole answer, in ms. */
+      responseTimeoutMs: z.number().int().min(1).default(10_000),
+      /** Response body bytes read at most. */
+      maxResponseBytes: z
+        .number()
+        .int()
+        .min(0)
+        .default(64 * 1024),
+    })
+    .default({
+      allowLocal: false,
+      allowlist: [],
+      connectTimeoutMs: 5000,
+      responseTimeoutMs: 10_000,
+      maxResponseBytes: 64 * 1024,
+    }),
+  /** Limits on one explanation, checked before it starts (400 beyond). */
+  explain: z
+    .object({
+      /** Model rows one explanation may evaluate, computed from its parameters before it starts. */
+      maxModelRows: z.number().int().min(1).default(10_000_000),
+      /** Reference rows: given (`reference.rows`) or read from the log (`reference.limit`). */
+      maxReferenceRows: z.number().int().min(1).default(10_000),
+      /** Rows a local explanation explains (`rows`). */
+      maxRows: z.number().int().min(1).default(1000),
+      /** Background rows of a local explanation (`background`). */
+      maxBackground: z.number().int().min(1).default(1000),
+      /** KernelSHAP coalitions (`nsamples`). */
+      maxNsamples: z.number().int().min(2).default(100_000),
+      /** Permutation SHAP feature orders (`npermutations`). */
+      maxPermutations: z.number().int().min(1).default(1000),
+      /** Permutation importance shuffles per feature (`repeats`). */
+      maxRepeats: z.number().int().min(1).default(100),
+      /** Partial dependence grid points (`num_points`). */
+      maxNumPoints: z.number().int().min(2).default(500),
+    })
+    .default({
+      maxModelRows: 10_000_000,
+      maxReferenceRows: 10_000,
+      maxRows: 1000,
+      maxBackground: 1000,
+      maxNsamples: 100_000,
+      maxPermutations: 1000,
+      maxRepeats: 100,
+      maxNumPoints: 500,
+    }),
   /** Batch file scoring jobs. */
   jobs: z
     .object({
@@ -199,6 +272,23 @@ export const ENV_VARS: Record<string, { path: string[]; parse: (v: string) => un
   LASTMILE_LOG_FLUSH_MS: { path: ['log', 'flushMs'], parse: Number },
   LASTMILE_ASSAY_TICK_MS: { path: ['assays', 'tickMs'], parse: Number },
   LASTMILE_WEBHOOK_ATTEMPTS: { path: ['assays', 'webhookAttempts'], parse: Number },
+  LASTMILE_ASSAY_MIN_WINDOW_MS: { path: ['assays', 'minWindowMs'], parse: Number },
+  LASTMILE_ASSAY_MAX_RUN_WINDOWS: { path: ['assays', 'maxRunWindows'], parse: Number },
+  LASTMILE_ASSAY_MAX_TICK_WINDOWS: { path: ['assays', 'maxTickWindows'], parse: Number },
+  LASTMILE_ASSAY_MAX_REQUEST_VALUES: { path: ['assays', 'maxRequestValues'], parse: Number },
+  LASTMILE_OUTBOUND_ALLOW_LOCAL: { path: ['outbound', 'allowLocal'], parse: parseBool },
+  LASTMILE_OUTBOUND_ALLOWLIST: { path: ['outbound', 'allowlist'], parse: parseList },
+  LASTMILE_OUTBOUND_CONNECT_TIMEOUT_MS: { path: ['outbound', 'connectTimeoutMs'], parse: Number },
+  LASTMILE_OUTBOUND_RESPONSE_TIMEOUT_MS: { path: ['outbound', 'responseTimeoutMs'], parse: Number },
+  LASTMILE_OUTBOUND_MAX_RESPONSE_BYTES: { path: ['outbound', 'maxResponseBytes'], parse: Number },
+  LASTMILE_EXPLAIN_MAX_MODEL_ROWS: { path: ['explain', 'maxModelRows'], parse: Number },
+  LASTMILE_EXPLAIN_MAX_REFERENCE_ROWS: { path: ['explain', 'maxReferenceRows'], parse: Number },
+  LASTMILE_EXPLAIN_MAX_ROWS: { path: ['explain', 'maxRows'], parse: Number },
+  LASTMILE_EXPLAIN_MAX_BACKGROUND: { path: ['explain', 'maxBackground'], parse: Number },
+  LASTMILE_EXPLAIN_MAX_NSAMPLES: { path: ['explain', 'maxNsamples'], parse: Number },
+  LASTMILE_EXPLAIN_MAX_PERMUTATIONS: { path: ['explain', 'maxPermutations'], parse: Number },
+  LASTMILE_EXPLAIN_MAX_REPEATS: { path: ['explain', 'maxRepeats'], parse: Number },
+  LASTMILE_EXPLAIN_MAX_NUM_POINTS: { path: ['explain', 'maxNumPoints'], parse: Number },
   LASTMILE_JOB_CHUNK_ROWS: { path: ['jobs', 'chunkRows'], parse: Number },
   LASTMILE_JOB_BATCH_ROWS: { path: ['jobs', 'batchRows'], parse: Number },
   LASTMILE_JOB_CONCURRENCY: { path: ['jobs', 'concurrency'], parse: Number },

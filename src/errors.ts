@@ -42,6 +42,16 @@ export class InvalidConfigError extends LastmileError {
   }
 }
 
+/** The outbound policy refuses a call (a scheme, a name or an address); names the URL and why. */
+export class OutboundRefusedError extends InvalidConfigError {
+  constructor(
+    readonly url: string,
+    readonly reason: string,
+  ) {
+    super(`outbound call to '${url}' refused: ${reason}`, { url, reason })
+  }
+}
+
 /** The bytes are not a loadable ONNX model (truncated, not protobuf, malformed graph). */
 export class InvalidModelError extends LastmileError {
   constructor(message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {

@@ -3,58 +3,29 @@
  * values), windows scored over the log (on demand or on a schedule), results stored and listed,
  * alerts POSTed to webhooks with retries, and the latest score per assay for metrics.
  */
-import { z } from 'zod'
-import { ConflictError, errorMessage, InvalidConfigError, NotFoundError } from '../errors.js'
+import { ConflictError, InvalidConfigError, NotFoundError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { InferenceLog } from '../logs/inference-log.js'
 import { parseIopath } from '../logs/inference-log.js'
+import type { OutboundPolicy } from '../outbound/policy.js'
 import type { AssayRecord, AssayResultRecord, Store } from '../store/types.js'
+import { type AssayResult, computeAssay, type PreparedBaseline, prepareBaseline, summarizerSchema } from './assay.js'
 import {
-  type AssayResult,
-  computeAssay,
-  type PreparedBaseline,
-  prepareBaseline,
-  summarizerSchema,
-  thresholdsSchema,
-} from './assay.js'
-import { durationSchema, parseDuration, parseTime, timeSchema } from './time.js'
-
-export const assayDefinitionSchema = z
-  .object({
-    name: z.string().min(1).max(128),
-    pipeline: z.string().min(1),
-    /** `in.<input>[i]` or `out.<output>[i]`. */
-    iopath: z.string().min(1),
-    /** A time range of the pipeline's log, or the values themselves. */
-    baseline: z.union([
-      z.object({ start: timeSchema, end: timeSchema }).strict(),
-      z.object({ values: z.array(z.number().nullable()).min(1) }).strict(),
-    ]),
-    summarizer: summarizerSchema.default(summarizerSchema.parse({})),
-    warning_threshold: z.number().optional(),
-    alert_threshold: z.number().default(0.25),
-    /** Windows of `width`, one every `interval` (default: width), from `start` (default: now). */
-    window: z
-      .object({ width: durationSchema, interval: durationSchema.optional(), start: timeSchema.optional() })
-      .strict(),
-    /** URLs that receive a POST for every window whose status is `alert`. */
-    webhooks: z.array(z.string().url()).default([]),
-    /** Whether the scheduler runs it. */
-    active: z.boolean().default(true),
-  })
-  .strict()
-
-export const previewSchema = z
-  .object({
-    baseline: z.object({ values: z.array(z.number().nullable()).min(1) }).strict(),
-    window: z.object({ values: z.array(z.number().nullable()).min(1) }).strict(),
-    summarizer: summarizerSchema.default(summarizerSchema.parse({})),
-    warning_threshold: z.number().optional(),
-    alert_threshold: z.number().default(0.25),
-  })
-  .strict()
-
-export type AssayDefinition = z.infer<typeof assayDefinitionSchema>
+  type AssayDefinition,
+  type AssayLimits,
+  assayDefinitionSchema,
+  checkRequestValues,
+  checkRunWindows,
+  checkWindow,
+  invalid,
+  previewSchema,
+  thresholdsOf,
+  windowOf,
+  windowsIn,
+} from './definition.js'
+import { AssayScheduler, type ScheduleState } from './scheduler.js'
+import { parseDuration, parseTime } from './time.js'
+import { Webhooks } from './webhooks.js'
 
 export interface AssayServiceDeps {
   store: Store
@@ -62,10 +33,12 @@ export interface AssayServiceDeps {
   logger: Logger
   /** Throws NotFoundError when the pipeline does not exist. */
   requirePipeline(workspace: string, pipeline: string): Promise<void>
+  /** Every webhook URL is checked by it at definition and each alert is sent through it. */
+  outbound: OutboundPolicy
+  limits: AssayLimits
   webhookAttempts: number
   /** First retry delay; doubles per attempt. */
   webhookBaseDelayMs?: number
-  fetch?: typeof fetch
 }
 
 const toNumbers = (v: Array<number | null>) => Float64Array.from(v, (x) => (x === null ? Number.NaN : x))
@@ -81,24 +54,43 @@ export interface LatestScore {
 }
 
 export class AssayService {
-  private timer: NodeJS.Timeout | undefined
-  private readonly deliveries = new Set<Promise<void>>()
+  private readonly webhooks: Webhooks
+  private readonly scheduler: AssayScheduler
   private readonly latestScores = new Map<number, LatestScore>()
   /** Baselines sorted and binned once per assay, not once per window. */
   private readonly baselines = new Map<number, PreparedBaseline>()
-  private ticking: Promise<void> | undefined
 
-  constructor(private readonly deps: AssayServiceDeps) {}
+  constructor(private readonly deps: AssayServiceDeps) {
+    this.webhooks = new Webhooks({
+      outbound: deps.outbound,
+      logger: deps.logger,
+      attempts: deps.webhookAttempts,
+      baseDelayMs: deps.webhookBaseDelayMs ?? 1000,
+    })
+    this.scheduler = new AssayScheduler({
+      store: deps.store,
+      logger: deps.logger,
+      limits: deps.limits,
+      runWindow: (a, start, end) => this.runWindow(a, start, end),
+    })
+  }
 
   async define(workspace: string, body: unknown): Promise<AssayRecord> {
+    const { limits } = this.deps
+    checkRequestValues('the assay definition', body, ['baseline'], limits)
     const parsed = assayDefinitionSchema.safeParse(body)
     if (!parsed.success) throw invalid('assay', parsed.error)
     const def = parsed.data
     await this.deps.requirePipeline(workspace, def.pipeline)
     parseIopath(def.iopath)
-    parseDuration(def.window.width) // refuse a bad window now, not at every scheduler tick
-    if (def.window.interval !== undefined) parseDuration(def.window.interval)
+    // Refuse a bad window now, not at every scheduler tick.
+    const width = parseDuration(def.window.width)
+    checkWindow(
+      { width, interval: def.window.interval === undefined ? width : parseDuration(def.window.interval) },
+      limits,
+    )
     if (def.window.start !== undefined) parseTime(def.window.start)
+    for (const url of def.webhooks) await this.deps.outbound.check(url) // names resolved now, and again at each send
     let baseline: Float64Array
     if ('values' in def.baseline) baseline = toNumbers(def.baseline.values)
     else {
@@ -150,10 +142,12 @@ export class AssayService {
       throw new NotFoundError(`no assay ${id} in workspace '${workspace}'`)
     this.latestScores.delete(id)
     this.baselines.delete(id)
+    this.scheduler.forget(id)
   }
 
   /** The preview route: the same computation on given values. */
   async preview(body: unknown): Promise<AssayResult> {
+    checkRequestValues('the preview', body, ['baseline', 'window'], this.deps.limits)
     const parsed = previewSchema.safeParse(body)
     if (!parsed.success) throw invalid('preview', parsed.error)
     const p = parsed.data
@@ -161,15 +155,24 @@ export class AssayService {
     return computeAssay(baseline, toNumbers(p.window.values), p.summarizer, thresholdsOf(p))
   }
 
-  /** Score every window that fits in `[start, end)` (stepping by the interval); stores and alerts. */
+  /**
+   * Score every window that fits in `[start, end)` (stepping by the interval); stores and alerts.
+   * The window count is checked against the limit before the first one is scored.
+   */
   async run(workspace: string, id: number, range: { start: unknown; end: unknown }): Promise<AssayResultRecord[]> {
     const a = await this.get(workspace, id)
     const start = parseTime(range.start)
     const end = parseTime(range.end)
     if (!(end > start)) throw new InvalidConfigError('run: "end" must be after "start"')
-    const { width, interval } = windowOf(a)
+    const w = windowOf(a)
+    checkWindow(w, this.deps.limits) // the minimum may have risen since the assay was defined
+    const count = windowsIn(start, end, w)
+    checkRunWindows(count, w, this.deps.limits)
     const out: AssayResultRecord[] = []
-    for (let s = start; s + width <= end; s += interval) out.push(await this.runWindow(a, s, s + width))
+    for (let k = 0; k < count; k++) {
+      const s = start + k * w.interval
+      out.push(await this.runWindow(a, s, s + w.width))
+    }
     return out
   }
 
@@ -181,6 +184,11 @@ export class AssayService {
         end === undefined ? undefined : parseTime(end),
       ),
     )
+  }
+
+  /** Where the scheduler stood with this assay at its last tick (undefined before one looked at it). */
+  schedule(id: number): ScheduleState | undefined {
+    return this.scheduler.state(id)
   }
 
   private async runWindow(a: AssayRecord, start: number, end: number): Promise<AssayResultRecord> {
@@ -221,7 +229,7 @@ export class AssayService {
     return record
   }
 
-  /** POST the alert to each webhook, retrying with backoff; never blocks the assay. */
+  /** POST the alert to each webhook through the outbound policy; never blocks the assay. */
   private alert(a: AssayRecord, r: AssayResultRecord): void {
     const cfg = a.config as unknown as AssayDefinition
     const payload = JSON.stringify({
@@ -232,44 +240,13 @@ export class AssayService {
       status: r.status,
       thresholds: { warning: cfg.warning_threshold ?? null, alert: cfg.alert_threshold },
     })
-    const doFetch = this.deps.fetch ?? fetch
-    for (const url of cfg.webhooks ?? []) {
-      const delivery = (async () => {
-        let delay = this.deps.webhookBaseDelayMs ?? 1000
-        for (let attempt = 1; attempt <= this.deps.webhookAttempts; attempt++) {
-          try {
-            const res = await doFetch(url, {
-              method: 'POST',
-              headers: { 'content-type': 'application/json' },
-              body: payload,
-              signal: AbortSignal.timeout(10_000),
-            })
-            if (res.ok) return
-            throw new Error(`HTTP ${res.status}`)
-          } catch (e) {
-            if (attempt === this.deps.webhookAttempts) {
-              this.deps.logger.error('assay webhook failed', {
-                url,
-                assay: a.id,
-                attempts: attempt,
-                error: errorMessage(e),
-              })
-              return
-            }
-            await new Promise((res) => setTimeout(res, delay))
-            delay *= 2
-          }
-        }
-      })()
-      this.deliveries.add(delivery)
-      void delivery.finally(() => this.deliveries.delete(delivery))
-    }
+    this.webhooks.post(cfg.webhooks ?? [], payload, { assay: a.id })
   }
 
-  /** Resolves when pending webhook deliveries have finished (tests, shutdown). */
+  /** Resolves when the tick in progress and pending webhook deliveries have finished (tests, shutdown). */
   async idle(): Promise<void> {
-    await this.ticking
-    await Promise.all([...this.deliveries])
+    await this.scheduler.idle()
+    await this.webhooks.idle()
   }
 
   /** Latest score of every assay that has scored a window. */
@@ -296,50 +273,16 @@ export class AssayService {
     for (const a of await this.deps.store.listAssays()) {
       for (const r of await this.deps.store.listAssayResults(a.id)) this.remember(a, r)
     }
-    this.timer = setInterval(() => {
-      this.ticking ??= this.tick()
-        .catch((e) => this.deps.logger.error('assay scheduler tick failed', { error: errorMessage(e) }))
-        .finally(() => {
-          this.ticking = undefined
-        })
-    }, tickMs)
-    this.timer.unref()
+    this.scheduler.start(tickMs)
   }
 
-  /** Score every window that has ended since the last one stored, for every active assay. */
-  async tick(now = Date.now()): Promise<void> {
-    for (const a of await this.deps.store.listAssays()) {
-      if (!a.active) continue
-      const { width, interval, start } = windowOf(a)
-      const done = await this.deps.store.listAssayResults(a.id)
-      // The first scheduled window after the last stored one (manual runs may sit off the grid).
-      const last = done.length > 0 ? (done[done.length - 1] as AssayResultRecord).windowStart : start - 1
-      let next = last < start ? start : start + (Math.floor((last - start) / interval) + 1) * interval
-      for (let n = 0; next + width <= now && n < 100; n++, next += interval) await this.runWindow(a, next, next + width)
-    }
+  /** One scheduler tick as if it were `now` (tests; the timer calls it too). */
+  tick(now = Date.now()): Promise<void> {
+    return this.scheduler.tick(now)
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.timer)
+    this.scheduler.stop()
     await this.idle()
   }
-}
-
-function windowOf(a: AssayRecord): { width: number; interval: number; start: number } {
-  const w = (a.config as { window: { width: unknown; interval?: unknown; start: unknown } }).window
-  const width = parseDuration(w.width)
-  return { width, interval: w.interval === undefined ? width : parseDuration(w.interval), start: parseTime(w.start) }
-}
-
-function thresholdsOf(c: { warning_threshold?: number | undefined; alert_threshold?: number | undefined }) {
-  return thresholdsSchema.parse({
-    ...(c.warning_threshold !== undefined ? { warning_threshold: c.warning_threshold } : {}),
-    ...(c.alert_threshold !== undefined ? { alert_threshold: c.alert_threshold } : {}),
-  })
-}
-
-function invalid(what: string, e: z.ZodError): InvalidConfigError {
-  return new InvalidConfigError(
-    `${what}: ${e.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`,
-  )
 }

@@ -13,6 +13,7 @@ import { ExplainService } from '../explain/service.js'
 import { JobService } from '../jobs/service.js'
 import { createLogger, type Logger, silentLogger } from '../log.js'
 import { InferenceLog } from '../logs/inference-log.js'
+import { OutboundPolicy, type Resolver } from '../outbound/policy.js'
 import { installDemo } from '../registry/demo.js'
 import { Registry } from '../registry/registry.js'
 import { DeploymentManager, type InferenceSink } from '../serving/deployment.js'
@@ -45,9 +46,10 @@ export function isLoopback(host: string): boolean {
 /** The core services and the app, without listening (tests use `app.request()`). */
 export async function buildServer(
   config: Config,
-  opts: { log?: Logger; sink?: InferenceSink } = {},
+  opts: { log?: Logger; sink?: InferenceSink; resolve?: Resolver } = {},
 ): Promise<BuiltServer> {
   const log = opts.log ?? createLogger(config.logLevel)
+  const outbound = new OutboundPolicy(config.outbound, opts.resolve) // refuses a bad allowlist before opening anything
   const authRequired = config.server.auth === 'on' || (config.server.auth === 'auto' && !isLoopback(config.server.host))
   const store = SqliteStore.open(config.dataDir)
   const artifacts = await ArtifactStore.open(config.dataDir)
@@ -82,6 +84,8 @@ export async function buildServer(
     requirePipeline: async (ws, name) => {
       await registry.getPipeline(ws, name)
     },
+    outbound,
+    limits: config.assays,
     webhookAttempts: config.assays.webhookAttempts,
   })
   const jobs = new JobService({ store, manager, dataDir: config.dataDir, log, config: config.jobs })
@@ -154,7 +158,7 @@ export async function buildServer(
 /** Build and listen on `config.server.host:port` (port 0 = any free port). */
 export async function startServer(
   config: Config,
-  opts: { log?: Logger; sink?: InferenceSink } = {},
+  opts: { log?: Logger; sink?: InferenceSink; resolve?: Resolver } = {},
 ): Promise<RunningServer> {
   const built = await buildServer(config, opts)
   const server = await listen(built.app.fetch, config.server.host, config.server.port).catch(async (e) => {

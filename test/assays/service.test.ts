@@ -1,7 +1,7 @@
 /**
  * Assays end to end on a server: traffic goes through a deployed pipeline into the inference
  * log; an assay over the log reports drift on real data with the right status, raises a webhook
- * alert (retried after a failure), draws its charts, shows in metrics; the preview route matches
+ * alert (to a local receiver that allow-local opens; retried after a failure), draws its charts, shows in metrics; the preview route matches
  * an independent computation; the log answers in JSON and Arrow.
  */
 import { createServer } from 'node:http'
@@ -49,12 +49,15 @@ describe('assays on a server', () => {
   })
   const t = { start: 0, summer: 0, next: 0, end: 0 }
   const dataDir = tempDir()
+  // The webhook receiver is on loopback: the outbound policy needs allow-local to reach it. The
+  // windows here are a few ms wide (the rows are sent ms apart): below the default minimum.
+  const over = { dataDir, outbound: { allowLocal: true }, assays: { minWindowMs: 1 } }
 
   beforeAll(async () => {
     await new Promise<void>((r) => hookServer.listen(0, '127.0.0.1', r))
     const addr = hookServer.address() as { port: number }
     hookUrl = `http://127.0.0.1:${addr.port}/alerts`
-    s = await testServer({ dataDir })
+    s = await testServer(over)
     const lm = clientFor(s.app)
     await lm.uploadModel('default', 'temps', doubler(1))
     await lm.putPipeline('default', 'temps', [{ model: 'temps' }])
@@ -258,7 +261,7 @@ describe('assays on a server', () => {
     )?.[1]
     expect(before).toBeDefined()
     await s.shutdown()
-    s = { ...(await buildServer(testConfig({ dataDir }), { log: silentLogger })), records: [] }
+    s = { ...(await buildServer(testConfig(over), { log: silentLogger })), records: [] }
     const after = (await (await s.app.request('/metrics')).text()).match(
       /lastmile_assay_score\{[^}]*assay="summer"\} (\S+)/,
     )?.[1]

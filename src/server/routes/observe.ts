@@ -7,6 +7,7 @@ import type { Context, Hono } from 'hono'
 import { z } from 'zod'
 import type { AssayResult } from '../../assays/assay.js'
 import { binsChart, scoresChart } from '../../assays/charts.js'
+import type { ScheduleState } from '../../assays/scheduler.js'
 import { parseTime } from '../../assays/time.js'
 import { InvalidRequestError, NotFoundError } from '../../errors.js'
 import type { AssayRecord, AssayResultRecord } from '../../store/types.js'
@@ -21,7 +22,8 @@ const assayId = (c: Context) => {
 }
 const optionalTime = (v: string | undefined) => (v === undefined || v === '' ? undefined : parseTime(v))
 
-const assayJson = (a: AssayRecord) => ({
+/** An assay as the API shows it, with where the scheduler stands (once it has looked at it). */
+const assayJson = (a: AssayRecord, schedule?: ScheduleState) => ({
   id: a.id,
   workspace: a.workspace,
   pipeline: a.pipeline,
@@ -30,6 +32,7 @@ const assayJson = (a: AssayRecord) => ({
   baseline_values: a.baseline.length,
   created_at: a.createdAt,
   ...a.config,
+  ...(schedule ? { schedule } : {}),
 })
 const resultJson = (r: AssayResultRecord) => ({
   window_start: new Date(r.windowStart).toISOString(),
@@ -94,7 +97,12 @@ export function observeRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): 
       tag,
       access: 'deployer',
       body: { json: z.record(z.string(), z.unknown()) },
-      responses: { 201: 'assay', 400: 'invalid definition', 404: 'no pipeline', 409: 'name taken' },
+      responses: {
+        201: 'assay',
+        400: 'invalid definition, a window below the minimum, or a webhook the outbound policy refuses',
+        404: 'no pipeline',
+        409: 'name taken',
+      },
     },
     async (c) => {
       const body = await jsonBody(c, deps, z.unknown())
@@ -105,7 +113,7 @@ export function observeRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): 
   routes.add(
     app,
     { method: 'get', path: A, summary: 'List assays', tag, access: 'viewer', responses: { 200: 'assays' } },
-    async (c) => c.json((await assays.list(param(c, 'ws'))).map(assayJson)),
+    async (c) => c.json((await assays.list(param(c, 'ws'))).map((a) => assayJson(a, assays.schedule(a.id)))),
   )
   routes.add(
     app,
@@ -116,7 +124,7 @@ export function observeRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): 
       tag,
       access: 'viewer',
       body: { json: z.record(z.string(), z.unknown()) },
-      responses: { 200: 'result', 400: 'invalid' },
+      responses: { 200: 'result', 400: 'invalid, or more values than one request may carry' },
     },
     async (c) => c.json(await assays.preview(await jsonBody(c, deps, z.unknown()))),
   )
@@ -130,7 +138,10 @@ export function observeRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): 
       access: 'viewer',
       responses: { 200: 'assay', 404: 'none' },
     },
-    async (c) => c.json(assayJson(await assays.get(param(c, 'ws'), assayId(c)))),
+    async (c) => {
+      const a = await assays.get(param(c, 'ws'), assayId(c))
+      return c.json(assayJson(a, assays.schedule(a.id)))
+    },
   )
   routes.add(
     app,
@@ -156,7 +167,7 @@ export function observeRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): 
       tag,
       access: 'deployer',
       body: { json: runSchema },
-      responses: { 200: 'results', 400: 'bad range', 404: 'none' },
+      responses: { 200: 'results', 400: 'bad range, or more windows than one run may score', 404: 'none' },
     },
     async (c) => {
       const range = await jsonBody(c, deps, runSchema)
