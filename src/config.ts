@@ -210,6 +210,17 @@ const configSchema = z.object({
         .int()
         .min(1024)
         .default(1024 * 1024 * 1024),
+      /**
+       * Resident memory an uploaded model's trial load (in a child process, before the server
+       * loads it) may reach; a model that needs more is refused with 400.
+       */
+      modelLoadMemoryBytes: z
+        .number()
+        .int()
+        .min(64 * 1024 * 1024)
+        .default(4 * 1024 * 1024 * 1024),
+      /** Time an uploaded model's trial load may take, in ms (400 beyond). */
+      modelLoadTimeoutMs: z.number().int().min(1).default(120_000),
       /** Deploy the demo pipeline (an MLP classifier) on start, when nothing else is deployed. */
       demo: z.boolean().default(true),
       /**
@@ -232,6 +243,8 @@ const configSchema = z.object({
       port: 8080,
       bodyLimitBytes: 64 * 1024 * 1024,
       modelLimitBytes: 1024 * 1024 * 1024,
+      modelLoadMemoryBytes: 4 * 1024 * 1024 * 1024,
+      modelLoadTimeoutMs: 120_000,
       demo: true,
       auth: 'auto',
       allowedOrigins: [],
@@ -261,6 +274,8 @@ export const ENV_VARS: Record<string, { path: string[]; parse: (v: string) => un
   LASTMILE_BODY_LIMIT_BYTES: { path: ['server', 'bodyLimitBytes'], parse: Number },
   LASTMILE_DEMO: { path: ['server', 'demo'], parse: parseBool },
   LASTMILE_MODEL_LIMIT_BYTES: { path: ['server', 'modelLimitBytes'], parse: Number },
+  LASTMILE_MODEL_LOAD_MEMORY_BYTES: { path: ['server', 'modelLoadMemoryBytes'], parse: Number },
+  LASTMILE_MODEL_LOAD_TIMEOUT_MS: { path: ['server', 'modelLoadTimeoutMs'], parse: Number },
   LASTMILE_AUTH: { path: ['server', 'auth'], parse: String },
   LASTMILE_ALLOWED_ORIGINS: { path: ['server', 'allowedOrigins'], parse: parseList },
   LASTMILE_METRICS_PUBLIC: { path: ['server', 'metricsPublic'], parse: parseBool },

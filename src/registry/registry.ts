@@ -4,6 +4,7 @@
  * deployments that survive restarts. A PUT on a deployed pipeline hot-swaps it to the new version.
  */
 import type { Engine } from '../engine/engine.js'
+import { trialLoad } from '../engine/trial-load.js'
 import {
   ConflictError,
   errorMessage,
@@ -99,6 +100,10 @@ export class Registry {
     await this.requireWorkspace(workspace)
     checkName('model', name)
     checkModel(bytes) // self-contained, and every tensor carries what its shape claims
+    // A first load in a child process under a memory cap: a model that would exhaust or crash
+    // onnxruntime is refused there, not in the server.
+    const { modelLoadMemoryBytes, modelLoadTimeoutMs } = this.deps.engine.config.server
+    await trialLoad(bytes, { memoryBytes: modelLoadMemoryBytes, timeoutMs: modelLoadTimeoutMs })
     // Load it once on the CPU: the parser's reason for invalid bytes, and the input/output metadata.
     const session = await this.deps.engine.load(bytes, { backend: 'cpu' })
     const meta = (specs: readonly { name: string; dtype: string; shape: readonly (number | string)[] }[]) =>

@@ -1,0 +1,120 @@
+/**
+ * Uploads are loaded first in a child process: a model of a few hundred bytes whose constant
+ * folding would take gigabytes is refused at the memory cap, a load past the deadline is refused,
+ * a trial process that crashes refuses the model, and the server serves on after each.
+ */
+import { readdirSync, readFileSync } from 'node:fs'
+import { afterEach, describe, expect, it } from 'vitest'
+import { ApiError } from '../../src/client/client.js'
+import type { ConfigOverrides } from '../../src/config.js'
+import { silentLogger } from '../../src/log.js'
+import { GraphBuilder } from '../../src/onnx/builder.js'
+import { buildServer } from '../../src/server/serve.js'
+import { clientFor, doubler, testConfig } from '../helpers/server.js'
+
+const servers: { shutdown(): Promise<void> }[] = []
+afterEach(async () => {
+  for (const s of servers.splice(0)) await s.shutdown()
+})
+
+async function serve(over: ConfigOverrides['server'] = {}) {
+  const built = await buildServer(testConfig({ server: over }), { log: silentLogger })
+  servers.push(built)
+  return clientFor(built.app)
+}
+
+async function apiError(p: Promise<unknown>): Promise<ApiError> {
+  try {
+    await p
+  } catch (e) {
+    expect(e).toBeInstanceOf(ApiError)
+    return e as ApiError
+  }
+  throw new Error('expected the call to fail')
+}
+
+/** Constant Tile nodes that onnxruntime folds at load: each `side`² float32s (side 8000 = 256 MB). */
+function foldingBomb(side: number, tiles: number): Uint8Array {
+  const g = new GraphBuilder('bomb')
+  const x = g.input('x', 'float32', ['N', 1])
+  let acc = x
+  for (let i = 0; i < tiles; i++) {
+    const big = g.node('Tile', [
+      g.constant(`d${i}`, 'float32', [1, 1], [i + 1]),
+      g.constant(`r${i}`, 'int64', [2], [side, side]),
+    ])
+    acc = g.node('Add', [acc, g.node('ReduceSum', [big], { keepdims: 1 })])
+  }
+  g.output(acc, 'float32', ['N', 1], 'y')
+  return g.toModel()
+}
+
+/** The server still takes a normal model and serves it. */
+async function stillServes(lm: ReturnType<typeof clientFor>): Promise<void> {
+  await lm.uploadModel('default', 'double', doubler(1))
+  await lm.putPipeline('default', 'double', [{ model: 'double' }])
+  await lm.deploy('default', 'double')
+  expect((await lm.inferRecords('default', 'double', [{ x: [21] }]))[0]?.['out.y']).toEqual([42])
+}
+
+describe('trial load of uploads', () => {
+  it('refuses a tiny model whose constant folding passes the memory cap', async () => {
+    const lm = await serve({ modelLoadMemoryBytes: 256 * 2 ** 20 })
+    const bomb = foldingBomb(8000, 4)
+    expect(bomb.length).toBeLessThan(2000) // a few hundred bytes that would fold into 1 GiB
+    const e = await apiError(lm.uploadModel('default', 'bomb', bomb))
+    expect([e.status, e.code]).toEqual([400, 'invalid_model'])
+    expect(e.message).toContain(
+      'loading it took more than 268435456 bytes of memory (LASTMILE_MODEL_LOAD_MEMORY_BYTES)',
+    )
+    expect((await lm.listModels('default')).map((m) => m.name)).not.toContain('bomb')
+    await stillServes(lm)
+  })
+
+  it('refuses a load past the deadline', async () => {
+    const lm = await serve({ modelLoadTimeoutMs: 1 })
+    const e = await apiError(lm.uploadModel('default', 'slow', doubler(2)))
+    expect([e.status, e.code]).toEqual([400, 'invalid_model'])
+    expect(e.message).toContain('took longer than 1 ms (LASTMILE_MODEL_LOAD_TIMEOUT_MS)')
+  })
+
+  it('reports what onnxruntime said when the trial load refuses the model', async () => {
+    const lm = await serve()
+    const g = new GraphBuilder('unknown')
+    const x = g.input('x', 'float32', ['N', 1])
+    g.output(g.node('FooBar', [x]), 'float32', ['N', 1], 'y')
+    const e = await apiError(lm.uploadModel('default', 'foo', g.toModel()))
+    expect([e.status, e.code]).toEqual([400, 'unsupported_model'])
+    expect(e.message).toContain('cannot run operator FooBar')
+  })
+
+  it.runIf(process.platform === 'linux')(
+    'refuses the model when the trial process crashes, and serves on',
+    async () => {
+      const lm = await serve()
+      // Crash the trial process natively (SIGSEGV) as soon as it exists.
+      let crashed = 0
+      const hunter = setInterval(() => {
+        for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+          try {
+            const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+            const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+            if (status.includes(`\nPPid:\t${process.pid}\n`) && cmdline.includes('InferenceSession')) {
+              process.kill(Number(pid), 'SIGSEGV')
+              crashed++
+            }
+          } catch {}
+        }
+      }, 2)
+      try {
+        const e = await apiError(lm.uploadModel('default', 'victim', doubler(3)))
+        expect([e.status, e.code]).toEqual([400, 'invalid_model'])
+        expect(e.message).toContain('loading it crashed onnxruntime (signal SIGSEGV) in a trial process')
+        expect(crashed).toBeGreaterThan(0)
+      } finally {
+        clearInterval(hunter)
+      }
+      await stillServes(lm)
+    },
+  )
+})
