@@ -5,7 +5,7 @@
 import { InvalidRequestError } from '../errors.js'
 import { esc, frame, num, PAD, W } from '../svg.js'
 import type { PartialDependence } from './global.js'
-import type { ExplainReport } from './service.js'
+import type { ExplainReport } from './run.js'
 
 const BAR = '#4c78a8'
 const NEG = '#e45756'

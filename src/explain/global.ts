@@ -7,11 +7,12 @@
  * - partial dependence with ICE curves (Friedman; Goldstein et al.): set one feature to each of
  *   `num_points` grid values over its bounds in every row; the ICE curve is a row's predictions, the
  *   PDP their mean.
+ * Perturbed rows are described to the evaluator, which builds them a batch at a time.
  */
 import * as aq from 'arquero'
 import { InvalidRequestError } from '../errors.js'
 import { mulberry32 } from '../onnx/random.js'
-import type { Predict } from './evaluate.js'
+import { type FillRows, type Predict, rowsOf } from './evaluate.js'
 
 export type Metric = 'mae' | 'mse' | 'rmse' | 'r2' | 'accuracy'
 
@@ -43,17 +44,26 @@ export function score(metric: Metric, target: Float64Array, p: Float64Array): nu
   return metric === 'rmse' ? Math.sqrt(s / n) : s / n
 }
 
-/** Column `j` of X ([n, F]) shuffled (seeded Fisher–Yates) in a copy. */
-function permuted(X: Float64Array, n: number, F: number, j: number, rand: () => number): Float64Array {
-  const out = Float64Array.from(X)
+/** A seeded Fisher–Yates shuffle of 0…n−1. */
+function shuffled(n: number, rand: () => number): Uint32Array {
+  const order = new Uint32Array(n)
+  for (let i = 0; i < n; i++) order[i] = i
   for (let i = n - 1; i > 0; i--) {
     const k = Math.floor(rand() * (i + 1))
-    const a = out[i * F + j] as number
-    out[i * F + j] = out[k * F + j] as number
-    out[k * F + j] = a
+    const a = order[i] as number
+    order[i] = order[k] as number
+    order[k] = a
   }
-  return out
+  return order
 }
+
+/** Rows of X ([n, F]) with column `j` taken from the rows `order` names. */
+const withColumnFrom =
+  (X: Float64Array, F: number, j: number, order: Uint32Array): FillRows =>
+  (into, first, count) => {
+    into.set(X.subarray(first * F, (first + count) * F))
+    for (let i = 0; i < count; i++) into[i * F + j] = X[(order[first + i] as number) * F + j] as number
+  }
 
 export interface Importance {
   feature: string
@@ -74,12 +84,12 @@ export async function permutationImportance(
   if (o.target && o.target.length !== n)
     throw new InvalidRequestError(`target has ${o.target.length} values for ${n} reference rows`)
   const metric = o.target ? (o.metric ?? 'mse') : undefined
-  const base = await predict(X, n)
+  const base = await predict(n, rowsOf(X, F))
   const baseline = metric && o.target ? score(metric, o.target, base) : null
   const rows: Array<{ feature: string; repeat: number; importance: number }> = []
   for (const j of features) {
     for (let r = 0; r < o.repeats; r++) {
-      const p = await predict(permuted(X, n, F, j, mulberry32(o.seed * 7919 + j * 101 + r)), n)
+      const p = await predict(n, withColumnFrom(X, F, j, shuffled(n, mulberry32(o.seed * 7919 + j * 101 + r))))
       let v: number
       if (metric && o.target && baseline !== null) {
         const s = score(metric, o.target, p)
@@ -126,12 +136,11 @@ export async function partialDependence(
   o: { numPoints: number; bounds: Record<string, [number, number]>; iceRows: number },
 ): Promise<{ curves: PartialDependence[]; table: aq.ColumnTable }> {
   const F = names.length
-  const long: { feature: string[]; point: number[]; value: number[]; row: number[]; prediction: number[] } = {
+  const summary: { feature: string[]; point: number[]; value: number[]; pdp: number[] } = {
     feature: [],
     point: [],
     value: [],
-    row: [],
-    prediction: [],
+    pdp: [],
   }
   const curves: PartialDependence[] = []
   for (const j of features) {
@@ -144,35 +153,28 @@ export async function partialDependence(
       }
     }
     const grid = Array.from({ length: o.numPoints }, (_, g) => lo + ((hi - lo) * g) / (o.numPoints - 1))
-    const Xg = new Float64Array(o.numPoints * n * F)
-    grid.forEach((v, g) => {
-      Xg.set(X, g * n * F)
-      for (let i = 0; i < n; i++) Xg[(g * n + i) * F + j] = v
-    })
-    const p = await predict(Xg, o.numPoints * n)
-    grid.forEach((v, g) => {
-      for (let i = 0; i < n; i++) {
-        long.feature.push(name)
-        long.point.push(g)
-        long.value.push(v)
-        long.row.push(i)
-        long.prediction.push(p[g * n + i] as number)
+    // Row g·n + i: reference row i with feature j set to grid value g.
+    const p = await predict(o.numPoints * n, (into, first, count) => {
+      for (let r = 0; r < count; r++) {
+        const i = (first + r) % n
+        into.set(X.subarray(i * F, (i + 1) * F), r * F)
+        into[r * F + j] = grid[Math.floor((first + r) / n)] as number
       }
     })
+    // The PDP is the mean ICE curve: the mean prediction over the rows at each grid point.
+    const pdp = grid.map((_, g) => {
+      let sum = 0
+      for (let i = 0; i < n; i++) sum += p[g * n + i] as number
+      return sum / n
+    })
+    grid.forEach((v, g) => {
+      summary.feature.push(name)
+      summary.point.push(g)
+      summary.value.push(v)
+      summary.pdp.push(pdp[g] as number)
+    })
     const ice = Array.from({ length: Math.min(o.iceRows, n) }, (_, i) => grid.map((_, g) => p[g * n + i] as number))
-    curves.push({ feature: name, grid, pdp: [], ice })
+    curves.push({ feature: name, grid, pdp, ice })
   }
-  // The PDP is the mean ICE curve: one Arquero rollup over the long table of every prediction.
-  const table = aq
-    .table(long)
-    .groupby('feature', 'point')
-    .rollup({ value: aq.op.any('value'), pdp: aq.op.mean('prediction') })
-    .orderby('feature', 'point') as aq.ColumnTable
-  for (const c of curves) {
-    const rows = table.filter(aq.escape((d: { feature: string }) => d.feature === c.feature)).objects() as Array<{
-      pdp: number
-    }>
-    c.pdp = rows.map((r) => r.pdp)
-  }
-  return { curves, table }
+  return { curves, table: aq.table(summary) as aq.ColumnTable }
 }

@@ -13,7 +13,7 @@
  * Features whose value equals every background value get φ = 0 and leave the regression.
  */
 import { mulberry32 } from '../onnx/random.js'
-import type { Predict } from './evaluate.js'
+import { type Predict, rowsOf } from './evaluate.js'
 
 export interface Attribution {
   prediction: number
@@ -142,14 +142,14 @@ function varying(x: Float64Array, B: Float64Array, nb: number, F: number): numbe
 
 /** Mean prediction of the background rows (the base value). */
 export async function baseValue(predict: Predict, B: Float64Array, nb: number): Promise<number> {
-  const p = await predict(B, nb)
+  const p = await predict(nb, rowsOf(B, B.length / nb))
   return p.reduce((a, v) => a + v, 0) / nb
 }
 
 /** Where both estimators start: f(x), zero attributions, and the features whose value differs from some background row. */
 async function start(predict: Predict, x: Float64Array, B: Float64Array, nb: number) {
   const F = x.length
-  const prediction = (await predict(x, 1))[0] as number
+  const prediction = (await predict(1, rowsOf(x, F)))[0] as number
   return { F, prediction, phi: new Array<number>(F).fill(0), vary: varying(x, B, nb, F) }
 }
 
@@ -170,21 +170,21 @@ export async function kernelShap(
   }
   const { masks, weights } = coalitions(M, o.nsamples, mulberry32(o.seed))
   const K = masks.length
-  // Every coalition against every background row, in one matrix: K·nb rows.
-  const X = new Float64Array(K * nb * F)
-  const block = B.subarray(0, nb * F)
-  for (let k = 0; k < K; k++) {
-    const m = masks[k] as Uint8Array
-    const at = k * nb * F
-    X.set(block, at) // the background, then x's values in the coalition's columns
-    for (let v = 0; v < M; v++) {
-      if (!m[v]) continue
-      const j = vary[v] as number
-      const xj = x[j] as number
-      for (let i = 0; i < nb; i++) X[at + i * F + j] = xj
+  // Every coalition against every background row: row k·nb + i is background row i with x's
+  // values in coalition k's columns (K·nb rows, built a batch at a time).
+  const p = await predict(K * nb, (into, first, count) => {
+    for (let r = 0; r < count; r++) {
+      const k = Math.floor((first + r) / nb)
+      const i = (first + r) % nb
+      into.set(B.subarray(i * F, (i + 1) * F), r * F)
+      const m = masks[k] as Uint8Array
+      for (let v = 0; v < M; v++) {
+        if (!m[v]) continue
+        const j = vary[v] as number
+        into[r * F + j] = x[j] as number
+      }
     }
-  }
-  const p = await predict(X, K * nb)
+  })
   // Eliminate the last varying feature with Σφ = f(x) − base, then weighted least squares.
   const total = prediction - base
   const n = M - 1
@@ -235,19 +235,19 @@ export async function permutationShap(
     }
     orders.push(order, order.slice().reverse()) // antithetic: each order and its reverse
   }
-  // Per order: M + 1 steps (background, then one more feature from x each step), nb rows each.
+  // Per order: M + 1 steps (background, then one more feature from x each step), nb rows each:
+  // row (k·steps + s)·nb + i is background row i with the first s features of order k from x.
   const steps = M + 1
-  const X = new Float64Array(orders.length * steps * nb * F)
-  orders.forEach((order, k) => {
-    for (let s = 0; s < steps; s++) {
-      for (let i = 0; i < nb; i++) {
-        const row = ((k * steps + s) * nb + i) * F
-        X.set(B.subarray(i * F, (i + 1) * F), row)
-        for (let t = 0; t < s; t++) X[row + (order[t] as number)] = x[order[t] as number] as number
-      }
+  const p = await predict(orders.length * steps * nb, (into, first, count) => {
+    for (let r = 0; r < count; r++) {
+      const i = (first + r) % nb
+      const ks = Math.floor((first + r) / nb)
+      const order = orders[Math.floor(ks / steps)] as number[]
+      const s = ks % steps
+      into.set(B.subarray(i * F, (i + 1) * F), r * F)
+      for (let t = 0; t < s; t++) into[r * F + (order[t] as number)] = x[order[t] as number] as number
     }
   })
-  const p = await predict(X, orders.length * steps * nb)
   const meanAt = (k: number, s: number) => {
     let v = 0
     for (let i = 0; i < nb; i++) v += p[(k * steps + s) * nb + i] as number

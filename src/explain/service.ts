@@ -8,72 +8,12 @@
  */
 import { randomBytes } from 'node:crypto'
 import * as aq from 'arquero'
-import { z } from 'zod'
 import { errorMessage, InvalidRequestError, NotFoundError } from '../errors.js'
 import type { InferenceLog } from '../logs/inference-log.js'
-import { mulberry32 } from '../onnx/random.js'
 import type { DeploymentManager } from '../serving/deployment.js'
 import type { ExplanationStore } from '../store/types.js'
-import { evaluator } from './evaluate.js'
-import { featureLayout, outputSelector, rowsToMatrix } from './features.js'
-import { partialDependence, permutationImportance } from './global.js'
-import { baseValue, kernelShap, permutationShap } from './local.js'
-
-const record = z.record(z.string(), z.unknown())
-
-export const explainSchema = z
-  .object({
-    method: z.enum(['permutation', 'pdp', 'kernel_shap', 'permutation_shap']),
-    /** Reference rows (global methods: the data; local methods: the background), or a range of the log. */
-    reference: z.union([
-      z.object({ rows: z.array(record).min(1).max(100_000) }).strict(),
-      z
-        .object({
-          start: z.union([z.string(), z.number()]),
-          end: z.union([z.string(), z.number()]),
-          limit: z.number().int().min(1).max(100_000).default(1000),
-        })
-        .strict(),
-    ]),
-    /** Rows to explain (local methods). */
-    rows: z.array(record).min(1).max(10_000).optional(),
-    /** The output value explained, `out.<output>[i]` (default: the first numeric output's first value). */
-    output: z.string().optional(),
-    /** Names for the flattened input features (default `x[0]`, `x[1]`, …). */
-    feature_names: z.array(z.string()).optional(),
-    /** Features to explain (names or indices; default all). Global methods only. */
-    features: z.array(z.union([z.string(), z.number().int().min(0)])).optional(),
-    /** Permutation importance: targets per reference row and the metric; without them, mean |Δ output|. */
-    target: z.array(z.number()).optional(),
-    metric: z.enum(['mae', 'mse', 'rmse', 'r2', 'accuracy']).optional(),
-    repeats: z.number().int().min(1).max(100).default(5),
-    /** Partial dependence: grid points, bounds per feature (default: the reference's min and max), ICE rows kept. */
-    num_points: z.number().int().min(2).max(500).default(20),
-    bounds: z.record(z.string(), z.tuple([z.number(), z.number()])).default({}),
-    ice_rows: z.number().int().min(0).max(1000).default(20),
-    /** KernelSHAP coalitions (default 2·M + 2048, as SHAP), background rows sampled from the reference. */
-    nsamples: z.number().int().min(2).max(1_000_000).optional(),
-    background: z.number().int().min(1).max(10_000).default(100),
-    /** Permutation SHAP: random feature orders (each also run reversed). */
-    npermutations: z.number().int().min(1).max(1000).default(10),
-    seed: z.number().int().default(0),
-  })
-  .strict()
-
-export type ExplainRequest = z.infer<typeof explainSchema>
-
-export interface ExplainReport {
-  method: ExplainRequest['method']
-  workspace: string
-  pipeline: string
-  pipeline_version: number
-  output: string
-  features: string[]
-  reference_rows: number
-  evaluated_rows: number
-  seconds: number
-  [key: string]: unknown
-}
+import { type ExplainLimits, type ExplainRequest, explainSchema } from './request.js'
+import { admitExplanation, type ExplainReport, explainPipeline } from './run.js'
 
 export interface ExplanationJob {
   id: string
@@ -96,6 +36,8 @@ export interface ExplainDeps {
   log: InferenceLog
   batchRows: number
   store: ExplanationStore
+  /** What one explanation may ask for (the `explain` settings). */
+  limits: ExplainLimits
 }
 
 /** Finished explanation jobs kept in the store, oldest deleted first. */
@@ -117,111 +59,19 @@ export class ExplainService {
     return r.data
   }
 
+  /** Refuse now, before a job's 202, a request the limits refuse or the pipeline cannot answer. */
+  admit(workspace: string, pipeline: string, req: ExplainRequest): void {
+    admitExplanation(this.deps, workspace, pipeline, req)
+  }
+
   /** Run an explanation now. */
-  async explain(
+  explain(
     workspace: string,
     pipeline: string,
     req: ExplainRequest,
     onProgress?: (evaluated: number, planned: number) => void,
   ): Promise<{ report: ExplainReport; table: aq.ColumnTable }> {
-    const t0 = performance.now()
-    const d = this.deps.manager.require(workspace, pipeline)
-    const layout = featureLayout(d.inputs, req.feature_names)
-    const out = outputSelector(d.outputs, req.output)
-    const refRows =
-      'rows' in req.reference
-        ? req.reference.rows
-        : await this.deps.log.query(workspace, pipeline, {
-            start: timeOf(req.reference.start),
-            end: timeOf(req.reference.end),
-            limit: req.reference.limit,
-          })
-    if (refRows.length === 0)
-      throw new InvalidRequestError(`the log of '${pipeline}' has no rows in the reference range`)
-    const F = layout.names.length
-    const ref = rowsToMatrix(layout, refRows, 'reference.rows')
-    const n = refRows.length
-    const planned = plannedRows(req, n, F)
-    const ev = evaluator({
-      infer: (feeds) => d.infer(feeds, { bulk: true }),
-      layout,
-      output: out,
-      batchRows: this.deps.batchRows,
-      onRows: (rows) => onProgress?.(rows, planned),
-    })
-    const common = {
-      method: req.method,
-      workspace,
-      pipeline,
-      pipeline_version: d.spec.pipelineVersion,
-      output: out.label,
-      features: layout.names,
-      reference_rows: n,
-    }
-    let body: Record<string, unknown>
-    let table: aq.ColumnTable
-    if (req.method === 'permutation' || req.method === 'pdp') {
-      const features = pickFeatures(layout.names, req.features)
-      if (req.method === 'permutation') {
-        const r = await permutationImportance(ev.predict, ref, n, layout.names, features, {
-          repeats: req.repeats,
-          seed: req.seed,
-          ...(req.target ? { target: Float64Array.from(req.target) } : {}),
-          ...(req.metric ? { metric: req.metric } : {}),
-        })
-        body = { measure: r.measure, baseline_score: r.baseline, repeats: req.repeats, importances: r.importances }
-        table = r.table
-      } else {
-        const r = await partialDependence(ev.predict, ref, n, layout.names, features, {
-          numPoints: req.num_points,
-          bounds: req.bounds,
-          iceRows: req.ice_rows,
-        })
-        body = { num_points: req.num_points, curves: r.curves }
-        table = r.table
-      }
-    } else {
-      if (!req.rows) throw new InvalidRequestError(`method '${req.method}' explains "rows": give the rows to explain`)
-      const X = rowsToMatrix(layout, req.rows, 'rows')
-      const { B, nb } = sampleBackground(ref, n, F, req.background, req.seed)
-      const base = await baseValue(ev.predict, B, nb)
-      const nsamples = req.nsamples ?? 2 * F + 2048
-      const results = []
-      for (let r = 0; r < req.rows.length; r++) {
-        const x = X.subarray(r * F, (r + 1) * F)
-        const a =
-          req.method === 'kernel_shap'
-            ? await kernelShap(ev.predict, x, B, nb, base, { nsamples, seed: req.seed + r })
-            : await permutationShap(ev.predict, x, B, nb, base, {
-                npermutations: req.npermutations,
-                seed: req.seed + r,
-              })
-        results.push({ row: r, prediction: a.prediction, attributions: a.phi })
-      }
-      body = {
-        base_value: base,
-        background_rows: nb,
-        ...(req.method === 'kernel_shap' ? { nsamples } : { npermutations: req.npermutations }),
-        rows: results,
-      }
-      const cols = { row: [] as number[], feature: [] as string[], value: [] as number[], attribution: [] as number[] }
-      for (const res of results) {
-        res.attributions.forEach((phi, j) => {
-          cols.row.push(res.row)
-          cols.feature.push(layout.names[j] as string)
-          cols.value.push(X[res.row * F + j] as number)
-          cols.attribution.push(phi)
-        })
-      }
-      table = aq.table(cols) as aq.ColumnTable
-    }
-    const report: ExplainReport = {
-      ...common,
-      evaluated_rows: ev.rows(),
-      seconds: (performance.now() - t0) / 1000,
-      ...body,
-    }
-    return { report, table }
+    return explainPipeline(this.deps, workspace, pipeline, req, onProgress)
   }
 
   /**
@@ -333,58 +183,5 @@ function newJob(id: string, workspace: string, pipeline: string, req: ExplainReq
     progress: 0,
     error: null,
     created_at: new Date().toISOString(),
-  }
-}
-
-const timeOf = (v: string | number) =>
-  typeof v === 'number' ? v : Number.isFinite(Number(v)) ? Number(v) : Date.parse(v)
-
-function pickFeatures(names: string[], wanted?: Array<string | number>): number[] {
-  if (!wanted) return names.map((_, i) => i)
-  return wanted.map((w) => {
-    const j = typeof w === 'number' ? w : names.indexOf(w)
-    if (j < 0 || j >= names.length) {
-      throw new InvalidRequestError(
-        `feature ${JSON.stringify(w)} is not one of ${names.slice(0, 12).join(', ')}${names.length > 12 ? ', …' : ''}`,
-      )
-    }
-    return j
-  })
-}
-
-/** Up to `k` background rows drawn without replacement from the reference (seeded). */
-function sampleBackground(
-  ref: Float64Array,
-  n: number,
-  F: number,
-  k: number,
-  seed: number,
-): { B: Float64Array; nb: number } {
-  if (n <= k) return { B: ref, nb: n }
-  const idx = Array.from({ length: n }, (_, i) => i)
-  const rand = mulberry32(seed ^ 0x5eed)
-  for (let i = 0; i < k; i++) {
-    const j = i + Math.floor(rand() * (n - i))
-    ;[idx[i], idx[j]] = [idx[j] as number, idx[i] as number]
-  }
-  const B = new Float64Array(k * F)
-  for (let i = 0; i < k; i++) B.set(ref.subarray((idx[i] as number) * F, ((idx[i] as number) + 1) * F), i * F)
-  return { B, nb: k }
-}
-
-/** Model rows an explanation will evaluate (for progress). */
-function plannedRows(req: ExplainRequest, n: number, F: number): number {
-  const features = req.features?.length ?? F
-  const nb = Math.min(n, req.background)
-  const rows = req.rows?.length ?? 0
-  switch (req.method) {
-    case 'permutation':
-      return n * (1 + features * req.repeats)
-    case 'pdp':
-      return features * req.num_points * n
-    case 'kernel_shap':
-      return nb + rows * (1 + (req.nsamples ?? 2 * F + 2048) * nb)
-    case 'permutation_shap':
-      return nb + rows * (1 + 2 * req.npermutations * (F + 1) * nb)
   }
 }

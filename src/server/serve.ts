@@ -94,6 +94,7 @@ export async function buildServer(
     log: inferenceLog,
     batchRows: config.jobs.batchRows,
     store: store.explanations,
+    limits: config.explain,
   })
   metrics = new Metrics(manager, engine, { assays, inferenceLog })
   let shuttingDown = false

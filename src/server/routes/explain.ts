@@ -7,7 +7,9 @@ import type { Context, Hono } from 'hono'
 import { z } from 'zod'
 import { InvalidRequestError } from '../../errors.js'
 import { explanationChart } from '../../explain/charts.js'
-import { type ExplainReport, type ExplanationJob, explainSchema } from '../../explain/service.js'
+import { explainSchema } from '../../explain/request.js'
+import type { ExplainReport } from '../../explain/run.js'
+import type { ExplanationJob } from '../../explain/service.js'
 import type { ServerDeps } from '../deps.js'
 import { jsonBody, type RouteTable } from '../route-table.js'
 
@@ -53,12 +55,18 @@ export function explainRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): 
       tag,
       access: 'viewer',
       body: { json: explainSchema },
-      responses: { 200: 'report', 202: 'job started', 400: 'invalid', 404: 'not deployed' },
+      responses: {
+        200: 'report',
+        202: 'job started',
+        400: 'invalid, or over a limit (a parameter or the model rows it would cost)',
+        404: 'not deployed',
+      },
     },
     async (c) => {
       const req = explain.parse(await jsonBody(c, deps, z.unknown()))
       await deps.registry.requireWorkspace(param(c, 'ws'))
       if (c.req.query('async') === 'true') {
+        explain.admit(param(c, 'ws'), param(c, 'name'), req) // over a limit: a 400 now, not a failed job later
         const job = await explain.start(param(c, 'ws'), param(c, 'name'), req)
         c.header('Location', `/v1/workspaces/${param(c, 'ws')}/explanations/${job.id}`)
         return c.json(jobJson(job), 202)
