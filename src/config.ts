@@ -34,6 +34,9 @@ function isOrigin(s: string): boolean {
   }
 }
 
+/** Default longest CSV record or JSONL line (LASTMILE_JOB_MAX_RECORD_BYTES), also the job readers' default. */
+export const DEFAULT_MAX_RECORD_BYTES = 16 * 2 ** 20
+
 const configSchema = z.object({
   /** Folder for lastmile's embedded store (models, metadata, logs). */
   dataDir: z.string().min(1).default('.lastmile-data'),
@@ -175,14 +178,46 @@ const configSchema = z.object({
       concurrency: z.number().int().min(1).max(64).default(1),
       /** Default share of rows that may fail (bad values, wrong arity) before the job fails. */
       maxErrorShare: z.number().min(0).max(1).default(0.01),
-      /** Largest uploaded input file. */
+      /**
+       * Largest uploaded input file from a deployer or admin key (or any client with auth off). An
+       * input stays on disk until its job ends and its result (uncompressed Arrow chunks, often
+       * several times a compressed input) until the job is deleted: the default is one a disk holds.
+       */
       uploadLimitBytes: z
         .number()
         .int()
         .min(1)
-        .default(2 ** 40),
+        .default(16 * 2 ** 30),
+      /** Largest uploaded input file from a viewer key. */
+      viewerUploadLimitBytes: z
+        .number()
+        .int()
+        .min(1)
+        .default(2 ** 30),
+      /** Most rows one job may score: checked before the 202 where the file says its size (Parquet, Arrow file), while reading otherwise. */
+      maxRows: z.number().int().min(1).default(1_000_000_000),
+      /** Longest CSV record or JSONL line, in bytes: a longer JSONL line is a row error, a longer CSV record fails the job. */
+      maxRecordBytes: z.number().int().min(1024).default(DEFAULT_MAX_RECORD_BYTES),
+      /**
+       * Starts of a job (batch or explanation) the server may fail to survive: a job still running
+       * after this many is failed at the next start instead of resumed, in case it is what stops the server.
+       */
+      maxAttempts: z.number().int().min(1).max(100).default(3),
+      /** A running job that commits no chunk for this many seconds is failed as stalled. */
+      stallSeconds: z.number().positive().default(3600),
     })
-    .default({ chunkRows: 65_536, batchRows: 16_384, concurrency: 1, maxErrorShare: 0.01, uploadLimitBytes: 2 ** 40 }),
+    .default({
+      chunkRows: 65_536,
+      batchRows: 16_384,
+      concurrency: 1,
+      maxErrorShare: 0.01,
+      uploadLimitBytes: 16 * 2 ** 30,
+      viewerUploadLimitBytes: 2 ** 30,
+      maxRows: 1_000_000_000,
+      maxRecordBytes: DEFAULT_MAX_RECORD_BYTES,
+      maxAttempts: 3,
+      stallSeconds: 3600,
+    }),
   /** Where the `lastmile` admin commands (models, pipelines, workspaces, keys) send requests. */
   client: z
     .object({
@@ -309,6 +344,11 @@ export const ENV_VARS: Record<string, { path: string[]; parse: (v: string) => un
   LASTMILE_JOB_CONCURRENCY: { path: ['jobs', 'concurrency'], parse: Number },
   LASTMILE_JOB_MAX_ERROR_SHARE: { path: ['jobs', 'maxErrorShare'], parse: Number },
   LASTMILE_JOB_UPLOAD_LIMIT_BYTES: { path: ['jobs', 'uploadLimitBytes'], parse: Number },
+  LASTMILE_JOB_VIEWER_UPLOAD_LIMIT_BYTES: { path: ['jobs', 'viewerUploadLimitBytes'], parse: Number },
+  LASTMILE_JOB_MAX_ROWS: { path: ['jobs', 'maxRows'], parse: Number },
+  LASTMILE_JOB_MAX_RECORD_BYTES: { path: ['jobs', 'maxRecordBytes'], parse: Number },
+  LASTMILE_JOB_MAX_ATTEMPTS: { path: ['jobs', 'maxAttempts'], parse: Number },
+  LASTMILE_JOB_STALL_SECONDS: { path: ['jobs', 'stallSeconds'], parse: Number },
   LASTMILE_API_KEY: { path: ['client', 'apiKey'], parse: String },
 }
 

@@ -38,6 +38,8 @@ export interface ExplainDeps {
   store: ExplanationStore
   /** What one explanation may ask for (the `explain` settings). */
   limits: ExplainLimits
+  /** Starts a job may have that the server did not survive before it is failed, not run again (LASTMILE_JOB_MAX_ATTEMPTS). */
+  maxAttempts: number
 }
 
 /** Finished explanation jobs kept in the store, oldest deleted first. */
@@ -89,6 +91,7 @@ export class ExplainService {
       request: req,
       status: 'running',
       error: null,
+      attempts: 1, // counted before it runs, as every start: see resume()
       report: null,
       summary: null,
       createdAt: job.created_at,
@@ -99,20 +102,47 @@ export class ExplainService {
     return job
   }
 
-  /** Run again the jobs a previous run of the server left unfinished (after deployments are restored). */
+  /**
+   * Run again the jobs a previous run of the server left unfinished (after deployments are
+   * restored), each attempt counted in the store first; a job the server did not survive
+   * `maxAttempts` times is failed with the reason instead, and never runs again.
+   */
   async resume(): Promise<string[]> {
     const resumed: string[] = []
+    const max = this.deps.maxAttempts
     for (const r of await this.deps.store.running()) {
-      const req = explainSchema.parse(r.request)
-      this.run({ ...newJob(r.id, r.workspace, r.pipeline, req), created_at: r.createdAt }, req)
+      if (r.attempts >= max) {
+        const error = `the server stopped ${r.attempts} times while running this explanation (LASTMILE_JOB_MAX_ATTEMPTS is ${max}); it was not run again, in case it is what stops the server`
+        await this.deps.store.finish(r.id, {
+          status: 'failed',
+          error,
+          report: null,
+          summary: null,
+          finishedAt: new Date().toISOString(),
+        })
+        continue
+      }
+      const parsed = explainSchema.safeParse(r.request)
+      if (!parsed.success) {
+        const error = `the stored request is no longer valid: ${parsed.error.issues.map((i) => i.message).join('; ')}`
+        const finishedAt = new Date().toISOString()
+        await this.deps.store.finish(r.id, { status: 'failed', error, report: null, summary: null, finishedAt })
+        continue
+      }
+      await this.deps.store.addAttempts(r.id, 1)
+      this.run({ ...newJob(r.id, r.workspace, r.pipeline, parsed.data), created_at: r.createdAt }, parsed.data)
       resumed.push(r.id)
     }
     return resumed
   }
 
-  /** From now on, a job failing because the server shuts down stays `running` in the store, to run again. */
-  stop(): void {
+  /**
+   * From now on, a job failing because the server shuts down stays `running` in the store, to run
+   * again; the attempts of the jobs running now are given back (a graceful stop is not a crash).
+   */
+  async stop(): Promise<void> {
     this.stopping = true
+    for (const id of this.running.keys()) await this.deps.store.addAttempts(id, -1)
   }
 
   private run(job: ExplanationJob, req: ExplainRequest): void {

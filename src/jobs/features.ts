@@ -17,6 +17,7 @@ import {
 import type { Columns } from '../engine/types.js'
 import { InvalidRequestError } from '../errors.js'
 import type { JobRowError } from '../store/types.js'
+import { show } from './io/text.js'
 
 interface InputPlan {
   input: ColumnSpec
@@ -40,8 +41,10 @@ const rowWidth = (shape: ColumnSpec['shape']): number | undefined => {
 /** Check once, against the file's columns, that the pipeline's inputs can be fed. */
 export function planFeeds(inputs: readonly ColumnSpec[], fileColumns: string[], features?: string[]): FeedPlan {
   const have = new Set(fileColumns)
-  const missing = (c: string) =>
-    new InvalidRequestError(`column '${c}' is not in the file; it has ${fileColumns.map((n) => `'${n}'`).join(', ')}`)
+  // A hostile file may have millions of columns, or names of megabytes: the message shows a few, cut short.
+  const shown =
+    fileColumns.slice(0, 20).map(show).join(', ') + (fileColumns.length > 20 ? `, … (${fileColumns.length})` : '')
+  const missing = (c: string) => new InvalidRequestError(`column ${show(c)} is not in the file; it has ${shown}`)
   if (features) {
     const numeric = inputs.filter((i) => i.dtype !== 'string')
     if (inputs.length !== 1 || numeric.length !== 1) {

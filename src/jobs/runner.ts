@@ -32,10 +32,22 @@ export interface JobOptions {
 export interface RunState {
   cancel: boolean
   stop: boolean
+  /** performance.now() at the start, and at the last committed chunk (what the stall guard watches). */
   startedAt: number
+  progressAt: number
   rowsAtStart: number
   rowsDone: number
   reader?: ChunkReader
+  /** Set when the job was failed as stalled: whatever it does later is not recorded. */
+  stalled?: boolean
+}
+
+/** The server's limits on a running job (its current settings, also for a resumed job). */
+export interface JobLimits {
+  /** Most rows a job may score (LASTMILE_JOB_MAX_ROWS). */
+  maxRows: number
+  /** Longest CSV record or JSONL line (LASTMILE_JOB_MAX_RECORD_BYTES). */
+  maxRecordBytes: number
 }
 
 export const chunkPath = (dir: string, k: number) => join(dir, `chunk-${String(k).padStart(6, '0')}.arrow`)
@@ -55,6 +67,14 @@ function tooManyErrors(errors: number, rows: number, share: number): string | un
   return `${errors} of ${rows} rows failed (${((100 * errors) / rows).toFixed(2)}%), more than max_error_share ${share}; see errors`
 }
 
+/** The error for a file of `rows` rows (`known`: the file says so; else: found while reading) past `limit`. */
+export function tooManyRows(rows: number, limit: number, known: boolean): InvalidRequestError | undefined {
+  if (rows <= limit) return undefined
+  return new InvalidRequestError(
+    `the file has ${known ? rows : `more than ${limit}`} rows; a job scores at most ${limit} (LASTMILE_JOB_MAX_ROWS)`,
+  )
+}
+
 /** Run (or resume) `job` until it ends, is cancelled, or the server stops (`state.stop`). */
 export async function runJob(
   job: JobRecord,
@@ -62,9 +82,10 @@ export async function runJob(
   store: JobStore,
   manager: DeploymentManager,
   state: RunState,
+  limits: JobLimits,
 ): Promise<'done' | 'cancelled' | 'stopped'> {
   const opts = job.options as unknown as JobOptions
-  const reader = await openReader(job.inputPath, job.format as JobFormat)
+  const reader = await openReader(job.inputPath, job.format as JobFormat, { maxRecordBytes: limits.maxRecordBytes })
   state.reader = reader
   try {
     let deployment = manager.require(job.workspace, job.pipeline)
@@ -87,6 +108,8 @@ export async function runJob(
       if (state.stop) return 'stopped'
       const chunk = await reader.next(opts.chunkRows)
       if (!chunk) break
+      const pastLimit = tooManyRows(rowsDone + chunk.rows, limits.maxRows, false)
+      if (pastLimit) throw pastLimit
       const readErrors = chunk.errors ?? []
       const ex = extractFeeds(
         plan,
@@ -126,6 +149,7 @@ export async function runJob(
       if (errors.length < MAX_STORED_ERRORS) errors = [...errors, ...chunkErrors].slice(0, MAX_STORED_ERRORS)
       await store.update(job.id, { rowsDone, chunksDone, errorCount, errors })
       state.rowsDone = rowsDone
+      state.progressAt = performance.now()
       const tooMany = tooManyErrors(errorCount, rowsDone, opts.maxErrorShare)
       if (tooMany) throw new InvalidRequestError(tooMany)
     }

@@ -2,19 +2,25 @@
  * Batch file scoring jobs: an input file (uploaded as a stream, or a local path for in-process
  * use) scored through a deployed pipeline chunk by chunk, with progress, cancellation, persisted
  * state that a restarted server resumes from, and the result streamed in any of the formats.
+ * A job is never resumed blindly: each start is counted in the store before it runs, and a job
+ * the server did not survive `maxAttempts` times is failed instead; a job that commits no chunk
+ * for `stallSeconds` is failed as stalled.
  */
 import { randomBytes } from 'node:crypto'
-import { createWriteStream } from 'node:fs'
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises'
+import { mkdir, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Config } from '../config.js'
-import { ConflictError, errorMessage, NotFoundError, PayloadTooLargeError } from '../errors.js'
+import { ConflictError, errorMessage, NotFoundError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { DeploymentManager } from '../serving/deployment.js'
-import type { JobRecord, Store } from '../store/types.js'
+import type { JobRecord, Role, Store } from '../store/types.js'
 import { planFeeds } from './features.js'
 import { type JobFormat, openReader, writeOutput } from './io/index.js'
-import { chunkFiles, type JobOptions, type RunState, runJob } from './runner.js'
+import { chunkFiles, type JobOptions, type RunState, runJob, tooManyRows } from './runner.js'
+import { receive, type UploadLimit } from './upload.js'
+import { type JobView, jobView } from './view.js'
+
+export type { JobView } from './view.js'
 
 export interface JobServiceDeps {
   store: Store
@@ -28,27 +34,8 @@ export interface CreateJob {
   format: JobFormat
   features?: string[]
   maxErrorShare?: number
-}
-
-/** A job as the API shows it: the record plus live progress. */
-export interface JobView {
-  id: string
-  workspace: string
-  pipeline: string
-  status: JobRecord['status']
-  format: string
-  rows_done: number
-  rows_total: number | null
-  /** 0..1, from rows when the total is known, else from bytes read. */
-  progress: number | null
-  rows_per_second: number | null
-  eta_seconds: number | null
-  error_count: number
-  errors: JobRecord['errors']
-  error: string | null
-  created_at: string
-  started_at: string | null
-  finished_at: string | null
+  /** The API key creating the job (undefined when auth is off or in-process): its id is kept, its role sets the upload limit. */
+  key?: { id: string; role: Role }
 }
 
 const ACTIVE: JobRecord['status'][] = ['queued', 'running']
@@ -58,12 +45,15 @@ export class JobService {
   private readonly running = new Map<string, RunState>()
   private readonly finished = new Set<() => void>()
   private stopping = false
+  private watchdog: NodeJS.Timeout | undefined
 
   constructor(private readonly deps: JobServiceDeps) {}
 
-  /** Largest input file accepted, in bytes. */
-  get uploadLimit(): number {
-    return this.deps.config.uploadLimitBytes
+  /** The largest upload a key of `role` may send (undefined: auth is off, anything goes). */
+  uploadLimit(role: Role | undefined): UploadLimit {
+    return role === 'viewer'
+      ? { bytes: this.deps.config.viewerUploadLimitBytes, setting: 'LASTMILE_JOB_VIEWER_UPLOAD_LIMIT_BYTES' }
+      : { bytes: this.deps.config.uploadLimitBytes, setting: 'LASTMILE_JOB_UPLOAD_LIMIT_BYTES' }
   }
 
   private dir(id: string): string {
@@ -89,15 +79,21 @@ export class JobService {
       if ('path' in input) inputPath = input.path
       else {
         inputPath = join(dir, `input.${opts.format}`)
-        await this.receive(input.stream, inputPath)
+        const role = opts.key?.role
+        await receive(input.stream, inputPath, this.uploadLimit(role), role)
       }
-      const reader = await openReader(inputPath, opts.format) // refuse a file that is not what it says now
+      // Refuse now what is cheap to know: the format, the columns the pipeline needs, the row count.
+      const reader = await openReader(inputPath, opts.format, { maxRecordBytes: this.deps.config.maxRecordBytes })
       try {
         planFeeds(
           deployment.inputs,
           reader.schema.map((f) => f.name),
           opts.features,
         )
+        if (reader.totalRows !== undefined) {
+          const tooMany = tooManyRows(reader.totalRows, this.deps.config.maxRows, true)
+          if (tooMany) throw tooMany
+        }
       } finally {
         await reader.close()
       }
@@ -122,6 +118,8 @@ export class JobService {
         errorCount: 0,
         errors: [],
         error: null,
+        attempts: 0,
+        createdBy: opts.key?.id ?? null,
         createdAt: new Date().toISOString(),
         startedAt: null,
         finishedAt: null,
@@ -133,31 +131,6 @@ export class JobService {
       await rm(dir, { recursive: true, force: true })
       throw e
     }
-  }
-
-  /** Stream an upload to `path` (temp, fsync, rename), refused past the upload limit. */
-  private async receive(stream: AsyncIterable<Uint8Array>, path: string): Promise<void> {
-    const limit = this.deps.config.uploadLimitBytes
-    const tmp = `${path}.tmp`
-    const out = createWriteStream(tmp)
-    let bytes = 0
-    try {
-      for await (const chunk of stream) {
-        bytes += chunk.length
-        if (bytes > limit) {
-          throw new PayloadTooLargeError(`the file is larger than ${limit} bytes (LASTMILE_JOB_UPLOAD_LIMIT_BYTES)`)
-        }
-        if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r())) // back-pressure
-      }
-      await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())))
-    } catch (e) {
-      out.destroy()
-      throw e
-    }
-    const f = await open(tmp, 'r+')
-    await f.sync()
-    await f.close()
-    await rename(tmp, path)
   }
 
   async get(id: string): Promise<JobRecord> {
@@ -172,46 +145,7 @@ export class JobService {
 
   /** The job with its live progress. */
   view(job: JobRecord): JobView {
-    const state = this.running.get(job.id)
-    const rowsDone = state?.rowsDone ?? job.rowsDone
-    let rate: number | null = null
-    if (state) {
-      const s = (performance.now() - state.startedAt) / 1000
-      if (s > 0 && rowsDone > state.rowsAtStart) rate = (rowsDone - state.rowsAtStart) / s
-    } else if (job.startedAt && job.finishedAt) {
-      const s = (Date.parse(job.finishedAt) - Date.parse(job.startedAt)) / 1000
-      if (s > 0) rate = rowsDone / s
-    }
-    let progress: number | null = job.status === 'succeeded' ? 1 : null
-    if (progress === null && job.rowsTotal) progress = rowsDone / job.rowsTotal
-    else if (progress === null && state?.reader) {
-      const p = state.reader.progress()
-      if (p.bytesTotal > 0) progress = p.bytesRead / p.bytesTotal
-    }
-    const eta =
-      job.status === 'running' && rate && progress !== null && progress > 0
-        ? job.rowsTotal
-          ? (job.rowsTotal - rowsDone) / rate
-          : (rowsDone / rate) * ((1 - progress) / progress)
-        : null
-    return {
-      id: job.id,
-      workspace: job.workspace,
-      pipeline: job.pipeline,
-      status: job.status,
-      format: job.format,
-      rows_done: rowsDone,
-      rows_total: job.rowsTotal,
-      progress,
-      rows_per_second: rate,
-      eta_seconds: eta,
-      error_count: job.errorCount,
-      errors: job.errors,
-      error: job.error,
-      created_at: job.createdAt,
-      started_at: job.startedAt,
-      finished_at: job.finishedAt,
-    }
+    return jobView(job, this.running.get(job.id))
   }
 
   /** Cancel an active job (it stops after the chunk in progress); delete a finished one and its files. */
@@ -243,15 +177,36 @@ export class JobService {
     return { format: f, body: writeOutput(await chunkFiles(this.dir(id)), f) }
   }
 
-  /** Resume jobs a previous run left queued or running. */
+  /**
+   * Resume jobs a previous run left queued or running, except those the server did not survive
+   * `maxAttempts` times: those are failed with the reason, never run again.
+   */
   async start(): Promise<void> {
-    const active = await this.deps.store.jobs.list({ status: ACTIVE })
-    for (const job of active.reverse()) this.enqueue(job.id)
+    const { maxAttempts, stallSeconds } = this.deps.config
+    for (const job of (await this.deps.store.jobs.list({ status: ACTIVE })).reverse()) {
+      if (job.attempts < maxAttempts) this.enqueue(job.id)
+      else {
+        this.deps.log.warn('job not resumed: the server stopped while running it', {
+          id: job.id,
+          attempts: job.attempts,
+        })
+        await this.finish(
+          job,
+          'failed',
+          `the server stopped ${job.attempts} times while running this job (LASTMILE_JOB_MAX_ATTEMPTS is ${maxAttempts}); it was not resumed, in case the job is what stops the server. Check the input file, then create the job again`,
+        )
+      }
+    }
+    const stallMs = stallSeconds * 1000
+    // Look often enough to catch a stall within a quarter of the limit, at most once a minute.
+    this.watchdog = setInterval(() => void this.failStalled(stallMs), Math.min(60_000, Math.max(50, stallMs / 4)))
+    this.watchdog.unref()
   }
 
   /** Stop running jobs after their current chunk; they resume at the next start. */
   async stop(): Promise<void> {
     this.stopping = true
+    clearInterval(this.watchdog)
     this.queue.length = 0
     for (const s of this.running.values()) s.stop = true
     await this.idle()
@@ -272,16 +227,29 @@ export class JobService {
   private pump(): void {
     while (!this.stopping && this.running.size < this.deps.config.concurrency && this.queue.length > 0) {
       const id = this.queue.shift() as string
-      const state: RunState = { cancel: false, stop: false, startedAt: performance.now(), rowsAtStart: 0, rowsDone: 0 }
+      const now = performance.now()
+      const state: RunState = {
+        cancel: false,
+        stop: false,
+        startedAt: now,
+        progressAt: now,
+        rowsAtStart: 0,
+        rowsDone: 0,
+      }
       this.running.set(id, state)
-      void this.execute(id, state).finally(() => {
-        this.running.delete(id)
-        this.pump()
-        if (this.running.size > 0 || this.queue.length > 0) return
-        for (const r of this.finished) r()
-        this.finished.clear()
-      })
+      void this.execute(id, state)
+        .catch((e) => this.deps.log.error('job could not be run or recorded', { id, error: errorMessage(e) }))
+        .finally(() => this.release(id, state))
     }
+  }
+
+  /** Frees `state`'s slot (unless a stall already did), starts the next job, wakes idle() waiters. */
+  private release(id: string, state: RunState): void {
+    if (this.running.get(id) === state) this.running.delete(id)
+    this.pump()
+    if (this.running.size > 0 || this.queue.length > 0) return
+    for (const r of this.finished) r()
+    this.finished.clear()
   }
 
   private async execute(id: string, state: RunState): Promise<void> {
@@ -289,16 +257,56 @@ export class JobService {
     if (!job || !ACTIVE.includes(job.status)) return
     state.rowsAtStart = job.rowsDone
     state.rowsDone = job.rowsDone
-    state.startedAt = performance.now()
-    await this.deps.store.jobs.update(id, { status: 'running', startedAt: job.startedAt ?? new Date().toISOString() })
-    this.deps.log.info('job running', { id, pipeline: job.pipeline, resumeFrom: job.rowsDone })
+    // The attempt is committed before the job touches its input: if this start kills the server,
+    // the next one knows.
+    const attempts = job.attempts + 1
+    await this.deps.store.jobs.update(id, {
+      status: 'running',
+      attempts,
+      startedAt: job.startedAt ?? new Date().toISOString(),
+    })
+    this.deps.log.info('job running', { id, pipeline: job.pipeline, resumeFrom: job.rowsDone, attempt: attempts })
+    const limits = { maxRows: this.deps.config.maxRows, maxRecordBytes: this.deps.config.maxRecordBytes }
     try {
-      const outcome = await runJob(job, this.dir(id), this.deps.store.jobs, this.deps.manager, state)
-      if (outcome === 'stopped') return // still 'running' in the store: resumed at the next start
+      const outcome = await runJob(job, this.dir(id), this.deps.store.jobs, this.deps.manager, state, limits)
+      if (state.stalled) return // already failed, its slot given to the next job
+      if (outcome === 'stopped') {
+        // Still 'running' in the store, resumed at the next start; a graceful stop is not a crash.
+        await this.deps.store.jobs.update(id, { attempts: attempts - 1 })
+        return
+      }
       await this.finish(await this.get(id), outcome === 'done' ? 'succeeded' : 'cancelled')
     } catch (e) {
+      if (state.stalled) return
       this.deps.log.warn('job failed', { id, error: errorMessage(e) })
       await this.finish(await this.get(id), 'failed', errorMessage(e))
+    }
+  }
+
+  /**
+   * Fails each running job that has committed no chunk for `stallMs`, and frees its slot: a job
+   * stuck in a decoder or a model call may never return. Its reader is closed, which ends a
+   * decoder working in a thread of its own.
+   */
+  private async failStalled(stallMs: number): Promise<void> {
+    const now = performance.now()
+    for (const [id, state] of [...this.running]) {
+      if (state.stalled || now - state.progressAt <= stallMs) continue
+      state.stalled = true
+      state.cancel = true
+      const seconds = Math.round((now - state.progressAt) / 1000)
+      this.deps.log.warn('job stalled', { id, seconds })
+      void state.reader?.close().catch(() => undefined)
+      try {
+        await this.finish(
+          await this.get(id),
+          'failed',
+          `the job committed no chunk for ${seconds} s (LASTMILE_JOB_STALL_SECONDS is ${stallMs / 1000}); it was stopped as stalled`,
+        )
+      } catch (e) {
+        this.deps.log.warn('could not fail a stalled job', { id, error: errorMessage(e) })
+      }
+      this.release(id, state)
     }
   }
 

@@ -95,6 +95,7 @@ export async function buildServer(
     batchRows: config.jobs.batchRows,
     store: store.explanations,
     limits: config.explain,
+    maxAttempts: config.jobs.maxAttempts,
   })
   metrics = new Metrics(manager, engine, { assays, inferenceLog })
   let shuttingDown = false
@@ -147,7 +148,7 @@ export async function buildServer(
       shuttingDown = true
       await assays.stop()
       await jobs.stop() // running jobs stop after their current chunk and resume at the next start
-      explain.stop() // running explanations are run again at the next start
+      await explain.stop() // running explanations are run again at the next start
       await manager.stopAll() // every queued request is answered (and handed to the log) first
       await inferenceLog.close() // then the log writes everything it holds
       await engine.close()

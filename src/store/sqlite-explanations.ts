@@ -9,6 +9,10 @@ export const EXPLANATIONS_MIGRATION = `CREATE TABLE explanations (
      error TEXT, report TEXT, summary BLOB, created_at TEXT NOT NULL, finished_at TEXT);
    CREATE INDEX explanations_by_status ON explanations (status);`
 
+/** Attempts: starts the server did not survive (poison explanation jobs are failed, not run again). */
+export const EXPLANATIONS_ATTEMPTS_MIGRATION =
+  'ALTER TABLE explanations ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;'
+
 type Row = Record<string, unknown>
 
 function recordFrom(r: Row): ExplanationRecord {
@@ -20,6 +24,7 @@ function recordFrom(r: Row): ExplanationRecord {
     request: JSON.parse(r.request as string),
     status: r.status as ExplanationRecord['status'],
     error: (r.error as string | null) ?? null,
+    attempts: r.attempts as number,
     report: r.report === null ? null : JSON.parse(r.report as string),
     summary: r.summary === null ? null : new Uint8Array(r.summary as Buffer),
     createdAt: r.created_at as string,
@@ -33,8 +38,8 @@ export class SqliteExplanations implements ExplanationStore {
   async add(r: ExplanationRecord): Promise<void> {
     this.db
       .prepare(
-        `INSERT INTO explanations (id, workspace, pipeline, method, request, status, error, report, summary,
-           created_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO explanations (id, workspace, pipeline, method, request, status, error, attempts, report,
+           summary, created_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         r.id,
@@ -44,6 +49,7 @@ export class SqliteExplanations implements ExplanationStore {
         JSON.stringify(r.request),
         r.status,
         r.error,
+        r.attempts,
         r.report === null ? null : JSON.stringify(r.report),
         r.summary,
         r.createdAt,
@@ -70,6 +76,12 @@ export class SqliteExplanations implements ExplanationStore {
   async get(id: string): Promise<ExplanationRecord | undefined> {
     const r = this.db.prepare('SELECT * FROM explanations WHERE id = ?').get(id) as Row | undefined
     return r ? recordFrom(r) : undefined
+  }
+
+  async addAttempts(id: string, delta: number): Promise<void> {
+    this.db
+      .prepare("UPDATE explanations SET attempts = MAX(0, attempts + ?) WHERE id = ? AND status = 'running'")
+      .run(delta, id)
   }
 
   async running(): Promise<ExplanationRecord[]> {

@@ -11,6 +11,10 @@ export const JOBS_MIGRATION = `CREATE TABLE jobs (
      created_at TEXT NOT NULL, started_at TEXT, finished_at TEXT);
    CREATE INDEX jobs_by_status ON jobs (status);`
 
+/** Attempts (starts the server did not survive) and the creating key, for poison jobs and job roles. */
+export const JOBS_ATTEMPTS_MIGRATION = `ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE jobs ADD COLUMN created_by TEXT;`
+
 /** JobRecord field → column (JSON-encoded where marked). */
 const COLUMNS: Record<string, { column: string; json?: boolean }> = {
   status: { column: 'status' },
@@ -24,6 +28,7 @@ const COLUMNS: Record<string, { column: string; json?: boolean }> = {
   errorCount: { column: 'error_count' },
   errors: { column: 'errors', json: true },
   error: { column: 'error' },
+  attempts: { column: 'attempts' },
   startedAt: { column: 'started_at' },
   finishedAt: { column: 'finished_at' },
 }
@@ -46,6 +51,8 @@ function jobFrom(r: Row): JobRecord {
     errorCount: r.error_count as number,
     errors: JSON.parse(r.errors as string),
     error: (r.error as string | null) ?? null,
+    attempts: r.attempts as number,
+    createdBy: (r.created_by as string | null) ?? null,
     createdAt: r.created_at as string,
     startedAt: (r.started_at as string | null) ?? null,
     finishedAt: (r.finished_at as string | null) ?? null,
@@ -59,8 +66,8 @@ export class SqliteJobs implements JobStore {
     this.db
       .prepare(
         `INSERT INTO jobs (id, workspace, pipeline, status, format, input_path, input_bytes, options, rows_total,
-           rows_done, chunks_done, error_count, errors, error, created_at, started_at, finished_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           rows_done, chunks_done, error_count, errors, error, attempts, created_by, created_at, started_at, finished_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         j.id,
@@ -77,6 +84,8 @@ export class SqliteJobs implements JobStore {
         j.errorCount,
         JSON.stringify(j.errors),
         j.error,
+        j.attempts,
+        j.createdBy,
         j.createdAt,
         j.startedAt,
         j.finishedAt,

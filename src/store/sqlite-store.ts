@@ -7,8 +7,8 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { ConflictError, NotFoundError } from '../errors.js'
-import { EXPLANATIONS_MIGRATION, SqliteExplanations } from './sqlite-explanations.js'
-import { JOBS_MIGRATION, SqliteJobs } from './sqlite-jobs.js'
+import { EXPLANATIONS_ATTEMPTS_MIGRATION, EXPLANATIONS_MIGRATION, SqliteExplanations } from './sqlite-explanations.js'
+import { JOBS_ATTEMPTS_MIGRATION, JOBS_MIGRATION, SqliteJobs } from './sqlite-jobs.js'
 import type {
   ApiKeyRecord,
   AssayRecord,
@@ -52,6 +52,7 @@ export const MIGRATIONS: string[] = [
      result TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (assay_id, window_start, window_end));`,
   JOBS_MIGRATION,
   EXPLANATIONS_MIGRATION,
+  `${JOBS_ATTEMPTS_MIGRATION}\n${EXPLANATIONS_ATTEMPTS_MIGRATION}`,
 ]
 
 type Row = Record<string, unknown>

@@ -112,6 +112,13 @@ export interface JobRecord {
   errors: JobRowError[]
   /** Why the job failed. */
   error: string | null
+  /**
+   * Starts the server did not survive: counted (and committed) before each start or resume, given
+   * back when a graceful shutdown stops the job. At the limit the job is failed, not resumed.
+   */
+  attempts: number
+  /** Id of the API key that created the job (null when auth is off or in-process): it may cancel or delete it. */
+  createdBy: string | null
   createdAt: string
   startedAt: string | null
   finishedAt: string | null
@@ -137,6 +144,8 @@ export interface ExplanationRecord {
   request: unknown
   status: 'running' | 'succeeded' | 'failed'
   error: string | null
+  /** Starts the server did not survive, as {@link JobRecord.attempts}. */
+  attempts: number
   /** The JSON report. */
   report: unknown | null
   /** The summary table as Arrow IPC (stream) bytes. */
@@ -152,6 +161,8 @@ export interface ExplanationStore {
     end: Pick<ExplanationRecord, 'status' | 'error' | 'report' | 'summary' | 'finishedAt'>,
   ): Promise<void>
   get(id: string): Promise<ExplanationRecord | undefined>
+  /** Add `delta` to a running job's attempts (+1 before a start, -1 after a graceful stop). */
+  addAttempts(id: string, delta: number): Promise<void>
   /** Jobs a restart interrupted, oldest first. */
   running(): Promise<ExplanationRecord[]>
   /** Delete finished jobs beyond the newest `keep`. */

@@ -1,13 +1,12 @@
 /**
  * Flights data from the vega-datasets npm package: `flights-200k.arrow` (delay, distance, time of
  * day) and `flights-3m.parquet` (date, delay, distance, origin, destination), and a linear model
- * of the delay fitted on them, with its float64 reference.
+ * of the delay fitted on the 200k, with its float64 reference.
  */
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { tableFromIPC } from '@uwdata/flechette'
-import { openReader } from '../../src/jobs/io/index.js'
 import { fitStandardizedLinear, type StandardizedLinearParams, standardizedLinear } from '../../src/onnx/fixtures.js'
 
 const dataDir = join(dirname(createRequire(import.meta.url).resolve('vega-datasets')), '..', 'data')
@@ -38,14 +37,4 @@ export function expectedDelay(p: StandardizedLinearParams, x: number[]): number 
     y += ((Math.fround(x[j] as number) - (p.mean[j] as number)) / (p.std[j] as number)) * (p.w[j] as number)
   }
   return y
-}
-
-/** delay ~ distance + date (ms), fitted on the first 100k rows of flights-3m.parquet. */
-export async function flights3mModel(): Promise<{ bytes: Uint8Array; params: StandardizedLinearParams }> {
-  const reader = await openReader(FLIGHTS_3M, 'parquet')
-  const chunk = await reader.next(100_000)
-  await reader.close()
-  const col = (n: string) => Array.from(chunk?.columns[n] as ArrayLike<number>, Number)
-  const params = fitStandardizedLinear([col('distance'), col('date')], col('delay'))
-  return { bytes: standardizedLinear(params).bytes, params }
 }

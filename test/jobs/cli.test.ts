@@ -123,6 +123,7 @@ describe.runIf(cliBuilt)(
         { timeout: 60_000, interval: 50 },
       )
       expect(done.rows_done).toBe(200_000)
+      expect(done.attempts).toBe(2) // the start the server did not survive, and the one that finished
       const table = tableFromIPC(new Uint8Array(await (await lm.jobResult(id, 'arrow')).arrayBuffer()))
       expectDelays(table.getChild('out.y')?.toArray() as ArrayLike<unknown>)
       expect(Array.from(table.getChild('distance')?.toArray() as ArrayLike<number>)).toEqual(

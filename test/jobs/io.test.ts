@@ -33,12 +33,11 @@ import {
   type SchemaField,
   writeOutput,
 } from '../../src/jobs/io/index.js'
+import { FLIGHTS_3M, FLIGHTS_200K } from '../helpers/flights.js'
 import { tempDir } from '../helpers/server.js'
 
 // The vega-datasets package exports only its JS entry; its data/ folder sits beside build/.
 const DATA = join(dirname(createRequire(import.meta.url).resolve('vega-datasets')), '..', 'data')
-const FLIGHTS_3M = join(DATA, 'flights-3m.parquet')
-const FLIGHTS_200K = join(DATA, 'flights-200k.arrow')
 
 async function readAll(reader: ChunkReader, maxRows: number): Promise<ColumnChunk[]> {
   const chunks: ColumnChunk[] = []

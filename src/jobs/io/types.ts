@@ -38,9 +38,9 @@ export interface ColumnChunk {
 }
 
 /**
- * Reads a file in chunks of rows. Chunk k after `skip(s)` covers input rows
- * [s + k·maxRows, s + (k+1)·maxRows), whatever the file's own batches or row groups, so a job that
- * restarts can skip what it has already scored and get the same chunks again.
+ * Reads a file in chunks of rows. After `skip(s)`, chunks cover input rows s, s+1, ... in order,
+ * whatever the file's own batches or row groups, so a job that restarts can skip what it has
+ * already scored and continue with the next row.
  *
  * @example
  * const reader = await openReader('flights.parquet', 'parquet')
@@ -57,7 +57,10 @@ export interface ChunkReader {
   progress(): { bytesRead: number; bytesTotal: number }
   /** Skip the first `rows` rows; cheap where the format allows (whole Parquet row groups and Arrow batches are not decoded). Call before the first next(). */
   skip(rows: number): Promise<void>
-  /** The next chunk of `maxRows` rows (fewer only at the end of the file); undefined after the last. */
+  /**
+   * The next chunk of `maxRows` rows; undefined after the last. Fewer at the end of the file, and
+   * where the rows' text reaches a memory budget (CSV/JSONL with very long records).
+   */
   next(maxRows: number): Promise<ColumnChunk | undefined>
   /** Releases the file; safe to call twice. */
   close(): Promise<void>
@@ -67,4 +70,10 @@ export interface ChunkReader {
 export interface ReaderOptions {
   /** CSV/JSONL: rows read up front to infer column types (default 1000). */
   inferRows?: number
+  /**
+   * CSV/JSONL: longest record or line in bytes (default LASTMILE_JOB_MAX_RECORD_BYTES' default).
+   * A longer JSONL line is a row error; a longer CSV record fails the read (CSV cannot find the next
+   * record without parsing this one).
+   */
+  maxRecordBytes?: number
 }

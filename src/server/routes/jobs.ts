@@ -5,10 +5,11 @@
 import type { IncomingMessage } from 'node:http'
 import { Readable } from 'node:stream'
 import type { Context, Hono } from 'hono'
-import { InvalidRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../../errors.js'
+import { ForbiddenError, InvalidRequestError, UnsupportedMediaTypeError } from '../../errors.js'
 import { formatFromContentType, type JobFormat } from '../../jobs/io/index.js'
-import { authenticate, authorize } from '../../registry/keys.js'
-import type { JobRecord, Role } from '../../store/types.js'
+import { tooLarge } from '../../jobs/upload.js'
+import { authenticate, authorize, permits } from '../../registry/keys.js'
+import type { ApiKeyRecord, JobRecord, Role } from '../../store/types.js'
 import { contentType } from '../body.js'
 import type { ServerDeps } from '../deps.js'
 import type { RouteTable } from '../route-table.js'
@@ -33,11 +34,16 @@ export function jobRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): void
   const tag = 'jobs'
   const param = (c: Context, name: string) => c.req.param(name) as string
 
+  /** The caller's key, when keys are required. */
+  const keyOf = async (c: Context): Promise<ApiKeyRecord | undefined> =>
+    deps.authRequired ? authenticate(deps.store, c.req.header('authorization')) : undefined
+
   /** The job, after checking the caller's key may act on its workspace (the path has no {ws}). */
-  const jobFor = async (c: Context, role: Role): Promise<JobRecord> => {
+  const jobFor = async (c: Context, role: Role): Promise<{ job: JobRecord; key: ApiKeyRecord | undefined }> => {
     const job = await jobs.get(param(c, 'id'))
-    if (deps.authRequired) authorize(await authenticate(deps.store, c.req.header('authorization')), job.workspace, role)
-    return job
+    const key = await keyOf(c)
+    if (key) authorize(key, job.workspace, role)
+    return { job, key }
   }
 
   routes.add(
@@ -74,12 +80,10 @@ export function jobRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): void
         ?.split(',')
         .map((f) => f.trim())
         .filter(Boolean)
-      const declared = Number(c.req.header('content-length') ?? 0)
-      if (declared > jobs.uploadLimit) {
-        throw new PayloadTooLargeError(
-          `the file is larger than ${jobs.uploadLimit} bytes (LASTMILE_JOB_UPLOAD_LIMIT_BYTES)`,
-        )
-      }
+      const key = await keyOf(c)
+      const limit = jobs.uploadLimit(key?.role)
+      // A declared size past the sender's limit is refused before a byte of the body is stored.
+      if (Number(c.req.header('content-length') ?? 0) > limit.bytes) throw tooLarge(limit, key?.role)
       const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming
       const stream = (incoming ?? c.req.raw.body ?? []) as AsyncIterable<Uint8Array>
       await deps.registry.requireWorkspace(param(c, 'ws'))
@@ -91,6 +95,7 @@ export function jobRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): void
           format,
           ...(features?.length ? { features } : {}),
           ...(share !== undefined ? { maxErrorShare: share } : {}),
+          ...(key ? { key: { id: key.id, role: key.role } } : {}),
         },
       )
       c.header('Location', `/v1/jobs/${job.id}`)
@@ -119,20 +124,26 @@ export function jobRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): void
       access: 'key',
       responses: { 200: 'job', 404: 'none' },
     },
-    async (c) => c.json(jobs.view(await jobFor(c, 'viewer'))),
+    async (c) => c.json(jobs.view((await jobFor(c, 'viewer')).job)),
   )
   routes.add(
     app,
     {
       method: 'delete',
       path: '/v1/jobs/{id}',
-      summary: 'Cancel a queued or running job; delete a finished one and its files',
+      summary:
+        'Cancel a queued or running job; delete a finished one and its files (the key that created it, or a deployer or admin of its workspace)',
       tag,
       access: 'key',
-      responses: { 200: 'cancelled', 204: 'deleted', 404: 'none' },
+      responses: { 200: 'cancelled', 204: 'deleted', 403: 'not the creator nor a deployer', 404: 'none' },
     },
     async (c) => {
-      const job = await jobFor(c, 'viewer')
+      const { job, key } = await jobFor(c, 'viewer')
+      if (key && key.id !== job.createdBy && !permits(key, job.workspace, 'deployer')) {
+        throw new ForbiddenError(
+          `this key (${key.role} in '${key.workspace}') cannot cancel or delete job '${job.id}': only the key that created it, or a deployer or admin of workspace '${job.workspace}', can`,
+        )
+      }
       if ((await jobs.cancelOrDelete(job.id)) === 'deleted') return c.body(null, 204)
       return c.json(jobs.view(await jobs.get(job.id)))
     },
@@ -149,7 +160,7 @@ export function jobRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): void
       responses: { 200: 'the result file', 404: 'none', 409: 'not succeeded' },
     },
     async (c) => {
-      const job = await jobFor(c, 'viewer')
+      const { job } = await jobFor(c, 'viewer')
       const { format, body } = await jobs.result(job.id, formatParam(c.req.query('format')))
       c.header('Content-Type', MEDIA[format])
       c.header('Content-Disposition', `attachment; filename="${job.id}.${format === 'arrow' ? 'arrows' : format}"`)
