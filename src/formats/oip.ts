@@ -10,6 +10,7 @@ import {
   type ColumnSpec,
   type Dim,
   type DType,
+  formatShape,
   type HostTensor,
   type TensorSpec,
   zeros,
@@ -17,6 +18,7 @@ import {
 import type { Columns } from '../engine/types.js'
 import { InvalidInputError, InvalidRequestError } from '../errors.js'
 import type { OutputSpec } from '../pipeline/post.js'
+import { type DecodeLimits, MAX_RANK, preview, shapeElements, TensorBudget, UNLIMITED } from './limits.js'
 import { jsonValues, stringsFromJson, tensorFromJson } from './values.js'
 
 export const OIP_DATATYPE: Record<DType | 'string', string> = {
@@ -58,13 +60,29 @@ export function oipTensorMetadata(spec: TensorSpec | OutputSpec) {
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
 /**
+ * The JSON header and the binary part of a body sent with `Inference-Header-Content-Length`
+ * (`headerLength`, the header's raw value): a decimal byte count within the body.
+ */
+export function splitBinaryBody(bytes: Uint8Array, headerLength: string): { header: Uint8Array; binary: Uint8Array } {
+  const n = /^\d{1,15}$/.test(headerLength.trim()) ? Number(headerLength) : Number.NaN
+  if (!(n <= bytes.length)) {
+    throw new InvalidRequestError(
+      `Inference-Header-Content-Length is ${preview(headerLength)}; expected a byte count from 0 to the body's ${bytes.length} bytes`,
+    )
+  }
+  return { header: bytes.subarray(0, n), binary: bytes.subarray(n) }
+}
+
+/**
  * Decode a request body (JSON header plus, with the binary extension, the bytes after it).
  * Datatypes must equal the model's (`specs`); names and shapes are checked by the deployment.
+ * Every shape is checked against the data present and `limits` before its tensor is allocated.
  */
 export function decodeOipRequest(
   header: unknown,
   binary: Uint8Array | undefined,
   specs: readonly ColumnSpec[],
+  limits: DecodeLimits = UNLIMITED,
 ): OipRequest {
   if (!isObject(header))
     throw new InvalidRequestError('the body must be an OIP v2 inference request: a JSON object with "inputs"')
@@ -72,6 +90,7 @@ export function decodeOipRequest(
   if (id !== undefined && typeof id !== 'string') throw new InvalidRequestError('"id" must be a string')
   if (!Array.isArray(inputs) || inputs.length === 0)
     throw new InvalidRequestError('"inputs" must be a non-empty array of tensors')
+  const budget = new TensorBudget(limits.maxTensorBytes)
   const feeds: Columns = {}
   let offset = 0
   inputs.forEach((input, i) => {
@@ -80,22 +99,29 @@ export function decodeOipRequest(
     const { name, shape, datatype, data } = input
     if (typeof name !== 'string' || name === '')
       throw new InvalidRequestError(`inputs[${i}].name must be a non-empty string`)
-    if (feeds[name]) throw new InvalidRequestError(`input '${name}' appears twice`)
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
-      throw new InvalidRequestError(`input '${name}': shape must be an array of non-negative integers`)
+    if (Object.hasOwn(feeds, name)) throw new InvalidRequestError(`input '${name}' appears twice`)
+    if (
+      !Array.isArray(shape) ||
+      shape.length > MAX_RANK ||
+      !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)
+    ) {
+      throw new InvalidRequestError(
+        `input '${name}': "shape" must be an array of at most ${MAX_RANK} non-negative integers, got ${preview(shape)}`,
+      )
     }
     const dtype = FROM_DATATYPE.get(String(datatype))
     if (!dtype)
       throw new InvalidRequestError(
-        `input '${name}': unknown datatype ${JSON.stringify(datatype)}; expected one of ${[...FROM_DATATYPE.keys()].join(', ')}`,
+        `input '${name}': unknown datatype ${preview(datatype)}; expected one of ${[...FROM_DATATYPE.keys()].join(', ')}`,
       )
     const spec = specs.find((s) => s.name === name)
     const dims = shape as number[]
+    const what = `input '${name}'`
     if (spec?.dtype === 'string') {
       // A routing key column: BYTES, or numbers read as their decimal text.
       if (data === undefined)
         throw new InvalidRequestError(`input '${name}' needs JSON "data" (a key column cannot be binary)`)
-      feeds[name] = stringsFromJson(dims, data, `input '${name}'`)
+      feeds[name] = stringsFromJson(dims, data, what, budget)
       return
     }
     if (spec && spec.dtype !== dtype) {
@@ -109,11 +135,16 @@ export function decodeOipRequest(
     if (size !== undefined) {
       if (!binary)
         throw new InvalidRequestError(`input '${name}' has binary_data_size but the request has no binary part`)
-      feeds[name] = binaryTensor(name, dtype, dims, binary, offset, Number(size))
-      offset += Number(size)
+      if (!Number.isSafeInteger(size) || (size as number) < 0) {
+        throw new InvalidRequestError(
+          `input '${name}': parameters.binary_data_size must be a non-negative integer, got ${preview(size)}`,
+        )
+      }
+      feeds[name] = binaryTensor(name, dtype, dims, binary, offset, size as number, budget)
+      offset += size as number
     } else {
       if (data === undefined) throw new InvalidRequestError(`input '${name}' has no "data" (nor binary_data_size)`)
-      feeds[name] = tensorFromJson(dtype, dims, data, `input '${name}'`)
+      feeds[name] = tensorFromJson(dtype, dims, data, what, budget)
     }
   })
   if (binary && offset !== binary.length) {
@@ -132,6 +163,10 @@ export function decodeOipRequest(
   return { ...(typeof id === 'string' ? { id } : {}), feeds, ...(requested ? { outputs: requested } : {}), binaryAll }
 }
 
+/**
+ * An input's tensor from the binary part: its size must lie within the bytes left and equal its
+ * shape's product times the element size, both checked before the tensor is allocated.
+ */
 function binaryTensor(
   name: string,
   dtype: DType,
@@ -139,16 +174,24 @@ function binaryTensor(
   binary: Uint8Array,
   offset: number,
   size: number,
+  budget: TensorBudget,
 ): HostTensor {
-  const t = zeros(dtype, dims)
-  const expected = t.data.length * bytesPerElement(dtype)
-  if (size !== expected) {
-    throw new InvalidInputError(
-      `input '${name}': binary_data_size is ${size} but shape [${dims.join(',')}] of ${dtype} needs ${expected} bytes`,
+  const left = binary.length - offset
+  if (size > left) {
+    throw new InvalidRequestError(
+      `input '${name}': parameters.binary_data_size is ${size} but the binary part has ${left} bytes left`,
     )
   }
-  if (offset + size > binary.length)
-    throw new InvalidRequestError(`input '${name}': the binary part ends before its ${size} bytes`)
+  const width = bytesPerElement(dtype)
+  const elements = shapeElements(dims, Number.MAX_SAFE_INTEGER / width)
+  if (elements * width !== size) {
+    const needs = Number.isFinite(elements) ? `${elements * width} bytes` : 'more than 2^53 bytes'
+    throw new InvalidInputError(
+      `input '${name}': parameters.binary_data_size is ${size} but shape ${formatShape(dims)} of ${dtype} needs ${needs}`,
+    )
+  }
+  budget.take(`input '${name}'`, elements, dims[0] ?? 1, dtype)
+  const t = zeros(dtype, dims)
   // Copy: the body's bytes are not aligned for the element type in general.
   new Uint8Array(t.data.buffer, t.data.byteOffset, size).set(binary.subarray(offset, offset + size))
   return t

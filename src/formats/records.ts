@@ -6,6 +6,7 @@
 import type { AnyTensor, ColumnSpec } from '../engine/tensor.js'
 import type { Columns } from '../engine/types.js'
 import { InvalidInputError, InvalidRequestError } from '../errors.js'
+import { type DecodeLimits, TensorBudget, UNLIMITED } from './limits.js'
 import { columnFromJson, jsonRow, jsonValues } from './values.js'
 
 /** Row shape of an input: its fixed dims after the batch dim, or what the first row shows. */
@@ -24,8 +25,12 @@ function rowDims(spec: ColumnSpec, first: unknown): number[] {
   return dims
 }
 
-/** Decode records into batch-major feeds (one row per record). */
-export function decodeRecords(body: unknown, specs: readonly ColumnSpec[]): Columns {
+/**
+ * Decode records into batch-major feeds (one row per record). Every record must hold every input
+ * with the same nesting as the first; rows are checked against the data present and `limits`
+ * before each column is allocated.
+ */
+export function decodeRecords(body: unknown, specs: readonly ColumnSpec[], limits: DecodeLimits = UNLIMITED): Columns {
   if (!Array.isArray(body) || body.length === 0) {
     throw new InvalidRequestError('a pandas-records body must be a non-empty JSON array of objects, one per row')
   }
@@ -39,18 +44,23 @@ export function decodeRecords(body: unknown, specs: readonly ColumnSpec[]): Colu
       }
     }
   })
+  const budget = new TensorBudget(limits.maxTensorBytes)
   const feeds: Columns = {}
   for (const spec of specs) {
-    const first = (body[0] as Record<string, unknown>)[spec.name]
-    if (first === undefined) throw new InvalidInputError(`record 0: missing input '${spec.name}'`)
-    const dims = rowDims(spec, first)
+    // Own keys only: an input named like an Object method must not read the inherited one.
     const rows = body.map((rec, r) => {
-      const v = (rec as Record<string, unknown>)[spec.name]
-      if (v === undefined) throw new InvalidInputError(`record ${r}: missing input '${spec.name}'`)
-      return v
+      if (!Object.hasOwn(rec, spec.name)) throw new InvalidInputError(`record ${r}: missing input '${spec.name}'`)
+      return (rec as Record<string, unknown>)[spec.name]
     })
+    const dims = rowDims(spec, rows[0])
     // Rows nest under one more level: [rows, ...rowDims].
-    feeds[spec.name] = columnFromJson(spec.dtype, [rows.length, ...dims], rows, `input '${spec.name}' (records)`)
+    feeds[spec.name] = columnFromJson(
+      spec.dtype,
+      [rows.length, ...dims],
+      rows,
+      `input '${spec.name}' (records)`,
+      budget,
+    )
   }
   return feeds
 }

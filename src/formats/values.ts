@@ -5,14 +5,17 @@
 import {
   type AnyTensor,
   type DType,
+  formatShape,
   type HostTensor,
   type StringTensor,
   type TypedArrayByDType,
   zeros,
 } from '../engine/tensor.js'
 import { InvalidInputError } from '../errors.js'
+import { MAX_RANK, preview, shapeElements, type TensorBudget } from './limits.js'
 
-const INT_RANGE: Partial<Record<DType, [number, number]>> = {
+/** Integer range each integer dtype takes from a JS number (64-bit ones: the exact integers). */
+export const INT_RANGE: Partial<Record<DType, [number, number]>> = {
   int8: [-128, 127],
   uint8: [0, 255],
   int16: [-32768, 32767],
@@ -23,15 +26,15 @@ const INT_RANGE: Partial<Record<DType, [number, number]>> = {
   uint64: [0, Number.MAX_SAFE_INTEGER],
 }
 
-/**
- * Write `value` (a JSON number or boolean) into `out[i]` as `dtype`. Throws naming `what`
- * (e.g. "input 'x' element 7").
- */
-export function setValue(out: TypedArrayByDType[DType], dtype: DType, i: number, value: unknown, what: string): void {
+/** Where a value sits, built only when a message needs it: `input 'x' element [0][1]`. */
+type Where = () => string
+
+/** Write `value` (a JSON number or boolean) into `out[i]` as `dtype`. Throws naming `where()`. */
+function setValue(out: TypedArrayByDType[DType], dtype: DType, i: number, value: unknown, where: Where): void {
   if (dtype === 'bool') {
     if (typeof value === 'boolean') out[i] = value ? 1 : 0
     else if (value === 0 || value === 1) out[i] = value
-    else throw new InvalidInputError(`${what} is ${JSON.stringify(value)}; expected true or false`)
+    else throw new InvalidInputError(`${where()} is ${preview(value)}; expected true or false`)
     return
   }
   if (typeof value !== 'number' || !Number.isFinite(value)) {
@@ -39,77 +42,137 @@ export function setValue(out: TypedArrayByDType[DType], dtype: DType, i: number,
       out[i] = Number.NaN // null is how JSON writes a missing float
       return
     }
-    throw new InvalidInputError(`${what} is ${JSON.stringify(value) ?? String(value)}; expected a number (${dtype})`)
+    throw new InvalidInputError(`${where()} is ${preview(value)}; expected a number (${dtype})`)
   }
   const range = INT_RANGE[dtype]
   if (range) {
     if (!Number.isInteger(value) || value < range[0] || value > range[1]) {
-      throw new InvalidInputError(`${what} is ${value}; expected an integer in [${range[0]}, ${range[1]}] (${dtype})`)
+      throw new InvalidInputError(
+        `${where()} is ${value}; expected an integer in [${range[0]}, ${range[1]}] (${dtype})`,
+      )
     }
     out[i] = dtype === 'int64' || dtype === 'uint64' ? BigInt(value) : value
     return
   }
-  if (dtype === 'float16') throw new InvalidInputError(`${what}: float16 inputs must be sent as binary data`)
+  if (dtype === 'float16') throw new InvalidInputError(`${where()}: float16 inputs must be sent as binary data`)
   out[i] = value
+}
+
+const isNested = (data: unknown): data is unknown[] => Array.isArray(data) && data.length > 0 && Array.isArray(data[0])
+
+/**
+ * Elements of flat data (an array of values, or one value for a scalar shape): the shape's
+ * product, computed overflow-safely, must be the values present.
+ */
+function flatElements(dims: readonly number[], data: unknown, what: string): number {
+  if (!Array.isArray(data)) {
+    if (dims.length === 0) return 1
+    throw new InvalidInputError(`${what}: data must be an array`)
+  }
+  const n = shapeElements(dims, Number.MAX_SAFE_INTEGER)
+  if (n !== data.length) {
+    const needs = Number.isFinite(n) ? `${n} values` : `more than 2^53 values`
+    throw new InvalidInputError(`${what}: shape ${formatShape(dims)} needs ${needs}, data has ${data.length}`)
+  }
+  return n
+}
+
+/**
+ * Visit the leaves of `data` shaped `dims` (row-major), checking every level's length against the
+ * shape on the way: ragged nesting and wrong element counts are reported with the path that went
+ * wrong. Returns the leaves visited.
+ */
+function forEachLeaf(
+  dims: readonly number[],
+  data: unknown,
+  what: string,
+  visit: (value: unknown, index: number, where: Where) => void,
+): number {
+  if (dims.length > MAX_RANK)
+    throw new InvalidInputError(`${what}: shape has ${dims.length} dims; at most ${MAX_RANK} are accepted`)
+  if (!isNested(data)) {
+    const n = flatElements(dims, data, what)
+    if (!Array.isArray(data)) visit(data, 0, () => what)
+    else for (let i = 0; i < n; i++) visit(data[i], i, () => `${what} element ${i}`)
+    return n
+  }
+  let k = 0
+  // The indices down to the current node; paths are only spelled out for a message.
+  const at: number[] = []
+  const path = (depth: number) =>
+    at
+      .slice(0, depth)
+      .map((j) => `[${j}]`)
+      .join('')
+  // Recursion depth is the rank, at most MAX_RANK.
+  const walk = (node: unknown, depth: number): void => {
+    if (depth === dims.length) {
+      if (Array.isArray(node))
+        throw new InvalidInputError(`${what}: ${path(depth)} nests deeper than the shape ${formatShape(dims)}`)
+      visit(node, k++, () => `${what} element ${path(depth)}`)
+      return
+    }
+    if (!Array.isArray(node) || node.length !== dims[depth]) {
+      throw new InvalidInputError(
+        `${what}: ragged data at ${path(depth) || 'the top level'}: ${Array.isArray(node) ? `${node.length} items` : 'a scalar'}, expected ${dims[depth]} for shape ${formatShape(dims)}`,
+      )
+    }
+    for (let j = 0; j < node.length; j++) {
+      at[depth] = j
+      walk(node[j], depth + 1)
+    }
+  }
+  walk(data, 0)
+  return k
+}
+
+/**
+ * Elements of `data` once checked against `dims` (nested data is walked without writing), reserved
+ * from `budget`: the caller then allocates only for values that are there.
+ */
+function checkedElements(
+  dtype: DType | 'string',
+  dims: readonly number[],
+  data: unknown,
+  what: string,
+  budget: TensorBudget,
+): number {
+  const n = isNested(data) ? forEachLeaf(dims, data, what, () => {}) : flatElements(dims, data, what)
+  budget.take(what, n, dims[0] ?? 1, dtype)
+  return n
 }
 
 /**
  * Flatten a (possibly nested) JSON array whose shape must be `dims`, row-major, into a tensor.
- * Ragged nesting and wrong element counts are reported with the path that went wrong.
+ * The shape is checked against the data present and `budget` before anything is allocated.
  */
-export function tensorFromJson(dtype: DType, dims: readonly number[], data: unknown, what: string): HostTensor {
+export function tensorFromJson(
+  dtype: DType,
+  dims: readonly number[],
+  data: unknown,
+  what: string,
+  budget: TensorBudget,
+): HostTensor {
+  checkedElements(dtype, dims, data, what, budget)
   const t = zeros(dtype, dims)
-  const n = t.data.length
-  if (!Array.isArray(data)) {
-    if (dims.length === 0) {
-      setValue(t.data, dtype, 0, data, what)
-      return t
-    }
-    throw new InvalidInputError(`${what}: data must be an array`)
-  }
-  if (data.length > 0 && Array.isArray(data[0])) {
-    let k = 0
-    const walk = (node: unknown, depth: number, path: string): void => {
-      if (depth === dims.length) {
-        if (Array.isArray(node))
-          throw new InvalidInputError(`${what}: ${path} nests deeper than the shape [${dims.join(',')}]`)
-        setValue(t.data, dtype, k++, node, `${what} element ${path}`)
-        return
-      }
-      if (!Array.isArray(node) || node.length !== dims[depth]) {
-        throw new InvalidInputError(
-          `${what}: ragged data at ${path || 'the top level'}: ${Array.isArray(node) ? `${node.length} items` : 'a scalar'}, expected ${dims[depth]} for shape [${dims.join(',')}]`,
-        )
-      }
-      node.forEach((child, j) => {
-        walk(child, depth + 1, `${path}[${j}]`)
-      })
-    }
-    walk(data, 0, '')
-    return t
-  }
-  if (data.length !== n) {
-    throw new InvalidInputError(`${what}: shape [${dims.join(',')}] needs ${n} values, data has ${data.length}`)
-  }
-  for (let i = 0; i < n; i++) setValue(t.data, dtype, i, data[i], `${what} element ${i}`)
+  forEachLeaf(dims, data, what, (value, i, where) => setValue(t.data, dtype, i, value, where))
   return t
 }
 
-/** Strings from (nested) JSON data for a string column; numbers are accepted and stringified. */
-export function stringsFromJson(dims: readonly number[], data: unknown, what: string): StringTensor {
-  const n = dims.reduce((a, b) => a * b, 1)
-  const flat = (Array.isArray(data) ? data.flat(Number.POSITIVE_INFINITY) : [data]) as unknown[]
-  if (flat.length !== n)
-    throw new InvalidInputError(`${what}: shape [${dims.join(',')}] needs ${n} values, data has ${flat.length}`)
-  return {
-    dtype: 'string',
-    dims: [...dims],
-    data: flat.map((v, i) => {
-      if (typeof v === 'string') return v
-      if (typeof v === 'number' || typeof v === 'boolean') return String(v)
-      throw new InvalidInputError(`${what} element ${i} is ${JSON.stringify(v)}; expected a string or a number`)
-    }),
-  }
+/** Strings from (nested) JSON data shaped `dims`, for a string column; numbers are accepted and stringified. */
+export function stringsFromJson(
+  dims: readonly number[],
+  data: unknown,
+  what: string,
+  budget: TensorBudget,
+): StringTensor {
+  const out = new Array<string>(checkedElements('string', dims, data, what, budget))
+  forEachLeaf(dims, data, what, (v, i, where) => {
+    if (typeof v === 'string') out[i] = v
+    else if (typeof v === 'number' || typeof v === 'boolean') out[i] = String(v)
+    else throw new InvalidInputError(`${where()} is ${preview(v)}; expected a string or a number`)
+  })
+  return { dtype: 'string', dims: [...dims], data: out }
 }
 
 /** A column of `dtype` (tensor or strings) from JSON data shaped `dims`. */
@@ -118,8 +181,11 @@ export function columnFromJson(
   dims: readonly number[],
   data: unknown,
   what: string,
+  budget: TensorBudget,
 ): AnyTensor {
-  return dtype === 'string' ? stringsFromJson(dims, data, what) : tensorFromJson(dtype, dims, data, what)
+  return dtype === 'string'
+    ? stringsFromJson(dims, data, what, budget)
+    : tensorFromJson(dtype, dims, data, what, budget)
 }
 
 /** Plain JSON values of a tensor's data (int64 as numbers; NaN/±inf become null in JSON). */
