@@ -5,7 +5,7 @@
  */
 import type { HostTensor } from '../engine/tensor.js'
 import type { Columns } from '../engine/types.js'
-import { InferenceError } from '../errors.js'
+import { InferenceError, InvalidRequestError } from '../errors.js'
 import { type FeatureLayout, matrixToFeeds } from './features.js'
 
 /**
@@ -48,7 +48,7 @@ export function evaluator(o: EvaluatorOptions): { predict: Predict; rows(): numb
       if (!t) throw new InferenceError(`the pipeline did not answer output '${o.output.name}'`)
       const width = t.data.length / n
       if (o.output.index >= width) {
-        throw new InferenceError(
+        throw new InvalidRequestError(
           `output '${o.output.name}' has ${width} values per row; index ${o.output.index} is past them`,
         )
       }

@@ -124,5 +124,12 @@ export function outputSelector(
         .join(', ')}`,
     )
   }
+  // Where the row shape is fixed the index is checked now; otherwise on the first answer.
+  const dims = spec.shape.slice(1)
+  if (dims.every((d) => typeof d === 'number') && index >= elementCount(dims as number[])) {
+    throw new InvalidRequestError(
+      `output '${output}': out.${name} ${formatShape(spec.shape)} has ${elementCount(dims as number[])} values per row; index ${index} is past them`,
+    )
+  }
   return { name, index, label: `out.${name}[${index}]` }
 }

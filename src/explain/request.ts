@@ -31,7 +31,10 @@ export const explainSchema = z
     /** Names for the flattened input features (default `x[0]`, `x[1]`, …). */
     feature_names: z.array(z.string()).optional(),
     /** Features to explain (names or indices; default all). Global methods only. */
-    features: z.array(z.union([z.string(), z.number().int().min(0)])).optional(),
+    features: z
+      .array(z.union([z.string(), z.number().int().min(0)]))
+      .min(1)
+      .optional(),
     /** Permutation importance: targets per reference row and the metric; without them, mean |Δ output|. */
     target: z.array(z.number()).optional(),
     metric: z.enum(['mae', 'mse', 'rmse', 'r2', 'accuracy']).optional(),

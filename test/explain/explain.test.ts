@@ -277,6 +277,15 @@ describe('explanations', () => {
       status: 400,
       message: expect.stringMatching(/numeric outputs are out.y/),
     })
+    // Found by the fuzzer (each was a 500): an output index past the row, an empty feature list.
+    expect(await bad('lin', { method: 'pdp', reference: { rows: ref }, output: 'out.y[1]' })).toMatchObject({
+      status: 400,
+      message: expect.stringMatching(/out\.y \[N,1\] has 1 values per row; index 1 is past them/),
+    })
+    expect(await bad('lin', { method: 'permutation', reference: { rows: ref }, features: [] })).toMatchObject({
+      status: 400,
+      message: expect.stringMatching(/^features: /),
+    })
     expect(await bad('nope', { method: 'pdp', reference: { rows: ref } })).toMatchObject({ status: 404 })
     expect(await bad('lin', { method: 'magic', reference: { rows: ref } })).toMatchObject({ status: 400 })
   })
