@@ -11,6 +11,8 @@ export interface Block {
   rows: number
   columns: ArrayLike<unknown>[]
   errors: RowError[]
+  /** The block holds as much memory as a chunk may: the chunk ends with it, short of maxRows. */
+  full?: boolean
 }
 
 /** What each format implements; {@link ChunkedReader} does the chunking. */
@@ -69,10 +71,12 @@ export class ChunkedReader implements ChunkReader {
   async next(maxRows: number): Promise<ColumnChunk | undefined> {
     checkCount('maxRows', maxRows, 1)
     this.#started = true
-    while (this.#pendingRows < maxRows && !this.#ended) {
+    let full = false
+    while (this.#pendingRows < maxRows && !this.#ended && !full) {
       const block = await this.#source.read(maxRows - this.#pendingRows)
       if (block) this.#push(block)
       else this.#ended = true
+      full = block?.full === true
     }
     const rows = Math.min(maxRows, this.#pendingRows)
     if (rows === 0) return undefined

@@ -8,6 +8,7 @@ import { basename } from 'node:path'
 import type { Readable } from 'node:stream'
 import { float64, utf8 } from '@uwdata/flechette'
 import { CsvError, parse } from 'csv-parse'
+import { DEFAULT_MAX_RECORD_BYTES } from '../../config.js'
 import { InvalidRequestError } from '../../errors.js'
 import { openText, show, type TextLayout, type TextRecord } from './text.js'
 import type { ChunkReader, ReaderOptions } from './types.js'
@@ -18,16 +19,19 @@ const NUMBER = /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/
 /** Opens a CSV file for reading in chunks. */
 export async function openCsv(path: string, options: ReaderOptions = {}): Promise<ChunkReader> {
   const name = basename(path)
+  const maxBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES
   let header: string[] | undefined
-  const records = (input: ReadStream) => csvRecords(input, name, (h) => (header = h))
+  const records = (input: ReadStream) => csvRecords(input, name, maxBytes, (h) => (header = h))
   return openText(path, records, (sample) => layout(name, header, sample), options.inferRows)
 }
 
 /** Data records with their first line, a batch per parser read; the header row goes to `onHeader`. */
-async function* csvRecords(input: ReadStream, name: string, onHeader: (names: string[]) => void) {
+async function* csvRecords(input: ReadStream, name: string, maxBytes: number, onHeader: (names: string[]) => void) {
   // No `info: true`: it costs a third of the parse time, and its line count takes a CRLF inside
   // a quoted field for two lines. Blank lines come through as [''] and are skipped here.
-  const parser = parse({ bom: true, relax_column_count: true })
+  // `max_record_size` bounds the parser's field and record buffers (a line without an end, an
+  // unclosed quote); past it no later record can be found, so the read fails.
+  const parser = parse({ bom: true, relax_column_count: true, max_record_size: maxBytes })
   input.on('error', (e) => parser.destroy(e))
   input.pipe(parser)
   let line = 0
@@ -37,19 +41,26 @@ async function* csvRecords(input: ReadStream, name: string, onHeader: (names: st
       const batch: TextRecord[] = []
       for (let record: string[] | null = parser.read(); record !== null; record = parser.read()) {
         const start = line + 1
-        line = start + lineBreaks(record)
+        const { breaks, chars } = measure(record)
+        line = start + breaks
         // In a one-column file an empty line is a missing value, not a blank line.
         if (record.length === 1 && record[0] === '' && width !== 1) continue
         if (width === 0) {
           onHeader(record)
           width = record.length
-        } else batch.push({ line: start, record })
+        } else batch.push({ line: start, bytes: chars, record })
       }
       if (batch.length > 0) yield batch
       if (parser.readableEnded) return
       await readable(parser)
     }
   } catch (e) {
+    if (e instanceof CsvError && e.code === 'CSV_MAX_RECORD_SIZE') {
+      const at = (e as CsvError & { lines?: number }).lines // the parser's line, ahead of the records read
+      throw new InvalidRequestError(
+        `'${name}' has a record longer than ${maxBytes} bytes at line ${at} (LASTMILE_JOB_MAX_RECORD_BYTES): a line without its end, or a quote never closed?`,
+      )
+    }
     if (e instanceof CsvError) throw new InvalidRequestError(`'${name}' is not valid CSV: ${e.message}`)
     throw e
   } finally {
@@ -71,11 +82,15 @@ function readable(stream: Readable): Promise<void> {
   })
 }
 
-/** Line breaks inside a record's (quoted) fields; CRLF counts once. */
-function lineBreaks(fields: string[]): number {
-  let n = 0
-  for (const f of fields) if (f.includes('\n') || f.includes('\r')) n += f.match(/\r\n|\r|\n/g)?.length ?? 0
-  return n
+/** Line breaks inside a record's (quoted) fields (CRLF counts once), and its characters with a separator each. */
+function measure(fields: string[]): { breaks: number; chars: number } {
+  let breaks = 0
+  let chars = 0
+  for (const f of fields) {
+    chars += f.length + 1
+    if (f.includes('\n') || f.includes('\r')) breaks += f.match(/\r\n|\r|\n/g)?.length ?? 0
+  }
+  return { breaks, chars }
 }
 
 function layout(name: string, header: string[] | undefined, sample: TextRecord[]): TextLayout {

@@ -5,8 +5,8 @@
  * text of anything else.
  */
 import type { ReadStream } from 'node:fs'
-import { StringDecoder } from 'node:string_decoder'
 import { bool, type DataType, field, float64, list, Type, utf8 } from '@uwdata/flechette'
+import { DEFAULT_MAX_RECORD_BYTES } from '../../config.js'
 import { openText, show, type TextLayout, type TextRecord } from './text.js'
 import type { ChunkReader, ReaderOptions } from './types.js'
 
@@ -15,31 +15,60 @@ class BadLine {
   constructor(readonly problem: string) {}
 }
 
+const LF = 0x0a
+
 /** Opens a JSONL file for reading in chunks. */
 export async function openJsonl(path: string, options: ReaderOptions = {}): Promise<ChunkReader> {
-  return openText(path, jsonlRecords, layout, options.inferRows)
+  const maxBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES
+  return openText(path, (input) => jsonlRecords(input, maxBytes), layout, options.inferRows)
 }
 
-/** Records a read at a time: split on LF (a CR before it is trimmed), blank lines skipped. */
-async function* jsonlRecords(input: ReadStream): AsyncGenerator<TextRecord[]> {
-  const decoder = new StringDecoder('utf8')
-  let rest = ''
+/**
+ * Records a read at a time: split on LF bytes (UTF-8 never has 0x0a inside a character; a CR
+ * before it is trimmed), blank lines skipped. A line past `maxBytes` is not kept: its bytes are
+ * dropped up to its end and it becomes a row error, so memory holds at most `maxBytes` of a line.
+ */
+async function* jsonlRecords(input: ReadStream, maxBytes: number): AsyncGenerator<TextRecord[]> {
+  let parts: Buffer[] = [] // the line so far
+  let partBytes = 0
+  let overlong = false
   let line = 0
-  const records = (lines: string[]) => {
-    const out: TextRecord[] = []
-    for (const text of lines) {
-      line++
+  const end = (out: TextRecord[], tail: Buffer) => {
+    line++
+    const bytes = partBytes + tail.length
+    if (overlong || bytes > maxBytes) {
+      const problem = `the line is longer than ${maxBytes} bytes (LASTMILE_JOB_MAX_RECORD_BYTES)`
+      out.push({ line, bytes: 0, record: new BadLine(problem) })
+    } else {
+      const text = (parts.length > 0 ? Buffer.concat([...parts, tail]) : tail).toString('utf8')
       const trimmed = (line === 1 && text.charCodeAt(0) === 0xfeff /* BOM */ ? text.slice(1) : text).trim()
-      if (trimmed !== '') out.push({ line, record: parseObject(trimmed) })
+      if (trimmed !== '') out.push({ line, bytes, record: parseObject(trimmed) })
     }
-    return out
+    parts = []
+    partBytes = 0
+    overlong = false
   }
   for await (const chunk of input as AsyncIterable<Buffer>) {
-    const lines = (rest + decoder.write(chunk)).split('\n')
-    rest = lines.pop() ?? ''
-    yield records(lines)
+    const out: TextRecord[] = []
+    let at = 0
+    for (let lf = chunk.indexOf(LF, at); lf >= 0; lf = chunk.indexOf(LF, at)) {
+      end(out, chunk.subarray(at, lf))
+      at = lf + 1
+    }
+    const rest = chunk.subarray(at)
+    if (overlong || partBytes + rest.length > maxBytes) {
+      overlong = true
+      parts = []
+      partBytes = 0
+    } else if (rest.length > 0) {
+      parts.push(rest)
+      partBytes += rest.length
+    }
+    yield out
   }
-  yield records([rest + decoder.end()])
+  const out: TextRecord[] = []
+  if (partBytes > 0 || overlong) end(out, Buffer.alloc(0))
+  yield out
 }
 
 function parseObject(text: string): unknown {

@@ -11,9 +11,16 @@ import type { ChunkReader, RowError, SchemaField } from './types.js'
 /** Rows read up front to infer column types when the caller does not say. */
 export const INFER_ROWS = 1000
 
-/** One parsed record and the file line it starts on (1-based). */
+/**
+ * Text (in bytes, about) that the rows read up front, and the rows of one block, may hold: with
+ * records of up to LASTMILE_JOB_MAX_RECORD_BYTES, a count of rows alone does not bound memory.
+ */
+const TEXT_BUDGET = 64 * 2 ** 20
+
+/** One parsed record, the file line it starts on (1-based) and its size in the file. */
 export interface TextRecord {
   line: number
+  bytes: number
   record: unknown
 }
 
@@ -40,10 +47,15 @@ export async function openText(
   try {
     const buffered: TextRecord[] = []
     let ended = false
-    while (buffered.length < Math.max(1, inferRows) && !ended) {
+    let bytes = 0
+    while (buffered.length < Math.max(1, inferRows) && bytes < TEXT_BUDGET && !ended) {
       const r = await source.next()
       if (r.done) ended = true
-      else for (const record of r.value) buffered.push(record)
+      else
+        for (const record of r.value) {
+          buffered.push(record)
+          bytes += record.bytes
+        }
     }
     const sample = buffered.slice(0, inferRows)
     return new ChunkedReader(new TextSource(input, size, source, buffered, ended, layout(sample)))
@@ -104,9 +116,11 @@ class TextSource implements BlockSource {
     const errors: RowError[] = []
     const problems: string[] = []
     let rows = 0
-    while (rows < wantRows) {
+    let bytes = 0
+    while (rows < wantRows && bytes < TEXT_BUDGET) {
       if (this.#at >= this.#buffered.length && !(await this.#refill())) break
       const r = this.#buffered[this.#at++] as TextRecord
+      bytes += r.bytes
       const values = this.#layout.values(r.record, problems)
       for (let c = 0; c < columns.length; c++) (columns[c] as unknown[]).push(values[c] ?? null)
       for (const p of problems) errors.push({ row: this.#row + rows, message: `line ${r.line}: ${p}` })
@@ -119,6 +133,7 @@ class TextSource implements BlockSource {
       rows,
       columns: columns.map((c, i) => pack(c, this.schema[i] as SchemaField)),
       errors,
+      full: bytes >= TEXT_BUDGET,
     }
     this.#row += rows
     return block
