@@ -18,7 +18,6 @@ import {
   list,
   TimeUnit,
   tableFromArrays,
-  tableFromIPC,
   tableToIPC,
   timestamp,
   uint8,
@@ -30,9 +29,11 @@ import {
 import { rowWidth } from '../engine/rows.js'
 import type { AnyTensor, ColumnSpec, DType, HostTensor } from '../engine/tensor.js'
 import type { Columns } from '../engine/types.js'
-import { errorMessage, InvalidInputError, InvalidRequestError } from '../errors.js'
+import { InvalidInputError, InvalidRequestError } from '../errors.js'
+import { readIpc } from './arrow-ipc.js'
+import { tensorsFromArrow } from './arrow-tensors.js'
+import { ARROW_BYTES_PER_BODY_BYTE, type DecodeLimits, TensorBudget, UNLIMITED } from './limits.js'
 import type { RowMeta } from './records.js'
-import { columnFromJson } from './values.js'
 
 export type ArrowFormat = 'stream' | 'file'
 
@@ -51,60 +52,30 @@ const ARROW_TYPE: Record<DType, () => DataType> = {
   bool,
 }
 
-type Column = {
-  at(i: number): unknown
-  data: Array<{ children?: Array<{ values?: ArrayLike<unknown> }>; nullCount: number; length: number }>
-}
-
-/** Decode an Arrow IPC table into batch-major feeds. Columns may be named `x` or `in.x`. */
-export function decodeArrow(bytes: Uint8Array, specs: readonly ColumnSpec[]): Columns {
-  let table: ReturnType<typeof tableFromIPC>
-  try {
-    table = tableFromIPC(bytes, { useBigInt: true })
-  } catch (e) {
-    throw new InvalidRequestError(`the body is not an Arrow IPC stream or file: ${errorMessage(e)}`)
-  }
-  const names = table.schema.fields.map((f) => f.name)
+/**
+ * Decode an Arrow IPC stream or file into batch-major feeds (columns named `x` or `in.x`). The
+ * framing, schema and every batch are checked against the bytes first (see arrow-ipc.ts); the
+ * tensors are then copied column-wise from the buffers, at most
+ * {@link ARROW_BYTES_PER_BODY_BYTE} × the body's bytes and `limits`.
+ */
+export function decodeArrow(
+  bytes: Uint8Array,
+  specs: readonly ColumnSpec[],
+  limits: DecodeLimits = UNLIMITED,
+): Columns {
+  const { schema, batches } = readIpc(bytes)
   const wanted = new Set(specs.flatMap((s) => [s.name, `in.${s.name}`]))
-  for (const n of names) {
-    if (!wanted.has(n))
-      throw new InvalidInputError(`unknown column '${n}'; the inputs are ${specs.map((s) => s.name).join(', ')}`)
+  for (const { name } of schema.fields) {
+    if (!wanted.has(name))
+      throw new InvalidInputError(`unknown column '${name}'; the inputs are ${specs.map((s) => s.name).join(', ')}`)
   }
-  const rows = table.numRows
-  if (rows === 0) throw new InvalidRequestError('the Arrow table has no rows')
-  const feeds: Columns = {}
-  for (const spec of specs) {
-    const column = (table.getChild(spec.name) ?? table.getChild(`in.${spec.name}`)) as unknown as Column | null
-    if (!column) throw new InvalidInputError(`missing column for input '${spec.name}'`)
-    const values = Array.from({ length: rows }, (_, r) => {
-      const v = column.at(r)
-      if (v === null || v === undefined) throw new InvalidInputError(`input '${spec.name}' row ${r} is null`)
-      return toPlain(v)
-    })
-    const first = values[0]
-    const dims = [rows, ...rowShape(first)]
-    feeds[spec.name] = columnFromJson(spec.dtype, dims, values, `input '${spec.name}' (Arrow)`)
-  }
-  return feeds
-}
-
-/** Typed arrays and bigints from Arrow as plain JSON-like values. */
-function toPlain(v: unknown): unknown {
-  if (typeof v === 'bigint') return Number(v)
-  if (ArrayBuffer.isView(v))
-    return Array.from(v as unknown as ArrayLike<number | bigint>, (x) => (typeof x === 'bigint' ? Number(x) : x))
-  if (Array.isArray(v)) return v.map(toPlain)
-  return v
-}
-
-function rowShape(v: unknown): number[] {
-  const dims: number[] = []
-  let node = v
-  while (Array.isArray(node)) {
-    dims.push(node.length)
-    node = node[0]
-  }
-  return dims
+  if (batches.every((b) => b.length === 0)) throw new InvalidRequestError('the Arrow table has no rows')
+  const relative = ARROW_BYTES_PER_BODY_BYTE * bytes.length
+  const budget =
+    limits.maxTensorBytes <= relative
+      ? new TensorBudget(limits.maxTensorBytes)
+      : new TensorBudget(relative, `${ARROW_BYTES_PER_BODY_BYTE} × the body's ${bytes.length} bytes`)
+  return tensorsFromArrow(schema.fields, batches, specs, budget)
 }
 
 /** One column per input and output (rows flattened row-major), plus time, check_failures, metadata.model. */

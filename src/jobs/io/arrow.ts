@@ -6,24 +6,42 @@ import { type FileHandle, open } from 'node:fs/promises'
 import { basename } from 'node:path'
 import { type Table, tableFromIPC } from '@uwdata/flechette'
 import { errorMessage, InvalidRequestError } from '../../errors.js'
+import { MessageChecker } from '../../formats/arrow-ipc.js'
 import { type Block, type BlockSource, ChunkedReader } from './chunker.js'
 import { tableColumns, tableSchema } from './columns.js'
 import { locateMessages, type MessageHead, MessageReader, MessageType } from './ipc.js'
 import type { ChunkReader, SchemaField } from './types.js'
 
-/** Opens an Arrow IPC file (`ARROW1` magic) or stream for reading in chunks. */
+/** Message header reads ahead while scanning: metadata is small and bodies are skipped. */
+const SCAN_WINDOW = 4096
+
+/**
+ * Opens an Arrow IPC file (`ARROW1` magic) or stream for reading in chunks. Every message header
+ * is checked against the schema first (metadata only, one small read per message): a batch that
+ * claims more rows or bytes than it holds is refused here, before a job exists. Bodies are checked
+ * (offsets) as they are read.
+ */
 export async function openArrow(path: string): Promise<ChunkReader> {
   const name = basename(path)
   const handle = await open(path, 'r')
   try {
     const size = (await handle.stat()).size
     const where = await locateMessages(handle, size, name)
-    const messages = new MessageReader(handle, where.start, where.end, name)
-    const first = await messages.nextHead()
-    if (first?.type !== MessageType.Schema)
+    const checker = new MessageChecker(`'${name}'`)
+    const scan = new MessageReader(handle, where.start, where.end, name, SCAN_WINDOW)
+    let rows = 0
+    for (let head = await scan.nextHead(); head; head = await scan.nextHead()) {
+      if (!checker.schema && head.type !== MessageType.Schema) break
+      checker.check(head.meta)
+      rows += head.rows
+      scan.skipBody(head)
+    }
+    if (!checker.schema)
       throw new InvalidRequestError(
         `'${name}' is not an Arrow IPC ${where.format}: it does not start with a schema message`,
       )
+    const messages = new MessageReader(handle, where.start, where.end, name)
+    const first = (await messages.nextHead()) as MessageHead
     const schemaMessage = await messages.body(first)
     let schema: SchemaField[]
     try {
@@ -31,7 +49,9 @@ export async function openArrow(path: string): Promise<ChunkReader> {
     } catch (e) {
       throw new InvalidRequestError(`'${name}' has an Arrow schema flechette cannot read: ${errorMessage(e)}`)
     }
-    return new ChunkedReader(new ArrowSource(handle, name, size, messages, schemaMessage, schema, where.totalRows))
+    // A file's rows are known up front (as its footer would say); a stream is read as it comes.
+    const totalRows = where.format === 'file' ? rows : undefined
+    return new ChunkedReader(new ArrowSource(handle, name, size, messages, first, schemaMessage, schema, totalRows))
   } catch (e) {
     await handle.close()
     throw e
@@ -46,6 +66,8 @@ class ArrowSource implements BlockSource {
   readonly #schemaMessage: Uint8Array
   /** Per dictionary id: the last replacement and the deltas after it, all a later batch may need. */
   readonly #dictionaries = new Map<number, Uint8Array[]>()
+  /** The rules across messages, applied again as bodies are read (offsets need the body). */
+  readonly #checker: MessageChecker
   /** A record batch header read while skipping but not skipped (it holds rows to keep). */
   #held: MessageHead | undefined
   #row = 0
@@ -57,6 +79,7 @@ class ArrowSource implements BlockSource {
     name: string,
     size: number,
     messages: MessageReader,
+    schemaHead: MessageHead,
     schemaMessage: Uint8Array,
     readonly schema: SchemaField[],
     readonly totalRows: number | undefined,
@@ -66,6 +89,8 @@ class ArrowSource implements BlockSource {
     this.#size = size
     this.#messages = messages
     this.#schemaMessage = schemaMessage
+    this.#checker = new MessageChecker(`'${name}'`)
+    this.#checker.check(schemaHead.meta)
   }
 
   progress(): { bytesRead: number; bytesTotal: number } {
@@ -78,8 +103,9 @@ class ArrowSource implements BlockSource {
     for (;;) {
       const head = await this.#nextHead()
       if (!head) break
-      if (head.type === MessageType.DictionaryBatch) this.#keepDictionary(head, await this.#messages.body(head))
+      if (head.type === MessageType.DictionaryBatch) this.#keepDictionary(head, await this.#read(head))
       else if (head.type !== MessageType.RecordBatch || skipped + head.rows <= rows) {
+        this.#checker.check(head.meta)
         this.#messages.skipBody(head)
         if (head.type === MessageType.RecordBatch) skipped += head.rows
       } else {
@@ -99,22 +125,25 @@ class ArrowSource implements BlockSource {
       this.#held = undefined
       if (!head) break
       if (head.type === MessageType.RecordBatch) {
-        group.push(await this.#messages.body(head))
+        group.push(await this.#read(head))
         rows += head.rows
-      } else if (head.type === MessageType.DictionaryBatch) {
-        const message = await this.#messages.body(head)
+      } else {
+        const message = await this.#read(head)
         group.push(message)
         this.#keepDictionary(head, message)
-      } else this.#messages.skipBody(head)
+      }
     }
     if (rows === 0) return undefined
+    // Checked above, so flechette allocates only by sizes the bytes bear out.
     let table: Table
+    let columns: ArrayLike<unknown>[]
     try {
       table = tableFromIPC(group)
+      columns = tableColumns(table)
     } catch (e) {
       throw new InvalidRequestError(`'${this.#name}' has a record batch that cannot be decoded: ${errorMessage(e)}`)
     }
-    const block = { firstRow: this.#row, rows: table.numRows, columns: tableColumns(table), errors: [] }
+    const block = { firstRow: this.#row, rows: table.numRows, columns, errors: [] }
     this.#row += table.numRows
     return block
   }
@@ -123,6 +152,13 @@ class ArrowSource implements BlockSource {
     if (this.#closed) return
     this.#closed = true
     await this.#handle.close()
+  }
+
+  /** A batch message, its body checked against the schema (offsets within their data) first. */
+  async #read(head: MessageHead): Promise<Uint8Array> {
+    const message = await this.#messages.body(head)
+    this.#checker.check(head.meta, message.subarray(head.head.length))
+    return message
   }
 
   async #nextHead(): Promise<MessageHead | undefined> {

@@ -1,7 +1,8 @@
 /**
- * Arrow IPC messages read one at a time from a file handle, with just enough flatbuffer parsing to
- * find each message's kind, body length and row count: a file is never read whole, and a record
- * batch being skipped is never read at all.
+ * Arrow IPC messages read one at a time from a file handle: a file is never read whole, and a
+ * record batch being skipped is never read at all. Each message's metadata is parsed with the
+ * bounded reader of src/formats (the same one inference bodies go through) before its length is
+ * trusted: metadata and bodies are read only when they lie within the file and the size limits.
  *
  * A message is 0xFFFFFFFF, an int32 metadata length, the flatbuffer `Message`, then `bodyLength`
  * bytes of body. The IPC file format is the magic `ARROW1\0\0`, such a stream, a footer, its int32
@@ -9,20 +10,18 @@
  */
 import type { FileHandle } from 'node:fs/promises'
 import { InvalidRequestError } from '../../errors.js'
+import { CONTINUATION, FILE_HEAD, FILE_TAIL, MAX_METADATA_BYTES, messageRegion } from '../../formats/arrow-ipc.js'
+import { type MessageMeta, MessageType, parseMessage } from '../../formats/arrow-meta.js'
 
-/** `MessageHeader` values of the Arrow format (Schema.fbs). */
-export const MessageType = { Schema: 1, DictionaryBatch: 2, RecordBatch: 3 } as const
+export { MessageType }
 
-const CONTINUATION = 0xffffffff
-const MAGIC = 'ARROW1'
-/** The file format's leading magic, padded to 8 bytes. */
-const FILE_HEAD = 8
-/** Footer length (int32) and trailing magic. */
-const FILE_TAIL = 10
 /** Bytes read ahead for message headers, so small messages cost one read each. */
 const WINDOW = 1 << 16
-/** Size of the footer's `Block` struct: offset int64, metaDataLength int32 (+4 padding), bodyLength int64. */
-const BLOCK = 24
+/**
+ * Largest message body read into memory. A record batch is decoded whole; bigger ones are
+ * refused with a request to write smaller batches rather than risk the server's memory.
+ */
+export const MAX_BODY_BYTES = 1024 * 1024 * 1024
 
 /** One message's header: enough to decide whether to read or skip its body. */
 export interface MessageHead {
@@ -34,6 +33,8 @@ export interface MessageHead {
   /** The continuation marker, length and metadata, as in the file. */
   head: Uint8Array
   bodyLength: number
+  /** The parsed metadata (schema, or batch nodes and buffers). */
+  meta: MessageMeta
 }
 
 /** Reads the messages of an Arrow IPC stream (or of the stream inside an IPC file) from `handle`. */
@@ -41,15 +42,18 @@ export class MessageReader {
   readonly #handle: FileHandle
   readonly #end: number
   readonly #name: string
+  readonly #windowSize: number
   #position: number
   #window: Uint8Array = new Uint8Array(0)
   #windowAt = 0
 
-  constructor(handle: FileHandle, start: number, end: number, name: string) {
+  /** @param window bytes read ahead for headers: small when bodies are skipped, as when scanning */
+  constructor(handle: FileHandle, start: number, end: number, name: string, window = WINDOW) {
     this.#handle = handle
     this.#position = start
     this.#end = end
     this.#name = name
+    this.#windowSize = window
   }
 
   get position(): number {
@@ -59,6 +63,7 @@ export class MessageReader {
   /** The next message's header; undefined at the end-of-stream marker or the end of the data. */
   async nextHead(): Promise<MessageHead | undefined> {
     if (this.#position + 4 > this.#end) return undefined
+    const at = this.#position
     const prefix = await this.#take(4)
     const marker = new DataView(prefix.buffer).getUint32(0, true)
     if (marker !== CONTINUATION) {
@@ -70,16 +75,23 @@ export class MessageReader {
     }
     const metaLength = new DataView((await this.#take(4)).buffer).getInt32(0, true)
     if (metaLength === 0) return undefined
-    if (metaLength < 0) throw this.#corrupt(`a negative metadata length ${metaLength}`)
+    if (metaLength < 0 || metaLength > MAX_METADATA_BYTES)
+      throw this.#corrupt(`a metadata length of ${metaLength} bytes (at most ${MAX_METADATA_BYTES} are read)`)
     const head = new Uint8Array(8 + metaLength)
     head.set([0xff, 0xff, 0xff, 0xff])
     new DataView(head.buffer).setInt32(4, metaLength, true)
     head.set(await this.#take(metaLength), 8)
-    return parseHead(head, (what) => this.#corrupt(what))
+    const meta = parseMessage(head.subarray(8), `'${this.#name}', the message at byte ${at}`)
+    if (meta.bodyLength > this.#end - this.#position) throw this.#corrupt('a message body past the end of the file')
+    return headOf(meta, head)
   }
 
   /** The whole message (header and body) as one buffer, as flechette's `tableFromIPC` wants it. */
   async body(head: MessageHead): Promise<Uint8Array> {
+    if (head.bodyLength > MAX_BODY_BYTES)
+      throw this.#corrupt(
+        `a message body of ${head.bodyLength} bytes; at most ${MAX_BODY_BYTES} are read at once: write smaller record batches`,
+      )
     const message = new Uint8Array(head.head.length + head.bodyLength)
     message.set(head.head)
     message.set(await this.#take(head.bodyLength), head.head.length)
@@ -96,12 +108,12 @@ export class MessageReader {
     if (this.#position + n > this.#end) throw this.#corrupt('a message cut short by the end of the file')
     const offset = this.#position - this.#windowAt
     if (offset < 0 || offset + n > this.#window.length) {
-      if (n > WINDOW / 2) {
+      if (n > this.#windowSize / 2) {
         const out = await readExactly(this.#handle, this.#position, n)
         this.#position += n
         return out
       }
-      const size = Math.min(WINDOW, this.#end - this.#position)
+      const size = Math.min(this.#windowSize, this.#end - this.#position)
       this.#window = await readExactly(this.#handle, this.#position, size)
       this.#windowAt = this.#position
     }
@@ -117,84 +129,27 @@ export class MessageReader {
   }
 }
 
-/** Where an Arrow IPC file's or stream's messages are, and (file format) its total rows from the footer. */
+function headOf(meta: MessageMeta, head: Uint8Array): MessageHead {
+  return {
+    type: meta.type,
+    rows: meta.type === MessageType.RecordBatch ? meta.batch.length : 0,
+    dictionaryId: meta.type === MessageType.DictionaryBatch ? meta.id : 0,
+    isDelta: meta.type === MessageType.DictionaryBatch && meta.isDelta,
+    head,
+    bodyLength: meta.bodyLength,
+    meta,
+  }
+}
+
+/** Where an Arrow IPC file's or stream's messages are (a file's footer is checked, not used). */
 export async function locateMessages(
   handle: FileHandle,
   size: number,
   name: string,
-): Promise<{ format: 'file' | 'stream'; start: number; end: number; totalRows: number | undefined }> {
-  const first = await readExactly(handle, 0, Math.min(FILE_HEAD, size))
-  if (Buffer.from(first.subarray(0, 6)).toString('latin1') !== MAGIC)
-    return { format: 'stream', start: 0, end: size, totalRows: undefined }
-  const bad = (what: string) => new InvalidRequestError(`'${name}' is not a valid Arrow IPC file: ${what}`)
-  if (size < FILE_HEAD + FILE_TAIL) throw bad('it is shorter than the magic and footer')
-  const tail = await readExactly(handle, size - FILE_TAIL, FILE_TAIL)
-  if (Buffer.from(tail.subarray(4)).toString('latin1') !== MAGIC) throw bad('the trailing magic ARROW1 is missing')
-  const footerLength = new DataView(tail.buffer).getInt32(0, true)
-  const end = size - FILE_TAIL - footerLength
-  if (footerLength <= 0 || end < FILE_HEAD) throw bad(`footer length ${footerLength}`)
-  const footer = new DataView((await readExactly(handle, end, footerLength)).buffer)
-  const batches = field(footer, footer.getUint32(0, true), 3)
-  let totalRows = 0
-  if (batches) {
-    const vector = batches + footer.getUint32(batches, true)
-    for (let i = 0, count = footer.getUint32(vector, true); i < count; i++) {
-      const at = vector + 4 + BLOCK * i
-      const offset = int64(footer, at)
-      const metaLength = footer.getInt32(at + 8, true)
-      if (offset < FILE_HEAD || offset + metaLength > end) throw bad(`record batch block ${i} points outside the file`)
-      const head = await readExactly(handle, offset, metaLength)
-      totalRows += parseHead(head, bad).rows
-    }
-  }
-  return { format: 'file', start: FILE_HEAD, end, totalRows }
-}
-
-/** Parses a message prefix + `Message` flatbuffer (root uoffset, vtable via soffset, fields at +4+2·i). */
-function parseHead(head: Uint8Array, corrupt: (what: string) => Error): MessageHead {
-  const view = new DataView(head.buffer, head.byteOffset, head.byteLength)
-  const meta = view.getUint32(0, true) === CONTINUATION ? 8 : 4
-  try {
-    const message = meta + view.getUint32(meta, true)
-    const typeAt = field(view, message, 1)
-    const headerAt = field(view, message, 2)
-    const lengthAt = field(view, message, 3)
-    const type = typeAt ? view.getUint8(typeAt) : 0
-    const header = headerAt ? headerAt + view.getUint32(headerAt, true) : 0
-    const out = {
-      type,
-      rows: 0,
-      dictionaryId: 0,
-      isDelta: false,
-      head,
-      bodyLength: lengthAt ? int64(view, lengthAt) : 0,
-    }
-    if (type === MessageType.RecordBatch && header) {
-      const rowsAt = field(view, header, 0)
-      out.rows = rowsAt ? int64(view, rowsAt) : 0
-    } else if (type === MessageType.DictionaryBatch && header) {
-      const idAt = field(view, header, 0)
-      const deltaAt = field(view, header, 2)
-      out.dictionaryId = idAt ? int64(view, idAt) : 0
-      out.isDelta = deltaAt ? view.getUint8(deltaAt) !== 0 : false
-    }
-    if (out.bodyLength < 0 || out.rows < 0) throw new RangeError('negative length')
-    return out
-  } catch (e) {
-    throw corrupt(`unreadable message metadata (${e instanceof Error ? e.message : e})`)
-  }
-}
-
-/** Absolute position of field `index` of the flatbuffer table at `table`, 0 when absent. */
-function field(view: DataView, table: number, index: number): number {
-  const vtable = table - view.getInt32(table, true)
-  const at = 4 + 2 * index
-  const offset = at < view.getUint16(vtable, true) ? view.getUint16(vtable + at, true) : 0
-  return offset ? table + offset : 0
-}
-
-function int64(view: DataView, at: number): number {
-  return view.getUint32(at, true) + view.getInt32(at + 4, true) * 4294967296
+): Promise<{ format: 'file' | 'stream'; start: number; end: number }> {
+  const head = await readExactly(handle, 0, Math.min(FILE_HEAD, size))
+  const tail = await readExactly(handle, Math.max(0, size - FILE_TAIL), Math.min(FILE_TAIL, size))
+  return messageRegion(head, tail, size, `'${name}'`)
 }
 
 async function readExactly(handle: FileHandle, position: number, length: number): Promise<Uint8Array> {
