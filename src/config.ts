@@ -100,6 +100,8 @@ const configSchema = z.object({
       maxTickWindows: z.number().int().min(1).default(100),
       /** Values one request may carry: a preview's baseline and window together, a definition's baseline values. */
       maxRequestValues: z.number().int().min(1).default(1_000_000),
+      /** Webhooks one assay may have (each alert is POSTed to every one). */
+      maxWebhooks: z.number().int().min(0).default(10),
     })
     .default({
       tickMs: 30_000,
@@ -108,6 +110,7 @@ const configSchema = z.object({
       maxRunWindows: 1000,
       maxTickWindows: 100,
       maxRequestValues: 1_000_000,
+      maxWebhooks: 10,
     }),
   /**
    * Outbound calls (webhooks): every one goes through one policy. Loopback, private, link-local,
@@ -326,6 +329,7 @@ export const ENV_VARS: Record<string, { path: string[]; parse: (v: string) => un
   LASTMILE_ASSAY_MAX_RUN_WINDOWS: { path: ['assays', 'maxRunWindows'], parse: Number },
   LASTMILE_ASSAY_MAX_TICK_WINDOWS: { path: ['assays', 'maxTickWindows'], parse: Number },
   LASTMILE_ASSAY_MAX_REQUEST_VALUES: { path: ['assays', 'maxRequestValues'], parse: Number },
+  LASTMILE_ASSAY_MAX_WEBHOOKS: { path: ['assays', 'maxWebhooks'], parse: Number },
   LASTMILE_OUTBOUND_ALLOW_LOCAL: { path: ['outbound', 'allowLocal'], parse: parseBool },
   LASTMILE_OUTBOUND_ALLOWLIST: { path: ['outbound', 'allowlist'], parse: parseList },
   LASTMILE_OUTBOUND_CONNECT_TIMEOUT_MS: { path: ['outbound', 'connectTimeoutMs'], parse: Number },

@@ -34,6 +34,7 @@ describe('config', () => {
         maxRunWindows: 1000,
         maxTickWindows: 100,
         maxRequestValues: 1_000_000,
+        maxWebhooks: 10,
       },
       outbound: {
         allowLocal: false,

@@ -56,6 +56,8 @@ export interface AssayLimits {
   maxTickWindows: number
   /** Values one request may carry. */
   maxRequestValues: number
+  /** Webhooks one assay may have. */
+  maxWebhooks: number
 }
 
 /** A stored assay's window grid, in ms. */
@@ -119,6 +121,16 @@ export function checkRequestValues(what: string, body: unknown, parts: string[],
     throw new InvalidConfigError(
       `${what} carries ${total} values (${each}); the limit is ${limits.maxRequestValues} (LASTMILE_ASSAY_MAX_REQUEST_VALUES)`,
       { values: total, limit: limits.maxRequestValues },
+    )
+  }
+}
+
+/** Refuse more webhooks than the limit: each is resolved at definition and POSTed at every alert. */
+export function checkWebhooks(webhooks: readonly string[], limits: AssayLimits): void {
+  if (webhooks.length > limits.maxWebhooks) {
+    throw new InvalidConfigError(
+      `the assay has ${webhooks.length} webhooks; at most ${limits.maxWebhooks} (LASTMILE_ASSAY_MAX_WEBHOOKS)`,
+      { webhooks: webhooks.length, limit: limits.maxWebhooks },
     )
   }
 }

@@ -16,6 +16,7 @@ import {
   assayDefinitionSchema,
   checkRequestValues,
   checkRunWindows,
+  checkWebhooks,
   checkWindow,
   invalid,
   previewSchema,
@@ -90,7 +91,8 @@ export class AssayService {
       limits,
     )
     if (def.window.start !== undefined) parseTime(def.window.start)
-    for (const url of def.webhooks) await this.deps.outbound.check(url) // names resolved now, and again at each send
+    checkWebhooks(def.webhooks, limits)
+    await Promise.all(def.webhooks.map((url) => this.deps.outbound.check(url))) // resolved now, and again at each send
     let baseline: Float64Array
     if ('values' in def.baseline) baseline = toNumbers(def.baseline.values)
     else {

@@ -4,7 +4,7 @@
  * for minutes; the window count is checked just under and just over its limit; a minimum raised
  * after an assay was defined is enforced at run and by the scheduler; the scheduler catches up a
  * backlog at most N windows per tick, oldest first, sharing ticks between assays, and says so;
- * preview and baseline values are counted against their limit.
+ * preview and baseline values, and webhooks, are counted against their limits.
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import type { ConfigOverrides } from '../../src/config.js'
@@ -178,5 +178,20 @@ describe('bounded assay work', () => {
     expect(await refused(await s.app.request('/v1/workspaces/default/assays', big))).toMatch(
       /the assay definition carries 1001 values \(baseline 1001\); the limit is 1000/,
     )
+  })
+
+  it('refuses more webhooks than the limit', async () => {
+    const s = await server({ assays: { maxWebhooks: 2 } })
+    const hooks = ['http://8.8.8.8/a', 'http://8.8.4.4/b', 'http://1.1.1.1/c']
+    const three = await s.app.request(
+      '/v1/workspaces/default/assays',
+      assay('three', { width: '1h' }, { webhooks: hooks }),
+    )
+    expect(await refused(three)).toMatch(/the assay has 3 webhooks; at most 2 \(LASTMILE_ASSAY_MAX_WEBHOOKS\)/)
+    const two = await s.app.request(
+      '/v1/workspaces/default/assays',
+      assay('two', { width: '1h' }, { webhooks: hooks.slice(1) }),
+    )
+    expect(two.status).toBe(201)
   })
 })
