@@ -249,6 +249,16 @@ const configSchema = z.object({
         .min(1024)
         .default(1024 * 1024 * 1024),
       /**
+       * Largest total size of one inference request's decoded input tensors, in bytes (400 beyond,
+       * naming the input), checked before each tensor is allocated. Decoders also stay within a
+       * small multiple of the body (4× for JSON, 1× for binary tensor data, 8× for Arrow).
+       */
+      tensorLimitBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .default(256 * 1024 * 1024),
+      /**
        * Resident memory an uploaded model's trial load (in a child process, before the server
        * loads it) may reach; a model that needs more is refused with 400.
        */
@@ -281,6 +291,7 @@ const configSchema = z.object({
       port: 8080,
       bodyLimitBytes: 64 * 1024 * 1024,
       modelLimitBytes: 1024 * 1024 * 1024,
+      tensorLimitBytes: 256 * 1024 * 1024,
       modelLoadMemoryBytes: 4 * 1024 * 1024 * 1024,
       modelLoadTimeoutMs: 120_000,
       demo: true,
@@ -312,6 +323,7 @@ export const ENV_VARS: Record<string, { path: string[]; parse: (v: string) => un
   LASTMILE_BODY_LIMIT_BYTES: { path: ['server', 'bodyLimitBytes'], parse: Number },
   LASTMILE_DEMO: { path: ['server', 'demo'], parse: parseBool },
   LASTMILE_MODEL_LIMIT_BYTES: { path: ['server', 'modelLimitBytes'], parse: Number },
+  LASTMILE_TENSOR_LIMIT_BYTES: { path: ['server', 'tensorLimitBytes'], parse: Number },
   LASTMILE_MODEL_LOAD_MEMORY_BYTES: { path: ['server', 'modelLoadMemoryBytes'], parse: Number },
   LASTMILE_MODEL_LOAD_TIMEOUT_MS: { path: ['server', 'modelLoadTimeoutMs'], parse: Number },
   LASTMILE_AUTH: { path: ['server', 'auth'], parse: String },

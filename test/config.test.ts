@@ -71,6 +71,7 @@ describe('config', () => {
         port: 8080,
         bodyLimitBytes: 64 * 1024 * 1024,
         modelLimitBytes: 1024 * 1024 * 1024,
+        tensorLimitBytes: 256 * 1024 * 1024,
         demo: true,
         auth: 'auto',
         allowedOrigins: [],

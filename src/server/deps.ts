@@ -32,6 +32,8 @@ export interface ServerDeps {
   bodyLimitBytes: number
   /** Largest model upload in bytes. */
   modelLimitBytes: number
+  /** Largest total size of one inference request's decoded input tensors, in bytes. */
+  tensorLimitBytes: number
   /** True once a graceful shutdown began (readiness turns false). */
   shuttingDown(): boolean
   /** HTTP status an error maps to (for metrics). */

@@ -119,6 +119,7 @@ export async function buildServer(
     metricsPublic: config.server.metricsPublic,
     bodyLimitBytes: config.server.bodyLimitBytes,
     modelLimitBytes: config.server.modelLimitBytes,
+    tensorLimitBytes: config.server.tensorLimitBytes,
     shuttingDown: () => shuttingDown,
     statusOf: (e) => errorResponse(e, silentLogger).status,
   }

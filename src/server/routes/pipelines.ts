@@ -51,7 +51,8 @@ export function inferenceRoutes(app: Hono, routes: RouteTable, deps: ServerDeps)
       labels.workspace = ws // only deployed names become label values
       labels.pipeline = name
       const bytes = await bodyBytes(c, deps.bodyLimitBytes)
-      const feeds = arrow ? decodeArrow(bytes, d.inputs) : decodeRecords(parseJson(bytes), d.inputs)
+      const limits = { maxTensorBytes: deps.tensorLimitBytes }
+      const feeds = arrow ? decodeArrow(bytes, d.inputs, limits) : decodeRecords(parseJson(bytes), d.inputs, limits)
       const result = await d.infer(feeds)
       metrics.request(labels, 200, result.rows, result)
       const meta = { time: Date.now(), rowModels: result.rowModels, checkFailures: result.checkFailures }

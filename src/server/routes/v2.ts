@@ -4,8 +4,8 @@
  * binary tensor data extension).
  */
 import type { Context, Hono } from 'hono'
-import { InvalidRequestError, NotFoundError } from '../../errors.js'
-import { decodeOipRequest, encodeOipResponse, oipTensorMetadata } from '../../formats/oip.js'
+import { NotFoundError } from '../../errors.js'
+import { decodeOipRequest, encodeOipResponse, oipTensorMetadata, splitBinaryBody } from '../../formats/oip.js'
 import type { Deployment } from '../../serving/deployment.js'
 import { VERSION } from '../../version.js'
 import { bodyBytes, parseJson } from '../body.js'
@@ -82,19 +82,9 @@ export function v2Routes(app: Hono, routes: RouteTable, deps: ServerDeps): void 
       labels.pipeline = d.name // only deployed names become label values
       const bytes = await bodyBytes(c, deps.bodyLimitBytes)
       const headerLength = c.req.header('inference-header-content-length')
-      let header: unknown
-      let binary: Uint8Array | undefined
-      if (headerLength !== undefined) {
-        const n = Number(headerLength)
-        if (!Number.isInteger(n) || n < 0 || n > bytes.length) {
-          throw new InvalidRequestError(
-            `Inference-Header-Content-Length is ${headerLength}; the body has ${bytes.length} bytes`,
-          )
-        }
-        header = parseJson(bytes.subarray(0, n))
-        binary = bytes.subarray(n)
-      } else header = parseJson(bytes)
-      const request = decodeOipRequest(header, binary, d.inputs)
+      const parts = headerLength === undefined ? undefined : splitBinaryBody(bytes, headerLength)
+      const header = parseJson(parts ? parts.header : bytes)
+      const request = decodeOipRequest(header, parts?.binary, d.inputs, { maxTensorBytes: deps.tensorLimitBytes })
       const result = await d.infer(request.feeds)
       const response = encodeOipResponse(
         { name: d.name, version: String(result.pipelineVersion) },
