@@ -11,6 +11,7 @@ import type { ConfigOverrides } from '../../src/config.js'
 import { silentLogger } from '../../src/log.js'
 import { GraphBuilder } from '../../src/onnx/builder.js'
 import { buildServer } from '../../src/server/serve.js'
+import { knownCrashers } from '../fuzz/onnx-models.js'
 import { clientFor, doubler, testConfig } from '../helpers/server.js'
 
 const servers: { shutdown(): Promise<void> }[] = []
@@ -47,19 +48,6 @@ function foldingBomb(side: number, tiles: number): Uint8Array {
     acc = g.node('Add', [acc, g.node('ReduceSum', [big], { keepdims: 1 })])
   }
   g.output(acc, 'float32', ['N', 1], 'y')
-  return g.toModel()
-}
-
-/**
- * OneHot whose constant `depth` is an empty tensor: onnxruntime 1.30's shape inference reads its
- * first element without a check and aborts the process (a failed libstdc++ assertion).
- */
-function emptyDepthOneHot(): Uint8Array {
-  const g = new GraphBuilder('onehot')
-  const indices = g.constant('indices', 'int64', [2], [0, 1])
-  const depth = g.constant('depth', 'int64', [0], [])
-  const values = g.constant('values', 'float32', [2], [0, 1])
-  g.output(g.node('OneHot', [indices, depth, values]), 'float32', ['N', 'M'], 'y')
   return g.toModel()
 }
 
@@ -105,15 +93,14 @@ describe('trial load of uploads', () => {
     expect(e.message).toContain('cannot run operator FooBar')
   })
 
-  it('refuses a model that aborts onnxruntime natively (found by the upload fuzzer), and serves on', async () => {
-    const crasher = emptyDepthOneHot()
+  it.each(knownCrashers())('refuses a model that kills onnxruntime natively ($name), and serves on', async (c) => {
     // Loaded by onnxruntime in a process of its own, the model kills that process.
-    const alone = spawnSync(process.execPath, ['-e', LOAD_FROM_STDIN, ORT_PATH], { input: crasher, timeout: 60_000 })
-    expect(alone.signal).toBe('SIGABRT')
+    const alone = spawnSync(process.execPath, ['-e', LOAD_FROM_STDIN, ORT_PATH], { input: c.bytes, timeout: 60_000 })
+    expect(alone.signal).toBe(c.signal)
     const lm = await serve()
-    const e = await apiError(lm.uploadModel('default', 'crasher', crasher))
+    const e = await apiError(lm.uploadModel('default', 'crasher', c.bytes))
     expect([e.status, e.code]).toEqual([400, 'invalid_model'])
-    expect(e.message).toContain('loading it crashed onnxruntime (signal SIGABRT) in a trial process')
+    expect(e.message).toContain(`loading it crashed onnxruntime (signal ${c.signal}) in a trial process`)
     await stillServes(lm)
   })
 })
