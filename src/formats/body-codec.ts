@@ -1,0 +1,188 @@
+/**
+ * Inference bodies in and answers out, as tasks that run the same on the event loop (small ones)
+ * or in a body worker (large ones, see decode-pool.ts): bytes in, typed arrays out, and back.
+ * Everything a task takes and returns can cross a worker boundary: plain data, typed arrays and
+ * the typed errors of src/errors.ts (sent as {@link WireError} and revived as the same class).
+ */
+import type { AnyTensor, ColumnSpec } from '../engine/tensor.js'
+import type { Columns } from '../engine/types.js'
+import * as errors from '../errors.js'
+import { InvalidRequestError, LastmileError } from '../errors.js'
+import { type ArrowFormat, decodeArrow, encodeArrow } from './arrow.js'
+import { decodeOipRequest, encodeOipResponse, type OipRequest } from './oip.js'
+import { decodeRecords, encodeRecords, type RowMeta } from './records.js'
+
+const decoder = new TextDecoder()
+const encoder = new TextEncoder()
+
+/** Parse JSON, or fail with 400 and the parser's reason. */
+export function parseJson(bytes: Uint8Array): unknown {
+  if (bytes.length === 0) throw new InvalidRequestError('the request body is empty; expected JSON')
+  try {
+    return JSON.parse(decoder.decode(bytes))
+  } catch (e) {
+    throw new InvalidRequestError(`malformed JSON: ${e instanceof Error ? e.message : String(e)}`)
+  }
+}
+
+/** A request body to decode against the deployment's inputs. */
+export type DecodeTask =
+  /** OIP v2 JSON; with `headerLength` (Inference-Header-Content-Length), a JSON header then binary tensor data. */
+  | { kind: 'oip'; bytes: Uint8Array; headerLength?: string; specs: readonly ColumnSpec[] }
+  | { kind: 'records'; bytes: Uint8Array; specs: readonly ColumnSpec[] }
+  | { kind: 'arrow'; bytes: Uint8Array; specs: readonly ColumnSpec[] }
+
+/** What a {@link DecodeTask} gives: the OIP request (with its feeds), or the feeds. */
+export type Decoded = { kind: 'oip'; request: OipRequest } | { kind: 'feeds'; feeds: Columns }
+
+/** Decode a body. Throws the decoders' typed errors (400s). */
+export function decodeBody(task: DecodeTask): Decoded {
+  switch (task.kind) {
+    case 'oip': {
+      const { bytes, headerLength } = task
+      if (headerLength === undefined) {
+        return { kind: 'oip', request: decodeOipRequest(parseJson(bytes), undefined, task.specs) }
+      }
+      const n = Number(headerLength)
+      if (!Number.isInteger(n) || n < 0 || n > bytes.length) {
+        throw new InvalidRequestError(
+          `Inference-Header-Content-Length is ${headerLength}; the body has ${bytes.length} bytes`,
+        )
+      }
+      const header = parseJson(bytes.subarray(0, n))
+      return { kind: 'oip', request: decodeOipRequest(header, bytes.subarray(n), task.specs) }
+    }
+    case 'records':
+      return { kind: 'feeds', feeds: decodeRecords(parseJson(task.bytes), task.specs) }
+    case 'arrow':
+      return { kind: 'feeds', feeds: decodeArrow(task.bytes, task.specs) }
+  }
+}
+
+/** An answer to encode. */
+export type EncodeTask =
+  | {
+      kind: 'oip'
+      model: { name: string; version?: string }
+      request: Pick<OipRequest, 'id' | 'outputs' | 'binaryAll'>
+      outputs: Record<string, AnyTensor>
+      rows: { rowModels: readonly string[]; checkFailures: ArrayLike<number> }
+    }
+  | { kind: 'records'; feeds: Columns; outputs: Record<string, AnyTensor>; meta: RowMeta }
+  | { kind: 'arrow'; feeds: Columns; outputs: Record<string, AnyTensor>; meta: RowMeta & { format: ArrowFormat } }
+
+/**
+ * An encoded answer: JSON text (on the event loop, as `c.json` would make it) or bytes (from a
+ * worker, or binary formats), its media type, and for the OIP binary extension the JSON header's
+ * length (Inference-Header-Content-Length).
+ */
+export interface Encoded {
+  body: string | Uint8Array
+  type: string
+  headerLength?: number
+}
+
+/** Encode an answer; `bytes` makes JSON answers bytes (a worker hands bytes back without a copy). */
+export function encodeBody(task: EncodeTask, bytes = false): Encoded {
+  const json = (value: unknown): Encoded => {
+    const text = JSON.stringify(value)
+    return { body: bytes ? encoder.encode(text) : text, type: 'application/json' }
+  }
+  switch (task.kind) {
+    case 'oip': {
+      const response = encodeOipResponse(task.model, task.request, task.outputs, task.rows)
+      if (!response.binary) return json(response.json)
+      const header = encoder.encode(JSON.stringify(response.json))
+      return {
+        body: concat([header, ...response.binary]),
+        type: 'application/octet-stream',
+        headerLength: header.length,
+      }
+    }
+    case 'records':
+      return json(encodeRecords(task.feeds, task.outputs, task.meta))
+    case 'arrow':
+      return {
+        body: encodeArrow(task.feeds, task.outputs, task.meta),
+        type: task.meta.format === 'file' ? 'application/vnd.apache.arrow.file' : 'application/vnd.apache.arrow.stream',
+      }
+  }
+}
+
+/**
+ * About how many bytes an answer's tensors encode to: JSON spends up to ~10 characters a number
+ * (binary and Arrow fewer), so this errs towards the worker for big answers.
+ */
+export function answerSize(task: EncodeTask): number {
+  const tensors = [...Object.values(task.outputs), ...(task.kind === 'oip' ? [] : Object.values(task.feeds))]
+  return tensors.reduce((n, t) => n + t.data.length * 10 /* chars per JSON number, at most ~10 for float32 */, 0)
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+  let o = 0
+  for (const p of parts) {
+    out.set(p, o)
+    o += p.length
+  }
+  return out
+}
+
+/**
+ * Buffers worth moving rather than copying across a worker boundary: each typed array's whole
+ * buffer, once. Small buffers are left to be copied: Node's pooled small allocations share one
+ * buffer that must never be detached.
+ */
+export function transferList(value: unknown, minBytes = 64 * 1024): ArrayBuffer[] {
+  const found = new Set<ArrayBuffer>()
+  const walk = (v: unknown, depth: number): void => {
+    if (depth > 6 || v === null || typeof v !== 'object') return
+    if (ArrayBuffer.isView(v)) {
+      if (v.buffer instanceof ArrayBuffer && v.buffer.byteLength >= minBytes) found.add(v.buffer)
+      return
+    }
+    if (Array.isArray(v)) return // strings columns and row lists: small, and cloned
+    for (const x of Object.values(v)) walk(x, depth + 1)
+  }
+  walk(value, 0)
+  return [...found]
+}
+
+/** An error as it crosses a worker boundary. */
+export interface WireError {
+  name: string
+  message: string
+  stack?: string
+  code?: string
+  details?: Record<string, unknown>
+  /** Other own fields of a typed error (e.g. `retryAfterSeconds`). */
+  fields?: Record<string, unknown>
+}
+
+/** The wire form of anything thrown. */
+export function toWire(e: unknown): WireError {
+  if (!(e instanceof Error)) return { name: 'Error', message: String(e) }
+  const wire: WireError = { name: e.name, message: e.message, ...(e.stack ? { stack: e.stack } : {}) }
+  if (e instanceof LastmileError) {
+    const { code, details, name: _n, message: _m, stack: _s, ...fields } = e as LastmileError & Record<string, unknown>
+    Object.assign(wire, { code, ...(details ? { details } : {}), ...(Object.keys(fields).length ? { fields } : {}) })
+  }
+  return wire
+}
+
+/** The error a {@link WireError} stands for: the same typed class, code, message and details. */
+export function fromWire(wire: WireError): Error {
+  const Class = (errors as Record<string, unknown>)[wire.name]
+  let e: Error
+  if (wire.code !== undefined && typeof Class === 'function' && Class.prototype instanceof LastmileError) {
+    const typed = new LastmileError(wire.code as errors.ErrorCode, wire.message, wire.details)
+    Object.setPrototypeOf(typed, Class.prototype)
+    typed.name = wire.name
+    e = Object.assign(typed, wire.fields)
+  } else {
+    e = new Error(wire.message)
+    e.name = wire.name
+  }
+  if (wire.stack) e.stack = wire.stack
+  return e
+}

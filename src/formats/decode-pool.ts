@@ -1,0 +1,240 @@
+/**
+ * Large inference bodies off the event loop. Bodies (and answers) above `largeBytes` are parsed,
+ * decoded and encoded in a few worker threads, their bytes moved in and the decoded typed arrays
+ * moved back; small ones keep running inline, where a worker round trip would cost more than the
+ * work. Large requests are admitted a few per worker at a time and a bounded number wait (before
+ * their bodies are read, so waiting costs no memory); beyond that they are refused with
+ * `QueueFullError` (429 with Retry-After). A worker that dies fails only the task it held and is
+ * replaced on the next task.
+ *
+ * Workers keep V8's default heap limit, as the event loop does: Node aborts the whole process when
+ * a worker passes a `resourceLimits` heap limit inside one native allocation such as `JSON.parse`
+ * (nodejs/node#47224), so a tight limit would turn a large body into a crash. Memory is bounded by
+ * the body limit, the decoders' own bounds and the admission here instead.
+ */
+import { Worker } from 'node:worker_threads'
+import { NotReadyError, PayloadTooLargeError, QueueFullError } from '../errors.js'
+import {
+  answerSize,
+  type Decoded,
+  type DecodeTask,
+  decodeBody,
+  type Encoded,
+  type EncodeTask,
+  encodeBody,
+  fromWire,
+  transferList,
+} from './body-codec.js'
+import type { WorkerReply, WorkerTask } from './decode-worker.js'
+
+export interface BodyPoolOptions {
+  /** Worker threads; 0 = none: every body is decoded on the calling thread (and still admitted). */
+  workers: number
+  /** Bodies and answers larger than this many bytes go to a worker. */
+  largeBytes: number
+  /** Large requests in flight per worker (at least one worker's worth when `workers` is 0). */
+  perWorker: number
+  /** Large requests waiting for their turn at most; beyond, `QueueFullError`. */
+  queue: number
+  /** The worker script: decode-worker's, unless a test substitutes one. */
+  entry?: URL
+}
+
+/** What the pool has done and holds (tests, metrics). */
+export interface BodyPoolStats {
+  /** Worker threads alive. */
+  workers: number
+  /** Tasks that ran in a worker (answered or failed). */
+  workerTasks: number
+  /** Workers that died and were replaced. */
+  workerDeaths: number
+  /** Large requests in flight and waiting. */
+  admitted: number
+  waiting: number
+}
+
+/** Hand back an admitted large request's turn (idempotent). */
+export type Release = () => void
+
+// Run from the built package, the worker is plain JavaScript beside this module. Run from the
+// TypeScript sources (the test runner), it is started through module hooks that transpile it.
+const ENTRY = new URL(`./decode-worker.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url)
+const HOOKS = new URL('./source-hooks.mjs', import.meta.url)
+const BOOT = `import { register } from 'node:module'
+import { workerData } from 'node:worker_threads'
+register(workerData.hooks)
+await import(workerData.entry)`
+
+const shuttingDown = () => new NotReadyError('the server is shutting down; retry on another replica')
+
+interface Job {
+  message: WorkerTask
+  transfer: ArrayBuffer[]
+  resolve(value: unknown): void
+  reject(e: unknown): void
+}
+
+interface Slot {
+  worker: Worker
+  job?: Job
+  /** Why the worker failed, when it did (set before its exit). */
+  failure?: Error & { code?: string }
+}
+
+export class BodyPool {
+  private readonly slots = new Set<Slot>()
+  private readonly idle: Slot[] = []
+  private readonly jobs: Job[] = []
+  private admitted = 0
+  private readonly waiters: Array<{ resolve(): void; reject(e: unknown): void }> = []
+  private workerTasks = 0
+  private workerDeaths = 0
+  private closed = false
+
+  constructor(readonly options: BodyPoolOptions) {}
+
+  /** Whether a body (or answer) of `bytes` bytes is large: admitted, and worked on in a worker. */
+  isLarge(bytes: number): boolean {
+    return bytes > this.options.largeBytes
+  }
+
+  /** Large requests in flight at once. */
+  get capacity(): number {
+    return Math.max(1, this.options.workers) * this.options.perWorker
+  }
+
+  /**
+   * Wait for a large request's turn; call the returned function when its answer is encoded.
+   * Throws `QueueFullError` when `queue` requests already wait.
+   */
+  async admit(): Promise<Release> {
+    if (this.closed) throw shuttingDown()
+    if (this.admitted >= this.capacity) {
+      if (this.waiters.length >= this.options.queue) {
+        throw new QueueFullError(
+          `${this.admitted} large request bodies are being worked on and ${this.waiters.length} wait (LASTMILE_BODY_WORKERS, LASTMILE_LARGE_BODIES_PER_WORKER, LASTMILE_LARGE_BODY_QUEUE); retry shortly`,
+        )
+      }
+      await new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }))
+    } else this.admitted++
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      const next = this.waiters.shift()
+      if (next)
+        next.resolve() // the turn passes straight on: `admitted` stays
+      else this.admitted--
+    }
+  }
+
+  /** Decode a body: in a worker when it is large (its bytes are moved there), else right here. */
+  async decode(task: DecodeTask): Promise<Decoded> {
+    if (this.options.workers === 0 || !this.isLarge(task.bytes.byteLength)) return decodeBody(task)
+    return (await this.run({ op: 'decode', task }, transferList(task, 0))) as Decoded
+  }
+
+  /** Encode an answer: in a worker when it is large (its tensors are copied there), else right here. */
+  async encode(task: EncodeTask): Promise<Encoded> {
+    if (this.options.workers === 0 || !this.isLarge(answerSize(task))) return encodeBody(task)
+    return (await this.run({ op: 'encode', task }, [])) as Encoded
+  }
+
+  stats(): BodyPoolStats {
+    return {
+      workers: this.slots.size,
+      workerTasks: this.workerTasks,
+      workerDeaths: this.workerDeaths,
+      admitted: this.admitted,
+      waiting: this.waiters.length,
+    }
+  }
+
+  /** Stop the workers; tasks not yet answered fail with `NotReadyError`. */
+  async close(): Promise<void> {
+    this.closed = true
+    for (const w of this.waiters.splice(0)) w.reject(shuttingDown())
+    for (const job of this.jobs.splice(0)) job.reject(shuttingDown())
+    await Promise.all([...this.slots].map((s) => s.worker.terminate()))
+  }
+
+  private run(message: WorkerTask, transfer: ArrayBuffer[]): Promise<unknown> {
+    if (this.closed) return Promise.reject(shuttingDown())
+    return new Promise((resolve, reject) => {
+      this.jobs.push({ message, transfer, resolve, reject })
+      this.pump()
+    })
+  }
+
+  /** Hand queued jobs to idle workers, starting workers up to `workers`. */
+  private pump(): void {
+    while (this.jobs.length > 0) {
+      const slot = this.idle.pop() ?? (this.slots.size < this.options.workers ? this.spawn() : undefined)
+      if (!slot) return
+      const job = this.jobs.shift() as Job
+      slot.job = job
+      slot.worker.ref() // an answer is owed: keep the process up for it
+      try {
+        slot.worker.postMessage(job.message, job.transfer)
+      } catch (e) {
+        this.settle(slot)
+        job.reject(e)
+      }
+    }
+  }
+
+  /** The worker is free again. */
+  private settle(slot: Slot): void {
+    slot.job = undefined
+    slot.worker.unref()
+    this.idle.push(slot)
+  }
+
+  private spawn(): Slot {
+    const entry = this.options.entry ?? ENTRY
+    const worker = entry.pathname.endsWith('.ts')
+      ? new Worker(new URL(`data:text/javascript,${encodeURIComponent(BOOT)}`), {
+          workerData: { hooks: HOOKS.href, entry: entry.href },
+        })
+      : new Worker(entry)
+    const slot: Slot = { worker }
+    this.slots.add(slot)
+    worker.on('message', (reply: WorkerReply) => {
+      const job = slot.job
+      if (!job) return
+      this.workerTasks++
+      this.settle(slot)
+      if (reply.ok) job.resolve(reply.value)
+      else job.reject(fromWire(reply.error))
+      this.pump()
+    })
+    worker.on('error', (e: Error & { code?: string }) => {
+      slot.failure = e
+    })
+    worker.on('exit', () => {
+      this.slots.delete(slot)
+      const i = this.idle.indexOf(slot)
+      if (i >= 0) this.idle.splice(i, 1)
+      const job = slot.job
+      if (job) {
+        this.workerTasks++
+        job.reject(this.closed ? shuttingDown() : this.deathError(slot.failure))
+      }
+      if (this.closed) return
+      this.workerDeaths++
+      this.pump() // a replacement starts for whatever waits
+    })
+    return slot
+  }
+
+  private deathError(failure: (Error & { code?: string }) | undefined): Error {
+    if (failure?.code === 'ERR_WORKER_OUT_OF_MEMORY') {
+      return new PayloadTooLargeError(
+        'decoding or encoding this body needed more memory than a body worker has; send it in smaller requests',
+      )
+    }
+    return new NotReadyError(
+      `the body worker stopped while working on this request${failure ? ` (${failure.message})` : ''}; retry`,
+    )
+  }
+}
