@@ -1,10 +1,26 @@
-/** Writing files so that what was acknowledged survives a crash: data fsynced before it counts. */
-import { open, rename } from 'node:fs/promises'
+/**
+ * Writing files so that what was acknowledged survives a crash (data fsynced before it counts),
+ * and so that only the server's own user can read them: every folder lastmile creates in its data
+ * folder is 0700 and every file 0600, set explicitly rather than left to the umask.
+ */
+import { chmod, mkdir, open, rename } from 'node:fs/promises'
 
-/** Write `bytes` to `path` and fsync them. */
+/** Mode of every folder lastmile creates: its user only. */
+export const DIR_MODE = 0o700
+/** Mode of every file lastmile creates: its user only. */
+export const FILE_MODE = 0o600
+
+/** Create `path` (and missing parents) as private folders; an existing `path` is made private too. */
+export async function mkdirPrivate(path: string): Promise<void> {
+  await mkdir(path, { recursive: true, mode: DIR_MODE })
+  await chmod(path, DIR_MODE) // mkdir's mode passes through the umask, and an existing folder keeps its own
+}
+
+/** Write `bytes` to a new private file at `path` and fsync them. */
 export async function writeSynced(path: string, bytes: Uint8Array): Promise<void> {
-  const f = await open(path, 'w')
+  const f = await open(path, 'w', FILE_MODE)
   try {
+    await f.chmod(FILE_MODE) // the open's mode passes through the umask
     await f.writeFile(bytes)
     await f.sync()
   } finally {

@@ -71,6 +71,8 @@ describe('config', () => {
         port: 8080,
         bodyLimitBytes: 64 * 1024 * 1024,
         modelLimitBytes: 1024 * 1024 * 1024,
+        modelLoadMemoryBytes: 4 * 1024 * 1024 * 1024,
+        modelLoadTimeoutMs: 120_000,
         tensorLimitBytes: 256 * 1024 * 1024,
         demo: true,
         auth: 'auto',

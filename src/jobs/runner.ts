@@ -7,7 +7,7 @@
  */
 import { mkdir, readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { writeAtomically } from '../durable.js'
+import { DIR_MODE, writeAtomically } from '../durable.js'
 import { concatRows, sliceRows } from '../engine/rows.js'
 import type { AnyTensor } from '../engine/tensor.js'
 import type { Columns } from '../engine/types.js'
@@ -94,7 +94,7 @@ export async function runJob(
       reader.schema.map((f) => f.name),
       opts.features,
     )
-    await mkdir(dir, { recursive: true })
+    await mkdir(dir, { recursive: true, mode: DIR_MODE })
     for (const f of await chunkFiles(dir)) {
       const k = Number(/chunk-(\d+)/.exec(f)?.[1])
       if (k >= job.chunksDone) await rm(f, { force: true }) // written, never committed: redo it

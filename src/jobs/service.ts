@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Config } from '../config.js'
+import { DIR_MODE } from '../durable.js'
 import { ConflictError, errorMessage, NotFoundError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { DeploymentManager } from '../serving/deployment.js'
@@ -73,7 +74,7 @@ export class JobService {
     const deployment = this.deps.manager.require(workspace, pipeline)
     const id = `job-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`
     const dir = this.dir(id)
-    await mkdir(dir, { recursive: true })
+    await mkdir(dir, { recursive: true, mode: DIR_MODE })
     try {
       let inputPath: string
       if ('path' in input) inputPath = input.path

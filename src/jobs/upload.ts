@@ -2,6 +2,7 @@
 import { createWriteStream } from 'node:fs'
 import { open, rename } from 'node:fs/promises'
 import { pipeline } from 'node:stream/promises'
+import { FILE_MODE } from '../durable.js'
 import { PayloadTooLargeError } from '../errors.js'
 import type { Role } from '../store/types.js'
 
@@ -42,7 +43,7 @@ export async function receive(
         yield chunk
       }
     },
-    createWriteStream(tmp),
+    createWriteStream(tmp, { mode: FILE_MODE }),
   )
   const f = await open(tmp, 'r+')
   await f.sync()

@@ -12,6 +12,7 @@
 import { mkdir, open, readdir, readFile, rename, rm, truncate } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Table } from '@uwdata/flechette'
+import { DIR_MODE, FILE_MODE } from '../durable.js'
 import type { AnyTensor } from '../engine/tensor.js'
 import type { Columns } from '../engine/types.js'
 import { errorMessage, InvalidConfigError } from '../errors.js'
@@ -102,7 +103,7 @@ export class InferenceLog implements InferenceSink {
 
   static async open(dataDir: string, cfg: LogConfig, log: Logger): Promise<InferenceLog> {
     const l = new InferenceLog(join(dataDir, 'logs'), cfg)
-    await mkdir(l.root, { recursive: true })
+    await mkdir(l.root, { recursive: true, mode: DIR_MODE })
     l.timer = setInterval(
       () => void l.flush().catch((e) => log.error('inference log flush failed', { error: errorMessage(e) })),
       cfg.flushMs,
@@ -154,7 +155,7 @@ export class InferenceLog implements InferenceSink {
   /** Recover a pipeline folder: finish or discard half-done rolls, cut a torn frame, pick up the open segment. */
   private async ready(p: PipelineLog): Promise<void> {
     if (p.openPath) return
-    await mkdir(p.dir, { recursive: true })
+    await mkdir(p.dir, { recursive: true, mode: DIR_MODE })
     const files = await readdir(p.dir)
     const rolled = new Set(files.flatMap((f) => SEGMENT.exec(f)?.[1] ?? []))
     const ids = (re: RegExp) =>
@@ -355,7 +356,7 @@ export function parseIopath(iopath: string): { column: string; index: number } {
 /** Append `chunks` to `path` and fsync before returning. */
 async function appendSynced(path: string, chunks: Uint8Array[]): Promise<void> {
   if (chunks.length === 0) return
-  const f = await open(path, 'a')
+  const f = await open(path, 'a', FILE_MODE)
   try {
     await f.appendFile(chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks))
     await f.sync()

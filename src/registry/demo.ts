@@ -6,6 +6,7 @@
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { DIR_MODE, FILE_MODE } from '../durable.js'
 import { mlpClassifier } from '../onnx/fixtures.js'
 import { mulberry32, normal } from '../onnx/random.js'
 import type { Registry } from './registry.js'
@@ -25,8 +26,8 @@ export async function ensureDemoModel(dataDir: string): Promise<{ path: string; 
     return { path, bytes: new Uint8Array(await readFile(path)), created: false }
   } catch {
     const bytes = demoModel().bytes
-    await mkdir(join(dataDir, 'models'), { recursive: true })
-    await writeFile(`${path}.tmp`, bytes)
+    await mkdir(join(dataDir, 'models'), { recursive: true, mode: DIR_MODE })
+    await writeFile(`${path}.tmp`, bytes, { mode: FILE_MODE })
     await rename(`${path}.tmp`, path)
     return { path, bytes, created: true }
   }

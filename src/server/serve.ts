@@ -18,6 +18,7 @@ import { installDemo } from '../registry/demo.js'
 import { Registry } from '../registry/registry.js'
 import { DeploymentManager, type InferenceSink } from '../serving/deployment.js'
 import { ArtifactStore } from '../store/artifacts.js'
+import { lockDataDir, tidyDataDir } from '../store/data-dir.js'
 import { SqliteStore } from '../store/sqlite-store.js'
 import { createApp } from './app.js'
 import type { ServerDeps } from './deps.js'
@@ -51,10 +52,14 @@ export async function buildServer(
   const log = opts.log ?? createLogger(config.logLevel)
   const outbound = new OutboundPolicy(config.outbound, opts.resolve) // refuses a bad allowlist before opening anything
   const authRequired = config.server.auth === 'on' || (config.server.auth === 'auto' && !isLoopback(config.server.host))
+  const lock = await lockDataDir(config.dataDir) // one server per data folder
   const store = SqliteStore.open(config.dataDir)
   const artifacts = await ArtifactStore.open(config.dataDir)
+  // Before anything reads the folder or serves: what a crash left behind goes, modes are fixed.
+  await tidyDataDir(config.dataDir, store, log)
   if (authRequired && (await store.listApiKeys()).length === 0) {
     await store.close()
+    lock.release()
     throw new InvalidConfigError(
       `API keys are required on ${config.server.host} but none exist: create one with \`lastmile keys create --offline --workspace default --role admin --name admin --data ${config.dataDir}\`, or set LASTMILE_AUTH=off to serve without keys`,
     )
@@ -140,6 +145,7 @@ export async function buildServer(
     await inferenceLog.close()
     await engine.close()
     await store.close()
+    lock.release()
     throw e
   }
   return {
@@ -154,6 +160,7 @@ export async function buildServer(
       await inferenceLog.close() // then the log writes everything it holds
       await engine.close()
       await store.close()
+      lock.release()
     },
   }
 }

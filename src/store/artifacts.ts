@@ -1,15 +1,19 @@
 /**
  * Model artifacts, content-addressed by sha256 under `<dataDir>/artifacts/`. A write goes to a
  * temporary file, is fsynced, renamed into place and the folder fsynced: after a crash an
- * artifact is either whole or absent, never half-written. Temporary leftovers are removed on open.
+ * artifact is either whole or absent, never half-written. Files are 0600, folders 0700; temporary
+ * leftovers and artifacts no model version uses are removed at the server's start (`tidyDataDir`).
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises'
+import { open, readFile, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { writeSynced } from '../durable.js'
+import { mkdirPrivate, writeSynced } from '../durable.js'
 import { NotFoundError } from '../errors.js'
 
 const HEX64 = /^[0-9a-f]{64}$/
+
+/** The folder, under `artifacts/`, where writes wait for their rename. */
+export const ARTIFACT_TMP = 'tmp'
 
 export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex')
@@ -18,12 +22,18 @@ export function sha256Hex(bytes: Uint8Array): string {
 export class ArtifactStore {
   private constructor(readonly dir: string) {}
 
-  /** Open (creating) the artifact folder and remove temporary files a crash left behind. */
+  /** Open (creating) the artifact folder. */
   static async open(dataDir: string): Promise<ArtifactStore> {
     const dir = join(dataDir, 'artifacts')
-    await mkdir(join(dir, 'tmp'), { recursive: true })
-    for (const f of await readdir(join(dir, 'tmp'))) await rm(join(dir, 'tmp', f), { force: true })
+    await mkdirPrivate(dir)
+    await mkdirPrivate(join(dir, ARTIFACT_TMP))
     return new ArtifactStore(dir)
+  }
+
+  /** The sha256 of an artifact file's name (`<sha256>.onnx`), or undefined for any other name. */
+  static shaOf(fileName: string): string | undefined {
+    const sha = fileName.endsWith('.onnx') ? fileName.slice(0, -'.onnx'.length) : ''
+    return HEX64.test(sha) ? sha : undefined
   }
 
   path(sha256: string): string {
@@ -34,10 +44,10 @@ export class ArtifactStore {
   /** Store `bytes` durably; returns their sha256. Writing the same bytes again is a no-op rename. */
   async put(bytes: Uint8Array): Promise<string> {
     const sha256 = sha256Hex(bytes)
-    const tmp = join(this.dir, 'tmp', `${sha256}.${randomBytes(6).toString('hex')}`)
+    const tmp = join(this.dir, ARTIFACT_TMP, `${sha256}.${randomBytes(6).toString('hex')}`)
     await writeSynced(tmp, bytes)
     const folder = join(this.dir, sha256.slice(0, 2))
-    await mkdir(folder, { recursive: true })
+    await mkdirPrivate(folder)
     await rename(tmp, this.path(sha256))
     await syncDir(folder)
     return sha256

@@ -3,9 +3,10 @@
  * that returned is on disk), schema versions applied in order and recorded in `user_version`.
  * The workspace `default` always exists.
  */
-import { mkdirSync } from 'node:fs'
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
+import { DIR_MODE, FILE_MODE } from '../durable.js'
 import { ConflictError, NotFoundError } from '../errors.js'
 import { EXPLANATIONS_ATTEMPTS_MIGRATION, EXPLANATIONS_MIGRATION, SqliteExplanations } from './sqlite-explanations.js'
 import { JOBS_ATTEMPTS_MIGRATION, JOBS_MIGRATION, SqliteJobs } from './sqlite-jobs.js'
@@ -118,10 +119,15 @@ export class SqliteStore implements Store {
     this.explanations = new SqliteExplanations(db)
   }
 
-  /** Open (creating) `<dataDir>/lastmile.db` and bring its schema up to date. */
+  /** Open (creating) `<dataDir>/lastmile.db` and bring its schema up to date; folder 0700, files 0600. */
   static open(dataDir: string): SqliteStore {
-    mkdirSync(dataDir, { recursive: true })
-    const db = new Database(join(dataDir, 'lastmile.db'))
+    mkdirSync(dataDir, { recursive: true, mode: DIR_MODE })
+    chmodSync(dataDir, DIR_MODE)
+    const path = join(dataDir, 'lastmile.db')
+    // SQLite creates the -wal and -shm files with the database file's mode: create that one private.
+    closeSync(openSync(path, 'a', FILE_MODE))
+    for (const f of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(f)) chmodSync(f, FILE_MODE)
+    const db = new Database(path)
     db.pragma('journal_mode = WAL')
     db.pragma('synchronous = FULL')
     db.pragma('foreign_keys = ON')

@@ -1,10 +1,11 @@
 /**
- * Crash safety with a real server process: an upload in flight when the server is killed with
- * SIGKILL loses nothing acknowledged and leaves no half-written artifact; deployments come back.
+ * Crash safety with a real server process: uploads in flight when the server is killed with
+ * SIGKILL (a model and a job's input) lose nothing acknowledged, and what they left on disk is
+ * gone after the next start; deployments come back.
  */
 import type { ChildProcess } from 'node:child_process'
-import { readdirSync } from 'node:fs'
-import { join } from 'node:path'
+import { readdirSync, statSync } from 'node:fs'
+import { join, relative } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
 import { LastmileClient } from '../../src/client/client.js'
@@ -19,7 +20,29 @@ afterEach(() => {
 async function serve(data: string) {
   const s = await spawnServer(['--data', data, '--no-demo', '--backend', 'cpu'])
   children.push(s.child)
-  return s
+  let stderr = ''
+  s.child.stderr?.on('data', (b) => {
+    stderr += b
+  })
+  return { ...s, stderr: () => stderr }
+}
+
+/** Every file under `dir`, relative to it. */
+function files(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .map((f) => join(dir, f))
+    .filter((f) => statSync(f).isFile())
+    .map((f) => relative(dir, f))
+}
+
+/** A body that sends `chunk` every 5 ms and never ends (the server dies first). */
+function endless(chunk: Uint8Array): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      controller.enqueue(chunk)
+      await new Promise((r) => setTimeout(r, 5))
+    },
+  })
 }
 
 const built = cliBuilt
@@ -39,6 +62,17 @@ describe.runIf(built)(`crash safety${built ? '' : ' (skipped: run `npm run build
     await lm.deploy('default', 'double')
     expect((await lm.inferRecords('default', 'double', [{ x: [21] }]))[0]?.['out.y']).toEqual([42])
 
+    // A job's input, streamed slowly: its folder and temp file exist, its job does not yet.
+    const job = fetch(`${first.url}/v1/workspaces/default/pipelines/double/jobs?format=csv`, {
+      method: 'POST',
+      body: endless(new TextEncoder().encode('x_0\n1\n'.repeat(4096))),
+      headers: { 'content-type': 'application/octet-stream' },
+      duplex: 'half',
+    } as RequestInit).catch((e: unknown) => e)
+    await expect
+      .poll(() => files(join(data, 'jobs')).filter((f) => f.endsWith('.tmp')).length, { timeout: 30_000 })
+      .toBe(1)
+
     // A big upload, streamed slowly; the server dies half-way through it.
     const big = mlpClassifier({ features: 64, hidden: [1024, 1024], classes: 10, name: 'big' }).bytes
     let sent = 0
@@ -57,13 +91,20 @@ describe.runIf(built)(`crash safety${built ? '' : ' (skipped: run `npm run build
       fetch(`${first.url}/v1/workspaces/default/models/big`, { method: 'POST', body, duplex: 'half' } as RequestInit),
     ).rejects.toThrow()
     await exited
+    expect(await job).toBeInstanceOf(Error)
+    const leftovers = files(join(data, 'jobs'))
+    expect(leftovers).toEqual([expect.stringMatching(/^job-[^/]+\/input\.csv\.tmp$/)])
 
     const second = await serve(data)
     const lm2 = new LastmileClient({ url: second.url })
     expect((await lm2.listModels('default')).map((m) => m.name)).toEqual(['double'])
     expect((await lm2.deployment('default', 'double')).state).toBe('ready')
     expect((await lm2.inferRecords('default', 'double', [{ x: [4] }]))[0]?.['out.y']).toEqual([8])
-    expect(readdirSync(join(data, 'artifacts', 'tmp'))).toEqual([])
+    // Nothing the killed uploads left is there: no temp file, no job folder, no unused artifact.
+    const sha = (await lm2.getModelVersion('default', 'double', 1)).sha256
+    expect(files(join(data, 'artifacts'))).toEqual([join(sha.slice(0, 2), `${sha}.onnx`)])
+    expect(readdirSync(join(data, 'jobs'))).toEqual([])
+    expect(second.stderr()).toContain(`data folder tidied at start {"removed":["jobs/${leftovers[0]?.split('/')[0]}"]`)
     const db = new Database(join(data, 'lastmile.db'), { readonly: true })
     expect(db.pragma('integrity_check', { simple: true })).toBe('ok')
     db.close()

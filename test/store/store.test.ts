@@ -1,5 +1,5 @@
 /** The SQLite store and the artifact folder: schema, versions, idempotency, durability on reopen. */
-import { existsSync, readdirSync, writeFileSync } from 'node:fs'
+import { existsSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { ConflictError, NotFoundError } from '../../src/errors.js'
@@ -80,18 +80,17 @@ describe('SQLite store', () => {
 })
 
 describe('artifact store', () => {
-  it('stores bytes under their sha256, verifies them on read, and clears crash leftovers on open', async () => {
+  it('stores bytes under their sha256, privately, and verifies them on read', async () => {
     const dir = tempDir()
     const a = await ArtifactStore.open(dir)
     const bytes = new TextEncoder().encode('model bytes')
     const sha = await a.put(bytes)
     expect(sha).toBe(sha256Hex(bytes))
     expect(Array.from(await a.get(sha))).toEqual(Array.from(bytes))
-    writeFileSync(join(dir, 'artifacts', 'tmp', `${sha}.half`), 'half-written')
+    expect(statSync(a.path(sha)).mode & 0o777).toBe(0o600)
+    expect(statSync(join(dir, 'artifacts', sha.slice(0, 2))).mode & 0o777).toBe(0o700)
     writeFileSync(a.path(sha), 'tampered')
     await expect(a.get(sha)).rejects.toThrow(/corrupt/)
-    await ArtifactStore.open(dir)
-    expect(readdirSync(join(dir, 'artifacts', 'tmp'))).toEqual([])
     await expect(a.get('f'.repeat(64))).rejects.toBeInstanceOf(NotFoundError)
   })
 })
