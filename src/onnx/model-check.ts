@@ -191,7 +191,7 @@ class ModelWalk {
     this.denseBytes += this.elements(dims, name) * per
     if (this.denseBytes > SPARSE_EXPANSION * this.bytes.length) {
       this.refuse(
-        `sparse tensor '${name}' (${this.where()}) has dense shape [${dims.join(', ')}]: with the model's other sparse tensors that is ${this.denseBytes} bytes once expanded, more than ${SPARSE_EXPANSION}× the model's ${this.bytes.length} bytes`,
+        `sparse tensor '${name}' (${this.where()}) has dense shape ${shape(dims)}: with the model's other sparse tensors that is ${this.denseBytes} bytes once expanded, more than ${SPARSE_EXPANSION}× the model's ${this.bytes.length} bytes`,
         { tensor: name, at: this.where() },
       )
     }
@@ -233,7 +233,7 @@ class ModelWalk {
     }
     const elements = this.elements(dims, name)
     const bits = ELEMENT_BITS[dataType]
-    const what = `tensor '${name}' (${place.at}) of shape [${dims.join(', ')}]`
+    const what = `tensor '${name}' (${place.at}) of shape ${shape(dims)}`
     if (rawBytes >= 0 && bits !== undefined) {
       const expected = Math.ceil((elements * bits) / 8)
       if (rawBytes !== expected) this.refuse(`${what} needs ${expected} bytes of raw_data, has ${rawBytes}`, place)
@@ -254,7 +254,7 @@ class ModelWalk {
       if (d > Number.MAX_SAFE_INTEGER) this.refuse(`tensor '${name}' (${this.where()}) has a negative dimension`)
       n *= d
       if (n > Number.MAX_SAFE_INTEGER) {
-        this.refuse(`tensor '${name}' (${this.where()}) has dims [${dims.join(', ')}] whose product exceeds 2^53`)
+        this.refuse(`tensor '${name}' (${this.where()}) has dims ${shape(dims)} whose product exceeds 2^53`)
       }
     }
     return n
@@ -283,6 +283,12 @@ class Once {
     this.seen.add(r.field)
     return r
   }
+}
+
+/** `[a, b, c]` for a message, cut after 8 dims (a hostile tensor may claim millions). */
+function shape(dims: readonly number[]): string {
+  const shown = 8
+  return `[${dims.slice(0, shown).join(', ')}${dims.length > shown ? `, … (${dims.length} dims)` : ''}]`
 }
 
 /** TensorProto's typed data fields and the wire type of one unpacked value. */
