@@ -3,6 +3,7 @@
  * nothing else in lastmile reads `process.env`. Every setting has a default and a doc comment;
  * the README's configuration table mirrors `ENV_VARS` below.
  */
+import { availableParallelism } from 'node:os'
 import { z } from 'zod'
 import { InvalidConfigError } from './errors.js'
 
@@ -36,6 +37,9 @@ function isOrigin(s: string): boolean {
 
 /** Default longest CSV record or JSONL line (LASTMILE_JOB_MAX_RECORD_BYTES), also the job readers' default. */
 export const DEFAULT_MAX_RECORD_BYTES = 16 * 2 ** 20
+
+/** Body workers by default: a quarter of the cores, 1 to 4 (the event loop and the model need the rest). */
+const DEFAULT_BODY_WORKERS = Math.min(4, Math.max(1, Math.floor(availableParallelism() / 4)))
 
 const configSchema = z.object({
   /** Folder for lastmile's embedded store (models, metadata, logs). */
@@ -299,6 +303,26 @@ const configSchema = z.object({
       allowedOrigins: [],
       metricsPublic: false,
     }),
+  /**
+   * Large inference bodies: parsed, decoded and their answers encoded in worker threads, so the
+   * event loop keeps answering health checks and small requests meanwhile; admitted a few at a time.
+   */
+  bodies: z
+    .object({
+      /** Bodies (and answers) larger than this many bytes go to a body worker; smaller ones stay on the event loop. */
+      largeBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .default(1024 * 1024),
+      /** Body worker threads; 0 = none (large bodies are decoded on the event loop, and still admitted). Default: a quarter of the cores, 1 to 4. */
+      workers: z.number().int().min(0).max(64).default(DEFAULT_BODY_WORKERS),
+      /** Large requests worked on at once per worker (reading, decoding, inference, encoding); the rest wait. */
+      perWorker: z.number().int().min(1).max(64).default(2),
+      /** Large requests waiting at most, their bodies not read yet; beyond, 429 with Retry-After. */
+      queue: z.number().int().min(0).max(10_000).default(16),
+    })
+    .default({ largeBytes: 1024 * 1024, workers: DEFAULT_BODY_WORKERS, perWorker: 2, queue: 16 }),
 })
 
 export type Config = z.infer<typeof configSchema>
@@ -329,6 +353,10 @@ export const ENV_VARS: Record<string, { path: string[]; parse: (v: string) => un
   LASTMILE_AUTH: { path: ['server', 'auth'], parse: String },
   LASTMILE_ALLOWED_ORIGINS: { path: ['server', 'allowedOrigins'], parse: parseList },
   LASTMILE_METRICS_PUBLIC: { path: ['server', 'metricsPublic'], parse: parseBool },
+  LASTMILE_LARGE_BODY_BYTES: { path: ['bodies', 'largeBytes'], parse: Number },
+  LASTMILE_BODY_WORKERS: { path: ['bodies', 'workers'], parse: Number },
+  LASTMILE_LARGE_BODIES_PER_WORKER: { path: ['bodies', 'perWorker'], parse: Number },
+  LASTMILE_LARGE_BODY_QUEUE: { path: ['bodies', 'queue'], parse: Number },
   LASTMILE_URL: { path: ['client', 'url'], parse: String },
   LASTMILE_LOG_SAMPLE_RATE: { path: ['log', 'sampleRate'], parse: Number },
   LASTMILE_LOG_RETENTION_HOURS: { path: ['log', 'retentionHours'], parse: Number },

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os'
 import { describe, expect, it } from 'vitest'
 import { ENV_VARS, loadConfig } from '../src/config.js'
 import { cpuSessionOptions } from '../src/engine/backends.js'
@@ -78,6 +79,13 @@ describe('config', () => {
         auth: 'auto',
         allowedOrigins: [],
         metricsPublic: false,
+      },
+      // Body workers: a quarter of the cores, at least 1 and at most 4.
+      bodies: {
+        largeBytes: 1024 * 1024,
+        workers: Math.min(4, Math.max(1, availableParallelism() >> 2)),
+        perWorker: 2,
+        queue: 16,
       },
     })
   })

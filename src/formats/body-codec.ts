@@ -9,7 +9,8 @@ import type { Columns } from '../engine/types.js'
 import * as errors from '../errors.js'
 import { InvalidRequestError, LastmileError } from '../errors.js'
 import { type ArrowFormat, decodeArrow, encodeArrow } from './arrow.js'
-import { decodeOipRequest, encodeOipResponse, type OipRequest } from './oip.js'
+import type { DecodeLimits } from './limits.js'
+import { decodeOipRequest, encodeOipResponse, type OipRequest, splitBinaryBody } from './oip.js'
 import { decodeRecords, encodeRecords, type RowMeta } from './records.js'
 
 const decoder = new TextDecoder()
@@ -25,37 +26,33 @@ export function parseJson(bytes: Uint8Array): unknown {
   }
 }
 
-/** A request body to decode against the deployment's inputs. */
-export type DecodeTask =
-  /** OIP v2 JSON; with `headerLength` (Inference-Header-Content-Length), a JSON header then binary tensor data. */
-  | { kind: 'oip'; bytes: Uint8Array; headerLength?: string; specs: readonly ColumnSpec[] }
-  | { kind: 'records'; bytes: Uint8Array; specs: readonly ColumnSpec[] }
-  | { kind: 'arrow'; bytes: Uint8Array; specs: readonly ColumnSpec[] }
+/**
+ * A request body to decode against the deployment's inputs, within `limits`. OIP v2 bodies with a
+ * `headerLength` (Inference-Header-Content-Length) are a JSON header then binary tensor data.
+ */
+export type DecodeTask = { bytes: Uint8Array; specs: readonly ColumnSpec[]; limits: DecodeLimits } & (
+  | { kind: 'oip'; headerLength?: string }
+  | { kind: 'records' }
+  | { kind: 'arrow' }
+)
 
 /** What a {@link DecodeTask} gives: the OIP request (with its feeds), or the feeds. */
-export type Decoded = { kind: 'oip'; request: OipRequest } | { kind: 'feeds'; feeds: Columns }
+export type Decoded<T extends DecodeTask = DecodeTask> = T extends { kind: 'oip' } ? OipRequest : Columns
 
 /** Decode a body. Throws the decoders' typed errors (400s). */
-export function decodeBody(task: DecodeTask): Decoded {
-  switch (task.kind) {
+export function decodeBody<T extends DecodeTask>(task: T): Decoded<T> {
+  const { bytes, specs, limits } = task as DecodeTask
+  const t = task as DecodeTask
+  switch (t.kind) {
     case 'oip': {
-      const { bytes, headerLength } = task
-      if (headerLength === undefined) {
-        return { kind: 'oip', request: decodeOipRequest(parseJson(bytes), undefined, task.specs) }
-      }
-      const n = Number(headerLength)
-      if (!Number.isInteger(n) || n < 0 || n > bytes.length) {
-        throw new InvalidRequestError(
-          `Inference-Header-Content-Length is ${headerLength}; the body has ${bytes.length} bytes`,
-        )
-      }
-      const header = parseJson(bytes.subarray(0, n))
-      return { kind: 'oip', request: decodeOipRequest(header, bytes.subarray(n), task.specs) }
+      const parts = t.headerLength === undefined ? undefined : splitBinaryBody(bytes, t.headerLength)
+      const header = parseJson(parts ? parts.header : bytes)
+      return decodeOipRequest(header, parts?.binary, specs, limits) as Decoded<T>
     }
     case 'records':
-      return { kind: 'feeds', feeds: decodeRecords(parseJson(task.bytes), task.specs) }
+      return decodeRecords(parseJson(bytes), specs, limits) as Decoded<T>
     case 'arrow':
-      return { kind: 'feeds', feeds: decodeArrow(task.bytes, task.specs) }
+      return decodeArrow(bytes, specs, limits) as Decoded<T>
   }
 }
 

@@ -89,7 +89,11 @@ export class BodyPool {
   private readonly waiters: Array<{ resolve(): void; reject(e: unknown): void }> = []
   private workerTasks = 0
   private workerDeaths = 0
+  /** No new admissions; jobs of admitted requests still run. */
+  private closing = false
+  /** Workers stopped: nothing runs any more. */
   private closed = false
+  private readonly idleWaiters: Array<() => void> = []
 
   constructor(readonly options: BodyPoolOptions) {}
 
@@ -108,7 +112,7 @@ export class BodyPool {
    * Throws `QueueFullError` when `queue` requests already wait.
    */
   async admit(): Promise<Release> {
-    if (this.closed) throw shuttingDown()
+    if (this.closing) throw shuttingDown()
     if (this.admitted >= this.capacity) {
       if (this.waiters.length >= this.options.queue) {
         throw new QueueFullError(
@@ -129,9 +133,9 @@ export class BodyPool {
   }
 
   /** Decode a body: in a worker when it is large (its bytes are moved there), else right here. */
-  async decode(task: DecodeTask): Promise<Decoded> {
+  async decode<T extends DecodeTask>(task: T): Promise<Decoded<T>> {
     if (this.options.workers === 0 || !this.isLarge(task.bytes.byteLength)) return decodeBody(task)
-    return (await this.run({ op: 'decode', task }, transferList(task, 0))) as Decoded
+    return (await this.run({ op: 'decode', task }, transferList(task, 0))) as Decoded<T>
   }
 
   /** Encode an answer: in a worker when it is large (its tensors are copied there), else right here. */
@@ -150,11 +154,17 @@ export class BodyPool {
     }
   }
 
-  /** Stop the workers; tasks not yet answered fail with `NotReadyError`. */
+  /**
+   * Refuse new large requests (waiting ones fail with `NotReadyError`), let the tasks of admitted
+   * ones finish, then stop the workers.
+   */
   async close(): Promise<void> {
-    this.closed = true
+    this.closing = true
     for (const w of this.waiters.splice(0)) w.reject(shuttingDown())
-    for (const job of this.jobs.splice(0)) job.reject(shuttingDown())
+    while (this.jobs.length > 0 || [...this.slots].some((s) => s.job)) {
+      await new Promise<void>((resolve) => this.idleWaiters.push(resolve))
+    }
+    this.closed = true
     await Promise.all([...this.slots].map((s) => s.worker.terminate()))
   }
 
@@ -188,6 +198,7 @@ export class BodyPool {
     slot.job = undefined
     slot.worker.unref()
     this.idle.push(slot)
+    for (const w of this.idleWaiters.splice(0)) w()
   }
 
   private spawn(): Slot {
@@ -223,6 +234,7 @@ export class BodyPool {
       if (this.closed) return
       this.workerDeaths++
       this.pump() // a replacement starts for whatever waits
+      for (const w of this.idleWaiters.splice(0)) w()
     })
     return slot
   }

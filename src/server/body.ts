@@ -1,7 +1,14 @@
-/** Request body helpers shared by the routes: raw bytes within the limit, JSON with a clear error, content type. */
+/**
+ * Request body helpers shared by the routes: raw bytes within the limit, inference bodies admitted
+ * by size (see src/formats/decode-pool.ts), encoded answers, JSON with a clear error, content type.
+ */
 import type { IncomingMessage } from 'node:http'
 import type { Context } from 'hono'
 import { InvalidRequestError, PayloadTooLargeError } from '../errors.js'
+import type { Encoded } from '../formats/body-codec.js'
+import type { BodyPool, Release } from '../formats/decode-pool.js'
+
+export { parseJson } from '../formats/body-codec.js'
 
 function tooLarge(limit: number): PayloadTooLargeError {
   return new PayloadTooLargeError(
@@ -9,27 +16,41 @@ function tooLarge(limit: number): PayloadTooLargeError {
   )
 }
 
+const incomingOf = (c: Context) => (c.env as { incoming?: IncomingMessage } | undefined)?.incoming
+
 /**
  * The body as bytes, refused with 413 past `limit`: by Content-Length before reading, or while
  * reading a chunked body. Under @hono/node-server it reads the Node request stream directly:
  * going through the web `Request` body costs several times the whole inference of a small request.
+ * `onLarge` runs once, before a chunked body grows past `large` bytes (reading waits for it).
  */
-export async function bodyBytes(c: Context, limit: number): Promise<Uint8Array> {
+export async function bodyBytes(
+  c: Context,
+  limit: number,
+  large?: { bytes: number; onLarge(): Promise<void> },
+): Promise<Uint8Array> {
   const declared = c.req.header('content-length')
   if (declared !== undefined && Number(declared) > limit) throw tooLarge(limit)
-  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming
+  const incoming = incomingOf(c)
   if (!incoming) {
     const bytes = new Uint8Array(await c.req.arrayBuffer())
     if (bytes.length > limit) throw tooLarge(limit)
     return bytes
   }
+  const length = Number(declared)
+  if (declared !== undefined && large && length > large.bytes) return readInto(incoming, length)
   const chunks: Buffer[] = []
   let total = 0
+  let onLarge = large?.onLarge
   for await (const chunk of incoming as AsyncIterable<Buffer>) {
     total += chunk.length
     if (total > limit) {
       incoming.resume() // drain the rest without keeping it
       throw tooLarge(limit)
+    }
+    if (onLarge && large && total > large.bytes) {
+      await onLarge()
+      onLarge = undefined
     }
     chunks.push(chunk)
   }
@@ -37,16 +58,60 @@ export async function bodyBytes(c: Context, limit: number): Promise<Uint8Array> 
   return new Uint8Array(whole.buffer, whole.byteOffset, whole.byteLength)
 }
 
-const decoder = new TextDecoder()
-
-/** Parse JSON, or fail with 400 and the parser's reason. */
-export function parseJson(bytes: Uint8Array): unknown {
-  if (bytes.length === 0) throw new InvalidRequestError('the request body is empty; expected JSON')
-  try {
-    return JSON.parse(decoder.decode(bytes))
-  } catch (e) {
-    throw new InvalidRequestError(`malformed JSON: ${e instanceof Error ? e.message : String(e)}`)
+/**
+ * A large body of a known length, copied chunk by chunk into one buffer of its own as it arrives:
+ * no Buffer.concat of tens of MiB on the event loop at the end, and a buffer a worker can take.
+ */
+async function readInto(incoming: IncomingMessage, length: number): Promise<Uint8Array> {
+  const out = new Uint8Array(length)
+  let at = 0
+  for await (const chunk of incoming as AsyncIterable<Buffer>) {
+    if (at + chunk.length > length)
+      throw new InvalidRequestError(`the body is longer than its Content-Length ${length}`)
+    out.set(chunk, at)
+    at += chunk.length
   }
+  return at === length ? out : out.subarray(0, at)
+}
+
+/** An inference body and its admission: call `release` once its answer is encoded. */
+export interface InferenceBody {
+  bytes: Uint8Array
+  release: Release
+}
+
+/**
+ * An inference request's body. A large one (by Content-Length, or once a chunked body grows past
+ * the threshold) waits for its turn in the body pool before it is read, so waiting requests hold
+ * no body in memory; the pool refuses with 429 when too many wait.
+ */
+export async function inferenceBody(
+  c: Context,
+  deps: { bodyLimitBytes: number; bodies: BodyPool },
+): Promise<InferenceBody> {
+  const { bodies } = deps
+  const declared = c.req.header('content-length')
+  if (declared !== undefined && Number(declared) > deps.bodyLimitBytes) throw tooLarge(deps.bodyLimitBytes)
+  let release: Release | undefined
+  try {
+    if (declared !== undefined && bodies.isLarge(Number(declared))) release = await bodies.admit()
+    const admit = async () => {
+      release ??= await bodies.admit()
+    }
+    const bytes = await bodyBytes(c, deps.bodyLimitBytes, { bytes: bodies.options.largeBytes, onLarge: admit })
+    if (bodies.isLarge(bytes.length)) await admit() // a body read whole by the web Request (app.request in tests)
+    return { bytes, release: release ?? (() => {}) }
+  } catch (e) {
+    release?.()
+    throw e
+  }
+}
+
+/** The response for an encoded answer (JSON text, JSON bytes, Arrow or OIP binary). */
+export function answer(c: Context, encoded: Encoded): Response {
+  if (encoded.headerLength !== undefined) c.header('Inference-Header-Content-Length', String(encoded.headerLength))
+  c.header('Content-Type', encoded.type)
+  return c.body(encoded.body as string | Uint8Array<ArrayBuffer>)
 }
 
 /** Media type (lower case, without parameters) and its parameters. */

@@ -2,6 +2,7 @@
 import type { AssayService } from '../assays/service.js'
 import type { Engine } from '../engine/engine.js'
 import type { ExplainService } from '../explain/service.js'
+import type { BodyPool } from '../formats/decode-pool.js'
 import type { JobService } from '../jobs/service.js'
 import type { Logger } from '../log.js'
 import type { InferenceLog } from '../logs/inference-log.js'
@@ -34,6 +35,8 @@ export interface ServerDeps {
   modelLimitBytes: number
   /** Largest total size of one inference request's decoded input tensors, in bytes. */
   tensorLimitBytes: number
+  /** Where large inference bodies are admitted, decoded and their answers encoded (worker threads). */
+  bodies: BodyPool
   /** True once a graceful shutdown began (readiness turns false). */
   shuttingDown(): boolean
   /** HTTP status an error maps to (for metrics). */

@@ -10,6 +10,7 @@ import type { Config } from '../config.js'
 import { Engine } from '../engine/engine.js'
 import { errorMessage, InvalidConfigError } from '../errors.js'
 import { ExplainService } from '../explain/service.js'
+import { BodyPool } from '../formats/decode-pool.js'
 import { JobService } from '../jobs/service.js'
 import { createLogger, type Logger, silentLogger } from '../log.js'
 import { InferenceLog } from '../logs/inference-log.js'
@@ -125,6 +126,7 @@ export async function buildServer(
     bodyLimitBytes: config.server.bodyLimitBytes,
     modelLimitBytes: config.server.modelLimitBytes,
     tensorLimitBytes: config.server.tensorLimitBytes,
+    bodies: new BodyPool(config.bodies), // workers start with the first large body
     shuttingDown: () => shuttingDown,
     statusOf: (e) => errorResponse(e, silentLogger).status,
   }
@@ -157,6 +159,7 @@ export async function buildServer(
       await jobs.stop() // running jobs stop after their current chunk and resume at the next start
       await explain.stop() // running explanations are run again at the next start
       await manager.stopAll() // every queued request is answered (and handed to the log) first
+      await deps.bodies.close() // answers being encoded in a body worker finish
       await inferenceLog.close() // then the log writes everything it holds
       await engine.close()
       await store.close()

@@ -4,9 +4,8 @@
  */
 import type { Hono } from 'hono'
 import { UnsupportedMediaTypeError } from '../../errors.js'
-import { type ArrowFormat, decodeArrow, encodeArrow } from '../../formats/arrow.js'
-import { decodeRecords, encodeRecords } from '../../formats/records.js'
-import { bodyBytes, contentType, parseJson } from '../body.js'
+import type { ArrowFormat } from '../../formats/arrow.js'
+import { answer, contentType, type InferenceBody, inferenceBody } from '../body.js'
 import type { ServerDeps } from '../deps.js'
 import type { RouteTable } from '../route-table.js'
 
@@ -46,24 +45,28 @@ export function inferenceRoutes(app: Hono, routes: RouteTable, deps: ServerDeps)
       )
     }
     const labels = { workspace: '', pipeline: '', protocol: arrow ? 'arrow' : 'records' }
+    let body: InferenceBody | undefined
     try {
       const d = manager.require(ws, name)
       labels.workspace = ws // only deployed names become label values
       labels.pipeline = name
-      const bytes = await bodyBytes(c, deps.bodyLimitBytes)
-      const limits = { maxTensorBytes: deps.tensorLimitBytes }
-      const feeds = arrow ? decodeArrow(bytes, d.inputs, limits) : decodeRecords(parseJson(bytes), d.inputs, limits)
+      body = await inferenceBody(c, deps)
+      const task = { bytes: body.bytes, specs: d.inputs, limits: { maxTensorBytes: deps.tensorLimitBytes } }
+      const feeds = await deps.bodies.decode(arrow ? { ...task, kind: 'arrow' } : { ...task, kind: 'records' })
       const result = await d.infer(feeds)
-      metrics.request(labels, 200, result.rows, result)
       const meta = { time: Date.now(), rowModels: result.rowModels, checkFailures: result.checkFailures }
-      if (arrow) {
-        c.header('Content-Type', type)
-        return c.body(encodeArrow(feeds, result.outputs, { ...meta, format: arrow }) as Uint8Array<ArrayBuffer>)
-      }
-      return c.json(encodeRecords(feeds, result.outputs, meta))
+      const encoded = await deps.bodies.encode(
+        arrow
+          ? { kind: 'arrow', feeds, outputs: result.outputs, meta: { ...meta, format: arrow } }
+          : { kind: 'records', feeds, outputs: result.outputs, meta },
+      )
+      metrics.request(labels, 200, result.rows, result)
+      return answer(c, encoded)
     } catch (e) {
       metrics.request(labels, deps.statusOf(e), 0)
       throw e
+    } finally {
+      body?.release()
     }
   })
 

@@ -5,10 +5,10 @@
  */
 import type { Context, Hono } from 'hono'
 import { NotFoundError } from '../../errors.js'
-import { decodeOipRequest, encodeOipResponse, oipTensorMetadata, splitBinaryBody } from '../../formats/oip.js'
+import { oipTensorMetadata } from '../../formats/oip.js'
 import type { Deployment } from '../../serving/deployment.js'
 import { VERSION } from '../../version.js'
-import { bodyBytes, parseJson } from '../body.js'
+import { answer, type InferenceBody, inferenceBody } from '../body.js'
 import type { ServerDeps } from '../deps.js'
 import type { RouteTable } from '../route-table.js'
 
@@ -77,30 +77,35 @@ export function v2Routes(app: Hono, routes: RouteTable, deps: ServerDeps): void 
   }
   const infer = async (c: Context) => {
     const labels = { workspace: WORKSPACE, pipeline: '', protocol: 'oip' }
+    let body: InferenceBody | undefined
     try {
       const d = deployment(c)
       labels.pipeline = d.name // only deployed names become label values
-      const bytes = await bodyBytes(c, deps.bodyLimitBytes)
+      body = await inferenceBody(c, deps)
       const headerLength = c.req.header('inference-header-content-length')
-      const parts = headerLength === undefined ? undefined : splitBinaryBody(bytes, headerLength)
-      const header = parseJson(parts ? parts.header : bytes)
-      const request = decodeOipRequest(header, parts?.binary, d.inputs, { maxTensorBytes: deps.tensorLimitBytes })
+      const request = await deps.bodies.decode({
+        kind: 'oip',
+        bytes: body.bytes,
+        ...(headerLength === undefined ? {} : { headerLength }),
+        specs: d.inputs,
+        limits: { maxTensorBytes: deps.tensorLimitBytes },
+      })
       const result = await d.infer(request.feeds)
-      const response = encodeOipResponse(
-        { name: d.name, version: String(result.pipelineVersion) },
-        request,
-        result.outputs,
-        result,
-      )
+      const { id, outputs, binaryAll } = request
+      const encoded = await deps.bodies.encode({
+        kind: 'oip',
+        model: { name: d.name, version: String(result.pipelineVersion) },
+        request: { ...(id === undefined ? {} : { id }), ...(outputs ? { outputs } : {}), binaryAll },
+        outputs: result.outputs,
+        rows: { rowModels: result.rowModels, checkFailures: result.checkFailures },
+      })
       metrics.request(labels, 200, result.rows, result)
-      if (!response.binary) return c.json(response.json)
-      const json = new TextEncoder().encode(JSON.stringify(response.json))
-      c.header('Inference-Header-Content-Length', String(json.length))
-      c.header('Content-Type', 'application/octet-stream')
-      return c.body(concat([json, ...response.binary]) as Uint8Array<ArrayBuffer>)
+      return answer(c, encoded)
     } catch (e) {
       metrics.request(labels, deps.statusOf(e), 0)
       throw e
+    } finally {
+      body?.release()
     }
   }
 
@@ -151,14 +156,4 @@ export function v2Routes(app: Hono, routes: RouteTable, deps: ServerDeps): void 
       infer,
     )
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let o = 0
-  for (const p of parts) {
-    out.set(p, o)
-    o += p.length
-  }
-  return out
 }
