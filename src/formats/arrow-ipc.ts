@@ -58,6 +58,8 @@ export class MessageChecker {
     const what = `${this.what}, message ${this.#index++}`
     if (meta.type === MessageType.Schema) {
       if (this.#schema) throw new InvalidRequestError(`${what}: a second schema message`)
+      // Without columns a batch's row count is bounded by nothing in its body.
+      if (meta.schema.fields.length === 0) throw new InvalidRequestError(`${what}: a schema without columns`)
       this.#schema = meta.schema
       return undefined
     }

@@ -263,6 +263,11 @@ describe('Arrow bodies that lie', () => {
     )
   })
 
+  it("refuses a schema without columns (nothing would bound its batches' rows)", () => {
+    const empty = tableToIPC(tableFromArrays({}), { format: 'stream' }) as Uint8Array
+    expect(refusal(() => decodeArrow(empty, pair)).error.message).toMatch(/message 0: a schema without columns/)
+  })
+
   it('refuses compressed bodies clearly', () => {
     setCompressionCodec(CompressionType.ZSTD, { encode: (b: Uint8Array) => b, decode: (b: Uint8Array) => b })
     const compressed = tableToIPC(tableFromArrays({ x: [1, 2, 3] }), {
