@@ -135,7 +135,7 @@ describe('parquet reader', () => {
   it('refuses a file that is not Parquet', async () => {
     const path = writeText(tempDir(), 'x.parquet', 'a,b\n1,2\n')
     await expect(openReader(path, 'parquet')).rejects.toThrow(InvalidRequestError)
-    await expect(openReader(path, 'parquet')).rejects.toThrow(/not a Parquet file/)
+    await expect(openReader(path, 'parquet')).rejects.toThrow(/not a valid Parquet file: it has 8 bytes/)
   })
 })
 

@@ -1,114 +1,129 @@
 /**
- * Parquet through parquet-wasm: read one row group at a time as a stream of record batches (the
- * file is a lazy file-backed Blob, never read whole), write from a stream of record batches.
+ * Parquet through parquet-wasm. Reading: the footer is checked here first (parquet-footer.ts), then
+ * the file is decoded one row group at a time in a thread of its own (parquet-decoder.ts), as a
+ * stream of record batches from a lazy file-backed Blob, never read whole. Writing (results, from
+ * lastmile's own chunk files): from a stream of record batches, on this thread.
  */
-import { openAsBlob, readFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
+import { type FileHandle, open } from 'node:fs/promises'
 import { basename } from 'node:path'
 import { tableFromIPC } from '@uwdata/flechette'
 import * as pw from 'parquet-wasm/esm'
-import { errorMessage, InvalidRequestError } from '../../errors.js'
 import { type Block, type BlockSource, ChunkedReader } from './chunker.js'
 import { tableColumns, tableSchema } from './columns.js'
+import { PARQUET_WASM, ParquetDecoder } from './parquet-decoder.js'
+import { type FooterInfo, readFooter } from './parquet-footer.js'
+import { checkPages } from './parquet-pages.js'
 import type { ChunkReader, SchemaField } from './types.js'
 
 // parquet-wasm's `node` build is CommonJS inside a type:module package and fails to load on
-// Node 20; the ESM build works once given its wasm bytes (synchronously, once per process).
-pw.initSync({ module: readFileSync(createRequire(import.meta.url).resolve('parquet-wasm/esm/parquet_wasm_bg.wasm')) })
+// Node 20; the ESM build works once given its wasm (synchronously, once per process).
+pw.initSync({ module: PARQUET_WASM })
 
-/** Rows per record batch decoded from a row group: bounds memory inside large row groups. */
+/** Rows per record batch decoded from a row group: bounds memory inside large row groups... */
 const BATCH_ROWS = 65_536
+/** ...and bytes (uncompressed, as the footer claims them) per batch, for wide rows. */
+const BATCH_BYTES = 64 * 2 ** 20
 
-/** Opens a Parquet file for reading in chunks. */
+/**
+ * Opens a Parquet file for reading in chunks; refuses a file whose footer does not hold up. Each
+ * row group's page headers are checked when it is about to be read.
+ */
 export async function openParquet(path: string): Promise<ChunkReader> {
-  const blob = await openAsBlob(path)
-  let file: pw.ParquetFile
+  const name = basename(path)
+  const handle = await open(path, 'r')
+  let decoder: ParquetDecoder | undefined
   try {
-    file = await pw.ParquetFile.fromFile(blob)
+    const size = (await handle.stat()).size
+    const footer = await readFooter(handle, size, name)
+    const opened = await ParquetDecoder.open(path, name)
+    decoder = opened.decoder
+    const schema = tableSchema(tableFromIPC(opened.schema))
+    return new ChunkedReader(new ParquetSource({ handle, decoder, footer, size, name, schema }))
   } catch (e) {
-    throw new InvalidRequestError(`'${basename(path)}' is not a Parquet file: ${errorMessage(e)}`)
-  }
-  try {
-    return new ChunkedReader(new ParquetSource(file, blob.size))
-  } catch (e) {
-    file.free()
+    await decoder?.close()
+    await handle.close()
     throw e
   }
+}
+
+interface Opened {
+  handle: FileHandle
+  decoder: ParquetDecoder
+  footer: FooterInfo
+  size: number
+  name: string
+  schema: SchemaField[]
 }
 
 class ParquetSource implements BlockSource {
   readonly schema: SchemaField[]
   readonly totalRows: number
-  readonly #file: pw.ParquetFile
+  readonly #handle: FileHandle
+  readonly #decoder: ParquetDecoder
+  readonly #name: string
   readonly #size: number
-  readonly #groupRows: number[] = []
-  readonly #groupBytes: number[] = []
+  readonly #groups: FooterInfo['groups']
   #group = 0
   /** Rows of the current group already read or skipped. */
   #inGroup = 0
   #row = 0
   #doneBytes = 0
-  #batches: ReadableStreamDefaultReader<pw.RecordBatch> | undefined
-  #closed = false
+  #reading = false
+  #ahead: Promise<Uint8Array | undefined> | undefined
 
-  constructor(file: pw.ParquetFile, size: number) {
-    this.#file = file
-    this.#size = size
-    const meta = file.metadata()
-    for (let i = 0; i < meta.numRowGroups(); i++) {
-      const group = meta.rowGroup(i)
-      this.#groupRows.push(group.numRows())
-      this.#groupBytes.push(group.compressedSize())
-      group.free()
-    }
-    const fileMeta = meta.fileMetadata()
-    this.totalRows = fileMeta.numRows()
-    fileMeta.free()
-    meta.free()
-    this.schema = tableSchema(tableFromIPC(file.schema().intoIPCStream()))
+  constructor(o: Opened) {
+    this.#handle = o.handle
+    this.#decoder = o.decoder
+    this.#name = o.name
+    this.#size = o.size
+    this.#groups = o.footer.groups
+    this.totalRows = o.footer.rows
+    this.schema = o.schema
   }
 
   progress(): { bytesRead: number; bytesTotal: number } {
-    if (this.#group >= this.#groupRows.length) return { bytesRead: this.#size, bytesTotal: this.#size }
-    const rows = this.#groupRows[this.#group] ?? 0
-    const partial = rows > 0 ? ((this.#groupBytes[this.#group] ?? 0) * this.#inGroup) / rows : 0
+    const group = this.#groups[this.#group]
+    if (!group) return { bytesRead: this.#size, bytesTotal: this.#size }
+    const partial = group.rows > 0 ? (group.compressedBytes * this.#inGroup) / group.rows : 0
     return { bytesRead: Math.round(this.#doneBytes + partial), bytesTotal: this.#size }
   }
 
   /** Whole row groups are passed over unread; the rest of the rows become the offset into the next group. */
   async skipWhole(rows: number): Promise<number> {
     let left = rows
-    while (this.#group < this.#groupRows.length && (this.#groupRows[this.#group] as number) <= left) {
-      left -= this.#groupRows[this.#group] as number
-      this.#doneBytes += this.#groupBytes[this.#group] as number
+    for (let g = this.#groups[this.#group]; g && g.rows <= left; g = this.#groups[this.#group]) {
+      left -= g.rows
+      this.#doneBytes += g.compressedBytes
       this.#group++
     }
-    if (this.#group < this.#groupRows.length) this.#inGroup = left
+    if (this.#group < this.#groups.length) this.#inGroup = left
     else left = 0
     this.#row = rows - left
     return rows
   }
 
   async read(): Promise<Block | undefined> {
-    while (this.#group < this.#groupRows.length) {
-      if (!this.#batches) {
-        const stream = await this.#file.stream({
-          rowGroups: [this.#group],
-          batchSize: BATCH_ROWS,
-          offset: this.#inGroup,
-        })
-        this.#batches = stream.getReader() as ReadableStreamDefaultReader<pw.RecordBatch>
+    for (let g = this.#groups[this.#group]; g; g = this.#groups[this.#group]) {
+      if (!this.#reading) {
+        await checkPages(this.#handle, g.chunks, this.#group, this.#name)
+        const perRow = g.rows > 0 ? g.uncompressedBytes / g.rows : 0
+        const batchRows = Math.max(1, Math.min(BATCH_ROWS, Math.floor(BATCH_BYTES / Math.max(1, perRow))))
+        await this.#decoder.start(this.#group, this.#inGroup, batchRows)
+        this.#reading = true
         this.#row += this.#inGroup
       }
-      const { value, done } = await this.#batches.read()
-      if (done) {
-        this.#batches = undefined
-        this.#doneBytes += this.#groupBytes[this.#group] as number
+      const ipc = await (this.#ahead ?? this.#decoder.next())
+      // Ask for the next batch now: the thread decodes it while this one is converted and scored.
+      this.#ahead = ipc ? this.#decoder.next() : undefined
+      this.#ahead?.catch(() => undefined) // its failure is thrown where it is awaited, if it ever is
+      if (!ipc) {
+        this.#reading = false
+        this.#doneBytes += g.compressedBytes
         this.#group++
         this.#inGroup = 0
         continue
       }
-      const table = tableFromIPC(value.intoIPCStream())
+      const table = tableFromIPC(ipc)
       const block = { firstRow: this.#row, rows: table.numRows, columns: tableColumns(table), errors: [] }
       this.#row += table.numRows
       this.#inGroup += table.numRows
@@ -118,10 +133,8 @@ class ParquetSource implements BlockSource {
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return
-    this.#closed = true
-    await this.#batches?.cancel()
-    this.#file.free()
+    await this.#decoder.close()
+    await this.#handle.close().catch(() => undefined) // a second close() finds it closed
   }
 }
 
