@@ -74,8 +74,22 @@ export class TensorBudget {
 /** No configured cap: only the structural bounds apply. */
 export const UNLIMITED: DecodeLimits = { maxTensorBytes: Number.POSITIVE_INFINITY }
 
-/** A JSON value for an error message, cut to `max` characters (a value can be megabytes). */
+/**
+ * A JSON value for an error message, cut to about `max` characters. Never stringifies a whole
+ * array or object: a value can be megabytes, or nested deeper than JSON.stringify's stack.
+ */
 export function preview(value: unknown, max = 60): string {
-  const text = JSON.stringify(value) ?? String(value)
+  const text = Array.isArray(value)
+    ? `[${value
+        .slice(0, 4)
+        .map((v) => (typeof v === 'object' && v !== null ? (Array.isArray(v) ? '[…]' : '{…}') : scalar(v, max)))
+        .join(',')}${value.length > 4 ? ',…' : ''}]`
+    : typeof value === 'object' && value !== null
+      ? '{…}'
+      : scalar(value, max)
   return text.length > max ? `${text.slice(0, max)}…` : text
+}
+
+function scalar(value: unknown, max: number): string {
+  return typeof value === 'string' ? JSON.stringify(value.slice(0, max)) : (JSON.stringify(value) ?? String(value))
 }

@@ -109,7 +109,7 @@ export function decodeOipRequest(
         `input '${name}': "shape" must be an array of at most ${MAX_RANK} non-negative integers, got ${preview(shape)}`,
       )
     }
-    const dtype = FROM_DATATYPE.get(String(datatype))
+    const dtype = typeof datatype === 'string' ? FROM_DATATYPE.get(datatype) : undefined
     if (!dtype)
       throw new InvalidRequestError(
         `input '${name}': unknown datatype ${preview(datatype)}; expected one of ${[...FROM_DATATYPE.keys()].join(', ')}`,

@@ -191,6 +191,24 @@ describe('fuzz: OIP v2 inference through the HTTP server', () => {
     await s.expectCorrect()
   })
 
+  it('answers values nested 100 000 deep in any field with a 400 (deeper than JSON.stringify can go)', async () => {
+    const deep = `${'['.repeat(100_000)}1${']'.repeat(100_000)}`
+    const bodies = [
+      `{"inputs":[{"name":"x","datatype":${deep},"shape":[1,2],"data":[1,2]}]}`,
+      `{"inputs":[{"name":"x","datatype":"FP32","shape":${deep},"data":[1,2]}]}`,
+      `{"inputs":[{"name":"x","datatype":"FP32","shape":[2],"data":[1,${deep}]}]}`,
+      `{"inputs":[{"name":"x","datatype":"FP32","shape":[1,2],"data":${deep}}]}`,
+      `{"inputs":[{"name":${deep},"datatype":"FP32","shape":[1,2],"data":[1,2]}]}`,
+      `{"inputs":[{"name":"x","datatype":"FP32","shape":[1,2],"parameters":{"binary_data_size":${deep}}}]}`,
+      `{"inputs":[{"name":"key","datatype":"BYTES","shape":[2],"data":["a",${deep}]}]}`,
+      `{"id":${deep},"inputs":[]}`,
+      `{"inputs":[{"name":"x","datatype":"FP32","shape":[1,2],"data":[1,2]}],"outputs":${deep}}`,
+      deep,
+    ]
+    for (const body of bodies) expect((await infer('double', body)).status).toBe(400)
+    await s.expectCorrect()
+  })
+
   it('answers structure-aware requests with 2xx or 4xx', async () => {
     await fc.assert(
       fc.asyncProperty(fc.oneof(validish, fc.tuple(pipeline, request)), async ([name, body]) => {

@@ -72,6 +72,19 @@ describe('fuzz: pandas-records inference through the HTTP server', () => {
     await s.expectCorrect()
   })
 
+  it('answers values nested 100 000 deep with a 400', async () => {
+    const deep = `${'['.repeat(100_000)}1${']'.repeat(100_000)}`
+    for (const [name, body] of [
+      ['mixed', `[{"a":${deep},"b":1,"c":[true,false]}]`],
+      ['mixed', `[{"a":[1,2,3],"b":${deep},"c":[true,false]}]`],
+      ['double', `[{"x":[1,${deep}]}]`],
+      ['double', `[{"x":[1,2]},${deep}]`],
+    ]) {
+      expect((await infer(name as string, body as string)).status).toBe(400)
+    }
+    await s.expectCorrect()
+  })
+
   it('answers records with one flaw, and arbitrary JSON, with 2xx or 4xx', async () => {
     await fc.assert(
       fc.asyncProperty(fc.oneof({ weight: 3, arbitrary: validish }, anyJson), async ([name, body]) => {
