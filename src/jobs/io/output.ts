@@ -69,7 +69,8 @@ async function* parquetOutput(paths: string[]): AsyncGenerator<Uint8Array> {
   async function* files() {
     for (const path of paths) yield await readFile(path)
   }
-  // One row group per chunk: chunks hold the same rows but for the last.
+  // About a row group per chunk: chunks hold the same rows but for the last (and text chunks cut
+  // short by their memory budget, whose followers may then span two row groups).
   yield* parquetStream(files(), rows[firstFull] as number)
 }
 
