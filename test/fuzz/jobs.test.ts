@@ -2,8 +2,8 @@
  * Fuzzing batch job files through a real HTTP server: CSV, JSONL and Parquet files that are valid,
  * built with random structure (CSV quoting and widths, JSON values, every Parquet footer and page
  * claim), or byte mutations of valid seeds. Each upload answers 202 or a 4xx within the case
- * bound; every accepted job ends succeeded, or failed with a reason; and the server still answers
- * inference correctly afterwards.
+ * bound; every accepted job ends succeeded (its result served as Parquet and CSV), or failed with
+ * a reason; and the server still answers inference correctly afterwards.
  */
 import { tableFromArrays, tableToIPC } from '@uwdata/flechette'
 import fc from 'fast-check'
@@ -160,6 +160,15 @@ describe('fuzz: job files through the HTTP server', () => {
       )
       expect(['succeeded', 'failed'], `${id}: ${JSON.stringify(job)}`).toContain(job.status)
       if (job.status === 'failed') expect(job.error, id).toMatch(/\w/)
+      else
+        for (const format of ['parquet', 'csv']) {
+          // The result writers take what the fuzzed file held, through lastmile's own chunk files.
+          const res = await fetch(`${s.url}/v1/jobs/${id}/result?format=${format}`, {
+            signal: AbortSignal.timeout(CASE_TIMEOUT_MS),
+          })
+          await res.arrayBuffer()
+          expect(res.status, `${id} as ${format}`).toBe(200)
+        }
     }
     await s.expectCorrect()
   }
