@@ -103,6 +103,21 @@ describe('hostile parquet files', () => {
     expect(await values(craftParquet(GROUPS, {}, 'snappy'))).toEqual([1, 2.5, -3, 4, 1e300])
   })
 
+  it('opens more files at once than there are decoder threads, each in turn', async () => {
+    const path = file(craftParquet(GROUPS, {}, 'snappy'))
+    const all = await Promise.all(
+      Array.from({ length: 40 }, async () => {
+        const reader = await openReader(path, 'parquet')
+        try {
+          return Array.from((await reader.next(10))?.columns.x as ArrayLike<number>)
+        } finally {
+          await reader.close()
+        }
+      }),
+    )
+    expect(all).toEqual(Array.from({ length: 40 }, () => [1, 2.5, -3, 4, 1e300]))
+  })
+
   it('refuses a bad footer with a 400 before the 202, and fails a job on a trap with the reason', async () => {
     const s = await testServer()
     try {

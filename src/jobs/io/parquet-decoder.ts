@@ -24,6 +24,25 @@ const SOURCE = `(${decoderThread.toString()})()`
 const THREAD_HEAP_MB = 256
 /** Opening reads the footer and the schema: longer than this is a hang, not work. */
 const OPEN_DEADLINE_MS = 60_000
+/**
+ * Decoder threads alive at once (about 10 MiB each when idle, 40 reading a large row group): a
+ * burst of uploads waits for a thread rather than starting one each. Running jobs hold one each.
+ */
+const MAX_THREADS = 16
+
+let threads = 0
+const waiting: Array<() => void> = []
+
+async function acquireThread(): Promise<void> {
+  if (threads < MAX_THREADS) threads++
+  else await new Promise<void>((r) => waiting.push(r)) // handed over by releaseThread
+}
+
+function releaseThread(): void {
+  const next = waiting.shift()
+  if (next) next()
+  else threads--
+}
 
 /** One file's decoder thread: requests go one at a time; any failure of the thread fails the file. */
 export class ParquetDecoder {
@@ -31,6 +50,7 @@ export class ParquetDecoder {
   readonly #name: string
   #pending: { resolve(r: DecoderReply): void; reject(e: Error): void } | undefined
   #dead: Error | undefined
+  #released = false
 
   private constructor(name: string) {
     this.#name = name
@@ -50,7 +70,14 @@ export class ParquetDecoder {
 
   /** Opens `path` in a new decoder thread; the schema comes back as an Arrow IPC stream. */
   static async open(path: string, name: string): Promise<{ decoder: ParquetDecoder; schema: Uint8Array }> {
-    const decoder = new ParquetDecoder(name)
+    await acquireThread()
+    let decoder: ParquetDecoder
+    try {
+      decoder = new ParquetDecoder(name)
+    } catch (e) {
+      releaseThread()
+      throw e
+    }
     const deadline = setTimeout(
       () => decoder.#fail(`reading its metadata took longer than ${OPEN_DEADLINE_MS / 1000} s`),
       OPEN_DEADLINE_MS,
@@ -80,6 +107,10 @@ export class ParquetDecoder {
   async close(): Promise<void> {
     this.#fail('the file was closed')
     await this.#worker.terminate()
+    if (!this.#released) {
+      this.#released = true
+      releaseThread()
+    }
   }
 
   async #call(request: DecoderRequest): Promise<Uint8Array | undefined> {
