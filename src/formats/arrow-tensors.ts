@@ -12,7 +12,7 @@ import { type ArrayLayout, offsetAt } from './arrow-layout.js'
 import type { ArrowField, BodyRange } from './arrow-meta.js'
 import {
   BOOL,
-  convert,
+  converter,
   dictionaryReader,
   FLOAT,
   INT,
@@ -208,5 +208,6 @@ function write(
   }
   const read = leaf.dictionary ? dictionaryReader(view, batch, a, leaf, where) : reader(view, batch.body, a, leaf.type)
   const target = out as unknown as { [i: number]: Value }
-  for (let i = 0; i < count; i++) target[at + i] = convert(read(start + i, i), dtype, () => where(i))
+  const convert = converter(dtype, where)
+  for (let i = 0; i < count; i++) target[at + i] = convert(read(start + i, i), i)
 }

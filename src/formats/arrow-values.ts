@@ -107,25 +107,34 @@ function halfToFloat(bits: number): number {
   return sign * 2 ** (exponent - 15) * (1 + fraction / 1024)
 }
 
-/** One value as `dtype`, range-checked as JSON values are. */
-export function convert(value: Value, dtype: DType | 'string', where: () => string): Value {
-  if (dtype === 'string') return String(value)
-  if (typeof value === 'boolean') return value ? 1 : 0 // only bool inputs read bool columns
+/**
+ * A converter of values to `dtype`, range-checked as JSON values are; `entry` names the value in
+ * messages. Ranges are worked out once, not per value.
+ */
+export function converter(dtype: DType | 'string', where: Where): (value: Value, entry: number) => Value {
+  if (dtype === 'string') return (value) => String(value)
+  if (dtype === 'float32' || dtype === 'float64') return (value) => Number(value)
   if (dtype === 'bool') {
-    if (value === 0 || value === 1 || value === 0n || value === 1n) return Number(value)
-    throw new InvalidInputError(`${where()} is ${value}; expected 0 or 1 (bool)`)
+    return (value, entry) => {
+      if (typeof value === 'boolean') return value ? 1 : 0
+      if (value === 0 || value === 1 || value === 0n || value === 1n) return Number(value)
+      throw new InvalidInputError(`${where(entry)} is ${value}; expected 0 or 1 (bool)`)
+    }
   }
-  if (dtype === 'float32' || dtype === 'float64') return Number(value)
   const big = BIG_RANGE[dtype]
-  if (typeof value === 'bigint') {
-    const [lo, hi] = big ?? (INT_RANGE[dtype] as [number, number]).map(BigInt)
-    if (value < (lo as bigint) || value > (hi as bigint))
-      throw new InvalidInputError(`${where()} is ${value}; expected an integer in [${lo}, ${hi}] (${dtype})`)
-    return big ? value : Number(value)
-  }
-  const n = value as number // strings only feed string inputs
   const [lo, hi] = INT_RANGE[dtype] as [number, number]
-  if (!Number.isInteger(n) || n < lo || n > hi)
-    throw new InvalidInputError(`${where()} is ${n}; expected an integer in [${lo}, ${hi}] (${dtype})`)
-  return big ? BigInt(n) : n
+  const [bigLo, bigHi] = big ?? [BigInt(lo), BigInt(hi)]
+  return (value, entry) => {
+    if (typeof value === 'bigint') {
+      if (value < bigLo || value > bigHi)
+        throw new InvalidInputError(
+          `${where(entry)} is ${value}; expected an integer in [${bigLo}, ${bigHi}] (${dtype})`,
+        )
+      return big ? value : Number(value)
+    }
+    const n = value as number // strings and bools only feed string and bool inputs
+    if (!Number.isInteger(n) || n < lo || n > hi)
+      throw new InvalidInputError(`${where(entry)} is ${n}; expected an integer in [${lo}, ${hi}] (${dtype})`)
+    return big ? BigInt(n) : n
+  }
 }
