@@ -3,7 +3,7 @@
  * refused when it is opened (metadata only, before a job exists); a lie only the body shows
  * (offsets) is refused when that batch is read, never handed to flechette.
  */
-import { rmSync, writeFileSync } from 'node:fs'
+import { rmSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fixedSizeList, float32, tableFromArrays, tableToIPC, utf8 } from '@uwdata/flechette'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -67,6 +67,19 @@ describe('Arrow job files', () => {
     const body = withInt64(bytes, batch.bodyLengthAt as number, 1e12)
     await expect(openReader(write('body.arrows', body), 'arrow')).rejects.toThrow(
       /a message body past the end of the file/,
+    )
+  })
+
+  it('refuses at open a record batch over 1 GiB (a sparse file: no disk is used)', async () => {
+    const bytes = tableToIPC(table(5), { format: 'stream' }) as Uint8Array
+    const batch = firstBatch(bytes)
+    const huge = 1.5 * 2 ** 30
+    // The batch's body now runs to the end of a file extended by truncate (no end-of-stream marker).
+    const lie = withInt64(bytes, batch.bodyLengthAt as number, huge).subarray(0, batch.bodyStart)
+    const path = write('huge.arrows', lie)
+    truncateSync(path, batch.bodyStart + huge)
+    await expect(openReader(path, 'arrow')).rejects.toThrow(
+      /'huge\.arrows' has a message of 1610612736 bytes at byte \d+; record batches of at most 1073741824 bytes are read/,
     )
   })
 

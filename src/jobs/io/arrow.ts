@@ -14,6 +14,11 @@ import type { ChunkReader, SchemaField } from './types.js'
 
 /** Message header reads ahead while scanning: metadata is small and bodies are skipped. */
 const SCAN_WINDOW = 4096
+/**
+ * Largest message body of an input file. A record batch is read and decoded whole; bigger ones are
+ * refused (with a request to write smaller batches) rather than risk the server's memory.
+ */
+const MAX_BODY_BYTES = 1024 * 1024 * 1024
 
 /**
  * Opens an Arrow IPC file (`ARROW1` magic) or stream for reading in chunks. Every message header
@@ -33,6 +38,10 @@ export async function openArrow(path: string): Promise<ChunkReader> {
     for (let head = await scan.nextHead(); head; head = await scan.nextHead()) {
       if (!checker.schema && head.type !== MessageType.Schema) break
       checker.check(head.meta)
+      if (head.bodyLength > MAX_BODY_BYTES)
+        throw new InvalidRequestError(
+          `'${name}' has a message of ${head.bodyLength} bytes at byte ${scan.position}; record batches of at most ${MAX_BODY_BYTES} bytes are read: write smaller batches`,
+        )
       rows += head.rows
       scan.skipBody(head)
     }

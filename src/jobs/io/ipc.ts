@@ -17,11 +17,6 @@ export { MessageType }
 
 /** Bytes read ahead for message headers, so small messages cost one read each. */
 const WINDOW = 1 << 16
-/**
- * Largest message body read into memory. A record batch is decoded whole; bigger ones are
- * refused with a request to write smaller batches rather than risk the server's memory.
- */
-export const MAX_BODY_BYTES = 1024 * 1024 * 1024
 
 /** One message's header: enough to decide whether to read or skip its body. */
 export interface MessageHead {
@@ -88,10 +83,6 @@ export class MessageReader {
 
   /** The whole message (header and body) as one buffer, as flechette's `tableFromIPC` wants it. */
   async body(head: MessageHead): Promise<Uint8Array> {
-    if (head.bodyLength > MAX_BODY_BYTES)
-      throw this.#corrupt(
-        `a message body of ${head.bodyLength} bytes; at most ${MAX_BODY_BYTES} are read at once: write smaller record batches`,
-      )
     const message = new Uint8Array(head.head.length + head.bodyLength)
     message.set(head.head)
     message.set(await this.#take(head.bodyLength), head.head.length)
