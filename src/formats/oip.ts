@@ -91,7 +91,8 @@ export function decodeOipRequest(
   if (!Array.isArray(inputs) || inputs.length === 0)
     throw new InvalidRequestError('"inputs" must be a non-empty array of tensors')
   const budget = new TensorBudget(limits.maxTensorBytes)
-  const feeds: Columns = {}
+  // A Map, then own properties: an input named __proto__ must stay an input the deployment refuses.
+  const feeds = new Map<string, AnyTensor>()
   let offset = 0
   inputs.forEach((input, i) => {
     if (!isObject(input))
@@ -99,7 +100,7 @@ export function decodeOipRequest(
     const { name, shape, datatype, data } = input
     if (typeof name !== 'string' || name === '')
       throw new InvalidRequestError(`inputs[${i}].name must be a non-empty string`)
-    if (Object.hasOwn(feeds, name)) throw new InvalidRequestError(`input '${name}' appears twice`)
+    if (feeds.has(name)) throw new InvalidRequestError(`input '${name}' appears twice`)
     if (
       !Array.isArray(shape) ||
       shape.length > MAX_RANK ||
@@ -121,7 +122,7 @@ export function decodeOipRequest(
       // A routing key column: BYTES, or numbers read as their decimal text.
       if (data === undefined)
         throw new InvalidRequestError(`input '${name}' needs JSON "data" (a key column cannot be binary)`)
-      feeds[name] = stringsFromJson(dims, data, what, budget)
+      feeds.set(name, stringsFromJson(dims, data, what, budget))
       return
     }
     if (spec && spec.dtype !== dtype) {
@@ -140,11 +141,11 @@ export function decodeOipRequest(
           `input '${name}': parameters.binary_data_size must be a non-negative integer, got ${preview(size)}`,
         )
       }
-      feeds[name] = binaryTensor(name, dtype, dims, binary, offset, size as number, budget)
+      feeds.set(name, binaryTensor(name, dtype, dims, binary, offset, size as number, budget))
       offset += size as number
     } else {
       if (data === undefined) throw new InvalidRequestError(`input '${name}' has no "data" (nor binary_data_size)`)
-      feeds[name] = tensorFromJson(dtype, dims, data, what, budget)
+      feeds.set(name, tensorFromJson(dtype, dims, data, what, budget))
     }
   })
   if (binary && offset !== binary.length) {
@@ -160,7 +161,12 @@ export function decodeOipRequest(
     })
   }
   const binaryAll = isObject(parameters) && parameters.binary_data_output === true
-  return { ...(typeof id === 'string' ? { id } : {}), feeds, ...(requested ? { outputs: requested } : {}), binaryAll }
+  return {
+    ...(typeof id === 'string' ? { id } : {}),
+    feeds: Object.fromEntries(feeds),
+    ...(requested ? { outputs: requested } : {}),
+    binaryAll,
+  }
 }
 
 /**

@@ -90,6 +90,17 @@ describe('OIP shapes against the data present', () => {
   })
 })
 
+describe('OIP input names', () => {
+  it("keeps an input named __proto__ an input (for the deployment to refuse), not the feeds' prototype", () => {
+    const { feeds } = decode([
+      input({ data: [1, 2, 3, 4, 5, 6, 7, 8] }),
+      JSON.parse('{"name":"__proto__","datatype":"FP32","shape":[1],"data":[1]}'),
+    ])
+    expect(Object.getPrototypeOf(feeds)).toBe(Object.prototype)
+    expect(Object.keys(feeds)).toEqual(['x', '__proto__'])
+  })
+})
+
 describe('OIP binary extension sizes', () => {
   const x = Float32Array.of(1, 2, 3, 4, 5, 6, 7, 8)
 

@@ -213,6 +213,14 @@ describe('fuzz: OIP v2 inference through the HTTP server', () => {
     await s.expectCorrect()
   })
 
+  it('answers an input named __proto__ beside a valid one with a 400 naming it', async () => {
+    const x = { name: 'x', datatype: 'FP32', shape: [1, 2], data: [1, 2] }
+    const body = `{"inputs":[${JSON.stringify(x)},{"name":"__proto__","datatype":"FP32","shape":[1,2],"data":[1,2]}]}`
+    const res = await fetch(`${s.url}/v2/models/double/infer`, { method: 'POST', headers: JSON_TYPE, body })
+    expect(res.status).toBe(400)
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/unknown input '__proto__'/)
+  })
+
   it('answers structure-aware requests with 2xx or 4xx', async () => {
     await fc.assert(
       fc.asyncProperty(fc.oneof(validish, fc.tuple(pipeline, request)), async ([name, body]) => {
