@@ -109,9 +109,11 @@ export async function inferenceBody(
 
 /** The response for an encoded answer (JSON text, JSON bytes, Arrow or OIP binary). */
 export function answer(c: Context, encoded: Encoded): Response {
-  if (encoded.headerLength !== undefined) c.header('Inference-Header-Content-Length', String(encoded.headerLength))
-  c.header('Content-Type', encoded.type)
-  return c.body(encoded.body as string | Uint8Array<ArrayBuffer>)
+  // Headers as a plain record, as `c.json` passes them: `c.header()` would build a Headers object,
+  // a slower path through Hono and @hono/node-server for every small answer.
+  const headers: Record<string, string> = { 'Content-Type': encoded.type }
+  if (encoded.headerLength !== undefined) headers['Inference-Header-Content-Length'] = String(encoded.headerLength)
+  return c.body(encoded.body as string | Uint8Array<ArrayBuffer>, undefined, headers)
 }
 
 /** Media type (lower case, without parameters) and its parameters. */
