@@ -80,6 +80,12 @@ const configSchema = z.object({
       flushMs: z.number().int().min(10).default(500),
       /** Rows buffered at most; beyond, rows are dropped and counted (lastmile_log_dropped_rows_total). */
       maxBufferedRows: z.number().int().min(1).default(1_000_000),
+      /** Tensor bytes buffered at most, likewise (a few requests of wide rows weigh what a million narrow ones do). */
+      maxBufferedBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .default(256 * 1024 * 1024),
     })
     .default({
       sampleRate: 1,
@@ -88,6 +94,7 @@ const configSchema = z.object({
       rollSeconds: 3600,
       flushMs: 500,
       maxBufferedRows: 1_000_000,
+      maxBufferedBytes: 256 * 1024 * 1024,
     }),
   /** Scheduled assays. */
   assays: z
@@ -363,6 +370,7 @@ export const ENV_VARS: Record<string, { path: string[]; parse: (v: string) => un
   LASTMILE_LOG_ROLL_BYTES: { path: ['log', 'rollBytes'], parse: Number },
   LASTMILE_LOG_ROLL_SECONDS: { path: ['log', 'rollSeconds'], parse: Number },
   LASTMILE_LOG_FLUSH_MS: { path: ['log', 'flushMs'], parse: Number },
+  LASTMILE_LOG_MAX_BUFFERED_BYTES: { path: ['log', 'maxBufferedBytes'], parse: Number },
   LASTMILE_ASSAY_TICK_MS: { path: ['assays', 'tickMs'], parse: Number },
   LASTMILE_WEBHOOK_ATTEMPTS: { path: ['assays', 'webhookAttempts'], parse: Number },
   LASTMILE_ASSAY_MIN_WINDOW_MS: { path: ['assays', 'minWindowMs'], parse: Number },

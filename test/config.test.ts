@@ -27,6 +27,7 @@ describe('config', () => {
         rollSeconds: 3600,
         flushMs: 500,
         maxBufferedRows: 1_000_000,
+        maxBufferedBytes: 256 * 1024 * 1024,
       },
       assays: {
         tickMs: 30_000,

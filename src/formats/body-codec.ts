@@ -138,7 +138,11 @@ export function transferList(value: unknown, minBytes = 64 * 1024): ArrayBuffer[
       if (v.buffer instanceof ArrayBuffer && v.buffer.byteLength >= minBytes) found.add(v.buffer)
       return
     }
-    if (Array.isArray(v)) return // strings columns and row lists: small, and cloned
+    if (Array.isArray(v)) {
+      // Lists of records or frames are walked; lists of strings or numbers (string columns, row models) are cloned.
+      if (typeof v[0] === 'object') for (const x of v) walk(x, depth + 1)
+      return
+    }
     for (const x of Object.values(v)) walk(x, depth + 1)
   }
   walk(value, 0)

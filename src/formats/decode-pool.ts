@@ -4,8 +4,9 @@
  * moved back; small ones keep running inline, where a worker round trip would cost more than the
  * work. Large requests are admitted a few per worker at a time and a bounded number wait (before
  * their bodies are read, so waiting costs no memory); beyond that they are refused with
- * `QueueFullError` (429 with Retry-After). A worker that dies fails only the task it held and is
- * replaced on the next task.
+ * `QueueFullError` (429 with Retry-After). The inference log's heavy steps for large requests and
+ * segments (encoding frames, rolling) run in the same workers. A worker that dies fails only the
+ * task it held and is replaced on the next task.
  *
  * Workers keep V8's default heap limit, as the event loop does: Node aborts the whole process when
  * a worker passes a `resourceLimits` heap limit inside one native allocation such as `JSON.parse`
@@ -14,6 +15,15 @@
  */
 import { Worker } from 'node:worker_threads'
 import { NotReadyError, PayloadTooLargeError, QueueFullError } from '../errors.js'
+import {
+  type EncodedFrame,
+  encodeFrameBytes,
+  type LogWork,
+  type OpenSegment,
+  rollSegment,
+  tensorBytes,
+} from '../logs/log-work.js'
+import type { InferenceRecord } from '../serving/deployment.js'
 import {
   answerSize,
   type Decoded,
@@ -44,8 +54,8 @@ export interface BodyPoolOptions {
 export interface BodyPoolStats {
   /** Worker threads alive. */
   workers: number
-  /** Tasks that ran in a worker (answered or failed). */
-  workerTasks: number
+  /** Tasks that ran in a worker (answered or failed), by kind. */
+  workerTasks: Record<WorkerTask['op'], number>
   /** Workers that died and were replaced. */
   workerDeaths: number
   /** Large requests in flight and waiting. */
@@ -81,13 +91,13 @@ interface Slot {
   failure?: Error & { code?: string }
 }
 
-export class BodyPool {
+export class BodyPool implements LogWork {
   private readonly slots = new Set<Slot>()
   private readonly idle: Slot[] = []
   private readonly jobs: Job[] = []
   private admitted = 0
   private readonly waiters: Array<{ resolve(): void; reject(e: unknown): void }> = []
-  private workerTasks = 0
+  private readonly workerTasks: Record<WorkerTask['op'], number> = { decode: 0, encode: 0, frames: 0, roll: 0 }
   private workerDeaths = 0
   /** No new admissions; jobs of admitted requests still run. */
   private closing = false
@@ -144,10 +154,23 @@ export class BodyPool {
     return (await this.run({ op: 'encode', task }, [])) as Encoded
   }
 
+  /** Encode inference log frames: in a worker when the records are large (their buffers are moved there). */
+  async frames(records: InferenceRecord[]): Promise<EncodedFrame[]> {
+    const bytes = records.reduce((n, r) => n + 2 * tensorBytes(r.inputs, r.outputs, r.shadow), 0) // float64 in frames
+    if (this.options.workers === 0 || !this.isLarge(bytes)) return encodeFrameBytes(records)
+    return (await this.run({ op: 'frames', records }, transferList(records))) as EncodedFrame[]
+  }
+
+  /** Roll an inference log segment: in a worker when the segment is large. */
+  async roll(segment: OpenSegment): Promise<void> {
+    if (this.options.workers === 0 || !this.isLarge(segment.bytes)) return rollSegment(segment)
+    await this.run({ op: 'roll', segment }, [])
+  }
+
   stats(): BodyPoolStats {
     return {
       workers: this.slots.size,
-      workerTasks: this.workerTasks,
+      workerTasks: { ...this.workerTasks },
       workerDeaths: this.workerDeaths,
       admitted: this.admitted,
       waiting: this.waiters.length,
@@ -213,7 +236,7 @@ export class BodyPool {
     worker.on('message', (reply: WorkerReply) => {
       const job = slot.job
       if (!job) return
-      this.workerTasks++
+      this.workerTasks[job.message.op]++
       this.settle(slot)
       if (reply.ok) job.resolve(reply.value)
       else job.reject(fromWire(reply.error))
@@ -228,7 +251,7 @@ export class BodyPool {
       if (i >= 0) this.idle.splice(i, 1)
       const job = slot.job
       if (job) {
-        this.workerTasks++
+        this.workerTasks[job.message.op]++
         job.reject(this.closed ? shuttingDown() : this.deathError(slot.failure))
       }
       if (this.closed) return

@@ -1,12 +1,32 @@
 /**
- * A body worker (see decode-pool.ts): runs one decode or encode task at a time and posts back its
- * result, the result's large buffers moved rather than copied, or the error it threw.
+ * A body worker (see decode-pool.ts): runs one task at a time (decode a body, encode an answer,
+ * encode log frames, roll a log segment) and posts back its result, the result's large buffers
+ * moved rather than copied, or the error it threw.
  */
 import { parentPort } from 'node:worker_threads'
+import { encodeFrameBytes, type OpenSegment, rollSegment } from '../logs/log-work.js'
+import type { InferenceRecord } from '../serving/deployment.js'
 import { type DecodeTask, decodeBody, type EncodeTask, encodeBody, toWire, transferList } from './body-codec.js'
 
 /** A message to a body worker. */
-export type WorkerTask = { op: 'decode'; task: DecodeTask } | { op: 'encode'; task: EncodeTask }
+export type WorkerTask =
+  | { op: 'decode'; task: DecodeTask }
+  | { op: 'encode'; task: EncodeTask }
+  | { op: 'frames'; records: InferenceRecord[] }
+  | { op: 'roll'; segment: OpenSegment }
+
+function run(message: WorkerTask): unknown {
+  switch (message.op) {
+    case 'decode':
+      return decodeBody(message.task)
+    case 'encode':
+      return encodeBody(message.task, true)
+    case 'frames':
+      return encodeFrameBytes(message.records)
+    case 'roll':
+      return rollSegment(message.segment)
+  }
+}
 
 /** A body worker's answer: the task's result, or the error it threw. */
 export type WorkerReply = { ok: true; value: unknown } | { ok: false; error: ReturnType<typeof toWire> }
@@ -14,11 +34,10 @@ export type WorkerReply = { ok: true; value: unknown } | { ok: false; error: Ret
 const port = parentPort
 if (!port) throw new Error('decode-worker.js runs as a worker thread (see decode-pool.ts)')
 
-port.on('message', (message: WorkerTask) => {
+port.on('message', async (message: WorkerTask) => {
   let reply: WorkerReply
   try {
-    const value = message.op === 'decode' ? decodeBody(message.task) : encodeBody(message.task, true)
-    reply = { ok: true, value }
+    reply = { ok: true, value: await run(message) }
   } catch (e) {
     reply = { ok: false, error: toWire(e) }
   }

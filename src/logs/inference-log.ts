@@ -18,9 +18,10 @@ import type { Columns } from '../engine/types.js'
 import { errorMessage, InvalidConfigError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { InferenceRecord, InferenceSink } from '../serving/deployment.js'
-import { decodeFrames, encodeFrames, mergeTables, schemaKeys } from './frames.js'
+import { decodeFrames, schemaKeys } from './frames.js'
 import { LEGACY_OPEN, readLegacyRows } from './legacy-jsonl.js'
-import { readSegment, readSegmentValues, tableRows, tableValues, writeSegment, writeSegmentTable } from './segment.js'
+import { INLINE_LOG_WORK, type LogWork, tensorBytes } from './log-work.js'
+import { readSegment, readSegmentValues, tableRows, tableValues, writeSegment } from './segment.js'
 
 export interface LogConfig {
   /** Share of requests logged, 0..1. */
@@ -35,6 +36,8 @@ export interface LogConfig {
   flushMs: number
   /** Rows buffered at most before new ones are dropped (counted) rather than grow memory unbounded. */
   maxBufferedRows: number
+  /** Tensor bytes buffered at most, likewise: rows of a few wide requests can weigh gigabytes. */
+  maxBufferedBytes: number
 }
 
 /** One row of the log, as queries return it. */
@@ -58,6 +61,7 @@ interface PipelineLog {
   openSchema: Map<string, string>
   pending: InferenceRecord[]
   pendingRows: number
+  pendingBytes: number
 }
 
 const SEGMENT = /^seg-(\d+)-(\d+)-(\d+)\.arrow$/
@@ -73,25 +77,12 @@ function copyTensors(tensors: Columns | Record<string, AnyTensor>): Record<strin
   return out
 }
 
-/** Oldest and newest row time of the tables. */
-function timeRange(tables: Table[]): { min: number; max: number } {
-  let min = Number.POSITIVE_INFINITY
-  let max = Number.NEGATIVE_INFINITY
-  for (const t of tables) {
-    for (const v of t.getChild('time') ?? []) {
-      const n = Number(v)
-      if (n < min) min = n
-      if (n > max) max = n
-    }
-  }
-  return { min, max }
-}
-
 export class InferenceLog implements InferenceSink {
   private readonly pipelines = new Map<string, PipelineLog>()
   private timer: NodeJS.Timeout | undefined
   private flushing: Promise<void> = Promise.resolve()
   private buffered = 0
+  private bufferedBytes = 0
   /** Rows not logged because the buffer was full (exposed as a metric). */
   dropped = 0
   private closed = false
@@ -99,10 +90,12 @@ export class InferenceLog implements InferenceSink {
   private constructor(
     private readonly root: string,
     private readonly cfg: LogConfig,
+    private readonly work: LogWork,
   ) {}
 
-  static async open(dataDir: string, cfg: LogConfig, log: Logger): Promise<InferenceLog> {
-    const l = new InferenceLog(join(dataDir, 'logs'), cfg)
+  /** `work`: where frames are encoded and segments rolled (the server passes its body workers). */
+  static async open(dataDir: string, cfg: LogConfig, log: Logger, work = INLINE_LOG_WORK): Promise<InferenceLog> {
+    const l = new InferenceLog(join(dataDir, 'logs'), cfg, work)
     await mkdir(l.root, { recursive: true, mode: DIR_MODE })
     l.timer = setInterval(
       () => void l.flush().catch((e) => log.error('inference log flush failed', { error: errorMessage(e) })),
@@ -115,11 +108,13 @@ export class InferenceLog implements InferenceSink {
   /** Hand a request to the log (never blocks, never throws). */
   append(r: InferenceRecord): void {
     if (this.closed || (this.cfg.sampleRate < 1 && Math.random() >= this.cfg.sampleRate)) return
-    if (this.buffered + r.rows > this.cfg.maxBufferedRows) {
+    const bytes = tensorBytes(r.inputs, r.outputs, r.shadow)
+    if (this.buffered + r.rows > this.cfg.maxBufferedRows || this.bufferedBytes + bytes > this.cfg.maxBufferedBytes) {
       this.dropped += r.rows
       return
     }
     const p = this.pipelineSync(r.workspace, r.pipeline)
+    p.pendingBytes += bytes
     p.pending.push({
       ...r,
       inputs: copyTensors(r.inputs) as Columns,
@@ -130,6 +125,7 @@ export class InferenceLog implements InferenceSink {
     })
     p.pendingRows += r.rows
     this.buffered += r.rows
+    this.bufferedBytes += bytes
   }
 
   private pipelineSync(ws: string, pipeline: string): PipelineLog {
@@ -146,6 +142,7 @@ export class InferenceLog implements InferenceSink {
         openSchema: new Map(),
         pending: [],
         pendingRows: 0,
+        pendingBytes: 0,
       }
       this.pipelines.set(key, p)
     }
@@ -168,7 +165,15 @@ export class InferenceLog implements InferenceSink {
     for (const id of opens) if (rolled.has(String(id))) await rm(join(p.dir, openName(id)), { force: true })
     const live = opens.filter((id) => !rolled.has(String(id)))
     // More than one live open file only after an unclean stop mid-roll: roll all but the newest.
-    for (const id of live.slice(0, -1)) await this.roll({ dir: p.dir, openId: id, openPath: join(p.dir, openName(id)) })
+    for (const id of live.slice(0, -1)) {
+      // Its size is not known here: rolled as a large one.
+      await this.work.roll({
+        dir: p.dir,
+        openId: id,
+        openPath: join(p.dir, openName(id)),
+        bytes: Number.POSITIVE_INFINITY,
+      })
+    }
     const known = [...rolled].map(Number).concat(ids(LEGACY_OPEN))
     p.openId = live[live.length - 1] ?? Math.max(0, ...known) + 1
     p.openPath = join(p.dir, openName(p.openId))
@@ -205,26 +210,31 @@ export class InferenceLog implements InferenceSink {
         await this.ready(p)
         const records = p.pending
         const rows = p.pendingRows
+        const bytes = p.pendingBytes
         p.pending = []
         p.pendingRows = 0
-        // Encode a slice at a time, yielding between them: one burst of thousands of requests
-        // would hold the event loop (and every request's latency) for tens of ms.
-        const frames: Uint8Array[] = []
-        for (let i = 0; i < records.length; i += FRAME_RECORDS) {
-          if (i > 0) await new Promise(setImmediate)
-          for (const frame of encodeFrames(records.slice(i, i + FRAME_RECORDS))) {
-            const keys = schemaKeys(frame.table)
-            if ([...keys].some(([name, key]) => (p.openSchema.get(name) ?? key) !== key)) {
-              await appendSynced(p.openPath, frames.splice(0))
-              await this.rollOpen(p)
+        p.pendingBytes = 0
+        try {
+          // Encode a slice at a time, yielding between them: one burst of thousands of requests
+          // would hold the event loop (and every request's latency) for tens of ms.
+          const frames: Uint8Array[] = []
+          for (let i = 0; i < records.length; i += FRAME_RECORDS) {
+            if (i > 0) await new Promise(setImmediate)
+            for (const frame of await this.work.frames(records.slice(i, i + FRAME_RECORDS))) {
+              if (frame.keys.some(([name, key]) => (p.openSchema.get(name) ?? key) !== key)) {
+                await appendSynced(p.openPath, frames.splice(0))
+                await this.rollOpen(p)
+              }
+              frames.push(frame.bytes)
+              p.openBytes += frame.bytes.length
+              for (const [name, key] of frame.keys) p.openSchema.set(name, key)
             }
-            frames.push(frame.bytes)
-            p.openBytes += frame.bytes.length
-            for (const [name, key] of keys) p.openSchema.set(name, key)
           }
+          await appendSynced(p.openPath, frames)
+        } finally {
+          this.buffered -= rows
+          this.bufferedBytes -= bytes
         }
-        await appendSynced(p.openPath, frames)
-        this.buffered -= rows
       }
       if (
         p.openPath &&
@@ -239,25 +249,12 @@ export class InferenceLog implements InferenceSink {
 
   /** Roll the open segment and start the next one. */
   private async rollOpen(p: PipelineLog): Promise<void> {
-    await this.roll(p)
+    await this.work.roll({ dir: p.dir, openId: p.openId, openPath: p.openPath, bytes: p.openBytes })
     p.openId += 1
     p.openPath = join(p.dir, openName(p.openId))
     p.openBytes = 0
     p.openSchema = new Map()
     p.openSince = Date.now()
-  }
-
-  /** Turn an open segment into an Arrow segment (its frames' batches as they are), then delete the open file. */
-  private async roll(p: Pick<PipelineLog, 'dir' | 'openId' | 'openPath'>): Promise<void> {
-    const { tables } = decodeFrames(await readFile(p.openPath).catch(() => new Uint8Array(0)))
-    if (tables.length > 0) {
-      const { min, max } = timeRange(tables)
-      const name = `seg-${p.openId}-${min}-${max}.arrow`
-      const tmp = join(p.dir, `${name}.tmp`)
-      await writeSegmentTable(tmp, mergeTables(tables))
-      await rename(tmp, join(p.dir, name))
-    }
-    await rm(p.openPath, { force: true })
   }
 
   private async applyRetention(): Promise<void> {

@@ -69,7 +69,9 @@ export async function buildServer(
     log.warn('serving without API keys on a non-loopback address (LASTMILE_AUTH=off)', { host: config.server.host })
   }
   const engine = new Engine(config, log)
-  const inferenceLog = await InferenceLog.open(config.dataDir, config.log, log)
+  // Large bodies, answers and log frames are worked on in worker threads, started on first use.
+  const bodies = new BodyPool(config.bodies)
+  const inferenceLog = await InferenceLog.open(config.dataDir, config.log, log, bodies)
   // Answered requests go to the inference log (and to a caller's sink, e.g. in tests).
   const extra = opts.sink
   const sink: InferenceSink = extra
@@ -126,7 +128,7 @@ export async function buildServer(
     bodyLimitBytes: config.server.bodyLimitBytes,
     modelLimitBytes: config.server.modelLimitBytes,
     tensorLimitBytes: config.server.tensorLimitBytes,
-    bodies: new BodyPool(config.bodies), // workers start with the first large body
+    bodies,
     shuttingDown: () => shuttingDown,
     statusOf: (e) => errorResponse(e, silentLogger).status,
   }
@@ -159,8 +161,8 @@ export async function buildServer(
       await jobs.stop() // running jobs stop after their current chunk and resume at the next start
       await explain.stop() // running explanations are run again at the next start
       await manager.stopAll() // every queued request is answered (and handed to the log) first
-      await deps.bodies.close() // answers being encoded in a body worker finish
       await inferenceLog.close() // then the log writes everything it holds
+      await bodies.close() // after the answers and log frames still in a body worker
       await engine.close()
       await store.close()
       lock.release()

@@ -28,7 +28,7 @@ describe('body pool', () => {
     const p = pool()
     const { bytes, values } = oipBytes(2000)
     const decoded = await p.decode({ kind: 'oip', bytes, specs, limits })
-    expect(p.stats().workerTasks).toBe(1)
+    expect(p.stats().workerTasks.decode).toBe(1)
     expect(bytes.byteLength).toBe(0) // moved to the worker, not copied
     const x = decoded.feeds.x as HostTensor
     expect(x.dims).toEqual([2000, 3])
@@ -39,7 +39,7 @@ describe('body pool', () => {
     const p = pool()
     const { bytes } = oipBytes(2)
     const decoded = await p.decode({ kind: 'oip', bytes, specs, limits })
-    expect(p.stats()).toMatchObject({ workerTasks: 0, workers: 0 })
+    expect(p.stats()).toMatchObject({ workerTasks: { decode: 0 }, workers: 0 })
     expect(decoded.feeds.x?.dims).toEqual([2, 3])
   })
 
@@ -93,6 +93,6 @@ describe('body pool', () => {
     const { bytes, values } = oipBytes(1000)
     const decoded = await p.decode({ kind: 'oip', bytes, specs, limits })
     expect((decoded.feeds.x as HostTensor).data).toEqual(Float32Array.from(values))
-    expect(p.stats()).toMatchObject({ workerDeaths: 1, workers: 1, workerTasks: 2 })
+    expect(p.stats()).toMatchObject({ workerDeaths: 1, workers: 1, workerTasks: { decode: 2 } })
   })
 })

@@ -25,6 +25,7 @@ const cfg = (over: Partial<LogConfig> = {}): LogConfig => ({
   rollSeconds: 3600,
   flushMs: 60_000, // tests flush explicitly
   maxBufferedRows: 100_000,
+  maxBufferedBytes: 64 * 1024 * 1024,
   ...over,
 })
 
@@ -239,5 +240,47 @@ describe('inference log', () => {
     )
     expect(small.dropped).toBe(2)
     await small.close()
+    // A row's x, y and label weigh 8 + 4 + 8 bytes (a string counts 8): 100 bytes hold 5 rows.
+    const light = await InferenceLog.open(tempDir(), cfg({ maxBufferedBytes: 100 }), silentLogger)
+    light.append(
+      record(T, [
+        [1, 1],
+        [2, 2],
+        [3, 3],
+        [4, 4],
+        [5, 5],
+      ]),
+    )
+    light.append(
+      record(T, [
+        [6, 6],
+        [7, 7],
+        [8, 8],
+        [9, 9],
+      ]),
+    )
+    expect(light.dropped).toBe(4)
+    await light.flush()
+    light.append(
+      record(T, [
+        [6, 6],
+        [7, 7],
+        [8, 8],
+        [9, 9],
+      ]),
+    ) // written: the buffer is empty again
+    expect((await light.query('default', 'p')).map((r) => r['in.x'])).toEqual([
+      [1, 1],
+      [2, 2],
+      [3, 3],
+      [4, 4],
+      [5, 5],
+      [6, 6],
+      [7, 7],
+      [8, 8],
+      [9, 9],
+    ])
+    expect(light.dropped).toBe(4)
+    await light.close()
   })
 })

@@ -31,10 +31,19 @@ describe('large inference bodies', () => {
   let server: RunningServer
   const post = (path: string, body: string | Uint8Array<ArrayBuffer>, type = 'application/json') =>
     fetch(`${server.url}${path}`, { method: 'POST', body, headers: { 'content-type': type } })
-  const workerTasks = () => server.deps.bodies.stats().workerTasks
+  /** Bodies decoded and answers encoded in a worker so far (the log's frames are counted apart). */
+  const workerTasks = () => {
+    const { decode, encode } = server.deps.bodies.stats().workerTasks
+    return decode + encode
+  }
 
   beforeAll(async () => {
-    server = await startServer(testConfig({ bodies: { largeBytes: LARGE, workers: 1, perWorker: 1, queue: 1 } }))
+    server = await startServer(
+      testConfig({
+        bodies: { largeBytes: LARGE, workers: 1, perWorker: 1, queue: 1 },
+        log: { rollBytes: 1024 }, // every flush rolls its segment
+      }),
+    )
     await server.deps.manager.deploy(spec('double', doubler(WIDTH), { batching: { max_batch_size: 128 } }))
   })
   afterAll(() => server.close())
@@ -61,6 +70,18 @@ describe('large inference bodies', () => {
       outputs: undefined,
       parameters: undefined,
     })
+  })
+
+  it("logs a large request's rows, its frames encoded and its segment rolled in a worker", async () => {
+    const { frames, roll } = server.deps.bodies.stats().workerTasks
+    const since = Date.now()
+    expect((await post('/v2/models/double/infer', oip(500))).status).toBe(200)
+    const logged = await server.deps.inferenceLog.query('default', 'double', { start: since, columns: ['in.x'] })
+    const after = server.deps.bodies.stats().workerTasks // the log's timer may have flushed earlier requests too
+    expect(after.frames).toBeGreaterThan(frames)
+    expect(after.roll).toBeGreaterThan(roll)
+    expect(logged).toHaveLength(500)
+    expect(logged[499]?.['in.x']).toEqual(row(499))
   })
 
   it('answers a large pandas-records body in a worker as a small one', async () => {
