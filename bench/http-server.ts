@@ -1,6 +1,8 @@
 /**
- * The server side of bench/http, run in its own process so the load generator does not share its
- * event loop: `node dist/bench/http-server.js lastmile|hello`. Prints `listening <url>` when ready.
+ * The server side of bench/http and bench/bodies, run in its own process so the load generator
+ * does not share its event loop: `node dist/bench/http-server.js lastmile|bodies|hello`. Prints
+ * `listening <url>` when ready. `bodies` deploys `mlp` (16 features, for single rows) and `wide`
+ * (4096 features, for 60 MiB bodies).
  */
 import { serve } from '@hono/node-server'
 import { Hono } from 'hono'
@@ -38,10 +40,16 @@ if (kind === 'hello') {
   const model = { name: 'mlp', version: 1, bytes: mlpClassifier().bytes }
   const deploy = (pipeline: string, max_batch_size: number, max_queue_delay_ms: number) =>
     server.deps.manager.deploy(singleModelSpec({ pipeline, model, batching: { max_batch_size, max_queue_delay_ms } }))
-  await deploy('batched', 256, 2)
-  await deploy('unbatched', 1, 0)
-  await deploy('eager', 256, 0)
-  await deploy('bulk', 4096, 0)
+  if (kind === 'bodies') {
+    await deploy('mlp', 256, 2)
+    const wide = { name: 'wide', version: 1, bytes: mlpClassifier({ features: 4096, hidden: [16] }).bytes }
+    await server.deps.manager.deploy(singleModelSpec({ pipeline: 'wide', model: wide }))
+  } else {
+    await deploy('batched', 256, 2)
+    await deploy('unbatched', 1, 0)
+    await deploy('eager', 256, 0)
+    await deploy('bulk', 4096, 0)
+  }
   process.stdout.write(`listening ${server.url}\n`)
   process.on('SIGTERM', () => void server.close().then(() => process.exit(0)))
 }

@@ -13,7 +13,8 @@ import autocannon from 'autocannon'
 import { mulberry32, uniform } from '../src/onnx/random.js'
 import { fmt, machineInfo, printTable, writeResults } from './lib.js'
 
-async function startChild(
+/** Start bench/http-server.js `kind` in its own process with a fresh data folder; resolves with its URL. */
+export async function startChild(
   kind: string,
   env: Record<string, string> = {},
 ): Promise<{ url: string; child: ChildProcess }> {

@@ -13,6 +13,7 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   engine: async () => (await import('./engine.js')).benchEngine,
   kernels: async () => (await import('./kernels.js')).benchKernels,
   http: async () => (await import('./http.js')).benchHttp,
+  bodies: async () => (await import('./bodies.js')).benchBodies,
   assays: async () => (await import('./assays.js')).benchAssays,
   jobs: async () => (await import('./jobs.js')).benchJobs,
   explain: async () => (await import('./explain.js')).benchExplain,
