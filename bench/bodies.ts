@@ -13,6 +13,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { Agent, request } from 'node:http'
+import { loadConfig } from '../src/config.js'
 import { startChild } from './http.js'
 import { fmt, machineInfo, printTable, writeResults } from './lib.js'
 
@@ -126,7 +127,8 @@ function stopLoad(child: ChildProcess): Promise<Array<{ status: number; ms: numb
 
 export interface BodiesCase {
   case: string
-  workers: string
+  /** Body worker threads of the server. */
+  workers: number
   health: Percentiles
   single: Percentiles
   /** The server's event-loop delay during the probes, ms. */
@@ -158,7 +160,7 @@ async function runCase(name: string, seconds: number, env: Record<string, string
     ok.sort((a, b) => a - b)
     return {
       case: name,
-      workers: env.LASTMILE_BODY_WORKERS ?? 'default',
+      workers: Number(env.LASTMILE_BODY_WORKERS ?? loadConfig({}).bodies.workers),
       health: h,
       single: s,
       loop,

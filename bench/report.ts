@@ -2,12 +2,15 @@
  * `npm run bench:report`: BENCHMARKS.md from the latest result of each suite
  * (bench/results/<suite>-latest.json), with the date, machine and device of each, a sentence on
  * what limits the numbers, and SVG plots of rows/s against batch size per backend
- * (bench/plots/engine-<model>.svg). Run the suites first; a suite without results is listed as such.
+ * (bench/plots/engine-<model>.svg). Run the suites first; a suite without results here keeps its
+ * section and goal line from the previous BENCHMARKS.md (results are not committed, and suites are
+ * often run one at a time), or is listed as having none.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { esc, frame, num, PAD, W } from '../src/svg.js'
 import { fmt } from './lib.js'
+import { bodiesGoal, bodiesPlot, bodiesSection } from './report-bodies.js'
 
 // biome-ignore lint/suspicious/noExplicitAny: result files are untyped JSON, read here only for display
 type Json = Record<string, any>
@@ -28,6 +31,21 @@ const where = (j: Json, device?: string) =>
       'T',
       ' ',
     )} UTC; ${j.machine?.cpu ?? '?'} × ${j.machine?.cores ?? '?'} cores, ${j.machine?.memoryGiB ?? '?'} GiB, Node ${j.machine?.node ?? '?'}${device ? `; ${device}` : ''}._`
+
+const previous = existsSync(join(root, 'BENCHMARKS.md'))
+  ? readFileSync(join(root, 'BENCHMARKS.md'), 'utf8').split('\n')
+  : []
+/** The previous BENCHMARKS.md's section of `suite` (heading to the next heading), for a suite not run here. */
+const keptSection = (suite: string): string[] => {
+  const start = previous.findIndex((l) => l.startsWith(`## ${suite}:`))
+  if (start < 0) return []
+  const end = previous.findIndex((l, i) => i > start && l.startsWith('## '))
+  const lines = previous.slice(start, end < 0 ? undefined : end)
+  while (lines.at(-1) === '') lines.pop()
+  return [...lines, '']
+}
+/** The previous goal line that starts with `prefix`, for a suite not run here. */
+const keptGoal = (prefix: string): string[] => previous.filter((l) => l.startsWith(prefix))
 
 const COLORS = ['#4c78a8', '#f58518', '#54a24b', '#e45756', '#b279a2', '#9d755d']
 
@@ -114,7 +132,7 @@ if (engine) {
     `Limits: the \`cpu\` backend is onnxruntime-node itself, so its ratio to raw ORT is lastmile's own per-call overhead (tens of µs, visible only at batch 1); wasm is single-threaded; webgpu on a software adapter measures llvmpipe, not a GPU. ${(engine.notes as string[]).join('; ')}.`,
     '',
   )
-}
+} else out.push(...keptSection('engine'))
 
 const kernels = latest('kernels')
 if (kernels) {
@@ -135,7 +153,7 @@ if (kernels) {
     'Limits: on llvmpipe the "GPU" is the same two CPU cores; these ratios show the kernels run and scale, not GPU speed.',
     '',
   )
-}
+} else out.push(...keptSection('kernels'))
 
 const http = latest('http')
 if (http) {
@@ -159,7 +177,14 @@ if (http) {
     'Limits: client (autocannon) and server share the same 2 cores; one Node process parses and answers every request.',
     '',
   )
-}
+} else out.push(...keptSection('http'))
+
+const bodies = latest('bodies')
+if (bodies) {
+  mkdirSync(join(root, 'bench', 'plots'), { recursive: true })
+  writeFileSync(join(root, 'bench', 'plots', 'bodies-p99.svg'), bodiesPlot(bodies))
+  out.push(...bodiesSection(bodies, where(bodies)))
+} else out.push(...keptSection('bodies'))
 
 const simple = (
   suite: string,
@@ -170,7 +195,8 @@ const simple = (
 ) => {
   const j = latest(suite)
   if (!j) {
-    out.push(`## ${suite}`, '', 'No results yet.', '')
+    const kept = keptSection(suite)
+    out.push(...(kept.length > 0 ? kept : [`## ${suite}`, '', 'No results yet.', '']))
     return
   }
   out.push(
@@ -227,7 +253,7 @@ if (engine) {
   goals.push(
     `- CPU engine within 10% of raw onnxruntime-node: met for ${met.join(', ') || 'none'}; worst ${worst.model} at batch ${worst.batch} (${worst.vsRawOrt.toFixed(2)}×): 10–30 µs per call (input validation, the session queue, output wrapping), which only the small MLP notices: its calls take 24–250 µs.`,
   )
-}
+} else goals.push(...keptGoal('- CPU engine within'))
 const jobsJ = latest('jobs')
 const cpuJob = (jobsJ?.results as Json[] | undefined)?.find((r) => r.backend === 'cpu')
 if (cpuJob) {
@@ -235,14 +261,14 @@ if (cpuJob) {
   goals.push(
     `- Jobs ≥ 300k rows/s on \`cpu\` for flights-3m.parquet and ≤ 512 MiB RSS: ${rate >= 300_000 && cpuJob.peakRssMiB <= 512 ? 'met' : 'not met'} (${fmt.rate(rate)} rows/s, ${cpuJob.peakRssMiB.toFixed(0)} MiB).`,
   )
-}
+} else goals.push(...keptGoal('- Jobs ≥'))
 const assaysJ = latest('assays')
 const full10 = (assaysJ?.results as Json[] | undefined)?.find((r) => r.case === 'full assay' && r.window === 10_000_000)
 if (full10) {
   goals.push(
     `- Assays ≥ 10M values/s on the CPU: ${full10.valuesPerSecond >= 1e7 ? 'met' : 'not met'} (${fmt.rate(full10.valuesPerSecond)} values/s on a 10M window).`,
   )
-}
+} else goals.push(...keptGoal('- Assays ≥'))
 if (http) {
   const rows = http.rows as Json[]
   const find = (prefix: string) => rows.find((r) => String(r.scenario).startsWith(prefix))
@@ -256,7 +282,9 @@ if (http) {
       `- HTTP single-row with batching ≥ 0.5× a hello-world route, p99 < 20 ms: with the default 2 ms queue delay ${verdict(a)}${eager ? `; with no queue delay ${verdict(eager)}` : ''}${post ? `. A bare POST that only parses the same JSON reaches ${((post.reqPerSec as number) / (hello.reqPerSec as number)).toFixed(2)}×: that is the ceiling for one process whose client shares its 2 cores` : ''}; see README "HTTP API" for the multi-process design. 1000-row requests ≥ 100k rows/s: ${(big.rowsPerSec as number) >= 100_000 ? 'met' : 'not met'} (${fmt.rate(big.rowsPerSec as number)}).`,
     )
   }
-}
+} else goals.push(...keptGoal('- HTTP single-row'))
+if (bodies) goals.push(bodiesGoal(bodies))
+else goals.push(...keptGoal('- Health and single-row p99'))
 goals.push(
   '- GPU goals (≥ 0.8× PyTorch CUDA for the wide MLP at batch ≥ 2048 and the CNN at batch ≥ 16; ≤ 0.5 ms per request at batch 1; ≥ 1M rows/s for jobs on an H100/H200): not measured — no GPU machine was lent to this work. `bench/gpu-host.sh` runs them in one go.',
   '',
