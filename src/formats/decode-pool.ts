@@ -142,10 +142,15 @@ export class BodyPool implements LogWork {
     }
   }
 
-  /** Decode a body: in a worker when it is large (its bytes are moved there), else right here. */
+  /**
+   * Decode a body: in a worker when it is large, else right here. A body that is all of its buffer
+   * is moved there; a view into a larger buffer (one the caller may share) is copied.
+   */
   async decode<T extends DecodeTask>(task: T): Promise<Decoded<T>> {
-    if (this.options.workers === 0 || !this.isLarge(task.bytes.byteLength)) return decodeBody(task)
-    return (await this.run({ op: 'decode', task }, transferList(task, 0))) as Decoded<T>
+    const { bytes } = task
+    if (this.options.workers === 0 || !this.isLarge(bytes.byteLength)) return decodeBody(task)
+    const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+    return (await this.run({ op: 'decode', task }, whole ? transferList(task, 0) : [])) as Decoded<T>
   }
 
   /** Encode an answer: in a worker when it is large (its tensors are copied there), else right here. */

@@ -158,6 +158,20 @@ describe('large inference bodies', () => {
     expect(refused.status).toBe(429)
     expect(refused.headers.get('retry-after')).toBe('1')
     expect(await refused.text()).toContain('LASTMILE_LARGE_BODY_QUEUE')
+    // A chunked body (no Content-Length) is refused once it grows past the threshold, the answer intact.
+    const chunked = await new Promise<number>((resolve, reject) => {
+      const req = request(`${server.url}/v2/models/double/infer`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+      })
+      req.on('response', (res) => {
+        res.resume()
+        resolve(res.statusCode ?? 0)
+      })
+      req.on('error', reject)
+      req.end(body)
+    })
+    expect(chunked).toBe(429)
     first.finish()
     expect((await first.answered).status).toBe(200)
     second.finish()
