@@ -50,7 +50,7 @@ export interface BodyPoolOptions {
   entry?: URL
 }
 
-/** What the pool has done and holds (tests, metrics). */
+/** What the pool has done and holds (tests, benchmarks). */
 export interface BodyPoolStats {
   /** Worker threads alive. */
   workers: number
