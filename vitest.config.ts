@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config'
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    globalSetup: ['./test/helpers/run-tmpdir.ts'],
     // onnxruntime-web's 26 MB wasm must compile with Liftoff only (../shared/PLATFORM.md);
     // src/engine/backends.ts sets the flag too, this keeps every worker consistent.
     execArgv: ['--liftoff-only'],
