@@ -153,6 +153,16 @@ export class UnsupportedMediaTypeError extends LastmileError {
   }
 }
 
+/** The request's Content-Encoding is not one the server decodes; `accepted` lists those it does. */
+export class UnsupportedEncodingError extends UnsupportedMediaTypeError {
+  constructor(
+    encoding: string,
+    readonly accepted: readonly string[],
+  ) {
+    super(`Content-Encoding '${encoding}' is not supported; send ${accepted.join(', ')} or identity`)
+  }
+}
+
 /** No valid API key was presented. */
 export class UnauthorizedError extends LastmileError {
   constructor(message: string) {

@@ -7,7 +7,7 @@ import { Hono } from 'hono'
 import { NotFoundError } from '../errors.js'
 import { VERSION } from '../version.js'
 import type { ServerDeps } from './deps.js'
-import { errorResponse, onError } from './errors.js'
+import { errorAnswer, onError } from './errors.js'
 import { openApiDocument, RouteTable, visibleWorkspace } from './route-table.js'
 import { explainRoutes } from './routes/explain.js'
 import { jobRoutes } from './routes/jobs.js'
@@ -20,10 +20,8 @@ import { v2Routes } from './routes/v2.js'
 export function createApp(deps: ServerDeps): { app: Hono; routes: RouteTable } {
   const app = new Hono()
   app.onError(onError(deps.log))
-  app.notFound((c) => {
-    const r = errorResponse(new NotFoundError(`no route ${c.req.method} ${c.req.path}`), deps.log)
-    return c.json(r.body, r.status)
-  })
+  // Unknown paths answer in the style of their prefix: a `/v2/...` path the OIP's body.
+  app.notFound((c) => errorAnswer(c, new NotFoundError(`no route ${c.req.method} ${c.req.path}`), deps.log))
   const routes = new RouteTable(deps)
   routes.add(
     app,

@@ -11,6 +11,7 @@ import type { ApiKeyRecord, Role } from '../store/types.js'
 import { bodyBytes, parseJson } from './body.js'
 import { checkBrowserRequest } from './cross-site.js'
 import type { ServerDeps } from './deps.js'
+import { type ErrorStyle, useErrorStyle } from './errors.js'
 
 /**
  * `public`: no key. `key`: any valid key (the route limits what it shows or does to the key's
@@ -41,6 +42,11 @@ export interface RouteSpec {
   body?: { json: z.ZodType } | { raw: string[] }
   /** Status → description. */
   responses: Record<number, string>
+  /**
+   * The body its errors (its guard's 401/403 included) are answered with; by default `oip` under
+   * `/v2`, `lastmile` elsewhere (src/server/errors.ts).
+   */
+  errorStyle?: ErrorStyle
 }
 
 export class RouteTable {
@@ -57,6 +63,7 @@ export class RouteTable {
     const path = spec.path.replace(/\{(\w+)\}/g, ':$1')
     const method = spec.method.toUpperCase()
     app.on(method, path, async (c, next) => {
+      if (spec.errorStyle) useErrorStyle(c, spec.errorStyle)
       const req = { method, path: c.req.path, header: (name: string) => c.req.header(name) }
       checkBrowserRequest(req, spec.method !== 'get', this.deps.browser)
       await this.guard(c, spec.access)

@@ -25,6 +25,7 @@ const INTENDED: Record<string, Intended> = {
   'GET /v2/health/ready': 'public',
   // Open Inference Protocol routes serve workspace default.
   'GET /v2': 'viewer',
+  'GET /v2/': 'viewer',
   'GET /v2/models/{name}': 'viewer',
   'GET /v2/models/{name}/ready': 'viewer',
   'POST /v2/models/{name}/infer': 'viewer',

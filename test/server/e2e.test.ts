@@ -106,7 +106,8 @@ describe('server over real sockets', () => {
       duplex: 'half',
     } as RequestInit)
     expect(chunked.status).toBe(413)
-    expect(((await chunked.json()) as { error: { code: string } }).error.code).toBe('payload_too_large')
+    expect(chunked.headers.get('lastmile-error-code')).toBe('payload_too_large')
+    expect(((await chunked.json()) as { error: string }).error).toMatch(/larger than the limit of 2048 bytes/)
     expect((await infer(server.url, 'double', [1, 2])).y).toEqual([2, 4])
     await server.close()
   })

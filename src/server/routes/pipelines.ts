@@ -22,6 +22,8 @@ export function inferenceRoutes(app: Hono, routes: RouteTable, deps: ServerDeps)
     path: '/v1/workspaces/{ws}/pipelines/{name}/infer',
     summary: 'Inference in pandas-records JSON or Arrow IPC (answered in the same format)',
     tag,
+    // Wallaroo's SDK calls this route too: its requests get Wallaroo's engine error body.
+    errorStyle: 'wallaroo' as const,
     access: 'viewer' as const,
     body: { raw: ['application/json; format=pandas-records', ...Object.keys(ARROW_TYPES)] },
     responses: {

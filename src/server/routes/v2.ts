@@ -14,6 +14,16 @@ import type { RouteTable } from '../route-table.js'
 
 const WORKSPACE = 'default'
 
+/**
+ * Triton's platform name for ONNX Runtime models (`kOnnxRuntimeOnnxPlatform`): what Triton answers
+ * for the same model, so tools written against Triton's metadata recognise it. The spec's list of
+ * platforms names `onnx_onnxv1` instead.
+ */
+const PLATFORM = 'onnxruntime_onnx'
+
+/** The extensions implemented, by Triton's names (advertised in server metadata). */
+const EXTENSIONS = ['binary_tensor_data']
+
 export function v2Routes(app: Hono, routes: RouteTable, deps: ServerDeps): void {
   const { manager, metrics } = deps
 
@@ -26,10 +36,20 @@ export function v2Routes(app: Hono, routes: RouteTable, deps: ServerDeps): void 
     return d
   }
 
+  // Every route answers errors as the spec's `{"error": "<message>"}` (tritonclient, KServe's client).
   const tag = 'Open Inference Protocol v2'
+  const errorStyle = 'oip'
   routes.add(
     app,
-    { method: 'get', path: '/v2/health/live', summary: 'Liveness', tag, access: 'public', responses: { 200: 'alive' } },
+    {
+      method: 'get',
+      path: '/v2/health/live',
+      summary: 'Liveness',
+      tag,
+      errorStyle,
+      access: 'public',
+      responses: { 200: 'alive' },
+    },
     (c) => c.json({ live: true }),
   )
   routes.add(
@@ -39,6 +59,7 @@ export function v2Routes(app: Hono, routes: RouteTable, deps: ServerDeps): void 
       path: '/v2/health/ready',
       summary: 'Readiness of every deployment',
       tag,
+      errorStyle,
       access: 'public',
       responses: { 200: 'ready', 503: 'draining or shutting down' },
     },
@@ -47,25 +68,29 @@ export function v2Routes(app: Hono, routes: RouteTable, deps: ServerDeps): void 
       return c.json({ ready }, ready ? 200 : 503)
     },
   )
-  routes.add(
-    app,
-    {
-      method: 'get',
-      path: '/v2',
-      summary: 'Server metadata',
-      tag,
-      access: 'viewer',
-      responses: { 200: 'name, version, extensions' },
-    },
-    (c) => c.json({ name: 'lastmile', version: VERSION, extensions: ['binary_tensor_data'] }),
-  )
+  // The spec's YAML spells the path `/v2/`, its prose `/v2`: both answer.
+  for (const path of ['/v2', '/v2/']) {
+    routes.add(
+      app,
+      {
+        method: 'get',
+        path,
+        summary: 'Server metadata',
+        tag,
+        errorStyle,
+        access: 'viewer',
+        responses: { 200: 'name, version, extensions' },
+      },
+      (c) => c.json({ name: 'lastmile', version: VERSION, extensions: EXTENSIONS }),
+    )
+  }
 
   const metadata = (c: Context) => {
     const d = deployment(c)
     return c.json({
       name: d.name,
       versions: [String(d.spec.pipelineVersion)],
-      platform: 'onnx',
+      platform: PLATFORM,
       inputs: d.inputs.map(oipTensorMetadata),
       outputs: d.outputs.map(oipTensorMetadata),
     })
@@ -117,6 +142,7 @@ export function v2Routes(app: Hono, routes: RouteTable, deps: ServerDeps): void 
         path: base,
         summary: 'Pipeline metadata (inputs, outputs)',
         tag,
+        errorStyle,
         access: 'viewer',
         responses: { 200: 'metadata', 404: 'not deployed' },
       },
@@ -129,6 +155,7 @@ export function v2Routes(app: Hono, routes: RouteTable, deps: ServerDeps): void 
         path: `${base}/ready`,
         summary: 'Pipeline readiness',
         tag,
+        errorStyle,
         access: 'viewer',
         responses: { 200: 'ready', 404: 'not deployed', 503: 'not ready' },
       },
@@ -141,6 +168,7 @@ export function v2Routes(app: Hono, routes: RouteTable, deps: ServerDeps): void 
         path: `${base}/infer`,
         summary: 'Inference (JSON, or the binary tensor data extension with Inference-Header-Content-Length)',
         tag,
+        errorStyle,
         access: 'viewer',
         body: { raw: ['application/json', 'application/octet-stream'] },
         responses: {
