@@ -125,7 +125,9 @@ describe('pipeline inference: pandas-records and Arrow', () => {
     expect(text).toMatch(
       /lastmile_requests_total\{workspace="default",pipeline="double",protocol="records",code="200"\} [1-9]/,
     )
-    expect(text).toMatch(/lastmile_rows_total\{workspace="default",pipeline="double",code="200"\} [1-9]/)
+    expect(text).toMatch(
+      /lastmile_rows_total\{workspace="default",pipeline="double",protocol="records",code="200"\} [1-9]/,
+    )
     for (const stage of ['queue', 'pre', 'model', 'post', 'total']) {
       expect(text).toContain(`lastmile_stage_seconds_count{workspace="default",pipeline="double",stage="${stage}"}`)
     }
