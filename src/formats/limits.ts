@@ -91,5 +91,8 @@ export function preview(value: unknown, max = 60): string {
 }
 
 function scalar(value: unknown, max: number): string {
-  return typeof value === 'string' ? JSON.stringify(value.slice(0, max)) : (JSON.stringify(value) ?? String(value))
+  if (typeof value === 'string') return JSON.stringify(value.slice(0, max))
+  // NaN and ±Infinity as clients write them (JSON.stringify says null); bigints (exact integers) as digits.
+  if (typeof value === 'number' || typeof value === 'bigint') return String(value)
+  return JSON.stringify(value) ?? String(value)
 }

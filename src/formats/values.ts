@@ -12,6 +12,7 @@ import {
   zeros,
 } from '../engine/tensor.js'
 import { InvalidInputError } from '../errors.js'
+import { halvesToNumbers, numberToHalf } from './half.js'
 import { MAX_RANK, preview, shapeElements, type TensorBudget } from './limits.js'
 
 /** Integer range each integer dtype takes from a JS number (64-bit ones: the exact integers). */
@@ -26,10 +27,20 @@ export const INT_RANGE: Partial<Record<DType, [number, number]>> = {
   uint64: [0, Number.MAX_SAFE_INTEGER],
 }
 
+/** The full range of the 64-bit integer dtypes, which bigints (exact JSON integers, Arrow int64) reach. */
+export const BIG_RANGE: Partial<Record<DType, [bigint, bigint]>> = {
+  int64: [-(2n ** 63n), 2n ** 63n - 1n],
+  uint64: [0n, 2n ** 64n - 1n],
+}
+
 /** Where a value sits, built only when a message needs it: `input 'x' element [0][1]`. */
 type Where = () => string
 
-/** Write `value` (a JSON number or boolean) into `out[i]` as `dtype`. Throws naming `where()`. */
+/**
+ * Write `value` (a JSON number, exact integer, boolean or null) into `out[i]` as `dtype`. Floats
+ * take NaN and ±Infinity (JSON `NaN`, `Infinity`; `null` means NaN); float16 rounds to the nearest
+ * half. Throws naming `where()`.
+ */
 function setValue(out: TypedArrayByDType[DType], dtype: DType, i: number, value: unknown, where: Where): void {
   if (dtype === 'bool') {
     if (typeof value === 'boolean') out[i] = value ? 1 : 0
@@ -37,25 +48,40 @@ function setValue(out: TypedArrayByDType[DType], dtype: DType, i: number, value:
     else throw new InvalidInputError(`${where()} is ${preview(value)}; expected true or false`)
     return
   }
-  if (typeof value !== 'number' || !Number.isFinite(value)) {
-    if (value === null && (dtype === 'float32' || dtype === 'float64')) {
-      out[i] = Number.NaN // null is how JSON writes a missing float
-      return
-    }
-    throw new InvalidInputError(`${where()} is ${preview(value)}; expected a number (${dtype})`)
-  }
-  const range = INT_RANGE[dtype]
-  if (range) {
-    if (!Number.isInteger(value) || value < range[0] || value > range[1]) {
-      throw new InvalidInputError(
-        `${where()} is ${value}; expected an integer in [${range[0]}, ${range[1]}] (${dtype})`,
-      )
-    }
-    out[i] = dtype === 'int64' || dtype === 'uint64' ? BigInt(value) : value
+  const big = BIG_RANGE[dtype]
+  if (typeof value === 'bigint') {
+    if (big && value >= big[0] && value <= big[1]) out[i] = value
+    else if (!INT_RANGE[dtype]) out[i] = float(dtype, Number(value))
+    else throw new InvalidInputError(`${where()} is ${value}; expected an integer in ${range(dtype)} (${dtype})`)
     return
   }
-  if (dtype === 'float16') throw new InvalidInputError(`${where()}: float16 inputs must be sent as binary data`)
-  out[i] = value
+  if (value === null && !INT_RANGE[dtype]) {
+    out[i] = float(dtype, Number.NaN) // null is how JSON libraries without NaN write a missing float
+    return
+  }
+  if (typeof value !== 'number')
+    throw new InvalidInputError(`${where()} is ${preview(value)}; expected a number (${dtype})`)
+  const ints = INT_RANGE[dtype]
+  if (!ints) {
+    out[i] = float(dtype, value)
+    return
+  }
+  // A 64-bit integer past 2^53 came as a JSON number with a fraction or exponent, already rounded.
+  if (!Number.isInteger(value) || value < ints[0] || value > ints[1]) {
+    throw new InvalidInputError(
+      `${where()} is ${value}; expected an integer in ${range(dtype)} (${dtype})${big && Number.isInteger(value) ? ', written without a fraction or exponent' : ''}`,
+    )
+  }
+  out[i] = big ? BigInt(value) : value
+}
+
+/** A float dtype's stored value: float16 as its half's bits. */
+const float = (dtype: DType, value: number) => (dtype === 'float16' ? numberToHalf(value) : value)
+
+/** The range a message names: the full one for the 64-bit dtypes. */
+function range(dtype: DType): string {
+  const [lo, hi] = BIG_RANGE[dtype] ?? (INT_RANGE[dtype] as [number, number])
+  return `[${lo}, ${hi}]`
 }
 
 const isNested = (data: unknown): data is unknown[] => Array.isArray(data) && data.length > 0 && Array.isArray(data[0])
@@ -188,11 +214,12 @@ export function columnFromJson(
     : tensorFromJson(dtype, dims, data, what, budget)
 }
 
-/** Plain JSON values of a tensor's data (int64 as numbers; NaN/±inf become null in JSON). */
+/** Plain JSON values of a tensor's data (int64 as numbers; NaN/±inf become null in JSON; float16 as its value). */
 export function jsonValues(t: AnyTensor): Array<number | boolean | string> {
   if (t.dtype === 'string') return t.data
   if (t.dtype === 'bool') return Array.from(t.data as Uint8Array, (v) => v !== 0)
   if (t.dtype === 'int64' || t.dtype === 'uint64') return Array.from(t.data as BigInt64Array, Number)
+  if (t.dtype === 'float16') return Array.from(halvesToNumbers(t.data as Uint16Array))
   return Array.from(t.data as ArrayLike<number>)
 }
 

@@ -1,0 +1,61 @@
+/**
+ * Tensor data as JSON text, written as Triton's server writes it (rapidjson with
+ * kWriteNanAndInfFlag), so tritonclient reads back exactly what the model produced:
+ *
+ * - INT64/UINT64 as exact decimal integers (JSON.stringify cannot write a bigint, and a number
+ *   would round past 2^53);
+ * - NaN, Infinity and -Infinity as those bare literals, -0 as `-0.0`; with `nonFiniteAsNull`
+ *   every non-finite value is `null` instead, which strict parsers (orjson, so KServe's client)
+ *   accept, at the cost of telling ±Infinity from NaN;
+ * - float32 widened to double in its shortest form (0.1f is 0.10000000149011612), float16 as its
+ *   exact value (every half is a double);
+ * - BOOL as true/false, BYTES as strings.
+ */
+import type { AnyTensor } from '../engine/tensor.js'
+import { halvesToNumbers } from './half.js'
+
+/** How an answer writes NaN and ±Infinity in JSON. */
+export interface JsonNumbers {
+  /** `null` for every non-finite value, rather than `NaN`, `Infinity`, `-Infinity`. */
+  nonFiniteAsNull: boolean
+}
+
+/** Whether `x` needs more than its ToString: NaN, ±Infinity (`x - x` is NaN only for those) and -0. */
+const special = (x: number) => x - x !== 0 || (x === 0 && 1 / x < 0)
+
+/** Floats as a JSON array: the typed array's own join when no value is special (the usual case). */
+function floatsJson(a: Float32Array | Float64Array, opts: JsonNumbers): string {
+  let k = 0
+  while (k < a.length && !special(a[k] as number)) k++
+  if (k === a.length) return `[${a.join(',')}]`
+  const parts = new Array<string>(a.length)
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as number
+    // ToString writes NaN, Infinity and -Infinity as those literals already; -0 keeps its sign as a float.
+    parts[i] = !special(x) ? String(x) : x === 0 ? '-0.0' : opts.nonFiniteAsNull ? 'null' : String(x)
+  }
+  return `[${parts.join(',')}]`
+}
+
+/** A tensor's data, row-major and flat, as a JSON array (the `data` of an OIP output). */
+export function tensorDataJson(t: AnyTensor, opts: JsonNumbers): string {
+  switch (t.dtype) {
+    case 'string':
+      return JSON.stringify(t.data)
+    case 'bool':
+      return `[${Array.from(t.data as Uint8Array, (v) => (v !== 0 ? 'true' : 'false')).join(',')}]`
+    case 'float32':
+    case 'float64':
+      return floatsJson(t.data as Float32Array | Float64Array, opts)
+    case 'float16':
+      return floatsJson(halvesToNumbers(t.data as Uint16Array), opts)
+    default:
+      // Integers, the 64-bit ones included: a typed array's join writes each exactly.
+      return `[${t.data.join(',')}]`
+  }
+}
+
+/** `object` (non-empty) as JSON with `"key": <raw JSON text>` added last, without parsing the text. */
+export function withRawMember(object: Record<string, unknown>, key: string, raw: string): string {
+  return `${JSON.stringify(object).slice(0, -1)},${JSON.stringify(key)}:${raw}}`
+}
