@@ -9,8 +9,16 @@ import type { Columns } from '../engine/types.js'
 import * as errors from '../errors.js'
 import { InvalidRequestError, LastmileError } from '../errors.js'
 import { type ArrowFormat, decodeArrow, encodeArrow } from './arrow.js'
+import { parseWireJson } from './json-parse.js'
 import type { DecodeLimits } from './limits.js'
-import { decodeOipRequest, encodeOipResponse, type OipRequest, splitBinaryBody } from './oip.js'
+import {
+  decodeOipRequest,
+  encodeOipResponse,
+  type OipAnswerOptions,
+  type OipRequest,
+  type OipRows,
+  splitBinaryBody,
+} from './oip.js'
 import { decodeRecords, encodeRecords, type RowMeta } from './records.js'
 
 const decoder = new TextDecoder()
@@ -46,11 +54,11 @@ export function decodeBody<T extends DecodeTask>(task: T): Decoded<T> {
   switch (t.kind) {
     case 'oip': {
       const parts = t.headerLength === undefined ? undefined : splitBinaryBody(bytes, t.headerLength)
-      const header = parseJson(parts ? parts.header : bytes)
+      const header = parseWireJson(parts ? parts.header : bytes)
       return decodeOipRequest(header, parts?.binary, specs, limits) as Decoded<T>
     }
     case 'records':
-      return decodeRecords(parseJson(bytes), specs, limits) as Decoded<T>
+      return decodeRecords(parseWireJson(bytes), specs, limits) as Decoded<T>
     case 'arrow':
       return decodeArrow(bytes, specs, limits) as Decoded<T>
   }
@@ -61,9 +69,9 @@ export type EncodeTask =
   | {
       kind: 'oip'
       model: { name: string; version?: string }
-      request: Pick<OipRequest, 'id' | 'outputs' | 'binaryAll'>
+      request: OipAnswerOptions
       outputs: Record<string, AnyTensor>
-      rows: { rowModels: readonly string[]; checkFailures: ArrayLike<number> }
+      rows: OipRows
     }
   | { kind: 'records'; feeds: Columns; outputs: Record<string, AnyTensor>; meta: RowMeta }
   | { kind: 'arrow'; feeds: Columns; outputs: Record<string, AnyTensor>; meta: RowMeta & { format: ArrowFormat } }
@@ -81,15 +89,13 @@ export interface Encoded {
 
 /** Encode an answer; `bytes` makes JSON answers bytes (a worker hands bytes back without a copy). */
 export function encodeBody(task: EncodeTask, bytes = false): Encoded {
-  const json = (value: unknown): Encoded => {
-    const text = JSON.stringify(value)
-    return { body: bytes ? encoder.encode(text) : text, type: 'application/json' }
-  }
+  const text = (json: string): Encoded => ({ body: bytes ? encoder.encode(json) : json, type: 'application/json' })
+  const json = (value: unknown): Encoded => text(JSON.stringify(value))
   switch (task.kind) {
     case 'oip': {
       const response = encodeOipResponse(task.model, task.request, task.outputs, task.rows)
-      if (!response.binary) return json(response.json)
-      const header = encoder.encode(JSON.stringify(response.json))
+      if (!response.binary) return text(response.header)
+      const header = encoder.encode(response.header)
       return {
         body: concat([header, ...response.binary]),
         type: 'application/octet-stream',

@@ -4,22 +4,14 @@
  * raw little-endian tensor bytes for inputs/outputs carrying `parameters.binary_data_size`.
  * https://kserve.github.io/website/docs/concepts/architecture/data-plane/v2-protocol
  */
-import {
-  type AnyTensor,
-  bytesPerElement,
-  type ColumnSpec,
-  type Dim,
-  type DType,
-  formatShape,
-  type HostTensor,
-  type TensorSpec,
-  zeros,
-} from '../engine/tensor.js'
+import type { AnyTensor, ColumnSpec, Dim, DType, TensorSpec } from '../engine/tensor.js'
 import type { Columns } from '../engine/types.js'
 import { InvalidInputError, InvalidRequestError } from '../errors.js'
 import type { OutputSpec } from '../pipeline/post.js'
-import { type DecodeLimits, MAX_RANK, preview, shapeElements, TensorBudget, UNLIMITED } from './limits.js'
-import { jsonValues, stringsFromJson, tensorFromJson } from './values.js'
+import { tensorDataJson, withRawMember } from './json-write.js'
+import { type DecodeLimits, MAX_RANK, preview, TensorBudget, UNLIMITED } from './limits.js'
+import { binaryOutput, binaryTensor, bytesTensor } from './oip-binary.js'
+import { stringsFromJson, tensorFromJson } from './values.js'
 
 export const OIP_DATATYPE: Record<DType | 'string', string> = {
   float32: 'FP32',
@@ -41,10 +33,30 @@ const FROM_DATATYPE = new Map(Object.entries(OIP_DATATYPE).map(([d, t]) => [t, d
 export interface OipRequest {
   id?: string
   feeds: Columns
-  /** Outputs asked for (all when undefined), and which to send as binary. */
-  outputs?: Array<{ name: string; binary: boolean }>
-  /** `parameters.binary_data_output`: every output as binary. */
+  /**
+   * Outputs asked for (all when undefined); `binary` is the output's own `binary_data` when it
+   * sets one, which wins over `binaryAll` either way.
+   */
+  outputs?: RequestedOutput[]
+  /** `parameters.binary_data_output`: outputs without their own `binary_data` go binary. */
   binaryAll: boolean
+  /** `parameters.non_finite_as_null`: JSON answers write NaN and ±Infinity as `null`. */
+  nonFiniteAsNull: boolean
+}
+
+/** One entry of a request's `outputs`. */
+export interface RequestedOutput {
+  name: string
+  binary?: boolean
+}
+
+/** What the answer to a request depends on, besides the outputs (a worker gets only this). */
+export type OipAnswerOptions = Pick<OipRequest, 'id' | 'outputs' | 'binaryAll' | 'nonFiniteAsNull'>
+
+/** The answer options of a decoded request. */
+export function answerOptions(r: OipRequest): OipAnswerOptions {
+  const { feeds: _feeds, ...options } = r
+  return options
 }
 
 /** OIP metadata shape: symbolic dims are -1. */
@@ -118,11 +130,18 @@ export function decodeOipRequest(
     const spec = specs.find((s) => s.name === name)
     const dims = shape as number[]
     const what = `input '${name}'`
-    if (spec?.dtype === 'string') {
-      // A routing key column: BYTES, or numbers read as their decimal text.
-      if (data === undefined)
-        throw new InvalidRequestError(`input '${name}' needs JSON "data" (a key column cannot be binary)`)
-      feeds.set(name, stringsFromJson(dims, data, what, budget))
+    const size = binarySize(name, input.parameters)
+    if (size !== undefined && !binary)
+      throw new InvalidRequestError(`input '${name}' has binary_data_size but the request has no binary part`)
+    const at = offset
+    offset += size ?? 0
+    if (spec?.dtype === 'string' || (!spec && dtype === 'string')) {
+      // A routing key column: BYTES (JSON strings or length-prefixed binary), or JSON numbers read as their decimal text.
+      if (size === undefined) {
+        if (data === undefined) throw new InvalidRequestError(`input '${name}' has no "data" (nor binary_data_size)`)
+        feeds.set(name, stringsFromJson(dims, data, what, budget))
+      } else if (dtype === 'string') feeds.set(name, bytesTensor(name, dims, binary as Uint8Array, at, size, budget))
+      else throw new InvalidInputError(`input '${name}' is a key column: send it as BYTES (or JSON numbers)`)
       return
     }
     if (spec && spec.dtype !== dtype) {
@@ -132,18 +151,8 @@ export function decodeOipRequest(
     }
     if (dtype === 'string')
       throw new InvalidInputError(`input '${name}': BYTES inputs are only accepted for routing key columns`)
-    const size = isObject(input.parameters) ? input.parameters.binary_data_size : undefined
-    if (size !== undefined) {
-      if (!binary)
-        throw new InvalidRequestError(`input '${name}' has binary_data_size but the request has no binary part`)
-      if (!Number.isSafeInteger(size) || (size as number) < 0) {
-        throw new InvalidRequestError(
-          `input '${name}': parameters.binary_data_size must be a non-negative integer, got ${preview(size)}`,
-        )
-      }
-      feeds.set(name, binaryTensor(name, dtype, dims, binary, offset, size as number, budget))
-      offset += size as number
-    } else {
+    if (size !== undefined) feeds.set(name, binaryTensor(name, dtype, dims, binary as Uint8Array, at, size, budget))
+    else {
       if (data === undefined) throw new InvalidRequestError(`input '${name}' has no "data" (nor binary_data_size)`)
       feeds.set(name, tensorFromJson(dtype, dims, data, what, budget))
     }
@@ -151,108 +160,115 @@ export function decodeOipRequest(
   if (binary && offset !== binary.length) {
     throw new InvalidRequestError(`the binary part has ${binary.length} bytes but inputs declare ${offset}`)
   }
-  let requested: OipRequest['outputs']
-  if (outputs !== undefined) {
-    if (!Array.isArray(outputs)) throw new InvalidRequestError('"outputs" must be an array')
-    requested = outputs.map((o, i) => {
-      if (!isObject(o) || typeof o.name !== 'string')
-        throw new InvalidRequestError(`outputs[${i}] must be an object with a name`)
-      return { name: o.name, binary: isObject(o.parameters) && o.parameters.binary_data === true }
-    })
-  }
-  const binaryAll = isObject(parameters) && parameters.binary_data_output === true
   return {
     ...(typeof id === 'string' ? { id } : {}),
     feeds: Object.fromEntries(feeds),
-    ...(requested ? { outputs: requested } : {}),
-    binaryAll,
+    ...(outputs !== undefined ? { outputs: requestedOutputs(outputs) } : {}),
+    binaryAll: flag(parameters, 'binary_data_output'),
+    nonFiniteAsNull: flag(parameters, 'non_finite_as_null'),
   }
 }
 
-/**
- * An input's tensor from the binary part: its size must lie within the bytes left and equal its
- * shape's product times the element size, both checked before the tensor is allocated.
- */
-function binaryTensor(
-  name: string,
-  dtype: DType,
-  dims: number[],
-  binary: Uint8Array,
-  offset: number,
-  size: number,
-  budget: TensorBudget,
-): HostTensor {
-  const left = binary.length - offset
-  if (size > left) {
+/** An input's `parameters.binary_data_size`, checked to be a byte count; undefined without one. */
+function binarySize(name: string, parameters: unknown): number | undefined {
+  const size = isObject(parameters) ? parameters.binary_data_size : undefined
+  if (size === undefined) return undefined
+  if (!Number.isSafeInteger(size) || (size as number) < 0) {
     throw new InvalidRequestError(
-      `input '${name}': parameters.binary_data_size is ${size} but the binary part has ${left} bytes left`,
+      `input '${name}': parameters.binary_data_size must be a non-negative integer, got ${preview(size)}`,
     )
   }
-  const width = bytesPerElement(dtype)
-  const elements = shapeElements(dims, Number.MAX_SAFE_INTEGER / width)
-  if (elements * width !== size) {
-    const needs = Number.isFinite(elements) ? `${elements * width} bytes` : 'more than 2^53 bytes'
-    throw new InvalidInputError(
-      `input '${name}': parameters.binary_data_size is ${size} but shape ${formatShape(dims)} of ${dtype} needs ${needs}`,
-    )
-  }
-  budget.take(`input '${name}'`, elements, dims[0] ?? 1, dtype)
-  const t = zeros(dtype, dims)
-  // Copy: the body's bytes are not aligned for the element type in general.
-  new Uint8Array(t.data.buffer, t.data.byteOffset, size).set(binary.subarray(offset, offset + size))
-  return t
+  return size as number
+}
+
+/** A boolean request parameter (false when absent); anything but a boolean is a 400, as Triton answers. */
+function flag(parameters: unknown, key: string): boolean {
+  if (parameters === undefined) return false
+  if (!isObject(parameters)) throw new InvalidRequestError('"parameters" must be an object')
+  const v = parameters[key]
+  if (v === undefined) return false
+  if (typeof v !== 'boolean')
+    throw new InvalidRequestError(`parameters.${key} must be true or false, got ${preview(v)}`)
+  return v
+}
+
+/** The request's `outputs`: names, and each one's own `binary_data` when it sets one. */
+function requestedOutputs(outputs: unknown): RequestedOutput[] {
+  if (!Array.isArray(outputs)) throw new InvalidRequestError('"outputs" must be an array')
+  return outputs.map((o, i) => {
+    if (!isObject(o) || typeof o.name !== 'string')
+      throw new InvalidRequestError(`outputs[${i}] must be an object with a name`)
+    if (o.parameters !== undefined && !isObject(o.parameters))
+      throw new InvalidRequestError(`outputs[${i}].parameters must be an object`)
+    const binary = (o.parameters as Record<string, unknown> | undefined)?.binary_data
+    if (binary !== undefined && typeof binary !== 'boolean') {
+      throw new InvalidRequestError(
+        `output '${o.name}': parameters.binary_data must be true or false, got ${preview(binary)}`,
+      )
+    }
+    return { name: o.name, ...(binary === undefined ? {} : { binary }) }
+  })
 }
 
 export interface OipResponse {
-  /** The JSON object (the whole body, or the header of a binary body). */
-  json: Record<string, unknown>
-  /** With binary outputs: the bytes after the JSON header. */
+  /** The JSON text (the whole body, or the header of a binary body). */
+  header: string
+  /** With binary outputs: the bytes after the JSON header, in the order of the header's outputs. */
   binary?: Uint8Array[]
 }
 
-/** Encode the answer: the requested outputs (all by default), as JSON data or binary. */
+/** Per-row facts of an answer: the model that answered each row and its failed validations. */
+export interface OipRows {
+  rowModels: readonly string[]
+  checkFailures: ArrayLike<number>
+}
+
+/**
+ * Encode the answer: the requested outputs (all by default), each as JSON data or binary as the
+ * request asks (an output's own `binary_data` first, then `binary_data_output`).
+ */
 export function encodeOipResponse(
   model: { name: string; version?: string },
-  request: Pick<OipRequest, 'id' | 'outputs' | 'binaryAll'>,
+  request: OipAnswerOptions,
   outputs: Record<string, AnyTensor>,
-  rows?: { rowModels: readonly string[]; checkFailures: ArrayLike<number> },
+  rows?: OipRows,
 ): OipResponse {
-  const wanted = request.outputs ?? Object.keys(outputs).map((name) => ({ name, binary: false }))
+  const wanted: RequestedOutput[] = request.outputs ?? Object.keys(outputs).map((name) => ({ name }))
+  const numbers = { nonFiniteAsNull: request.nonFiniteAsNull }
   const binary: Uint8Array[] = []
-  const list = wanted.map(({ name, binary: asBinary }) => {
+  const list = wanted.map(({ name, binary: own }) => {
     const t = outputs[name]
     if (!t)
       throw new InvalidRequestError(`unknown output '${name}'; the outputs are ${Object.keys(outputs).join(', ')}`)
     const base = { name, datatype: OIP_DATATYPE[t.dtype], shape: [...t.dims] }
-    if ((asBinary || request.binaryAll) && t.dtype !== 'string') {
-      const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength)
+    if (own ?? request.binaryAll) {
+      const bytes = binaryOutput(t)
       binary.push(bytes)
-      return { ...base, parameters: { binary_data_size: bytes.byteLength } }
+      return JSON.stringify({ ...base, parameters: { binary_data_size: bytes.byteLength } })
     }
-    return { ...base, data: jsonValues(t) }
+    return withRawMember(base, 'data', tensorDataJson(t, numbers))
   })
-  const json: Record<string, unknown> = {
+  const head: Record<string, unknown> = {
     model_name: model.name,
     ...(model.version ? { model_version: model.version } : {}),
     ...(request.id !== undefined ? { id: request.id } : {}),
     ...(rows ? { parameters: rowParameters(rows) } : {}),
-    outputs: list,
   }
-  return binary.length > 0 ? { json, binary } : { json }
+  const header = withRawMember(head, 'outputs', `[${list.join(',')}]`)
+  return binary.length > 0 ? { header, binary } : { header }
 }
 
 /**
- * Which model answered (one name, or one per row when a split mixed them) and the failed
- * validations per row, as response parameters.
+ * Which model answered and the failed validations per row, as response parameters. The spec
+ * allows only strings, numbers and booleans there, so per-row lists travel as JSON text:
+ * `model` when every row had the same model, else `models`, e.g. `'["a:1","b:1"]'`; and
+ * `check_failures`, e.g. `"[0,2]"` (`json.loads` in Python, `JSON.parse` in JS).
  */
-function rowParameters(rows: {
-  rowModels: readonly string[]
-  checkFailures: ArrayLike<number>
-}): Record<string, unknown> {
-  const first = rows.rowModels[0]
+function rowParameters(rows: OipRows): Record<string, string> {
+  const first = rows.rowModels[0] ?? ''
   const same = rows.rowModels.every((m) => m === first)
   return {
-    ...(same ? { model: first } : { models: [...rows.rowModels] }),
-    check_failures: Array.from(rows.checkFailures),
+    ...(same ? { model: first } : { models: JSON.stringify(rows.rowModels) }),
+    check_failures: `[${Array.from(rows.checkFailures).join(',')}]`,
   }
 }

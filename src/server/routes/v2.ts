@@ -5,7 +5,7 @@
  */
 import type { Context, Hono } from 'hono'
 import { NotFoundError } from '../../errors.js'
-import { oipTensorMetadata } from '../../formats/oip.js'
+import { answerOptions, oipTensorMetadata } from '../../formats/oip.js'
 import type { Deployment } from '../../serving/deployment.js'
 import { VERSION } from '../../version.js'
 import { answer, type InferenceBody, inferenceBody } from '../body.js'
@@ -116,11 +116,10 @@ export function v2Routes(app: Hono, routes: RouteTable, deps: ServerDeps): void 
         limits: { maxTensorBytes: deps.tensorLimitBytes },
       })
       const result = await d.infer(request.feeds)
-      const { id, outputs, binaryAll } = request
       const encoded = await deps.bodies.encode({
         kind: 'oip',
         model: { name: d.name, version: String(result.pipelineVersion) },
-        request: { ...(id === undefined ? {} : { id }), ...(outputs ? { outputs } : {}), binaryAll },
+        request: answerOptions(request),
         outputs: result.outputs,
         rows: { rowModels: result.rowModels, checkFailures: result.checkFailures },
       })
