@@ -8,13 +8,13 @@
 import { mkdir, readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DIR_MODE, writeAtomically } from '../durable.js'
-import { concatRows, sliceRows } from '../engine/rows.js'
+import { concatRows, sliceRows, takeRows } from '../engine/rows.js'
 import type { AnyTensor } from '../engine/tensor.js'
 import type { Columns } from '../engine/types.js'
 import { InvalidRequestError } from '../errors.js'
-import type { DeploymentManager } from '../serving/deployment.js'
+import type { Deployment, DeploymentManager } from '../serving/deployment.js'
 import type { JobRecord, JobRowError, JobStore } from '../store/types.js'
-import { extractFeeds, planFeeds } from './features.js'
+import { type Extracted, extractFeeds, planFeeds } from './features.js'
 import { type ChunkReader, encodeChunk, type JobFormat, openReader } from './io/index.js'
 import { fillOutputs, type OutputColumn, planOutputs } from './outputs.js'
 
@@ -75,6 +75,23 @@ export function tooManyRows(rows: number, limit: number, known: boolean): Invali
   )
 }
 
+/**
+ * Move the rows the deployment refuses for NaN or ±Infinity (its `non_finite_inputs`) from the
+ * feeds to the row errors: a job reports them by file row and scores the rest.
+ */
+function withoutNonFinite(ex: Extracted, deployment: Deployment, firstRow: number): void {
+  const refused = deployment.nonFiniteRows(ex.feeds)
+  if (refused.size === 0) return
+  const keep: number[] = []
+  for (let i = 0; i < ex.kept.length; i++) {
+    const message = refused.get(i)
+    if (message === undefined) keep.push(i)
+    else ex.errors.push({ row: firstRow + (ex.kept[i] as number), message })
+  }
+  for (const [name, t] of Object.entries(ex.feeds)) ex.feeds[name] = takeRows(t, keep)
+  ex.kept = Int32Array.from(keep, (i) => ex.kept[i] as number)
+}
+
 /** Run (or resume) `job` until it ends, is cancelled, or the server stops (`state.stop`). */
 export async function runJob(
   job: JobRecord,
@@ -119,6 +136,7 @@ export async function runJob(
         new Set(readErrors.map((e) => e.row - chunk.firstRow)),
       )
       deployment = manager.require(job.workspace, job.pipeline) // a hot swap may have replaced it
+      withoutNonFinite(ex, deployment, chunk.firstRow)
       const parts: Array<Record<string, AnyTensor>> = []
       for (let s = 0; s < ex.kept.length; s += opts.batchRows) {
         const e = Math.min(ex.kept.length, s + opts.batchRows)

@@ -50,6 +50,14 @@ export class FusedModel {
     this.outputs = [...session.outputs, ...(post?.outputs ?? [])]
   }
 
+  /**
+   * Per row column of request input `name`, whether NaN there is handled (the pre step imputes
+   * it); undefined when the input reaches the model, or the step, as it is.
+   */
+  imputed(name: string): readonly boolean[] | undefined {
+    return this.pre && this.pre.input.name === name ? this.pre.imputed : undefined
+  }
+
   /** Parse and resolve the steps against the model. Throws `InvalidConfigError` naming the problem. */
   static create(session: ModelSession, steps: FusedSteps, gpu?: GpuRuntime): FusedModel {
     const pre = steps.pre === undefined ? undefined : resolvePre(preSpecSchema.parse(steps.pre), session)

@@ -16,6 +16,8 @@ export interface PreStep {
   readonly input: TensorSpec
   /** The model input it produces. */
   readonly output: string
+  /** Per column of the raw input's rows: whether the step replaces NaN there (tabular `impute`). */
+  readonly imputed?: readonly boolean[]
   cpu(raw: HostTensor): HostTensor
   /** Record upload and dispatch; the result buffer is the batch's `output()`, the caller releases it. */
   encode(batch: GpuBatch, raw: HostTensor): DeviceTensor
@@ -61,6 +63,7 @@ function tabularStep(s: Extract<PreSpec, { tabular: unknown }>['tabular'], model
   return {
     input,
     output: target.name,
+    imputed: s.features.map((f) => f.impute !== undefined),
     cpu: (raw) => ({
       dtype: 'float32',
       dims: [rows(raw), plan.outCols],

@@ -8,7 +8,7 @@
  */
 import { emptyRows, rowCount, scatterRows, takeRows } from '../engine/rows.js'
 import type { AnyTensor, ColumnSpec, HostTensor, StringTensor } from '../engine/tensor.js'
-import type { ModelSession } from '../engine/types.js'
+import type { BackendName, ModelSession } from '../engine/types.js'
 import { errorMessage, InferenceError, InvalidConfigError } from '../errors.js'
 import type { GpuRuntime } from '../gpu/index.js'
 import type { Logger } from '../log.js'
@@ -50,6 +50,23 @@ export class PipelineRunner {
     private readonly sessions: ModelSession[],
   ) {}
 
+  /**
+   * Per request input whose NaN the pipeline handles: the row columns every model reading the
+   * input imputes (a tabular pre step's `impute`). Inputs absent are read as they are somewhere.
+   */
+  imputed(): Map<string, readonly boolean[]> {
+    const fused = this.stages.flatMap((s) => (s.kind === 'models' ? [...s.fused.values()] : []))
+    const out = new Map<string, readonly boolean[]>()
+    for (const { name } of this.inputs) {
+      const masks = fused.filter((f) => f.inputs.some((i) => i.name === name)).map((f) => f.imputed(name))
+      const first = masks[0]
+      if (!first || masks.some((m) => !m)) continue
+      const all = first.map((_, j) => masks.every((m) => m?.[j] === true))
+      if (all.some(Boolean)) out.set(name, all)
+    }
+    return out
+  }
+
   static async build(stages: Stage[], deps: RunnerDeps): Promise<PipelineRunner> {
     const sessions: ModelSession[] = []
     try {
@@ -88,7 +105,7 @@ export class PipelineRunner {
   }
 
   /** The sessions' backends: the first model's configured and currently active ones. */
-  backends(): { backend: string; active: string; path: string } {
+  backends(): { backend: BackendName; active: BackendName; path: 'gpu' | 'cpu' } {
     const first = this.stages.find((s): s is ModelStage => s.kind === 'models')
     const f = first?.fused.values().next().value as FusedModel | undefined
     return {
@@ -101,7 +118,7 @@ export class PipelineRunner {
   /** Per model stage: its routing and, per model, where it runs right now (GPU or CPU path). */
   describe(): Array<{
     routing: string
-    models: Array<{ model: string; backend: string; active_backend: string; path: string }>
+    models: Array<{ model: string; backend: BackendName; active_backend: BackendName; path: 'gpu' | 'cpu' }>
   }> {
     return this.stages.flatMap((s) =>
       s.kind === 'models'

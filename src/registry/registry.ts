@@ -301,6 +301,7 @@ export class Registry {
       ...(req.engine ? { backend: req.engine } : {}),
       ...(req.batching ? { batching: req.batching } : {}),
       replicas: req.replicas,
+      ...(req.non_finite_inputs ? { nonFiniteInputs: req.non_finite_inputs } : {}),
     })
     const record: DeploymentRecord = {
       workspace,

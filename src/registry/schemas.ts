@@ -1,6 +1,7 @@
 /** Request bodies of the registry routes (zod); the OpenAPI document is generated from these. */
 import { z } from 'zod'
 import { batchingSchema } from '../serving/batcher.js'
+import { NON_FINITE_POLICIES } from '../serving/finite.js'
 
 export const deployRequestSchema = z
   .object({
@@ -12,6 +13,12 @@ export const deployRequestSchema = z
     batching: batchingSchema.partial().optional(),
     /** Copies of the pipeline's sessions; up to this many batches run at once (CPU cores). */
     replicas: z.number().int().min(1).max(64).default(1),
+    /**
+     * NaN and ±Infinity in float inputs (JSON null, or a number past float32's range, too):
+     * `refuse` (the default) answers 400 naming the row and column; `pass` hands them to the model.
+     * NaN in a column a tabular pre step imputes always passes.
+     */
+    non_finite_inputs: z.enum(NON_FINITE_POLICIES).optional(),
   })
   .strict()
 

@@ -19,6 +19,7 @@ import type { OutputSpec } from '../pipeline/post.js'
 import { CHECKS_COLUMN, MODEL_COLUMN, PipelineRunner, SHADOW_PREFIX } from '../pipeline/runner.js'
 import { compileStages, parseSteps } from '../pipeline/steps.js'
 import { type BatchingConfig, type BatchObserver, batchingSchema, DynamicBatcher } from './batcher.js'
+import { type NonFinitePolicy, nonFiniteRows, refuseNonFinite } from './finite.js'
 
 export interface DeploymentSpec {
   workspace: string
@@ -32,6 +33,8 @@ export interface DeploymentSpec {
   batching?: z.input<typeof batchingSchema>
   /** Copies of the pipeline's sessions; up to this many batches run at once. Default 1. */
   replicas?: number
+  /** NaN and ±Infinity in float inputs: refused (400, the default) or passed to the model. */
+  nonFiniteInputs?: NonFinitePolicy
 }
 
 /** A one-model pipeline: [pre?] model [post?]. */
@@ -121,6 +124,8 @@ export class Deployment {
 
   /** The first replica: what status and metadata describe (replicas are identical). */
   readonly runner: PipelineRunner
+  /** Request inputs whose NaN a pre step imputes, by row column (see src/serving/finite.ts). */
+  private readonly imputed: Map<string, readonly boolean[]>
 
   private constructor(
     readonly spec: Omit<DeploymentSpec, 'models'>,
@@ -129,6 +134,7 @@ export class Deployment {
     private readonly deps: DeploymentDeps,
   ) {
     this.runner = replicas[0] as PipelineRunner
+    this.imputed = this.runner.imputed()
     // One batch per idle replica: the batcher never runs more batches than there are replicas.
     const idle = [...replicas]
     const run = async (feeds: Columns) => {
@@ -213,7 +219,20 @@ export class Deployment {
       stages: this.runner.describe(),
       queued_rows: this.batcher.queuedRows(),
       batching: this.batching,
+      non_finite_inputs: this.nonFiniteInputs,
     }
+  }
+
+  get nonFiniteInputs(): NonFinitePolicy {
+    return this.spec.nonFiniteInputs ?? 'refuse'
+  }
+
+  /**
+   * The rows of `feeds` the deployment would refuse for non-finite values, with the reason: batch
+   * jobs report them as row errors and score the rest. Empty when non-finite inputs pass.
+   */
+  nonFiniteRows(feeds: Columns): Map<number, string> {
+    return this.nonFiniteInputs === 'pass' ? new Map() : nonFiniteRows(this.runner.inputs, feeds, this.imputed)
   }
 
   queuedRows(): number {
@@ -229,6 +248,7 @@ export class Deployment {
     if (this.stateValue !== 'ready' && this.replacedBy) return this.replacedBy.infer(feeds, opts)
     const t0 = performance.now()
     validateFeeds(this.runner.inputs, feeds)
+    if (this.nonFiniteInputs === 'refuse') refuseNonFinite(this.runner.inputs, feeds, this.imputed)
     const rows = requestRows(feeds)
     const r = await this.batcher.submit(feeds, rows, opts)
     const total = performance.now() - t0
