@@ -86,6 +86,9 @@ export type JobStatus = JobView
 
 const enc = encodeURIComponent
 
+/** lastmile's structured error (its own routes). */
+type ErrorBody = { code?: string; message?: string; details?: unknown }
+
 export class LastmileClient {
   private readonly base: string
   private readonly doFetch: NonNullable<ClientOptions['fetch']>
@@ -120,14 +123,15 @@ export class LastmileClient {
     } as RequestInit)
     if (!res.ok) {
       const type = res.headers.get('content-type') ?? ''
-      const err = type.includes('json')
-        ? ((await res.json()) as { error?: { code?: string; message?: string; details?: unknown } })
-        : undefined
+      const body = type.includes('json') ? ((await res.json()) as { error?: unknown }) : undefined
+      // lastmile's routes answer {"error": {code, message, details?}}; the OIP v2 routes the spec's
+      // {"error": "<message>"}, with the code in the Lastmile-Error-Code header.
+      const err = typeof body?.error === 'object' && body.error !== null ? (body.error as ErrorBody) : undefined
       throw new ApiError(
         res.status,
-        err?.error?.code ?? 'http_error',
-        err?.error?.message ?? `${method} ${path}: HTTP ${res.status}`,
-        err?.error?.details,
+        err?.code ?? res.headers.get('lastmile-error-code') ?? 'http_error',
+        err?.message ?? (typeof body?.error === 'string' ? body.error : `${method} ${path}: HTTP ${res.status}`),
+        err?.details,
       )
     }
     return res

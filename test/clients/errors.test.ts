@@ -133,6 +133,14 @@ describe('error bodies on /v2 routes: the OIP error object', () => {
     expect(await (await s.app.request('/v2x')).json()).toMatchObject({ error: { code: 'not_found' } })
   })
 
+  it("lets lastmile's own client read the code and message of an OIP error", async () => {
+    const e = await clientFor(s.app)
+      .inferOip('nope', { inputs: [x(1)] })
+      .catch((err: unknown) => err)
+    expect(e).toBeInstanceOf(ApiError)
+    expect(e).toMatchObject({ status: 404, code: 'not_found', message: expect.stringMatching(/'nope'/) })
+  })
+
   it('answers an unexpected failure on a /v2 path with a 500 whose message is a string', async () => {
     const app = new Hono()
     app.onError(onError(silentLogger))
