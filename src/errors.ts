@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'timeout'
   | 'payload_too_large'
   | 'unsupported_media_type'
+  | 'not_acceptable'
   | 'unauthorized'
   | 'forbidden'
 
@@ -150,6 +151,13 @@ export class PayloadTooLargeError extends LastmileError {
 export class UnsupportedMediaTypeError extends LastmileError {
   constructor(message: string) {
     super('unsupported_media_type', message)
+  }
+}
+
+/** The request's `Accept` allows none of the formats the route answers in (HTTP 406). */
+export class NotAcceptableError extends LastmileError {
+  constructor(message: string) {
+    super('not_acceptable', message)
   }
 }
 

@@ -85,6 +85,7 @@ export type JobFormatName = 'csv' | 'jsonl' | 'arrow' | 'parquet'
 export type JobStatus = JobView
 
 const enc = encodeURIComponent
+const inferPath = (ws: string, name: string) => `/v1/workspaces/${enc(ws)}/pipelines/${enc(name)}/infer`
 
 /** lastmile's structured error (its own routes). */
 type ErrorBody = { code?: string; message?: string; details?: unknown }
@@ -229,14 +230,15 @@ export class LastmileClient {
   }
 
   // Inference
+  // Flat answers (`in.x`, `out.y`, `metadata.model` keys or columns) with every field: `dataset.flatten`.
   inferRecords(ws: string, name: string, records: Record<string, unknown>[]) {
-    return this.call<Array<Record<string, unknown>>>('POST', `/v1/workspaces/${enc(ws)}/pipelines/${enc(name)}/infer`, {
+    return this.call<Array<Record<string, unknown>>>('POST', `${inferPath(ws, name)}?dataset.flatten=true`, {
       bytes: new TextEncoder().encode(JSON.stringify(records)),
       type: 'application/json; format=pandas-records',
     })
   }
   inferArrow(ws: string, name: string, ipc: Uint8Array, format: 'stream' | 'file' = 'stream') {
-    return this.call<Uint8Array>('POST', `/v1/workspaces/${enc(ws)}/pipelines/${enc(name)}/infer`, {
+    return this.call<Uint8Array>('POST', `${inferPath(ws, name)}?dataset.flatten=true`, {
       bytes: ipc,
       type: `application/vnd.apache.arrow.${format}`,
     })

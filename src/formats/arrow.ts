@@ -1,11 +1,11 @@
 /**
  * Arrow IPC (`application/vnd.apache.arrow.stream` or `.file`) for pipeline inference: a table with
  * a column per input (a scalar column for [N] inputs, a (fixed-size) list column of the row's
- * values, row-major, otherwise). The answer is a table with the same columns as pandas-records:
- * `time`, `in.<input>`, `out.<output>`, `check_failures`, `metadata.model`. Encoded with
- * @uwdata/flechette (the Arrow library Arquero uses).
+ * values, row-major, otherwise). The answer has the columns of the pandas-records answer (see
+ * records.ts), in the same layout. Encoded with @uwdata/flechette (the Arrow library Arquero uses).
  */
 import {
+  field as arrowField,
   bool,
   type DataType,
   fixedSizeList,
@@ -16,10 +16,9 @@ import {
   int32,
   int64,
   list,
-  TimeUnit,
+  struct,
   tableFromArrays,
   tableToIPC,
-  timestamp,
   uint8,
   uint16,
   uint32,
@@ -32,8 +31,9 @@ import type { Columns } from '../engine/types.js'
 import { InvalidInputError, InvalidRequestError } from '../errors.js'
 import { readIpc } from './arrow-ipc.js'
 import { tensorsFromArrow } from './arrow-tensors.js'
+import { columnName } from './dataset.js'
 import { ARROW_BYTES_PER_BODY_BYTE, type DecodeLimits, TensorBudget, UNLIMITED } from './limits.js'
-import type { RowMeta } from './records.js'
+import { type AnswerColumn, answerColumns, type RowMeta } from './records.js'
 
 export type ArrowFormat = 'stream' | 'file'
 
@@ -78,38 +78,78 @@ export function decodeArrow(
   return tensorsFromArrow(schema.fields, batches, specs, budget)
 }
 
-/** One column per input and output (rows flattened row-major), plus time, check_failures, metadata.model. */
+/**
+ * The answer as an Arrow table: the columns `meta.dataset` selects (see records.ts), flat
+ * (`in.x`, `out.y`, `metadata.elapsed`) with a separator, else a struct column per nested field,
+ * as Wallaroo's engine answers. `time` is int64 ms and `check_failures` a list per row (Wallaroo's
+ * SDK converts the first and takes the `len` of the second); rows of rank ≥ 2 tensors are
+ * flattened row-major into fixed-size lists.
+ */
 export function encodeArrow(
   feeds: Columns,
   outputs: Record<string, AnyTensor>,
   meta: RowMeta & { format: ArrowFormat },
 ): Uint8Array {
   const rows = (Object.values(feeds)[0]?.dims[0] as number) ?? 0
-  const columns: Record<string, unknown[] | ArrayLike<unknown>> = { time: new Array(rows).fill(meta.time) }
-  const types: Record<string, unknown> = { time: timestamp(TimeUnit.MILLISECOND) }
-  const add = (name: string, t: AnyTensor) => {
-    const width = rowWidth(t)
-    const scalar = t.dims.length <= 1
-    if (t.dtype === 'string') {
-      columns[name] = scalar ? t.data : Array.from({ length: rows }, (_, r) => t.data.slice(r * width, (r + 1) * width))
-      types[name] = scalar ? utf8() : list(utf8())
-      return
+  const columns = answerColumns(feeds, outputs, meta)
+  const built = columns.map((c) => arrowColumn(c, rows))
+  const arrays: Record<string, ArrayLike<unknown>> = {}
+  const types: Record<string, DataType> = {}
+  if (meta.dataset.separator !== undefined) {
+    columns.forEach((c, i) => {
+      const name = columnName(meta.dataset, c.field, c.key)
+      ;[arrays[name], types[name]] = built[i] as ArrowColumn
+    })
+  } else {
+    for (const field of new Set(columns.map((c) => c.field))) {
+      const members = columns.flatMap((c, i) => (c.field === field ? [[c, built[i] as ArrowColumn] as const] : []))
+      const [first, column] = members[0] as (typeof members)[0]
+      if (first.key === undefined) {
+        ;[arrays[field], types[field]] = column
+        continue
+      }
+      // A struct of the field's keys: each row an object of its values (own keys, `__proto__` too).
+      types[field] = struct(members.map(([c, [, type]]) => arrowField(c.key as string, type)))
+      arrays[field] = Array.from({ length: rows }, (_, r) =>
+        Object.fromEntries(members.map(([c, [values]]) => [c.key, values[r]])),
+      )
     }
-    const h = t as HostTensor
-    const data = h.dtype === 'bool' ? Array.from(h.data as Uint8Array, (x) => x !== 0) : h.data
-    columns[name] = scalar
-      ? data
-      : Array.from({ length: rows }, (_, r) =>
-          (data as unknown as { slice(a: number, b: number): unknown }).slice(r * width, (r + 1) * width),
-        )
-    types[name] = scalar ? ARROW_TYPE[h.dtype]() : fixedSizeList(ARROW_TYPE[h.dtype](), width)
   }
-  for (const [name, t] of Object.entries(feeds)) add(`in.${name}`, t)
-  for (const [name, t] of Object.entries(outputs)) add(`out.${name}`, t)
-  columns.check_failures = Int32Array.from(meta.checkFailures)
-  types.check_failures = int32()
-  columns['metadata.model'] = [...meta.rowModels]
-  types['metadata.model'] = utf8()
-  const table = tableFromArrays(columns as never, { types: types as never, useBigInt: true })
+  const table = tableFromArrays(arrays as never, { types: types as never })
   return tableToIPC(table, { format: meta.format }) as Uint8Array
+}
+
+type ArrowColumn = readonly [ArrayLike<unknown>, DataType]
+
+function arrowColumn(c: AnswerColumn, rows: number): ArrowColumn {
+  switch (c.kind) {
+    case 'tensor':
+      return tensorColumn(c.tensor, rows)
+    case 'int':
+      return [c.values, int64()]
+    case 'string':
+      return [c.values, utf8()]
+    case 'ints':
+      return [c.values, list(int64())]
+    case 'flags':
+      return [Array.from({ length: rows }, (_, r) => new Array(c.counts[r] ?? 0).fill(true)), list(bool())]
+  }
+}
+
+/** A scalar column for rank-1 tensors, else a (fixed-size) list of each row's values. */
+function tensorColumn(t: AnyTensor, rows: number): ArrowColumn {
+  const width = rowWidth(t)
+  const scalar = t.dims.length <= 1
+  if (t.dtype === 'string') {
+    const values = scalar ? t.data : Array.from({ length: rows }, (_, r) => t.data.slice(r * width, (r + 1) * width))
+    return [values, scalar ? utf8() : list(utf8())]
+  }
+  const h = t as HostTensor
+  const data = h.dtype === 'bool' ? Array.from(h.data as Uint8Array, (x) => x !== 0) : h.data
+  const values = scalar
+    ? data
+    : Array.from({ length: rows }, (_, r) =>
+        (data as unknown as { slice(a: number, b: number): unknown }).slice(r * width, (r + 1) * width),
+      )
+  return [values, scalar ? ARROW_TYPE[h.dtype]() : fixedSizeList(ARROW_TYPE[h.dtype](), width)]
 }

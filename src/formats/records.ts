@@ -1,11 +1,13 @@
 /**
  * pandas-records (`application/json; format=pandas-records`): a JSON array with one object per
- * row and one key per input holding that row's tensor; the answer is one object per row with
- * `time`, `in.<input>`, `out.<output>`, `check_failures` and `metadata.model`.
+ * row and one key per input holding that row's tensor. The answer is what Wallaroo's engine
+ * answers: one object per row with the fields and layout the dataset query asks for (see
+ * dataset.ts); this module also lists an answer's columns for the Arrow encoder.
  */
 import type { AnyTensor, ColumnSpec } from '../engine/tensor.js'
 import type { Columns } from '../engine/types.js'
 import { InvalidInputError, InvalidRequestError } from '../errors.js'
+import { columnName, type Dataset, type DatasetField } from './dataset.js'
 import { type DecodeLimits, TensorBudget, UNLIMITED } from './limits.js'
 import { columnFromJson, jsonRow, jsonValues } from './values.js'
 
@@ -65,33 +67,142 @@ export function decodeRecords(body: unknown, specs: readonly ColumnSpec[], limit
   return feeds
 }
 
-/** Per-row facts every answer format carries beside the outputs. */
+/** What an answer carries beside the feeds and outputs, and how the client asked it laid out. */
 export interface RowMeta {
   /** ms since epoch. */
   time: number
-  /** The model that answered each row ("name:version"). */
+  /** The model that answered each row ("name:version", "a:1+b:1" for an ensemble). */
   rowModels: readonly string[]
   /** Failed validations per row. */
   checkFailures: ArrayLike<number>
+  pipelineVersion: number
+  /** [queued, ran] in ns: waiting for a batch, then the pipeline's steps. */
+  elapsedNs: readonly [number, number]
+  /** sha256 of each model by reference ("name:version"), where the registry has it. */
+  modelShas: Readonly<Record<string, string>>
+  dataset: Dataset
 }
 
-/** One answer record per row. */
+/** A column's rows: a tensor's, or one value per row of a kind every format writes. */
+type ColumnData =
+  | { kind: 'tensor'; tensor: AnyTensor }
+  | { kind: 'int'; values: ArrayLike<number> }
+  | { kind: 'string'; values: readonly string[] }
+  | { kind: 'ints'; values: ReadonlyArray<readonly number[]> }
+  /** One `true` per failure: `check_failures` is a list (Wallaroo's SDK takes its `len`). */
+  | { kind: 'flags'; counts: ArrayLike<number> }
+
+/** One column of an answer: a field, or one key of a nested field, and its rows. */
+export type AnswerColumn = { field: DatasetField; key?: string } & ColumnData
+
+/** The columns `meta.dataset` selects, in the engine's order. */
+export function answerColumns(feeds: Columns, outputs: Record<string, AnyTensor>, meta: RowMeta): AnswerColumn[] {
+  const rows = batchRows(feeds)
+  const columns: AnswerColumn[] = []
+  for (const { field, keys } of meta.dataset.fields) {
+    if (field === 'time') columns.push({ field, kind: 'int', values: new Array(rows).fill(meta.time) })
+    else if (field === 'check_failures') columns.push({ field, kind: 'flags', counts: meta.checkFailures })
+    else if (field === 'in' || field === 'out') {
+      const tensors = field === 'in' ? feeds : outputs
+      for (const key of keys ?? []) columns.push({ field, key, kind: 'tensor', tensor: tensors[key] as AnyTensor })
+    } else if (field === 'anomaly') columns.push({ field, key: 'count', kind: 'int', values: meta.checkFailures })
+    else for (const key of keys ?? []) columns.push({ ...metadataColumn(key, meta, rows), field, key })
+  }
+  return columns
+}
+
+function metadataColumn(key: string, meta: RowMeta, rows: number): Extract<ColumnData, { kind: 'string' | 'ints' }> {
+  switch (key) {
+    case 'last_model': {
+      const described = new Map<string, string>()
+      const describe = (ref: string) => {
+        const text = described.get(ref) ?? lastModel(ref, meta.modelShas)
+        described.set(ref, text)
+        return text
+      }
+      return { kind: 'string', values: meta.rowModels.map(describe) }
+    }
+    case 'pipeline_version':
+      return { kind: 'string', values: new Array(rows).fill(String(meta.pipelineVersion)) }
+    case 'elapsed':
+      return { kind: 'ints', values: new Array(rows).fill(meta.elapsedNs) }
+    default: // 'model', lastmile's "name:version"
+      return { kind: 'string', values: meta.rowModels }
+  }
+}
+
+/**
+ * The engine's `last_model`: a JSON string `{"model_name", "model_sha"}` (the sha where the
+ * registry knows it); an ensemble's models joined with "+".
+ */
+function lastModel(ref: string, shas: Readonly<Record<string, string>>): string {
+  const refs = ref.split('+')
+  const name = refs.map(modelName).join('+')
+  const known = refs.map((r) => shas[r])
+  const sha = known.every((s) => s !== undefined) ? known.join('+') : undefined
+  return JSON.stringify(sha === undefined ? { model_name: name } : { model_name: name, model_sha: sha })
+}
+
+/** "name:version" → "name". */
+function modelName(ref: string): string {
+  const colon = ref.lastIndexOf(':')
+  return colon > 0 ? ref.slice(0, colon) : ref
+}
+
+const batchRows = (feeds: Columns) => (Object.values(feeds)[0]?.dims[0] as number) ?? 0
+
+/**
+ * One answer record per row: fields nested (`{"in": {"x": [..]}}`), or flattened into
+ * `in<separator>x` keys when the dataset has a separator.
+ */
 export function encodeRecords(
   feeds: Columns,
   outputs: Record<string, AnyTensor>,
   meta: RowMeta,
 ): Record<string, unknown>[] {
-  const rows = (Object.values(feeds)[0]?.dims[0] as number) ?? 0
-  const ins = Object.entries(feeds).map(([name, t]) => [`in.${name}`, t, jsonValues(t)] as const)
-  const outs = Object.entries(outputs).map(([name, t]) => [`out.${name}`, t, jsonValues(t)] as const)
+  const rows = batchRows(feeds)
+  const columns = answerColumns(feeds, outputs, meta)
+  const cells = columns.map(cellOf)
+  const names = columns.map((c) => columnName(meta.dataset, c.field, c.key))
+  const flat = meta.dataset.separator !== undefined
   const records: Record<string, unknown>[] = []
   for (let r = 0; r < rows; r++) {
-    const rec: Record<string, unknown> = { time: meta.time }
-    for (const [key, t, values] of ins) rec[key] = jsonRow(t, values, r)
-    for (const [key, t, values] of outs) rec[key] = jsonRow(t, values, r)
-    rec.check_failures = meta.checkFailures[r] ?? 0
-    rec['metadata.model'] = meta.rowModels[r]
-    records.push(rec)
+    // Object.fromEntries makes own keys even of an input named `__proto__`.
+    if (flat) records.push(Object.fromEntries(columns.map((_, i) => [names[i], (cells[i] as Cell)(r)])))
+    else records.push(nestedRecord(columns, cells, r))
   }
   return records
+}
+
+type Cell = (r: number) => unknown
+
+function cellOf(c: AnswerColumn): Cell {
+  switch (c.kind) {
+    case 'tensor': {
+      const values = jsonValues(c.tensor)
+      return (r) => jsonRow(c.tensor, values, r)
+    }
+    case 'flags':
+      return (r) => new Array(c.counts[r] ?? 0).fill(true)
+    default:
+      return (r) => c.values[r]
+  }
+}
+
+function nestedRecord(columns: AnswerColumn[], cells: Cell[], r: number): Record<string, unknown> {
+  const rec: Record<string, unknown> = {}
+  let i = 0
+  while (i < columns.length) {
+    const { field } = columns[i] as AnswerColumn
+    const entries: Array<[string, unknown]> = []
+    let leaf: unknown
+    for (; i < columns.length && (columns[i] as AnswerColumn).field === field; i++) {
+      const { key } = columns[i] as AnswerColumn
+      const value = (cells[i] as Cell)(r)
+      if (key === undefined) leaf = value
+      else entries.push([key, value])
+    }
+    rec[field] = entries.length > 0 ? Object.fromEntries(entries) : leaf
+  }
+  return rec
 }

@@ -84,7 +84,7 @@ export async function fuzzServer(over: Parameters<typeof testConfig>[0] = {}): P
       expect(oip.status).toBe(200)
       const y = ((await oip.json()) as { outputs: Array<{ data: number[] }> }).outputs[0]?.data
       expect(y).toEqual(x.map((v) => 2 * v))
-      const records = await fetch(`${running.url}/v1/workspaces/default/pipelines/mixed/infer`, {
+      const records = await fetch(`${running.url}/v1/workspaces/default/pipelines/mixed/infer?dataset.separator=.`, {
         method: 'POST',
         headers: { 'content-type': 'application/json; format=pandas-records' },
         body: JSON.stringify([

@@ -169,7 +169,7 @@ describe.runIf(built)(`lastmile serve${built ? '' : ' (skipped: run `npm run bui
       body: JSON.stringify([{ x: [0.5, -1.2, 3.3, 0.7] }]),
     })
     const rows = (await res.json()) as Array<Record<string, unknown>>
-    expect(['class_a', 'class_b', 'class_c']).toContain(rows[0]?.['out.label_name'])
+    expect(['class_a', 'class_b', 'class_c']).toContain((rows[0]?.out as Record<string, unknown>)?.label_name)
     // The demo's drift assay is defined, and its chart link printed.
     const assays = (await (await fetch(`${url}/v1/workspaces/default/assays`)).json()) as Array<{
       id: number

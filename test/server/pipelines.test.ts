@@ -8,6 +8,8 @@ import { torchTabular } from '../../src/onnx/fixtures.js'
 import { doubler, spec, testServer } from '../helpers/server.js'
 
 const RECORDS = 'application/json; format=pandas-records'
+/** Every field, flattened with "." (lastmile's client asks the same). */
+const FLAT = 'dataset.flatten=true'
 type Body = string | Uint8Array
 const post = (body: Body, type: string) => ({ method: 'POST', body, headers: { 'content-type': type } })
 
@@ -20,7 +22,7 @@ describe('pipeline inference: pandas-records and Arrow', () => {
   })
   afterAll(() => s.shutdown())
 
-  it('answers pandas-records with time, in.*, out.*, check_failures and the model', async () => {
+  it('answers pandas-records nested as the engine does without a dataset query: time, in, out, check_failures, metadata', async () => {
     const t0 = Date.now()
     const res = await s.app.request(
       '/v1/workspaces/default/pipelines/double/infer',
@@ -29,13 +31,19 @@ describe('pipeline inference: pandas-records and Arrow', () => {
     expect(res.status).toBe(200)
     const rows = (await res.json()) as Array<Record<string, unknown>>
     expect(rows).toHaveLength(2)
+    expect(Object.keys(rows[1] ?? {})).toEqual(['time', 'in', 'out', 'check_failures', 'metadata'])
     expect(rows[1]).toMatchObject({
-      'in.x': [4, 5, 6],
-      'out.y': [8, 10, 12],
-      check_failures: 0,
-      'metadata.model': 'double:1',
+      in: { x: [4, 5, 6] },
+      out: { y: [8, 10, 12] },
+      check_failures: [],
+      // Deployed without the registry: no sha to give.
+      metadata: { last_model: '{"model_name":"double"}', pipeline_version: '1', model: 'double:1' },
     })
+    const { elapsed } = (rows[1] as { metadata: { elapsed: number[] } }).metadata
+    expect(elapsed).toHaveLength(2)
+    expect(elapsed.every((ns) => Number.isInteger(ns) && ns >= 0)).toBe(true)
     expect(rows[0]?.time).toBeGreaterThanOrEqual(t0)
+    expect(Number.isInteger(rows[0]?.time)).toBe(true)
   })
 
   it('takes several inputs per record, with scalar rows for [N] inputs', async () => {
@@ -45,8 +53,9 @@ describe('pipeline inference: pandas-records and Arrow', () => {
     ])
     const res = await s.app.request('/v1/workspaces/default/pipelines/tabular/infer', post(body, RECORDS))
     expect(res.status).toBe(200)
-    const rows = (await res.json()) as Array<Record<string, number[]>>
-    expect(rows.map((r) => r['out.prob']?.length)).toEqual([1, 1])
+    const rows = (await res.json()) as Array<{ in: { cat: number }; out: { prob: number[] } }>
+    expect(rows.map((r) => r.in.cat)).toEqual([2, 0])
+    expect(rows.map((r) => r.out.prob.length)).toEqual([1, 1])
     const missing = await s.app.request(
       '/v1/workspaces/default/pipelines/tabular/infer',
       post(JSON.stringify([{ num: [1, 2, 3, 4] }]), RECORDS),
@@ -55,20 +64,18 @@ describe('pipeline inference: pandas-records and Arrow', () => {
     expect(((await missing.json()) as { error: { message: string } }).error.message).toMatch(/missing input 'cat'/)
   })
 
-  it('answers Arrow (stream and file) with the same rows as pandas-records', async () => {
+  it('answers Arrow (stream and file) with the rows of pandas-records, flat with a separator and as structs without', async () => {
     const records = (await (
       await s.app.request(
-        '/v1/workspaces/default/pipelines/double/infer',
+        `/v1/workspaces/default/pipelines/double/infer?${FLAT}`,
         post(JSON.stringify([{ x: [1, 2, 3] }, { x: [7, 8, 9] }]), RECORDS),
       )
     ).json()) as Array<Record<string, unknown>>
     for (const format of ['stream', 'file'] as const) {
       const table = tableFromArrays({ x: [Float32Array.of(1, 2, 3), Float32Array.of(7, 8, 9)] })
       const type = `application/vnd.apache.arrow.${format}`
-      const res = await s.app.request(
-        '/v1/workspaces/default/pipelines/double/infer',
-        post(tableToIPC(table, { format }) as Uint8Array, type),
-      )
+      const body = tableToIPC(table, { format }) as Uint8Array
+      const res = await s.app.request(`/v1/workspaces/default/pipelines/double/infer?${FLAT}`, post(body, type))
       expect(res.status).toBe(200)
       expect(res.headers.get('content-type')).toBe(type)
       const out = tableFromIPC(new Uint8Array(await res.arrayBuffer()))
@@ -77,16 +84,35 @@ describe('pipeline inference: pandas-records and Arrow', () => {
         'in.x',
         'out.y',
         'check_failures',
+        'metadata.last_model',
+        'metadata.pipeline_version',
+        'metadata.elapsed',
         'metadata.model',
       ])
       const rows = out.toArray().map((r) => ({
         'in.x': Array.from(r['in.x'] as Float32Array),
         'out.y': Array.from(r['out.y'] as Float32Array),
+        check_failures: r.check_failures,
         'metadata.model': r['metadata.model'],
       }))
       expect(rows).toEqual(
-        records.map((r) => ({ 'in.x': r['in.x'], 'out.y': r['out.y'], 'metadata.model': r['metadata.model'] })),
+        records.map((r) => ({
+          'in.x': r['in.x'],
+          'out.y': r['out.y'],
+          check_failures: r.check_failures,
+          'metadata.model': r['metadata.model'],
+        })),
       )
+      // No query: a struct column per nested field.
+      const nested = await s.app.request('/v1/workspaces/default/pipelines/double/infer', post(body, type))
+      const t = tableFromIPC(new Uint8Array(await nested.arrayBuffer()))
+      expect(t.schema.fields.map((f) => f.name)).toEqual(['time', 'in', 'out', 'check_failures', 'metadata'])
+      const row = t.toArray()[1] as { in: { x: Float32Array }; out: { y: Float32Array }; metadata: { model: string } }
+      expect([Array.from(row.in.x), Array.from(row.out.y), row.metadata.model]).toEqual([
+        [7, 8, 9],
+        [14, 16, 18],
+        'double:1',
+      ])
     }
   })
 

@@ -1,10 +1,15 @@
 /**
- * Pipeline inference in lastmile's own formats: pandas-records JSON and Arrow IPC, answered in the
- * format asked; and a deployment's status.
+ * Pipeline inference in pandas-records JSON and Arrow IPC, answered as Wallaroo's engine answers:
+ * in the format `Accept` asks for (the request's by default), with the fields and layout of the
+ * `dataset` query; and a deployment's status.
  */
-import type { Hono } from 'hono'
+import type { Context, Hono } from 'hono'
 import { UnsupportedMediaTypeError } from '../../errors.js'
 import type { ArrowFormat } from '../../formats/arrow.js'
+import { type DatasetQuery, selectDataset } from '../../formats/dataset.js'
+import type { Deployment } from '../../serving/deployment.js'
+import type { Store } from '../../store/types.js'
+import { negotiate } from '../accept.js'
 import { answer, contentType, type InferenceBody, inferenceBody } from '../body.js'
 import type { ServerDeps } from '../deps.js'
 import type { RouteTable } from '../route-table.js'
@@ -14,13 +19,60 @@ const ARROW_TYPES: Record<string, ArrowFormat> = {
   'application/vnd.apache.arrow.file': 'file',
 }
 
+/** Wallaroo's `dataset` query (repeated keys, as its SDK sends them through httpx or requests). */
+function datasetQuery(c: Context): DatasetQuery {
+  const separator = c.req.query('dataset.separator')
+  const flatten = c.req.query('dataset.flatten')
+  return {
+    include: c.req.queries('dataset[]') ?? [],
+    exclude: c.req.queries('dataset.exclude[]') ?? [],
+    ...(separator === undefined ? {} : { separator }),
+    ...(flatten === undefined ? {} : { flatten }),
+  }
+}
+
+/**
+ * sha256 of a deployment's models by reference, from the registry, for `metadata.last_model`. Looked
+ * up once per deployment: a deployed model cannot be deleted, so its record stays as it was.
+ */
+class ModelShas {
+  private readonly known = new WeakMap<Deployment, Map<string, Promise<string | undefined>>>()
+
+  constructor(private readonly store: Store) {}
+
+  async of(ws: string, d: Deployment, rowModels: readonly string[]): Promise<Record<string, string>> {
+    const refs = this.known.get(d) ?? new Map<string, Promise<string | undefined>>()
+    this.known.set(d, refs)
+    const out: Record<string, string> = {}
+    for (const ref of new Set(rowModels.flatMap((m) => m.split('+')))) {
+      let sha = refs.get(ref)
+      if (!sha) {
+        const colon = ref.lastIndexOf(':')
+        const version = Number(ref.slice(colon + 1))
+        sha = this.store.getModelVersion(ws, ref.slice(0, colon), version).then(
+          (m) => m?.sha256,
+          (e) => {
+            refs.delete(ref) // a failed lookup is asked again next time
+            throw e
+          },
+        )
+        refs.set(ref, sha)
+      }
+      const known = await sha
+      if (known !== undefined) out[ref] = known
+    }
+    return out
+  }
+}
+
 export function inferenceRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): void {
   const { manager, metrics } = deps
+  const shas = new ModelShas(deps.store)
   const tag = 'Inference'
   const infer = {
     method: 'post' as const,
     path: '/v1/workspaces/{ws}/pipelines/{name}/infer',
-    summary: 'Inference in pandas-records JSON or Arrow IPC (answered in the same format)',
+    summary: 'Inference in pandas-records JSON or Arrow IPC (answered in the format Accept asks for)',
     tag,
     // Wallaroo's SDK calls this route too: its requests get Wallaroo's engine error body.
     errorStyle: 'wallaroo' as const,
@@ -31,6 +83,7 @@ export function inferenceRoutes(app: Hono, routes: RouteTable, deps: ServerDeps)
       400: 'bad request or input',
       404: 'not deployed',
       413: 'body too large',
+      406: 'Accept allows none of pandas-records, Arrow stream or Arrow file',
       415: 'unsupported content type',
       429: 'queue full',
       503: 'not ready',
@@ -52,15 +105,31 @@ export function inferenceRoutes(app: Hono, routes: RouteTable, deps: ServerDeps)
       const d = manager.require(ws, name)
       labels.workspace = ws // only deployed names become label values
       labels.pipeline = name
+      // Refused before the body is read: an answer nobody can take, a layout that cannot be.
+      const format = negotiate(c.req.header('accept'), arrow ?? 'records')
+      const dataset = selectDataset(datasetQuery(c), {
+        inputs: d.inputs.map((s) => s.name),
+        outputs: d.outputs.map((o) => o.name),
+      })
       body = await inferenceBody(c, deps)
       const task = { bytes: body.bytes, specs: d.inputs, limits: { maxTensorBytes: deps.tensorLimitBytes } }
       const feeds = await deps.bodies.decode(arrow ? { ...task, kind: 'arrow' } : { ...task, kind: 'records' })
       const result = await d.infer(feeds)
-      const meta = { time: Date.now(), rowModels: result.rowModels, checkFailures: result.checkFailures }
+      const { queue, pre, model, post } = result.timings
+      const wantsShas = dataset.fields.some((f) => f.field === 'metadata' && f.keys?.includes('last_model'))
+      const meta = {
+        time: Date.now(),
+        rowModels: result.rowModels,
+        checkFailures: result.checkFailures,
+        pipelineVersion: result.pipelineVersion,
+        elapsedNs: [Math.round(queue * 1e6), Math.round((pre + model + post) * 1e6)] as const,
+        modelShas: wantsShas ? await shas.of(ws, d, result.rowModels) : {},
+        dataset,
+      }
       const encoded = await deps.bodies.encode(
-        arrow
-          ? { kind: 'arrow', feeds, outputs: result.outputs, meta: { ...meta, format: arrow } }
-          : { kind: 'records', feeds, outputs: result.outputs, meta },
+        format === 'records'
+          ? { kind: 'records', feeds, outputs: result.outputs, meta }
+          : { kind: 'arrow', feeds, outputs: result.outputs, meta: { ...meta, format } },
       )
       metrics.request(labels, 200, result.rows, result)
       return answer(c, encoded)
