@@ -116,6 +116,78 @@ describe('pipeline inference: pandas-records and Arrow', () => {
     }
   })
 
+  describe("answers in the format Accept asks for, the request's by default", () => {
+    const STREAM = 'application/vnd.apache.arrow.stream'
+    const FILE = 'application/vnd.apache.arrow.file'
+    const bodies: Record<string, Body> = {
+      [RECORDS]: JSON.stringify([{ x: [1, 2, 3] }, { x: [7, 8, 9] }]),
+      [STREAM]: tableToIPC(tableFromArrays({ x: [Float32Array.of(1, 2, 3), Float32Array.of(7, 8, 9)] }), {
+        format: 'stream',
+      }) as Uint8Array,
+      [FILE]: tableToIPC(tableFromArrays({ x: [Float32Array.of(1, 2, 3), Float32Array.of(7, 8, 9)] }), {
+        format: 'file',
+      }) as Uint8Array,
+    }
+    // [sent as, Accept, answered as]
+    const cases: Array<[string, string | undefined, string]> = [
+      [RECORDS, undefined, 'application/json'],
+      [RECORDS, '*/*', 'application/json'], // curl's, requests' and httpx's default
+      [RECORDS, 'application/*', 'application/json'],
+      [RECORDS, FILE, FILE],
+      [RECORDS, STREAM, STREAM],
+      [STREAM, RECORDS, 'application/json'], // the SDK's pandas Accept on an Arrow body
+      [FILE, 'application/json; charset=utf-8', 'application/json'],
+      [STREAM, '*/*', STREAM],
+      [FILE, undefined, FILE],
+      [FILE, FILE, FILE], // Wallaroo's SDK: Arrow file both ways
+      [RECORDS, `${STREAM};q=0.4, application/json;q=0.8`, 'application/json'],
+      [STREAM, 'application/json;q=0, */*', STREAM],
+      [RECORDS, `application/json;q=0, ${FILE};q=0.1`, FILE],
+      [STREAM, `text/html, ${RECORDS};q=0.2`, 'application/json'],
+    ]
+    for (const [sent, accept, answered] of cases) {
+      it(`${sent.split('/')[1]} with Accept ${accept ?? '(none)'} → ${answered}`, async () => {
+        const headers: Record<string, string> = { 'content-type': sent, ...(accept ? { accept } : {}) }
+        const res = await s.app.request(`/v1/workspaces/default/pipelines/double/infer?${FLAT}`, {
+          method: 'POST',
+          body: bodies[sent],
+          headers,
+        })
+        expect(res.status).toBe(200)
+        expect(res.headers.get('content-type')).toBe(answered)
+        const bytes = new Uint8Array(await res.arrayBuffer())
+        const outY =
+          answered === 'application/json'
+            ? (JSON.parse(new TextDecoder().decode(bytes)) as Array<Record<string, number[]>>).map((r) => r['out.y'])
+            : tableFromIPC(bytes)
+                .toArray()
+                .map((r) => Array.from(r['out.y'] as Float32Array))
+        expect(outY).toEqual([
+          [2, 4, 6],
+          [14, 16, 18],
+        ])
+        // An Arrow IPC file starts (and ends) with the magic pyarrow's open_file looks for; a stream does not.
+        if (answered !== 'application/json')
+          expect(new TextDecoder().decode(bytes.subarray(0, 6)) === 'ARROW1').toBe(answered === FILE)
+      })
+    }
+
+    for (const accept of ['text/html', 'application/json; format=wallaroo', 'application/xml, text/*;q=0.9']) {
+      it(`answers 406 naming the formats it writes for Accept ${accept}`, async () => {
+        const res = await s.app.request('/v1/workspaces/default/pipelines/double/infer', {
+          method: 'POST',
+          body: bodies[RECORDS],
+          headers: { 'content-type': RECORDS, accept },
+        })
+        expect(res.status).toBe(406)
+        const { error } = (await res.json()) as { error: { code: string; message: string } }
+        expect(error.code).toBe('not_acceptable')
+        expect(error.message).toContain(`Accept '${accept}' allows none of the formats`)
+        expect(error.message).toContain(`${RECORDS}, ${STREAM}, ${FILE}`)
+      })
+    }
+  })
+
   const bad: Array<[string, Body, string, number, RegExp]> = [
     ['malformed JSON', '[{"x": ', RECORDS, 400, /malformed JSON/],
     ['not an array', '{"x": [1,2,3]}', RECORDS, 400, /non-empty JSON array of objects/],
