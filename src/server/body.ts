@@ -1,10 +1,13 @@
 /**
- * Request body helpers shared by the routes: raw bytes within the limit, inference bodies admitted
- * by size (see src/formats/decode-pool.ts), encoded answers, JSON with a clear error, content type.
+ * Request body helpers shared by the routes: raw bytes within the limit (decompressed when sent
+ * with `Content-Encoding: gzip` or `deflate`), inference bodies admitted by size (see
+ * src/formats/decode-pool.ts), encoded answers, JSON with a clear error, content type.
  */
 import type { IncomingMessage } from 'node:http'
+import { Readable } from 'node:stream'
+import { createGunzip, createInflate, type Gunzip, type Inflate } from 'node:zlib'
 import type { Context } from 'hono'
-import { InvalidRequestError, PayloadTooLargeError } from '../errors.js'
+import { InvalidRequestError, PayloadTooLargeError, UnsupportedEncodingError } from '../errors.js'
 import type { Encoded } from '../formats/body-codec.js'
 import type { BodyPool, Release } from '../formats/decode-pool.js'
 
@@ -18,20 +21,41 @@ function tooLarge(limit: number): PayloadTooLargeError {
 
 const incomingOf = (c: Context) => (c.env as { incoming?: IncomingMessage } | undefined)?.incoming
 
+/** The content codings a request body may come in, besides identity (the zlib formats). */
+export const CONTENT_CODINGS = ['gzip', 'deflate'] as const
+type Coding = (typeof CONTENT_CODINGS)[number]
+
+/**
+ * The request's content coding: `gzip` (`x-gzip` too, RFC 9110 §8.4.1.3), `deflate` (a zlib
+ * stream, RFC 9110 §8.4.1.2: what tritonclient's `zlib.compress` sends), or none; anything else,
+ * a list of codings included, is refused with 415 naming those accepted.
+ */
+function contentCoding(c: Context): Coding | undefined {
+  const raw = c.req.header('content-encoding')?.trim().toLowerCase()
+  if (!raw || raw === 'identity') return undefined
+  if (raw === 'gzip' || raw === 'x-gzip') return 'gzip'
+  if (raw === 'deflate') return 'deflate'
+  throw new UnsupportedEncodingError(raw, CONTENT_CODINGS)
+}
+
+/** Where a large body's onLarge hook runs: once, before the body grows past `bytes`. */
+type Large = { bytes: number; onLarge(): Promise<void> }
+
 /**
  * The body as bytes, refused with 413 past `limit`: by Content-Length before reading, or while
  * reading a chunked body. Under @hono/node-server it reads the Node request stream directly:
  * going through the web `Request` body costs several times the whole inference of a small request.
  * `onLarge` runs once, before a chunked body grows past `large` bytes (reading waits for it).
+ * A compressed body is decompressed as it arrives, and `limit` and `large` count its decompressed
+ * bytes: decompression stops at the limit, so a small body that inflates enormously costs at most
+ * the limit and one zlib chunk.
  */
-export async function bodyBytes(
-  c: Context,
-  limit: number,
-  large?: { bytes: number; onLarge(): Promise<void> },
-): Promise<Uint8Array> {
+export async function bodyBytes(c: Context, limit: number, large?: Large): Promise<Uint8Array> {
   const declared = c.req.header('content-length')
   if (declared !== undefined && Number(declared) > limit) throw tooLarge(limit)
+  const coding = contentCoding(c)
   const incoming = incomingOf(c)
+  if (coding) return inflated(incoming ?? Readable.fromWeb(c.req.raw.body ?? emptyStream()), coding, limit, large)
   if (!incoming) {
     const bytes = new Uint8Array(await c.req.arrayBuffer())
     if (bytes.length > limit) throw tooLarge(limit)
@@ -72,6 +96,57 @@ async function readInto(incoming: IncomingMessage, length: number): Promise<Uint
     at += chunk.length
   }
   return at === length ? out : out.subarray(0, at)
+}
+
+const emptyStream = () => new ReadableStream<Uint8Array>({ start: (controller) => controller.close() })
+
+/** zlib's output chunk: fewer, larger chunks than its 16 KiB default for bodies of many MiB. */
+const INFLATE_CHUNK = 64 * 1024
+
+/**
+ * A compressed body, decompressed as it arrives (zlib runs off the event loop) up to `limit`
+ * decompressed bytes. Past the limit, decompression stops and the rest of the body is drained
+ * unread, so the 413 still reaches the client; corrupt data is a 400 with zlib's reason.
+ */
+async function inflated(source: Readable, coding: Coding, limit: number, large?: Large): Promise<Uint8Array> {
+  const z: Gunzip | Inflate =
+    coding === 'gzip' ? createGunzip({ chunkSize: INFLATE_CHUNK }) : createInflate({ chunkSize: INFLATE_CHUNK })
+  // pipe(), not pipeline(): stopping early must not destroy the request (and its socket) before the 413.
+  source.pipe(z)
+  const failed = (e: Error) => z.destroy(e)
+  const aborted = () => z.destroy(new Error('the client closed the connection during the body'))
+  source.once('error', failed)
+  source.once('aborted', aborted)
+  const chunks: Buffer[] = []
+  let total = 0
+  let onLarge = large?.onLarge
+  try {
+    for await (const chunk of z as AsyncIterable<Buffer>) {
+      total += chunk.length
+      if (total > limit) throw tooLarge(limit)
+      if (onLarge && large && total > large.bytes) {
+        await onLarge()
+        onLarge = undefined
+      }
+      chunks.push(chunk)
+    }
+  } catch (e) {
+    source.unpipe(z)
+    source.resume() // drain the rest without keeping it
+    z.destroy()
+    const code = (e as { code?: unknown }).code
+    if (typeof code === 'string' && code.startsWith('Z_'))
+      // zlib's own: the data, not the connection
+      throw new InvalidRequestError(
+        `the body is not valid ${coding} data (Content-Encoding: ${coding}): ${(e as Error).message}`,
+      )
+    throw e
+  } finally {
+    source.off('error', failed)
+    source.off('aborted', aborted)
+  }
+  const whole = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total)
+  return new Uint8Array(whole.buffer, whole.byteOffset, whole.byteLength)
 }
 
 /** An inference body and its admission: call `release` once its answer is encoded. */
