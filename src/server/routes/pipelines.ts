@@ -19,13 +19,17 @@ const ARROW_TYPES: Record<string, ArrowFormat> = {
   'application/vnd.apache.arrow.file': 'file',
 }
 
-/** Wallaroo's `dataset` query (repeated keys, as its SDK sends them through httpx or requests). */
+/**
+ * Wallaroo's `dataset` query (repeated keys, as its SDK sends them through httpx or requests). An
+ * empty value is no value, as for every query parameter (`dataset.separator=` answers nested).
+ */
 function datasetQuery(c: Context): DatasetQuery {
-  const separator = c.req.query('dataset.separator')
-  const flatten = c.req.query('dataset.flatten')
+  const all = (key: string) => (c.req.queries(key) ?? []).filter((v) => v !== '')
+  const [separator] = all('dataset.separator')
+  const [flatten] = all('dataset.flatten')
   return {
-    include: c.req.queries('dataset[]') ?? [],
-    exclude: c.req.queries('dataset.exclude[]') ?? [],
+    include: all('dataset[]'),
+    exclude: all('dataset.exclude[]'),
     ...(separator === undefined ? {} : { separator }),
     ...(flatten === undefined ? {} : { flatten }),
   }
