@@ -2,8 +2,8 @@
  * Fuzzing Arrow IPC inference through a real HTTP server: tables built with flechette (varied
  * column types, batch sizes, nulls, extra columns, stream and file), the same tables with lying
  * counts patched into their flatbuffers (batch and node lengths, null counts, buffer ranges, body
- * lengths), and byte mutations of valid bodies each answer a 2xx or a 4xx within the case bound;
- * known-good requests still answer correctly afterwards. The report's crafted bodies (a 68 KB
+ * lengths), byte mutations of valid bodies, and hostile dataset queries and Accept headers each
+ * answer a 2xx or a 4xx within the case bound; known-good requests still answer correctly afterwards. The report's crafted bodies (a 68 KB
  * stream claiming 1e9 and 2e7 rows, 3-byte mutations of a small body) are explicit cases.
  */
 import {
@@ -27,6 +27,7 @@ import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { claimingRows, firstBatch, messagesOf, withInt64 } from './arrow-craft.js'
 import { fuzzParams } from './budget.js'
+import { acceptHeader, columnFits, datasetQuery, queryString } from './dataset-query.js'
 import { type FuzzServer, fuzzServer } from './inference-server.js'
 import { mutated, overwritten } from './mutate.js'
 
@@ -199,6 +200,29 @@ describe('fuzz: Arrow inference through the HTTP server', () => {
           })
           expect(got, name).toEqual(rows)
         }
+      }),
+      fuzzParams(80),
+    )
+    await s.expectCorrect()
+  })
+
+  it('answers any dataset query and Accept on an Arrow body with 200, 400 or 406, its columns as asked', async () => {
+    const body = tableToIPC(tableFromArrays({ x: [Float32Array.of(1, 2), Float32Array.of(-3, 0.5)] }), {
+      format: 'file',
+    }) as Uint8Array
+    await fc.assert(
+      fc.asyncProperty(datasetQuery, acceptHeader, async (q, accept) => {
+        const answer = await s.send(`/v1/workspaces/default/pipelines/double/infer?${queryString(q)}`, body, {
+          ...TYPE('file'),
+          ...(accept === null ? {} : { accept }),
+        })
+        expect([200, 400, 406]).toContain(answer.status)
+        if (answer.status !== 200) return
+        const names =
+          answer.body[0] === 0x5b // '[': Accept asked for pandas-records
+            ? Object.keys((JSON.parse(new TextDecoder().decode(answer.body)) as object[])[0] ?? {})
+            : tableFromIPC(answer.body).schema.fields.map((f) => f.name)
+        for (const name of names) expect(columnFits(name, q), name).toBe(true)
       }),
       fuzzParams(80),
     )

@@ -1,12 +1,14 @@
 /**
  * Fuzzing pandas-records inference through a real HTTP server: records that are valid or one
  * flaw from it (a later record lacking an input or nested differently, hostile values, unknown
- * keys), arbitrary JSON, and byte mutations of valid bodies each answer a 2xx or a 4xx within the
- * case bound, and known-good requests still answer correctly afterwards.
+ * keys), arbitrary JSON, byte mutations of valid bodies, and hostile dataset queries and Accept
+ * headers each answer a 2xx or a 4xx within the case bound, and known-good requests still answer
+ * correctly afterwards.
  */
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { fuzzParams } from './budget.js'
+import { acceptHeader, columnFits, datasetQuery, queryString } from './dataset-query.js'
 import { DEEP, deepText, serialize } from './deep.js'
 import { type FuzzServer, fuzzServer, PIPELINES } from './inference-server.js'
 import { mutated } from './mutate.js'
@@ -92,6 +94,31 @@ describe('fuzz: pandas-records inference through the HTTP server', () => {
         await infer(name, serialize(body))
       }),
       fuzzParams(150),
+    )
+    await s.expectCorrect()
+  })
+
+  it('answers any dataset query and Accept with 200, 400 or 406, laid out as asked when 200', async () => {
+    const body = JSON.stringify([
+      { a: [1, 2, 3], b: 4, c: [true, false] },
+      { a: [0.5, -1, 2], b: -9, c: [false, false] },
+    ])
+    await fc.assert(
+      fc.asyncProperty(datasetQuery, acceptHeader, async (q, accept) => {
+        const answer = await s.send(`/v1/workspaces/default/pipelines/mixed/infer?${queryString(q)}`, body, {
+          ...RECORDS,
+          ...(accept === null ? {} : { accept }),
+        })
+        expect([200, 400, 406]).toContain(answer.status)
+        if (answer.status !== 200) return
+        const text = new TextDecoder().decode(answer.body)
+        // Arrow (Accept asked for it): a file's magic, or a stream's first message marker.
+        if (text.startsWith('ARROW1') || answer.body[0] === 0xff) return
+        const rows = JSON.parse(text) as Array<Record<string, unknown>>
+        expect(rows).toHaveLength(2)
+        for (const key of Object.keys(rows[0] ?? {})) expect(columnFits(key, q), key).toBe(true)
+      }),
+      fuzzParams(120),
     )
     await s.expectCorrect()
   })
