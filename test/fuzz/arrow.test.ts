@@ -3,8 +3,9 @@
  * column types, batch sizes, nulls, extra columns, stream and file), the same tables with lying
  * counts patched into their flatbuffers (batch and node lengths, null counts, buffer ranges, body
  * lengths), byte mutations of valid bodies, and hostile dataset queries and Accept headers each
- * answer a 2xx or a 4xx within the case bound; known-good requests still answer correctly afterwards. The report's crafted bodies (a 68 KB
- * stream claiming 1e9 and 2e7 rows, 3-byte mutations of a small body) are explicit cases.
+ * answer a 2xx or a 4xx within the case bound; known-good requests still answer correctly
+ * afterwards. The report's crafted bodies (a 68 KB stream claiming 1e9 and 2e7 rows, 3-byte
+ * mutations of a small body) are explicit cases.
  */
 import {
   bool,
