@@ -63,7 +63,7 @@ describe('OIP v2 routes', () => {
         model_name: 'double',
         model_version: '1',
         id: 'req-7',
-        parameters: { model: 'double:1', check_failures: [0, 0] },
+        parameters: { model: 'double:1', check_failures: '[0,0]' }, // the spec allows only scalar parameters
         outputs: [{ name: 'y', datatype: 'FP32', shape: [2, 2], data: [2, 4, 6, 8] }],
       })
     }
