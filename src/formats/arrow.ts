@@ -108,7 +108,7 @@ export function encodeArrow(
         ;[arrays[field], types[field]] = column
         continue
       }
-      // A struct of the field's keys: each row an object of its values (own keys, `__proto__` too).
+      // A struct of the field's keys: each row an object of its values.
       types[field] = struct(members.map(([c, [, type]]) => arrowField(c.key as string, type)))
       arrays[field] = Array.from({ length: rows }, (_, r) =>
         Object.fromEntries(members.map(([c, [values]]) => [c.key, values[r]])),

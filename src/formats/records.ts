@@ -106,7 +106,7 @@ export function answerColumns(feeds: Columns, outputs: Record<string, AnyTensor>
       const tensors = field === 'in' ? feeds : outputs
       for (const key of keys ?? []) columns.push({ field, key, kind: 'tensor', tensor: tensors[key] as AnyTensor })
     } else if (field === 'anomaly') columns.push({ field, key: 'count', kind: 'int', values: meta.checkFailures })
-    else for (const key of keys ?? []) columns.push({ ...metadataColumn(key, meta, rows), field, key })
+    else for (const key of keys ?? []) columns.push(Object.assign(metadataColumn(key, meta, rows), { field, key }))
   }
   return columns
 }
@@ -163,13 +163,29 @@ export function encodeRecords(
   const rows = batchRows(feeds)
   const columns = answerColumns(feeds, outputs, meta)
   const cells = columns.map(cellOf)
-  const names = columns.map((c) => columnName(meta.dataset, c.field, c.key))
   const flat = meta.dataset.separator !== undefined
+  // Where each column goes: a key of the record (flat, or a leaf field), or a key of a nested field.
+  const places = columns.map((c) =>
+    flat || c.key === undefined
+      ? { name: columnName(meta.dataset, c.field, c.key) }
+      : { name: c.field, key: c.key, first: c === columns.find((o) => o.field === c.field) },
+  )
   const records: Record<string, unknown>[] = []
   for (let r = 0; r < rows; r++) {
-    // Object.fromEntries makes own keys even of an input named `__proto__`.
-    if (flat) records.push(Object.fromEntries(columns.map((_, i) => [names[i], (cells[i] as Cell)(r)])))
-    else records.push(nestedRecord(columns, cells, r))
+    const rec: Record<string, unknown> = {}
+    let inner: Record<string, unknown> = {}
+    places.forEach((p, i) => {
+      const value = (cells[i] as Cell)(r)
+      if (p.key === undefined) rec[p.name] = value
+      else {
+        if (p.first) {
+          inner = {}
+          rec[p.name] = inner
+        }
+        inner[p.key] = value
+      }
+    })
+    records.push(rec)
   }
   return records
 }
@@ -187,22 +203,4 @@ function cellOf(c: AnswerColumn): Cell {
     default:
       return (r) => c.values[r]
   }
-}
-
-function nestedRecord(columns: AnswerColumn[], cells: Cell[], r: number): Record<string, unknown> {
-  const rec: Record<string, unknown> = {}
-  let i = 0
-  while (i < columns.length) {
-    const { field } = columns[i] as AnswerColumn
-    const entries: Array<[string, unknown]> = []
-    let leaf: unknown
-    for (; i < columns.length && (columns[i] as AnswerColumn).field === field; i++) {
-      const { key } = columns[i] as AnswerColumn
-      const value = (cells[i] as Cell)(r)
-      if (key === undefined) leaf = value
-      else entries.push([key, value])
-    }
-    rec[field] = entries.length > 0 ? Object.fromEntries(entries) : leaf
-  }
-  return rec
 }
