@@ -1,29 +1,10 @@
 /** A job as the API shows it: the stored record plus live progress, rate and ETA. */
 import type { JobRecord } from '../store/types.js'
+import type { Job } from '../wire/jobs.js'
 import type { RunState } from './runner.js'
 
-/** A job as the API shows it: the record plus live progress. */
-export interface JobView {
-  id: string
-  workspace: string
-  pipeline: string
-  status: JobRecord['status']
-  format: string
-  rows_done: number
-  rows_total: number | null
-  /** 0..1, from rows when the total is known, else from bytes read. */
-  progress: number | null
-  rows_per_second: number | null
-  eta_seconds: number | null
-  error_count: number
-  errors: JobRecord['errors']
-  error: string | null
-  /** Starts the server did not survive (see LASTMILE_JOB_MAX_ATTEMPTS). */
-  attempts: number
-  created_at: string
-  started_at: string | null
-  finished_at: string | null
-}
+/** A job as the API shows it: the record plus live progress (its wire schema is `jobSchema`). */
+export type JobView = Job
 
 /** The view of `job`; `state` is its live state when it runs in this process. */
 export function jobView(job: JobRecord, state: RunState | undefined): JobView {
@@ -53,7 +34,7 @@ export function jobView(job: JobRecord, state: RunState | undefined): JobView {
     workspace: job.workspace,
     pipeline: job.pipeline,
     status: job.status,
-    format: job.format,
+    format: job.format as Job['format'],
     rows_done: rowsDone,
     rows_total: job.rowsTotal,
     progress,

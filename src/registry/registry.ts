@@ -20,7 +20,7 @@ import { PipelineRunner } from '../pipeline/runner.js'
 import { compileStages, mapModelRefs, modelRefs, parseSteps } from '../pipeline/steps.js'
 import type { DeploymentManager } from '../serving/deployment.js'
 import type { ArtifactStore } from '../store/artifacts.js'
-import type { DeploymentRecord, ModelRecord, PipelineRecord, Store } from '../store/types.js'
+import type { DeploymentRecord, ModelRecord, PipelineRecord, Store, WorkspaceRecord } from '../store/types.js'
 import { type DeployRequest, deployRequestSchema } from './schemas.js'
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/
@@ -49,11 +49,13 @@ export class Registry {
     return this.deps.store
   }
 
-  async requireWorkspace(name: string): Promise<void> {
-    if (!(await this.store.getWorkspace(name))) {
+  async requireWorkspace(name: string): Promise<WorkspaceRecord> {
+    const w = await this.store.getWorkspace(name)
+    if (!w) {
       const names = (await this.store.listWorkspaces()).map((w) => w.name)
       throw new NotFoundError(`no workspace '${name}' (workspaces: ${names.join(', ')})`)
     }
+    return w
   }
 
   // Workspaces
@@ -68,10 +70,10 @@ export class Registry {
   }
 
   async getWorkspace(name: string) {
-    await this.requireWorkspace(name)
+    const w = await this.requireWorkspace(name)
     const [models, pipelines] = await Promise.all([this.store.listModels(name), this.store.listPipelines(name)])
     return {
-      ...(await this.store.getWorkspace(name)),
+      ...w,
       models: [...new Set(models.map((m) => m.name))].length,
       pipelines: pipelines.length,
       deployed: this.deps.manager.list(name).map((d) => d.name),

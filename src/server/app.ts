@@ -4,15 +4,18 @@
  * route declared once in the route table, which guards it and documents it (`/openapi.json`).
  */
 import { Hono } from 'hono'
+import { z } from 'zod'
 import { NotFoundError } from '../errors.js'
 import { VERSION } from '../version.js'
 import type { ServerDeps } from './deps.js'
 import { errorAnswer, onError } from './errors.js'
-import { openApiDocument, RouteTable, visibleWorkspace } from './route-table.js'
+import { openApiDocument } from './openapi.js'
+import { RouteTable, visibleWorkspace } from './route-table.js'
 import { explainRoutes } from './routes/explain.js'
 import { jobRoutes } from './routes/jobs.js'
 import { keyRoutes } from './routes/keys.js'
 import { observeRoutes } from './routes/observe.js'
+import { pipelineRegistryRoutes } from './routes/pipeline-registry.js'
 import { inferenceRoutes } from './routes/pipelines.js'
 import { registryRoutes } from './routes/registry.js'
 import { v2Routes } from './routes/v2.js'
@@ -32,7 +35,7 @@ export function createApp(deps: ServerDeps): { app: Hono; routes: RouteTable } {
       tag: 'Operations',
       // Series name every tenant's pipelines and assays: a key unless the operator chose otherwise.
       access: deps.metricsPublic ? 'public' : 'key',
-      responses: { 200: 'Prometheus text' },
+      responses: { 200: { description: 'Prometheus text exposition', media: ['text/plain; version=0.0.4'] } },
     },
     async (c) => {
       c.header('Content-Type', deps.metrics.registry.contentType)
@@ -47,13 +50,14 @@ export function createApp(deps: ServerDeps): { app: Hono; routes: RouteTable } {
       summary: 'This API as OpenAPI 3.1',
       tag: 'Operations',
       access: 'public',
-      responses: { 200: 'OpenAPI document' },
+      responses: { 200: { description: 'this document', json: z.looseObject({ openapi: z.literal('3.1.0') }) } },
     },
     (c) => c.json(openApiDocument(routes.specs, VERSION)),
   )
   v2Routes(app, routes, deps)
   inferenceRoutes(app, routes, deps)
   registryRoutes(app, routes, deps)
+  pipelineRegistryRoutes(app, routes, deps)
   keyRoutes(app, routes, deps)
   observeRoutes(app, routes, deps)
   jobRoutes(app, routes, deps)

@@ -1,11 +1,12 @@
 /**
- * Routes are declared once: the declaration registers the Hono handler behind its role guard and
- * feeds the OpenAPI 3.1 document, whose request schemas come from the same zod schemas the
- * handlers parse with (`z.toJSONSchema`). A route cannot exist without being documented.
+ * Routes are declared once: the declaration registers the Hono handler behind its role guard,
+ * parses its path and query parameters, and feeds the OpenAPI 3.1 document (openapi.ts), whose
+ * schemas are the zod schemas the route parses its input with and types its answers by. A route
+ * cannot exist without being documented.
  */
-import type { Context, Handler, Hono } from 'hono'
-import { z } from 'zod'
-import { InvalidRequestError } from '../errors.js'
+import type { Context, Hono } from 'hono'
+import type { z } from 'zod'
+import { InvalidRequestError, NotFoundError } from '../errors.js'
 import { authenticate, authorize, isServerAdmin } from '../registry/keys.js'
 import type { ApiKeyRecord, Role } from '../store/types.js'
 import { bodyBytes, parseJson } from './body.js'
@@ -40,14 +41,43 @@ export interface RouteSpec {
   access: Access
   /** A JSON body validated with this schema, or raw bodies of these content types. */
   body?: { json: z.ZodType } | { raw: string[] }
-  /** Status → description. */
-  responses: Record<number, string>
+  /** Query parameters, parsed with this schema before the handler runs: a bad one is a 400 naming it. */
+  query?: z.ZodObject
+  /** Path parameters that are not plain strings, parsed with this schema: a bad one is a 404 naming it. */
+  params?: z.ZodObject
+  /**
+   * A success status → what it answers (each one's schema is required, see {@link Answer}); an
+   * error status → when it happens (its body is the route's error style).
+   */
+  responses: Record<number, Answer | string>
   /**
    * The body its errors (its guard's 401/403 included) are answered with; by default `oip` under
    * `/v2`, `lastmile` elsewhere (src/server/errors.ts).
    */
   errorStyle?: ErrorStyle
 }
+
+/**
+ * A success answer: a JSON body of schema `json` (which also types what the handler returns), and
+ * bodies of the non-JSON `media` types (Prometheus text, SVG, Arrow, Parquet, CSV, the OIP binary
+ * extension); neither for a 204.
+ */
+export interface Answer {
+  description: string
+  json?: z.ZodType
+  media?: readonly string[]
+}
+
+/** A route's parsed input: its query and path parameters, per the spec's schemas. */
+export interface RouteInput<Q extends z.ZodObject, P extends z.ZodObject> {
+  query: z.output<Q>
+  params: z.output<P>
+}
+
+export type RouteHandler<Q extends z.ZodObject, P extends z.ZodObject> = (
+  c: Context,
+  input: RouteInput<Q, P>,
+) => Response | Promise<Response>
 
 export class RouteTable {
   readonly specs: RouteSpec[] = []
@@ -58,16 +88,22 @@ export class RouteTable {
    * Register `handler` for `spec` on `app`, behind the browser check (every method but GET changes
    * state, so GET handlers must never) and the access check.
    */
-  add(app: Hono, spec: RouteSpec, handler: Handler): void {
+  add<
+    Q extends z.ZodObject = z.ZodObject<Record<never, never>>,
+    P extends z.ZodObject = z.ZodObject<Record<never, never>>,
+  >(app: Hono, spec: RouteSpec & { query?: Q; params?: P }, handler: RouteHandler<Q, P>): void {
+    checkAnswers(spec)
     this.specs.push(spec)
     const path = spec.path.replace(/\{(\w+)\}/g, ':$1')
     const method = spec.method.toUpperCase()
-    app.on(method, path, async (c, next) => {
+    app.on(method, path, async (c) => {
       if (spec.errorStyle) useErrorStyle(c, spec.errorStyle)
       const req = { method, path: c.req.path, header: (name: string) => c.req.header(name) }
       checkBrowserRequest(req, spec.method !== 'get', this.deps.browser)
       await this.guard(c, spec.access)
-      return (await handler(c, next)) as Response
+      const params = spec.params ? parseParams(c, spec.params) : {}
+      const query = spec.query ? parseQuery(c, spec.query) : {}
+      return handler(c, { query, params } as RouteInput<Q, P>)
     })
   }
 
@@ -93,71 +129,53 @@ export async function jsonBody<T extends z.ZodType>(c: Context, deps: ServerDeps
   return parsed.data
 }
 
-/** The OpenAPI 3.1 document for the declared routes. */
-export function openApiDocument(specs: RouteSpec[], version: string): Record<string, unknown> {
-  const paths: Record<string, Record<string, unknown>> = {}
-  for (const s of specs) {
-    const params = [...s.path.matchAll(/\{(\w+)\}/g)].map((m) => ({
-      name: m[1],
-      in: 'path',
-      required: true,
-      schema: { type: 'string' },
-    }))
-    const requestBody =
-      s.body === undefined
-        ? undefined
-        : 'json' in s.body
-          ? { required: true, content: { 'application/json': { schema: jsonSchema(s.body.json) } } }
-          : {
-              required: true,
-              content: Object.fromEntries(s.body.raw.map((t) => [t, { schema: { type: 'string', format: 'binary' } }])),
-            }
-    paths[s.path] ??= {}
-    ;(paths[s.path] as Record<string, unknown>)[s.method] = {
-      summary: s.summary,
-      tags: [s.tag],
-      ...(params.length ? { parameters: params } : {}),
-      ...(requestBody ? { requestBody } : {}),
-      ...(s.access === 'public' ? { security: [] } : {}),
-      'x-lastmile-access': s.access,
-      responses: Object.fromEntries(
-        Object.entries(s.responses).map(([code, description]) => [
-          code,
-          Number(code) >= 400
-            ? { description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } }
-            : { description },
-        ]),
-      ),
-    }
-  }
-  return {
-    openapi: '3.1.0',
-    info: { title: 'lastmile', version, description: 'Inference server for the last mile of ML' },
-    paths,
-    components: {
-      securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'lm_<id>_<secret>' } },
-      schemas: {
-        Error: {
-          type: 'object',
-          required: ['error'],
-          properties: {
-            error: {
-              type: 'object',
-              required: ['code', 'message'],
-              properties: { code: { type: 'string' }, message: { type: 'string' }, details: { type: 'object' } },
-            },
-          },
-        },
-      },
-    },
-    security: [{ apiKey: [] }],
+/** A spec's every success status but 204 says what it answers: generated clients are typed by it. */
+function checkAnswers(spec: RouteSpec): void {
+  for (const [status, answer] of Object.entries(spec.responses)) {
+    const code = Number(status)
+    if (code >= 400 || code === 204) continue
+    if (typeof answer === 'string' || (!answer.json && !answer.media?.length))
+      throw new Error(`${spec.method} ${spec.path}: status ${status} needs a JSON schema or media types`)
   }
 }
 
-function jsonSchema(schema: z.ZodType): unknown {
-  const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<
-    string,
-    unknown
-  >
-  return rest
+/** Whether a query field takes repeated values (`?k=a&k=b`): an array, maybe optional or defaulted. */
+function isList(field: z.ZodType | undefined): boolean {
+  const def = field?._zod.def as { type: string; innerType?: z.ZodType } | undefined
+  if (!def) return false
+  return def.type === 'array' || (def.innerType !== undefined && isList(def.innerType))
+}
+
+/** The issues of a failed parse, each naming the parameter and the value sent. */
+function describeIssues(error: z.ZodError, kind: string, raw: Record<string, unknown>): string {
+  return error.issues
+    .map((i) => {
+      const name = String(i.path[0] ?? '')
+      const got = raw[name] === undefined ? '' : `, got ${JSON.stringify(raw[name])}`
+      return `${kind} '${name}': ${i.message}${got}`
+    })
+    .join('; ')
+}
+
+/**
+ * The query parsed with `schema`. An empty value is no value (`?start=` reads as absent); a
+ * parameter given twice takes its first value unless its schema is a list.
+ */
+function parseQuery(c: Context, schema: z.ZodObject): unknown {
+  const raw: Record<string, string | string[]> = {}
+  for (const [key, all] of Object.entries(c.req.queries())) {
+    const values = all.filter((v) => v !== '')
+    if (values.length > 0) raw[key] = isList(schema.shape[key]) ? values : (values[0] as string)
+  }
+  const parsed = schema.safeParse(raw)
+  if (!parsed.success) throw new InvalidRequestError(describeIssues(parsed.error, 'query parameter', raw))
+  return parsed.data
+}
+
+/** The path parameters parsed with `schema`: a path naming no resource (`/versions/abc`) is a 404. */
+function parseParams(c: Context, schema: z.ZodObject): unknown {
+  const raw = c.req.param() as Record<string, string>
+  const parsed = schema.safeParse(raw)
+  if (!parsed.success) throw new NotFoundError(describeIssues(parsed.error, 'path parameter', raw))
+  return { ...raw, ...parsed.data }
 }

@@ -53,6 +53,9 @@ const BY_MEDIA_TYPE = new Map<string, JobFormat>(
   }) as [string, JobFormat][],
 )
 
+/** The media types that name a job file's format (any other type needs `?format=`). */
+export const JOB_MEDIA_TYPES: readonly string[] = [...BY_MEDIA_TYPE.keys()]
+
 /** The format a `Content-Type` names (parameters and case ignored); undefined for any other type. */
 export function formatFromContentType(contentType: string | undefined): JobFormat | undefined {
   const media = contentType?.split(';')[0]?.trim().toLowerCase()

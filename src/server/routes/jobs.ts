@@ -5,11 +5,13 @@
 import type { IncomingMessage } from 'node:http'
 import { Readable } from 'node:stream'
 import type { Context, Hono } from 'hono'
-import { ForbiddenError, InvalidRequestError, UnsupportedMediaTypeError } from '../../errors.js'
-import { formatFromContentType, type JobFormat } from '../../jobs/io/index.js'
+import { z } from 'zod'
+import { ForbiddenError, UnsupportedMediaTypeError } from '../../errors.js'
+import { formatFromContentType, JOB_MEDIA_TYPES, type JobFormat } from '../../jobs/io/index.js'
 import { tooLarge } from '../../jobs/upload.js'
 import { authenticate, authorize, permits } from '../../registry/keys.js'
 import type { ApiKeyRecord, JobRecord, Role } from '../../store/types.js'
+import { jobSchema } from '../../wire/jobs.js'
 import { contentType } from '../body.js'
 import type { ServerDeps } from '../deps.js'
 import type { RouteTable } from '../route-table.js'
@@ -22,12 +24,27 @@ const MEDIA: Record<JobFormat, string> = {
   parquet: 'application/vnd.apache.parquet',
 }
 
-function formatParam(v: string | undefined): JobFormat | undefined {
-  if (v === undefined || v === '') return undefined
-  if (!(FORMATS as string[]).includes(v))
-    throw new InvalidRequestError(`format must be one of ${FORMATS.join(', ')}, got '${v}'`)
-  return v as JobFormat
-}
+const format = z.enum(FORMATS)
+
+const createQuery = z.object({
+  format: format.optional().describe("the file's format, when its Content-Type does not say"),
+  features: z
+    .string()
+    .transform((v) =>
+      v
+        .split(',')
+        .map((f) => f.trim())
+        .filter(Boolean),
+    )
+    .optional()
+    .describe('columns that form the [N, F] input, comma-separated (a,b,c)'),
+  max_error_share: z.coerce
+    .number()
+    .min(0)
+    .max(1)
+    .optional()
+    .describe('share of rows that may fail (0..1) before the job fails'),
+})
 
 export function jobRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): void {
   const { jobs } = deps
@@ -52,34 +69,28 @@ export function jobRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): void
       method: 'post',
       path: '/v1/workspaces/{ws}/pipelines/{name}/jobs',
       summary:
-        'Score a file through a deployed pipeline as a job: the body is the file (CSV, JSONL, Arrow, Parquet; by Content-Type or ?format=); ?features=a,b,c forms a [N, F] input from columns; ?max_error_share=',
+        'Score a file through a deployed pipeline as a job: the body is the file (CSV, JSONL, Arrow, Parquet; its format by Content-Type or ?format=)',
       tag,
       access: 'viewer',
-      body: { raw: Object.values(MEDIA) },
+      body: { raw: [...JOB_MEDIA_TYPES, 'application/octet-stream'] },
+      query: createQuery,
       responses: {
-        202: 'job accepted',
+        202: { description: 'the job, accepted (Location: its URL)', json: jobSchema },
         400: 'bad file or options',
         404: 'not deployed',
         413: 'too large',
         415: 'format',
       },
     },
-    async (c) => {
-      const q = c.req.query()
+    async (c, { query }) => {
       const { type } = contentType(c)
-      const format = formatParam(q.format) ?? formatFromContentType(type)
+      const format = query.format ?? formatFromContentType(type)
       if (!format) {
         throw new UnsupportedMediaTypeError(
           `cannot tell the file's format from Content-Type '${type}': send text/csv, application/x-ndjson, application/vnd.apache.arrow.file or .stream, application/vnd.apache.parquet, or add ?format=${FORMATS.join('|')}`,
         )
       }
-      const share = q.max_error_share === undefined ? undefined : Number(q.max_error_share)
-      if (share !== undefined && !(share >= 0 && share <= 1))
-        throw new InvalidRequestError(`max_error_share must be a number in [0, 1], got '${q.max_error_share}'`)
-      const features = q.features
-        ?.split(',')
-        .map((f) => f.trim())
-        .filter(Boolean)
+      const { features, max_error_share: share } = query
       const key = await keyOf(c)
       const limit = jobs.uploadLimit(key?.role)
       // A declared size past the sender's limit is refused before a byte of the body is stored.
@@ -110,7 +121,7 @@ export function jobRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): void
       summary: "The workspace's jobs, newest first",
       tag,
       access: 'viewer',
-      responses: { 200: 'jobs' },
+      responses: { 200: { description: 'the jobs', json: z.array(jobSchema) } },
     },
     async (c) => c.json((await jobs.list(param(c, 'ws'))).map((j) => jobs.view(j))),
   )
@@ -122,7 +133,7 @@ export function jobRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): void
       summary: 'Status and progress: rows done and total, rows/s, ETA, errors',
       tag,
       access: 'key',
-      responses: { 200: 'job', 404: 'none' },
+      responses: { 200: { description: 'the job', json: jobSchema }, 404: 'none' },
     },
     async (c) => c.json(jobs.view((await jobFor(c, 'viewer')).job)),
   )
@@ -135,7 +146,12 @@ export function jobRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): void
         'Cancel a queued or running job; delete a finished one and its files (the key that created it, or a deployer or admin of its workspace)',
       tag,
       access: 'key',
-      responses: { 200: 'cancelled', 204: 'deleted', 403: 'not the creator nor a deployer', 404: 'none' },
+      responses: {
+        200: { description: 'cancelled: the job', json: jobSchema },
+        204: 'deleted',
+        403: 'not the creator nor a deployer',
+        404: 'none',
+      },
     },
     async (c) => {
       const { job, key } = await jobFor(c, 'viewer')
@@ -153,15 +169,19 @@ export function jobRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): void
     {
       method: 'get',
       path: '/v1/jobs/{id}/result',
-      summary:
-        'The input columns plus out.* columns, in input order: ?format=csv|jsonl|arrow|parquet (default: the input format)',
+      summary: 'The result: the input columns plus out.* columns, in input order',
       tag,
       access: 'key',
-      responses: { 200: 'the result file', 404: 'none', 409: 'not succeeded' },
+      query: z.object({ format: format.optional().describe("the result's format; the input's by default") }),
+      responses: {
+        200: { description: 'the result file', media: Object.values(MEDIA) },
+        404: 'none',
+        409: 'not succeeded',
+      },
     },
-    async (c) => {
+    async (c, { query }) => {
       const { job } = await jobFor(c, 'viewer')
-      const { format, body } = await jobs.result(job.id, formatParam(c.req.query('format')))
+      const { format, body } = await jobs.result(job.id, query.format)
       c.header('Content-Type', MEDIA[format])
       c.header('Content-Disposition', `attachment; filename="${job.id}.${format === 'arrow' ? 'arrows' : format}"`)
       return c.body(Readable.toWeb(Readable.from(body)) as unknown as ReadableStream<Uint8Array>)

@@ -1,8 +1,10 @@
 /** API key routes of a workspace: create (the key is shown once), list (never the secrets), revoke. */
 import type { Context, Hono } from 'hono'
+import { z } from 'zod'
 import { NotFoundError } from '../../errors.js'
 import { createApiKey } from '../../registry/keys.js'
 import { keyRequestSchema } from '../../registry/schemas.js'
+import { apiKeyJson, apiKeySchema, createdApiKeySchema, revokedSchema } from '../../wire/registry.js'
 import type { ServerDeps } from '../deps.js'
 import { jsonBody, type RouteTable } from '../route-table.js'
 
@@ -21,16 +23,13 @@ export function keyRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): void
       tag,
       access: 'admin',
       body: { json: keyRequestSchema },
-      responses: { 201: 'key', 404: 'no workspace' },
+      responses: { 201: { description: 'the key, with its secret', json: createdApiKeySchema }, 404: 'no workspace' },
     },
     async (c) => {
       const { name, role } = await jsonBody(c, deps, keyRequestSchema)
       await r.requireWorkspace(param(c, 'ws'))
       const k = await createApiKey(deps.store, param(c, 'ws'), name, role)
-      return c.json(
-        { id: k.id, key: k.key, workspace: k.workspace, name: k.name, role: k.role, created_at: k.createdAt },
-        201,
-      )
+      return c.json({ ...apiKeyJson(k), key: k.key }, 201)
     },
   )
   routes.add(
@@ -41,18 +40,9 @@ export function keyRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): void
       summary: 'List API keys (never the secrets)',
       tag,
       access: 'admin',
-      responses: { 200: 'keys' },
+      responses: { 200: { description: 'the keys, without secrets', json: z.array(apiKeySchema) } },
     },
-    async (c) =>
-      c.json(
-        (await deps.store.listApiKeys(param(c, 'ws'))).map((k) => ({
-          id: k.id,
-          workspace: k.workspace,
-          name: k.name,
-          role: k.role,
-          created_at: k.createdAt,
-        })),
-      ),
+    async (c) => c.json((await deps.store.listApiKeys(param(c, 'ws'))).map(apiKeyJson)),
   )
   routes.add(
     app,
@@ -62,7 +52,7 @@ export function keyRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): void
       summary: 'Revoke an API key',
       tag,
       access: 'admin',
-      responses: { 200: 'revoked', 404: 'none' },
+      responses: { 200: { description: 'revoked', json: revokedSchema }, 404: 'none' },
     },
     async (c) => {
       const key = (await deps.store.listApiKeys(param(c, 'ws'))).find((k) => k.id === param(c, 'id'))

@@ -9,21 +9,39 @@ import type { AssayResult } from '../../assays/assay.js'
 import { binsChart, scoresChart } from '../../assays/charts.js'
 import type { ScheduleState } from '../../assays/scheduler.js'
 import { parseTime } from '../../assays/time.js'
-import { InvalidRequestError, NotFoundError } from '../../errors.js'
+import { errorMessage, NotFoundError } from '../../errors.js'
 import type { AssayRecord, AssayResultRecord } from '../../store/types.js'
+import {
+  type Assay,
+  type AssayWindow,
+  assayResultSchema,
+  assaySchema,
+  assayWindowSchema,
+  deletedAssaySchema,
+} from '../../wire/assays.js'
+import { logRowSchema } from '../../wire/observe.js'
 import type { ServerDeps } from '../deps.js'
 import { jsonBody, type RouteTable } from '../route-table.js'
 
 const param = (c: Context, name: string) => c.req.param(name) as string
-const assayId = (c: Context) => {
-  const id = Number(c.req.param('id'))
-  if (!Number.isInteger(id)) throw new NotFoundError(`'${c.req.param('id')}' is not an assay id`)
-  return id
-}
-const optionalTime = (v: string | undefined) => (v === undefined || v === '' ? undefined : parseTime(v))
+/** `{id}` of an assay. */
+const assayParams = z.object({ id: z.coerce.number().int().describe('the assay id') })
+/** A point in time in a query: ISO 8601, or ms since the epoch. */
+const time = z
+  .string()
+  .transform((v, ctx) => {
+    try {
+      return parseTime(v)
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: errorMessage(e) })
+      return z.NEVER
+    }
+  })
+  .describe('ISO 8601 time, or ms since the epoch')
 
 /** An assay as the API shows it, with where the scheduler stands (once it has looked at it). */
-const assayJson = (a: AssayRecord, schedule?: ScheduleState) => ({
+const assayJson = (a: AssayRecord, schedule?: ScheduleState): Assay => ({
+  ...(a.config as Omit<Assay, 'id' | 'workspace' | 'baseline_values' | 'created_at'>),
   id: a.id,
   workspace: a.workspace,
   pipeline: a.pipeline,
@@ -31,20 +49,32 @@ const assayJson = (a: AssayRecord, schedule?: ScheduleState) => ({
   active: a.active,
   baseline_values: a.baseline.length,
   created_at: a.createdAt,
-  ...a.config,
   ...(schedule ? { schedule } : {}),
 })
-const resultJson = (r: AssayResultRecord) => ({
-  window_start: new Date(r.windowStart).toISOString(),
-  window_end: new Date(r.windowEnd).toISOString(),
-  score: r.status === 'no_data' ? null : r.score,
-  status: r.status,
-  ...r.result,
-})
+const resultJson = (r: AssayResultRecord): AssayWindow =>
+  ({
+    window_start: new Date(r.windowStart).toISOString(),
+    window_end: new Date(r.windowEnd).toISOString(),
+    score: r.status === 'no_data' ? null : r.score,
+    status: r.status,
+    ...r.result,
+  }) as AssayWindow
 
 const runSchema = z
   .object({ start: z.union([z.string(), z.number()]), end: z.union([z.string(), z.number()]) })
   .strict()
+
+const logsQuery = z.object({
+  start: time.optional().describe('rows from this time on (ISO 8601, or ms since the epoch)'),
+  end: time.optional().describe('rows before this time'),
+  limit: z.coerce.number().int().min(1).default(1000).describe('rows at most'),
+  columns: z
+    .string()
+    .transform((v) => v.split(',').map((s) => s.trim()))
+    .optional()
+    .describe('columns to keep besides time, comma-separated (in.x,out.y)'),
+  format: z.enum(['json', 'arrow']).default('json'),
+})
 
 export function observeRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): void {
   const { assays, inferenceLog } = deps
@@ -56,24 +86,26 @@ export function observeRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): 
     {
       method: 'get',
       path: '/v1/workspaces/{ws}/pipelines/{name}/logs',
-      summary: 'The inference log: ?start=&end= (ISO or ms), &limit=, &columns=a,b, &format=json|arrow',
+      summary: 'The inference log, oldest rows first, as JSON or Arrow',
       tag,
       access: 'viewer',
-      responses: { 200: 'rows, oldest first', 400: 'bad query' },
+      query: logsQuery,
+      responses: {
+        200: {
+          description: 'rows, oldest first',
+          json: z.array(logRowSchema),
+          media: ['application/vnd.apache.arrow.stream'],
+        },
+        400: 'bad query',
+      },
     },
-    async (c) => {
-      const q = c.req.query()
-      const limit = q.limit === undefined ? 1000 : Number(q.limit)
-      if (!Number.isInteger(limit) || limit < 1)
-        throw new InvalidRequestError(`limit must be a positive integer, got '${q.limit}'`)
+    async (c, { query: q }) => {
       await deps.registry.requireWorkspace(param(c, 'ws'))
-      const start = optionalTime(q.start)
-      const end = optionalTime(q.end)
       const rows = await inferenceLog.query(param(c, 'ws'), param(c, 'name'), {
-        ...(start !== undefined ? { start } : {}),
-        ...(end !== undefined ? { end } : {}),
-        limit,
-        ...(q.columns ? { columns: q.columns.split(',').map((s) => s.trim()) } : {}),
+        ...(q.start !== undefined ? { start: q.start } : {}),
+        ...(q.end !== undefined ? { end: q.end } : {}),
+        limit: q.limit,
+        ...(q.columns ? { columns: q.columns } : {}),
       })
       if (q.format === 'arrow') {
         const names = [...new Set(rows.flatMap((r) => Object.keys(r)))]
@@ -82,8 +114,6 @@ export function observeRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): 
         c.header('Content-Type', 'application/vnd.apache.arrow.stream')
         return c.body(tableToIPC(table, { format: 'stream' }) as Uint8Array<ArrayBuffer>)
       }
-      if (q.format !== undefined && q.format !== 'json')
-        throw new InvalidRequestError(`format must be json or arrow, got '${q.format}'`)
       return c.json(rows)
     },
   )
@@ -98,7 +128,7 @@ export function observeRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): 
       access: 'deployer',
       body: { json: z.record(z.string(), z.unknown()) },
       responses: {
-        201: 'assay',
+        201: { description: 'the assay', json: assaySchema },
         400: 'invalid definition, a window below the minimum, or a webhook the outbound policy refuses',
         404: 'no pipeline',
         409: 'name taken',
@@ -112,7 +142,14 @@ export function observeRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): 
   )
   routes.add(
     app,
-    { method: 'get', path: A, summary: 'List assays', tag, access: 'viewer', responses: { 200: 'assays' } },
+    {
+      method: 'get',
+      path: A,
+      summary: 'List assays',
+      tag,
+      access: 'viewer',
+      responses: { 200: { description: 'the assays', json: z.array(assaySchema) } },
+    },
     async (c) => c.json((await assays.list(param(c, 'ws'))).map((a) => assayJson(a, assays.schedule(a.id)))),
   )
   routes.add(
@@ -124,7 +161,10 @@ export function observeRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): 
       tag,
       access: 'viewer',
       body: { json: z.record(z.string(), z.unknown()) },
-      responses: { 200: 'result', 400: 'invalid, or more values than one request may carry' },
+      responses: {
+        200: { description: 'the window scored', json: assayResultSchema },
+        400: 'invalid, or more values than one request may carry',
+      },
     },
     async (c) => c.json(await assays.preview(await jsonBody(c, deps, z.unknown()))),
   )
@@ -136,10 +176,11 @@ export function observeRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): 
       summary: 'One assay',
       tag,
       access: 'viewer',
-      responses: { 200: 'assay', 404: 'none' },
+      params: assayParams,
+      responses: { 200: { description: 'the assay', json: assaySchema }, 404: 'none' },
     },
-    async (c) => {
-      const a = await assays.get(param(c, 'ws'), assayId(c))
+    async (c, { params }) => {
+      const a = await assays.get(param(c, 'ws'), params.id)
       return c.json(assayJson(a, assays.schedule(a.id)))
     },
   )
@@ -151,11 +192,12 @@ export function observeRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): 
       summary: 'Delete an assay and its results',
       tag,
       access: 'deployer',
-      responses: { 200: 'deleted', 404: 'none' },
+      params: assayParams,
+      responses: { 200: { description: 'deleted', json: deletedAssaySchema }, 404: 'none' },
     },
-    async (c) => {
-      await assays.delete(param(c, 'ws'), assayId(c))
-      return c.json({ deleted: assayId(c) })
+    async (c, { params }) => {
+      await assays.delete(param(c, 'ws'), params.id)
+      return c.json({ deleted: params.id })
     },
   )
   routes.add(
@@ -167,11 +209,16 @@ export function observeRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): 
       tag,
       access: 'deployer',
       body: { json: runSchema },
-      responses: { 200: 'results', 400: 'bad range, or more windows than one run may score', 404: 'none' },
+      params: assayParams,
+      responses: {
+        200: { description: 'the windows scored', json: z.array(assayWindowSchema) },
+        400: 'bad range, or more windows than one run may score',
+        404: 'none',
+      },
     },
-    async (c) => {
+    async (c, { params }) => {
       const range = await jsonBody(c, deps, runSchema)
-      return c.json((await assays.run(param(c, 'ws'), assayId(c), range)).map(resultJson))
+      return c.json((await assays.run(param(c, 'ws'), params.id, range)).map(resultJson))
     },
   )
   routes.add(
@@ -179,35 +226,45 @@ export function observeRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): 
     {
       method: 'get',
       path: `${A}/{id}/results`,
-      summary: 'Stored results, ?start=&end=',
+      summary: 'Stored results, oldest window first',
       tag,
       access: 'viewer',
-      responses: { 200: 'results', 404: 'none' },
+      params: assayParams,
+      query: z.object({
+        start: time.optional().describe('windows starting at or after this time'),
+        end: time.optional().describe('windows starting before this time'),
+      }),
+      responses: { 200: { description: 'the stored windows', json: z.array(assayWindowSchema) }, 404: 'none' },
     },
-    async (c) =>
-      c.json(
-        (await assays.results(param(c, 'ws'), assayId(c), c.req.query('start'), c.req.query('end'))).map(resultJson),
-      ),
+    async (c, { params, query }) =>
+      c.json((await assays.results(param(c, 'ws'), params.id, query.start, query.end)).map(resultJson)),
   )
   routes.add(
     app,
     {
       method: 'get',
       path: `${A}/{id}/chart.svg`,
-      summary:
-        'SVG: ?kind=scores (score over time, thresholds drawn; default) or ?kind=bins (baseline vs the latest or ?window_start= window)',
+      summary: 'A chart as SVG: the score over time, or the bins of one window against the baseline',
       tag,
       access: 'viewer',
-      responses: { 200: 'image/svg+xml', 404: 'none' },
+      params: assayParams,
+      query: z.object({
+        kind: z
+          .enum(['scores', 'bins'])
+          .default('scores')
+          .describe('scores: the score over time, thresholds drawn; bins: baseline vs a window'),
+        window_start: time.optional().describe('the window of a bins chart (default: the latest scored)'),
+      }),
+      responses: { 200: { description: 'the chart', media: ['image/svg+xml'] }, 404: 'none' },
     },
-    async (c) => {
-      const a = await assays.get(param(c, 'ws'), assayId(c))
+    async (c, { params, query }) => {
+      const a = await assays.get(param(c, 'ws'), params.id)
       const results = await assays.results(a.workspace, a.id)
       const cfg = a.config as { iopath: string; warning_threshold?: number; alert_threshold?: number }
       const title = `${a.name}: ${a.pipeline} ${cfg.iopath}`
       let svg: string
-      if ((c.req.query('kind') ?? 'scores') === 'bins') {
-        const at = optionalTime(c.req.query('window_start'))
+      if (query.kind === 'bins') {
+        const at = query.window_start
         const scored = results.filter((r) => r.status !== 'no_data')
         const r = at === undefined ? scored[scored.length - 1] : scored.find((x) => x.windowStart === at)
         if (!r)

@@ -4,11 +4,14 @@
  * `dataset` query; and a deployment's status.
  */
 import type { Context, Hono } from 'hono'
+import { z } from 'zod'
 import { UnsupportedMediaTypeError } from '../../errors.js'
 import type { ArrowFormat } from '../../formats/arrow.js'
 import { type DatasetQuery, selectDataset } from '../../formats/dataset.js'
 import type { Deployment } from '../../serving/deployment.js'
 import type { Store } from '../../store/types.js'
+import { datasetQuerySchema, recordsRowSchema } from '../../wire/records.js'
+import { deploymentStatusSchema } from '../../wire/registry.js'
 import { negotiate } from '../accept.js'
 import { answer, contentType, type InferenceBody, inferenceBody } from '../body.js'
 import type { ServerDeps } from '../deps.js'
@@ -82,8 +85,13 @@ export function inferenceRoutes(app: Hono, routes: RouteTable, deps: ServerDeps)
     errorStyle: 'wallaroo' as const,
     access: 'viewer' as const,
     body: { raw: ['application/json; format=pandas-records', ...Object.keys(ARROW_TYPES)] },
+    query: datasetQuerySchema,
     responses: {
-      200: 'one record (or Arrow row) per input row',
+      200: {
+        description: 'one record (or Arrow row) per input row',
+        json: z.array(recordsRowSchema),
+        media: Object.keys(ARROW_TYPES),
+      },
       400: 'bad request or input',
       404: 'not deployed',
       413: 'body too large',
@@ -153,7 +161,7 @@ export function inferenceRoutes(app: Hono, routes: RouteTable, deps: ServerDeps)
       summary: 'Deployment status',
       tag,
       access: 'viewer',
-      responses: { 200: 'status', 404: 'not deployed' },
+      responses: { 200: { description: 'the deployment', json: deploymentStatusSchema }, 404: 'not deployed' },
     },
     (c) => {
       const { ws, name } = c.req.param() as { ws: string; name: string }

@@ -10,6 +10,14 @@ import type { Deployment } from '../../serving/deployment.js'
 import { VERSION } from '../../version.js'
 import { answer, type InferenceBody, inferenceBody } from '../body.js'
 import type { ServerDeps } from '../deps.js'
+import {
+  inferResponseSchema,
+  liveSchema,
+  modelMetadataSchema,
+  modelReadySchema,
+  readySchema,
+  serverMetadataSchema,
+} from '../../wire/oip.js'
 import type { RouteTable } from '../route-table.js'
 
 const WORKSPACE = 'default'
@@ -48,7 +56,7 @@ export function v2Routes(app: Hono, routes: RouteTable, deps: ServerDeps): void 
       tag,
       errorStyle,
       access: 'public',
-      responses: { 200: 'alive' },
+      responses: { 200: { description: 'alive', json: liveSchema } },
     },
     (c) => c.json({ live: true }),
   )
@@ -61,7 +69,10 @@ export function v2Routes(app: Hono, routes: RouteTable, deps: ServerDeps): void 
       tag,
       errorStyle,
       access: 'public',
-      responses: { 200: 'ready', 503: 'draining or shutting down' },
+      responses: {
+        200: { description: 'ready', json: readySchema },
+        503: { description: 'not ready: a deployment drains, or the server shuts down', json: readySchema },
+      },
     },
     (c) => {
       const ready = manager.list().every((d) => d.state === 'ready') && !deps.shuttingDown()
@@ -79,7 +90,7 @@ export function v2Routes(app: Hono, routes: RouteTable, deps: ServerDeps): void 
         tag,
         errorStyle,
         access: 'viewer',
-        responses: { 200: 'name, version, extensions' },
+        responses: { 200: { description: 'name, version, extensions', json: serverMetadataSchema } },
       },
       (c) => c.json({ name: 'lastmile', version: VERSION, extensions: EXTENSIONS }),
     )
@@ -143,7 +154,7 @@ export function v2Routes(app: Hono, routes: RouteTable, deps: ServerDeps): void 
         tag,
         errorStyle,
         access: 'viewer',
-        responses: { 200: 'metadata', 404: 'not deployed' },
+        responses: { 200: { description: 'inputs and outputs', json: modelMetadataSchema }, 404: 'not deployed' },
       },
       metadata,
     )
@@ -156,7 +167,11 @@ export function v2Routes(app: Hono, routes: RouteTable, deps: ServerDeps): void 
         tag,
         errorStyle,
         access: 'viewer',
-        responses: { 200: 'ready', 404: 'not deployed', 503: 'not ready' },
+        responses: {
+          200: { description: 'ready', json: modelReadySchema },
+          404: 'not deployed',
+          503: { description: 'not ready', json: modelReadySchema },
+        },
       },
       ready,
     )
@@ -171,7 +186,12 @@ export function v2Routes(app: Hono, routes: RouteTable, deps: ServerDeps): void 
         access: 'viewer',
         body: { raw: ['application/json', 'application/octet-stream'] },
         responses: {
-          200: 'outputs',
+          200: {
+            description:
+              'the outputs: JSON, or with the binary extension a JSON header (Inference-Header-Content-Length bytes) then the tensors',
+            json: inferResponseSchema,
+            media: ['application/octet-stream'],
+          },
           400: 'bad request or input',
           404: 'not deployed',
           413: 'body too large',

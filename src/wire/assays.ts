@@ -1,0 +1,89 @@
+/**
+ * What the assay routes answer: an assay as defined (its baseline's values counted, not listed)
+ * and where the scheduler stands with it, and the result of scoring a window. Every key is
+ * snake_case.
+ */
+import { z } from 'zod'
+import { summarizerSchema } from '../assays/assay.js'
+import { durationSchema, timeSchema } from '../assays/time.js'
+import { timestamp } from './registry.js'
+
+const summary = {
+  count: z.number(),
+  min: z.number(),
+  max: z.number(),
+  mean: z.number(),
+  median: z.number(),
+  std: z.number(),
+}
+
+/** One window scored against the baseline (also the preview route's answer). */
+export const assayResultSchema = z
+  .object({
+    score: z.number(),
+    status: z.enum(['ok', 'warning', 'alert']),
+    /** Shares per bin (outlier bins first and last when kept) and the edges between them. */
+    bins: z.object({
+      labels: z.array(z.string()),
+      edges: z.array(z.number()),
+      baseline: z.array(z.number()),
+      window: z.array(z.number()),
+    }),
+    baseline_summary: z.object({ ...summary, edges: z.array(z.number()), nan: z.number().int() }),
+    window_summary: z.object({ ...summary, nan: z.number().int() }),
+    ks: z.object({ statistic: z.number(), p_value: z.number() }),
+    wasserstein: z.number(),
+    jensen_shannon: z.number(),
+  })
+  .meta({ id: 'AssayResult' })
+
+const window = { window_start: timestamp, window_end: timestamp }
+
+/** A stored window: scored, or without a value in the log (`no_data`). */
+export const assayWindowSchema = z
+  .union([
+    assayResultSchema.extend(window),
+    z.object({ ...window, score: z.null(), status: z.literal('no_data'), values: z.literal(0) }),
+  ])
+  .meta({ id: 'AssayWindow' })
+
+export const assaySchema = z
+  .object({
+    id: z.number().int(),
+    workspace: z.string(),
+    pipeline: z.string(),
+    name: z.string(),
+    /** Whether the scheduler runs it. */
+    active: z.boolean(),
+    /** How many values the frozen baseline holds. */
+    baseline_values: z.number().int(),
+    created_at: timestamp,
+    /** `in.<input>[i]` or `out.<output>[i]`. */
+    iopath: z.string(),
+    /** The log range the baseline was read from, or how many values were given. */
+    baseline: z.union([z.object({ start: timeSchema, end: timeSchema }), z.object({ values: z.number().int() })]),
+    summarizer: summarizerSchema,
+    warning_threshold: z.number().optional(),
+    alert_threshold: z.number(),
+    window: z.object({ width: durationSchema, interval: durationSchema.optional(), start: timeSchema }),
+    webhooks: z.array(z.string()),
+    /** Where the scheduler stands (once it has looked at the assay). */
+    schedule: z
+      .object({
+        /** Start of the next window it will score. */
+        next_window_start: timestamp,
+        /** Windows that have ended and are not scored yet. */
+        windows_behind: z.number().int(),
+        /** More windows were due than one tick scores: they are scored over the next ticks, oldest first. */
+        catching_up: z.boolean(),
+      })
+      .optional(),
+  })
+  .meta({ id: 'Assay' })
+
+/** The answer of deleting an assay: its id. */
+export const deletedAssaySchema = z.object({ deleted: z.number().int() })
+
+export type AssayResult = z.infer<typeof assayResultSchema>
+export type AssayWindow = z.infer<typeof assayWindowSchema>
+export type Assay = z.infer<typeof assaySchema>

@@ -1,0 +1,36 @@
+/**
+ * What the batch job routes answer: a job's status and progress (the same view for creating,
+ * listing, following and cancelling it). Every key is snake_case.
+ */
+import { z } from 'zod'
+import { timestamp } from './registry.js'
+
+export const jobSchema = z
+  .object({
+    id: z.string(),
+    workspace: z.string(),
+    pipeline: z.string(),
+    status: z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']),
+    /** The input file's format. */
+    format: z.enum(['csv', 'jsonl', 'arrow', 'parquet']),
+    rows_done: z.number().int(),
+    /** Known up front for Parquet and Arrow files; at the end for the others. */
+    rows_total: z.number().int().nullable(),
+    /** 0..1, from rows when the total is known, else from bytes read. */
+    progress: z.number().nullable(),
+    rows_per_second: z.number().nullable(),
+    eta_seconds: z.number().nullable(),
+    error_count: z.number().int(),
+    /** The first row errors (capped), in row order; rows count from 0. */
+    errors: z.array(z.object({ row: z.number().int(), message: z.string() })),
+    /** Why the job failed. */
+    error: z.string().nullable(),
+    /** Starts the server did not survive (see LASTMILE_JOB_MAX_ATTEMPTS). */
+    attempts: z.number().int(),
+    created_at: timestamp,
+    started_at: timestamp.nullable(),
+    finished_at: timestamp.nullable(),
+  })
+  .meta({ id: 'Job' })
+
+export type Job = z.infer<typeof jobSchema>

@@ -1,0 +1,164 @@
+/**
+ * What the registry routes answer (workspaces, models, pipelines, deployments, API keys), as zod
+ * schemas: the server documents its routes with them (`/openapi.json`), its handlers are typed by
+ * them, and lastmile's client takes its types from them. Every key is snake_case.
+ */
+import { z } from 'zod'
+import { BACKENDS } from '../engine/types.js'
+import { batchingSchema } from '../serving/batcher.js'
+import { NON_FINITE_POLICIES } from '../serving/finite.js'
+import type { ApiKeyRecord, ModelRecord, PipelineRecord, WorkspaceRecord } from '../store/types.js'
+
+/** An ISO 8601 timestamp. */
+export const timestamp = z.string().describe('ISO 8601 time')
+
+export const workspaceSchema = z.object({ name: z.string(), created_at: timestamp }).meta({ id: 'Workspace' })
+
+export const workspaceDetailSchema = workspaceSchema
+  .extend({
+    /** Distinct model names. */
+    models: z.number().int(),
+    pipelines: z.number().int(),
+    /** Names of the workspace's deployed pipelines. */
+    deployed: z.array(z.string()),
+  })
+  .meta({ id: 'WorkspaceDetail' })
+
+export const tensorMetaSchema = z
+  .object({
+    name: z.string(),
+    /** Open Inference Protocol datatype (FP32, INT64, BYTES, ...). */
+    datatype: z.string(),
+    /** -1 for a dimension of any size. */
+    shape: z.array(z.number().int()),
+  })
+  .meta({ id: 'TensorMeta' })
+
+export const modelVersionSchema = z
+  .object({
+    workspace: z.string(),
+    name: z.string(),
+    version: z.number().int().min(1),
+    /** Of the model's bytes, hex. */
+    sha256: z.string(),
+    /** Bytes. */
+    size: z.number().int(),
+    inputs: z.array(tensorMetaSchema),
+    outputs: z.array(tensorMetaSchema),
+    created_at: timestamp,
+  })
+  .meta({ id: 'ModelVersion' })
+
+export const modelUploadSchema = modelVersionSchema
+  .extend({ created: z.boolean().describe('false: these bytes were already this version') })
+  .meta({ id: 'ModelUpload' })
+
+export const modelSummarySchema = z
+  .object({ name: z.string(), versions: z.number().int(), latest: modelVersionSchema })
+  .meta({ id: 'ModelSummary' })
+
+export const modelSchema = z.object({ name: z.string(), versions: z.array(modelVersionSchema) }).meta({ id: 'Model' })
+
+export const pipelineVersionSchema = z
+  .object({
+    workspace: z.string(),
+    name: z.string(),
+    version: z.number().int().min(1),
+    /** The steps as given when the version was created. */
+    steps: z.array(z.unknown()),
+    created_at: timestamp,
+  })
+  .meta({ id: 'PipelineVersion' })
+
+export const pipelinePutSchema = pipelineVersionSchema
+  .extend({ deployed: z.boolean().describe('whether the deployed pipeline moved to this version') })
+  .meta({ id: 'PipelinePut' })
+
+const backend = z.enum(BACKENDS)
+
+export const deploymentStatusSchema = z
+  .object({
+    workspace: z.string(),
+    pipeline: z.string(),
+    pipeline_version: z.number().int(),
+    /** The pipeline's models, e.g. "a:1" or "a:1,b:2". */
+    model: z.string(),
+    models: z.array(z.string()),
+    state: z.enum(['ready', 'draining', 'stopped']),
+    backend,
+    active_backend: backend,
+    /** Where the first model runs right now. */
+    path: z.enum(['gpu', 'cpu']),
+    replicas: z.number().int(),
+    /** Per model stage: its routing, and where each model runs right now. */
+    stages: z.array(
+      z.object({
+        routing: z.string(),
+        models: z.array(
+          z.object({ model: z.string(), backend, active_backend: backend, path: z.enum(['gpu', 'cpu']) }),
+        ),
+      }),
+    ),
+    queued_rows: z.number().int(),
+    batching: batchingSchema,
+    /** NaN and ±Infinity in float inputs: refused with a 400, or passed to the model. */
+    non_finite_inputs: z.enum(NON_FINITE_POLICIES),
+  })
+  .meta({ id: 'DeploymentStatus' })
+
+export const pipelineSummarySchema = pipelineVersionSchema
+  .extend({ deployment: deploymentStatusSchema.nullable() })
+  .meta({ id: 'PipelineSummary' })
+
+export const pipelineSchema = z
+  .object({ name: z.string(), versions: z.array(pipelineVersionSchema), deployment: deploymentStatusSchema.nullable() })
+  .meta({ id: 'Pipeline' })
+
+const role = z.enum(['admin', 'deployer', 'viewer'])
+
+export const apiKeySchema = z
+  .object({ id: z.string(), workspace: z.string(), name: z.string(), role, created_at: timestamp })
+  .meta({ id: 'ApiKey' })
+
+export const createdApiKeySchema = apiKeySchema
+  .extend({ key: z.string().describe('the secret, shown this once: send it as `Authorization: Bearer <key>`') })
+  .meta({ id: 'CreatedApiKey' })
+
+// Records as the wire shows them: the store's camelCase fields become snake_case keys here, once.
+
+export function workspaceJson(w: WorkspaceRecord): Workspace {
+  return { name: w.name, created_at: w.createdAt }
+}
+
+export function modelJson(m: ModelRecord): ModelVersion {
+  const { workspace, name, version, sha256, size, inputs, outputs } = m
+  return { workspace, name, version, sha256, size, inputs, outputs, created_at: m.createdAt }
+}
+
+export function pipelineJson(p: PipelineRecord): PipelineVersion {
+  return { workspace: p.workspace, name: p.name, version: p.version, steps: p.steps, created_at: p.createdAt }
+}
+
+/** A key as listed: its record without the secret's hash (the secret, when given, is shown once). */
+export function apiKeyJson(k: Omit<ApiKeyRecord, 'hash'>): ApiKey {
+  return { id: k.id, workspace: k.workspace, name: k.name, role: k.role, created_at: k.createdAt }
+}
+
+/** The answers of DELETE and undeploy: what was removed. */
+export const deletedSchema = z.object({ deleted: z.string() })
+export const undeployedSchema = z.object({ undeployed: z.string() })
+export const revokedSchema = z.object({ revoked: z.string() })
+
+export type Workspace = z.infer<typeof workspaceSchema>
+export type WorkspaceDetail = z.infer<typeof workspaceDetailSchema>
+export type ModelVersion = z.infer<typeof modelVersionSchema>
+export type ModelUpload = z.infer<typeof modelUploadSchema>
+export type ModelSummary = z.infer<typeof modelSummarySchema>
+export type Model = z.infer<typeof modelSchema>
+export type PipelineVersion = z.infer<typeof pipelineVersionSchema>
+export type PipelinePut = z.infer<typeof pipelinePutSchema>
+export type PipelineSummary = z.infer<typeof pipelineSummarySchema>
+export type Pipeline = z.infer<typeof pipelineSchema>
+export type DeploymentStatus = z.infer<typeof deploymentStatusSchema>
+export type ApiKey = z.infer<typeof apiKeySchema>
+export type CreatedApiKey = z.infer<typeof createdApiKeySchema>
