@@ -12,6 +12,7 @@ import { InvalidConfigError } from '../errors.js'
 import { createApiKey } from '../registry/keys.js'
 import { SqliteStore } from '../store/sqlite-store.js'
 import type { Role } from '../store/types.js'
+import { apiKeyJson } from '../wire/registry.js'
 
 export interface AdminArgs {
   positionals: string[]
@@ -46,14 +47,9 @@ export async function runAdmin(config: Config, area: string, args: AdminArgs): P
     const store = SqliteStore.open(config.dataDir)
     try {
       if (!(await store.getWorkspace(ws))) throw new InvalidConfigError(`no workspace '${ws}' in ${config.dataDir}`)
-      print(
-        await createApiKey(
-          store,
-          ws,
-          args.name ?? 'cli',
-          need(args.role, '--role (admin, deployer or viewer)') as Role,
-        ),
-      )
+      const role = need(args.role, '--role (admin, deployer or viewer)') as Role
+      const k = await createApiKey(store, ws, args.name ?? 'cli', role)
+      print({ ...apiKeyJson(k), key: k.key }) // as `keys create` against a server prints it
     } finally {
       await store.close()
     }

@@ -49,12 +49,15 @@ describe.runIf(built)(
         },
       )
       expect(r.status, r.stderr).toBe(0)
-      expect(JSON.parse(r.stdout)).toMatchObject({
+      const key = JSON.parse(r.stdout)
+      expect(key).toMatchObject({
         workspace: 'default',
         role: 'admin',
         name: 'root',
         key: expect.stringMatching(/^lm_/),
+        created_at: expect.any(String), // as `keys create` against a server prints it: never createdAt
       })
+      expect(key).not.toHaveProperty('createdAt')
     })
   },
 )
