@@ -10,6 +10,7 @@ import { silentLogger } from '../../src/log.js'
 import { GraphBuilder } from '../../src/onnx/builder.js'
 import { buildServer } from '../../src/server/serve.js'
 import { type DeploymentSpec, type InferenceRecord, singleModelSpec } from '../../src/serving/deployment.js'
+import { checkedRequest } from './openapi-check.js'
 
 export function tempDir(prefix = 'lastmile-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix))
@@ -46,10 +47,34 @@ export function spec(
   return singleModelSpec({ pipeline, model: { name: pipeline, version, bytes }, ...over })
 }
 
-/** A built (not listening) server with a record of what it logged as inferences. */
+/** Something answering requests in-process: a Hono app, or anything with its `request`. */
+type Requestable = { request(url: string, init?: RequestInit): Response | Promise<Response> }
+
+const checked = new WeakSet<Requestable>()
+
+/**
+ * Check every response `app.request` gives against the app's OpenAPI document from now on (route
+ * and status documented, JSON bodies valid against their schemas: openapi-check.ts). Returns `app`.
+ */
+export function checkResponses<A extends Requestable>(app: A): A {
+  if (checked.has(app)) return app
+  const original = app.request.bind(app)
+  app.request = checkedRequest((url, init) => original(url, init))
+  checked.add(app)
+  return app
+}
+
+/** `fetch` against a listening server, every response checked against its OpenAPI document. */
+export const checkedFetch = (origin: string) => checkedRequest((url, init) => fetch(url, init), origin)
+
+/**
+ * A built (not listening) server with a record of what it logged as inferences; every response of
+ * its `app.request` is checked against its OpenAPI document.
+ */
 export async function testServer(over: ConfigOverrides = {}) {
   const records: InferenceRecord[] = []
   const built = await buildServer(testConfig(over), { log: silentLogger, sink: { append: (r) => records.push(r) } })
+  checkResponses(built.app)
   return { ...built, records }
 }
 
@@ -60,11 +85,9 @@ export const post = (body: unknown) => ({
   headers: { 'content-type': 'application/json' },
 })
 
-/** A typed client talking to a built server's app in-process. */
-export function clientFor(
-  app: { request(url: string, init?: RequestInit): Response | Promise<Response> },
-  apiKey?: string,
-) {
+/** A typed client talking to a built server's app in-process (responses checked, as {@link checkResponses}). */
+export function clientFor(app: Requestable, apiKey?: string) {
+  checkResponses(app)
   return new LastmileClient({
     url: 'http://lastmile.test',
     ...(apiKey ? { apiKey } : {}),
