@@ -4,9 +4,10 @@
  *
  * - INT64/UINT64 as exact decimal integers (JSON.stringify cannot write a bigint, and a number
  *   would round past 2^53);
- * - NaN, Infinity and -Infinity as those bare literals, -0 as `-0.0`; with `nonFiniteAsNull`
- *   every non-finite value is `null` instead, which strict parsers (orjson, so KServe's client)
- *   accept, at the cost of telling ±Infinity from NaN;
+ * - NaN, Infinity and -Infinity as those bare literals, -0 as `-0.0`, magnitudes from 1e16 in
+ *   exponent form (`1.7e+19`: 20 digits would read as an integer, past 64 bits for orjson); with
+ *   `nonFiniteAsNull` every non-finite value is `null` instead, which strict parsers (orjson, so
+ *   KServe's client) accept, at the cost of telling ±Infinity from NaN;
  * - float32 widened to double in its shortest form (0.1f is 0.10000000149011612), float16 as its
  *   exact value (every half is a double);
  * - BOOL as true/false, BYTES as strings.
@@ -20,8 +21,12 @@ export interface JsonNumbers {
   nonFiniteAsNull: boolean
 }
 
-/** Whether `x` needs more than its ToString: NaN, ±Infinity (`x - x` is NaN only for those) and -0. */
-const special = (x: number) => x - x !== 0 || (x === 0 && 1 / x < 0)
+/**
+ * Whether `x` needs more than its ToString: NaN, ±Infinity (`x - x` is NaN only for those), -0,
+ * and magnitudes from 1e16, which ToString writes as 17 to 21 digits with no point: strict
+ * parsers read those as integers, and orjson refuses integers past 64 bits.
+ */
+const special = (x: number) => x - x !== 0 || (x === 0 && 1 / x < 0) || x >= 1e16 || x <= -1e16
 
 /** Floats as a JSON array: the typed array's own join when no value is special (the usual case). */
 function floatsJson(a: Float32Array | Float64Array, opts: JsonNumbers): string {
@@ -32,7 +37,11 @@ function floatsJson(a: Float32Array | Float64Array, opts: JsonNumbers): string {
   for (let i = 0; i < a.length; i++) {
     const x = a[i] as number
     // ToString writes NaN, Infinity and -Infinity as those literals already; -0 keeps its sign as a float.
-    parts[i] = !special(x) ? String(x) : x === 0 ? '-0.0' : opts.nonFiniteAsNull ? 'null' : String(x)
+    if (!special(x)) parts[i] = String(x)
+    else if (x === 0) parts[i] = '-0.0'
+    else if (Number.isFinite(x))
+      parts[i] = x.toExponential() // shortest digits, always a float literal
+    else parts[i] = opts.nonFiniteAsNull ? 'null' : String(x)
   }
   return `[${parts.join(',')}]`
 }

@@ -8,6 +8,7 @@ import type { AnyTensor, ColumnSpec, Dim, DType, TensorSpec } from '../engine/te
 import type { Columns } from '../engine/types.js'
 import { InvalidInputError, InvalidRequestError } from '../errors.js'
 import type { OutputSpec } from '../pipeline/post.js'
+import { classificationCount } from './classification.js'
 import { tensorDataJson, withRawMember } from './json-write.js'
 import { type DecodeLimits, MAX_RANK, preview, TensorBudget, UNLIMITED } from './limits.js'
 import { binaryOutput, binaryTensor, bytesTensor } from './oip-binary.js'
@@ -48,6 +49,8 @@ export interface OipRequest {
 export interface RequestedOutput {
   name: string
   binary?: boolean
+  /** `parameters.classification`: answer the k best classes instead (classification.ts). */
+  classification?: number
 }
 
 /** What the answer to a request depends on, besides the outputs (a worker gets only this). */
@@ -206,7 +209,12 @@ function requestedOutputs(outputs: unknown): RequestedOutput[] {
         `output '${o.name}': parameters.binary_data must be true or false, got ${preview(binary)}`,
       )
     }
-    return { name: o.name, ...(binary === undefined ? {} : { binary }) }
+    const k = classificationCount(o.name, o.parameters as Record<string, unknown> | undefined)
+    return {
+      name: o.name,
+      ...(binary === undefined ? {} : { binary }),
+      ...(k === undefined ? {} : { classification: k }),
+    }
   })
 }
 

@@ -37,11 +37,25 @@ export function checkMatrix(what: string, rows: number, cols: number, length?: n
   }
 }
 
-/** NaN ranks below everything; larger first; ties to the lower index (the kernels' order). */
-export function ranksBefore(va: number, ia: number, vb: number, ib: number): boolean {
+/**
+ * NaN ranks below everything; larger first; ties to the lower index (the kernels' order). Values
+ * may be bigints (int64 outputs ranked exactly), never a bigint against a number.
+ */
+export function ranksBefore<T extends number | bigint>(va: T, ia: number, vb: T, ib: number): boolean {
   const na = Number.isNaN(va)
   const nb = Number.isNaN(vb)
   if (na !== nb) return nb
   if (na || va === vb) return ia < ib
   return va > vb
+}
+
+/**
+ * The columns of one row, best first, in the kernels' order ({@link ranksBefore}), into `order`
+ * (reused between rows): the top-k kernel's CPU twin and the OIP classification extension rank
+ * with it, without the kernel's limit on k.
+ */
+export function rankRow<T extends number | bigint>(row: ArrayLike<T>, order: number[]): number[] {
+  order.length = row.length
+  for (let i = 0; i < row.length; i++) order[i] = i
+  return order.sort((a, b) => (ranksBefore(row[a] as T, a, row[b] as T, b) ? -1 : 1))
 }

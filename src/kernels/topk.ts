@@ -1,7 +1,7 @@
 /** Row-wise top-k with indices (shaders/topk.wgsl) and its CPU twin. */
 import { InvalidInputError } from '../errors.js'
 import type { Program } from '../gpu/program.js'
-import { checkMatrix, ranksBefore, rowPlan } from './row-kernels.js'
+import { checkMatrix, rankRow, rowPlan } from './row-kernels.js'
 import { loadShader } from './shaders.js'
 
 /** The largest k the kernel serves. */
@@ -48,15 +48,14 @@ export function topkCpu(
   checkK(k, cols)
   const indices = new Int32Array(rows * k)
   const values = new Float32Array(rows * k)
-  const order = Array.from({ length: cols }, (_, i) => i)
+  const order: number[] = []
   for (let r = 0; r < rows; r++) {
     const row = scores.subarray(r * cols, (r + 1) * cols)
-    order.sort((a, b) => (ranksBefore(row[a] as number, a, row[b] as number, b) ? -1 : 1))
+    rankRow(row, order)
     for (let j = 0; j < k; j++) {
       indices[r * k + j] = order[j] as number
       values[r * k + j] = row[order[j] as number] as number
     }
-    order.sort((a, b) => a - b)
   }
   return { indices, values }
 }

@@ -47,7 +47,7 @@ describe('FP16 conversion', () => {
       [-65504, 0xfbff],
       [0.00006103515625, 0x0400], // the smallest positive normal, 2^-14
       [0.00006097555160522461, 0x03ff], // the largest subnormal
-      [5.960464477539063e-8, 0x0001], // the smallest positive subnormal, 2^-24
+      [5.9604644775390625e-8, 0x0001], // the smallest positive subnormal, 2^-24
       [1 / 3, 0x3555], // 0.333251953125
       [0, 0x0000],
       [-0, 0x8000],
