@@ -29,44 +29,43 @@ export interface ClientOptions {
   fetch?: (url: string, init: RequestInit) => Promise<Response>
 }
 
+// The bodies' types come from the wire schemas the server documents its routes with (/openapi.json).
+import type { ExplainReport } from '../wire/explain.js'
+import type { Job } from '../wire/jobs.js'
+import type { InferResponse } from '../wire/oip.js'
+import type {
+  ApiKey,
+  CreatedApiKey,
+  DeploymentStatus,
+  Model,
+  ModelSummary,
+  ModelUpload,
+  ModelVersion,
+  Pipeline,
+  PipelinePut,
+  PipelineSummary,
+  PipelineVersion,
+  Workspace,
+  WorkspaceDetail,
+} from '../wire/registry.js'
+
 export type { TensorMeta } from '../store/types.js'
-
-export interface ModelVersion {
-  workspace: string
-  name: string
-  version: number
-  sha256: string
-  size: number
-  inputs: TensorMeta[]
-  outputs: TensorMeta[]
-  created_at: string
-}
-
-export interface PipelineVersion {
-  workspace: string
-  name: string
-  version: number
-  steps: unknown[]
-  created_at: string
-}
-
-export interface DeploymentStatus {
-  workspace: string
-  pipeline: string
-  pipeline_version: number
-  model: string
-  models: string[]
-  state: string
-  backend: string
-  active_backend: string
-  replicas: number
-  /** Per model stage: routing, and where each model runs right now. */
-  stages: Array<{
-    routing: string
-    models: Array<{ model: string; backend: string; active_backend: string; path: string }>
-  }>
-  queued_rows: number
-  batching: Record<string, unknown>
+export type {
+  ApiKey,
+  CreatedApiKey,
+  DeploymentStatus,
+  ExplainReport,
+  InferResponse,
+  Model,
+  ModelSummary,
+  ModelUpload,
+  ModelVersion,
+  Pipeline,
+  PipelinePut,
+  PipelineSummary,
+  PipelineVersion,
+  Workspace,
+  WorkspaceDetail,
 }
 
 export interface DeployOptions {
@@ -76,19 +75,16 @@ export interface DeployOptions {
   replicas?: number
 }
 
-import type { JobView } from '../jobs/service.js'
-import type { TensorMeta } from '../store/types.js'
-
 export type JobFormatName = 'csv' | 'jsonl' | 'arrow' | 'parquet'
 
 /** A batch job's status and progress (GET /v1/jobs/{id}). */
-export type JobStatus = JobView
+export type JobStatus = Job
 
 const enc = encodeURIComponent
-const inferPath = (ws: string, name: string) => `/v1/workspaces/${enc(ws)}/pipelines/${enc(name)}/infer`
 
 /** lastmile's structured error (its own routes). */
 type ErrorBody = { code?: string; message?: string; details?: unknown }
+const inferPath = (ws: string, name: string) => `/v1/workspaces/${enc(ws)}/pipelines/${enc(name)}/infer`
 
 export class LastmileClient {
   private readonly base: string
@@ -153,16 +149,13 @@ export class LastmileClient {
 
   // Workspaces
   listWorkspaces() {
-    return this.call<Array<{ name: string; created_at: string }>>('GET', '/v1/workspaces')
+    return this.call<Workspace[]>('GET', '/v1/workspaces')
   }
   createWorkspace(name: string) {
-    return this.call<{ name: string; created_at: string }>('POST', '/v1/workspaces', { json: { name } })
+    return this.call<Workspace>('POST', '/v1/workspaces', { json: { name } })
   }
   getWorkspace(ws: string) {
-    return this.call<{ name: string; models: number; pipelines: number; deployed: string[] }>(
-      'GET',
-      `/v1/workspaces/${enc(ws)}`,
-    )
+    return this.call<WorkspaceDetail>('GET', `/v1/workspaces/${enc(ws)}`)
   }
   deleteWorkspace(ws: string) {
     return this.call<{ deleted: string }>('DELETE', `/v1/workspaces/${enc(ws)}`)
@@ -170,19 +163,16 @@ export class LastmileClient {
 
   // Models
   uploadModel(ws: string, name: string, bytes: Uint8Array) {
-    return this.call<ModelVersion & { created: boolean }>('POST', `/v1/workspaces/${enc(ws)}/models/${enc(name)}`, {
+    return this.call<ModelUpload>('POST', `/v1/workspaces/${enc(ws)}/models/${enc(name)}`, {
       bytes,
       type: 'application/octet-stream',
     })
   }
   listModels(ws: string) {
-    return this.call<Array<{ name: string; versions: number; latest: ModelVersion }>>(
-      'GET',
-      `/v1/workspaces/${enc(ws)}/models`,
-    )
+    return this.call<ModelSummary[]>('GET', `/v1/workspaces/${enc(ws)}/models`)
   }
   getModel(ws: string, name: string) {
-    return this.call<{ name: string; versions: ModelVersion[] }>('GET', `/v1/workspaces/${enc(ws)}/models/${enc(name)}`)
+    return this.call<Model>('GET', `/v1/workspaces/${enc(ws)}/models/${enc(name)}`)
   }
   getModelVersion(ws: string, name: string, version: number) {
     return this.call<ModelVersion>('GET', `/v1/workspaces/${enc(ws)}/models/${enc(name)}/versions/${version}`)
@@ -193,23 +183,13 @@ export class LastmileClient {
 
   // Pipelines
   putPipeline(ws: string, name: string, steps: unknown[]) {
-    return this.call<PipelineVersion & { deployed: boolean }>(
-      'PUT',
-      `/v1/workspaces/${enc(ws)}/pipelines/${enc(name)}`,
-      { json: { steps } },
-    )
+    return this.call<PipelinePut>('PUT', `/v1/workspaces/${enc(ws)}/pipelines/${enc(name)}`, { json: { steps } })
   }
   listPipelines(ws: string) {
-    return this.call<Array<PipelineVersion & { deployment: DeploymentStatus | null }>>(
-      'GET',
-      `/v1/workspaces/${enc(ws)}/pipelines`,
-    )
+    return this.call<PipelineSummary[]>('GET', `/v1/workspaces/${enc(ws)}/pipelines`)
   }
   getPipeline(ws: string, name: string) {
-    return this.call<{ name: string; versions: PipelineVersion[]; deployment: DeploymentStatus | null }>(
-      'GET',
-      `/v1/workspaces/${enc(ws)}/pipelines/${enc(name)}`,
-    )
+    return this.call<Pipeline>('GET', `/v1/workspaces/${enc(ws)}/pipelines/${enc(name)}`)
   }
   getPipelineVersion(ws: string, name: string, version: number) {
     return this.call<PipelineVersion>('GET', `/v1/workspaces/${enc(ws)}/pipelines/${enc(name)}/versions/${version}`)
@@ -251,13 +231,7 @@ export class LastmileClient {
   ) {
     const path =
       version === undefined ? `/v2/models/${enc(model)}/infer` : `/v2/models/${enc(model)}/versions/${version}/infer`
-    return this.call<{
-      model_name: string
-      model_version?: string
-      id?: string
-      parameters?: Record<string, unknown>
-      outputs: Array<{ name: string; datatype: string; shape: number[]; data: unknown[] }>
-    }>('POST', path, { json: request })
+    return this.call<InferResponse>('POST', path, { json: request })
   }
 
   // Batch jobs
@@ -294,7 +268,7 @@ export class LastmileClient {
   // Explanations
   /** An explanation report (JSON), or its chart / Arrow table as a raw response (`format`). */
   explain(ws: string, pipeline: string, request: unknown) {
-    return this.call<Record<string, unknown>>('POST', `/v1/workspaces/${enc(ws)}/pipelines/${enc(pipeline)}/explain`, {
+    return this.call<ExplainReport>('POST', `/v1/workspaces/${enc(ws)}/pipelines/${enc(pipeline)}/explain`, {
       json: request,
     })
   }
@@ -306,19 +280,10 @@ export class LastmileClient {
 
   // API keys
   createKey(ws: string, name: string, role: 'admin' | 'deployer' | 'viewer') {
-    return this.call<{ id: string; key: string; workspace: string; name: string; role: string }>(
-      'POST',
-      `/v1/workspaces/${enc(ws)}/keys`,
-      {
-        json: { name, role },
-      },
-    )
+    return this.call<CreatedApiKey>('POST', `/v1/workspaces/${enc(ws)}/keys`, { json: { name, role } })
   }
   listKeys(ws: string) {
-    return this.call<Array<{ id: string; workspace: string; name: string; role: string; created_at: string }>>(
-      'GET',
-      `/v1/workspaces/${enc(ws)}/keys`,
-    )
+    return this.call<ApiKey[]>('GET', `/v1/workspaces/${enc(ws)}/keys`)
   }
   revokeKey(ws: string, id: string) {
     return this.call<{ revoked: string }>('DELETE', `/v1/workspaces/${enc(ws)}/keys/${enc(id)}`)
