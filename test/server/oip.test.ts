@@ -29,7 +29,7 @@ describe('OIP v2 routes', () => {
     expect(await (await s.app.request('/v2')).json()).toEqual({
       name: 'lastmile',
       version: '0.1.0',
-      extensions: ['binary_tensor_data'],
+      extensions: ['classification', 'binary_tensor_data'],
     })
     expect(await (await s.app.request('/v2/models/classify')).json()).toEqual({
       name: 'classify',

@@ -118,12 +118,13 @@ describe('the classification extension on /v2 inference', () => {
     )
     const scores = output(body, 'scores')
     expect(scores?.shape).toEqual([2, 2])
-    expect((scores?.data as string[]).map((t) => t.split(':').slice(1).join(':'))).toEqual(['1:y', '2:z', '1:y', '0:x'])
+    const texts = (scores?.data ?? []) as string[]
+    expect(texts.map((t) => t.split(':').slice(1).join(':'))).toEqual(['1:y', '2:z', '1:y', '0:x'])
     // Row 2 ties at -1 (indices 0 and 2 of [-1, 0, -1]): its best is index 1.
     expect(output(body, 'logits')?.data).toEqual(['3.000000:1:y', '0.000000:1:y'])
     const softmax = (r: number[]) => r.map((v) => Math.exp(v) / r.reduce((n, u) => n + Math.exp(u), 0))
     const p = softmax([1, 3, 2])
-    expect(Number((scores?.data as string[])[0]?.split(':')[0])).toBeCloseTo(p[1] as number, 6)
+    expect(Number(texts[0]?.split(':')[0])).toBeCloseTo(p[1] as number, 6)
   })
 
   it('writes integers as plain decimals and ranks int64 exactly past 2^53', async () => {

@@ -131,7 +131,8 @@ describe('compressed request bodies (tritonclient request_compression_algorithm)
       '/v1/workspaces/default/pipelines/double/infer',
     )
     expect(res.status).toBe(200)
-    expect(((await res.json()) as Array<Record<string, unknown>>).map((r) => r['out.y'])).toEqual([
+    // Nested as Wallaroo's engine answers without a dataset query.
+    expect(((await res.json()) as Array<{ out: { y: number[] } }>).map((r) => r.out.y)).toEqual([
       [2, 4],
       [10, 12],
     ])

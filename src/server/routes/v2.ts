@@ -5,11 +5,11 @@
  */
 import type { Context, Hono } from 'hono'
 import { NotFoundError } from '../../errors.js'
+import { classifyOutputs, outputLabels } from '../../formats/classification.js'
 import { answerOptions, oipTensorMetadata } from '../../formats/oip.js'
+import { compileStages, parseSteps } from '../../pipeline/steps.js'
 import type { Deployment } from '../../serving/deployment.js'
 import { VERSION } from '../../version.js'
-import { answer, type InferenceBody, inferenceBody } from '../body.js'
-import type { ServerDeps } from '../deps.js'
 import {
   inferResponseSchema,
   liveSchema,
@@ -18,6 +18,8 @@ import {
   readySchema,
   serverMetadataSchema,
 } from '../../wire/oip.js'
+import { answer, type InferenceBody, inferenceBody } from '../body.js'
+import type { ServerDeps } from '../deps.js'
 import type { RouteTable } from '../route-table.js'
 
 const WORKSPACE = 'default'
@@ -30,7 +32,18 @@ const WORKSPACE = 'default'
 const PLATFORM = 'onnxruntime_onnx'
 
 /** The extensions implemented, by Triton's names (advertised in server metadata). */
-const EXTENSIONS = ['binary_tensor_data']
+const EXTENSIONS = ['classification', 'binary_tensor_data']
+
+/** Each deployment's class names by output (its post steps' labels), worked out once. */
+const labelsByDeployment = new WeakMap<Deployment, Map<string, readonly string[]>>()
+function classLabels(d: Deployment): Map<string, readonly string[]> {
+  let labels = labelsByDeployment.get(d)
+  if (!labels) {
+    labels = outputLabels(compileStages(parseSteps(d.spec.steps)), d.outputs)
+    labelsByDeployment.set(d, labels)
+  }
+  return labels
+}
 
 export function v2Routes(app: Hono, routes: RouteTable, deps: ServerDeps): void {
   const { manager, metrics } = deps
@@ -131,7 +144,8 @@ export function v2Routes(app: Hono, routes: RouteTable, deps: ServerDeps): void 
         kind: 'oip',
         model: { name: d.name, version: String(result.pipelineVersion) },
         request: answerOptions(request),
-        outputs: result.outputs,
+        // Outputs asked for with `classification` are answered as their best classes (BYTES).
+        outputs: classifyOutputs(result.outputs, request.outputs, (name) => classLabels(d).get(name)),
         rows: { rowModels: result.rowModels, checkFailures: result.checkFailures },
       })
       metrics.request(labels, 200, result.rows, result)
