@@ -174,6 +174,23 @@ describe("Wallaroo's SDK against the pandas-records and Arrow route", () => {
     })
   })
 
+  it("answers the SDK's edge helper (async_infer with a list of records: httpx json=, Content-Type and Accept application/json)", async () => {
+    // The SDK's "Basic routines for integrating Wallaroo w/ an edge inference endpoint": connect(url)
+    // takes any URL; _async_infer_with_json posts json=tensor with JSON_HEADERS and get_dataset_params().
+    const records = ROWS.map((tensor) => ({ tensor }))
+    const res = await fetch(`${url}?${SDK_QUERY}`, {
+      method: 'POST',
+      headers: { ...HTTPX, 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify(records), // httpx's json= writes compact JSON
+    })
+    expect(res.status).toBe(200)
+    const data = (await res.json()) as Array<Record<string, unknown>>
+    expect(data.map((r) => Object.keys(r))).toEqual(
+      ROWS.map(() => ['time', 'in.tensor', 'out.dense_1', 'check_failures']),
+    )
+    expect(data.map((r) => r['out.dense_1'])).toEqual(ROWS.map((x) => [expected(x)]))
+  })
+
   it('answers Deployment.infer(table) with an Arrow IPC file that open_file and _cleanup_arrow_data_for_display read', async () => {
     const table = tableFromArrays({ tensor: ROWS.map((r) => Float32Array.from(r)) })
     const res = await fetch(`${url}?${SDK_QUERY}`, {
