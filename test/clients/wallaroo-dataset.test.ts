@@ -5,6 +5,7 @@
  * and a 400 naming what is valid for each query that cannot be answered.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { GraphBuilder } from '../../src/onnx/builder.js'
 import { doubler, spec, testServer } from '../helpers/server.js'
 
 const RECORDS = 'application/json; format=pandas-records'
@@ -60,6 +61,29 @@ describe('lays answers out as the dataset query asks, as the engine does', () =>
   it('reads an empty value as none: dataset.separator= answers nested', async () => {
     const { body } = await ask('dataset[]=out&dataset.separator=')
     expect((body as unknown[])[0]).toEqual({ out: { y: [2, 4, 6] } })
+  })
+
+  it('lays the answer out by the outputs of the version that answered, after a hot swap mid-body', async () => {
+    const g = new GraphBuilder('negate')
+    const x = g.input('x', 'float32', ['N', 3])
+    g.output(g.node('Neg', [x]), 'float32', ['N', 3], 'z')
+    const chunks = new TransformStream<Uint8Array, Uint8Array>()
+    const send = chunks.writable.getWriter()
+    const pending = s.app.request('/v1/workspaces/default/pipelines/double/infer?dataset[]=out', {
+      method: 'POST',
+      body: chunks.readable,
+      headers: { 'content-type': RECORDS },
+      duplex: 'half',
+    } as RequestInit)
+    void send.write(new TextEncoder().encode('[{"x": [1, 2, '))
+    // The request was routed to version 1 (output y); version 2 (output z) takes over before its body ends.
+    await s.deps.manager.deploy(spec('double', g.toModel(), { pipelineVersion: 2 }))
+    void send.write(new TextEncoder().encode('3]}]'))
+    void send.close()
+    const res = await pending
+    expect(res.status).toBe(200)
+    expect(await res.json()).toEqual([{ out: { z: [-1, -2, -3] } }])
+    await s.deps.manager.deploy(spec('double', doubler(3), { pipelineVersion: 3 }))
   })
 
   const refused: Array<[string, RegExp]> = [

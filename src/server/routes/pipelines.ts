@@ -119,14 +119,14 @@ export function inferenceRoutes(app: Hono, routes: RouteTable, deps: ServerDeps)
       labels.pipeline = name
       // Refused before the body is read: an answer nobody can take, a layout that cannot be.
       const format = negotiate(c.req.header('accept'), arrow ?? 'records')
-      const dataset = selectDataset(datasetQuery(c), {
-        inputs: d.inputs.map((s) => s.name),
-        outputs: d.outputs.map((o) => o.name),
-      })
+      const query = datasetQuery(c)
+      selectDataset(query, { inputs: d.inputs.map((s) => s.name), outputs: d.outputs.map((o) => o.name) })
       body = await inferenceBody(c, deps)
       const task = { bytes: body.bytes, specs: d.inputs, limits: { maxTensorBytes: deps.tensorLimitBytes } }
       const feeds = await deps.bodies.decode(arrow ? { ...task, kind: 'arrow' } : { ...task, kind: 'records' })
       const result = await d.infer(feeds)
+      // Laid out by what answered: a hot swap meanwhile may have brought other outputs.
+      const dataset = selectDataset(query, { inputs: Object.keys(feeds), outputs: Object.keys(result.outputs) })
       const { queue, pre, model, post } = result.timings
       const wantsShas = dataset.fields.some((f) => f.field === 'metadata' && f.keys?.includes('last_model'))
       const meta = {
