@@ -5,7 +5,8 @@
  */
 import type { IncomingMessage } from 'node:http'
 import { Readable } from 'node:stream'
-import { createGunzip, createInflate, type Gunzip, type Inflate } from 'node:zlib'
+import { promisify } from 'node:util'
+import { createGunzip, createInflate, deflate, type Gunzip, gzip, type Inflate } from 'node:zlib'
 import type { Context } from 'hono'
 import { InvalidRequestError, PayloadTooLargeError, UnsupportedEncodingError } from '../errors.js'
 import type { Encoded } from '../formats/body-codec.js'
@@ -98,6 +99,9 @@ async function readInto(incoming: IncomingMessage, length: number): Promise<Uint
   return at === length ? out : out.subarray(0, at)
 }
 
+const gzipAsync = promisify(gzip)
+const deflateAsync = promisify(deflate)
+
 const emptyStream = () => new ReadableStream<Uint8Array>({ start: (controller) => controller.close() })
 
 /** zlib's output chunk: fewer, larger chunks than its 16 KiB default for bodies of many MiB. */
@@ -182,13 +186,55 @@ export async function inferenceBody(
   }
 }
 
-/** The response for an encoded answer (JSON text, JSON bytes, Arrow or OIP binary). */
-export function answer(c: Context, encoded: Encoded): Response {
+/**
+ * The response for an encoded answer (JSON text, JSON bytes, Arrow or OIP binary). An answer of
+ * `compressFrom` bytes or more goes out compressed when the request's `Accept-Encoding` prefers
+ * gzip or deflate (tritonclient's `response_compression_algorithm`, or any HTTP client), compressed
+ * off the event loop; `Inference-Header-Content-Length` still counts the uncompressed JSON header,
+ * as Triton's does.
+ */
+export function answer(
+  c: Context,
+  encoded: Encoded,
+  compressFrom = Number.POSITIVE_INFINITY,
+): Response | Promise<Response> {
   // Headers as a plain record, as `c.json` passes them: `c.header()` would build a Headers object,
   // a slower path through Hono and @hono/node-server for every small answer.
   const headers: Record<string, string> = { 'Content-Type': encoded.type }
   if (encoded.headerLength !== undefined) headers['Inference-Header-Content-Length'] = String(encoded.headerLength)
-  return c.body(encoded.body as string | Uint8Array<ArrayBuffer>, undefined, headers)
+  const size = typeof encoded.body === 'string' ? encoded.body.length : encoded.body.byteLength
+  const coding = size >= compressFrom ? preferredCoding(c.req.header('accept-encoding')) : undefined
+  if (!coding) return c.body(encoded.body as string | Uint8Array<ArrayBuffer>, undefined, headers)
+  const compress = coding === 'gzip' ? gzipAsync : deflateAsync
+  return compress(encoded.body, { level: 1 /* JSON shrinks ~5× already; higher levels cost far more CPU */ }).then(
+    (bytes) =>
+      c.body(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) as Uint8Array<ArrayBuffer>, undefined, {
+        ...headers,
+        'Content-Encoding': coding,
+        Vary: 'Accept-Encoding',
+      }),
+  )
+}
+
+/**
+ * The coding an `Accept-Encoding` value prefers among gzip and deflate: the highest `q` above 0,
+ * the first listed on a tie, as Triton picks; none when identity weighs more or nothing matches
+ * (`*` is not taken to mean either).
+ */
+export function preferredCoding(accept: string | undefined): Coding | undefined {
+  let best: Coding | 'identity' | undefined
+  let weight = 0
+  for (const part of accept?.split(',') ?? []) {
+    const [token = '', ...params] = part.split(';').map((p) => p.trim().toLowerCase())
+    const q = params.find((p) => p.startsWith('q='))
+    const w = q === undefined ? 1 : Number(q.slice(2))
+    const name = token === 'x-gzip' ? 'gzip' : token
+    if ((name === 'gzip' || name === 'deflate' || name === 'identity') && w > weight) {
+      best = name
+      weight = w
+    }
+  }
+  return best === 'identity' ? undefined : best
 }
 
 /** Media type (lower case, without parameters) and its parameters. */

@@ -7,8 +7,10 @@
  * Content-Type. Unknown codings are a 415 naming those accepted; corrupt data a 400; a body that
  * inflates past the limit a 413 that costs no more memory than the limit.
  */
-import { deflateSync, gzipSync } from 'node:zlib'
+import { request } from 'node:http'
+import { deflateSync, gunzipSync, gzipSync, inflateSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { preferredCoding } from '../../src/server/body.js'
 import { type RunningServer, startServer } from '../../src/server/serve.js'
 import { doubler, spec, testConfig } from '../helpers/server.js'
 
@@ -184,5 +186,91 @@ describe('compressed request bodies (tritonclient request_compression_algorithm)
     expect(process.resourceUsage().maxRSS - peak).toBeLessThan(256 * 1024)
     const ok = await infer(encoder.encode('{"inputs":[{"name":"x","shape":[1,2],"datatype":"FP32","data":[1,2]}]}'), {})
     expect(ok.status).toBe(200)
+  })
+})
+
+/** A POST over node:http, its body as sent on the wire (fetch would decompress it unseen). */
+function rawPost(
+  url: string,
+  body: Uint8Array,
+  headers: Record<string, string>,
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', headers: { ...headers, 'content-length': body.length } }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }))
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+describe('compressed answers (tritonclient response_compression_algorithm)', () => {
+  let server: RunningServer
+  beforeAll(async () => {
+    server = await startServer(testConfig({ bodies: { largeBytes: 64 * 1024, workers: 1 } }))
+    await server.deps.manager.deploy(spec('double', doubler(2)))
+  })
+  afterAll(() => server.close())
+
+  const rows = 8_000
+  const x = Array.from({ length: rows * 2 }, (_, i) => (i % 89) / 8)
+  const json = encoder.encode(JSON.stringify({ inputs: [{ name: 'x', shape: [rows, 2], datatype: 'FP32', data: x }] }))
+  const url = () => `${server.url}/v2/models/double/infer`
+
+  it('compresses a large JSON answer with the coding Accept-Encoding prefers, to the same bytes', async () => {
+    const plain = await rawPost(url(), json, { 'content-type': 'application/json' })
+    expect(plain.headers['content-encoding']).toBeUndefined()
+    expect(plain.body.length).toBeGreaterThan(64 * 1024)
+    const gz = await rawPost(url(), json, { 'accept-encoding': 'gzip' })
+    expect(gz.headers['content-encoding']).toBe('gzip')
+    expect(gz.headers.vary).toBe('Accept-Encoding')
+    expect(gz.body.length).toBeLessThan(plain.body.length / 2)
+    expect(gunzipSync(gz.body).equals(plain.body)).toBe(true)
+    const preferred = await rawPost(url(), json, { 'accept-encoding': 'gzip;q=0.4, deflate;q=0.9' })
+    expect(preferred.headers['content-encoding']).toBe('deflate')
+    expect(inflateSync(preferred.body).equals(plain.body)).toBe(true)
+    for (const refused of ['gzip;q=0', 'identity, gzip;q=0.5', 'br', '*']) {
+      const res = await rawPost(url(), json, { 'accept-encoding': refused })
+      expect(res.headers['content-encoding'], refused).toBeUndefined()
+    }
+  })
+
+  it('compresses a binary answer whole, Inference-Header-Content-Length counting the JSON uncompressed', async () => {
+    // As tritonclient asks with outputs unnamed (binary_data_output) and response_compression_algorithm="deflate".
+    const { body, jsonSize } = tritonBody(x, rows)
+    const res = await rawPost(url(), body, {
+      'inference-header-content-length': String(jsonSize),
+      'accept-encoding': 'deflate',
+    })
+    expect(res.status).toBe(200)
+    expect(res.headers['content-encoding']).toBe('deflate')
+    const whole = inflateSync(res.body) // InferResult.from_response_body: zlib.decompress, then split
+    const headerLength = Number(res.headers['inference-header-content-length'])
+    const header = JSON.parse(whole.subarray(0, headerLength).toString()) as { outputs: Array<{ name: string }> }
+    expect(header.outputs[0]?.name).toBe('y')
+    const y = new Float32Array(whole.buffer.slice(whole.byteOffset + headerLength, whole.byteOffset + whole.length))
+    expect(Array.from(y)).toEqual(x.map((v) => Math.fround(2 * Math.fround(v))))
+  })
+
+  it('leaves small answers uncompressed', async () => {
+    const small = encoder.encode(
+      JSON.stringify({ inputs: [{ name: 'x', shape: [1, 2], datatype: 'FP32', data: [1, 2] }] }),
+    )
+    const res = await rawPost(url(), small, { 'accept-encoding': 'gzip' })
+    expect(res.headers['content-encoding']).toBeUndefined()
+    expect(JSON.parse(res.body.toString()).outputs[0].data).toEqual([2, 4])
+  })
+
+  it('reads Accept-Encoding as Triton does: the highest q, the first on a tie', () => {
+    expect(preferredCoding('gzip, deflate')).toBe('gzip')
+    expect(preferredCoding('deflate, gzip')).toBe('deflate')
+    expect(preferredCoding('deflate;q=0.5, gzip;q=0.6')).toBe('gzip')
+    expect(preferredCoding('X-GZIP')).toBe('gzip')
+    expect(preferredCoding('identity;q=1, gzip;q=0.9')).toBeUndefined()
+    expect(preferredCoding('gzip;q=abc, deflate;q=0.1')).toBe('deflate')
+    expect(preferredCoding(undefined)).toBeUndefined()
   })
 })

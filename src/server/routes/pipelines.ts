@@ -144,7 +144,8 @@ export function inferenceRoutes(app: Hono, routes: RouteTable, deps: ServerDeps)
           : { kind: 'arrow', feeds, outputs: result.outputs, meta: { ...meta, format } },
       )
       metrics.request(labels, 200, result.rows, result)
-      return answer(c, encoded)
+      // Awaited here: a large answer is compressed while its request still holds its admission.
+      return await answer(c, encoded, deps.bodies.options.largeBytes)
     } catch (e) {
       metrics.request(labels, deps.statusOf(e), 0)
       throw e

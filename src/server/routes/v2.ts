@@ -149,7 +149,8 @@ export function v2Routes(app: Hono, routes: RouteTable, deps: ServerDeps): void 
         rows: { rowModels: result.rowModels, checkFailures: result.checkFailures },
       })
       metrics.request(labels, 200, result.rows, result)
-      return answer(c, encoded)
+      // Awaited here: a large answer is compressed while its request still holds its admission.
+      return await answer(c, encoded, deps.bodies.options.largeBytes)
     } catch (e) {
       metrics.request(labels, deps.statusOf(e), 0)
       throw e
