@@ -6,34 +6,34 @@
 import { z } from 'zod'
 import { summarizerSchema } from '../assays/assay.js'
 import { durationSchema, timeSchema } from '../assays/time.js'
-import { timestamp } from './registry.js'
+import { measure, timestamp } from './common.js'
 
 const summary = {
-  count: z.number(),
-  min: z.number(),
-  max: z.number(),
-  mean: z.number(),
-  median: z.number(),
-  std: z.number(),
+  count: z.number().int(),
+  min: measure,
+  max: measure,
+  mean: measure,
+  median: measure,
+  std: measure,
 }
 
 /** One window scored against the baseline (also the preview route's answer). */
 export const assayResultSchema = z
   .object({
-    score: z.number(),
+    score: measure,
     status: z.enum(['ok', 'warning', 'alert']),
     /** Shares per bin (outlier bins first and last when kept) and the edges between them. */
     bins: z.object({
       labels: z.array(z.string()),
-      edges: z.array(z.number()),
-      baseline: z.array(z.number()),
-      window: z.array(z.number()),
+      edges: z.array(measure),
+      baseline: z.array(measure),
+      window: z.array(measure),
     }),
-    baseline_summary: z.object({ ...summary, edges: z.array(z.number()), nan: z.number().int() }),
+    baseline_summary: z.object({ ...summary, edges: z.array(measure), nan: z.number().int() }),
     window_summary: z.object({ ...summary, nan: z.number().int() }),
-    ks: z.object({ statistic: z.number(), p_value: z.number() }),
-    wasserstein: z.number(),
-    jensen_shannon: z.number(),
+    ks: z.object({ statistic: measure, p_value: measure }),
+    wasserstein: measure,
+    jensen_shannon: measure,
   })
   .meta({ id: 'AssayResult' })
 

@@ -3,7 +3,7 @@
  * explanation job's progress. Every key is snake_case.
  */
 import { z } from 'zod'
-import { timestamp } from './registry.js'
+import { measure, timestamp } from './common.js'
 
 const common = {
   workspace: z.string(),
@@ -25,15 +25,15 @@ const permutation = z.object({
   /** What a shuffled feature changes, e.g. "increase of mse" or "mean |Δ output|". */
   measure: z.string(),
   /** The metric on the unshuffled reference (null without targets). */
-  baseline_score: z.number().nullable(),
+  baseline_score: measure,
   repeats: z.number().int(),
   importances: z.array(
     z.object({
       feature: z.string(),
-      importance_mean: z.number(),
-      importance_std: z.number(),
+      importance_mean: measure,
+      importance_std: measure,
       /** One per repeat. */
-      importances: z.array(z.number()),
+      importances: z.array(measure),
     }),
   ),
 })
@@ -45,24 +45,24 @@ const pdp = z.object({
   curves: z.array(
     z.object({
       feature: z.string(),
-      grid: z.array(z.number()),
-      pdp: z.array(z.number()),
+      grid: z.array(measure),
+      pdp: z.array(measure),
       /** ICE curves of the first reference rows, one per row, over the grid. */
-      ice: z.array(z.array(z.number())),
+      ice: z.array(z.array(measure)),
     }),
   ),
 })
 
 const local = {
   ...common,
-  base_value: z.number(),
+  base_value: measure,
   background_rows: z.number().int(),
   rows: z.array(
     z.object({
       row: z.number().int(),
-      prediction: z.number(),
+      prediction: measure,
       /** One per feature: they add up to prediction − base_value. */
-      attributions: z.array(z.number()),
+      attributions: z.array(measure),
     }),
   ),
 }

@@ -3,7 +3,7 @@
  * listing, following and cancelling it). Every key is snake_case.
  */
 import { z } from 'zod'
-import { timestamp } from './registry.js'
+import { timestamp } from './common.js'
 
 export const jobSchema = z
   .object({

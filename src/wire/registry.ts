@@ -8,9 +8,7 @@ import { BACKENDS } from '../engine/types.js'
 import { batchingSchema } from '../serving/batcher.js'
 import { NON_FINITE_POLICIES } from '../serving/finite.js'
 import type { ApiKeyRecord, ModelRecord, PipelineRecord, WorkspaceRecord } from '../store/types.js'
-
-/** An ISO 8601 timestamp. */
-export const timestamp = z.string().describe('ISO 8601 time')
+import { timestamp } from './common.js'
 
 export const workspaceSchema = z.object({ name: z.string(), created_at: timestamp }).meta({ id: 'Workspace' })
 
