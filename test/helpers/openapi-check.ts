@@ -129,7 +129,8 @@ export class OpenApiChecker {
     }
     const validate = this.validator(schema)
     if (validate(body)) return undefined
-    const errors = this.ajv.errorsText(validate.errors, { separator: '; ' })
+    const all = validate.errors ?? []
+    const errors = `${this.ajv.errorsText(all.slice(0, 8), { separator: '; ' })}${all.length > 8 ? `; … ${all.length - 8} more` : ''}`
     return `${where} with a body its schema refuses: ${errors}\nbody: ${text.slice(0, 500)}`
   }
 

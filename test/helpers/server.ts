@@ -10,7 +10,7 @@ import { silentLogger } from '../../src/log.js'
 import { GraphBuilder } from '../../src/onnx/builder.js'
 import { buildServer } from '../../src/server/serve.js'
 import { type DeploymentSpec, type InferenceRecord, singleModelSpec } from '../../src/serving/deployment.js'
-import { checkedRequest } from './openapi-check.js'
+import { checkedRequest, OpenApiChecker, type OpenApiDoc } from './openapi-check.js'
 
 export function tempDir(prefix = 'lastmile-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix))
@@ -59,13 +59,20 @@ const checked = new WeakSet<Requestable>()
 export function checkResponses<A extends Requestable>(app: A): A {
   if (checked.has(app)) return app
   const original = app.request.bind(app)
-  app.request = checkedRequest((url, init) => original(url, init))
+  // The document is asked for by absolute URL, as the client asks for everything.
+  app.request = checkedRequest((url, init) => original(url, init), 'http://lastmile.test')
   checked.add(app)
   return app
 }
 
-/** `fetch` against a listening server, every response checked against its OpenAPI document. */
-export const checkedFetch = (origin: string) => checkedRequest((url, init) => fetch(url, init), origin)
+/**
+ * `fetch` against a listening server, every response checked against its OpenAPI document, which is
+ * read first: a test's requests never race the document's.
+ */
+export async function checkedFetch(origin: string): Promise<(url: string, init?: RequestInit) => Promise<Response>> {
+  const checker = new OpenApiChecker((await (await fetch(`${origin}/openapi.json`)).json()) as OpenApiDoc)
+  return async (url, init) => checker.check(init?.method ?? 'GET', url, await fetch(url, init))
+}
 
 /**
  * A built (not listening) server with a record of what it logged as inferences; every response of

@@ -7,7 +7,7 @@ import { describe, expect, it, vi } from 'vitest'
 import { LastmileClient } from '../../src/client/client.js'
 import { GraphBuilder } from '../../src/onnx/builder.js'
 import { startServer } from '../../src/server/serve.js'
-import { cliBuilt, doubler, spawnServer, spec, tempDir, testConfig } from '../helpers/server.js'
+import { checkedFetch, cliBuilt, doubler, spawnServer, spec, tempDir, testConfig } from '../helpers/server.js'
 
 /** y = k·x for x float32 [N, 1]. */
 function times(k: number): Uint8Array {
@@ -17,8 +17,13 @@ function times(k: number): Uint8Array {
   return g.toModel()
 }
 
+/** Each server's fetch, its answers checked against the server's OpenAPI document. */
+const fetchers = new Map<string, ReturnType<typeof checkedFetch>>()
+
 async function infer(url: string, pipeline: string, ids: number[]): Promise<{ status: number; y?: number[] }> {
-  const res = await fetch(`${url}/v2/models/${pipeline}/infer`, {
+  const get = fetchers.get(url) ?? checkedFetch(url)
+  fetchers.set(url, get)
+  const res = await (await get)(`${url}/v2/models/${pipeline}/infer`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ inputs: [{ name: 'x', shape: [ids.length, 1], datatype: 'FP32', data: ids }] }),
@@ -161,6 +166,7 @@ const built = cliBuilt
 describe.runIf(built)(`lastmile serve${built ? '' : ' (skipped: run `npm run build` first; `npm test` does)'}`, () => {
   it('serves the demo pipeline, prints how to call it, and exits 0 on SIGTERM', async () => {
     const { url, child, output } = await spawnServer(['--data', tempDir(), '--backend', 'cpu'])
+    const fetch = await checkedFetch(url)
     const out = output()
     expect(out).toContain(`curl -s ${url}/v2/models/demo/infer`)
     const res = await fetch(`${url}/v1/workspaces/default/pipelines/demo/infer`, {

@@ -76,7 +76,7 @@ describe('the response check over a real socket', () => {
   afterAll(() => server.close())
 
   it('checks each answer of a listening server, and fails the request on one it does not document', async () => {
-    const get = checkedFetch(server.url)
+    const get = await checkedFetch(server.url)
     expect((await get(`${server.url}/v2/health/ready`)).status).toBe(200)
     expect((await get(`${server.url}/v1/workspaces/default`)).status).toBe(200)
     expect((await get(`${server.url}/v1/workspaces/none`)).status).toBe(404)
