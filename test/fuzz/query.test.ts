@@ -1,0 +1,109 @@
+/**
+ * Fuzzing the query and path parameters the route table parses: random keys (the routes' own,
+ * repeated, and others), values of every shape (empty, huge, non-finite spellings, unicode, bad
+ * percent escapes) and path segments each answer 200, a 400 naming the parameter, or a 404 —
+ * never a 500 — within the case bound, and every answer matches the OpenAPI document (the
+ * response check of test/helpers/server.ts).
+ */
+import fc from 'fast-check'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { clientFor, doubler, post, testServer } from '../helpers/server.js'
+import { CASE_TIMEOUT_MS, fuzzParams } from './budget.js'
+
+/** Routes with declared query or typed path parameters, `{id}` an existing assay's. */
+const ROUTES = [
+  {
+    method: 'GET',
+    path: '/v1/workspaces/default/pipelines/m/logs',
+    keys: ['start', 'end', 'limit', 'columns', 'format'],
+  },
+  { method: 'GET', path: '/v1/workspaces/default/assays/{id}/results', keys: ['start', 'end'] },
+  { method: 'GET', path: '/v1/workspaces/default/assays/{id}/chart.svg', keys: ['kind', 'window_start'] },
+  { method: 'GET', path: '/v1/jobs/none/result', keys: ['format'] },
+  { method: 'GET', path: '/v1/workspaces/default/explanations/none', keys: ['format', 'row', 'feature'] },
+  { method: 'POST', path: '/v1/workspaces/default/pipelines/m/explain', keys: ['format', 'async', 'row', 'feature'] },
+  { method: 'POST', path: '/v1/workspaces/default/pipelines/m/jobs', keys: ['format', 'features', 'max_error_share'] },
+  {
+    method: 'POST',
+    path: '/v1/workspaces/default/pipelines/m/infer',
+    keys: ['dataset[]', 'dataset.exclude[]', 'dataset.separator', 'dataset.flatten'],
+  },
+]
+
+const value = fc.oneof(
+  fc.string({ maxLength: 20 }),
+  fc.constantFrom('', '0', '-1', '1', '0.5', '1e309', '-0', 'NaN', 'Infinity', 'true', 'false', 'csv', 'arrow', 'svg'),
+  fc.constantFrom('2024-05-01T00:00:00Z', '8640000000000001', 'json', 'bins', 'scores', 'in.x,out.y', '*'),
+  fc.bigInt({ min: -(10n ** 30n), max: 10n ** 30n }).map(String),
+  fc.string({ unit: 'grapheme', maxLength: 10 }),
+)
+
+describe('fuzz: query and path parameters through the route table', () => {
+  let s: Awaited<ReturnType<typeof testServer>>
+  let assay = 0
+
+  beforeAll(async () => {
+    s = await testServer()
+    const lm = clientFor(s.app)
+    await lm.uploadModel('default', 'm', doubler(1))
+    await lm.putPipeline('default', 'm', [{ model: 'm' }])
+    await lm.deploy('default', 'm')
+    const res = await s.app.request(
+      '/v1/workspaces/default/assays',
+      post({ name: 'a', pipeline: 'm', iopath: 'in.x', baseline: { values: [1, 2, 3] }, window: { width: '1s' } }),
+    )
+    assay = ((await res.json()) as { id: number }).id
+  })
+  afterAll(() => s.shutdown())
+
+  it(
+    'answers random query strings with 200, 202, a 4xx naming what is wrong, never a 500',
+    async () => {
+      const route = fc.constantFrom(...ROUTES)
+      const query = route.chain((r) =>
+        fc.tuple(
+          fc.constant(r),
+          fc.array(fc.tuple(fc.oneof(fc.constantFrom(...r.keys), fc.string({ maxLength: 8 })), value), {
+            maxLength: 6,
+          }),
+          fc.oneof(fc.constant(''), fc.constantFrom('&%zz', '&limit=%', '&=x', '&&', '&format=%E0%A4%A')),
+        ),
+      )
+      await fc.assert(
+        fc.asyncProperty(query, async ([r, pairs, raw]) => {
+          const qs = new URLSearchParams(pairs).toString() + raw
+          const url = `${r.path.replace('{id}', String(assay))}?${qs}`
+          const started = performance.now()
+          const res = await s.app.request(url, r.method === 'POST' ? post({}) : undefined)
+          expect(performance.now() - started).toBeLessThan(CASE_TIMEOUT_MS)
+          expect([200, 202, 400, 404, 406, 415], `${res.status} for ${r.method} ${url}`).toContain(res.status)
+          if (res.status === 400 && r.method === 'GET') expect(await res.text()).toMatch(/query parameter '/)
+        }),
+        fuzzParams(300),
+      )
+    },
+    CASE_TIMEOUT_MS * 20,
+  )
+
+  it(
+    'answers random path parameters with 200 or 404',
+    async () => {
+      const segment = fc.oneof(
+        value,
+        fc.constantFrom('1', '2', String(assay), '01', '1.0', ' 1', '0x1', '9'.repeat(30)),
+      )
+      await fc.assert(
+        fc.asyncProperty(
+          fc.constantFrom('models/m/versions', 'pipelines/m/versions', 'assays'),
+          segment,
+          async (base, seg) => {
+            const res = await s.app.request(`/v1/workspaces/default/${base}/${encodeURIComponent(seg)}`)
+            expect([200, 404], `${res.status} for ${base}/${seg}`).toContain(res.status)
+          },
+        ),
+        fuzzParams(200),
+      )
+    },
+    CASE_TIMEOUT_MS * 20,
+  )
+})
