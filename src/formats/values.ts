@@ -36,47 +36,57 @@ export const BIG_RANGE: Partial<Record<DType, [bigint, bigint]>> = {
 /** Where a value sits, built only when a message needs it: `input 'x' element [0][1]`. */
 type Where = () => string
 
+/** Writes one JSON value into a tensor's data at `i`, or throws naming `where()`. */
+type Setter = (out: TypedArrayByDType[DType], i: number, value: unknown, where: Where) => void
+
 /**
- * Write `value` (a JSON number, exact integer, boolean or null) into `out[i]` as `dtype`. Floats
- * take NaN and ±Infinity (JSON `NaN`, `Infinity`; `null` means NaN); float16 rounds to the nearest
- * half. Throws naming `where()`.
+ * The setter for `dtype`, chosen once per tensor (a check per value would cost more than the
+ * write): booleans for bool; numbers for floats, which take NaN and ±Infinity (JSON `NaN`,
+ * `Infinity`; `null` means NaN), float16 rounded to the nearest half; integers in range for the
+ * integer dtypes, exact bigints for the 64-bit ones.
  */
-function setValue(out: TypedArrayByDType[DType], dtype: DType, i: number, value: unknown, where: Where): void {
+function setter(dtype: DType): Setter {
   if (dtype === 'bool') {
-    if (typeof value === 'boolean') out[i] = value ? 1 : 0
-    else if (value === 0 || value === 1) out[i] = value
-    else throw new InvalidInputError(`${where()} is ${preview(value)}; expected true or false`)
-    return
+    return (out, i, value, where) => {
+      if (typeof value === 'boolean') out[i] = value ? 1 : 0
+      else if (value === 0 || value === 1) out[i] = value
+      else throw new InvalidInputError(`${where()} is ${preview(value)}; expected true or false`)
+    }
   }
-  const big = BIG_RANGE[dtype]
-  if (typeof value === 'bigint') {
-    if (big && value >= big[0] && value <= big[1]) out[i] = value
-    else if (!INT_RANGE[dtype]) out[i] = float(dtype, Number(value))
-    else throw new InvalidInputError(`${where()} is ${value}; expected an integer in ${range(dtype)} (${dtype})`)
-    return
-  }
-  if (value === null && !INT_RANGE[dtype]) {
-    out[i] = float(dtype, Number.NaN) // null is how JSON libraries without NaN write a missing float
-    return
-  }
-  if (typeof value !== 'number')
-    throw new InvalidInputError(`${where()} is ${preview(value)}; expected a number (${dtype})`)
   const ints = INT_RANGE[dtype]
   if (!ints) {
-    out[i] = float(dtype, value)
-    return
+    const store = dtype === 'float16' ? numberToHalf : (x: number) => x
+    return (out, i, value, where) => {
+      if (typeof value === 'number') out[i] = store(value)
+      else if (value === null)
+        out[i] = store(Number.NaN) // null is how JSON libraries without NaN write a missing float
+      else if (typeof value === 'bigint') out[i] = store(Number(value))
+      else throw new InvalidInputError(`${where()} is ${preview(value)}; expected a number (${dtype})`)
+    }
   }
-  // A 64-bit integer past 2^53 came as a JSON number with a fraction or exponent, already rounded.
-  if (!Number.isInteger(value) || value < ints[0] || value > ints[1]) {
+  const [lo, hi] = ints
+  const big = BIG_RANGE[dtype]
+  const refuse = (value: unknown, where: Where): never => {
+    if (typeof value !== 'number' && typeof value !== 'bigint')
+      throw new InvalidInputError(`${where()} is ${preview(value)}; expected a number (${dtype})`)
+    // A 64-bit integer past 2^53 written with a fraction or exponent was rounded before it got here.
+    const rounded = big && typeof value === 'number' && Number.isInteger(value)
     throw new InvalidInputError(
-      `${where()} is ${value}; expected an integer in ${range(dtype)} (${dtype})${big && Number.isInteger(value) ? ', written without a fraction or exponent' : ''}`,
+      `${where()} is ${value}; expected an integer in ${range(dtype)} (${dtype})${rounded ? ', written without a fraction or exponent' : ''}`,
     )
   }
-  out[i] = big ? BigInt(value) : value
+  if (big) {
+    return (out, i, value, where) => {
+      if (typeof value === 'number' && Number.isInteger(value) && value >= lo && value <= hi) out[i] = BigInt(value)
+      else if (typeof value === 'bigint' && value >= big[0] && value <= big[1]) out[i] = value
+      else refuse(value, where)
+    }
+  }
+  return (out, i, value, where) => {
+    if (typeof value === 'number' && Number.isInteger(value) && value >= lo && value <= hi) out[i] = value
+    else refuse(value, where)
+  }
 }
-
-/** A float dtype's stored value: float16 as its half's bits. */
-const float = (dtype: DType, value: number) => (dtype === 'float16' ? numberToHalf(value) : value)
 
 /** The range a message names: the full one for the 64-bit dtypes. */
 function range(dtype: DType): string {
@@ -181,7 +191,8 @@ export function tensorFromJson(
 ): HostTensor {
   checkedElements(dtype, dims, data, what, budget)
   const t = zeros(dtype, dims)
-  forEachLeaf(dims, data, what, (value, i, where) => setValue(t.data, dtype, i, value, where))
+  const set = setter(dtype)
+  forEachLeaf(dims, data, what, (value, i, where) => set(t.data, i, value, where))
   return t
 }
 
