@@ -53,15 +53,13 @@ export const assaySchema = z
     workspace: z.string(),
     pipeline: z.string(),
     name: z.string(),
-    /** Whether the scheduler runs it. */
-    active: z.boolean(),
-    /** How many values the frozen baseline holds. */
-    baseline_values: z.number().int(),
+    active: z.boolean().describe('Whether the scheduler runs it.'),
+    baseline_values: z.number().int().describe('How many values the frozen baseline holds.'),
     created_at: timestamp,
-    /** `in.<input>[i]` or `out.<output>[i]`. */
-    iopath: z.string(),
-    /** The log range the baseline was read from, or how many values were given. */
-    baseline: z.union([z.object({ start: timeSchema, end: timeSchema }), z.object({ values: z.number().int() })]),
+    iopath: z.string().describe('`in.<input>[i]` or `out.<output>[i]`.'),
+    baseline: z
+      .union([z.object({ start: timeSchema, end: timeSchema }), z.object({ values: z.number().int() })])
+      .describe('The log range the baseline was read from, or how many values were given.'),
     summarizer: summarizerSchema,
     warning_threshold: z.number().optional(),
     alert_threshold: z.number(),
@@ -70,12 +68,11 @@ export const assaySchema = z
     /** Where the scheduler stands (once it has looked at the assay). */
     schedule: z
       .object({
-        /** Start of the next window it will score. */
-        next_window_start: timestamp,
-        /** Windows that have ended and are not scored yet. */
-        windows_behind: z.number().int(),
-        /** More windows were due than one tick scores: they are scored over the next ticks, oldest first. */
-        catching_up: z.boolean(),
+        next_window_start: timestamp.describe('Start of the next window it will score.'),
+        windows_behind: z.number().int().describe('Windows that have ended and are not scored yet.'),
+        catching_up: z
+          .boolean()
+          .describe('More windows were due than one tick scores: they are scored over the next ticks, oldest first.'),
       })
       .optional(),
   })

@@ -9,31 +9,25 @@ const common = {
   workspace: z.string(),
   pipeline: z.string(),
   pipeline_version: z.number().int(),
-  /** The explained output value, `out.<output>[i]`. */
-  output: z.string(),
-  /** The flattened input features' names. */
-  features: z.array(z.string()),
+  output: z.string().describe('The explained output value, `out.<output>[i]`.'),
+  features: z.array(z.string()).describe("The flattened input features' names."),
   reference_rows: z.number().int(),
-  /** Model rows run. */
-  evaluated_rows: z.number().int(),
+  evaluated_rows: z.number().int().describe('Model rows run.'),
   seconds: z.number(),
 }
 
 const permutation = z.object({
   ...common,
   method: z.literal('permutation'),
-  /** What a shuffled feature changes, e.g. "increase of mse" or "mean |Δ output|". */
-  measure: z.string(),
-  /** The metric on the unshuffled reference (null without targets). */
-  baseline_score: measure,
+  measure: z.string().describe('What a shuffled feature changes, e.g. "increase of mse" or "mean |Δ output|".'),
+  baseline_score: measure.describe('The metric on the unshuffled reference (null without targets).'),
   repeats: z.number().int(),
   importances: z.array(
     z.object({
       feature: z.string(),
       importance_mean: measure,
       importance_std: measure,
-      /** One per repeat. */
-      importances: z.array(measure),
+      importances: z.array(measure).describe('One per repeat.'),
     }),
   ),
 })
@@ -47,8 +41,7 @@ const pdp = z.object({
       feature: z.string(),
       grid: z.array(measure),
       pdp: z.array(measure),
-      /** ICE curves of the first reference rows, one per row, over the grid. */
-      ice: z.array(z.array(measure)),
+      ice: z.array(z.array(measure)).describe('ICE curves of the first reference rows, one per row, over the grid.'),
     }),
   ),
 })
@@ -61,8 +54,7 @@ const local = {
     z.object({
       row: z.number().int(),
       prediction: measure,
-      /** One per feature: they add up to prediction − base_value. */
-      attributions: z.array(measure),
+      attributions: z.array(measure).describe('One per feature: they add up to prediction − base_value.'),
     }),
   ),
 }
@@ -85,12 +77,10 @@ export const explanationJobSchema = z
     status: z.enum(['running', 'succeeded', 'failed']),
     evaluated_rows: z.number().int(),
     planned_rows: z.number().int(),
-    /** 0..1. */
-    progress: z.number(),
+    progress: z.number().describe('0..1.'),
     error: z.string().nullable(),
     created_at: timestamp,
-    /** Once it has succeeded. */
-    report: explainReportSchema.optional(),
+    report: explainReportSchema.optional().describe('Once it has succeeded.'),
   })
   .meta({ id: 'ExplanationJob' })
 

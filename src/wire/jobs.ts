@@ -11,22 +11,22 @@ export const jobSchema = z
     workspace: z.string(),
     pipeline: z.string(),
     status: z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']),
-    /** The input file's format. */
-    format: z.enum(['csv', 'jsonl', 'arrow', 'parquet']),
+    format: z.enum(['csv', 'jsonl', 'arrow', 'parquet']).describe("The input file's format."),
     rows_done: z.number().int(),
-    /** Known up front for Parquet and Arrow files; at the end for the others. */
-    rows_total: z.number().int().nullable(),
-    /** 0..1, from rows when the total is known, else from bytes read. */
-    progress: z.number().nullable(),
+    rows_total: z
+      .number()
+      .int()
+      .nullable()
+      .describe('Known up front for Parquet and Arrow files; at the end for the others.'),
+    progress: z.number().nullable().describe('0..1, from rows when the total is known, else from bytes read.'),
     rows_per_second: z.number().nullable(),
     eta_seconds: z.number().nullable(),
     error_count: z.number().int(),
-    /** The first row errors (capped), in row order; rows count from 0. */
-    errors: z.array(z.object({ row: z.number().int(), message: z.string() })),
-    /** Why the job failed. */
-    error: z.string().nullable(),
-    /** Starts the server did not survive (see LASTMILE_JOB_MAX_ATTEMPTS). */
-    attempts: z.number().int(),
+    errors: z
+      .array(z.object({ row: z.number().int(), message: z.string() }))
+      .describe('The first row errors (capped), in row order; rows count from 0.'),
+    error: z.string().nullable().describe('Why the job failed.'),
+    attempts: z.number().int().describe('Starts the server did not survive (see LASTMILE_JOB_MAX_ATTEMPTS).'),
     created_at: timestamp,
     started_at: timestamp.nullable(),
     finished_at: timestamp.nullable(),

@@ -17,8 +17,7 @@ export const serverMetadataSchema = z
 export const modelMetadataSchema = z
   .object({
     name: z.string(),
-    /** The deployed pipeline version, as a string. */
-    versions: z.array(z.string()).optional(),
+    versions: z.array(z.string()).optional().describe('The deployed pipeline version, as a string.'),
     platform: z.string(),
     inputs: z.array(tensorMetaSchema),
     outputs: z.array(tensorMetaSchema),

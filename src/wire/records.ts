@@ -7,12 +7,10 @@ import { z } from 'zod'
 
 export const recordsRowSchema = z
   .object({
-    /** ms since the epoch. */
-    time: z.number().optional(),
+    time: z.number().optional().describe('ms since the epoch.'),
     in: z.record(z.string(), z.unknown()).optional(),
     out: z.record(z.string(), z.unknown()).optional(),
-    /** One entry per failed validation of the row. */
-    check_failures: z.array(z.unknown()).optional(),
+    check_failures: z.array(z.unknown()).optional().describe('One entry per failed validation of the row.'),
     anomaly: z.object({ count: z.number().int() }).optional(),
     metadata: z.record(z.string(), z.unknown()).optional(),
   })

@@ -14,21 +14,17 @@ export const workspaceSchema = z.object({ name: z.string(), created_at: timestam
 
 export const workspaceDetailSchema = workspaceSchema
   .extend({
-    /** Distinct model names. */
-    models: z.number().int(),
+    models: z.number().int().describe('Distinct model names.'),
     pipelines: z.number().int(),
-    /** Names of the workspace's deployed pipelines. */
-    deployed: z.array(z.string()),
+    deployed: z.array(z.string()).describe("Names of the workspace's deployed pipelines."),
   })
   .meta({ id: 'WorkspaceDetail' })
 
 export const tensorMetaSchema = z
   .object({
     name: z.string(),
-    /** Open Inference Protocol datatype (FP32, INT64, BYTES, ...). */
-    datatype: z.string(),
-    /** -1 for a dimension of any size. */
-    shape: z.array(z.number().int()),
+    datatype: z.string().describe('Open Inference Protocol datatype (FP32, INT64, BYTES, ...).'),
+    shape: z.array(z.number().int()).describe('-1 for a dimension of any size.'),
   })
   .meta({ id: 'TensorMeta' })
 
@@ -39,8 +35,7 @@ export const modelVersionSchema = z
     version: z.number().int().min(1),
     /** Of the model's bytes, hex. */
     sha256: z.string(),
-    /** Bytes. */
-    size: z.number().int(),
+    size: z.number().int().describe('Bytes.'),
     inputs: z.array(tensorMetaSchema),
     outputs: z.array(tensorMetaSchema),
     created_at: timestamp,
@@ -62,8 +57,7 @@ export const pipelineVersionSchema = z
     workspace: z.string(),
     name: z.string(),
     version: z.number().int().min(1),
-    /** The steps as given when the version was created. */
-    steps: z.array(z.unknown()),
+    steps: z.array(z.unknown()).describe('The steps as given when the version was created.'),
     created_at: timestamp,
   })
   .meta({ id: 'PipelineVersion' })
@@ -79,14 +73,12 @@ export const deploymentStatusSchema = z
     workspace: z.string(),
     pipeline: z.string(),
     pipeline_version: z.number().int(),
-    /** The pipeline's models, e.g. "a:1" or "a:1,b:2". */
-    model: z.string(),
+    model: z.string().describe('The pipeline\'s models, e.g. "a:1" or "a:1,b:2".'),
     models: z.array(z.string()),
     state: z.enum(['ready', 'draining', 'stopped']),
     backend,
     active_backend: backend,
-    /** Where the first model runs right now. */
-    path: z.enum(['gpu', 'cpu']),
+    path: z.enum(['gpu', 'cpu']).describe('Where the first model runs right now.'),
     replicas: z.number().int(),
     /** Per model stage: its routing, and where each model runs right now. */
     stages: z.array(
@@ -99,8 +91,9 @@ export const deploymentStatusSchema = z
     ),
     queued_rows: z.number().int(),
     batching: batchingSchema,
-    /** NaN and ±Infinity in float inputs: refused with a 400, or passed to the model. */
-    non_finite_inputs: z.enum(NON_FINITE_POLICIES),
+    non_finite_inputs: z
+      .enum(NON_FINITE_POLICIES)
+      .describe('NaN and ±Infinity in float inputs: refused with a 400, or passed to the model.'),
   })
   .meta({ id: 'DeploymentStatus' })
 
