@@ -12,7 +12,7 @@ import { deflateSync, gunzipSync, gzipSync, inflateSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { preferredCoding } from '../../src/server/body.js'
 import { type RunningServer, startServer } from '../../src/server/serve.js'
-import { doubler, spec, testConfig } from '../helpers/server.js'
+import { doubler, spec, testConfig, testServer } from '../helpers/server.js'
 
 const encoder = new TextEncoder()
 const LIMIT = 2 * 1024 * 1024
@@ -138,6 +138,24 @@ describe('compressed request bodies (tritonclient request_compression_algorithm)
       [2, 4],
       [10, 12],
     ])
+  })
+
+  it('decompresses a body handed over as a web Request too (app.request, no Node stream)', async () => {
+    const s = await testServer()
+    try {
+      await s.deps.manager.deploy(spec('double', doubler(2)))
+      const json = encoder.encode(
+        JSON.stringify({ inputs: [{ name: 'x', shape: [1, 2], datatype: 'FP32', data: [5, 6] }] }),
+      )
+      const res = await s.app.request('/v2/models/double/infer', {
+        method: 'POST',
+        body: gzipSync(json),
+        headers: { 'content-encoding': 'gzip' },
+      })
+      expect(((await res.json()) as { outputs: Array<{ data: number[] }> }).outputs[0]?.data).toEqual([10, 12])
+    } finally {
+      await s.shutdown()
+    }
   })
 
   it('refuses an unknown coding, or a list of them, with 415 naming gzip and deflate', async () => {
