@@ -105,8 +105,15 @@ function errorResponse(description: string, style: ErrorStyle): Json {
   }
 }
 
-/** A unique, stable operation id from method and path: `get /v1/jobs/{id}` → `get_v1_jobs_id`. */
-const operationId = (s: RouteSpec) => `${s.method}${s.path.replace(/[^A-Za-z0-9]+/g, '_')}`.replace(/_$/, '_root')
+/** A unique, stable operation id from method and path: `get /v1/jobs/{id}` → `get_v1_jobs_id`, `/v2/` → `get_v2_index`. */
+const operationId = (s: RouteSpec) =>
+  [
+    s.method,
+    ...s.path
+      .split('/')
+      .slice(1)
+      .map((seg) => seg.replace(/[^A-Za-z0-9]+/g, '_').replace(/^_+|_+$/g, '') || 'index'),
+  ].join('_')
 
 function operation(s: RouteSpec, components: Components): Json {
   const parameters_ = [...pathParameters(s, components), ...(s.query ? parameters(s.query, 'query', components) : [])]

@@ -96,6 +96,10 @@ describe('the OpenAPI document', () => {
         .sort(),
     )
     expect(served.size).toBeGreaterThan(25)
+    // Generated clients name their methods by operationId: one per operation, none twice.
+    const ids = ops().map(({ op }) => (op as Op & { operationId: string }).operationId)
+    expect(new Set(ids).size).toBe(ids.length)
+    expect(doc.paths['/v1/jobs/{id}']?.get).toMatchObject({ operationId: 'get_v1_jobs_id' })
     const put = doc.paths['/v1/workspaces/{ws}/pipelines/{name}']?.put
     expect(put?.['x-lastmile-access']).toBe('deployer')
     expect(put?.requestBody?.content['application/json']?.schema).toMatchObject({
