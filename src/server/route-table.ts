@@ -32,6 +32,7 @@ export function visibleWorkspace(c: Context): string | undefined {
   return key && !isServerAdmin(key) ? key.workspace : undefined
 }
 
+/** A route's declaration: what it is, who may call it, what it reads and what it answers. */
 export interface RouteSpec {
   method: 'get' | 'post' | 'put' | 'delete'
   /** OpenAPI template, e.g. `/v1/workspaces/{ws}/models/{name}`. */
@@ -74,11 +75,13 @@ export interface RouteInput<Q extends z.ZodObject, P extends z.ZodObject> {
   params: z.output<P>
 }
 
+/** A route's handler: the request's context and its parsed parameters. */
 export type RouteHandler<Q extends z.ZodObject, P extends z.ZodObject> = (
   c: Context,
   input: RouteInput<Q, P>,
 ) => Response | Promise<Response>
 
+/** The declared routes: each registered on the app behind its checks, and listed for the document. */
 export class RouteTable {
   readonly specs: RouteSpec[] = []
 

@@ -47,6 +47,7 @@ export const assayWindowSchema = z
   ])
   .meta({ id: 'AssayWindow' })
 
+/** An assay as defined, its baseline's values counted, with where the scheduler stands. */
 export const assaySchema = z
   .object({
     id: z.number().int(),

@@ -59,6 +59,7 @@ const local = {
   ),
 }
 
+/** An explanation report: the fields common to every method, then the method's own. */
 export const explainReportSchema = z
   .discriminatedUnion('method', [
     permutation,
@@ -68,6 +69,7 @@ export const explainReportSchema = z
   ])
   .meta({ id: 'ExplainReport' })
 
+/** An explanation run as a job: its progress, then its report. */
 export const explanationJobSchema = z
   .object({
     id: z.string(),

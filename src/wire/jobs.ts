@@ -5,6 +5,7 @@
 import { z } from 'zod'
 import { timestamp } from './common.js'
 
+/** A batch job's status and progress. */
 export const jobSchema = z
   .object({
     id: z.string(),

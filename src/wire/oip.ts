@@ -6,14 +6,19 @@
 import { z } from 'zod'
 import { tensorMetaSchema } from './registry.js'
 
+/** `GET /v2/health/live`. */
 export const liveSchema = z.object({ live: z.boolean() })
+/** `GET /v2/health/ready`. */
 export const readySchema = z.object({ ready: z.boolean() })
+/** `GET /v2/models/{name}/ready`. */
 export const modelReadySchema = z.object({ name: z.string(), ready: z.boolean() })
 
+/** `GET /v2`: the server's name, version and extensions. */
 export const serverMetadataSchema = z
   .object({ name: z.string(), version: z.string(), extensions: z.array(z.string()) })
   .meta({ id: 'OipServerMetadata' })
 
+/** `GET /v2/models/{name}`: a deployed pipeline's inputs and outputs. */
 export const modelMetadataSchema = z
   .object({
     name: z.string(),
@@ -37,6 +42,7 @@ export const tensorDataSchema: z.ZodType<TensorData> = z
   .array(z.union([z.number(), z.string(), z.boolean(), z.lazy(() => tensorDataSchema)]))
   .meta({ id: 'OipTensorData' })
 
+/** The JSON inference response (the binary extension's JSON header has the same shape). */
 export const inferResponseSchema = z
   .object({
     model_name: z.string(),

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod'
 
+/** One answer row of the pandas-records route. */
 export const recordsRowSchema = z
   .object({
     time: z.number().optional().describe('ms since the epoch.'),

@@ -10,8 +10,10 @@ import { NON_FINITE_POLICIES } from '../serving/finite.js'
 import type { ApiKeyRecord, ModelRecord, PipelineRecord, WorkspaceRecord } from '../store/types.js'
 import { timestamp } from './common.js'
 
+/** A workspace as listed. */
 export const workspaceSchema = z.object({ name: z.string(), created_at: timestamp }).meta({ id: 'Workspace' })
 
+/** A workspace and its counts. */
 export const workspaceDetailSchema = workspaceSchema
   .extend({
     models: z.number().int().describe('Distinct model names.'),
@@ -20,6 +22,7 @@ export const workspaceDetailSchema = workspaceSchema
   })
   .meta({ id: 'WorkspaceDetail' })
 
+/** A model input or output. */
 export const tensorMetaSchema = z
   .object({
     name: z.string(),
@@ -28,6 +31,7 @@ export const tensorMetaSchema = z
   })
   .meta({ id: 'TensorMeta' })
 
+/** One version of a model. */
 export const modelVersionSchema = z
   .object({
     workspace: z.string(),
@@ -42,16 +46,20 @@ export const modelVersionSchema = z
   })
   .meta({ id: 'ModelVersion' })
 
+/** The answer to an upload: the version, and whether it is new. */
 export const modelUploadSchema = modelVersionSchema
   .extend({ created: z.boolean().describe('false: these bytes were already this version') })
   .meta({ id: 'ModelUpload' })
 
+/** A model as listed: its version count and latest version. */
 export const modelSummarySchema = z
   .object({ name: z.string(), versions: z.number().int(), latest: modelVersionSchema })
   .meta({ id: 'ModelSummary' })
 
+/** A model and every version of it. */
 export const modelSchema = z.object({ name: z.string(), versions: z.array(modelVersionSchema) }).meta({ id: 'Model' })
 
+/** One version of a pipeline: its steps. */
 export const pipelineVersionSchema = z
   .object({
     workspace: z.string(),
@@ -62,12 +70,14 @@ export const pipelineVersionSchema = z
   })
   .meta({ id: 'PipelineVersion' })
 
+/** The answer to a PUT of steps: the new version, and whether the deployment moved to it. */
 export const pipelinePutSchema = pipelineVersionSchema
   .extend({ deployed: z.boolean().describe('whether the deployed pipeline moved to this version') })
   .meta({ id: 'PipelinePut' })
 
 const backend = z.enum(BACKENDS)
 
+/** A deployment: what runs, where, and its queue and batching. */
 export const deploymentStatusSchema = z
   .object({
     workspace: z.string(),
@@ -97,35 +107,42 @@ export const deploymentStatusSchema = z
   })
   .meta({ id: 'DeploymentStatus' })
 
+/** A pipeline as listed: its latest version and deployment. */
 export const pipelineSummarySchema = pipelineVersionSchema
   .extend({ deployment: deploymentStatusSchema.nullable() })
   .meta({ id: 'PipelineSummary' })
 
+/** A pipeline, every version of it and its deployment. */
 export const pipelineSchema = z
   .object({ name: z.string(), versions: z.array(pipelineVersionSchema), deployment: deploymentStatusSchema.nullable() })
   .meta({ id: 'Pipeline' })
 
 const role = z.enum(['admin', 'deployer', 'viewer'])
 
+/** An API key as listed: never its secret. */
 export const apiKeySchema = z
   .object({ id: z.string(), workspace: z.string(), name: z.string(), role, created_at: timestamp })
   .meta({ id: 'ApiKey' })
 
+/** A key just created, with its secret. */
 export const createdApiKeySchema = apiKeySchema
   .extend({ key: z.string().describe('the secret, shown this once: send it as `Authorization: Bearer <key>`') })
   .meta({ id: 'CreatedApiKey' })
 
 // Records as the wire shows them: the store's camelCase fields become snake_case keys here, once.
 
+/** A workspace record on the wire. */
 export function workspaceJson(w: WorkspaceRecord): Workspace {
   return { name: w.name, created_at: w.createdAt }
 }
 
+/** A model version record on the wire. */
 export function modelJson(m: ModelRecord): ModelVersion {
   const { workspace, name, version, sha256, size, inputs, outputs } = m
   return { workspace, name, version, sha256, size, inputs, outputs, created_at: m.createdAt }
 }
 
+/** A pipeline version record on the wire. */
 export function pipelineJson(p: PipelineRecord): PipelineVersion {
   return { workspace: p.workspace, name: p.name, version: p.version, steps: p.steps, created_at: p.createdAt }
 }
@@ -135,9 +152,11 @@ export function apiKeyJson(k: Omit<ApiKeyRecord, 'hash'>): ApiKey {
   return { id: k.id, workspace: k.workspace, name: k.name, role: k.role, created_at: k.createdAt }
 }
 
-/** The answers of DELETE and undeploy: what was removed. */
+/** The answer of a DELETE: the name removed. */
 export const deletedSchema = z.object({ deleted: z.string() })
+/** The answer of undeploy: the pipeline. */
 export const undeployedSchema = z.object({ undeployed: z.string() })
+/** The answer of revoking a key: its id. */
 export const revokedSchema = z.object({ revoked: z.string() })
 
 export type Workspace = z.infer<typeof workspaceSchema>
