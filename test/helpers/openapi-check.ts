@@ -4,6 +4,7 @@
  * with ajv), and any other body must have a documented media type. A mismatch fails the request
  * (it throws, naming the route, status and schema error) and the test (an afterEach).
  */
+import { gunzipSync, inflateSync } from 'node:zlib'
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js'
 import formats from 'ajv-formats'
 import { afterEach } from 'vitest'
@@ -68,6 +69,17 @@ function parseJson(text: string): unknown {
   }
 }
 
+/**
+ * A body's text. An in-process answer sent with Content-Encoding is still compressed (fetch over a
+ * socket has decoded it already, header kept): the zlib or gzip magic bytes tell which.
+ */
+function decoded(encoding: string | null, bytes: Uint8Array): string {
+  let plain = bytes
+  if (encoding === 'gzip' && bytes[0] === 0x1f && bytes[1] === 0x8b) plain = gunzipSync(bytes)
+  else if (encoding === 'deflate' && bytes[0] === 0x78) plain = inflateSync(bytes)
+  return new TextDecoder().decode(plain)
+}
+
 export class OpenApiChecker {
   private readonly ajv = new Ajv2020({ strict: false, allErrors: true })
   private readonly validators = new Map<unknown, ValidateFunction>()
@@ -120,7 +132,7 @@ export class OpenApiChecker {
     if (media === undefined) return `${where} as ${type}, not one of: ${Object.keys(content).join(', ') || '(no body)'}`
     const schema = content[media]?.schema
     if (base(media) !== 'application/json' || schema === undefined) return undefined
-    const text = await res.clone().text()
+    const text = decoded(res.headers.get('content-encoding'), new Uint8Array(await res.clone().arrayBuffer()))
     let body: unknown
     try {
       body = parseJson(text)

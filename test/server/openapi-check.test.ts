@@ -3,6 +3,7 @@
  * undocumented route or status, a body its schema refuses and an undocumented media type, and it
  * checks real-socket responses too.
  */
+import { deflateSync, gzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RunningServer, startServer } from '../../src/server/serve.js'
 import { checkedRequest, OpenApiChecker, type OpenApiDoc, takeProblems } from '../helpers/openapi-check.js'
@@ -56,6 +57,20 @@ describe('the response check', () => {
     const svg = new Response('<svg/>', { headers: { 'content-type': 'image/svg+xml' } })
     expect(await checker.problem('GET', '/metrics', svg)).toMatch(/as image\/svg\+xml, not one of: text\/plain/)
     expect(await checker.problem('GET', '/v1/workspaces/team', json('{"name": '))).toMatch(/not JSON/)
+  })
+
+  it('reads a body the server compressed, as an in-process answer carries it', async () => {
+    const compressed = (bytes: Uint8Array, encoding: string) =>
+      new Response(bytes, { headers: { 'content-type': 'application/json', 'content-encoding': encoding } })
+    const body = JSON.stringify(workspace)
+    expect(await checker.problem('GET', '/v1/workspaces/team', compressed(gzipSync(body), 'gzip'))).toBeUndefined()
+    expect(
+      await checker.problem('GET', '/v1/workspaces/team', compressed(deflateSync(body), 'deflate')),
+    ).toBeUndefined()
+    const wrong = JSON.stringify({ ...workspace, models: 'two' })
+    expect(await checker.problem('GET', '/v1/workspaces/team', compressed(gzipSync(wrong), 'gzip'))).toMatch(
+      /models must be integer/,
+    )
   })
 
   it('reads OIP tensors with NaN and Infinity literals, as Triton writes them', async () => {
