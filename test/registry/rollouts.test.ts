@@ -95,7 +95,8 @@ describe('rollout steps', () => {
       ],
     })
     expect(oip.outputs.find((o) => o.name === 'y')?.data).toEqual([2, 10])
-    expect(oip.parameters).toMatchObject({ models: ['m2:1', 'm10:1'] })
+    // OIP parameters are strings, numbers or booleans: the per-row list travels as JSON text.
+    expect(oip.parameters).toMatchObject({ models: '["m2:1","m10:1"]' })
   })
 
   it('shadow answers from the champion and logs the challengers as out_<model>.<output>', async () => {
