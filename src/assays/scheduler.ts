@@ -5,7 +5,7 @@
  * in one unbounded burst.
  */
 import { errorMessage } from '../errors.js'
-import type { Logger } from '../log.js'
+import type { Logger } from '../logger.js'
 import type { AssayRecord, AssayResultRecord, Store } from '../store/types.js'
 import { type AssayLimits, checkWindow, type WindowGrid, windowOf, windowsIn } from './definition.js'
 

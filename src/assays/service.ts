@@ -4,7 +4,7 @@
  * alerts POSTed to webhooks with retries, and the latest score per assay for metrics.
  */
 import { ConflictError, InvalidConfigError, NotFoundError } from '../errors.js'
-import type { Logger } from '../log.js'
+import type { Logger } from '../logger.js'
 import type { InferenceLog } from '../logs/inference-log.js'
 import { parseIopath } from '../logs/inference-log.js'
 import type { OutboundPolicy } from '../outbound/policy.js'

@@ -5,7 +5,7 @@
  * or the `Location`), never retried.
  */
 import { errorMessage, OutboundRefusedError } from '../errors.js'
-import type { Logger } from '../log.js'
+import type { Logger } from '../logger.js'
 import type { OutboundPolicy } from '../outbound/policy.js'
 
 export interface WebhookDeps {

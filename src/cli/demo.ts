@@ -6,9 +6,9 @@
 import type { Config } from '../config.js'
 import { Engine, type EngineStatus } from '../engine/engine.js'
 import { formatShape, type HostTensor, type StringTensor } from '../engine/tensor.js'
-import { createLogger } from '../log.js'
-import { mulberry32, uniform } from '../onnx/random.js'
+import { createLogger } from '../logger.js'
 import { FusedModel } from '../pipeline/fused.js'
+import { mulberry32, uniform } from '../random.js'
 import { DEMO_POST, ensureDemoModel } from '../registry/demo.js'
 
 /** Why the engine runs where it does, in words. */

@@ -1,7 +1,7 @@
 /** `lastmile info`: what this machine offers: the backend `auto` picks and the GPU adapter, as JSON. */
 import type { Config } from '../config.js'
 import { Engine } from '../engine/engine.js'
-import { createLogger } from '../log.js'
+import { createLogger } from '../logger.js'
 
 export async function runInfo(config: Config): Promise<number> {
   const engine = new Engine(config, createLogger('warn'))

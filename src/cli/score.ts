@@ -12,7 +12,7 @@ import { type JobFormatName, type JobStatus, LastmileClient } from '../client/cl
 import type { Config } from '../config.js'
 import { InvalidConfigError } from '../errors.js'
 import { formatFromPath } from '../jobs/io/index.js'
-import { silentLogger } from '../log.js'
+import { silentLogger } from '../logger.js'
 import { buildServer } from '../server/serve.js'
 
 export interface ScoreArgs {

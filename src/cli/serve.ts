@@ -1,6 +1,6 @@
 /** `lastmile serve`: the HTTP server, with a copy-pastable way to try it, and graceful shutdown. */
 import type { Config } from '../config.js'
-import { createLogger } from '../log.js'
+import { createLogger } from '../logger.js'
 import { DEMO_ASSAY, DEMO_PIPELINE, DEMO_ROW } from '../registry/demo.js'
 import { startServer } from '../server/serve.js'
 

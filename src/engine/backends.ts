@@ -4,7 +4,7 @@
  */
 import v8 from 'node:v8'
 import { BackendUnavailableError, errorMessage } from '../errors.js'
-import type { LogLevel } from '../log.js'
+import type { LogLevel } from '../logger.js'
 import { loadError, type OrtModule } from './ort-common.js'
 import { OrtBackedSession } from './ort-session.js'
 import { SerialQueue } from './serial-queue.js'

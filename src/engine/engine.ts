@@ -11,7 +11,7 @@
 import type { BackendChoice, Config } from '../config.js'
 import { BackendUnavailableError, errorMessage, InvalidModelError } from '../errors.js'
 import { acquireGpu, type GpuRuntime, type GpuStatus, releaseGpu } from '../gpu/index.js'
-import { type Logger, silentLogger } from '../log.js'
+import { type Logger, silentLogger } from '../logger.js'
 import { checkModel } from '../onnx/model-check.js'
 import { loadCpuSession, loadWasmSession, loadWebGpuSession, type SessionOptions } from './backends.js'
 import type { BackendName, Feeds, ModelSession } from './types.js'

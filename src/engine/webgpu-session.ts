@@ -5,7 +5,7 @@
  */
 import { SessionClosedError } from '../errors.js'
 import type { GpuRuntime } from '../gpu/index.js'
-import type { Logger } from '../log.js'
+import type { Logger } from '../logger.js'
 import type { TensorSpec } from './tensor.js'
 import type { BackendName, DeviceRun, Feeds, ModelSession, Outputs } from './types.js'
 

@@ -11,7 +11,7 @@
  */
 import * as aq from 'arquero'
 import { InvalidRequestError } from '../errors.js'
-import { mulberry32 } from '../onnx/random.js'
+import { mulberry32 } from '../random.js'
 import { type FillRows, type Predict, rowsOf } from './evaluate.js'
 
 export type Metric = 'mae' | 'mse' | 'rmse' | 'r2' | 'accuracy'

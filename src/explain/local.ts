@@ -12,7 +12,7 @@
  *   change is that feature's contribution. Exact efficiency for every order.
  * Features whose value equals every background value get φ = 0 and leave the regression.
  */
-import { mulberry32 } from '../onnx/random.js'
+import { mulberry32 } from '../random.js'
 import { type Predict, rowsOf } from './evaluate.js'
 
 export interface Attribution {

@@ -3,7 +3,7 @@
  * kernels). Acquire/release count holders; the device is destroyed when the last one leaves.
  */
 import type { GpuConfig } from '../config.js'
-import type { Logger } from '../log.js'
+import type { Logger } from '../logger.js'
 import { GpuRuntime } from './runtime.js'
 
 export type { AdapterInfo, DawnBackend, FeatureLevel } from './discover.js'

@@ -6,7 +6,7 @@
  */
 import type { GpuConfig } from '../config.js'
 import { errorMessage, NotReadyError } from '../errors.js'
-import { type Logger, silentLogger } from '../log.js'
+import { type Logger, silentLogger } from '../logger.js'
 import { GpuContext } from './context.js'
 import { type AdapterInfo, type DiscoveredAdapter, discoverAdapter } from './discover.js'
 

@@ -7,8 +7,8 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DIR_MODE, FILE_MODE } from '../durable.js'
-import { mlpClassifier } from '../onnx/fixtures.js'
-import { mulberry32, normal } from '../onnx/random.js'
+import { mlpClassifierModel } from '../onnx/mlp.js'
+import { mulberry32, normal } from '../random.js'
 import type { Registry } from './registry.js'
 
 export const DEMO_PIPELINE = 'demo'
@@ -16,7 +16,7 @@ export const DEMO_ROW = [0.5, -1.2, 3.3, 0.7]
 export const DEMO_POST = { argmax: true, labels: ['class_a', 'class_b', 'class_c'] }
 
 function demoModel() {
-  return mlpClassifier({ features: 4, hidden: [16, 16], classes: 3, name: 'demo_classifier', seed: 11 })
+  return mlpClassifierModel({ features: 4, hidden: [16, 16], classes: 3, name: 'demo_classifier', seed: 11 })
 }
 
 /** Write the demo model into `dataDir/models` unless it is there (atomically: temp file, rename). */

@@ -14,7 +14,7 @@ import {
   NotFoundError,
 } from '../errors.js'
 import { OIP_DATATYPE, oipShape } from '../formats/oip.js'
-import type { Logger } from '../log.js'
+import type { Logger } from '../logger.js'
 import { checkModel } from '../onnx/model-check.js'
 import { PipelineRunner } from '../pipeline/runner.js'
 import { compileStages, mapModelRefs, modelRefs, parseSteps } from '../pipeline/steps.js'

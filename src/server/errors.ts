@@ -8,7 +8,7 @@
 import type { Context } from 'hono'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { type ErrorCode, LastmileError, QueueFullError, UnsupportedEncodingError } from '../errors.js'
-import type { Logger } from '../log.js'
+import type { Logger } from '../logger.js'
 
 export const HTTP_STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   invalid_config: 400,

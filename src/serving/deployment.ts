@@ -13,7 +13,7 @@ import { type ColumnSpec, elementCount, type HostTensor, type StringTensor, zero
 import type { Columns } from '../engine/types.js'
 import { validateFeeds } from '../engine/validate.js'
 import { errorMessage, InvalidInputError, NotFoundError } from '../errors.js'
-import { type Logger, silentLogger } from '../log.js'
+import { type Logger, silentLogger } from '../logger.js'
 import type { FusedOutputs, FusedSteps } from '../pipeline/fused.js'
 import type { OutputSpec } from '../pipeline/post.js'
 import { CHECKS_COLUMN, MODEL_COLUMN, PipelineRunner, SHADOW_PREFIX } from '../pipeline/runner.js'

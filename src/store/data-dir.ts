@@ -14,7 +14,7 @@ import { join, relative } from 'node:path'
 import Database from 'better-sqlite3'
 import { DIR_MODE, FILE_MODE, mkdirPrivate } from '../durable.js'
 import { InvalidConfigError } from '../errors.js'
-import type { Logger } from '../log.js'
+import type { Logger } from '../logger.js'
 import { ARTIFACT_TMP, ArtifactStore } from './artifacts.js'
 import type { Store } from './types.js'
 

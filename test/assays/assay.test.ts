@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest'
 import { computeAssay, prepareBaseline, sortedBinCounts, summarizerSchema } from '../../src/assays/assay.js'
 import { histogramCpu } from '../../src/kernels/histogram.js'
-import { mulberry32, normal } from '../../src/onnx/random.js'
+import { mulberry32, normal } from '../../src/random.js'
 import { independentPsi } from '../helpers/assay-reference.js'
 import { freshSeed } from '../helpers/compare.js'
 import { seattleWeather } from '../helpers/weather.js'

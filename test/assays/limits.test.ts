@@ -8,7 +8,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import type { ConfigOverrides } from '../../src/config.js'
-import type { Logger } from '../../src/log.js'
+import type { Logger } from '../../src/logger.js'
 import { type BuiltServer, buildServer } from '../../src/server/serve.js'
 import { clientFor, doubler, post, tempDir, testConfig } from '../helpers/server.js'
 

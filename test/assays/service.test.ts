@@ -7,7 +7,7 @@
 import { createServer } from 'node:http'
 import { tableFromIPC } from '@uwdata/flechette'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { silentLogger } from '../../src/log.js'
+import { silentLogger } from '../../src/logger.js'
 import { buildServer } from '../../src/server/serve.js'
 import { independentPsi } from '../helpers/assay-reference.js'
 import { clientFor, doubler, tempDir, testConfig, testServer } from '../helpers/server.js'

@@ -17,7 +17,7 @@ import {
   summarize,
   wasserstein1,
 } from '../../src/assays/stats.js'
-import { mulberry32, normal } from '../../src/onnx/random.js'
+import { mulberry32, normal } from '../../src/random.js'
 import { freshSeed } from '../helpers/compare.js'
 
 const sorted = (v: ArrayLike<number>) => Float64Array.from(v).sort()

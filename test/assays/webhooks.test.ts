@@ -7,7 +7,7 @@
  */
 import { createServer, type Server } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Logger } from '../../src/log.js'
+import type { Logger } from '../../src/logger.js'
 import type { Resolver } from '../../src/outbound/policy.js'
 import { type BuiltServer, buildServer } from '../../src/server/serve.js'
 import { clientFor, doubler, post, testConfig } from '../helpers/server.js'

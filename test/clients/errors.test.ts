@@ -8,7 +8,7 @@
 import { Hono } from 'hono'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { ApiError } from '../../src/client/client.js'
-import { silentLogger } from '../../src/log.js'
+import { silentLogger } from '../../src/logger.js'
 import { createApiKey } from '../../src/registry/keys.js'
 import { onError } from '../../src/server/errors.js'
 import { SqliteStore } from '../../src/store/sqlite-store.js'

@@ -9,7 +9,7 @@ import { tensor, zeros } from '../../src/engine/tensor.js'
 import type { BackendName } from '../../src/engine/types.js'
 import { InvalidInputError, InvalidModelError, LastmileError, UnsupportedModelError } from '../../src/errors.js'
 import { GraphBuilder } from '../../src/onnx/builder.js'
-import { mlpClassifier, sklearnPipeline } from '../../src/onnx/fixtures.js'
+import { mlpClassifier, sklearnPipeline } from '../fixtures/models.js'
 import { gpuTitle, probeGpu } from '../helpers/gpu.js'
 
 const gpu = await probeGpu()

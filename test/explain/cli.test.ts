@@ -2,10 +2,10 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { silentLogger } from '../../src/log.js'
-import { linearRegression } from '../../src/onnx/fixtures.js'
-import { mulberry32, uniform } from '../../src/onnx/random.js'
+import { silentLogger } from '../../src/logger.js'
+import { mulberry32, uniform } from '../../src/random.js'
 import { startServer } from '../../src/server/serve.js'
+import { linearRegression } from '../fixtures/models.js'
 import { expectClose, freshSeed } from '../helpers/compare.js'
 import { cliBuilt, clientFor, runCli, tempDir, testConfig } from '../helpers/server.js'
 

@@ -7,8 +7,8 @@
  * 8-feature linear model and 10 reference rows.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { linearRegression } from '../../src/onnx/fixtures.js'
-import { mulberry32, uniform } from '../../src/onnx/random.js'
+import { mulberry32, uniform } from '../../src/random.js'
+import { linearRegression } from '../fixtures/models.js'
 import { freshSeed } from '../helpers/compare.js'
 import { clientFor, post, testServer } from '../helpers/server.js'
 

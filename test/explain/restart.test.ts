@@ -5,9 +5,9 @@
  */
 import { tableFromIPC } from '@uwdata/flechette'
 import { describe, expect, it, vi } from 'vitest'
-import { standardizedLinear } from '../../src/onnx/fixtures.js'
-import { mulberry32, uniform } from '../../src/onnx/random.js'
+import { mulberry32, uniform } from '../../src/random.js'
 import { SqliteStore } from '../../src/store/sqlite-store.js'
+import { standardizedLinear } from '../fixtures/models.js'
 import { clientFor, post, tempDir, testServer } from '../helpers/server.js'
 
 interface Job {

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { halfToNumber, numberToHalf } from '../../src/formats/half.js'
-import { mulberry32 } from '../../src/onnx/random.js'
+import { mulberry32 } from '../../src/random.js'
 
 /** The exact value of every non-negative finite half, by bit pattern (0x0000..0x7bff), from the format's definition. */
 const HALVES = Array.from({ length: 0x7c00 }, (_, h) => {

@@ -7,7 +7,7 @@
  */
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { silentLogger } from '../../src/log.js'
+import { silentLogger } from '../../src/logger.js'
 import { type BuiltServer, buildServer } from '../../src/server/serve.js'
 import { clientFor, doubler, post, testConfig } from '../helpers/server.js'
 import { CASE_TIMEOUT_MS, fuzzParams } from './budget.js'

@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { linearRegression } from '../../src/onnx/fixtures.js'
+import { linearRegression } from '../fixtures/models.js'
 import { clientFor, post, testServer } from '../helpers/server.js'
 import { CASE_TIMEOUT_MS, fuzzParams } from './budget.js'
 

@@ -16,7 +16,7 @@ import {
   sklearnPipeline,
   smallCnn,
   torchTabular,
-} from '../../src/onnx/fixtures.js'
+} from '../fixtures/models.js'
 import { f32, identityModel, ifModel, sparseModel } from '../onnx/crafted.js'
 
 /** Valid models, small enough that a case loads in milliseconds. */

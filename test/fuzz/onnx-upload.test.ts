@@ -9,7 +9,7 @@
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { LastmileClient } from '../../src/client/client.js'
-import { silentLogger } from '../../src/log.js'
+import { silentLogger } from '../../src/logger.js'
 import { type RunningServer, startServer } from '../../src/server/serve.js'
 import { doubler, testConfig } from '../helpers/server.js'
 import { CASE_TIMEOUT_MS, fuzzParams } from './budget.js'

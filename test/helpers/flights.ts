@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { tableFromIPC } from '@uwdata/flechette'
-import { fitStandardizedLinear, type StandardizedLinearParams, standardizedLinear } from '../../src/onnx/fixtures.js'
+import { fitStandardizedLinear, type StandardizedLinearParams, standardizedLinear } from '../fixtures/models.js'
 
 const dataDir = join(dirname(createRequire(import.meta.url).resolve('vega-datasets')), '..', 'data')
 export const FLIGHTS_200K = join(dataDir, 'flights-200k.arrow')

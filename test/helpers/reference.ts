@@ -3,7 +3,7 @@
  * ONNX spec (https://onnx.ai/onnx/operators/), independent of any runtime.
  */
 import type { HostTensor } from '../../src/engine/tensor.js'
-import type { CnnParams, Dense, SklearnParams, TorchTabularParams } from '../../src/onnx/fixtures.js'
+import type { CnnParams, Dense, SklearnParams, TorchTabularParams } from '../fixtures/models.js'
 
 type Rows = Float64Array[]
 

@@ -12,7 +12,7 @@ import {
   tabularCpu,
   tabularProgram,
 } from '../../src/kernels/tabular-preprocess.js'
-import { mulberry32 } from '../../src/onnx/random.js'
+import { mulberry32 } from '../../src/random.js'
 import { expectCloseSpecial, freshSeed } from '../helpers/compare.js'
 import { gpuTitle, probeGpu } from '../helpers/gpu.js'
 import { bilinearRef } from '../helpers/kernel-reference.js'

@@ -13,7 +13,7 @@ import {
   planColumnStats,
 } from '../../src/kernels/column-stats.js'
 import { histogramCpu, histogramProgram } from '../../src/kernels/histogram.js'
-import { mulberry32, normal } from '../../src/onnx/random.js'
+import { mulberry32, normal } from '../../src/random.js'
 import { expectClose, freshSeed } from '../helpers/compare.js'
 import { gpuTitle, probeGpu } from '../helpers/gpu.js'
 import { histogramRef, statsRef } from '../helpers/kernel-reference.js'

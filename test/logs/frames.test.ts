@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest'
 import { type AnyTensor, tensor } from '../../src/engine/tensor.js'
 import { decodeFrames, encodeFrames, mergeTables } from '../../src/logs/frames.js'
 import { tableRows } from '../../src/logs/segment.js'
-import { mulberry32 } from '../../src/onnx/random.js'
+import { mulberry32 } from '../../src/random.js'
 import type { InferenceRecord } from '../../src/serving/deployment.js'
 import { freshSeed } from '../helpers/compare.js'
 

@@ -5,9 +5,9 @@
 import { describe, expect, it } from 'vitest'
 import { InvalidModelError, type LastmileError } from '../../src/errors.js'
 import { GraphBuilder } from '../../src/onnx/builder.js'
-import { allFixtures, resnet18Shaped } from '../../src/onnx/fixtures.js'
 import { checkModel } from '../../src/onnx/model-check.js'
 import { ProtoWriter } from '../../src/onnx/protobuf.js'
+import { allFixtures, resnet18Shaped } from '../fixtures/models.js'
 import {
   externalTensor,
   f32,

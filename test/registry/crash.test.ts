@@ -9,7 +9,7 @@ import { join, relative } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
 import { LastmileClient } from '../../src/client/client.js'
-import { mlpClassifier } from '../../src/onnx/fixtures.js'
+import { mlpClassifier } from '../fixtures/models.js'
 import { cliBuilt, doubler, spawnServer, tempDir } from '../helpers/server.js'
 
 const children: ChildProcess[] = []

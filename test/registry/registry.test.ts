@@ -5,10 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ApiError } from '../../src/client/client.js'
-import { silentLogger } from '../../src/log.js'
+import { silentLogger } from '../../src/logger.js'
 import { GraphBuilder } from '../../src/onnx/builder.js'
-import { logisticRegression, mlpClassifier } from '../../src/onnx/fixtures.js'
 import { buildServer } from '../../src/server/serve.js'
+import { logisticRegression, mlpClassifier } from '../fixtures/models.js'
 import { clientFor, doubler, testConfig } from '../helpers/server.js'
 
 /** y = k·x for x float32 [N, 2]. */

@@ -6,7 +6,7 @@
  * differs from it, fails.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { silentLogger } from '../../src/log.js'
+import { silentLogger } from '../../src/logger.js'
 import { createApiKey } from '../../src/registry/keys.js'
 import { createApp } from '../../src/server/app.js'
 import type { Access, RouteSpec } from '../../src/server/route-table.js'

@@ -1,6 +1,6 @@
 /** Open Inference Protocol v2 routes, through the app (no socket): happy paths and every error. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { mlpClassifier } from '../../src/onnx/fixtures.js'
+import { mlpClassifier } from '../fixtures/models.js'
 import { doubler, spec, testServer } from '../helpers/server.js'
 
 const json = (body: unknown, headers: Record<string, string> = {}) => ({

@@ -4,7 +4,7 @@
  */
 import { tableFromArrays, tableFromIPC, tableToIPC } from '@uwdata/flechette'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { torchTabular } from '../../src/onnx/fixtures.js'
+import { torchTabular } from '../fixtures/models.js'
 import { doubler, spec, testServer } from '../helpers/server.js'
 
 const RECORDS = 'application/json; format=pandas-records'

@@ -8,10 +8,10 @@
 import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createLogger } from '../../src/log.js'
-import { mlpClassifier } from '../../src/onnx/fixtures.js'
+import { createLogger } from '../../src/logger.js'
 import { buildServer } from '../../src/server/serve.js'
 import { sha256Hex } from '../../src/store/artifacts.js'
+import { mlpClassifier } from '../fixtures/models.js'
 import { clientFor, doubler, tempDir, testConfig } from '../helpers/server.js'
 
 const dirs: string[] = []
