@@ -21,7 +21,7 @@ import { radixSort } from '../src/assays/sort.js'
 import { ecdfDistances, summarize } from '../src/assays/stats.js'
 import { histogramCpu } from '../src/kernels/histogram.js'
 import { readSegmentValues, writeSegment } from '../src/logs/segment.js'
-import { mulberry32 } from '../src/onnx/random.js'
+import { mulberry32 } from '../src/random.js'
 import { fmt, machineInfo, printTable, timeIt, writeResults } from './lib.js'
 
 /** Normal(mean, sd) samples rounded to float32, as the inference log holds them. */

@@ -5,7 +5,7 @@
  * prints one JSON line: bytes of the body, and per answered request its status and milliseconds.
  */
 import { Agent, request } from 'node:http'
-import { mulberry32, uniform } from '../src/onnx/random.js'
+import { mulberry32, uniform } from '../src/random.js'
 
 const [url = '', clients = '8', rows = '1600', width = '4096'] = process.argv.slice(2)
 

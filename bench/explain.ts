@@ -11,10 +11,10 @@ import { join } from 'node:path'
 import ortNode from 'onnxruntime-node'
 import { loadConfig } from '../src/config.js'
 import { Engine } from '../src/engine/engine.js'
-import { silentLogger } from '../src/log.js'
-import { mlpClassifier } from '../src/onnx/fixtures.js'
-import { mulberry32, uniform } from '../src/onnx/random.js'
+import { silentLogger } from '../src/logger.js'
+import { mulberry32, uniform } from '../src/random.js'
 import { buildServer } from '../src/server/serve.js'
+import { mlpClassifier } from '../test/fixtures/models.js'
 import { fmt, machineInfo, printTable, writeResults } from './lib.js'
 
 const F = 16

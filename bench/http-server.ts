@@ -7,10 +7,10 @@
 import { serve } from '@hono/node-server'
 import { Hono } from 'hono'
 import { loadConfig } from '../src/config.js'
-import { silentLogger } from '../src/log.js'
-import { mlpClassifier } from '../src/onnx/fixtures.js'
+import { silentLogger } from '../src/logger.js'
 import { startServer } from '../src/server/serve.js'
 import { singleModelSpec } from '../src/serving/deployment.js'
+import { mlpClassifier } from '../test/fixtures/models.js'
 
 const kind = process.argv[2] ?? 'lastmile'
 if (kind === 'hello') {

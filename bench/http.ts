@@ -10,7 +10,7 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
-import { mulberry32, uniform } from '../src/onnx/random.js'
+import { mulberry32, uniform } from '../src/random.js'
 import { fmt, machineInfo, printTable, writeResults } from './lib.js'
 
 /** Start bench/http-server.js `kind` in its own process with a fresh data folder; resolves with its URL. */

@@ -15,9 +15,9 @@ import { pipeline } from 'node:stream/promises'
 import { loadConfig } from '../src/config.js'
 import { Engine } from '../src/engine/engine.js'
 import { encodeChunk, openReader, writeOutput } from '../src/jobs/io/index.js'
-import { silentLogger } from '../src/log.js'
-import { fitStandardizedLinear, standardizedLinear } from '../src/onnx/fixtures.js'
+import { silentLogger } from '../src/logger.js'
 import { buildServer } from '../src/server/serve.js'
+import { fitStandardizedLinear, standardizedLinear } from '../test/fixtures/models.js'
 import { fmt, machineInfo, printTable, writeResults } from './lib.js'
 
 const FLIGHTS = join(createRequire(import.meta.url).resolve('vega-datasets'), '..', '..', 'data', 'flights-3m.parquet')

@@ -9,8 +9,8 @@ import { join } from 'node:path'
 import ortNode from 'onnxruntime-node'
 import { loadConfig } from '../src/config.js'
 import { cpuSessionOptions } from '../src/engine/backends.js'
-import { type Fixture, mlpClassifier, resnet18Shaped, wideMlp } from '../src/onnx/fixtures.js'
-import { mulberry32 } from '../src/onnx/random.js'
+import { mulberry32 } from '../src/random.js'
+import { type Fixture, mlpClassifier, resnet18Shaped, wideMlp } from '../test/fixtures/models.js'
 
 export interface BenchModel {
   /** Short key for `--models`. */
