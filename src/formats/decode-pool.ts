@@ -23,7 +23,7 @@ import {
   rollSegment,
   tensorBytes,
 } from '../logs/log-work.js'
-import type { InferenceRecord } from '../serving/deployment.js'
+import type { InferenceRecord } from '../logs/record.js'
 import {
   answerSize,
   type Decoded,

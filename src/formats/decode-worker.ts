@@ -5,7 +5,7 @@
  */
 import { parentPort } from 'node:worker_threads'
 import { encodeFrameBytes, type OpenSegment, rollSegment } from '../logs/log-work.js'
-import type { InferenceRecord } from '../serving/deployment.js'
+import type { InferenceRecord } from '../logs/record.js'
 import { type DecodeTask, decodeBody, type EncodeTask, encodeBody, toWire, transferList } from './body-codec.js'
 
 /** A message to a body worker. */

@@ -24,7 +24,7 @@ import {
   utf8,
 } from '@uwdata/flechette'
 import type { AnyTensor } from '../engine/tensor.js'
-import type { InferenceRecord } from '../serving/deployment.js'
+import type { InferenceRecord } from './record.js'
 
 /** Frame header: uint32 length of the IPC stream, uint32 magic "LMF1"; 8 bytes keep the stream 8-aligned. */
 const HEAD = 8

@@ -17,10 +17,10 @@ import type { AnyTensor } from '../engine/tensor.js'
 import type { Columns } from '../engine/types.js'
 import { errorMessage, InvalidConfigError } from '../errors.js'
 import type { Logger } from '../logger.js'
-import type { InferenceRecord, InferenceSink } from '../serving/deployment.js'
 import { decodeFrames, schemaKeys } from './frames.js'
 import { LEGACY_OPEN, readLegacyRows } from './legacy-jsonl.js'
 import { INLINE_LOG_WORK, type LogWork, tensorBytes } from './log-work.js'
+import type { InferenceRecord, InferenceSink, LogRow } from './record.js'
 import { readSegment, readSegmentValues, tableRows, tableValues, writeSegment } from './segment.js'
 
 export interface LogConfig {
@@ -39,9 +39,6 @@ export interface LogConfig {
   /** Tensor bytes buffered at most, likewise: rows of a few wide requests can weigh gigabytes. */
   maxBufferedBytes: number
 }
-
-/** One row of the log, as queries return it. */
-export type LogRow = Record<string, unknown> & { time: number }
 
 export interface LogQuery {
   start?: number

@@ -4,7 +4,7 @@
  * at start, so no row of it is lost.
  */
 import { readFile } from 'node:fs/promises'
-import type { LogRow } from './inference-log.js'
+import type { LogRow } from './record.js'
 
 interface Line {
   t: number

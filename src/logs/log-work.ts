@@ -8,8 +8,8 @@ import { readFile, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Table } from '@uwdata/flechette'
 import type { AnyTensor } from '../engine/tensor.js'
-import type { InferenceRecord } from '../serving/deployment.js'
 import { decodeFrames, encodeFrames, mergeTables, schemaKeys } from './frames.js'
+import type { InferenceRecord } from './record.js'
 import { writeSegmentTable } from './segment.js'
 
 /** One frame ready to append, and its columns' type keys (a frame that disagrees rolls the segment first). */

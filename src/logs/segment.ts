@@ -17,7 +17,7 @@ import {
   utf8,
 } from '@uwdata/flechette'
 import { writeSynced } from '../durable.js'
-import type { LogRow } from './inference-log.js'
+import type { LogRow } from './record.js'
 
 function typeOf(sample: unknown) {
   if (Array.isArray(sample)) return list(typeof sample[0] === 'string' ? utf8() : float64())

@@ -14,6 +14,7 @@ import type { Columns } from '../engine/types.js'
 import { validateFeeds } from '../engine/validate.js'
 import { errorMessage, InvalidInputError, NotFoundError } from '../errors.js'
 import { type Logger, silentLogger } from '../logger.js'
+import type { InferenceSink } from '../logs/record.js'
 import type { FusedOutputs, FusedSteps } from '../pipeline/fused.js'
 import type { OutputSpec } from '../pipeline/post.js'
 import { CHECKS_COLUMN, MODEL_COLUMN, PipelineRunner, SHADOW_PREFIX } from '../pipeline/runner.js'
@@ -58,31 +59,6 @@ export function singleModelSpec(a: {
     ...(a.backend ? { backend: a.backend } : {}),
     ...(a.batching ? { batching: a.batching } : {}),
   }
-}
-
-/** One answered request, as handed to the inference log. */
-export interface InferenceRecord {
-  /** ms since epoch when the answer was ready. */
-  time: number
-  workspace: string
-  pipeline: string
-  pipelineVersion: number
-  model: string
-  rows: number
-  inputs: Columns
-  outputs: FusedOutputs
-  /** The model that answered each row. */
-  rowModels: string[]
-  /** Failed validations per row. */
-  checkFailures: Int32Array
-  /** Shadow challengers' outputs, as `out_<model>.<output>` columns. */
-  shadow: FusedOutputs
-  latencyMs: number
-}
-
-/** Where answered inferences go (the inference log). `append` must not block or throw. */
-export interface InferenceSink {
-  append(record: InferenceRecord): void
 }
 
 export interface InferResult {

@@ -7,9 +7,10 @@ import { vi } from 'vitest'
 import { LastmileClient } from '../../src/client/client.js'
 import { type ConfigOverrides, loadConfig } from '../../src/config.js'
 import { silentLogger } from '../../src/logger.js'
+import type { InferenceRecord } from '../../src/logs/record.js'
 import { GraphBuilder } from '../../src/onnx/builder.js'
 import { buildServer } from '../../src/server/serve.js'
-import { type DeploymentSpec, type InferenceRecord, singleModelSpec } from '../../src/serving/deployment.js'
+import { type DeploymentSpec, singleModelSpec } from '../../src/serving/deployment.js'
 import { checkedRequest, OpenApiChecker, type OpenApiDoc } from './openapi-check.js'
 
 export function tempDir(prefix = 'lastmile-test-'): string {

@@ -7,9 +7,9 @@
 import { describe, expect, it } from 'vitest'
 import { type AnyTensor, tensor } from '../../src/engine/tensor.js'
 import { decodeFrames, encodeFrames, mergeTables } from '../../src/logs/frames.js'
+import type { InferenceRecord } from '../../src/logs/record.js'
 import { tableRows } from '../../src/logs/segment.js'
 import { mulberry32 } from '../../src/random.js'
-import type { InferenceRecord } from '../../src/serving/deployment.js'
 import { freshSeed } from '../helpers/compare.js'
 
 type Row = Record<string, unknown>
