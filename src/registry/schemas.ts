@@ -1,7 +1,6 @@
 /** Request bodies of the registry routes (zod); the OpenAPI document is generated from these. */
 import { z } from 'zod'
-import { batchingSchema } from '../serving/batcher.js'
-import { NON_FINITE_POLICIES } from '../serving/finite.js'
+import { batchingSchema, NON_FINITE_POLICIES } from '../serving/settings.js'
 
 export const deployRequestSchema = z
   .object({

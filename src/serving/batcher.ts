@@ -10,12 +10,12 @@
  * interactive request waits for at most one bulk slice, not for a whole job's chunk. A bulk
  * request still gets a slice once it has waited `BULK_MAX_WAIT_MS`, so jobs progress under load.
  */
-import { z } from 'zod'
 import { concatRows, rowCount, rowShapeKey, sliceRows } from '../engine/rows.js'
 import type { AnyTensor } from '../engine/tensor.js'
 import type { Columns } from '../engine/types.js'
 import { InvalidInputError, NotReadyError, QueueFullError, TimeoutError } from '../errors.js'
 import type { StageTimings } from '../pipeline/fused.js'
+import type { BatchingConfig } from './settings.js'
 
 export type { StageTimings }
 
@@ -25,23 +25,6 @@ export const BULK_SLICE_MS = 50
 export const BULK_PROBE_ROWS = 1024
 /** A bulk request waiting this long gets the next batch even with interactive requests queued. */
 export const BULK_MAX_WAIT_MS = 250
-
-export const batchingSchema = z
-  .object({
-    /** Rows per batch at most. */
-    max_batch_size: z.number().int().min(1).max(1_000_000).default(256),
-    /** How long the oldest queued request may wait for others to join its batch, in ms; 0 = never wait. */
-    max_queue_delay_ms: z.number().min(0).max(10_000).default(2),
-    /** Batch sizes to dispatch at as soon as that many rows are queued (largest first). */
-    preferred_batch_sizes: z.array(z.number().int().min(1)).default([]),
-    /** Rows queued at most; beyond, requests are refused (HTTP 429 with Retry-After). */
-    max_queue_size: z.number().int().min(1).max(100_000_000).default(65_536),
-    /** A request not answered within this many ms fails with a timeout error. */
-    timeout_ms: z.number().int().min(1).max(3_600_000).default(30_000),
-  })
-  .strict()
-
-export type BatchingConfig = z.infer<typeof batchingSchema>
 
 export type BatchRunner = (feeds: Columns) => Promise<{ outputs: Record<string, AnyTensor>; timings: StageTimings }>
 

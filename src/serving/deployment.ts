@@ -19,8 +19,9 @@ import type { FusedOutputs, FusedSteps } from '../pipeline/fused.js'
 import type { OutputSpec } from '../pipeline/post.js'
 import { CHECKS_COLUMN, MODEL_COLUMN, PipelineRunner, SHADOW_PREFIX } from '../pipeline/runner.js'
 import { compileStages, parseSteps } from '../pipeline/steps.js'
-import { type BatchingConfig, type BatchObserver, batchingSchema, DynamicBatcher } from './batcher.js'
-import { type NonFinitePolicy, nonFiniteRows, refuseNonFinite } from './finite.js'
+import { type BatchObserver, DynamicBatcher } from './batcher.js'
+import { nonFiniteRows, refuseNonFinite } from './finite.js'
+import { type BatchingConfig, batchingSchema, type NonFinitePolicy } from './settings.js'
 
 export interface DeploymentSpec {
   workspace: string

@@ -10,10 +10,6 @@ import type { AnyTensor, ColumnSpec } from '../engine/tensor.js'
 import type { Columns } from '../engine/types.js'
 import { InvalidInputError } from '../errors.js'
 
-/** `refuse` (the default): a 400 naming the first non-finite value; `pass`: the model gets them as they are. */
-export const NON_FINITE_POLICIES = ['refuse', 'pass'] as const
-export type NonFinitePolicy = (typeof NON_FINITE_POLICIES)[number]
-
 /** A float16 whose exponent bits are all ones: Infinity (mantissa 0) or NaN. */
 const HALF_EXPONENT = 0x7c00
 

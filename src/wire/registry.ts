@@ -5,8 +5,7 @@
  */
 import { z } from 'zod'
 import { BACKENDS } from '../engine/types.js'
-import { batchingSchema } from '../serving/batcher.js'
-import { NON_FINITE_POLICIES } from '../serving/finite.js'
+import { batchingSchema, NON_FINITE_POLICIES } from '../serving/settings.js'
 import type { ApiKeyRecord, ModelRecord, PipelineRecord, WorkspaceRecord } from '../store/types.js'
 import { timestamp } from './common.js'
 

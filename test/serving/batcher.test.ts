@@ -3,13 +3,8 @@ import { describe, expect, it } from 'vitest'
 import { type HostTensor, tensor } from '../../src/engine/tensor.js'
 import type { Columns } from '../../src/engine/types.js'
 import { InvalidInputError, NotReadyError, QueueFullError, TimeoutError } from '../../src/errors.js'
-import {
-  type BatchingConfig,
-  BULK_PROBE_ROWS,
-  BULK_SLICE_MS,
-  batchingSchema,
-  DynamicBatcher,
-} from '../../src/serving/batcher.js'
+import { BULK_PROBE_ROWS, BULK_SLICE_MS, DynamicBatcher } from '../../src/serving/batcher.js'
+import { type BatchingConfig, batchingSchema } from '../../src/serving/settings.js'
 
 const config = (over: Partial<BatchingConfig> = {}): BatchingConfig => batchingSchema.parse(over)
 
