@@ -45,11 +45,11 @@ import type {
   PipelinePut,
   PipelineSummary,
   PipelineVersion,
+  TensorMeta,
   Workspace,
   WorkspaceDetail,
 } from '../wire/registry.js'
 
-export type { TensorMeta } from '../store/types.js'
 export type {
   ApiKey,
   CreatedApiKey,
@@ -64,6 +64,7 @@ export type {
   PipelinePut,
   PipelineSummary,
   PipelineVersion,
+  TensorMeta,
   Workspace,
   WorkspaceDetail,
 }

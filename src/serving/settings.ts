@@ -5,6 +5,7 @@
  */
 import { z } from 'zod'
 
+/** A deployment's dynamic batching (src/serving/batcher.ts); the README's "Dynamic batching" table lists them. */
 export const batchingSchema = z
   .object({
     /** Rows per batch at most. */
@@ -20,8 +21,10 @@ export const batchingSchema = z
   })
   .strict()
 
+/** Batching settings with every default filled in. */
 export type BatchingConfig = z.infer<typeof batchingSchema>
 
 /** `refuse` (the default): a 400 naming the first non-finite value; `pass`: the model gets them as they are. */
 export const NON_FINITE_POLICIES = ['refuse', 'pass'] as const
+/** One of {@link NON_FINITE_POLICIES}. */
 export type NonFinitePolicy = (typeof NON_FINITE_POLICIES)[number]

@@ -158,6 +158,7 @@ export const undeployedSchema = z.object({ undeployed: z.string() })
 /** The answer of revoking a key: its id. */
 export const revokedSchema = z.object({ revoked: z.string() })
 
+export type TensorMeta = z.infer<typeof tensorMetaSchema>
 export type Workspace = z.infer<typeof workspaceSchema>
 export type WorkspaceDetail = z.infer<typeof workspaceDetailSchema>
 export type ModelVersion = z.infer<typeof modelVersionSchema>
