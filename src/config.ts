@@ -55,11 +55,11 @@ const configSchema = z.object({
    * machine that only runs back-to-back batches.
    */
   cpuSpin: z.boolean().default(false),
-  /** Log verbosity for lastmile and onnxruntime. */
+  /** The process logger's verbosity (lastmile's and onnxruntime's lines on stderr); not the inference log. */
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
-  gpu: gpuSchema.default(gpuSchema.parse({})),
-  /** The inference log (what the assays read). */
-  log: z
+  gpu: gpuSchema.prefault({}),
+  /** The inference log: the answered requests, kept for the assays and explanations to read. */
+  inferenceLog: z
     .object({
       /** Share of requests logged, 0..1. */
       sampleRate: z.number().min(0).max(1).default(1),
@@ -87,15 +87,7 @@ const configSchema = z.object({
         .min(1024)
         .default(256 * 1024 * 1024),
     })
-    .default({
-      sampleRate: 1,
-      retentionHours: 720,
-      rollBytes: 64 * 1024 * 1024,
-      rollSeconds: 3600,
-      flushMs: 500,
-      maxBufferedRows: 1_000_000,
-      maxBufferedBytes: 256 * 1024 * 1024,
-    }),
+    .prefault({}),
   /** Scheduled assays. */
   assays: z
     .object({
@@ -114,15 +106,7 @@ const configSchema = z.object({
       /** Webhooks one assay may have (each alert is POSTed to every one). */
       maxWebhooks: z.number().int().min(0).default(10),
     })
-    .default({
-      tickMs: 30_000,
-      webhookAttempts: 5,
-      minWindowMs: 1000,
-      maxRunWindows: 1000,
-      maxTickWindows: 100,
-      maxRequestValues: 1_000_000,
-      maxWebhooks: 10,
-    }),
+    .prefault({}),
   /**
    * Outbound calls (webhooks): every one goes through one policy. Loopback, private, link-local,
    * metadata, unspecified, multicast, broadcast and reserved addresses are refused unless opened here.
@@ -144,13 +128,7 @@ const configSchema = z.object({
         .min(0)
         .default(64 * 1024),
     })
-    .default({
-      allowLocal: false,
-      allowlist: [],
-      connectTimeoutMs: 5000,
-      responseTimeoutMs: 10_000,
-      maxResponseBytes: 64 * 1024,
-    }),
+    .prefault({}),
   /** Limits on one explanation, checked before it starts (400 beyond). */
   explain: z
     .object({
@@ -171,16 +149,7 @@ const configSchema = z.object({
       /** Partial dependence grid points (`num_points`). */
       maxNumPoints: z.number().int().min(2).default(500),
     })
-    .default({
-      maxModelRows: 10_000_000,
-      maxReferenceRows: 10_000,
-      maxRows: 1000,
-      maxBackground: 1000,
-      maxNsamples: 100_000,
-      maxPermutations: 1000,
-      maxRepeats: 100,
-      maxNumPoints: 500,
-    }),
+    .prefault({}),
   /** Batch file scoring jobs. */
   jobs: z
     .object({
@@ -220,18 +189,7 @@ const configSchema = z.object({
       /** A running job that commits no chunk for this many seconds is failed as stalled. */
       stallSeconds: z.number().positive().default(3600),
     })
-    .default({
-      chunkRows: 65_536,
-      batchRows: 16_384,
-      concurrency: 1,
-      maxErrorShare: 0.01,
-      uploadLimitBytes: 16 * 2 ** 30,
-      viewerUploadLimitBytes: 2 ** 30,
-      maxRows: 1_000_000_000,
-      maxRecordBytes: DEFAULT_MAX_RECORD_BYTES,
-      maxAttempts: 3,
-      stallSeconds: 3600,
-    }),
+    .prefault({}),
   /** Where the `lastmile` admin commands (models, pipelines, workspaces, keys) send requests. */
   client: z
     .object({
@@ -240,7 +198,7 @@ const configSchema = z.object({
       /** API key sent as `Authorization: Bearer ...`, when the server requires one. */
       apiKey: z.string().default(''),
     })
-    .default({ url: 'http://127.0.0.1:8080', apiKey: '' }),
+    .prefault({}),
   server: z
     .object({
       /** Address to listen on; 127.0.0.1 keeps the server private to this machine. */
@@ -297,19 +255,7 @@ const configSchema = z.object({
       /** Serve `/metrics` without a key even when keys are on (a scraper on a trusted network). */
       metricsPublic: z.boolean().default(false),
     })
-    .default({
-      host: '127.0.0.1',
-      port: 8080,
-      bodyLimitBytes: 64 * 1024 * 1024,
-      modelLimitBytes: 1024 * 1024 * 1024,
-      tensorLimitBytes: 256 * 1024 * 1024,
-      modelLoadMemoryBytes: 4 * 1024 * 1024 * 1024,
-      modelLoadTimeoutMs: 120_000,
-      demo: true,
-      auth: 'auto',
-      allowedOrigins: [],
-      metricsPublic: false,
-    }),
+    .prefault({}),
   /**
    * Large inference bodies: parsed, decoded and their answers encoded in worker threads, so the
    * event loop keeps answering health checks and small requests meanwhile; admitted a few at a time.
@@ -329,15 +275,27 @@ const configSchema = z.object({
       /** Large requests waiting at most, their bodies not read yet; beyond, 429 with Retry-After. */
       queue: z.number().int().min(0).max(10_000).default(16),
     })
-    .default({ largeBytes: 1024 * 1024, workers: DEFAULT_BODY_WORKERS, perWorker: 2, queue: 16 }),
+    .prefault({}),
 })
 
 export type Config = z.infer<typeof configSchema>
 export type GpuConfig = Config['gpu']
 export type BackendChoice = Config['backend']
 
-/** Environment variable → config path, with its parser. The README documents each. */
-export const ENV_VARS: Record<string, { path: string[]; parse: (v: string) => unknown }> = {
+/** How one environment variable is read. */
+interface EnvVar {
+  /** The config path it sets. */
+  path: string[]
+  parse: (v: string) => unknown
+  /** An older name still read when this one is unset, for one release (a warning names this one). */
+  alias?: string
+}
+
+/** A number of the inference log, and its variable's name before the rename (LASTMILE_LOG_*). */
+const inferenceLogVar = (key: string, alias: string): EnvVar => ({ path: ['inferenceLog', key], parse: Number, alias })
+
+/** Environment variable → config path, with its parser. The README documents each, and each alias. */
+export const ENV_VARS: Record<string, EnvVar> = {
   LASTMILE_DATA_DIR: { path: ['dataDir'], parse: String },
   LASTMILE_BACKEND: { path: ['backend'], parse: String },
   LASTMILE_CPU_THREADS: { path: ['cpuThreads'], parse: Number },
@@ -365,12 +323,12 @@ export const ENV_VARS: Record<string, { path: string[]; parse: (v: string) => un
   LASTMILE_LARGE_BODIES_PER_WORKER: { path: ['bodies', 'perWorker'], parse: Number },
   LASTMILE_LARGE_BODY_QUEUE: { path: ['bodies', 'queue'], parse: Number },
   LASTMILE_URL: { path: ['client', 'url'], parse: String },
-  LASTMILE_LOG_SAMPLE_RATE: { path: ['log', 'sampleRate'], parse: Number },
-  LASTMILE_LOG_RETENTION_HOURS: { path: ['log', 'retentionHours'], parse: Number },
-  LASTMILE_LOG_ROLL_BYTES: { path: ['log', 'rollBytes'], parse: Number },
-  LASTMILE_LOG_ROLL_SECONDS: { path: ['log', 'rollSeconds'], parse: Number },
-  LASTMILE_LOG_FLUSH_MS: { path: ['log', 'flushMs'], parse: Number },
-  LASTMILE_LOG_MAX_BUFFERED_BYTES: { path: ['log', 'maxBufferedBytes'], parse: Number },
+  LASTMILE_INFERENCE_LOG_SAMPLE_RATE: inferenceLogVar('sampleRate', 'LASTMILE_LOG_SAMPLE_RATE'),
+  LASTMILE_INFERENCE_LOG_RETENTION_HOURS: inferenceLogVar('retentionHours', 'LASTMILE_LOG_RETENTION_HOURS'),
+  LASTMILE_INFERENCE_LOG_ROLL_BYTES: inferenceLogVar('rollBytes', 'LASTMILE_LOG_ROLL_BYTES'),
+  LASTMILE_INFERENCE_LOG_ROLL_SECONDS: inferenceLogVar('rollSeconds', 'LASTMILE_LOG_ROLL_SECONDS'),
+  LASTMILE_INFERENCE_LOG_FLUSH_MS: inferenceLogVar('flushMs', 'LASTMILE_LOG_FLUSH_MS'),
+  LASTMILE_INFERENCE_LOG_MAX_BUFFERED_BYTES: inferenceLogVar('maxBufferedBytes', 'LASTMILE_LOG_MAX_BUFFERED_BYTES'),
   LASTMILE_ASSAY_TICK_MS: { path: ['assays', 'tickMs'], parse: Number },
   LASTMILE_WEBHOOK_ATTEMPTS: { path: ['assays', 'webhookAttempts'], parse: Number },
   LASTMILE_ASSAY_MIN_WINDOW_MS: { path: ['assays', 'minWindowMs'], parse: Number },
@@ -430,9 +388,9 @@ export function loadConfig(
   overrides: ConfigOverrides = {},
 ): Config {
   const raw: Record<string, unknown> = {}
-  for (const [name, { path, parse }] of Object.entries(ENV_VARS)) {
-    const value = env[name]
-    if (value !== undefined && value !== '') setPath(raw, path, parse(value))
+  for (const [name, { path, parse, alias }] of Object.entries(ENV_VARS)) {
+    const value = readVar(env, name) ?? (alias === undefined ? undefined : readVar(env, alias))
+    if (value !== undefined) setPath(raw, path, parse(value))
   }
   merge(raw, overrides as Record<string, unknown>)
   const parsed = configSchema.safeParse(raw)
@@ -441,12 +399,37 @@ export function loadConfig(
       const path = i.path.join('.')
       // A list item's path ends in its index; the variable is named after the list.
       const setting = i.path.filter((p) => typeof p === 'string').join('.')
-      const envName = Object.entries(ENV_VARS).find(([, v]) => v.path.join('.') === setting)?.[0]
+      const [name, v] = Object.entries(ENV_VARS).find(([, v]) => v.path.join('.') === setting) ?? []
+      // The variable the value came from: the old name when only that one is set.
+      const envName = name !== undefined && readVar(env, name) === undefined && v?.alias ? v.alias : name
       return `${path}${envName ? ` (${envName})` : ''}: ${i.message}`
     })
     throw new InvalidConfigError(`invalid configuration: ${issues.join('; ')}`, { issues })
   }
   return parsed.data
+}
+
+/** `env[name]` when it is set to something (an empty variable counts as unset). */
+function readVar(env: Record<string, string | undefined>, name: string): string | undefined {
+  const value = env[name]
+  return value === undefined || value === '' ? undefined : value
+}
+
+/**
+ * One warning for each old variable name `env` sets (see {@link EnvVar.alias}): the name to use
+ * instead, and whether that one, also set, is read in its place. `lastmile` prints them at start.
+ */
+export function deprecatedVariables(env: Record<string, string | undefined> = process.env): string[] {
+  const warnings: string[] = []
+  for (const [name, { alias }] of Object.entries(ENV_VARS)) {
+    if (alias === undefined || readVar(env, alias) === undefined) continue
+    warnings.push(
+      readVar(env, name) === undefined
+        ? `${alias} is read for now but will be dropped in the next release: rename it ${name}`
+        : `${alias} is ignored: ${name} is set too and wins; remove ${alias}`,
+    )
+  }
+  return warnings
 }
 
 function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {

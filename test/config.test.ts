@@ -1,8 +1,11 @@
+import { rmSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
-import { describe, expect, it } from 'vitest'
-import { ENV_VARS, loadConfig } from '../src/config.js'
+import { describe, expect, it, vi } from 'vitest'
+import { main } from '../src/cli/main.js'
+import { deprecatedVariables, ENV_VARS, loadConfig } from '../src/config.js'
 import { cpuSessionOptions } from '../src/engine/backends.js'
 import { InvalidConfigError } from '../src/errors.js'
+import { tempDir } from './helpers/server.js'
 
 describe('config', () => {
   it('has a default for every setting', () => {
@@ -20,7 +23,7 @@ describe('config', () => {
         recover: true,
         validate: false,
       },
-      log: {
+      inferenceLog: {
         sampleRate: 1,
         retentionHours: 720,
         rollBytes: 64 * 1024 * 1024,
@@ -124,9 +127,114 @@ describe('config', () => {
   it('ignores empty variables', () => {
     expect(loadConfig({ LASTMILE_BACKEND: '' }).backend).toBe('auto')
   })
-  it('documents every variable in the README', async () => {
+  it('documents every variable in the README, and each old name on its row', async () => {
     const { readFile } = await import('node:fs/promises')
     const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8')
     for (const name of Object.keys(ENV_VARS)) expect(readme, `${name} in README`).toContain(name)
+    for (const [old, name] of Object.entries(RENAMED)) {
+      const row = readme.split('\n').find((l) => l.startsWith(`| \`${name}\``))
+      expect(row, `${name}'s row names ${old}`).toContain(old)
+    }
+  })
+})
+
+/** The inference log's variables before they were renamed, with the setting each sets. */
+const RENAMED: Record<string, string> = {
+  LASTMILE_LOG_SAMPLE_RATE: 'LASTMILE_INFERENCE_LOG_SAMPLE_RATE',
+  LASTMILE_LOG_RETENTION_HOURS: 'LASTMILE_INFERENCE_LOG_RETENTION_HOURS',
+  LASTMILE_LOG_ROLL_BYTES: 'LASTMILE_INFERENCE_LOG_ROLL_BYTES',
+  LASTMILE_LOG_ROLL_SECONDS: 'LASTMILE_INFERENCE_LOG_ROLL_SECONDS',
+  LASTMILE_LOG_FLUSH_MS: 'LASTMILE_INFERENCE_LOG_FLUSH_MS',
+  LASTMILE_LOG_MAX_BUFFERED_BYTES: 'LASTMILE_INFERENCE_LOG_MAX_BUFFERED_BYTES',
+}
+
+describe('inference log variables, renamed from LASTMILE_LOG_*', () => {
+  // A distinct value for each, none of them a default, so a value read into the wrong setting shows.
+  const values = {
+    sampleRate: '0.25',
+    retentionHours: '48',
+    rollBytes: '2048',
+    rollSeconds: '90',
+    flushMs: '750',
+    maxBufferedBytes: '4096',
+  }
+  const expected = {
+    sampleRate: 0.25,
+    retentionHours: 48,
+    rollBytes: 2048,
+    rollSeconds: 90,
+    flushMs: 750,
+    maxBufferedBytes: 4096,
+  }
+  const suffixes = {
+    sampleRate: 'SAMPLE_RATE',
+    retentionHours: 'RETENTION_HOURS',
+    rollBytes: 'ROLL_BYTES',
+    rollSeconds: 'ROLL_SECONDS',
+    flushMs: 'FLUSH_MS',
+    maxBufferedBytes: 'MAX_BUFFERED_BYTES',
+  }
+  const env = (prefix: string) =>
+    Object.fromEntries(Object.entries(suffixes).map(([k, s]) => [`${prefix}${s}`, values[k as keyof typeof values]]))
+
+  it('reads the new names into inferenceLog, and LASTMILE_LOG_LEVEL stays the process logger', () => {
+    const c = loadConfig({ ...env('LASTMILE_INFERENCE_LOG_'), LASTMILE_LOG_LEVEL: 'warn' })
+    expect(c.inferenceLog).toEqual({ ...expected, maxBufferedRows: 1_000_000 })
+    expect(c.logLevel).toBe('warn')
+    expect(deprecatedVariables({ ...env('LASTMILE_INFERENCE_LOG_'), LASTMILE_LOG_LEVEL: 'warn' })).toEqual([])
+  })
+
+  it('still reads each old name when the new one is unset (or empty), with a warning naming the new one', () => {
+    const old = env('LASTMILE_LOG_')
+    expect(loadConfig(old).inferenceLog).toEqual({ ...expected, maxBufferedRows: 1_000_000 })
+    expect(loadConfig({ ...old, LASTMILE_INFERENCE_LOG_FLUSH_MS: '' }).inferenceLog.flushMs).toBe(750)
+    const warnings = deprecatedVariables(old)
+    expect(warnings).toHaveLength(6)
+    for (const [oldName, name] of Object.entries(RENAMED)) {
+      expect(warnings).toContain(
+        `${oldName} is read for now but will be dropped in the next release: rename it ${name}`,
+      )
+    }
+  })
+
+  it('takes the new name over the old one when both are set, and says the old one is ignored', () => {
+    const c = loadConfig({ LASTMILE_LOG_SAMPLE_RATE: '0.5', LASTMILE_INFERENCE_LOG_SAMPLE_RATE: '0.125' })
+    expect(c.inferenceLog.sampleRate).toBe(0.125)
+    expect(
+      deprecatedVariables({ LASTMILE_LOG_SAMPLE_RATE: '0.5', LASTMILE_INFERENCE_LOG_SAMPLE_RATE: '0.125' }),
+    ).toEqual([
+      'LASTMILE_LOG_SAMPLE_RATE is ignored: LASTMILE_INFERENCE_LOG_SAMPLE_RATE is set too and wins; remove LASTMILE_LOG_SAMPLE_RATE',
+    ])
+  })
+
+  it('names the variable the bad value came from', () => {
+    expect(() => loadConfig({ LASTMILE_LOG_SAMPLE_RATE: '2' })).toThrow(
+      /inferenceLog\.sampleRate \(LASTMILE_LOG_SAMPLE_RATE\)/,
+    )
+    expect(() => loadConfig({ LASTMILE_INFERENCE_LOG_SAMPLE_RATE: '2' })).toThrow(
+      /inferenceLog\.sampleRate \(LASTMILE_INFERENCE_LOG_SAMPLE_RATE\)/,
+    )
+  })
+
+  it('warns at start: a command run with an old name prints the new name on stderr', async () => {
+    const data = tempDir()
+    const stderr: string[] = []
+    const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+      stderr.push(String(chunk))
+      return true
+    })
+    const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true)
+    try {
+      const args = ['keys', 'create', '--offline', '--workspace', 'default', '--role', 'viewer', '--data', data]
+      const code = await main(args, { LASTMILE_LOG_ROLL_SECONDS: '90' })
+      expect(code).toBe(0)
+    } finally {
+      err.mockRestore()
+      out.mockRestore()
+      rmSync(data, { recursive: true, force: true })
+    }
+    expect(stderr.join('')).toContain(
+      '[lastmile] warn LASTMILE_LOG_ROLL_SECONDS is read for now but will be dropped in the next release: rename it LASTMILE_INFERENCE_LOG_ROLL_SECONDS',
+    )
   })
 })

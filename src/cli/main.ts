@@ -4,8 +4,9 @@
  */
 import { parseArgs } from 'node:util'
 import { ApiError } from '../client/client.js'
-import { type Config, type ConfigOverrides, loadConfig } from '../config.js'
+import { type Config, type ConfigOverrides, deprecatedVariables, loadConfig } from '../config.js'
 import { errorMessage, LastmileError } from '../errors.js'
+import { createLogger } from '../logger.js'
 import { VERSION } from '../version.js'
 import { runAdmin } from './admin.js'
 import { runDemo } from './demo.js'
@@ -127,6 +128,9 @@ export async function main(argv: string[], env: Record<string, string | undefine
       return 0
     }
     const config = loadConfig(env, overridesFrom(values))
+    // Old variable names still work for one release; every command says what to rename.
+    const log = createLogger(config.logLevel)
+    for (const warning of deprecatedVariables(env)) log.warn(warning)
     switch (command) {
       case 'demo':
         return await runDemo(config, { rows: values.rows === undefined ? 4 : Number(values.rows) })

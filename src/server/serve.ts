@@ -72,7 +72,7 @@ export async function buildServer(
   const engine = new Engine(config, log)
   // Large bodies, answers and log frames are worked on in worker threads, started on first use.
   const bodies = new BodyPool(config.bodies)
-  const inferenceLog = await InferenceLog.open(config.dataDir, config.log, log, bodies)
+  const inferenceLog = await InferenceLog.open(config.dataDir, config.inferenceLog, log, bodies)
   // Answered requests go to the inference log (and to a caller's sink, e.g. in tests).
   const extra = opts.sink
   const sink: InferenceSink = extra

@@ -44,7 +44,7 @@ describe('large inference bodies', () => {
     server = await startServer(
       testConfig({
         bodies: { largeBytes: LARGE, workers: 1, perWorker: 1, queue: 1 },
-        log: { rollBytes: 1024 }, // every flush rolls its segment
+        inferenceLog: { rollBytes: 1024 }, // every flush rolls its segment
       }),
     )
     await server.deps.manager.deploy(spec('double', doubler(WIDTH), { batching: { max_batch_size: 128 } }))

@@ -102,7 +102,7 @@ describe('Prometheus metrics', () => {
 
 describe('dropped log rows', () => {
   it('are a counter of the rows the full log buffer refused since the start', async () => {
-    const s = await testServer({ log: { maxBufferedRows: 2 } })
+    const s = await testServer({ inferenceLog: { maxBufferedRows: 2 } })
     try {
       await s.deps.manager.deploy({
         workspace: 'default',
