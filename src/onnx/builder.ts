@@ -10,11 +10,14 @@
  * g.output(g.node('MatMul', [x, w]), 'float32', ['N', 1], 'y')
  * const bytes = g.toModel()
  */
-import type { Dim, DType } from '../engine/tensor.js'
 import { ProtoWriter } from './protobuf.js'
 
-/** TensorProto.DataType values. */
-export const ONNX_ELEM_TYPE: Record<DType, number> = {
+/**
+ * TensorProto.DataType of each element type the builder writes, by the engine's dtype names (kept
+ * here, not imported, so src/onnx stays below src/engine; test/onnx/builder.test.ts holds the two
+ * lists equal).
+ */
+const ONNX_ELEM_TYPE = {
   float32: 1,
   uint8: 2,
   int8: 3,
@@ -27,7 +30,12 @@ export const ONNX_ELEM_TYPE: Record<DType, number> = {
   float64: 11,
   uint32: 12,
   uint64: 13,
-}
+} as const
+
+/** An element type the builder writes: one of the engine's dtypes (src/engine/tensor.ts). */
+export type ElemType = keyof typeof ONNX_ELEM_TYPE
+/** A dimension: a size, or a symbolic name such as 'N'. */
+type Dim = number | string
 
 /** Attribute values: numbers are INT when integral unless wrapped with {@link float}. */
 export type AttrValue =
@@ -53,12 +61,12 @@ interface NodeDef {
 }
 interface ValueDef {
   name: string
-  dtype: DType
+  dtype: ElemType
   shape: readonly Dim[]
 }
 interface InitDef {
   name: string
-  dtype: DType
+  dtype: ElemType
   dims: readonly number[]
   values: ArrayLike<number | bigint>
 }
@@ -84,20 +92,20 @@ export class GraphBuilder {
   constructor(readonly name: string) {}
 
   /** Declare a graph input; returns its name for use in nodes. */
-  input(name: string, dtype: DType, shape: readonly Dim[]): string {
+  input(name: string, dtype: ElemType, shape: readonly Dim[]): string {
     this.inputs.push({ name, dtype, shape })
     return name
   }
 
   /** Declare a graph output produced by `value` (renamed through Identity when `name` differs). */
-  output(value: string, dtype: DType, shape: readonly Dim[], name = value): string {
+  output(value: string, dtype: ElemType, shape: readonly Dim[], name = value): string {
     const out = name === value ? value : this.node('Identity', [value], {}, { outputs: [name] })
     this.outputs.push({ name: out, dtype, shape })
     return out
   }
 
   /** Add an initializer (a weight); returns its name. */
-  constant(name: string, dtype: DType, dims: readonly number[], values: ArrayLike<number | bigint>): string {
+  constant(name: string, dtype: ElemType, dims: readonly number[], values: ArrayLike<number | bigint>): string {
     const n = dims.reduce((a, b) => a * b, 1)
     if (values.length !== n) throw new RangeError(`initializer ${name}: ${values.length} values for dims [${dims}]`)
     this.inits.push({ name, dtype, dims, values })
@@ -195,7 +203,7 @@ function writeTensor(w: ProtoWriter, t: InitDef): void {
   w.bytes(9, rawBytes(t.dtype, t.values))
 }
 
-function rawBytes(dtype: DType, values: ArrayLike<number | bigint>): Uint8Array {
+function rawBytes(dtype: ElemType, values: ArrayLike<number | bigint>): Uint8Array {
   const n = values.length
   let arr: ArrayBufferView
   switch (dtype) {
