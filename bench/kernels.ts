@@ -13,9 +13,7 @@ import type { ModelSession } from '../src/engine/types.js'
 import type { GpuContext } from '../src/gpu/context.js'
 import type { Program } from '../src/gpu/program.js'
 import { argmaxProgram } from '../src/kernels/argmax.js'
-import { columnStatsProgram, planColumnStats } from '../src/kernels/column-stats.js'
 import { copyProgram } from '../src/kernels/copy.js'
-import { histogramProgram } from '../src/kernels/histogram.js'
 import { imageProgram } from '../src/kernels/image-preprocess.js'
 import { sigmoidProgram } from '../src/kernels/sigmoid.js'
 import { softmaxProgram } from '../src/kernels/softmax.js'
@@ -113,24 +111,6 @@ function kernelCases(ctx: GpuContext, scale: number): KernelCase[] {
       pixels: a,
       tensor: b,
     }),
-  })
-  const [edges, counts] = buffers(ctx, [11 * 4, 16 * 4]) as [GPUBuffer, GPUBuffer]
-  ctx.device.queue.writeBuffer(
-    edges,
-    0,
-    Float32Array.from({ length: 11 }, (_, i) => -4 + (8 * i) / 10),
-  )
-  cases.push({
-    name: 'histogram 10 bins',
-    bytes: N * 4,
-    program: histogramProgram({ count: N, values: a, edges, numEdges: 11, counts }),
-  })
-  const statsPlan = planColumnStats(N / 16, 16)
-  const [partials] = buffers(ctx, [statsPlan.partialBytes]) as [GPUBuffer]
-  cases.push({
-    name: 'column stats [N,16]',
-    bytes: N * 4 + statsPlan.partialBytes,
-    program: columnStatsProgram({ rows: N / 16, cols: 16, matrix: a, partials, plan: statsPlan }),
   })
   return cases
 }

@@ -69,7 +69,7 @@ export class AssayScheduler {
    */
   async tick(now = Date.now()): Promise<void> {
     const due: Array<{ a: AssayRecord; w: WindowGrid; next: number; behind: number }> = []
-    for (const a of await this.deps.store.listAssays()) {
+    for (const a of await this.deps.store.assays.list()) {
       if (!a.active) continue
       const w = windowOf(a)
       try {
@@ -78,7 +78,7 @@ export class AssayScheduler {
         this.deps.logger.warn('assay skipped by the scheduler', { assay: a.id, error: errorMessage(e) })
         continue
       }
-      const done = await this.deps.store.listAssayResults(a.id)
+      const done = await this.deps.store.assays.results(a.id)
       // The first scheduled window after the last stored one (manual runs may sit off the grid).
       const last = done.length > 0 ? (done[done.length - 1] as AssayResultRecord).windowStart : w.start - 1
       const next = last < w.start ? w.start : w.start + (Math.floor((last - w.start) / w.interval) + 1) * w.interval

@@ -110,7 +110,7 @@ export class AssayService {
       }
     }
     prepareBaseline(baseline, def.summarizer) // refuse what cannot be binned now, not at the first window
-    if ((await this.deps.store.listAssays(workspace)).some((a) => a.name === def.name)) {
+    if ((await this.deps.store.assays.list(workspace)).some((a) => a.name === def.name)) {
       throw new ConflictError(`an assay named '${def.name}' exists in workspace '${workspace}'`)
     }
     const { baseline: b, ...rest } = def
@@ -119,7 +119,7 @@ export class AssayService {
       baseline: 'values' in b ? { values: b.values.length } : b,
       window: { ...def.window, start: def.window.start ?? Date.now() },
     }
-    return this.deps.store.addAssay({
+    return this.deps.store.assays.add({
       workspace,
       pipeline: def.pipeline,
       name: def.name,
@@ -130,17 +130,17 @@ export class AssayService {
   }
 
   list(workspace: string): Promise<AssayRecord[]> {
-    return this.deps.store.listAssays(workspace)
+    return this.deps.store.assays.list(workspace)
   }
 
   async get(workspace: string, id: number): Promise<AssayRecord> {
-    const a = await this.deps.store.getAssay(workspace, id)
+    const a = await this.deps.store.assays.get(workspace, id)
     if (!a) throw new NotFoundError(`no assay ${id} in workspace '${workspace}'`)
     return a
   }
 
   async delete(workspace: string, id: number): Promise<void> {
-    if (!(await this.deps.store.deleteAssay(workspace, id)))
+    if (!(await this.deps.store.assays.delete(workspace, id)))
       throw new NotFoundError(`no assay ${id} in workspace '${workspace}'`)
     this.latestScores.delete(id)
     this.baselines.delete(id)
@@ -180,7 +180,7 @@ export class AssayService {
 
   results(workspace: string, id: number, start?: unknown, end?: unknown): Promise<AssayResultRecord[]> {
     return this.get(workspace, id).then((a) =>
-      this.deps.store.listAssayResults(
+      this.deps.store.assays.results(
         a.id,
         start === undefined ? undefined : parseTime(start),
         end === undefined ? undefined : parseTime(end),
@@ -225,7 +225,7 @@ export class AssayService {
         createdAt: new Date().toISOString(),
       }
     }
-    await this.deps.store.putAssayResult({ ...record, score: Number.isFinite(record.score) ? record.score : -1 })
+    await this.deps.store.assays.putResult({ ...record, score: Number.isFinite(record.score) ? record.score : -1 })
     this.remember(a, record)
     if (record.status === 'alert') this.alert(a, record)
     return record
@@ -272,8 +272,8 @@ export class AssayService {
 
   /** Run due windows of active assays every `tickMs`; metrics start from the stored results. */
   async start(tickMs: number): Promise<void> {
-    for (const a of await this.deps.store.listAssays()) {
-      for (const r of await this.deps.store.listAssayResults(a.id)) this.remember(a, r)
+    for (const a of await this.deps.store.assays.list()) {
+      for (const r of await this.deps.store.assays.results(a.id)) this.remember(a, r)
     }
     this.scheduler.start(tickMs)
   }

@@ -46,7 +46,7 @@ export async function runAdmin(config: Config, area: string, args: AdminArgs): P
   if (area === 'keys' && action === 'create' && args.offline) {
     const store = SqliteStore.open(config.dataDir)
     try {
-      if (!(await store.getWorkspace(ws))) throw new InvalidConfigError(`no workspace '${ws}' in ${config.dataDir}`)
+      if (!(await store.workspaces.get(ws))) throw new InvalidConfigError(`no workspace '${ws}' in ${config.dataDir}`)
       const role = need(args.role, '--role (admin, deployer or viewer)') as Role
       const k = await createApiKey(store, ws, args.name ?? 'cli', role)
       print({ ...apiKeyJson(k), key: k.key }) // as `keys create` against a server prints it

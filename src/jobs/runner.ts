@@ -21,13 +21,6 @@ import { fillOutputs, type OutputColumn, planOutputs } from './outputs.js'
 /** Row errors kept per job (all are counted). */
 export const MAX_STORED_ERRORS = 1000
 
-export interface JobOptions {
-  features?: string[]
-  maxErrorShare: number
-  chunkRows: number
-  batchRows: number
-}
-
 /** What a running job exposes for progress. */
 export interface RunState {
   cancel: boolean
@@ -101,7 +94,7 @@ export async function runJob(
   state: RunState,
   limits: JobLimits,
 ): Promise<'done' | 'cancelled' | 'stopped'> {
-  const opts = job.options as unknown as JobOptions
+  const opts = job.options
   const reader = await openReader(job.inputPath, job.format as JobFormat, { maxRecordBytes: limits.maxRecordBytes })
   state.reader = reader
   try {

@@ -14,10 +14,10 @@ import { DIR_MODE } from '../durable.js'
 import { ConflictError, errorMessage, NotFoundError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import type { DeploymentManager } from '../serving/deployment.js'
-import type { JobRecord, Role, Store } from '../store/types.js'
+import type { JobOptions, JobRecord, Role, Store } from '../store/types.js'
 import { planFeeds } from './features.js'
 import { type JobFormat, openReader, writeOutput } from './io/index.js'
-import { chunkFiles, type JobOptions, type RunState, runJob, tooManyRows } from './runner.js'
+import { chunkFiles, type RunState, runJob, tooManyRows } from './runner.js'
 import { receive, type UploadLimit } from './upload.js'
 import { type JobView, jobView } from './view.js'
 
@@ -112,7 +112,7 @@ export class JobService {
         format: opts.format,
         inputPath,
         inputBytes: (await stat(inputPath)).size,
-        options: options as unknown as Record<string, unknown>,
+        options,
         rowsTotal: reader.totalRows ?? null,
         rowsDone: 0,
         chunksDone: 0,

@@ -3,9 +3,7 @@
  * purpose (no registration by import side effect): this map is the list.
  */
 import { argmaxCpu, argmaxProgram } from './argmax.js'
-import { columnStatsCpu, columnStatsProgram } from './column-stats.js'
 import { copyProgram } from './copy.js'
-import { histogramCpu, histogramProgram } from './histogram.js'
 import { imageCpu, imageProgram } from './image-preprocess.js'
 import { sigmoidCpu, sigmoidProgram } from './sigmoid.js'
 import { softmaxCpu, softmaxProgram } from './softmax.js'
@@ -20,8 +18,6 @@ export const KERNELS = {
   sigmoid: { program: sigmoidProgram, cpu: sigmoidCpu },
   argmax: { program: argmaxProgram, cpu: argmaxCpu },
   topk: { program: topkProgram, cpu: topkCpu },
-  histogram: { program: histogramProgram, cpu: histogramCpu },
-  'column-stats': { program: columnStatsProgram, cpu: columnStatsCpu },
   copy: { program: copyProgram, cpu: undefined },
 } as const
 

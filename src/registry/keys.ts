@@ -19,7 +19,7 @@ export async function createApiKey(store: Store, workspace: string, name: string
   const id = randomBytes(8).toString('hex')
   const key = `lm_${id}_${randomBytes(32).toString('base64url')}`
   const record: ApiKeyRecord = { id, workspace, name, role, hash: hashKey(key), createdAt: new Date().toISOString() }
-  await store.addApiKey(record)
+  await store.apiKeys.add(record)
   return { id, key, workspace, name, role, createdAt: record.createdAt }
 }
 
@@ -31,7 +31,7 @@ export async function authenticate(store: Store, authorization: string | undefin
     throw new UnauthorizedError('malformed Authorization header: expected "Bearer lm_<id>_<secret>"')
   }
   const hash = hashKey(key)
-  const record = await store.findApiKey(hash)
+  const record = await store.apiKeys.find(hash)
   if (!record || !timingSafeEqual(Buffer.from(record.hash, 'hex'), Buffer.from(hash, 'hex'))) {
     throw new UnauthorizedError('unknown or revoked API key')
   }

@@ -50,9 +50,9 @@ export class Registry {
   }
 
   async requireWorkspace(name: string): Promise<WorkspaceRecord> {
-    const w = await this.store.getWorkspace(name)
+    const w = await this.store.workspaces.get(name)
     if (!w) {
-      const names = (await this.store.listWorkspaces()).map((w) => w.name)
+      const names = (await this.store.workspaces.list()).map((w) => w.name)
       throw new NotFoundError(`no workspace '${name}' (workspaces: ${names.join(', ')})`)
     }
     return w
@@ -62,16 +62,16 @@ export class Registry {
 
   async createWorkspace(name: string) {
     checkName('workspace', name, WORKSPACE)
-    return this.store.createWorkspace(name)
+    return this.store.workspaces.create(name)
   }
 
   listWorkspaces() {
-    return this.store.listWorkspaces()
+    return this.store.workspaces.list()
   }
 
   async getWorkspace(name: string) {
     const w = await this.requireWorkspace(name)
-    const [models, pipelines] = await Promise.all([this.store.listModels(name), this.store.listPipelines(name)])
+    const [models, pipelines] = await Promise.all([this.store.models.list(name), this.store.pipelines.latest(name)])
     return {
       ...w,
       models: [...new Set(models.map((m) => m.name))].length,
@@ -88,7 +88,7 @@ export class Registry {
         `workspace '${name}' has deployed pipelines (${deployed.join(', ')}); undeploy them first`,
       )
     }
-    await this.store.deleteWorkspace(name)
+    await this.store.workspaces.delete(name)
   }
 
   // Models
@@ -118,13 +118,13 @@ export class Registry {
     const outputs = meta(session.outputs)
     await session.release()
     const sha256 = await this.deps.artifacts.put(bytes)
-    return this.store.addModelVersion({ workspace, name, sha256, size: bytes.length, inputs, outputs })
+    return this.store.models.add({ workspace, name, sha256, size: bytes.length, inputs, outputs })
   }
 
   async listModels(workspace: string) {
     await this.requireWorkspace(workspace)
     const byName = new Map<string, ModelRecord[]>()
-    for (const m of await this.store.listModels(workspace)) byName.set(m.name, [...(byName.get(m.name) ?? []), m])
+    for (const m of await this.store.models.list(workspace)) byName.set(m.name, [...(byName.get(m.name) ?? []), m])
     return [...byName].map(([name, versions]) => ({
       name,
       latest: versions[versions.length - 1],
@@ -134,16 +134,16 @@ export class Registry {
 
   async getModel(workspace: string, name: string): Promise<{ name: string; versions: ModelRecord[] }> {
     await this.requireWorkspace(workspace)
-    const versions = await this.store.getModelVersions(workspace, name)
+    const versions = await this.store.models.versions(workspace, name)
     if (versions.length === 0) throw new NotFoundError(`no model '${name}' in workspace '${workspace}'`)
     return { name, versions }
   }
 
   async getModelVersion(workspace: string, name: string, version: number): Promise<ModelRecord> {
     await this.requireWorkspace(workspace)
-    const m = await this.store.getModelVersion(workspace, name, version)
+    const m = await this.store.models.get(workspace, name, version)
     if (!m) {
-      const have = (await this.store.getModelVersions(workspace, name)).map((x) => x.version)
+      const have = (await this.store.models.versions(workspace, name)).map((x) => x.version)
       throw new NotFoundError(
         `no version ${version} of model '${name}'${have.length ? ` (versions: ${have.join(', ')})` : ''}`,
       )
@@ -180,9 +180,9 @@ export class Registry {
         `model '${name}' is used by deployed pipeline(s) ${users.join(', ')}; undeploy them first`,
       )
     }
-    await this.store.deleteModel(workspace, name)
+    await this.store.models.delete(workspace, name)
     for (const v of versions)
-      if (!(await this.store.artifactInUse(v.sha256))) await this.deps.artifacts.remove(v.sha256)
+      if (!(await this.store.models.artifactInUse(v.sha256))) await this.deps.artifacts.remove(v.sha256)
   }
 
   // Pipelines
@@ -202,7 +202,7 @@ export class Registry {
     const pins = new Map<string, string>()
     for (const ref of modelRefs(steps)) {
       const [model, v] = ref.split(':') as [string, string | undefined]
-      const versions = await this.store.getModelVersions(workspace, model)
+      const versions = await this.store.models.versions(workspace, model)
       if (versions.length === 0)
         throw new InvalidConfigError(
           `pipeline '${name}': no model '${model}' in workspace '${workspace}'; upload it first`,
@@ -226,8 +226,8 @@ export class Registry {
       },
     })
     await runner.release()
-    const record = await this.store.addPipelineVersion(workspace, name, pinned)
-    const current = (await this.store.listDeployments(workspace)).find((d) => d.pipeline === name)
+    const record = await this.store.pipelines.add(workspace, name, pinned)
+    const current = (await this.store.deployments.list(workspace)).find((d) => d.pipeline === name)
     if (!current) return { record, deployed: false }
     try {
       await this.deploy(workspace, name, { ...current.config, version: record.version })
@@ -241,7 +241,7 @@ export class Registry {
 
   async listPipelines(workspace: string) {
     await this.requireWorkspace(workspace)
-    return (await this.store.listPipelines(workspace)).map((p) => ({
+    return (await this.store.pipelines.latest(workspace)).map((p) => ({
       ...p,
       deployment: this.deploymentOf(workspace, p.name),
     }))
@@ -249,13 +249,13 @@ export class Registry {
 
   async getPipeline(workspace: string, name: string) {
     await this.requireWorkspace(workspace)
-    const versions = await this.store.getPipelineVersions(workspace, name)
+    const versions = await this.store.pipelines.versions(workspace, name)
     if (versions.length === 0) throw new NotFoundError(`no pipeline '${name}' in workspace '${workspace}'`)
     return { name, versions, deployment: this.deploymentOf(workspace, name) }
   }
 
   async getPipelineVersion(workspace: string, name: string, version: number): Promise<PipelineRecord> {
-    const p = await this.store.getPipelineVersion(workspace, name, version)
+    const p = await this.store.pipelines.get(workspace, name, version)
     if (!p) throw new NotFoundError(`no version ${version} of pipeline '${name}' in workspace '${workspace}'`)
     return p
   }
@@ -264,7 +264,7 @@ export class Registry {
     await this.getPipeline(workspace, name)
     if (this.deps.manager.get(workspace, name))
       throw new ConflictError(`pipeline '${name}' is deployed; undeploy it first`)
-    await this.store.deletePipeline(workspace, name)
+    await this.store.pipelines.delete(workspace, name)
   }
 
   private deploymentOf(workspace: string, name: string) {
@@ -283,7 +283,7 @@ export class Registry {
       )
     }
     const req: DeployRequest = parsed.data
-    const versions = await this.store.getPipelineVersions(workspace, name)
+    const versions = await this.store.pipelines.versions(workspace, name)
     if (versions.length === 0) throw new NotFoundError(`no pipeline '${name}' in workspace '${workspace}'`)
     const version = req.version ?? (versions[versions.length - 1] as PipelineRecord).version
     const pipeline = await this.getPipelineVersion(workspace, name, version)
@@ -312,21 +312,21 @@ export class Registry {
       config,
       deployedAt: new Date().toISOString(),
     }
-    await this.store.putDeployment(record)
+    await this.store.deployments.put(record)
     return d.status()
   }
 
   async undeploy(workspace: string, name: string): Promise<void> {
     await this.requireWorkspace(workspace)
     await this.deps.manager.undeploy(workspace, name)
-    await this.store.removeDeployment(workspace, name)
+    await this.store.deployments.remove(workspace, name)
   }
 
   /** Bring back every deployment the store remembers (after a restart); failures are logged, not fatal. */
   async restore(): Promise<{ restored: string[]; failed: string[] }> {
     const restored: string[] = []
     const failed: string[] = []
-    for (const d of await this.store.listDeployments()) {
+    for (const d of await this.store.deployments.list()) {
       const id = `${d.workspace}/${d.pipeline}`
       try {
         await this.deploy(d.workspace, d.pipeline, { ...d.config, version: d.version })

@@ -59,7 +59,7 @@ export async function buildServer(
   const artifacts = await ArtifactStore.open(config.dataDir)
   // Before anything reads the folder or serves: what a crash left behind goes, modes are fixed.
   await tidyDataDir(config.dataDir, store, log)
-  if (authRequired && (await store.listApiKeys()).length === 0) {
+  if (authRequired && (await store.apiKeys.list()).length === 0) {
     await store.close()
     lock.release()
     throw new InvalidConfigError(
@@ -137,7 +137,7 @@ export async function buildServer(
     const { restored, failed } = await registry.restore()
     if (restored.length || failed.length) log.info('deployments restored', { restored, failed })
     const firstStart =
-      (await store.listModels('default')).length === 0 && (await store.listPipelines('default')).length === 0
+      (await store.models.list('default')).length === 0 && (await store.pipelines.latest('default')).length === 0
     if (config.server.demo && firstStart)
       await installDemo(registry, config.dataDir, (ws, body) => assays.define(ws, body))
     await assays.start(config.assays.tickMs)

@@ -80,7 +80,7 @@ export async function tidyDataDir(dataDir: string, store: Store, log: Logger): P
     if (!sub.isDirectory() || !/^[0-9a-f]{2}$/.test(sub.name)) continue
     for (const f of await entries(join(artifacts, sub.name))) {
       const sha = ArtifactStore.shaOf(f.name)
-      if (sha && !(await store.artifactInUse(sha))) await remove(join(artifacts, sub.name, f.name))
+      if (sha && !(await store.models.artifactInUse(sha))) await remove(join(artifacts, sub.name, f.name))
     }
   }
   // Writes cut short before their rename (artifacts, job inputs and chunks, log rolls, the demo model).

@@ -1,21 +1,11 @@
 /** Batch jobs in the SQLite store: one row per job; each committed chunk is one UPDATE. */
 import type Database from 'better-sqlite3'
+import { z } from 'zod'
+import { JOB_STATUSES, jobOptionsSchema, jobRowErrorSchema } from './schemas.js'
+import { jsonText, rowParser } from './sqlite-rows.js'
 import type { JobRecord, JobStatus, JobStore } from './types.js'
 
-export const JOBS_MIGRATION = `CREATE TABLE jobs (
-     id TEXT PRIMARY KEY,
-     workspace TEXT NOT NULL REFERENCES workspaces(name) ON DELETE CASCADE,
-     pipeline TEXT NOT NULL, status TEXT NOT NULL, format TEXT NOT NULL, input_path TEXT NOT NULL,
-     input_bytes INTEGER NOT NULL, options TEXT NOT NULL, rows_total INTEGER, rows_done INTEGER NOT NULL,
-     chunks_done INTEGER NOT NULL, error_count INTEGER NOT NULL, errors TEXT NOT NULL, error TEXT,
-     created_at TEXT NOT NULL, started_at TEXT, finished_at TEXT);
-   CREATE INDEX jobs_by_status ON jobs (status);`
-
-/** Attempts (starts the server did not survive) and the creating key, for poison jobs and job roles. */
-export const JOBS_ATTEMPTS_MIGRATION = `ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
-   ALTER TABLE jobs ADD COLUMN created_by TEXT;`
-
-/** JobRecord field → column (JSON-encoded where marked). */
+/** JobRecord field → column (JSON-encoded where marked), for the fields an update may set. */
 const COLUMNS: Record<string, { column: string; json?: boolean }> = {
   status: { column: 'status' },
   format: { column: 'format' },
@@ -33,68 +23,103 @@ const COLUMNS: Record<string, { column: string; json?: boolean }> = {
   finishedAt: { column: 'finished_at' },
 }
 
-type Row = Record<string, unknown>
+const count = z.int().min(0)
 
-function jobFrom(r: Row): JobRecord {
-  return {
-    id: r.id as string,
-    workspace: r.workspace as string,
-    pipeline: r.pipeline as string,
-    status: r.status as JobStatus,
-    format: r.format as string,
-    inputPath: r.input_path as string,
-    inputBytes: r.input_bytes as number,
-    options: JSON.parse(r.options as string),
-    rowsTotal: (r.rows_total as number | null) ?? null,
-    rowsDone: r.rows_done as number,
-    chunksDone: r.chunks_done as number,
-    errorCount: r.error_count as number,
-    errors: JSON.parse(r.errors as string),
-    error: (r.error as string | null) ?? null,
-    attempts: r.attempts as number,
-    createdBy: (r.created_by as string | null) ?? null,
-    createdAt: r.created_at as string,
-    startedAt: (r.started_at as string | null) ?? null,
-    finishedAt: (r.finished_at as string | null) ?? null,
-  }
-}
+const jobFrom = rowParser(
+  'jobs',
+  z
+    .object({
+      id: z.string(),
+      workspace: z.string(),
+      pipeline: z.string(),
+      status: z.enum(JOB_STATUSES),
+      format: z.string(),
+      input_path: z.string(),
+      input_bytes: count,
+      options: jsonText(jobOptionsSchema),
+      rows_total: count.nullable(),
+      rows_done: count,
+      chunks_done: count,
+      error_count: count,
+      errors: jsonText(z.array(jobRowErrorSchema)),
+      error: z.string().nullable(),
+      attempts: count,
+      created_by: z.string().nullable(),
+      created_at: z.string(),
+      started_at: z.string().nullable(),
+      finished_at: z.string().nullable(),
+    })
+    .transform(
+      (r): JobRecord => ({
+        id: r.id,
+        workspace: r.workspace,
+        pipeline: r.pipeline,
+        status: r.status,
+        format: r.format,
+        inputPath: r.input_path,
+        inputBytes: r.input_bytes,
+        options: r.options,
+        rowsTotal: r.rows_total,
+        rowsDone: r.rows_done,
+        chunksDone: r.chunks_done,
+        errorCount: r.error_count,
+        errors: r.errors,
+        error: r.error,
+        attempts: r.attempts,
+        createdBy: r.created_by,
+        createdAt: r.created_at,
+        startedAt: r.started_at,
+        finishedAt: r.finished_at,
+      }),
+    ),
+  ['id'],
+)
+
+const statements = (db: Database.Database) => ({
+  insert: db.prepare(
+    `INSERT INTO jobs (id, workspace, pipeline, status, format, input_path, input_bytes, options, rows_total,
+       rows_done, chunks_done, error_count, errors, error, attempts, created_by, created_at, started_at, finished_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ),
+  one: db.prepare('SELECT * FROM jobs WHERE id = ?'),
+  delete: db.prepare('DELETE FROM jobs WHERE id = ?'),
+})
 
 export class SqliteJobs implements JobStore {
-  constructor(private readonly db: Database.Database) {}
+  /** Prepared once, after the migrations (list and update build theirs from the filter or patch). */
+  private readonly sql: ReturnType<typeof statements>
+
+  constructor(private readonly db: Database.Database) {
+    this.sql = statements(db)
+  }
 
   async add(j: JobRecord): Promise<void> {
-    this.db
-      .prepare(
-        `INSERT INTO jobs (id, workspace, pipeline, status, format, input_path, input_bytes, options, rows_total,
-           rows_done, chunks_done, error_count, errors, error, attempts, created_by, created_at, started_at, finished_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        j.id,
-        j.workspace,
-        j.pipeline,
-        j.status,
-        j.format,
-        j.inputPath,
-        j.inputBytes,
-        JSON.stringify(j.options),
-        j.rowsTotal,
-        j.rowsDone,
-        j.chunksDone,
-        j.errorCount,
-        JSON.stringify(j.errors),
-        j.error,
-        j.attempts,
-        j.createdBy,
-        j.createdAt,
-        j.startedAt,
-        j.finishedAt,
-      )
+    this.sql.insert.run(
+      j.id,
+      j.workspace,
+      j.pipeline,
+      j.status,
+      j.format,
+      j.inputPath,
+      j.inputBytes,
+      JSON.stringify(j.options),
+      j.rowsTotal,
+      j.rowsDone,
+      j.chunksDone,
+      j.errorCount,
+      JSON.stringify(j.errors),
+      j.error,
+      j.attempts,
+      j.createdBy,
+      j.createdAt,
+      j.startedAt,
+      j.finishedAt,
+    )
   }
 
   async get(id: string): Promise<JobRecord | undefined> {
-    const r = this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as Row | undefined
-    return r ? jobFrom(r) : undefined
+    const r = this.sql.one.get(id)
+    return r === undefined ? undefined : jobFrom(r)
   }
 
   async list(filter: { workspace?: string; status?: JobStatus[] } = {}): Promise<JobRecord[]> {
@@ -109,7 +134,10 @@ export class SqliteJobs implements JobStore {
       args.push(...filter.status)
     }
     const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC`
-    return (this.db.prepare(sql).all(...args) as Row[]).map(jobFrom)
+    return this.db
+      .prepare(sql)
+      .all(...args)
+      .map(jobFrom)
   }
 
   async update(id: string, patch: Partial<JobRecord>): Promise<void> {
@@ -126,6 +154,6 @@ export class SqliteJobs implements JobStore {
   }
 
   async delete(id: string): Promise<boolean> {
-    return this.db.prepare('DELETE FROM jobs WHERE id = ?').run(id).changes > 0
+    return this.sql.delete.run(id).changes > 0
   }
 }

@@ -1,16 +1,24 @@
 /**
- * The metadata store's interface: workspaces, model versions, pipeline versions, deployments and
- * API keys. The embedded implementation is SQLite (`sqlite-store.ts`); a PostgreSQL one for
- * replicas sharing state implements the same interface. Methods are async for that reason.
+ * The metadata store's interface, one small store per aggregate (workspaces, model versions,
+ * pipeline versions, deployments, API keys, assays with their results, batch jobs, explanation
+ * jobs) composed by {@link Store}, and the records they keep. Backend-neutral: the embedded
+ * implementation is SQLite (`sqlite-store.ts` and a `sqlite-<aggregate>.ts` file per store); a
+ * PostgreSQL one for replicas sharing state implements the same interfaces, which is why every
+ * method is async and no backend type appears here. Each backend parses what it reads with the
+ * schemas of `schemas.ts`.
  */
+import type { z } from 'zod'
+import type {
+  EXPLANATION_STATUSES,
+  JOB_STATUSES,
+  jobOptionsSchema,
+  jobRowErrorSchema,
+  ROLES,
+  tensorMetaSchema,
+} from './schemas.js'
 
-export interface TensorMeta {
-  name: string
-  /** OIP v2 datatype (FP32, INT64, ...). */
-  datatype: string
-  /** -1 for symbolic dims. */
-  shape: number[]
-}
+/** One input or output of a model version. */
+export type TensorMeta = z.infer<typeof tensorMetaSchema>
 
 export interface WorkspaceRecord {
   name: string
@@ -47,7 +55,7 @@ export interface DeploymentRecord {
   deployedAt: string
 }
 
-export type Role = 'admin' | 'deployer' | 'viewer'
+export type Role = (typeof ROLES)[number]
 
 export interface ApiKeyRecord {
   id: string
@@ -82,13 +90,13 @@ export interface AssayResultRecord {
   createdAt: string
 }
 
-export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled'
+export type JobStatus = (typeof JOB_STATUSES)[number]
 
-export interface JobRowError {
-  /** Input row number, from 0. */
-  row: number
-  message: string
-}
+/** A row a job could not score. */
+export type JobRowError = z.infer<typeof jobRowErrorSchema>
+
+/** The options a batch job was created with. */
+export type JobOptions = z.infer<typeof jobOptionsSchema>
 
 export interface JobRecord {
   id: string
@@ -100,8 +108,8 @@ export interface JobRecord {
   /** The input file (in the job's folder for uploads; where it lies for in-process jobs). */
   inputPath: string
   inputBytes: number
-  /** Options the job was created with (features, max_error_share, ...). */
-  options: Record<string, unknown>
+  /** Options the job was created with (features, max_error_share, chunk and batch rows). */
+  options: JobOptions
   /** Known up front for Parquet and Arrow files; set at the end otherwise. */
   rowsTotal: number | null
   /** Rows in committed chunks: a resumed job continues from here. */
@@ -142,7 +150,7 @@ export interface ExplanationRecord {
   method: string
   /** The validated request, run again from the start if a restart interrupts it. */
   request: unknown
-  status: 'running' | 'succeeded' | 'failed'
+  status: (typeof EXPLANATION_STATUSES)[number]
   error: string | null
   /** Starts the server did not survive, as {@link JobRecord.attempts}. */
   attempts: number
@@ -154,6 +162,7 @@ export interface ExplanationRecord {
   finishedAt: string | null
 }
 
+/** Explanation jobs: kept so a restart runs an interrupted one again, and to answer finished ones. */
 export interface ExplanationStore {
   add(record: ExplanationRecord): Promise<void>
   finish(
@@ -169,50 +178,88 @@ export interface ExplanationStore {
   prune(keep: number): Promise<void>
 }
 
-export interface Store {
-  createWorkspace(name: string): Promise<WorkspaceRecord>
-  getWorkspace(name: string): Promise<WorkspaceRecord | undefined>
-  listWorkspaces(): Promise<WorkspaceRecord[]>
-  /** Deletes the workspace and everything in it (callers check deployments first). */
-  deleteWorkspace(name: string): Promise<void>
+/** Workspaces; `default` always exists. */
+export interface WorkspaceStore {
+  /** Throws ConflictError when the name is taken. */
+  create(name: string): Promise<WorkspaceRecord>
+  get(name: string): Promise<WorkspaceRecord | undefined>
+  /** By name. */
+  list(): Promise<WorkspaceRecord[]>
+  /** Deletes the workspace and everything in it (callers check deployments first); NotFoundError when absent. */
+  delete(name: string): Promise<void>
+}
 
+/** Model versions: metadata only, the bytes are in the artifact folder under their sha256. */
+export interface ModelStore {
   /**
    * Record a model version; the same bytes (sha256) under the same name return the existing
    * version with `created: false`.
    */
-  addModelVersion(model: Omit<ModelRecord, 'version' | 'createdAt'>): Promise<{ record: ModelRecord; created: boolean }>
-  listModels(workspace: string): Promise<ModelRecord[]>
+  add(model: Omit<ModelRecord, 'version' | 'createdAt'>): Promise<{ record: ModelRecord; created: boolean }>
+  /** Every version of every model in the workspace, by name then version. */
+  list(workspace: string): Promise<ModelRecord[]>
   /** Every version of a model, oldest first. */
-  getModelVersions(workspace: string, name: string): Promise<ModelRecord[]>
-  getModelVersion(workspace: string, name: string, version: number): Promise<ModelRecord | undefined>
-  deleteModel(workspace: string, name: string): Promise<void>
+  versions(workspace: string, name: string): Promise<ModelRecord[]>
+  get(workspace: string, name: string, version: number): Promise<ModelRecord | undefined>
+  /** Deletes every version of the model. */
+  delete(workspace: string, name: string): Promise<void>
   /** Whether any model (any workspace) still references these bytes. */
   artifactInUse(sha256: string): Promise<boolean>
+}
 
-  addPipelineVersion(workspace: string, name: string, steps: unknown[]): Promise<PipelineRecord>
-  /** Latest version of each pipeline in the workspace. */
-  listPipelines(workspace: string): Promise<PipelineRecord[]>
-  getPipelineVersions(workspace: string, name: string): Promise<PipelineRecord[]>
-  getPipelineVersion(workspace: string, name: string, version: number): Promise<PipelineRecord | undefined>
-  deletePipeline(workspace: string, name: string): Promise<void>
+/** Pipeline versions, numbered from 1 per pipeline. */
+export interface PipelineStore {
+  add(workspace: string, name: string, steps: unknown[]): Promise<PipelineRecord>
+  /** Latest version of each pipeline in the workspace, by name. */
+  latest(workspace: string): Promise<PipelineRecord[]>
+  /** Every version of a pipeline, oldest first. */
+  versions(workspace: string, name: string): Promise<PipelineRecord[]>
+  get(workspace: string, name: string, version: number): Promise<PipelineRecord | undefined>
+  /** Deletes every version of the pipeline. */
+  delete(workspace: string, name: string): Promise<void>
+}
 
-  putDeployment(d: DeploymentRecord): Promise<void>
-  removeDeployment(workspace: string, pipeline: string): Promise<void>
-  listDeployments(workspace?: string): Promise<DeploymentRecord[]>
+/** What is deployed, so a restart deploys it again: one record per deployed pipeline. */
+export interface DeploymentStore {
+  /** Record a deployment, replacing the pipeline's previous one. */
+  put(d: DeploymentRecord): Promise<void>
+  remove(workspace: string, pipeline: string): Promise<void>
+  /** One workspace's (by pipeline), or every workspace's (by workspace, then pipeline). */
+  list(workspace?: string): Promise<DeploymentRecord[]>
+}
 
-  addApiKey(key: ApiKeyRecord): Promise<void>
-  findApiKey(hash: string): Promise<ApiKeyRecord | undefined>
-  listApiKeys(workspace?: string): Promise<ApiKeyRecord[]>
-  deleteApiKey(id: string): Promise<boolean>
+/** API keys, found by the sha256 of the key presented. */
+export interface ApiKeyStore {
+  add(key: ApiKeyRecord): Promise<void>
+  find(hash: string): Promise<ApiKeyRecord | undefined>
+  /** One workspace's, or every workspace's, oldest first. */
+  list(workspace?: string): Promise<ApiKeyRecord[]>
+  /** Whether a key was deleted. */
+  delete(id: string): Promise<boolean>
+}
 
-  addAssay(a: Omit<AssayRecord, 'id' | 'createdAt'>): Promise<AssayRecord>
-  listAssays(workspace?: string): Promise<AssayRecord[]>
-  getAssay(workspace: string, id: number): Promise<AssayRecord | undefined>
-  deleteAssay(workspace: string, id: number): Promise<boolean>
+/** Assays and their window results (deleted with their assay). */
+export interface AssayStore {
+  add(a: Omit<AssayRecord, 'id' | 'createdAt'>): Promise<AssayRecord>
+  /** One workspace's, or every workspace's, by id. */
+  list(workspace?: string): Promise<AssayRecord[]>
+  get(workspace: string, id: number): Promise<AssayRecord | undefined>
+  /** Whether an assay was deleted (with its results). */
+  delete(workspace: string, id: number): Promise<boolean>
   /** Store a window's result (replacing one for the same window). */
-  putAssayResult(r: AssayResultRecord): Promise<void>
-  listAssayResults(assayId: number, start?: number, end?: number): Promise<AssayResultRecord[]>
+  putResult(r: AssayResultRecord): Promise<void>
+  /** Results of windows inside [start, end] (ms), by window start. */
+  results(assayId: number, start?: number, end?: number): Promise<AssayResultRecord[]>
+}
 
+/** The metadata store: one store per aggregate, opened and closed together. */
+export interface Store {
+  readonly workspaces: WorkspaceStore
+  readonly models: ModelStore
+  readonly pipelines: PipelineStore
+  readonly deployments: DeploymentStore
+  readonly apiKeys: ApiKeyStore
+  readonly assays: AssayStore
   readonly jobs: JobStore
   readonly explanations: ExplanationStore
 

@@ -22,7 +22,7 @@ async function server(over: ConfigOverrides = {}, logger?: Logger) {
   const s = await buildServer(testConfig(over), { log: logger ?? silent })
   servers.push(s)
   const lm = clientFor(s.app)
-  if ((await s.deps.store.listPipelines('default')).length === 0) {
+  if ((await s.deps.store.pipelines.latest('default')).length === 0) {
     await lm.uploadModel('default', 'm', doubler(1))
     await lm.putPipeline('default', 'm', [{ model: 'm' }])
   }

@@ -31,3 +31,23 @@ export function independentPsi(baseline: number[], window: number[], bins: numbe
     return acc + (y - x) * Math.log(y / x)
   }, 0)
 }
+
+/**
+ * Bin counts by a linear scan: [below edges[0], [e₀,e₁), …, [e₋₂, e₋₁] (the last bin closed),
+ * above, NaN], the layout `sortedBinCounts` documents.
+ */
+export function binCountsRef(values: number[], edges: number[]): number[] {
+  const bins = edges.length - 1
+  const counts = new Array(bins + 3).fill(0)
+  for (const x of values) {
+    if (Number.isNaN(x)) counts[bins + 2]++
+    else if (x < (edges[0] as number)) counts[0]++
+    else if (x > (edges[bins] as number)) counts[bins + 1]++
+    else {
+      let j = 0
+      while (j < bins - 1 && !(x < (edges[j + 1] as number))) j++
+      counts[1 + j]++
+    }
+  }
+  return counts
+}

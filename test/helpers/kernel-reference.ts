@@ -35,40 +35,6 @@ export function rankOrder(row: number[]): number[] {
     .map((x) => x.i)
 }
 
-/** Histogram by linear scan: [underflow, bins..., overflow, NaN], last bin closed. */
-export function histogramRef(values: number[], edges: number[]): number[] {
-  const bins = edges.length - 1
-  const counts = new Array(bins + 3).fill(0)
-  for (const x of values) {
-    if (Number.isNaN(x)) counts[bins + 2]++
-    else if (x < (edges[0] as number)) counts[0]++
-    else if (x > (edges[bins] as number)) counts[bins + 1]++
-    else {
-      let j = 0
-      while (j < bins - 1 && !(x < (edges[j + 1] as number))) j++
-      counts[1 + j]++
-    }
-  }
-  return counts
-}
-
-/** count, min, max, sum, sum of squares of the non-NaN values, by direct sums in float64. */
-export function statsRef(values: number[]) {
-  const v = values.filter((x) => !Number.isNaN(x))
-  const sum = v.reduce((a, b) => a + b, 0)
-  const sumSquares = v.reduce((a, b) => a + b * b, 0)
-  return {
-    count: v.length,
-    nanCount: values.length - v.length,
-    min: v.reduce((a, b) => Math.min(a, b), Number.POSITIVE_INFINITY),
-    max: v.reduce((a, b) => Math.max(a, b), Number.NEGATIVE_INFINITY),
-    sum,
-    sumSquares,
-    mean: sum / v.length,
-    variance: sumSquares / v.length - (sum / v.length) ** 2,
-  }
-}
-
 /** Bilinear sample of a single-channel H×W image at real source coordinates (sy, sx). */
 export function bilinearRef(
   img: (y: number, x: number) => number,

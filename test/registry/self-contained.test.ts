@@ -103,7 +103,7 @@ describe('artifacts stored before the check', () => {
     const store = SqliteStore.open(dataDir)
     const artifacts = await ArtifactStore.open(dataDir)
     const sha256 = await artifacts.put(bytes)
-    await store.addModelVersion({
+    await store.models.add({
       workspace: 'default',
       name: 'old',
       sha256,
@@ -111,9 +111,9 @@ describe('artifacts stored before the check', () => {
       inputs: [],
       outputs: [],
     })
-    const p = await store.addPipelineVersion('default', 'old', [{ model: 'old:1' }])
+    const p = await store.pipelines.add('default', 'old', [{ model: 'old:1' }])
     if (deployed) {
-      await store.putDeployment({
+      await store.deployments.put({
         workspace: 'default',
         pipeline: 'old',
         version: p.version,

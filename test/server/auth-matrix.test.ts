@@ -174,7 +174,7 @@ describe('the auth matrix: every route × every kind of key', () => {
     expect(mismatches).toEqual([])
     // Nothing the allowed keys tried changed anything.
     expect(built.deps.manager.list().map((d) => `${d.workspace}/${d.name}`)).toEqual(['team/d'])
-    expect((await built.deps.store.listWorkspaces()).map((w) => w.name).sort()).toEqual(['default', 'other', 'team'])
+    expect((await built.deps.store.workspaces.list()).map((w) => w.name).sort()).toEqual(['default', 'other', 'team'])
   })
 })
 

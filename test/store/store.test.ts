@@ -4,7 +4,8 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { ConflictError, NotFoundError } from '../../src/errors.js'
 import { ArtifactStore, sha256Hex } from '../../src/store/artifacts.js'
-import { MIGRATIONS, SqliteStore } from '../../src/store/sqlite-store.js'
+import { MIGRATIONS } from '../../src/store/migrations.js'
+import { SqliteStore } from '../../src/store/sqlite-store.js'
 import { tempDir } from '../helpers/server.js'
 
 const meta = { inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 4] }], outputs: [] }
@@ -14,7 +15,7 @@ describe('SQLite store', () => {
     const dir = tempDir()
     const s = SqliteStore.open(dir)
     expect(s.schemaVersion()).toBe(MIGRATIONS.length)
-    expect((await s.listWorkspaces()).map((w) => w.name)).toEqual(['default'])
+    expect((await s.workspaces.list()).map((w) => w.name)).toEqual(['default'])
     await s.close()
     const again = SqliteStore.open(dir)
     expect(again.schemaVersion()).toBe(MIGRATIONS.length)
@@ -24,9 +25,9 @@ describe('SQLite store', () => {
 
   it('numbers model versions 1, 2, 3 and returns the same version for the same bytes', async () => {
     const s = SqliteStore.open(tempDir())
-    const a = await s.addModelVersion({ workspace: 'default', name: 'm', sha256: 'a'.repeat(64), size: 10, ...meta })
-    const b = await s.addModelVersion({ workspace: 'default', name: 'm', sha256: 'b'.repeat(64), size: 11, ...meta })
-    const again = await s.addModelVersion({
+    const a = await s.models.add({ workspace: 'default', name: 'm', sha256: 'a'.repeat(64), size: 10, ...meta })
+    const b = await s.models.add({ workspace: 'default', name: 'm', sha256: 'b'.repeat(64), size: 11, ...meta })
+    const again = await s.models.add({
       workspace: 'default',
       name: 'm',
       sha256: 'a'.repeat(64),
@@ -35,26 +36,26 @@ describe('SQLite store', () => {
     })
     expect([a.record.version, a.created, b.record.version, b.created]).toEqual([1, true, 2, true])
     expect([again.record.version, again.created]).toEqual([1, false])
-    expect((await s.getModelVersions('default', 'm')).map((m) => m.version)).toEqual([1, 2])
-    expect((await s.getModelVersion('default', 'm', 2))?.inputs).toEqual(meta.inputs)
+    expect((await s.models.versions('default', 'm')).map((m) => m.version)).toEqual([1, 2])
+    expect((await s.models.get('default', 'm', 2))?.inputs).toEqual(meta.inputs)
     await s.close()
   })
 
   it('keeps pipeline versions, deployments and keys across a reopen', async () => {
     const dir = tempDir()
     const s = SqliteStore.open(dir)
-    await s.createWorkspace('team')
-    await expect(s.createWorkspace('team')).rejects.toBeInstanceOf(ConflictError)
-    await s.addPipelineVersion('team', 'p', [{ model: 'm' }])
-    await s.addPipelineVersion('team', 'p', [{ model: 'm:2' }])
-    await s.putDeployment({
+    await s.workspaces.create('team')
+    await expect(s.workspaces.create('team')).rejects.toBeInstanceOf(ConflictError)
+    await s.pipelines.add('team', 'p', [{ model: 'm' }])
+    await s.pipelines.add('team', 'p', [{ model: 'm:2' }])
+    await s.deployments.put({
       workspace: 'team',
       pipeline: 'p',
       version: 2,
       config: { engine: 'cpu' },
       deployedAt: 'now',
     })
-    await s.addApiKey({
+    await s.apiKeys.add({
       id: 'k1',
       workspace: 'team',
       name: 'ci',
@@ -64,17 +65,17 @@ describe('SQLite store', () => {
     })
     await s.close()
     const r = SqliteStore.open(dir)
-    expect((await r.listPipelines('team')).map((p) => [p.name, p.version, p.steps])).toEqual([
+    expect((await r.pipelines.latest('team')).map((p) => [p.name, p.version, p.steps])).toEqual([
       ['p', 2, [{ model: 'm:2' }]],
     ])
-    expect(await r.listDeployments()).toMatchObject([
+    expect(await r.deployments.list()).toMatchObject([
       { workspace: 'team', pipeline: 'p', version: 2, config: { engine: 'cpu' } },
     ])
-    expect(await r.findApiKey('h'.repeat(64))).toMatchObject({ id: 'k1', role: 'deployer' })
-    await r.deleteWorkspace('team')
-    expect(await r.listDeployments()).toEqual([]) // cascades
-    await expect(r.deleteWorkspace('default')).rejects.toBeInstanceOf(ConflictError)
-    await expect(r.deleteWorkspace('nope')).rejects.toBeInstanceOf(NotFoundError)
+    expect(await r.apiKeys.find('h'.repeat(64))).toMatchObject({ id: 'k1', role: 'deployer' })
+    await r.workspaces.delete('team')
+    expect(await r.deployments.list()).toEqual([]) // cascades
+    await expect(r.workspaces.delete('default')).rejects.toBeInstanceOf(ConflictError)
+    await expect(r.workspaces.delete('nope')).rejects.toBeInstanceOf(NotFoundError)
     await r.close()
   })
 })

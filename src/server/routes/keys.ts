@@ -42,7 +42,7 @@ export function keyRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): void
       access: 'admin',
       responses: { 200: { description: 'the keys, without secrets', json: z.array(apiKeySchema) } },
     },
-    async (c) => c.json((await deps.store.listApiKeys(param(c, 'ws'))).map(apiKeyJson)),
+    async (c) => c.json((await deps.store.apiKeys.list(param(c, 'ws'))).map(apiKeyJson)),
   )
   routes.add(
     app,
@@ -55,9 +55,9 @@ export function keyRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): void
       responses: { 200: { description: 'revoked', json: revokedSchema }, 404: 'none' },
     },
     async (c) => {
-      const key = (await deps.store.listApiKeys(param(c, 'ws'))).find((k) => k.id === param(c, 'id'))
+      const key = (await deps.store.apiKeys.list(param(c, 'ws'))).find((k) => k.id === param(c, 'id'))
       if (!key) throw new NotFoundError(`no key '${param(c, 'id')}' in workspace '${param(c, 'ws')}'`)
-      await deps.store.deleteApiKey(key.id)
+      await deps.store.apiKeys.delete(key.id)
       return c.json({ revoked: key.id })
     },
   )

@@ -56,7 +56,7 @@ class ModelShas {
       if (!sha) {
         const colon = ref.lastIndexOf(':')
         const version = Number(ref.slice(colon + 1))
-        sha = this.store.getModelVersion(ws, ref.slice(0, colon), version).then(
+        sha = this.store.models.get(ws, ref.slice(0, colon), version).then(
           (m) => m?.sha256,
           (e) => {
             refs.delete(ref) // a failed lookup is asked again next time

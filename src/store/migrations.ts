@@ -1,0 +1,75 @@
+/**
+ * The SQLite schema's history: numbered versions, each applied once, in order, in its own
+ * transaction, the count recorded in `user_version`. Append-only: a released version is never
+ * edited or removed, so a data folder of any earlier release opens by running the versions it lacks
+ * (test/store/migrations.test.ts holds the released ones unchanged). To change the schema, append a
+ * version, then teach the aggregate's `sqlite-*.ts` file (its SQL and row schema) the new columns.
+ */
+import type Database from 'better-sqlite3'
+
+/** Schema versions: version n is `MIGRATIONS[n - 1]`. */
+export const MIGRATIONS: readonly string[] = [
+  // 1: workspaces, models, pipelines, deployments, API keys
+  `CREATE TABLE workspaces (name TEXT PRIMARY KEY, created_at TEXT NOT NULL);
+   CREATE TABLE models (
+     workspace TEXT NOT NULL REFERENCES workspaces(name) ON DELETE CASCADE,
+     name TEXT NOT NULL, version INTEGER NOT NULL, sha256 TEXT NOT NULL, size INTEGER NOT NULL,
+     inputs TEXT NOT NULL, outputs TEXT NOT NULL, created_at TEXT NOT NULL,
+     PRIMARY KEY (workspace, name, version), UNIQUE (workspace, name, sha256));
+   CREATE TABLE pipelines (
+     workspace TEXT NOT NULL REFERENCES workspaces(name) ON DELETE CASCADE,
+     name TEXT NOT NULL, version INTEGER NOT NULL, steps TEXT NOT NULL, created_at TEXT NOT NULL,
+     PRIMARY KEY (workspace, name, version));
+   CREATE TABLE deployments (
+     workspace TEXT NOT NULL REFERENCES workspaces(name) ON DELETE CASCADE,
+     pipeline TEXT NOT NULL, version INTEGER NOT NULL, config TEXT NOT NULL, deployed_at TEXT NOT NULL,
+     PRIMARY KEY (workspace, pipeline));
+   CREATE TABLE api_keys (
+     id TEXT PRIMARY KEY, workspace TEXT NOT NULL REFERENCES workspaces(name) ON DELETE CASCADE,
+     name TEXT NOT NULL, role TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL);`,
+  // 2: assays and their window results
+  `CREATE TABLE assays (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     workspace TEXT NOT NULL REFERENCES workspaces(name) ON DELETE CASCADE,
+     pipeline TEXT NOT NULL, name TEXT NOT NULL, config TEXT NOT NULL, baseline BLOB NOT NULL,
+     active INTEGER NOT NULL, created_at TEXT NOT NULL);
+   CREATE TABLE assay_results (
+     assay_id INTEGER NOT NULL REFERENCES assays(id) ON DELETE CASCADE,
+     window_start INTEGER NOT NULL, window_end INTEGER NOT NULL, score REAL NOT NULL, status TEXT NOT NULL,
+     result TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (assay_id, window_start, window_end));`,
+  // 3: batch jobs
+  `CREATE TABLE jobs (
+     id TEXT PRIMARY KEY,
+     workspace TEXT NOT NULL REFERENCES workspaces(name) ON DELETE CASCADE,
+     pipeline TEXT NOT NULL, status TEXT NOT NULL, format TEXT NOT NULL, input_path TEXT NOT NULL,
+     input_bytes INTEGER NOT NULL, options TEXT NOT NULL, rows_total INTEGER, rows_done INTEGER NOT NULL,
+     chunks_done INTEGER NOT NULL, error_count INTEGER NOT NULL, errors TEXT NOT NULL, error TEXT,
+     created_at TEXT NOT NULL, started_at TEXT, finished_at TEXT);
+   CREATE INDEX jobs_by_status ON jobs (status);`,
+  // 4: explanation jobs
+  `CREATE TABLE explanations (
+     id TEXT PRIMARY KEY,
+     workspace TEXT NOT NULL REFERENCES workspaces(name) ON DELETE CASCADE,
+     pipeline TEXT NOT NULL, method TEXT NOT NULL, request TEXT NOT NULL, status TEXT NOT NULL,
+     error TEXT, report TEXT, summary BLOB, created_at TEXT NOT NULL, finished_at TEXT);
+   CREATE INDEX explanations_by_status ON explanations (status);`,
+  // 5: attempts (starts the server did not survive) of jobs and explanations, and the key that created a job
+  `ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE jobs ADD COLUMN created_by TEXT;
+   ALTER TABLE explanations ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;`,
+]
+
+/** The schema version of an open database (how many migrations it has had). */
+export function schemaVersion(db: Database.Database): number {
+  return db.pragma('user_version', { simple: true }) as number
+}
+
+/** Apply the versions `db` lacks, each in its own transaction. */
+export function migrate(db: Database.Database): void {
+  for (let v = schemaVersion(db); v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v] as string)
+      db.pragma(`user_version = ${v + 1}`)
+    })()
+  }
+}

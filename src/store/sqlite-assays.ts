@@ -1,0 +1,135 @@
+/** Assays and their window results in the SQLite store; the baseline's values are a float64 BLOB. */
+import type Database from 'better-sqlite3'
+import { z } from 'zod'
+import { jsonObjectSchema } from './schemas.js'
+import { booleanInteger, float64Blob, jsonText, rowParser } from './sqlite-rows.js'
+import type { AssayRecord, AssayResultRecord, AssayStore } from './types.js'
+
+// The assay service reads its definition and results; here they are JSON objects.
+const assayFrom = rowParser(
+  'assays',
+  z
+    .object({
+      id: z.int().min(1),
+      workspace: z.string(),
+      pipeline: z.string(),
+      name: z.string(),
+      config: jsonText(jsonObjectSchema),
+      baseline: float64Blob,
+      active: booleanInteger,
+      created_at: z.string(),
+    })
+    .transform(
+      (r): AssayRecord => ({
+        id: r.id,
+        workspace: r.workspace,
+        pipeline: r.pipeline,
+        name: r.name,
+        config: r.config,
+        baseline: r.baseline,
+        active: r.active,
+        createdAt: r.created_at,
+      }),
+    ),
+  ['id'],
+)
+
+const resultFrom = rowParser(
+  'assay_results',
+  z
+    .object({
+      assay_id: z.int(),
+      window_start: z.int(),
+      window_end: z.int(),
+      score: z.number(),
+      status: z.string(),
+      result: jsonText(jsonObjectSchema),
+      created_at: z.string(),
+    })
+    .transform(
+      (r): AssayResultRecord => ({
+        assayId: r.assay_id,
+        windowStart: r.window_start,
+        windowEnd: r.window_end,
+        score: r.score,
+        status: r.status,
+        result: r.result,
+        createdAt: r.created_at,
+      }),
+    ),
+  ['assay_id', 'window_start', 'window_end'],
+)
+
+const statements = (db: Database.Database) => ({
+  insert: db.prepare(
+    'INSERT INTO assays (workspace, pipeline, name, config, baseline, active, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+  ),
+  all: db.prepare('SELECT * FROM assays ORDER BY id'),
+  ofWorkspace: db.prepare('SELECT * FROM assays WHERE workspace = ? ORDER BY id'),
+  one: db.prepare('SELECT * FROM assays WHERE workspace = ? AND id = ?'),
+  delete: db.prepare('DELETE FROM assays WHERE workspace = ? AND id = ?'),
+  putResult: db.prepare(
+    `INSERT INTO assay_results (assay_id, window_start, window_end, score, status, result, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (assay_id, window_start, window_end) DO UPDATE SET score = excluded.score, status = excluded.status, result = excluded.result, created_at = excluded.created_at`,
+  ),
+  results: db.prepare(
+    'SELECT * FROM assay_results WHERE assay_id = ? AND window_start >= ? AND window_end <= ? ORDER BY window_start',
+  ),
+})
+
+export class SqliteAssays implements AssayStore {
+  /** Prepared once, after the migrations. */
+  private readonly sql: ReturnType<typeof statements>
+
+  constructor(db: Database.Database) {
+    this.sql = statements(db)
+  }
+
+  async add(a: Omit<AssayRecord, 'id' | 'createdAt'>): Promise<AssayRecord> {
+    const createdAt = new Date().toISOString()
+    const r = this.sql.insert.run(
+      a.workspace,
+      a.pipeline,
+      a.name,
+      JSON.stringify(a.config),
+      Buffer.from(a.baseline.buffer, a.baseline.byteOffset, a.baseline.byteLength),
+      a.active ? 1 : 0,
+      createdAt,
+    )
+    return { ...a, id: Number(r.lastInsertRowid), createdAt }
+  }
+
+  async list(workspace?: string): Promise<AssayRecord[]> {
+    const rows = workspace === undefined ? this.sql.all.all() : this.sql.ofWorkspace.all(workspace)
+    return rows.map(assayFrom)
+  }
+
+  async get(workspace: string, id: number): Promise<AssayRecord | undefined> {
+    const r = this.sql.one.get(workspace, id)
+    return r === undefined ? undefined : assayFrom(r)
+  }
+
+  async delete(workspace: string, id: number): Promise<boolean> {
+    return this.sql.delete.run(workspace, id).changes > 0
+  }
+
+  async putResult(r: AssayResultRecord): Promise<void> {
+    this.sql.putResult.run(
+      r.assayId,
+      r.windowStart,
+      r.windowEnd,
+      r.score,
+      r.status,
+      JSON.stringify(r.result),
+      r.createdAt,
+    )
+  }
+
+  async results(
+    assayId: number,
+    start = Number.MIN_SAFE_INTEGER,
+    end = Number.MAX_SAFE_INTEGER,
+  ): Promise<AssayResultRecord[]> {
+    return this.sql.results.all(assayId, start, end).map(resultFrom)
+  }
+}
