@@ -151,8 +151,8 @@ function bound(sorted: Float64Array, x: number, strict: boolean): number {
 }
 
 /**
- * Bin counts of ascending `sorted` in O(bins · log n), laid out and bounded exactly as the
- * histogram kernel's (`histogramCpu`): [below edges[0], [e₀,e₁), …, [e₋₂, e₋₁], above, NaN].
+ * Bin counts of ascending `sorted` in O(bins · log n): [below edges[0], [e₀,e₁), …, [e₋₂, e₋₁]
+ * (the last bin closed), above, NaN].
  */
 export function sortedBinCounts(sorted: Float64Array, edges: number[], nan: number): Uint32Array {
   const bins = edges.length - 1
