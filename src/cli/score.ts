@@ -8,10 +8,10 @@ import { stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { type JobFormatName, type JobStatus, LastmileClient } from '../client/client.js'
+import { type JobStatus, LastmileClient } from '../client/client.js'
 import type { Config } from '../config.js'
 import { InvalidConfigError } from '../errors.js'
-import { formatFromPath } from '../jobs/io/index.js'
+import { formatFromPath, isJobFormat, JOB_FORMATS, type JobFormat } from '../jobs/io/index.js'
 import { silentLogger } from '../logger.js'
 import { buildServer } from '../server/serve.js'
 
@@ -27,14 +27,14 @@ export interface ScoreArgs {
   inProcess?: boolean
 }
 
-function formatOf(path: string, given: string | undefined, what: string): JobFormatName {
+function formatOf(path: string, given: string | undefined, what: string): JobFormat {
   const f = given ?? formatFromPath(path)
-  if (!f || !['csv', 'jsonl', 'arrow', 'parquet'].includes(f)) {
+  if (!f || !isJobFormat(f)) {
     throw new InvalidConfigError(
-      `cannot tell the ${what} format of '${path}' from its extension: pass --${what === 'input' ? 'format' : 'output-format'} csv|jsonl|arrow|parquet`,
+      `cannot tell the ${what} format of '${path}' from its extension: pass --${what === 'input' ? 'format' : 'output-format'} ${JOB_FORMATS.join('|')}`,
     )
   }
-  return f as JobFormatName
+  return f
 }
 
 const human = (n: number) =>

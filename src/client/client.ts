@@ -30,6 +30,7 @@ export interface ClientOptions {
 }
 
 // The bodies' types come from the wire schemas the server documents its routes with (/openapi.json).
+import { ARROW_TYPES, BYTES_TYPE, JSON_TYPE, RECORDS_TYPE } from '../formats/media-types.js'
 import type { ExplainReport } from '../wire/explain.js'
 import type { Job } from '../wire/jobs.js'
 import type { InferResponse } from '../wire/oip.js'
@@ -76,7 +77,8 @@ export interface DeployOptions {
   replicas?: number
 }
 
-export type JobFormatName = 'csv' | 'jsonl' | 'arrow' | 'parquet'
+/** A file format a batch job reads and writes. */
+export type JobFormatName = Job['format']
 
 /** A batch job's status and progress (GET /v1/jobs/{id}). */
 export type JobStatus = Job
@@ -106,7 +108,7 @@ export class LastmileClient {
     if (this.opts.apiKey) headers.authorization = `Bearer ${this.opts.apiKey}`
     let payload: string | Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | undefined
     if (body && 'json' in body) {
-      headers['content-type'] = 'application/json'
+      headers['content-type'] = JSON_TYPE
       payload = JSON.stringify(body.json)
     } else if (body) {
       headers['content-type'] = body.type
@@ -166,7 +168,7 @@ export class LastmileClient {
   uploadModel(ws: string, name: string, bytes: Uint8Array) {
     return this.call<ModelUpload>('POST', `/v1/workspaces/${enc(ws)}/models/${enc(name)}`, {
       bytes,
-      type: 'application/octet-stream',
+      type: BYTES_TYPE,
     })
   }
   listModels(ws: string) {
@@ -215,13 +217,13 @@ export class LastmileClient {
   inferRecords(ws: string, name: string, records: Record<string, unknown>[]) {
     return this.call<Array<Record<string, unknown>>>('POST', `${inferPath(ws, name)}?dataset.flatten=true`, {
       bytes: new TextEncoder().encode(JSON.stringify(records)),
-      type: 'application/json; format=pandas-records',
+      type: RECORDS_TYPE,
     })
   }
   inferArrow(ws: string, name: string, ipc: Uint8Array, format: 'stream' | 'file' = 'stream') {
     return this.call<Uint8Array>('POST', `${inferPath(ws, name)}?dataset.flatten=true`, {
       bytes: ipc,
-      type: `application/vnd.apache.arrow.${format}`,
+      type: ARROW_TYPES[format],
     })
   }
   /** An Open Inference Protocol v2 request to pipeline `model` of workspace default. */
@@ -248,7 +250,7 @@ export class LastmileClient {
     if (opts.maxErrorShare !== undefined) q.set('max_error_share', String(opts.maxErrorShare))
     return this.call<JobStatus>('POST', `/v1/workspaces/${enc(ws)}/pipelines/${enc(pipeline)}/jobs?${q}`, {
       bytes: file,
-      type: 'application/octet-stream',
+      type: BYTES_TYPE,
     })
   }
   job(id: string) {

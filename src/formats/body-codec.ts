@@ -11,6 +11,7 @@ import { InvalidRequestError, LastmileError } from '../errors.js'
 import { type ArrowFormat, decodeArrow, encodeArrow } from './arrow.js'
 import { parseWireJson } from './json-parse.js'
 import type { DecodeLimits } from './limits.js'
+import { ARROW_TYPES, BYTES_TYPE, JSON_TYPE } from './media-types.js'
 import {
   decodeOipRequest,
   encodeOipResponse,
@@ -89,7 +90,7 @@ export interface Encoded {
 
 /** Encode an answer; `bytes` makes JSON answers bytes (a worker hands bytes back without a copy). */
 export function encodeBody(task: EncodeTask, bytes = false): Encoded {
-  const text = (json: string): Encoded => ({ body: bytes ? encoder.encode(json) : json, type: 'application/json' })
+  const text = (json: string): Encoded => ({ body: bytes ? encoder.encode(json) : json, type: JSON_TYPE })
   const json = (value: unknown): Encoded => text(JSON.stringify(value))
   switch (task.kind) {
     case 'oip': {
@@ -98,7 +99,7 @@ export function encodeBody(task: EncodeTask, bytes = false): Encoded {
       const header = encoder.encode(response.header)
       return {
         body: concat([header, ...response.binary]),
-        type: 'application/octet-stream',
+        type: BYTES_TYPE,
         headerLength: header.length,
       }
     }
@@ -107,7 +108,7 @@ export function encodeBody(task: EncodeTask, bytes = false): Encoded {
     case 'arrow':
       return {
         body: encodeArrow(task.feeds, task.outputs, task.meta),
-        type: task.meta.format === 'file' ? 'application/vnd.apache.arrow.file' : 'application/vnd.apache.arrow.stream',
+        type: ARROW_TYPES[task.meta.format],
       }
   }
 }

@@ -5,16 +5,13 @@
  * requests' and httpx's default) or `application/*` answer in the request's format.
  */
 import { NotAcceptableError } from '../errors.js'
+import { ARROW_TYPES, RECORDS_TYPE } from '../formats/media-types.js'
 
 /** The answer formats of the pipeline routes. */
 export type AnswerFormat = 'records' | 'stream' | 'file'
 
 /** The media type of each answer format, in the order ties fall after the request's own. */
-export const ANSWER_TYPES: Record<AnswerFormat, string> = {
-  records: 'application/json; format=pandas-records',
-  stream: 'application/vnd.apache.arrow.stream',
-  file: 'application/vnd.apache.arrow.file',
-}
+export const ANSWER_TYPES: Record<AnswerFormat, string> = { records: RECORDS_TYPE, ...ARROW_TYPES }
 
 const FORMATS = Object.keys(ANSWER_TYPES) as AnswerFormat[]
 
@@ -64,7 +61,7 @@ function specificity(range: Range, format: AnswerFormat): number {
     if (range.format === undefined) return 2
     return range.format === 'pandas-records' ? 3 : -1
   }
-  return range.subtype === `vnd.apache.arrow.${format}` ? 2 : -1
+  return `application/${range.subtype}` === ARROW_TYPES[format] ? 2 : -1
 }
 
 /**

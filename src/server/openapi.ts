@@ -7,6 +7,7 @@
  */
 import { isDeepStrictEqual } from 'node:util'
 import { z } from 'zod'
+import { JSON_TYPE } from '../formats/media-types.js'
 import { ERROR_BODY_SCHEMAS, ERROR_CODE_HEADER, type ErrorStyle } from './errors.js'
 import type { Answer, RouteSpec } from './route-table.js'
 
@@ -92,7 +93,7 @@ function tableErrors(s: RouteSpec): Record<number, string> {
 
 function successResponse(a: Answer, components: Components): Json {
   const content: Json = {}
-  if (a.json) content['application/json'] = { schema: components.convert(a.json, 'output') }
+  if (a.json) content[JSON_TYPE] = { schema: components.convert(a.json, 'output') }
   for (const type of a.media ?? []) content[type] = isText(type) ? { schema: { type: 'string' } } : {}
   return { description: a.description, ...(Object.keys(content).length ? { content } : {}) }
 }
@@ -101,7 +102,7 @@ function errorResponse(description: string, style: ErrorStyle): Json {
   return {
     description,
     headers: { [ERROR_CODE_HEADER]: { description: 'the stable error code', schema: { type: 'string' } } },
-    content: { 'application/json': { schema: { $ref: `#/components/schemas/${ERROR_COMPONENTS[style]}` } } },
+    content: { [JSON_TYPE]: { schema: { $ref: `#/components/schemas/${ERROR_COMPONENTS[style]}` } } },
   }
 }
 
@@ -121,7 +122,7 @@ function operation(s: RouteSpec, components: Components): Json {
     s.body === undefined
       ? undefined
       : 'json' in s.body
-        ? { required: true, content: { 'application/json': { schema: components.convert(s.body.json, 'input') } } }
+        ? { required: true, content: { [JSON_TYPE]: { schema: components.convert(s.body.json, 'input') } } }
         : { required: true, content: Object.fromEntries(s.body.raw.map((t) => [t, {}])) }
   const style = s.errorStyle ?? 'lastmile'
   const declared = Object.entries({ ...tableErrors(s), ...s.responses })

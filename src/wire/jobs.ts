@@ -3,6 +3,7 @@
  * listing, following and cancelling it). Every key is snake_case.
  */
 import { z } from 'zod'
+import { JOB_FORMATS } from '../jobs/io/formats.js'
 import { timestamp } from './common.js'
 
 /** A batch job's status and progress. */
@@ -12,7 +13,7 @@ export const jobSchema = z
     workspace: z.string(),
     pipeline: z.string(),
     status: z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']),
-    format: z.enum(['csv', 'jsonl', 'arrow', 'parquet']).describe("The input file's format."),
+    format: z.enum(JOB_FORMATS).describe("The input file's format."),
     rows_done: z.number().int(),
     rows_total: z
       .number()

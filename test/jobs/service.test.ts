@@ -87,17 +87,28 @@ describe('batch scoring jobs', () => {
     )
     expect(done).toMatchObject({ rows_done: 200_000, rows_total: 200_000, progress: 1, error_count: 0 })
     expect(done.rows_per_second).toBeGreaterThan(0)
-    const arrow = tableFromIPC(new Uint8Array(await (await lm.jobResult(created.id, 'arrow')).arrayBuffer()))
+    const arrowResult = await lm.jobResult(created.id, 'arrow')
+    expect(arrowResult.headers.get('content-type')).toBe('application/vnd.apache.arrow.stream')
+    expect(arrowResult.headers.get('content-disposition')).toBe(`attachment; filename="${created.id}.arrows"`)
+    const arrow = tableFromIPC(new Uint8Array(await arrowResult.arrayBuffer()))
     expect(arrow.numRows).toBe(200_000)
     expect(arrow.schema.fields.map((f) => f.name)).toEqual(['delay', 'distance', 'time', 'out.y'])
     expectScored(arrow)
-    const csv = (await (await lm.jobResult(created.id, 'csv')).text()).trimEnd().split('\n')
+    const csvResult = await lm.jobResult(created.id, 'csv')
+    // Each result format's media type and file name, as the route answers them (CSV is UTF-8).
+    expect(csvResult.headers.get('content-type')).toBe('text/csv; charset=utf-8')
+    expect(csvResult.headers.get('content-disposition')).toBe(`attachment; filename="${created.id}.csv"`)
+    const csv = (await csvResult.text()).trimEnd().split('\n')
     expect(csv).toHaveLength(200_001)
     expect(csv[0]).toBe('delay,distance,time,out.y')
-    const jsonl = (await (await lm.jobResult(created.id, 'jsonl')).text()).trimEnd().split('\n')
+    const jsonlResult = await lm.jobResult(created.id, 'jsonl')
+    expect(jsonlResult.headers.get('content-type')).toBe('application/x-ndjson')
+    expect(jsonlResult.headers.get('content-disposition')).toBe(`attachment; filename="${created.id}.jsonl"`)
+    const jsonl = (await jsonlResult.text()).trimEnd().split('\n')
     expect(JSON.parse(jsonl[123] as string)).toMatchObject({ distance: flights.distance[123] })
     const parquet = await lm.jobResult(created.id, 'parquet')
     expect(parquet.headers.get('content-type')).toBe('application/vnd.apache.parquet')
+    expect(parquet.headers.get('content-disposition')).toBe(`attachment; filename="${created.id}.parquet"`)
     const pq = new Uint8Array(await parquet.arrayBuffer())
     expect(new TextDecoder().decode(pq.subarray(0, 4))).toBe('PAR1')
   })
@@ -199,6 +210,10 @@ describe('batch scoring jobs', () => {
       headers: { 'content-type': 'application/pdf' },
     })
     expect(res.status).toBe(415)
+    // The answer lists what would have named a format.
+    expect((await res.json()).error.message).toBe(
+      "cannot tell the file's format from Content-Type 'application/pdf': send one of text/csv, application/x-ndjson, application/jsonl, application/jsonlines, application/vnd.apache.arrow.file, application/vnd.apache.arrow.stream, application/vnd.apache.parquet, application/x-parquet, or add ?format=csv|jsonl|arrow|parquet",
+    )
     await expect(lm.createJob('default', 'delays', csv.subarray(0, 3), { format: 'parquet' })).rejects.toMatchObject({
       status: 400,
     })

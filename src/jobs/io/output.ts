@@ -6,9 +6,9 @@ import { open, readFile } from 'node:fs/promises'
 import { basename } from 'node:path'
 import { tableFromIPC } from '@uwdata/flechette'
 import { tableColumns, tableSchema } from './columns.js'
+import type { JobFormat } from './formats.js'
 import { MessageReader, MessageType } from './ipc.js'
 import { emptyParquet, parquetStream } from './parquet.js'
-import type { JobFormat } from './types.js'
 
 /** The end-of-stream marker: continuation, then a zero metadata length. */
 const EOS = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0])

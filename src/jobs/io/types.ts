@@ -4,9 +4,6 @@
  */
 import type { DataType } from '@uwdata/flechette'
 
-/** The file formats a job reads and writes. */
-export type JobFormat = 'csv' | 'jsonl' | 'arrow' | 'parquet'
-
 /** One column of a file: its name and Arrow (flechette) data type. */
 export interface SchemaField {
   name: string

@@ -9,6 +9,7 @@ import { explanationChart } from '../../explain/charts.js'
 import { explainSchema } from '../../explain/request.js'
 import type { ExplainReport } from '../../explain/run.js'
 import type { ExplanationJob } from '../../explain/service.js'
+import { ARROW_TYPES } from '../../formats/media-types.js'
 import {
   type ExplanationJob as ExplanationJobWire,
   explainReportSchema,
@@ -17,7 +18,7 @@ import {
 import type { ServerDeps } from '../deps.js'
 import { jsonBody, type RouteTable } from '../route-table.js'
 
-const ARROW = 'application/vnd.apache.arrow.stream'
+const ARROW = ARROW_TYPES.stream
 const SVG = 'image/svg+xml'
 
 /** How a report is answered: JSON, its summary table as Arrow, or a chart. */

@@ -7,7 +7,14 @@ import { Readable } from 'node:stream'
 import type { Context, Hono } from 'hono'
 import { z } from 'zod'
 import { ForbiddenError, UnsupportedMediaTypeError } from '../../errors.js'
-import { formatFromContentType, JOB_MEDIA_TYPES, type JobFormat } from '../../jobs/io/index.js'
+import { BYTES_TYPE } from '../../formats/media-types.js'
+import {
+  contentTypeFor,
+  extensionFor,
+  formatFromContentType,
+  JOB_FORMATS,
+  JOB_MEDIA_TYPES,
+} from '../../jobs/io/index.js'
 import { tooLarge } from '../../jobs/upload.js'
 import { authenticate, authorize, permits } from '../../registry/keys.js'
 import type { ApiKeyRecord, JobRecord, Role } from '../../store/types.js'
@@ -16,15 +23,7 @@ import { contentType } from '../body.js'
 import type { ServerDeps } from '../deps.js'
 import type { RouteTable } from '../route-table.js'
 
-const FORMATS: JobFormat[] = ['csv', 'jsonl', 'arrow', 'parquet']
-const MEDIA: Record<JobFormat, string> = {
-  csv: 'text/csv',
-  jsonl: 'application/x-ndjson',
-  arrow: 'application/vnd.apache.arrow.stream',
-  parquet: 'application/vnd.apache.parquet',
-}
-
-const format = z.enum(FORMATS)
+const format = z.enum(JOB_FORMATS)
 
 const createQuery = z.object({
   format: format.optional().describe("the file's format, when its Content-Type does not say"),
@@ -72,7 +71,7 @@ export function jobRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): void
         'Score a file through a deployed pipeline as a job: the body is the file (CSV, JSONL, Arrow, Parquet; its format by Content-Type or ?format=)',
       tag,
       access: 'viewer',
-      body: { raw: [...JOB_MEDIA_TYPES, 'application/octet-stream'] },
+      body: { raw: [...JOB_MEDIA_TYPES, BYTES_TYPE] },
       query: createQuery,
       responses: {
         202: { description: 'the job, accepted (Location: its URL)', json: jobSchema },
@@ -87,7 +86,7 @@ export function jobRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): void
       const format = query.format ?? formatFromContentType(type)
       if (!format) {
         throw new UnsupportedMediaTypeError(
-          `cannot tell the file's format from Content-Type '${type}': send text/csv, application/x-ndjson, application/vnd.apache.arrow.file or .stream, application/vnd.apache.parquet, or add ?format=${FORMATS.join('|')}`,
+          `cannot tell the file's format from Content-Type '${type}': send one of ${JOB_MEDIA_TYPES.join(', ')}, or add ?format=${JOB_FORMATS.join('|')}`,
         )
       }
       const { features, max_error_share: share } = query
@@ -174,7 +173,7 @@ export function jobRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): void
       access: 'key',
       query: z.object({ format: format.optional().describe("the result's format; the input's by default") }),
       responses: {
-        200: { description: 'the result file', media: Object.values(MEDIA) },
+        200: { description: 'the result file', media: JOB_FORMATS.map(contentTypeFor) },
         404: 'none',
         409: 'not succeeded',
       },
@@ -182,8 +181,8 @@ export function jobRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): void
     async (c, { query }) => {
       const { job } = await jobFor(c, 'viewer')
       const { format, body } = await jobs.result(job.id, query.format)
-      c.header('Content-Type', MEDIA[format])
-      c.header('Content-Disposition', `attachment; filename="${job.id}.${format === 'arrow' ? 'arrows' : format}"`)
+      c.header('Content-Type', contentTypeFor(format))
+      c.header('Content-Disposition', `attachment; filename="${job.id}${extensionFor(format)}"`)
       return c.body(Readable.toWeb(Readable.from(body)) as unknown as ReadableStream<Uint8Array>)
     },
   )

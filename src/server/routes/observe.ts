@@ -10,6 +10,7 @@ import { binsChart, scoresChart } from '../../assays/charts.js'
 import type { ScheduleState } from '../../assays/scheduler.js'
 import { parseTime } from '../../assays/time.js'
 import { errorMessage, NotFoundError } from '../../errors.js'
+import { ARROW_TYPES } from '../../formats/media-types.js'
 import type { AssayRecord, AssayResultRecord } from '../../store/types.js'
 import {
   type Assay,
@@ -94,7 +95,7 @@ export function observeRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): 
         200: {
           description: 'rows, oldest first',
           json: z.array(logRowSchema),
-          media: ['application/vnd.apache.arrow.stream'],
+          media: [ARROW_TYPES.stream],
         },
         400: 'bad query',
       },
@@ -111,7 +112,7 @@ export function observeRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): 
         const names = [...new Set(rows.flatMap((r) => Object.keys(r)))]
         const columns = Object.fromEntries(names.map((n) => [n, rows.map((r) => r[n] ?? null)]))
         const table = tableFromArrays(columns as never, { types: { time: float64() } as never })
-        c.header('Content-Type', 'application/vnd.apache.arrow.stream')
+        c.header('Content-Type', ARROW_TYPES.stream)
         return c.body(tableToIPC(table, { format: 'stream' }) as Uint8Array<ArrayBuffer>)
       }
       return c.json(rows)

@@ -8,19 +8,18 @@ import { z } from 'zod'
 import { UnsupportedMediaTypeError } from '../../errors.js'
 import type { ArrowFormat } from '../../formats/arrow.js'
 import { type DatasetQuery, selectDataset } from '../../formats/dataset.js'
+import { ARROW_TYPES, JSON_TYPE, RECORDS_TYPE } from '../../formats/media-types.js'
 import type { Deployment } from '../../serving/deployment.js'
 import type { Store } from '../../store/types.js'
 import { datasetQuerySchema, recordsRowSchema } from '../../wire/records.js'
 import { deploymentStatusSchema } from '../../wire/registry.js'
-import { negotiate } from '../accept.js'
+import { ANSWER_TYPES, negotiate } from '../accept.js'
 import { answer, contentType, type InferenceBody, inferenceBody } from '../body.js'
 import type { ServerDeps } from '../deps.js'
 import type { RouteTable } from '../route-table.js'
 
-const ARROW_TYPES: Record<string, ArrowFormat> = {
-  'application/vnd.apache.arrow.stream': 'stream',
-  'application/vnd.apache.arrow.file': 'file',
-}
+/** The Arrow framing a request's media type names. */
+const ARROW_BY_TYPE = new Map(Object.entries(ARROW_TYPES).map(([format, type]) => [type, format as ArrowFormat]))
 
 /**
  * Wallaroo's `dataset` query (repeated keys, as its SDK sends them through httpx or requests). An
@@ -84,13 +83,13 @@ export function inferenceRoutes(app: Hono, routes: RouteTable, deps: ServerDeps)
     // Wallaroo's SDK calls this route too: its requests get Wallaroo's engine error body.
     errorStyle: 'wallaroo' as const,
     access: 'viewer' as const,
-    body: { raw: ['application/json; format=pandas-records', ...Object.keys(ARROW_TYPES)] },
+    body: { raw: Object.values(ANSWER_TYPES) },
     query: datasetQuerySchema,
     responses: {
       200: {
         description: 'one record (or Arrow row) per input row',
         json: z.array(recordsRowSchema),
-        media: Object.keys(ARROW_TYPES),
+        media: Object.values(ARROW_TYPES),
       },
       400: 'bad request or input',
       404: 'not deployed',
@@ -105,10 +104,10 @@ export function inferenceRoutes(app: Hono, routes: RouteTable, deps: ServerDeps)
   routes.add(app, infer, async (c) => {
     const { ws, name } = c.req.param() as { ws: string; name: string }
     const { type } = contentType(c)
-    const arrow = ARROW_TYPES[type]
-    if (!arrow && type !== 'application/json') {
+    const arrow = ARROW_BY_TYPE.get(type)
+    if (!arrow && type !== JSON_TYPE) {
       throw new UnsupportedMediaTypeError(
-        `Content-Type '${type || '(none)'}' is not accepted here; send application/json; format=pandas-records, application/vnd.apache.arrow.stream or application/vnd.apache.arrow.file`,
+        `Content-Type '${type || '(none)'}' is not accepted here; send ${RECORDS_TYPE}, ${ARROW_TYPES.stream} or ${ARROW_TYPES.file}`,
       )
     }
     const labels = { workspace: '', pipeline: '', protocol: arrow ? 'arrow' : 'records' }

@@ -4,6 +4,7 @@
  */
 import type { Context, Hono } from 'hono'
 import { z } from 'zod'
+import { BYTES_TYPE } from '../../formats/media-types.js'
 import { workspaceRequestSchema } from '../../registry/schemas.js'
 import type { ModelRecord } from '../../store/types.js'
 import {
@@ -110,7 +111,7 @@ export function registryRoutes(app: Hono, routes: RouteTable, deps: ServerDeps):
       summary: 'Upload an ONNX model: a new version, or the existing one for the same bytes',
       tag,
       access: 'deployer',
-      body: { raw: ['application/octet-stream'] },
+      body: { raw: [BYTES_TYPE] },
       responses: {
         201: { description: 'a new version', json: modelUploadSchema },
         200: { description: 'these bytes are already a version', json: modelUploadSchema },

@@ -6,6 +6,7 @@
 import type { Context, Hono } from 'hono'
 import { NotFoundError } from '../../errors.js'
 import { classifyOutputs, outputLabels } from '../../formats/classification.js'
+import { BYTES_TYPE, JSON_TYPE } from '../../formats/media-types.js'
 import { answerOptions, oipTensorMetadata } from '../../formats/oip.js'
 import { compileStages, parseSteps } from '../../pipeline/steps.js'
 import type { Deployment } from '../../serving/deployment.js'
@@ -199,13 +200,13 @@ export function v2Routes(app: Hono, routes: RouteTable, deps: ServerDeps): void 
         tag,
         errorStyle,
         access: 'viewer',
-        body: { raw: ['application/json', 'application/octet-stream'] },
+        body: { raw: [JSON_TYPE, BYTES_TYPE] },
         responses: {
           200: {
             description:
               'the outputs: JSON, or with the binary extension a JSON header (Inference-Header-Content-Length bytes) then the tensors',
             json: inferResponseSchema,
-            media: ['application/octet-stream'],
+            media: [BYTES_TYPE],
           },
           400: 'bad request or input',
           404: 'not deployed',
