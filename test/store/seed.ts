@@ -1,0 +1,71 @@
+/** A store holding one record of every kind, for tests that read rows back or change them by hand. */
+import type { SqliteStore } from '../../src/store/sqlite-store.js'
+
+/** Add one record to each table of `store` (one workspace, `default`); returns the assay's id. */
+export async function seedStore(store: SqliteStore): Promise<{ assayId: number }> {
+  const meta = { inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 4] }], outputs: [] }
+  await store.models.add({ workspace: 'default', name: 'm', sha256: 'a'.repeat(64), size: 10, ...meta })
+  await store.pipelines.add('default', 'p', [{ model: 'm:1' }])
+  await store.deployments.put({ workspace: 'default', pipeline: 'p', version: 1, config: {}, deployedAt: 'now' })
+  await store.apiKeys.add({
+    id: 'k1',
+    workspace: 'default',
+    name: 'ci',
+    role: 'viewer',
+    hash: 'h'.repeat(64),
+    createdAt: 'now',
+  })
+  const assay = await store.assays.add({
+    workspace: 'default',
+    pipeline: 'p',
+    name: 'drift',
+    config: { iopath: 'in.x[0]' },
+    baseline: Float64Array.of(1, 2),
+    active: true,
+  })
+  await store.assays.putResult({
+    assayId: assay.id,
+    windowStart: 0,
+    windowEnd: 10,
+    score: 0.5,
+    status: 'ok',
+    result: {},
+    createdAt: 'now',
+  })
+  await store.jobs.add({
+    id: 'j1',
+    workspace: 'default',
+    pipeline: 'p',
+    status: 'queued',
+    format: 'csv',
+    inputPath: '/in.csv',
+    inputBytes: 5,
+    options: { maxErrorShare: 0.1, chunkRows: 100, batchRows: 10 },
+    rowsTotal: null,
+    rowsDone: 0,
+    chunksDone: 0,
+    errorCount: 0,
+    errors: [],
+    error: null,
+    attempts: 0,
+    createdBy: null,
+    createdAt: 'now',
+    startedAt: null,
+    finishedAt: null,
+  })
+  await store.explanations.add({
+    id: 'e1',
+    workspace: 'default',
+    pipeline: 'p',
+    method: 'shap',
+    request: {},
+    status: 'running',
+    error: null,
+    attempts: 0,
+    report: null,
+    summary: null,
+    createdAt: 'now',
+    finishedAt: null,
+  })
+  return { assayId: assay.id }
+}
