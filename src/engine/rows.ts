@@ -2,7 +2,15 @@
  * Row operations on batch-major tensors (dim 0 is the batch): stacking requests into one batch
  * and handing each request its own rows back.
  */
-import { type AnyTensor, elementCount, type HostTensor, type StringTensor, zeros } from './tensor.js'
+import {
+  type AnyTensor,
+  arrayKind,
+  concatTyped,
+  elementCount,
+  type HostTensor,
+  type StringTensor,
+  zeros,
+} from './tensor.js'
 
 /** Rows in a batch-major tensor (1 for a scalar). */
 export function rowCount(t: { dims: readonly number[] }): number {
@@ -33,13 +41,12 @@ export function concatRows<T extends AnyTensor>(parts: readonly T[]): T {
   if (first.dtype === 'string') {
     return { dtype: 'string', dims, data: parts.flatMap((p) => (p as StringTensor).data) } as StringTensor as T
   }
-  const out = zeros((first as HostTensor).dtype, dims)
-  let offset = 0
-  for (const p of parts as readonly HostTensor[]) {
-    ;(out.data as unknown as { set(a: ArrayLike<unknown>, o: number): void }).set(p.data as ArrayLike<unknown>, offset)
-    offset += p.data.length
-  }
-  return out as T
+  const { dtype } = first as HostTensor
+  const data = concatTyped(
+    arrayKind(dtype),
+    (parts as readonly HostTensor[]).map((p) => p.data),
+  )
+  return { dtype, dims, data } as HostTensor as T
 }
 
 /** A key that is equal for tensors whose rows can be stacked (same dtype and row shape). */

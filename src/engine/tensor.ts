@@ -98,6 +98,34 @@ export function elementCount(dims: readonly number[]): number {
   return n
 }
 
+/** A typed array class, as {@link concatTyped} takes it. */
+type ArrayKind<T extends TensorArray> = new (length: number) => T
+
+/** The typed array class that holds `dtype`. */
+export function arrayKind<D extends DType>(dtype: D): ArrayKind<TypedArrayByDType[D]> {
+  return CTORS[dtype] as unknown as ArrayKind<TypedArrayByDType[D]>
+}
+
+/**
+ * `parts` one after another in a new array of kind `Kind` (each part must hold values of that
+ * kind: numbers, or bigints for the 64-bit integer arrays). The one place typed arrays are joined.
+ *
+ * @example concatTyped(Float64Array, [a, b])
+ */
+export function concatTyped<T extends TensorArray>(
+  Kind: ArrayKind<T>,
+  parts: readonly ArrayLike<number | bigint>[],
+): T {
+  const out = new Kind(parts.reduce((n, p) => n + p.length, 0))
+  const into = out as unknown as { set(values: ArrayLike<number | bigint>, offset: number): void }
+  let at = 0
+  for (const p of parts) {
+    into.set(p, at)
+    at += p.length
+  }
+  return out
+}
+
 /** Bytes per element of `dtype`. */
 export function bytesPerElement(dtype: DType): number {
   return CTORS[dtype].BYTES_PER_ELEMENT

@@ -4,7 +4,7 @@
  * Everything a task takes and returns can cross a worker boundary: plain data, typed arrays and
  * the typed errors of src/errors.ts (sent as {@link WireError} and revived as the same class).
  */
-import type { AnyTensor, ColumnSpec } from '../engine/tensor.js'
+import { type AnyTensor, type ColumnSpec, concatTyped } from '../engine/tensor.js'
 import type { Columns } from '../engine/types.js'
 import * as errors from '../errors.js'
 import { InvalidRequestError, LastmileError } from '../errors.js'
@@ -98,7 +98,7 @@ export function encodeBody(task: EncodeTask, bytes = false): Encoded {
       if (!response.binary) return text(response.header)
       const header = encoder.encode(response.header)
       return {
-        body: concat([header, ...response.binary]),
+        body: concatTyped(Uint8Array, [header, ...response.binary]),
         type: BYTES_TYPE,
         headerLength: header.length,
       }
@@ -120,16 +120,6 @@ export function encodeBody(task: EncodeTask, bytes = false): Encoded {
 export function answerSize(task: EncodeTask): number {
   const tensors = [...Object.values(task.outputs), ...(task.kind === 'oip' ? [] : Object.values(task.feeds))]
   return tensors.reduce((n, t) => n + t.data.length * 10 /* chars per JSON number, at most ~10 for float32 */, 0)
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let o = 0
-  for (const p of parts) {
-    out.set(p, o)
-    o += p.length
-  }
-  return out
 }
 
 /**

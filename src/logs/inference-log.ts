@@ -13,7 +13,7 @@ import { mkdir, open, readdir, readFile, rename, rm, truncate } from 'node:fs/pr
 import { join } from 'node:path'
 import type { Table } from '@uwdata/flechette'
 import { DIR_MODE, FILE_MODE } from '../durable.js'
-import type { AnyTensor } from '../engine/tensor.js'
+import { type AnyTensor, concatTyped } from '../engine/tensor.js'
 import type { Columns } from '../engine/types.js'
 import { errorMessage, InvalidConfigError } from '../errors.js'
 import type { Logger } from '../logger.js'
@@ -322,13 +322,7 @@ export class InferenceLog implements InferenceSink {
     const parts: Float64Array[] = []
     for (const path of segments) parts.push(await readSegmentValues(path, column, index, from, to))
     for (const table of open) parts.push(tableValues(table, column, index, from, to))
-    const out = new Float64Array(parts.reduce((a, p) => a + p.length, 0))
-    let at = 0
-    for (const p of parts) {
-      out.set(p, at)
-      at += p.length
-    }
-    return out
+    return concatTyped(Float64Array, parts)
   }
 
   /** Flush, stop the timer. Idempotent. */

@@ -3,6 +3,7 @@
  * extraction converts value by value), sliced and joined along rows.
  */
 import { type Batch, type Column, type DataType, field, type Table, Type } from '@uwdata/flechette'
+import { concatTyped } from '../../engine/tensor.js'
 import type { SchemaField } from './types.js'
 
 type Values = ArrayLike<unknown>
@@ -125,18 +126,11 @@ export function sliceValues(values: Values, start: number, end: number): Values 
 /** Columns one after another: a typed array when every part is one of the same kind, else a JS array. */
 export function concatValues(parts: Values[]): Values {
   if (parts.length === 1) return parts[0] as Values
-  const length = parts.reduce((n, p) => n + p.length, 0)
   const kind = parts[0]?.constructor
   if (ArrayBuffer.isView(parts[0]) && parts.every((p) => p.constructor === kind)) {
-    const out = new (kind as NumberArrayConstructor)(length)
-    let at = 0
-    for (const p of parts) {
-      out.set(p as NumberArray, at)
-      at += p.length
-    }
-    return out
+    return concatTyped(kind as NumberArrayConstructor, parts as NumberArray[])
   }
-  const out = new Array<unknown>(length)
+  const out = new Array<unknown>(parts.reduce((n, p) => n + p.length, 0))
   let at = 0
   for (const p of parts) for (let i = 0; i < p.length; i++) out[at++] = p[i]
   return out
