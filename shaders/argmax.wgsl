@@ -1,6 +1,7 @@
 // Row-wise label over a row-major [rows, cols] f32 matrix: one workgroup per row, or one thread
 // per row when ROW_PER_THREAD (short rows).
-// Order: larger values first, NaN below everything (-inf included), ties to the lower index.
+// Order (lib/rank.wgsl): larger values first, NaN below everything (-inf included), ties to the
+// lower index.
 //   use_threshold = 0: label = argmax
 //   use_threshold = 1, cols = 1: label = 1 if x >= threshold else 0 (binary classifier)
 //   use_threshold = 1, cols > 1: label = argmax if the max >= threshold else -1 (abstain)
@@ -20,25 +21,7 @@ struct Params {
 override WG: u32 = 64; // a power of two
 override ROW_PER_THREAD: bool = false;
 
-var<workgroup> best_v: array<f32, WG>;
-var<workgroup> best_i: array<u32, WG>;
-
-fn is_nan(x: f32) -> bool {
-  return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
-}
-
-// Whether (va, ia) ranks strictly before (vb, ib).
-fn before(va: f32, ia: u32, vb: f32, ib: u32) -> bool {
-  let na = is_nan(va);
-  let nb = is_nan(vb);
-  if (na != nb) {
-    return nb;
-  }
-  if (na || va == vb) {
-    return ia < ib;
-  }
-  return va > vb;
-}
+//! include "lib/reduce.wgsl"
 
 fn write_label(row: u32, v: f32, index: u32) {
   var label = i32(index);
@@ -77,28 +60,16 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   }
   let base = row * params.cols;
   var bv = 0.0; // unused until bi is set
-  var bi = 0xffffffffu;
+  var bi = NONE;
   for (var c = lid; c < params.cols; c += WG) {
     let x = scores[base + c];
-    if (bi == 0xffffffffu || before(x, c, bv, bi)) {
+    if (bi == NONE || before(x, c, bv, bi)) {
       bv = x;
       bi = c;
     }
   }
-  best_v[lid] = bv;
-  best_i[lid] = bi;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) {
-      let oi = best_i[lid + s];
-      if (oi != 0xffffffffu && (best_i[lid] == 0xffffffffu || before(best_v[lid + s], oi, best_v[lid], best_i[lid]))) {
-        best_v[lid] = best_v[lid + s];
-        best_i[lid] = oi;
-      }
-    }
-    workgroupBarrier();
-  }
+  let best = workgroup_best(lid, bv, bi);
   if (lid == 0u) {
-    write_label(row, best_v[0], best_i[0]);
+    write_label(row, best.v, best.i);
   }
 }

@@ -17,22 +17,12 @@ struct Params {
 override WG: u32 = 64; // threads per row (or rows per workgroup); a power of two
 override ROW_PER_THREAD: bool = false;
 
-var<workgroup> red_f: array<f32, WG>;
-var<workgroup> red_u: array<u32, WG>;
+//! include "lib/reduce.wgsl"
 
 const POS_INF_BITS: u32 = 0x7f800000u;
 const NEG_INF_BITS: u32 = 0xff800000u;
-// NaN and -inf as runtime values: WGSL rejects a constant expression that evaluates to either.
-var<private> nan_bits: u32 = 0x7fc00000u;
+// -inf as a run-time value: WGSL rejects a constant expression that evaluates to it.
 var<private> neg_inf_bits: u32 = NEG_INF_BITS;
-
-fn is_nan(x: f32) -> bool {
-  return (bitcast<u32>(x) & 0x7fffffffu) > POS_INF_BITS;
-}
-
-fn nan() -> f32 {
-  return bitcast<f32>(nan_bits);
-}
 
 // The whole row in one thread: the same three passes, without barriers.
 fn softmax_row(row: u32) {
@@ -87,31 +77,20 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   }
   let base = row * params.cols;
 
-  // Pass 1: max over the row, and a NaN flag.
+  // Pass 1: max over the row, NaN if the row holds one.
   var m = bitcast<f32>(neg_inf_bits);
-  var saw_nan = 0u;
+  var saw_nan = false;
   for (var c = lid; c < params.cols; c += WG) {
     let x = logits[base + c];
     if (is_nan(x)) {
-      saw_nan = 1u;
+      saw_nan = true;
     } else {
       m = max(m, x);
     }
   }
-  red_f[lid] = m;
-  red_u[lid] = saw_nan;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) {
-      red_f[lid] = max(red_f[lid], red_f[lid + s]);
-      red_u[lid] = red_u[lid] | red_u[lid + s];
-    }
-    workgroupBarrier();
-  }
-  let row_max = red_f[0];
-  let row_nan = red_u[0] != 0u;
+  let row_max = workgroup_max(lid, select(m, nan(), saw_nan));
+  let row_nan = is_nan(row_max);
   let max_bits = bitcast<u32>(row_max);
-  workgroupBarrier();
 
   // Pass 2: the normaliser (sum of exp, or the number of +inf entries when the max is +inf).
   var acc = 0.0;
@@ -123,15 +102,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
       acc += exp(x - row_max);
     }
   }
-  red_f[lid] = acc;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) {
-      red_f[lid] = red_f[lid] + red_f[lid + s];
-    }
-    workgroupBarrier();
-  }
-  let total = red_f[0];
+  let total = workgroup_sum(lid, acc);
 
   // Pass 3: write.
   for (var c = lid; c < params.cols; c += WG) {

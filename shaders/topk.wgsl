@@ -18,26 +18,7 @@ struct Params {
 override WG: u32 = 64; // a power of two
 override ROW_PER_THREAD: bool = false;
 
-const NONE: u32 = 0xffffffffu;
-
-var<workgroup> best_v: array<f32, WG>;
-var<workgroup> best_i: array<u32, WG>;
-
-fn is_nan(x: f32) -> bool {
-  return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
-}
-
-fn before(va: f32, ia: u32, vb: f32, ib: u32) -> bool {
-  let na = is_nan(va);
-  let nb = is_nan(vb);
-  if (na != nb) {
-    return nb;
-  }
-  if (na || va == vb) {
-    return ia < ib;
-  }
-  return va > vb;
-}
+//! include "lib/reduce.wgsl"
 
 fn topk_row(row: u32) {
   let base = row * params.cols;
@@ -75,38 +56,22 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     return;
   }
   let base = row * params.cols;
-  var prev_v = 0.0;
-  var prev_i = NONE; // NONE: no pick yet, every entry qualifies
+  var prev = Ranked(0.0, NONE); // NONE: no pick yet, every entry qualifies
   for (var r = 0u; r < params.k; r++) {
     var bv = 0.0;
     var bi = NONE;
     for (var c = lid; c < params.cols; c += WG) {
       let x = scores[base + c];
-      let after_prev = prev_i == NONE || before(prev_v, prev_i, x, c);
+      let after_prev = prev.i == NONE || before(prev.v, prev.i, x, c);
       if (after_prev && (bi == NONE || before(x, c, bv, bi))) {
         bv = x;
         bi = c;
       }
     }
-    best_v[lid] = bv;
-    best_i[lid] = bi;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-      if (lid < s) {
-        let oi = best_i[lid + s];
-        if (oi != NONE && (best_i[lid] == NONE || before(best_v[lid + s], oi, best_v[lid], best_i[lid]))) {
-          best_v[lid] = best_v[lid + s];
-          best_i[lid] = oi;
-        }
-      }
-      workgroupBarrier();
-    }
-    prev_v = best_v[0];
-    prev_i = best_i[0];
+    prev = workgroup_best(lid, bv, bi);
     if (lid == 0u) {
-      top_indices[row * params.k + r] = i32(prev_i);
-      top_values[row * params.k + r] = prev_v;
+      top_indices[row * params.k + r] = i32(prev.i);
+      top_values[row * params.k + r] = prev.v;
     }
-    workgroupBarrier(); // everyone has read best_*[0] before the next round overwrites it
   }
 }

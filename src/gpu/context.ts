@@ -1,7 +1,8 @@
 /**
- * Per-device services for our kernels: a compute-pipeline cache keyed by shader and compile-time
- * constants, a buffer pool, and batches that record dispatches into one command encoder, submit
- * once and read results back through one staging buffer (one upload and one readback per batch).
+ * Per-device services for our kernels: a compute-pipeline cache keyed by the spliced shader source
+ * and compile-time constants, a buffer pool, and batches that record dispatches into one command
+ * encoder, submit once and read results back through one staging buffer (one upload and one
+ * readback per batch).
  * A new device (after a loss) gets a new context: nothing here outlives its device.
  */
 import { makeStructuredView } from 'webgpu-utils'
@@ -22,8 +23,8 @@ export interface ReadRequest {
 
 export class GpuContext {
   readonly pool: BufferPool
-  private readonly pipelines = new Map<string, GPUComputePipeline>()
-  private readonly modules = new Map<string, GPUShaderModule>()
+  /** By spliced source (the same name with other code is another shader), then by constants. */
+  private readonly shaders = new Map<string, { module: GPUShaderModule; pipelines: Map<string, GPUComputePipeline> }>()
 
   constructor(
     readonly device: GPUDevice,
@@ -35,32 +36,35 @@ export class GpuContext {
     this.pool = new BufferPool(device)
   }
 
-  /** The compute pipeline for `shader` with `constants`, compiled once per key. */
+  /** The compute pipeline for `shader` with `constants`, compiled once per source and constants. */
   pipeline(shader: ShaderSource, constants: Readonly<Record<string, number>> = {}): GPUComputePipeline {
-    const key = `${shader.name}|${Object.entries(constants)
+    let compiled = this.shaders.get(shader.code)
+    if (!compiled) {
+      const module = this.device.createShaderModule({ label: shader.name, code: shader.code })
+      compiled = { module, pipelines: new Map() }
+      this.shaders.set(shader.code, compiled)
+    }
+    const key = Object.entries(constants)
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([k, v]) => `${k}=${v}`)
-      .join(',')}`
-    let pipeline = this.pipelines.get(key)
+      .join(',')
+    let pipeline = compiled.pipelines.get(key)
     if (!pipeline) {
-      let module = this.modules.get(shader.name)
-      if (!module) {
-        module = this.device.createShaderModule({ label: shader.name, code: shader.code })
-        this.modules.set(shader.name, module)
-      }
       pipeline = this.device.createComputePipeline({
-        label: key,
+        label: `${shader.name}|${key}`,
         layout: 'auto',
-        compute: { module, entryPoint: 'main', constants: { ...constants } },
+        compute: { module: compiled.module, entryPoint: 'main', constants: { ...constants } },
       })
-      this.pipelines.set(key, pipeline)
+      compiled.pipelines.set(key, pipeline)
     }
     return pipeline
   }
 
   /** Number of compiled pipelines (tests check that shapes do not multiply them). */
   pipelineCount(): number {
-    return this.pipelines.size
+    let n = 0
+    for (const s of this.shaders.values()) n += s.pipelines.size
+    return n
   }
 
   /** Start a batch of dispatches. */

@@ -6,9 +6,13 @@
  */
 import type { ShaderDataDefinitions } from 'webgpu-utils'
 
-/** A WGSL source with its reflected bindings and uniform layouts. */
+/** A WGSL source (includes spliced) with its reflected bindings and uniform layouts. */
 export interface ShaderSource {
   readonly name: string
+  /**
+   * The source handed to the GPU and to reflection: the shader file with its includes spliced.
+   * The module and pipeline caches key on it.
+   */
   readonly code: string
   readonly defs: ShaderDataDefinitions
 }

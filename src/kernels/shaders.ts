@@ -1,13 +1,15 @@
 /**
  * Loads `shaders/<name>.wgsl` (found by walking up from this module, so it works from src/ under
- * vitest and from dist/src/ once built) and reflects its bindings and uniform layouts with
- * webgpu-utils. Reflection needs the WebGPU globals, which the GPU runtime installs.
+ * vitest and from dist/src/ once built), splices its `//! include` directives (wgsl-include.ts),
+ * and reflects the spliced source's bindings and uniform layouts with webgpu-utils. Reflection
+ * needs the WebGPU globals, which the GPU runtime installs.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { makeShaderDataDefinitions, type ShaderDataDefinitions } from 'webgpu-utils'
 import type { ShaderSource } from '../gpu/program.js'
+import { readFrom, spliceIncludes } from './wgsl-include.js'
 
 let dir: string | undefined
 
@@ -25,7 +27,7 @@ export function shaderDir(): string {
   throw new Error(`lastmile: cannot find the shaders/ folder above ${fileURLToPath(import.meta.url)}`)
 }
 
-/** Names of every shader (file names without `.wgsl`). */
+/** Names of every kernel shader (file names without `.wgsl`; the shared helpers in lib/ are not kernels). */
 export function shaderNames(): string[] {
   return readdirSync(shaderDir())
     .filter((f) => f.endsWith('.wgsl'))
@@ -35,11 +37,16 @@ export function shaderNames(): string[] {
 
 const cache = new Map<string, ShaderSource>()
 
-/** The shader `name`, read once; reflection runs on first access to `defs`. */
-export function loadShader(name: string): ShaderSource {
-  let s = cache.get(name)
+/**
+ * The shader `name` of the folder `root` (the project's shaders/ unless a test gives another)
+ * with its includes spliced, read once; reflection runs on the spliced source on first access to
+ * `defs`.
+ */
+export function loadShader(name: string, root: string = shaderDir()): ShaderSource {
+  const id = join(root, name)
+  let s = cache.get(id)
   if (!s) {
-    const code = readFileSync(join(shaderDir(), `${name}.wgsl`), 'utf8')
+    const code = spliceIncludes(`${name}.wgsl`, readFrom(root))
     let defs: ShaderDataDefinitions | undefined
     s = {
       name,
@@ -49,7 +56,7 @@ export function loadShader(name: string): ShaderSource {
         return defs
       },
     }
-    cache.set(name, s)
+    cache.set(id, s)
   }
   return s
 }
