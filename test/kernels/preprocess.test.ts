@@ -1,6 +1,8 @@
 /**
- * Pre-processing kernels (tabular, image) on the GPU and their CPU twins against float64
- * references written from the documented recipes. Tolerance: relative 1e-4; NAN positions exact.
+ * Pre-processing kernels (tabular, image): one list of cases checked against float64 references
+ * written from the documented recipes, twice: the CPU twins on every machine (the `cpu` backend
+ * runs them), and the WGSL kernels where there is an adapter. Tolerance: relative 1e-4; NaN
+ * positions exact.
  */
 import { afterAll, describe, expect, it } from 'vitest'
 import { InvalidConfigError } from '../../src/errors.js'
@@ -20,17 +22,6 @@ import { closeTestContext, testContext } from '../helpers/kernels.js'
 
 const gpu = await probeGpu()
 const NAN = Number.NaN
-
-async function gpuTabular(ctx: GpuContext, raw: Float32Array, rows: number, features: TabularFeature[]) {
-  const plan = compileTabular({ features })
-  const b = ctx.batch('test tabular')
-  const rawBuf = b.upload(raw, 'raw')
-  const columns = b.upload(new Uint8Array(plan.recipes), 'columns')
-  const out = b.scratch(rows * plan.outCols * 4, 'features')
-  b.dispatch(tabularProgram({ rows, plan, raw: rawBuf, columns, features: out }))
-  const [data] = await b.read([{ buffer: out, bytes: rows * plan.outCols * 4 }])
-  return new Float32Array(data as ArrayBuffer)
-}
 
 /** The recipe by its definition: impute NAN, clip, then scale; or one-hot. */
 function tabularRef(raw: Float32Array, rows: number, features: TabularFeature[]): number[] {
@@ -90,17 +81,6 @@ const IMAGENET: Pick<ImageSpec, 'scale' | 'mean' | 'std'> = {
   std: [0.229, 0.224, 0.225],
 }
 
-async function gpuImage(ctx: GpuContext, pixels: Uint8Array, dims: number[], spec: ImageSpec) {
-  const shape = checkImageShape(dims)
-  const bytes = shape.images * 3 * spec.height * spec.width * 4
-  const b = ctx.batch('test image')
-  const px = b.upload(pixels, 'pixels')
-  const tensor = b.scratch(bytes, 'tensor')
-  b.dispatch(imageProgram({ shape, spec, pixels: px, tensor }))
-  const [data] = await b.read([{ buffer: tensor, bytes }])
-  return new Float32Array(data as ArrayBuffer)
-}
-
 function imageRef(pixels: Uint8Array, dims: number[], spec: ImageSpec): number[] {
   const [N, inH, inW, inC] = dims as [number, number, number, number]
   const out: number[] = []
@@ -119,34 +99,107 @@ function imageRef(pixels: Uint8Array, dims: number[], spec: ImageSpec): number[]
   return out
 }
 
-describe.runIf(gpu.ok)(gpuTitle('pre-processing kernels', gpu), () => {
-  afterAll(closeTestContext)
+/** One implementation of the two kernels: the CPU twins, or dispatches on a GPU context. */
+interface PreKernels {
+  tabular(raw: Float32Array, rows: number, features: TabularFeature[]): Promise<Float32Array>
+  image(pixels: Uint8Array, dims: number[], spec: ImageSpec): Promise<Float32Array>
+}
 
-  for (const [rows, F] of [
-    [1, 1],
-    [7, 5],
-    [257, 10],
-    [100_000, 8],
-  ] as const) {
-    const seed = freshSeed()
+const cpuKernels: PreKernels = {
+  tabular: async (raw, rows, features) => tabularCpu(raw, rows, compileTabular({ features })),
+  image: async (pixels, dims, spec) => imageCpu(pixels, checkImageShape(dims), spec),
+}
+
+function gpuKernels(ctx: GpuContext): PreKernels {
+  return {
+    async tabular(raw, rows, features) {
+      const plan = compileTabular({ features })
+      const b = ctx.batch('test tabular')
+      const rawBuf = b.upload(raw, 'raw')
+      const columns = b.upload(new Uint8Array(plan.recipes), 'columns')
+      const out = b.scratch(rows * plan.outCols * 4, 'features')
+      b.dispatch(tabularProgram({ rows, plan, raw: rawBuf, columns, features: out }))
+      const [data] = await b.read([{ buffer: out, bytes: rows * plan.outCols * 4 }])
+      return new Float32Array(data as ArrayBuffer)
+    },
+    async image(pixels, dims, spec) {
+      const shape = checkImageShape(dims)
+      const bytes = shape.images * 3 * spec.height * spec.width * 4
+      const b = ctx.batch('test image')
+      const px = b.upload(pixels, 'pixels')
+      const tensor = b.scratch(bytes, 'tensor')
+      b.dispatch(imageProgram({ shape, spec, pixels: px, tensor }))
+      const [data] = await b.read([{ buffer: tensor, bytes }])
+      return new Float32Array(data as ArrayBuffer)
+    },
+  }
+}
+
+const TABULAR_SHAPES = [
+  [1, 1],
+  [7, 5],
+  [257, 10],
+  [3, 41],
+  [100_000, 8],
+] as const
+const IMAGE_CASES: Array<{ name: string; dims: number[]; spec: Partial<ImageSpec> }> = [
+  { name: 'downscale 64×48 RGB → 16×12', dims: [2, 48, 64, 3], spec: { height: 12, width: 16 } },
+  { name: 'upscale 5×7 RGBA → 16×16', dims: [1, 5, 7, 4], spec: { height: 16, width: 16 } },
+  { name: 'same size RGB, BGR order', dims: [3, 9, 11, 3], spec: { height: 9, width: 11, bgr: true } },
+  { name: 'odd ratio 33×31 RGBA → 24×20', dims: [4, 33, 31, 4], spec: { height: 24, width: 20 } },
+]
+// Seeds drawn once, so the CPU twins and the kernels see the same inputs.
+const tabularSeeds = TABULAR_SHAPES.map(() => freshSeed())
+const imageSeeds = IMAGE_CASES.map(() => freshSeed())
+
+/** The cases, declared for one implementation. */
+function preCases(kernels: () => Promise<PreKernels>): void {
+  TABULAR_SHAPES.forEach(([rows, F], n) => {
+    const seed = tabularSeeds[n] as number
     it(`tabular [${rows},${F}] (standardize, min-max, one-hot, impute, clip) matches its recipe (seed ${seed})`, async () => {
       const rand = mulberry32(seed)
       const features =
         F === 1 ? [{ standardize: { mean: 1, std: 2 }, impute: 'mean' as const }] : randomFeatures(rand, F)
       const raw = randomRaw(rand, rows, features)
-      const ref = tabularRef(raw, rows, features)
-      expectCloseSpecial(await gpuTabular(await testContext(), raw, rows, features), ref, 'gpu')
-      expectCloseSpecial(tabularCpu(raw, rows, compileTabular({ features })), ref, 'cpu')
+      expectCloseSpecial(
+        await (await kernels()).tabular(raw, rows, features),
+        tabularRef(raw, rows, features),
+        'tabular',
+      )
     })
-  }
+  })
 
-  it('tabular: ±inf clip to bounds, NAN without impute stays NAN (numeric) or all zeros (one-hot)', async () => {
+  it('tabular: ±inf clip to bounds, NaN without impute stays NaN (numeric) or all zeros (one-hot)', async () => {
     const features: TabularFeature[] = [{ clip: [-1, 1] }, {}, { onehot: [1, 2] }]
     const raw = Float32Array.from([Number.POSITIVE_INFINITY, NAN, NAN, Number.NEGATIVE_INFINITY, 4, 2])
-    const expected = [1, NAN, 0, 0, -1, 4, 0, 1]
-    expectCloseSpecial(await gpuTabular(await testContext(), raw, 2, features), expected, 'gpu')
-    expectCloseSpecial(tabularCpu(raw, 2, compileTabular({ features })), expected, 'cpu')
+    expectCloseSpecial(await (await kernels()).tabular(raw, 2, features), [1, NAN, 0, 0, -1, 4, 0, 1], 'tabular')
   })
+
+  IMAGE_CASES.forEach((c, n) => {
+    const seed = imageSeeds[n] as number
+    it(`image ${c.name} matches bilinear (half-pixel) + normalisation (seed ${seed})`, async () => {
+      const rand = mulberry32(seed)
+      const count = c.dims.reduce((a, b) => a * b, 1)
+      const pixels = Uint8Array.from({ length: count }, () => Math.floor(rand() * 256))
+      const spec: ImageSpec = { height: 0, width: 0, bgr: false, ...IMAGENET, ...c.spec }
+      // Source coordinates are computed in f32 (as PyTorch does): errors are judged against the
+      // tensor's range (floor 1), about a thousandth of one intensity level.
+      const out = await (await kernels()).image(pixels, c.dims, spec)
+      expectCloseSpecial(out, imageRef(pixels, c.dims, spec), 'image', 1e-4, 1)
+    })
+  })
+
+  it('image at the same size returns the pixels themselves (scale 1, mean 0, std 1)', async () => {
+    const pixels = Uint8Array.from({ length: 2 * 3 * 3 }, (_, i) => i * 13)
+    const spec: ImageSpec = { height: 2, width: 3, scale: 1, mean: [0, 0, 0], std: [1, 1, 1], bgr: false }
+    const out = await (await kernels()).image(pixels, [1, 2, 3, 3], spec)
+    // NCHW: channel 0 is bytes 0, 3, 6, ...
+    expect(Array.from(out.subarray(0, 6))).toEqual([0, 39, 78, 117, 156, 195])
+  })
+}
+
+describe('pre-processing CPU twins, against float64 references (no GPU needed)', () => {
+  preCases(async () => cpuKernels)
 
   it('tabular specs with mistakes are refused with the feature named', () => {
     expect(() => compileTabular({ features: [{}, { standardize: { mean: 0, std: 0 } }] })).toThrow(
@@ -161,36 +214,12 @@ describe.runIf(gpu.ok)(gpuTitle('pre-processing kernels', gpu), () => {
     expect(() => compileTabular({ features: [] })).toThrow(/at least one/)
   })
 
-  const imageCases: Array<{ name: string; dims: number[]; spec: Partial<ImageSpec> }> = [
-    { name: 'downscale 64×48 RGB → 16×12', dims: [2, 48, 64, 3], spec: { height: 12, width: 16 } },
-    { name: 'upscale 5×7 RGBA → 16×16', dims: [1, 5, 7, 4], spec: { height: 16, width: 16 } },
-    { name: 'same size RGB, BGR order', dims: [3, 9, 11, 3], spec: { height: 9, width: 11, bgr: true } },
-    { name: 'odd ratio 33×31 RGBA → 24×20', dims: [4, 33, 31, 4], spec: { height: 24, width: 20 } },
-  ]
-  for (const c of imageCases) {
-    const seed = freshSeed()
-    it(`image ${c.name} matches bilinear (half-pixel) + normalisation (seed ${seed})`, async () => {
-      const rand = mulberry32(seed)
-      const n = c.dims.reduce((a, b) => a * b, 1)
-      const pixels = Uint8Array.from({ length: n }, () => Math.floor(rand() * 256))
-      const spec: ImageSpec = { height: 0, width: 0, bgr: false, ...IMAGENET, ...c.spec }
-      const ref = imageRef(pixels, c.dims, spec)
-      // Source coordinates are computed in f32 (as PyTorch does): errors are judged against the
-      // tensor's range (floor 1), about a thousandth of one intensity level.
-      expectCloseSpecial(await gpuImage(await testContext(), pixels, c.dims, spec), ref, 'gpu', 1e-4, 1)
-      expectCloseSpecial(imageCpu(pixels, checkImageShape(c.dims), spec), ref, 'cpu', 1e-4, 1)
-    })
-  }
-
-  it('image at the same size returns the pixels themselves (scale 1, mean 0, std 1)', async () => {
-    const pixels = Uint8Array.from({ length: 2 * 3 * 3 }, (_, i) => i * 13)
-    const spec: ImageSpec = { height: 2, width: 3, scale: 1, mean: [0, 0, 0], std: [1, 1, 1], bgr: false }
-    const out = await gpuImage(await testContext(), pixels, [1, 2, 3, 3], spec)
-    // NCHW: channel 0 is bytes 0, 3, 6, ...
-    expect(Array.from(out.subarray(0, 6))).toEqual([0, 39, 78, 117, 156, 195])
-  })
-
   it('image rejects a wrong pixel layout', () => {
     expect(() => checkImageShape([1, 8, 8, 2])).toThrow(/\[N, height, width, 3 or 4\], got \[1,8,8,2\]/)
   })
+})
+
+describe.runIf(gpu.ok)(gpuTitle('pre-processing WGSL kernels, against the same references', gpu), () => {
+  afterAll(closeTestContext)
+  preCases(async () => gpuKernels(await testContext()))
 })
