@@ -26,8 +26,8 @@ export interface Tier {
 export const TIERS: readonly Tier[] = [
   {
     name: 'base',
-    modules: ['errors.ts', 'logger.ts', 'durable.ts', 'random.ts', 'svg.ts', 'version.ts', 'config.ts'],
-    why: 'the typed errors, the process logger, fsync helpers, the seeded generator, the one config object',
+    modules: ['errors.ts', 'logger.ts', 'durable.ts', 'random.ts', 'svg.ts', 'version.ts', 'config.ts', 'workers'],
+    why: 'the typed errors, the process logger, fsync helpers, the seeded generator, the one config object, worker start-up',
   },
   {
     name: 'outside',
