@@ -5,6 +5,7 @@
  */
 import { z } from 'zod'
 import { InvalidConfigError } from '../errors.js'
+import { CorruptRowError } from '../store/schemas.js'
 import type { AssayRecord } from '../store/types.js'
 import { summarizerSchema, thresholdsSchema } from './assay.js'
 import { durationSchema, parseDuration, parseTime, timeSchema } from './time.js'
@@ -46,6 +47,28 @@ export const previewSchema = z
 
 export type AssayDefinition = z.infer<typeof assayDefinitionSchema>
 
+/**
+ * A definition as the store keeps it (`AssayRecord.config`): the baseline's values counted (they
+ * are stored apart, as float64 values) and the window's start fixed when the assay was created.
+ */
+export const storedAssaySchema = assayDefinitionSchema.extend({
+  baseline: z.union([
+    z.object({ start: timeSchema, end: timeSchema }).strict(),
+    z.object({ values: z.int().min(1) }).strict(),
+  ]),
+  window: z.object({ width: durationSchema, interval: durationSchema.optional(), start: timeSchema }).strict(),
+})
+
+export type StoredAssay = z.infer<typeof storedAssaySchema>
+
+/** The stored definition of `a`, parsed: one changed outside lastmile is refused naming the field. */
+export function storedDefinition(a: AssayRecord): StoredAssay {
+  const parsed = storedAssaySchema.safeParse(a.config)
+  if (parsed.success) return parsed.data
+  const issue = parsed.error.issues[0]
+  throw new CorruptRowError('assays', 'config', `id=${a.id}`, issue?.path ?? [], issue?.message ?? 'not a definition')
+}
+
 /** How much work one assay request may ask for (the `assays` settings). */
 export interface AssayLimits {
   /** Narrowest window width and interval, in ms. */
@@ -68,7 +91,7 @@ export interface WindowGrid {
 }
 
 export function windowOf(a: AssayRecord): WindowGrid {
-  const w = (a.config as { window: { width: unknown; interval?: unknown; start: unknown } }).window
+  const w = storedDefinition(a).window
   const width = parseDuration(w.width)
   return { width, interval: w.interval === undefined ? width : parseDuration(w.interval), start: parseTime(w.start) }
 }

@@ -9,9 +9,8 @@ import type { InferenceLog } from '../logs/inference-log.js'
 import { parseIopath } from '../logs/inference-log.js'
 import type { OutboundPolicy } from '../outbound/policy.js'
 import type { AssayRecord, AssayResultRecord, Store } from '../store/types.js'
-import { type AssayResult, computeAssay, type PreparedBaseline, prepareBaseline, summarizerSchema } from './assay.js'
+import { type AssayResult, computeAssay, type PreparedBaseline, prepareBaseline } from './assay.js'
 import {
-  type AssayDefinition,
   type AssayLimits,
   assayDefinitionSchema,
   checkRequestValues,
@@ -20,6 +19,7 @@ import {
   checkWindow,
   invalid,
   previewSchema,
+  storedDefinition,
   thresholdsOf,
   windowOf,
   windowsIn,
@@ -194,7 +194,7 @@ export class AssayService {
   }
 
   private async runWindow(a: AssayRecord, start: number, end: number): Promise<AssayResultRecord> {
-    const cfg = a.config as unknown as AssayDefinition & { window: { start: number } }
+    const cfg = storedDefinition(a)
     const values = await this.deps.log.values(a.workspace, a.pipeline, cfg.iopath, start, end)
     let record: AssayResultRecord
     if (values.length === 0) {
@@ -208,7 +208,7 @@ export class AssayService {
         createdAt: new Date().toISOString(),
       }
     } else {
-      const summarizer = summarizerSchema.parse(cfg.summarizer ?? {})
+      const summarizer = cfg.summarizer
       let baseline = this.baselines.get(a.id)
       if (!baseline) {
         baseline = prepareBaseline(a.baseline, summarizer)
@@ -233,7 +233,7 @@ export class AssayService {
 
   /** POST the alert to each webhook through the outbound policy; never blocks the assay. */
   private alert(a: AssayRecord, r: AssayResultRecord): void {
-    const cfg = a.config as unknown as AssayDefinition
+    const cfg = storedDefinition(a)
     const payload = JSON.stringify({
       event: 'assay.alert',
       assay: { id: a.id, name: a.name, workspace: a.workspace, pipeline: a.pipeline, iopath: cfg.iopath },
@@ -242,7 +242,7 @@ export class AssayService {
       status: r.status,
       thresholds: { warning: cfg.warning_threshold ?? null, alert: cfg.alert_threshold },
     })
-    this.webhooks.post(cfg.webhooks ?? [], payload, { assay: a.id })
+    this.webhooks.post(cfg.webhooks, payload, { assay: a.id })
   }
 
   /** Resolves when the tick in progress and pending webhook deliveries have finished (tests, shutdown). */

@@ -6,6 +6,7 @@
  * version, then teach the aggregate's `sqlite-*.ts` file (its SQL and row schema) the new columns.
  */
 import type Database from 'better-sqlite3'
+import { z } from 'zod'
 
 /** Schema versions: version n is `MIGRATIONS[n - 1]`. */
 export const MIGRATIONS: readonly string[] = [
@@ -61,14 +62,19 @@ export const MIGRATIONS: readonly string[] = [
 
 /** The schema version of an open database (how many migrations it has had). */
 export function schemaVersion(db: Database.Database): number {
-  return db.pragma('user_version', { simple: true }) as number
+  return z
+    .int()
+    .min(0)
+    .parse(db.pragma('user_version', { simple: true }))
 }
 
 /** Apply the versions `db` lacks, each in its own transaction. */
 export function migrate(db: Database.Database): void {
-  for (let v = schemaVersion(db); v < MIGRATIONS.length; v++) {
+  const from = schemaVersion(db)
+  for (const [v, sql] of MIGRATIONS.entries()) {
+    if (v < from) continue
     db.transaction(() => {
-      db.exec(MIGRATIONS[v] as string)
+      db.exec(sql)
       db.pragma(`user_version = ${v + 1}`)
     })()
   }

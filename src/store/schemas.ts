@@ -11,6 +11,28 @@
  */
 import { z } from 'zod'
 
+/**
+ * A stored value that is not what lastmile writes there: the database was changed outside lastmile
+ * or is corrupt. Says which table, column and row, where inside a JSON column, and what was wrong.
+ */
+export class CorruptRowError extends Error {
+  constructor(
+    readonly table: string,
+    readonly column: string,
+    /** The row's key, as `id=3` or `workspace="default", name="m"`. */
+    row: string,
+    /** Where inside the column's JSON (empty for the column itself). */
+    inner: readonly PropertyKey[],
+    problem: string,
+  ) {
+    const at = inner.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('')
+    super(
+      `table '${table}', column '${column}' of row (${row})${at ? ` at ${at}` : ''}: ${problem}; the database was changed outside lastmile or is corrupt`,
+    )
+    this.name = 'CorruptRowError'
+  }
+}
+
 /** An API key's role, weakest last. */
 export const ROLES = ['admin', 'deployer', 'viewer'] as const
 

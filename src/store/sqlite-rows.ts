@@ -5,18 +5,7 @@
  * 0/1 for booleans, BLOBs of float64 values.
  */
 import { z } from 'zod'
-
-/** A row whose column does not hold what the schema says: the database was changed outside lastmile or is corrupt. */
-export class CorruptRowError extends Error {
-  constructor(
-    readonly table: string,
-    readonly column: string,
-    message: string,
-  ) {
-    super(message)
-    this.name = 'CorruptRowError'
-  }
-}
+import { CorruptRowError } from './schemas.js'
 
 /** A TEXT column holding JSON that `schema` parses. */
 export function jsonText<T extends z.ZodType>(schema: T) {
@@ -55,7 +44,7 @@ export const bytesBlob = z.instanceof(Uint8Array).transform((b) => new Uint8Arra
 const SHOWN_KEY_CHARS = 64
 
 /**
- * The parser of `table`'s rows: returns what `schema` makes of a row, or throws {@link CorruptRowError}
+ * The parser of `table`'s rows: returns what `schema` makes of a row, or throws CorruptRowError
  * naming the column and the row by its `key` columns.
  *
  * @example
@@ -70,17 +59,16 @@ export function rowParser<S extends z.ZodType>(
   return (row) => {
     const parsed = schema.safeParse(row)
     if (parsed.success) return parsed.data
-    const issue = parsed.error.issues[0] as z.core.$ZodIssue
-    const [column, ...inner] = issue.path
+    const issue = parsed.error.issues[0]
+    const [column, ...inner] = issue?.path ?? []
     const values = row !== null && typeof row === 'object' ? (row as Record<string, unknown>) : {}
     const which = key.map((k) => `${k}=${JSON.stringify(values[k])?.slice(0, SHOWN_KEY_CHARS)}`).join(', ')
-    const where =
-      inner.length > 0 ? ` at ${inner.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('')}` : ''
-    const name = column === undefined ? '(row)' : String(column)
     throw new CorruptRowError(
       table,
-      name,
-      `table '${table}', column '${name}' of row (${which})${where}: ${issue.message}; the database was changed outside lastmile or is corrupt`,
+      column === undefined ? '(row)' : String(column),
+      which,
+      inner,
+      issue?.message ?? 'not a row',
     )
   }
 }

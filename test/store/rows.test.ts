@@ -7,10 +7,12 @@ import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
+import { storedAssaySchema, windowOf } from '../../src/assays/definition.js'
 import { createLogger } from '../../src/logger.js'
 import { buildServer } from '../../src/server/serve.js'
-import { CorruptRowError } from '../../src/store/sqlite-rows.js'
+import { CorruptRowError } from '../../src/store/schemas.js'
 import { SqliteStore } from '../../src/store/sqlite-store.js'
+import type { AssayRecord } from '../../src/store/types.js'
 import { tempDir, testConfig } from '../helpers/server.js'
 import { seedStore } from './seed.js'
 
@@ -105,6 +107,31 @@ describe('store rows', () => {
     expect(await store.apiKeys.list('default')).toEqual([
       { id: 'k1', workspace: 'default', name: 'ci', role: 'viewer', hash: 'h'.repeat(64), createdAt: 'now' },
     ])
+  })
+
+  it("parse an assay's stored definition in the assay layer, naming the field a hand edit broke", async () => {
+    const { store, edit } = await seeded()
+    const config = storedAssaySchema.parse({
+      name: 'drift',
+      pipeline: 'p',
+      iopath: 'in.x[0]',
+      baseline: { values: 2 },
+      window: { width: '2h', interval: 900, start: 5000 },
+    })
+    const a = await store.assays.add({
+      workspace: 'default',
+      pipeline: 'p',
+      name: 'drift',
+      config,
+      baseline: Float64Array.of(1, 2),
+      active: true,
+    })
+    expect(windowOf(a)).toEqual({ width: 7_200_000, interval: 900_000, start: 5000 })
+    edit(`UPDATE assays SET config = json_set(config, '$.window.width', -5) WHERE id = ?`, a.id)
+    const e = await refusal((async () => windowOf((await store.assays.get('default', a.id)) as AssayRecord))())
+    expect(e.message).toMatch(
+      new RegExp(`^table 'assays', column 'config' of row \\(id=${a.id}\\) at \\.window\\.width: `),
+    )
   })
 
   it('answer 500 for a route that reads a corrupt row, log the table and column, and keep serving', async () => {

@@ -1,12 +1,24 @@
 /** The SQLite store and the artifact folder: schema, versions, idempotency, durability on reopen. */
-import { existsSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { ConflictError, NotFoundError } from '../../src/errors.js'
 import { ArtifactStore, sha256Hex } from '../../src/store/artifacts.js'
 import { MIGRATIONS } from '../../src/store/migrations.js'
 import { SqliteStore } from '../../src/store/sqlite-store.js'
-import { tempDir } from '../helpers/server.js'
+import { tempDir as newTempDir } from '../helpers/server.js'
+
+const dirs: string[] = []
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
+})
+
+/** A temp folder removed after the test. */
+function tempDir(): string {
+  const d = newTempDir()
+  dirs.push(d)
+  return d
+}
 
 const meta = { inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 4] }], outputs: [] }
 
