@@ -13,7 +13,7 @@
  * (nodejs/node#47224), so a tight limit would turn a large body into a crash. Memory is bounded by
  * the body limit, the decoders' own bounds and the admission here instead.
  */
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
 import { NotReadyError, PayloadTooLargeError, QueueFullError } from '../errors.js'
 import {
   type EncodedFrame,
@@ -24,6 +24,7 @@ import {
   tensorBytes,
 } from '../logs/log-work.js'
 import type { InferenceRecord } from '../logs/record.js'
+import { startWorker, workerModule } from '../workers/start.js'
 import {
   answerSize,
   type Decoded,
@@ -66,14 +67,7 @@ export interface BodyPoolStats {
 /** Hand back an admitted large request's turn (idempotent). */
 export type Release = () => void
 
-// Run from the built package, the worker is plain JavaScript beside this module. Run from the
-// TypeScript sources (the test runner), it is started through module hooks that transpile it.
-const ENTRY = new URL(`./decode-worker.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url)
-const HOOKS = new URL('./source-hooks.mjs', import.meta.url)
-const BOOT = `import { register } from 'node:module'
-import { workerData } from 'node:worker_threads'
-register(workerData.hooks)
-await import(workerData.entry)`
+const ENTRY = workerModule('./decode-worker.js', import.meta.url)
 
 const shuttingDown = () => new NotReadyError('the server is shutting down; retry on another replica')
 
@@ -230,12 +224,7 @@ export class BodyPool implements LogWork {
   }
 
   private spawn(): Slot {
-    const entry = this.options.entry ?? ENTRY
-    const worker = entry.pathname.endsWith('.ts')
-      ? new Worker(new URL(`data:text/javascript,${encodeURIComponent(BOOT)}`), {
-          workerData: { hooks: HOOKS.href, entry: entry.href },
-        })
-      : new Worker(entry)
+    const worker = startWorker(this.options.entry ?? ENTRY)
     const slot: Slot = { worker }
     this.slots.add(slot)
     worker.on('message', (reply: WorkerReply) => {

@@ -211,7 +211,7 @@ describe('batch scoring jobs', () => {
     })
     expect(res.status).toBe(415)
     // The answer lists what would have named a format.
-    expect((await res.json()).error.message).toBe(
+    expect(((await res.json()) as { error: { message: string } }).error.message).toBe(
       "cannot tell the file's format from Content-Type 'application/pdf': send one of text/csv, application/x-ndjson, application/jsonl, application/jsonlines, application/vnd.apache.arrow.file, application/vnd.apache.arrow.stream, application/vnd.apache.parquet, application/x-parquet, or add ?format=csv|jsonl|arrow|parquet",
     )
     await expect(lm.createJob('default', 'delays', csv.subarray(0, 3), { format: 'parquet' })).rejects.toMatchObject({

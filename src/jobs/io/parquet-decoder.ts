@@ -7,9 +7,10 @@
  */
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
 import { InvalidRequestError } from '../../errors.js'
-import { type DecoderData, type DecoderReply, type DecoderRequest, decoderThread } from './parquet-worker.js'
+import { startWorker, workerModule } from '../../workers/start.js'
+import type { DecoderData, DecoderReply, DecoderRequest } from './parquet-worker.js'
 import { Wasm } from './wasm.js'
 
 const resolve = createRequire(import.meta.url).resolve
@@ -17,8 +18,8 @@ const resolve = createRequire(import.meta.url).resolve
 /** parquet-wasm's module, compiled once; each thread (and the writer here) instantiates its own. */
 export const PARQUET_WASM = new Wasm.Module(readFileSync(resolve('parquet-wasm/esm/parquet_wasm_bg.wasm')))
 
-const THREAD: DecoderData = { module: PARQUET_WASM, entry: resolve('parquet-wasm/esm') }
-const SOURCE = `(${decoderThread.toString()})()`
+const ENTRY = workerModule('./parquet-worker.js', import.meta.url)
+const THREAD: DecoderData = { module: PARQUET_WASM }
 
 /** JavaScript heap of a decoder thread: it only passes record batches on (its WebAssembly memory is apart). */
 const THREAD_HEAP_MB = 256
@@ -54,8 +55,7 @@ export class ParquetDecoder {
 
   private constructor(name: string) {
     this.#name = name
-    this.#worker = new Worker(SOURCE, {
-      eval: true,
+    this.#worker = startWorker(ENTRY, {
       workerData: THREAD,
       resourceLimits: { maxOldGenerationSizeMb: THREAD_HEAP_MB },
     })
