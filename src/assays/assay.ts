@@ -44,7 +44,7 @@ export const thresholdsSchema = z.object({
   alert_threshold: finite.default(0.25),
 })
 
-export type Status = 'ok' | 'warning' | 'alert'
+type Status = 'ok' | 'warning' | 'alert'
 
 export interface AssayResult {
   score: number

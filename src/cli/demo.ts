@@ -12,7 +12,7 @@ import { mulberry32, uniform } from '../random.js'
 import { DEMO_POST, ensureDemoModel } from '../registry/demo.js'
 
 /** Why the engine runs where it does, in words. */
-export function describeBackend(backend: string, status: EngineStatus): string {
+function describeBackend(backend: string, status: EngineStatus): string {
   const gpu = status.gpu
   const adapter =
     'adapter' in gpu ? `${gpu.adapter.description} (${gpu.adapter.software ? 'software' : 'hardware'})` : ''

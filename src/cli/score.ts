@@ -41,7 +41,7 @@ const human = (n: number) =>
   n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : `${Math.round(n)}`
 
 /** One progress line: a bar when the total is known, rows, rows/s and ETA. */
-export function progressLine(j: JobStatus): string {
+function progressLine(j: JobStatus): string {
   const width = 24
   const p = j.progress ?? 0
   const bar =

@@ -35,7 +35,7 @@ let nodeModule: Promise<OrtModule> | undefined
 let webModule: Promise<OrtModule & { env: typeof import('onnxruntime-web').env }> | undefined
 
 /** One queue for every onnxruntime-web session: they share one wasm instance and one GPU device. */
-export const webRunQueue = new SerialQueue()
+const webRunQueue = new SerialQueue()
 
 function importNode(): Promise<OrtModule> {
   nodeModule ??= import('onnxruntime-node').then((m) => (m.default ?? m) as unknown as OrtModule)

@@ -20,7 +20,7 @@ import { WebGpuSession } from './webgpu-session.js'
 /** How long a load waits for a recovering GPU before giving up with NotReadyError. */
 const LOAD_WAIT_FOR_GPU_MS = 10_000
 
-export type EngineGpuStatus = GpuStatus | { state: 'unavailable'; reason: string } | { state: 'not_opened' }
+type EngineGpuStatus = GpuStatus | { state: 'unavailable'; reason: string } | { state: 'not_opened' }
 
 export interface EngineStatus {
   /** What `auto` resolves to on this machine (opens the GPU to find out). */

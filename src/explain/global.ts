@@ -19,7 +19,7 @@ export type Metric = 'mae' | 'mse' | 'rmse' | 'r2' | 'accuracy'
 /** Metrics where larger is better: importance is the drop, not the increase. */
 const HIGHER_IS_BETTER = new Set<Metric>(['r2', 'accuracy'])
 
-export function score(metric: Metric, target: Float64Array, p: Float64Array): number {
+function score(metric: Metric, target: Float64Array, p: Float64Array): number {
   const n = target.length
   let s = 0
   if (metric === 'accuracy') {

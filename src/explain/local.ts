@@ -41,11 +41,7 @@ function* subsets(items: number[], k: number, from = 0, acc: number[] = []): Gen
 }
 
 /** Coalitions over the M varying features with their kernel weights (SHAP's sampling scheme). */
-export function coalitions(
-  M: number,
-  nsamples: number,
-  rand: () => number,
-): { masks: Uint8Array[]; weights: number[] } {
+function coalitions(M: number, nsamples: number, rand: () => number): { masks: Uint8Array[]; weights: number[] } {
   const masks: Uint8Array[] = []
   const weights: number[] = []
   const kernel = (s: number) => (M - 1) / (s * (M - s)) // total weight of all subsets of size s

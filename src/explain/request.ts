@@ -106,7 +106,7 @@ export function explainCost(req: ExplainRequest, n: number, F: number): { rows: 
 }
 
 /** Reference rows the request will use at most: those it gives, or the limit of its log range. */
-export function referenceRows(req: ExplainRequest): number {
+function referenceRows(req: ExplainRequest): number {
   return 'rows' in req.reference ? req.reference.rows.length : req.reference.limit
 }
 

@@ -13,7 +13,7 @@ import { type ArrowSchema, type MessageMeta, MessageType, parseMessage } from '.
 /** The continuation marker before each message's metadata length. */
 export const CONTINUATION = 0xffffffff
 /** The file format's magic, at both ends. */
-export const MAGIC = 'ARROW1'
+const MAGIC = 'ARROW1'
 /** The file format's leading magic, padded to 8 bytes. */
 export const FILE_HEAD = 8
 /** Footer length (int32) and trailing magic. */

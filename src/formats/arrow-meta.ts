@@ -12,7 +12,7 @@ import { FlatBuffer, type Table } from './flatbuffer.js'
 export const MessageType = { Schema: 1, DictionaryBatch: 2, RecordBatch: 3 } as const
 
 /** How a type's values sit in its buffers, which decides the buffers and children it has. */
-export type Layout = 'null' | 'bool' | 'fixed' | 'bytes' | 'list' | 'fixed-list' | 'struct'
+type Layout = 'null' | 'bool' | 'fixed' | 'bytes' | 'list' | 'fixed-list' | 'struct'
 
 /** A column's type, as far as checking and reading its buffers needs. */
 export interface ArrowType {
@@ -42,7 +42,7 @@ export interface ArrowSchema {
 }
 
 /** A FieldNode: one array's length and null count. */
-export interface FieldNode {
+interface FieldNode {
   readonly length: number
   readonly nullCount: number
 }

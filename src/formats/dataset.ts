@@ -13,7 +13,7 @@
 import { InvalidRequestError } from '../errors.js'
 
 /** An answer's top-level fields, in the order the engine writes them. */
-export const DATASET_FIELDS = ['time', 'in', 'out', 'check_failures', 'anomaly', 'metadata'] as const
+const DATASET_FIELDS = ['time', 'in', 'out', 'check_failures', 'anomaly', 'metadata'] as const
 export type DatasetField = (typeof DATASET_FIELDS)[number]
 
 /** What `*` selects: the fields of the engine's answers in Wallaroo's tutorials. */
@@ -24,10 +24,10 @@ const ALL: readonly DatasetField[] = ['time', 'in', 'out', 'check_failures', 'me
  * engine writes it), `pipeline_version`, `elapsed` ([queued, ran] in ns) and lastmile's own
  * `model` (`name:version`).
  */
-export const METADATA_KEYS = ['last_model', 'pipeline_version', 'elapsed', 'model'] as const
+const METADATA_KEYS = ['last_model', 'pipeline_version', 'elapsed', 'model'] as const
 
 /** Longest `dataset.separator` taken (the SDK sends "."). */
-export const MAX_SEPARATOR = 16
+const MAX_SEPARATOR = 16
 
 /** The `dataset` query as sent (repeated keys as lists). */
 export interface DatasetQuery {
@@ -47,9 +47,6 @@ export interface Dataset {
   /** Join nested names with this; nested objects when absent. */
   separator?: string
 }
-
-/** Every field, nested: the answer without a dataset query. */
-export const FULL_DATASET_QUERY: DatasetQuery = { include: [], exclude: [] }
 
 type Keyed = Exclude<DatasetField, 'time' | 'check_failures'>
 

@@ -25,7 +25,7 @@ export const ARROW_BYTES_PER_BODY_BYTE = 8
 export const MAX_RANK = 32
 
 /** Bytes one element of `dtype` takes once decoded (a reference for strings). */
-export function decodedBytes(dtype: DType | 'string'): number {
+function decodedBytes(dtype: DType | 'string'): number {
   return dtype === 'string' ? 8 : bytesPerElement(dtype)
 }
 

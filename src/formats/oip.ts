@@ -46,7 +46,7 @@ export interface OipRequest {
 }
 
 /** One entry of a request's `outputs`. */
-export interface RequestedOutput {
+interface RequestedOutput {
   name: string
   binary?: boolean
   /** `parameters.classification`: answer the k best classes instead (classification.ts). */

@@ -28,7 +28,7 @@ export const INT_RANGE: Partial<Record<DType, [number, number]>> = {
 }
 
 /** The full range of the 64-bit integer dtypes, which bigints (exact JSON integers, Arrow int64) reach. */
-export const BIG_RANGE: Partial<Record<DType, [bigint, bigint]>> = {
+const BIG_RANGE: Partial<Record<DType, [bigint, bigint]>> = {
   int64: [-(2n ** 63n), 2n ** 63n - 1n],
   uint64: [0n, 2n ** 64n - 1n],
 }

@@ -19,7 +19,7 @@ import { type ChunkReader, encodeChunk, type JobFormat, openReader } from './io/
 import { fillOutputs, type OutputColumn, planOutputs } from './outputs.js'
 
 /** Row errors kept per job (all are counted). */
-export const MAX_STORED_ERRORS = 1000
+const MAX_STORED_ERRORS = 1000
 
 /** What a running job exposes for progress. */
 export interface RunState {
@@ -43,7 +43,7 @@ export interface JobLimits {
   maxRecordBytes: number
 }
 
-export const chunkPath = (dir: string, k: number) => join(dir, `chunk-${String(k).padStart(6, '0')}.arrow`)
+const chunkPath = (dir: string, k: number) => join(dir, `chunk-${String(k).padStart(6, '0')}.arrow`)
 
 /** Chunk files of `dir`, in order. */
 export async function chunkFiles(dir: string): Promise<string[]> {

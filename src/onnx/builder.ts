@@ -37,7 +37,7 @@ export type ElemType = keyof typeof ONNX_ELEM_TYPE
 /** A dimension: a size, or a symbolic name such as 'N'. */
 type Dim = number | string
 
-/** Attribute values: numbers are INT when integral unless wrapped with {@link float}. */
+/** Attribute values: numbers are INT when integral; `{ float: 1 }` makes one FLOAT. */
 export type AttrValue =
   | number
   | string
@@ -47,8 +47,7 @@ export type AttrValue =
   | { ints: number[] }
   | { strings: string[] }
 
-/** Mark an attribute as FLOAT even when its value is integral (e.g. `alpha: float(1)`). */
-export const float = (v: number): { float: number } => ({ float: v })
+/** Mark an attribute as FLOATS even when its values are integral. */
 export const floats = (v: number[]): { floats: number[] } => ({ floats: v })
 
 interface NodeDef {

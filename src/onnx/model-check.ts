@@ -14,13 +14,13 @@ import { ELEMENT_BITS, STRING, STRING_ELEMENT_BYTES, TYPED_WIRE, typedField, val
 import { ProtoError, ProtoReader, Wire } from './reader.js'
 
 /** How far sparse tensors may expand: their dense forms together, as a multiple of the model's size. */
-export const SPARSE_EXPANSION = 16
+const SPARSE_EXPANSION = 16
 
 /** Nesting beyond this is refused (protobuf's own parser stops at 100 levels too). */
 const MAX_DEPTH = 100
 
 /** Where a refused tensor is, for the error's details. */
-export interface TensorPlace {
+interface TensorPlace {
   /** The tensor's name ('' when it has none). */
   tensor: string
   /** Where it sits in the model, e.g. `graph.node[2].attribute 'then_branch'.initializer[0]`. */

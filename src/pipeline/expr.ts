@@ -17,7 +17,7 @@ import { InvalidConfigError } from '../errors.js'
 
 type Value = number | string | boolean | number[]
 /** Column accessors for one row. */
-export interface RowContext {
+interface RowContext {
   tensor(scope: 'in' | 'out', name: string): AnyTensor | undefined
   row: number
 }

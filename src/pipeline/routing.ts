@@ -17,7 +17,7 @@ export function fnv1a(s: string): number {
 }
 
 /** A key column's value for row `r`, as the string that is hashed or matched. */
-export function keyOf(t: AnyTensor, r: number): string {
+function keyOf(t: AnyTensor, r: number): string {
   const v = (t.data as ArrayLike<unknown>)[r]
   return typeof v === 'bigint' ? v.toString() : String(v)
 }

@@ -12,7 +12,7 @@ import { MAX_TOPK } from '../kernels/topk.js'
 
 const finite = z.number().refine(Number.isFinite, 'must be a finite number')
 
-export const tabularFeatureSchema = z
+const tabularFeatureSchema = z
   .object({
     standardize: z.object({ mean: finite, std: finite }).strict().optional(),
     minmax: z.object({ min: finite, max: finite }).strict().optional(),
@@ -29,13 +29,13 @@ const tensorNames = {
   output: z.string().min(1).optional(),
 }
 
-export const tabularStepSchema = z
+const tabularStepSchema = z
   .object({ ...tensorNames, features: z.array(tabularFeatureSchema).min(1).max(4096) })
   .strict()
 
 const triple = z.tuple([finite, finite, finite])
 
-export const imageStepSchema = z
+const imageStepSchema = z
   .object({
     ...tensorNames,
     height: z.number().int().min(1).max(8192),

@@ -13,7 +13,7 @@ import { InvalidConfigError } from '../errors.js'
 import { compileValidations, type Validation } from './expr.js'
 import { type PostSpec, type PreSpec, postSpecSchema, preSpecSchema } from './spec.js'
 
-export const MODEL_REF = /^[A-Za-z0-9_.-]+(:[1-9][0-9]*)?$/
+const MODEL_REF = /^[A-Za-z0-9_.-]+(:[1-9][0-9]*)?$/
 const modelRef = z.string().regex(MODEL_REF, 'a model name, optionally with ":<version>"')
 
 const STEP_SCHEMAS = {

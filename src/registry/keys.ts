@@ -10,7 +10,7 @@ import type { ApiKeyRecord, Role, Store } from '../store/types.js'
 const RANK: Record<Role, number> = { viewer: 1, deployer: 2, admin: 3 }
 const KEY = /^lm_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/
 
-export function hashKey(key: string): string {
+function hashKey(key: string): string {
   return createHash('sha256').update(key).digest('hex')
 }
 

@@ -23,7 +23,7 @@ function tooLarge(limit: number): PayloadTooLargeError {
 const incomingOf = (c: Context) => (c.env as { incoming?: IncomingMessage } | undefined)?.incoming
 
 /** The content codings a request body may come in, besides identity (the zlib formats). */
-export const CONTENT_CODINGS = ['gzip', 'deflate'] as const
+const CONTENT_CODINGS = ['gzip', 'deflate'] as const
 type Coding = (typeof CONTENT_CODINGS)[number]
 
 /**

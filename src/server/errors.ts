@@ -10,7 +10,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { type ErrorCode, LastmileError, QueueFullError, UnsupportedEncodingError } from '../errors.js'
 import type { Logger } from '../logger.js'
 
-export const HTTP_STATUS: Record<ErrorCode, ContentfulStatusCode> = {
+const HTTP_STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   invalid_config: 400,
   invalid_model: 400,
   unsupported_model: 400,

@@ -70,7 +70,7 @@ export interface Answer {
 }
 
 /** A route's parsed input: its query and path parameters, per the spec's schemas. */
-export interface RouteInput<Q extends z.ZodObject, P extends z.ZodObject> {
+interface RouteInput<Q extends z.ZodObject, P extends z.ZodObject> {
   query: z.output<Q>
   params: z.output<P>
 }

@@ -42,7 +42,7 @@ export interface RunningServer {
 }
 
 /** Whether `host` only accepts connections from this machine. */
-export function isLoopback(host: string): boolean {
+function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || host.startsWith('127.')
 }
 

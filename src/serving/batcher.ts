@@ -24,7 +24,7 @@ export const BULK_SLICE_MS = 50
 /** Rows of the first bulk batch, before its speed is known. */
 export const BULK_PROBE_ROWS = 1024
 /** A bulk request waiting this long gets the next batch even with interactive requests queued. */
-export const BULK_MAX_WAIT_MS = 250
+const BULK_MAX_WAIT_MS = 250
 
 export type BatchRunner = (feeds: Columns) => Promise<{ outputs: Record<string, AnyTensor>; timings: StageTimings }>
 

@@ -30,15 +30,15 @@ export const modelMetadataSchema = z
   .meta({ id: 'OipModelMetadata' })
 
 /** `$parameter = $string : $string | $number | $boolean` */
-export const parametersSchema = z
+const parametersSchema = z
   .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
   .meta({ id: 'OipParameters' })
 
 /** Tensor elements, flat or nested, row-major. */
-export type TensorData = Array<number | string | boolean | TensorData>
+type TensorData = Array<number | string | boolean | TensorData>
 
 /** Flat or nested, row-major; absent from an output sent in the binary extension. */
-export const tensorDataSchema: z.ZodType<TensorData> = z
+const tensorDataSchema: z.ZodType<TensorData> = z
   .array(z.union([z.number(), z.string(), z.boolean(), z.lazy(() => tensorDataSchema)]))
   .meta({ id: 'OipTensorData' })
 
@@ -61,6 +61,4 @@ export const inferResponseSchema = z
   })
   .meta({ id: 'OipInferResponse' })
 
-export type ServerMetadata = z.infer<typeof serverMetadataSchema>
-export type ModelMetadata = z.infer<typeof modelMetadataSchema>
 export type InferResponse = z.infer<typeof inferResponseSchema>

@@ -28,7 +28,7 @@ export interface ChunkRange {
 }
 
 /** What lastmile reads of one row group. */
-export interface RowGroupInfo {
+interface RowGroupInfo {
   rows: number
   /** Compressed bytes of its column chunks (what is read from the file). */
   compressedBytes: number
