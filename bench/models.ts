@@ -21,7 +21,7 @@ export interface BenchModel {
   build(): Fixture
 }
 
-export const BENCH_MODELS: readonly BenchModel[] = [
+const BENCH_MODELS: readonly BenchModel[] = [
   { key: 'mlp', batches: [1, 64, 1024], unit: 'row', build: () => mlpClassifier() },
   { key: 'wide', batches: [1, 256, 2048], unit: 'row', build: () => wideMlp() },
   { key: 'resnet', batches: [1, 16], unit: 'image', build: () => resnet18Shaped() },
@@ -74,7 +74,7 @@ export async function writeModelFiles(dir: string, fixture: Fixture, raw: ortNod
 }
 
 /** NumPy's .npy v1.0 format for a little-endian float32 C-order array. */
-export function npy(data: Float32Array, dims: readonly number[]): Uint8Array {
+function npy(data: Float32Array, dims: readonly number[]): Uint8Array {
   const shape = dims.length === 1 ? `(${dims[0]},)` : `(${dims.join(', ')})`
   let header = `{'descr': '<f4', 'fortran_order': False, 'shape': ${shape}, }`
   // Magic (6) + version (2) + header length (2) + header, padded with spaces to a multiple of 64, ending in \n.

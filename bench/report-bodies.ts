@@ -9,7 +9,7 @@ import { fmt } from './lib.js'
 type Json = Record<string, any>
 
 /** The goal: health and single-row inference p99 under this while the large bodies arrive. */
-export const GOAL_P99_MS = 100
+const GOAL_P99_MS = 100
 
 const COLORS = { health: '#4c78a8', single: '#f58518' }
 

@@ -14,7 +14,7 @@ export interface TorchPython {
   cuda: boolean
 }
 
-export interface TorchTiming {
+interface TorchTiming {
   batch: number
   device: string
   iterations: number

@@ -29,7 +29,7 @@ export function orjsonDumps(v: unknown): string {
 }
 
 /** orjson `loads`: strict JSON (NaN/Infinity refused, as JSON.parse does), 64-bit integers exact. */
-export function orjsonLoads(text: string): unknown {
+function orjsonLoads(text: string): unknown {
   const tagged = text.replace(/([[,:])(-?\d{16,})(?=[,\]}])/g, '$1"\\u0000$2"')
   return JSON.parse(tagged, (_k, v) => (typeof v === 'string' && v.startsWith('\u0000') ? BigInt(v.slice(1)) : v))
 }

@@ -18,7 +18,7 @@ export interface NpArray {
 }
 
 /** Python's `repr(float)`: the shortest digits, `1.0`, `1e+16`, `1.5e-05`; rapidjson's NaN/Infinity. */
-export function pyFloatRepr(x: number): string {
+function pyFloatRepr(x: number): string {
   if (Number.isNaN(x)) return 'NaN'
   if (!Number.isFinite(x)) return x > 0 ? 'Infinity' : '-Infinity'
   if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0'
@@ -36,7 +36,7 @@ export function pyFloatRepr(x: number): string {
 }
 
 /** A Python float marker, so `dumps` writes `repr` rather than an int. */
-export class PyFloat {
+class PyFloat {
   constructor(readonly value: number) {}
 }
 
@@ -158,7 +158,7 @@ export class InferInput {
 }
 
 /** The value of a half's bits, from the format's definition (numpy's float16 `.item()`). */
-export function halfValue(bits: number): number {
+function halfValue(bits: number): number {
   const e = (bits >> 10) & 0x1f
   const m = bits & 0x3ff
   const s = bits & 0x8000 ? -1 : 1
@@ -208,7 +208,7 @@ export function inferenceRequest(
  * without the server's parser: tokens JSON.parse cannot read become tagged strings first (our
  * answers hold no such text inside strings), then are turned back.
  */
-export function rapidjsonLoads(text: string): unknown {
+function rapidjsonLoads(text: string): unknown {
   const tagged = text.replace(/([[,:])(-?Infinity|NaN|-?\d{16,})(?=[,\]}])/g, '$1"\\u0000$2"')
   return JSON.parse(tagged, (_k, v) => {
     if (typeof v !== 'string' || !v.startsWith('\u0000')) return v

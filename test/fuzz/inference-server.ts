@@ -30,7 +30,7 @@ function mixed(): Uint8Array {
 export const PIPELINES = ['double', 'mixed'] as const
 
 /** A status and the body that came with it. */
-export interface Answer {
+interface Answer {
   status: number
   body: Uint8Array
 }

@@ -67,7 +67,7 @@ function write(out: number[], v: Value): void {
 }
 
 /** Compact-protocol bytes of a struct. */
-export function thrift(v: Value): number[] {
+function thrift(v: Value): number[] {
   const out: number[] = []
   write(out, v)
   return out

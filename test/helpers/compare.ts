@@ -8,16 +8,16 @@
  */
 import { expect } from 'vitest'
 
-export const RTOL = 1e-4
+const RTOL = 1e-4
 
-export function maxAbs(values: ArrayLike<number>): number {
+function maxAbs(values: ArrayLike<number>): number {
   let m = 0
   for (let i = 0; i < values.length; i++) m = Math.max(m, Math.abs(values[i] as number))
   return m
 }
 
 /** Largest scaled error of `actual` against `expected` (≤ 1 means within tolerance). */
-export function scaledError(
+function scaledError(
   actual: ArrayLike<number>,
   expected: ArrayLike<number>,
   rtol = RTOL,

@@ -123,7 +123,7 @@ export function importsOf(fileName: string, text: string): ImportRef[] {
 }
 
 /** Where a relative specifier of `from` points: the `.ts` source of a `.js` specifier when there is one. */
-export function resolve(from: string, specifier: string, exists: (path: string) => boolean): string {
+function resolve(from: string, specifier: string, exists: (path: string) => boolean): string {
   const target = posix.normalize(posix.join(posix.dirname(from), specifier))
   if (target.endsWith('.js')) {
     const source = `${target.slice(0, -3)}.ts`
@@ -133,7 +133,7 @@ export function resolve(from: string, specifier: string, exists: (path: string) 
 }
 
 /** Source files under `dir` (relative to `root`), forward slashes. */
-export function sourceFiles(root: string, dir: string): string[] {
+function sourceFiles(root: string, dir: string): string[] {
   const out: string[] = []
   const walk = (d: string): void => {
     for (const entry of readdirSync(join(root, d), { withFileTypes: true })) {

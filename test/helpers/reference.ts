@@ -38,18 +38,18 @@ const relu = (v: Float64Array) => v.map((x) => Math.max(0, x))
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x))
 
 /** Softmax with the max subtracted (exact in float64 for our ranges). */
-export function softmaxRef(v: Float64Array): Float64Array {
+function softmaxRef(v: Float64Array): Float64Array {
   const m = Math.max(...v)
   const e = v.map((x) => Math.exp(x - m))
   const s = e.reduce((a, b) => a + b, 0)
   return e.map((x) => x / s)
 }
 
-export function linearRef(x: HostTensor, p: { w: Float32Array; b: number; features: number }): Float64Array {
+function linearRef(x: HostTensor, p: { w: Float32Array; b: number; features: number }): Float64Array {
   return Float64Array.from(rows(x, p.features), (r) => r.reduce((s, v, i) => s + v * (p.w[i] as number), p.b))
 }
 
-export function logisticRef(x: HostTensor, p: { layer: Dense }): Float64Array {
+function logisticRef(x: HostTensor, p: { layer: Dense }): Float64Array {
   return Float64Array.from(rows(x, p.layer.in), (r) => sigmoid(denseRef(r, p.layer)[0] as number))
 }
 
@@ -68,7 +68,7 @@ export function mlpRef(x: HostTensor, p: { layers: Dense[] }): Float64Array {
 }
 
 /** Conv 3×3 (pad 1, stride 1) → Relu → MaxPool 2×2 → Flatten → Gemm, per image. */
-export function cnnRef(x: HostTensor, p: CnnParams): Float64Array {
+function cnnRef(x: HostTensor, p: CnnParams): Float64Array {
   const { channels: C, size: S, filters: K } = p
   const half = S / 2
   return flat(
@@ -105,7 +105,7 @@ export function cnnRef(x: HostTensor, p: CnnParams): Float64Array {
 }
 
 /** Scaler: (x − offset)·scale; LinearClassifier: scores = X·coefᵀ + intercept, SOFTMAX, label = argmax. */
-export function sklearnRef(
+function sklearnRef(
   x: HostTensor,
   p: SklearnParams,
 ): { label: number[]; probabilities: Float64Array; margin: number[] } {
@@ -129,7 +129,7 @@ export function sklearnRef(
   return { label, probabilities: flat(probs), margin }
 }
 
-export function torchTabularRef(num: HostTensor, cat: HostTensor, p: TorchTabularParams): Float64Array {
+function torchTabularRef(num: HostTensor, cat: HostTensor, p: TorchTabularParams): Float64Array {
   const cats = Array.from(cat.data as BigInt64Array, Number)
   return Float64Array.from(rows(num, 4), (r, i) => {
     const norm = r.map((v, j) => (v - (p.mean[j] as number)) / (p.std[j] as number))

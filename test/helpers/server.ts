@@ -57,7 +57,7 @@ const checked = new WeakSet<Requestable>()
  * Check every response `app.request` gives against the app's OpenAPI document from now on (route
  * and status documented, JSON bodies valid against their schemas: openapi-check.ts). Returns `app`.
  */
-export function checkResponses<A extends Requestable>(app: A): A {
+function checkResponses<A extends Requestable>(app: A): A {
   if (checked.has(app)) return app
   const original = app.request.bind(app)
   // The document is asked for by absolute URL, as the client asks for everything.
@@ -103,7 +103,7 @@ export function clientFor(app: Requestable, apiKey?: string) {
   })
 }
 
-export const binPath = new URL('../../bin/lastmile.js', import.meta.url).pathname
+const binPath = new URL('../../bin/lastmile.js', import.meta.url).pathname
 /** Whether dist/ exists (the CLI tests need it; `npm test` builds it first). */
 export const cliBuilt = existsSync(new URL('../../dist/src/cli/main.js', import.meta.url))
 
