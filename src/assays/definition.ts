@@ -45,8 +45,6 @@ export const previewSchema = z
   })
   .strict()
 
-export type AssayDefinition = z.infer<typeof assayDefinitionSchema>
-
 /**
  * A definition as the store keeps it (`AssayRecord.config`): the baseline's values counted (they
  * are stored apart, as float64 values) and the window's start fixed when the assay was created.

@@ -1,6 +1,7 @@
 /** Request bodies of the registry routes (zod); the OpenAPI document is generated from these. */
 import { z } from 'zod'
 import { batchingSchema, NON_FINITE_POLICIES } from '../serving/settings.js'
+import { ROLES } from '../store/schemas.js'
 
 export const deployRequestSchema = z
   .object({
@@ -31,6 +32,6 @@ export const keyRequestSchema = z
   .object({
     /** What the key is for (shown in listings). */
     name: z.string().min(1).max(128),
-    role: z.enum(['admin', 'deployer', 'viewer']),
+    role: z.enum(ROLES),
   })
   .strict()

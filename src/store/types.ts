@@ -18,7 +18,7 @@ import type {
 } from './schemas.js'
 
 /** One input or output of a model version. */
-export type TensorMeta = z.infer<typeof tensorMetaSchema>
+type TensorMeta = z.infer<typeof tensorMetaSchema>
 
 export interface WorkspaceRecord {
   name: string

@@ -6,6 +6,7 @@
 import { z } from 'zod'
 import { BACKENDS } from '../engine/types.js'
 import { batchingSchema, NON_FINITE_POLICIES } from '../serving/settings.js'
+import { ROLES } from '../store/schemas.js'
 import type { ApiKeyRecord, ModelRecord, PipelineRecord, WorkspaceRecord } from '../store/types.js'
 import { timestamp } from './common.js'
 
@@ -116,7 +117,7 @@ export const pipelineSchema = z
   .object({ name: z.string(), versions: z.array(pipelineVersionSchema), deployment: deploymentStatusSchema.nullable() })
   .meta({ id: 'Pipeline' })
 
-const role = z.enum(['admin', 'deployer', 'viewer'])
+const role = z.enum(ROLES)
 
 /** An API key as listed: never its secret. */
 export const apiKeySchema = z
