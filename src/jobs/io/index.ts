@@ -23,8 +23,7 @@ export {
   type JobFormat,
 } from './formats.js'
 export { writeOutput } from './output.js'
-export { INFER_ROWS } from './text.js'
-export type { ChunkReader, ColumnChunk, ReaderOptions, RowError, SchemaField } from './types.js'
+export type { ChunkReader, ColumnChunk, ReaderOptions, SchemaField } from './types.js'
 
 /**
  * Opens `path` as `format` for reading in chunks. Throws {@link InvalidRequestError} when the file

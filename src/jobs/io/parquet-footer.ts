@@ -10,12 +10,12 @@ import { InvalidRequestError } from '../../errors.js'
 import { CompactReader, type CompactType, T } from './thrift-compact.js'
 
 /** Largest footer read: wide files with statistics reach megabytes, not this. */
-export const MAX_FOOTER_BYTES = 64 * 2 ** 20
+const MAX_FOOTER_BYTES = 64 * 2 ** 20
 /**
  * Largest row group, compressed: parquet-wasm reads a row group's column chunks whole into its
  * memory, which cannot pass 4 GiB (32-bit WebAssembly), and decodes them there.
  */
-export const MAX_ROW_GROUP_BYTES = 2 ** 30
+const MAX_ROW_GROUP_BYTES = 2 ** 30
 
 const MAGIC = 'PAR1'
 

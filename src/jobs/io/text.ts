@@ -9,7 +9,7 @@ import { type Block, type BlockSource, ChunkedReader } from './chunker.js'
 import type { ChunkReader, RowError, SchemaField } from './types.js'
 
 /** Rows read up front to infer column types when the caller does not say. */
-export const INFER_ROWS = 1000
+const INFER_ROWS = 1000
 
 /**
  * Text (in bytes, about) that the rows read up front, and the rows of one block, may hold: with
