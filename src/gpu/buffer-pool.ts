@@ -10,7 +10,7 @@ const MIN_BUCKET = 256
 const DEFAULT_MAX_FREE_BYTES = 256 * 1024 * 1024
 
 /** Bucket size for a request: the next power of two, at least 256 B. */
-export function bucketSize(bytes: number): number {
+function bucketSize(bytes: number): number {
   let size = MIN_BUCKET
   while (size < bytes) size *= 2
   return size

@@ -11,7 +11,7 @@ import { BufferPool } from './buffer-pool.js'
 import type { Binding, Program, ShaderSource } from './program.js'
 
 /** Storage usage for buffers kernels read and write and copies move. */
-export function storageUsage(): GPUBufferUsageFlags {
+function storageUsage(): GPUBufferUsageFlags {
   return GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST
 }
 
@@ -228,6 +228,6 @@ function toResource(b: Binding): GPUBufferBinding {
     : { buffer: b.buffer, offset: b.offset ?? 0, ...(b.size ? { size: b.size } : {}) }
 }
 
-export function alignTo(n: number, a: number): number {
+function alignTo(n: number, a: number): number {
   return Math.ceil(n / a) * a
 }

@@ -7,8 +7,8 @@ import type { GpuConfig } from '../config.js'
 import { BackendUnavailableError, errorMessage } from '../errors.js'
 import { installWebGpuGlobals, setNavigatorGpu, withFeatureLevel } from './shims.js'
 
-export type DawnBackend = 'vulkan' | 'opengles'
-export type FeatureLevel = 'core' | 'compatibility'
+type DawnBackend = 'vulkan' | 'opengles'
+type FeatureLevel = 'core' | 'compatibility'
 
 /** What lastmile reports about the adapter it uses (`lastmile info`, `/metrics`, `/v2`). */
 export interface AdapterInfo {
@@ -32,7 +32,7 @@ export interface DiscoveredAdapter {
 }
 
 /** Backends tried in order for a config value. */
-export function backendsToTry(backend: GpuConfig['backend']): DawnBackend[] {
+function backendsToTry(backend: GpuConfig['backend']): DawnBackend[] {
   return backend === 'auto' ? ['vulkan', 'opengles'] : [backend]
 }
 
@@ -108,7 +108,7 @@ async function tryBackend(
 const SOFTWARE = /llvmpipe|lavapipe|swiftshader|softpipe|warp/i
 
 /** Plain-data description of an adapter. */
-export function describeAdapter(adapter: GPUAdapter, backend: DawnBackend, featureLevel: FeatureLevel): AdapterInfo {
+function describeAdapter(adapter: GPUAdapter, backend: DawnBackend, featureLevel: FeatureLevel): AdapterInfo {
   const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean }
   const limits: Record<string, number> = {}
   // Dawn's limits live on the prototype: for...in walks them, Object.keys would not.

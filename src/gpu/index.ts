@@ -6,8 +6,7 @@ import type { GpuConfig } from '../config.js'
 import type { Logger } from '../logger.js'
 import { GpuRuntime } from './runtime.js'
 
-export type { AdapterInfo, DawnBackend, FeatureLevel } from './discover.js'
-export { GpuRuntime, type GpuState, type GpuStatus } from './runtime.js'
+export { GpuRuntime, type GpuStatus } from './runtime.js'
 
 let shared: { runtime: Promise<GpuRuntime>; holders: number; cfg: string } | undefined
 

@@ -36,7 +36,7 @@ export interface Program {
 }
 
 /** The largest workgroup count per dimension WebGPU guarantees. */
-export const MAX_WORKGROUPS_PER_DIM = 65535
+const MAX_WORKGROUPS_PER_DIM = 65535
 
 /**
  * Spread `count` workgroups over x and y so neither exceeds the per-dimension limit. Shaders
