@@ -4,8 +4,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['./test/helpers/run-tmpdir.ts'],
-    // onnxruntime-web's 26 MB wasm must compile with Liftoff only (../shared/PLATFORM.md);
-    // src/engine/backends.ts sets the flag too, this keeps every worker consistent.
+    // onnxruntime-web's 26 MB wasm must compile with Liftoff only (~30 s of TurboFan on its first
+    // run otherwise); src/engine/backends.ts sets the flag too, this keeps every worker consistent.
     execArgv: ['--liftoff-only'],
     pool: 'forks',
     // Suites on the software GPU are CPU-heavy (llvmpipe compiles every shader): two workers fill

@@ -1,6 +1,6 @@
 /**
- * bench/engine: rows/s of three models — the fixture MLP (16→64→64→3), `wideMlp` (PLATFORM.md's
- * `mlp_big`) and `resnet18Shaped` at 224×224 — on each backend, with raw onnxruntime-node (same
+ * bench/engine: rows/s of three models — the fixture MLP (16→64→64→3), `wideMlp`
+ * (256→2048×4→16) and `resnet18Shaped` at 224×224 — on each backend, with raw onnxruntime-node (same
  * model, same options, called directly) as the baseline in the same run: `cpu ÷ raw` is the
  * engine's own overhead. Contenders are timed interleaved, round by round, so machine noise hits
  * them alike. When a Python with torch and onnx is found, bench/torch/baseline.py times the same

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # bench/gpu-host.sh: the engine and kernels bench suites on an NVIDIA GPU host that has no npm and
-# no network (../shared/device/README.md), with PyTorch on CUDA as the peer, timed in the same run.
+# no network, with PyTorch on CUDA as the peer, timed in the same run.
 #
-# On the build machine:  npx tsc -p tsconfig.build.json && bash ../shared/device/pack.sh
+# On the build machine:  npx tsc -p tsconfig.build.json && bash scripts/gpu-payload.sh
 # Copy the project tree with dist/ and .gpu-payload/ to the GPU host; there, from the project root:
 #   . .gpu-payload/setup.sh && bash bench/gpu-host.sh
 #

@@ -45,7 +45,7 @@ function importNode(): Promise<OrtModule> {
 /**
  * Import onnxruntime-web's WebGPU build (which also carries the wasm EP). V8 must compile its
  * 26 MB asyncify wasm with Liftoff only: otherwise TurboFan spends ~30 s of CPU on the first
- * run (../shared/PLATFORM.md). Launchers pass `--liftoff-only`; setting it here as well covers
+ * run (seen on llvmpipe and lavapipe; 60 ms with the flag). Launchers pass `--liftoff-only`; setting it here as well covers
  * any other way of starting Node, and must happen before the module compiles its wasm.
  */
 function importWeb(logLevel: LogLevel) {

@@ -1,6 +1,7 @@
 /**
  * The Node shims that let browser-shaped WebGPU code (onnxruntime-web, our kernels) run on
- * Dawn's node bindings. See ../shared/PLATFORM.md, "onnxruntime-web's WebGPU EP under Node".
+ * Dawn's node bindings; the README's "Platform notes" lists them with the other measures
+ * (`--liftoff-only`, one device passed per session).
  */
 
 let globalsInstalled = false
