@@ -103,7 +103,7 @@ export function clientFor(app: Requestable, apiKey?: string) {
   })
 }
 
-const binPath = new URL('../../bin/lastmile.js', import.meta.url).pathname
+export const binPath = new URL('../../bin/lastmile.js', import.meta.url).pathname
 /** Whether dist/ exists (the CLI tests need it; `npm test` builds it first). */
 export const cliBuilt = existsSync(new URL('../../dist/src/cli/main.js', import.meta.url))
 
