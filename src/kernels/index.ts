@@ -20,5 +20,3 @@ export const KERNELS = {
   topk: { program: topkProgram, cpu: topkCpu },
   copy: { program: copyProgram, cpu: undefined },
 } as const
-
-export type KernelName = keyof typeof KERNELS

@@ -8,7 +8,7 @@ import { InvalidInputError } from '../errors.js'
 import { grid } from '../gpu/program.js'
 
 /** Rows up to this length are handled by one thread each. */
-export const ROW_PER_THREAD_MAX_COLS = 32
+const ROW_PER_THREAD_MAX_COLS = 32
 const ROWS_PER_WORKGROUP = 64
 
 export interface RowPlan {
