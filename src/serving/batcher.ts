@@ -3,7 +3,8 @@
  * A batch starts when it can be full (`maxBatchSize` rows), when a preferred size is available,
  * or `maxQueueDelayMs` after its oldest request arrived (0 = never wait). A many-row request may
  * span batches and a batch may hold many requests; each request gets exactly its own rows back,
- * in order. One batch runs at a time: the next one forms from whatever queued meanwhile.
+ * in order. Up to `concurrency` batches run at once, one per replica of the deployment's model
+ * sessions; each next batch forms from whatever queued meanwhile.
  *
  * Bulk requests (batch jobs, explanations) queue apart and run as batches of their own rows,
  * sized to about `BULK_SLICE_MS` of measured work, and interactive requests go first: an
@@ -133,7 +134,7 @@ export class DynamicBatcher {
   }
 
   /**
-   * A bulk request (batch jobs) runs as batches of its own rows only, as large as it is: it waits
+   * A bulk request (batch jobs, explanations) runs as batches of its own rows only, as large as it is: it waits
    * its turn in the queue like any request, but neither the queue size nor the timeout applies
    * (its caller awaits one at a time), and interactive requests never wait inside its batch.
    */

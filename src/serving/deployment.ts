@@ -1,8 +1,8 @@
 /**
- * A deployed pipeline: its model session, pre/post steps and dynamic batcher, ready to answer
- * inference requests; and the manager that holds the deployments of a server. Replacing a
- * deployment starts and warms the new one first, switches atomically, then lets the old one
- * finish what it holds (no request fails for a hot swap).
+ * A deployed pipeline: its model sessions (a set per replica), pre/post steps and dynamic
+ * batcher, ready to answer inference requests; and the manager that holds the deployments of a
+ * server. Replacing a deployment starts and warms the new one first, switches atomically, then
+ * lets the old one finish what it holds (no request fails for a hot swap).
  */
 
 import type { z } from 'zod'
