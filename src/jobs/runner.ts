@@ -13,9 +13,10 @@ import type { AnyTensor } from '../engine/tensor.js'
 import type { Columns } from '../engine/types.js'
 import { InvalidRequestError } from '../errors.js'
 import type { Deployment, DeploymentManager } from '../serving/deployment.js'
+import { CorruptRowError } from '../store/schemas.js'
 import type { JobRecord, JobRowError, JobStore } from '../store/types.js'
 import { type Extracted, extractFeeds, planFeeds } from './features.js'
-import { type ChunkReader, encodeChunk, type JobFormat, openReader } from './io/index.js'
+import { type ChunkReader, encodeChunk, isJobFormat, JOB_FORMATS, type JobFormat, openReader } from './io/index.js'
 import { fillOutputs, type OutputColumn, planOutputs } from './outputs.js'
 
 /** Row errors kept per job (all are counted). */
@@ -44,6 +45,21 @@ export interface JobLimits {
 }
 
 const chunkPath = (dir: string, k: number) => join(dir, `chunk-${String(k).padStart(6, '0')}.arrow`)
+
+/**
+ * The input format of a stored job, checked against the format list (the store keeps it as text:
+ * the list belongs to the jobs module, which the store does not import).
+ */
+export function formatOf(job: JobRecord): JobFormat {
+  if (isJobFormat(job.format)) return job.format
+  throw new CorruptRowError(
+    'jobs',
+    'format',
+    `id=${JSON.stringify(job.id)}`,
+    [],
+    `'${job.format}' is not one of ${JOB_FORMATS.join(', ')}`,
+  )
+}
 
 /** Chunk files of `dir`, in order. */
 export async function chunkFiles(dir: string): Promise<string[]> {
@@ -95,7 +111,7 @@ export async function runJob(
   limits: JobLimits,
 ): Promise<'done' | 'cancelled' | 'stopped'> {
   const opts = job.options
-  const reader = await openReader(job.inputPath, job.format as JobFormat, { maxRecordBytes: limits.maxRecordBytes })
+  const reader = await openReader(job.inputPath, formatOf(job), { maxRecordBytes: limits.maxRecordBytes })
   state.reader = reader
   try {
     let deployment = manager.require(job.workspace, job.pipeline)

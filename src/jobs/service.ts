@@ -17,7 +17,7 @@ import type { DeploymentManager } from '../serving/deployment.js'
 import type { JobOptions, JobRecord, Role, Store } from '../store/types.js'
 import { planFeeds } from './features.js'
 import { type JobFormat, openReader, writeOutput } from './io/index.js'
-import { chunkFiles, type RunState, runJob, tooManyRows } from './runner.js'
+import { chunkFiles, formatOf, type RunState, runJob, tooManyRows } from './runner.js'
 import { receive, type UploadLimit } from './upload.js'
 import { type JobView, jobView } from './view.js'
 
@@ -174,7 +174,7 @@ export class JobService {
       const where = job.rowsTotal ? ` (${job.rowsDone} of ${job.rowsTotal} rows)` : ` (${job.rowsDone} rows so far)`
       throw new ConflictError(`job '${id}' is ${job.status}${where}; its result is ready when it has succeeded`)
     }
-    const f = format ?? (job.format as JobFormat)
+    const f = format ?? formatOf(job)
     return { format: f, body: writeOutput(await chunkFiles(this.dir(id)), f) }
   }
 

@@ -1,7 +1,7 @@
 /** A job as the API shows it: the stored record plus live progress, rate and ETA. */
 import type { JobRecord } from '../store/types.js'
 import type { Job } from '../wire/jobs.js'
-import type { RunState } from './runner.js'
+import { formatOf, type RunState } from './runner.js'
 
 /** A job as the API shows it: the record plus live progress (its wire schema is `jobSchema`). */
 export type JobView = Job
@@ -34,7 +34,7 @@ export function jobView(job: JobRecord, state: RunState | undefined): JobView {
     workspace: job.workspace,
     pipeline: job.pipeline,
     status: job.status,
-    format: job.format as Job['format'],
+    format: formatOf(job),
     rows_done: rowsDone,
     rows_total: job.rowsTotal,
     progress,

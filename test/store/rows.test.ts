@@ -8,11 +8,12 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
 import { storedAssaySchema, windowOf } from '../../src/assays/definition.js'
+import { formatOf } from '../../src/jobs/runner.js'
 import { createLogger } from '../../src/logger.js'
 import { buildServer } from '../../src/server/serve.js'
 import { CorruptRowError } from '../../src/store/schemas.js'
 import { SqliteStore } from '../../src/store/sqlite-store.js'
-import type { AssayRecord } from '../../src/store/types.js'
+import type { AssayRecord, JobRecord } from '../../src/store/types.js'
 import { tempDir, testConfig } from '../helpers/server.js'
 import { seedStore } from './seed.js'
 
@@ -84,6 +85,11 @@ describe('store rows', () => {
     expect((await refusal(store.jobs.get('j1'))).column).toBe('status')
     edit(`UPDATE jobs SET status = 'queued', rows_done = 'twenty'`) // SQLite keeps text that is no integer as text
     expect((await refusal(store.jobs.get('j1'))).column).toBe('rows_done')
+    edit(`UPDATE jobs SET rows_done = 0, format = 'xlsx'`) // text to the store; the jobs module checks it
+    const format = await refusal((async () => formatOf((await store.jobs.get('j1')) as JobRecord))())
+    expect(format.message).toMatch(
+      /table 'jobs', column 'format' of row \(id="j1"\): 'xlsx' is not one of csv, jsonl, arrow, parquet/,
+    )
     edit(`UPDATE explanations SET status = 'paused'`)
     expect((await refusal(store.explanations.get('e1'))).column).toBe('status')
     edit('UPDATE assays SET active = 2')
