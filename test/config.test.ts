@@ -149,33 +149,18 @@ const RENAMED: Record<string, string> = {
 }
 
 describe('inference log variables, renamed from LASTMILE_LOG_*', () => {
-  // A distinct value for each, none of them a default, so a value read into the wrong setting shows.
-  const values = {
-    sampleRate: '0.25',
-    retentionHours: '48',
-    rollBytes: '2048',
-    rollSeconds: '90',
-    flushMs: '750',
-    maxBufferedBytes: '4096',
-  }
-  const expected = {
-    sampleRate: 0.25,
-    retentionHours: 48,
-    rollBytes: 2048,
-    rollSeconds: 90,
-    flushMs: 750,
-    maxBufferedBytes: 4096,
-  }
-  const suffixes = {
-    sampleRate: 'SAMPLE_RATE',
-    retentionHours: 'RETENTION_HOURS',
-    rollBytes: 'ROLL_BYTES',
-    rollSeconds: 'ROLL_SECONDS',
-    flushMs: 'FLUSH_MS',
-    maxBufferedBytes: 'MAX_BUFFERED_BYTES',
-  }
-  const env = (prefix: string) =>
-    Object.fromEntries(Object.entries(suffixes).map(([k, s]) => [`${prefix}${s}`, values[k as keyof typeof values]]))
+  // Setting, variable suffix, and a distinct value that is no default, so a value read into the
+  // wrong setting shows.
+  const cases: Array<[string, string, number]> = [
+    ['sampleRate', 'SAMPLE_RATE', 0.25],
+    ['retentionHours', 'RETENTION_HOURS', 48],
+    ['rollBytes', 'ROLL_BYTES', 2048],
+    ['rollSeconds', 'ROLL_SECONDS', 90],
+    ['flushMs', 'FLUSH_MS', 750],
+    ['maxBufferedBytes', 'MAX_BUFFERED_BYTES', 4096],
+  ]
+  const env = (prefix: string) => Object.fromEntries(cases.map(([, suffix, v]) => [`${prefix}${suffix}`, String(v)]))
+  const expected = Object.fromEntries(cases.map(([setting, , v]) => [setting, v]))
 
   it('reads the new names into inferenceLog, and LASTMILE_LOG_LEVEL stays the process logger', () => {
     const c = loadConfig({ ...env('LASTMILE_INFERENCE_LOG_'), LASTMILE_LOG_LEVEL: 'warn' })
