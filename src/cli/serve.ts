@@ -1,5 +1,6 @@
 /** `lastmile serve`: the HTTP server, with a copy-pastable way to try it, and graceful shutdown. */
 import type { Config } from '../config.js'
+import { JSON_TYPE, RECORDS_TYPE } from '../formats/media-types.js'
 import { createLogger } from '../logger.js'
 import { DEMO_ASSAY, DEMO_PIPELINE, DEMO_ROW } from '../registry/demo.js'
 import { startServer } from '../server/serve.js'
@@ -20,10 +21,10 @@ export async function runServe(config: Config): Promise<number> {
     lines.push(
       '',
       'Try it:',
-      `  curl -s ${server.url}/v2/models/${DEMO_PIPELINE}/infer -H 'content-type: application/json' \\`,
+      `  curl -s ${server.url}/v2/models/${DEMO_PIPELINE}/infer -H 'content-type: ${JSON_TYPE}' \\`,
       `    -d '{"inputs":[{"name":"x","shape":[1,4],"datatype":"FP32","data":${row}}]}'`,
       `  curl -s ${server.url}/v1/workspaces/default/pipelines/${DEMO_PIPELINE}/infer \\`,
-      `    -H 'content-type: application/json; format=pandas-records' -d '[{"x":${row}}]'`,
+      `    -H 'content-type: ${RECORDS_TYPE}' -d '[{"x":${row}}]'`,
       `  curl -s ${server.url}/metrics`,
     )
     const assay = (await server.deps.assays.list('default')).find((a) => a.name === DEMO_ASSAY)
