@@ -7,6 +7,7 @@ import type { Context, Hono } from 'hono'
 import { z } from 'zod'
 import type { AssayResult } from '../../assays/assay.js'
 import { binsChart, scoresChart } from '../../assays/charts.js'
+import { storedDefinition } from '../../assays/definition.js'
 import type { ScheduleState } from '../../assays/scheduler.js'
 import { parseTime } from '../../assays/time.js'
 import { errorMessage, NotFoundError } from '../../errors.js'
@@ -42,7 +43,7 @@ const time = z
 
 /** An assay as the API shows it, with where the scheduler stands (once it has looked at it). */
 const assayJson = (a: AssayRecord, schedule?: ScheduleState): Assay => ({
-  ...(a.config as Omit<Assay, 'id' | 'workspace' | 'baseline_values' | 'created_at'>),
+  ...storedDefinition(a),
   id: a.id,
   workspace: a.workspace,
   pipeline: a.pipeline,
@@ -261,7 +262,7 @@ export function observeRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): 
     async (c, { params, query }) => {
       const a = await assays.get(param(c, 'ws'), params.id)
       const results = await assays.results(a.workspace, a.id)
-      const cfg = a.config as { iopath: string; warning_threshold?: number; alert_threshold?: number }
+      const cfg = storedDefinition(a)
       const title = `${a.name}: ${a.pipeline} ${cfg.iopath}`
       let svg: string
       if (query.kind === 'bins') {
@@ -284,7 +285,7 @@ export function observeRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): 
             score: r.status === 'no_data' ? Number.NaN : r.score,
             status: r.status,
           })),
-          { warning: cfg.warning_threshold, alert: cfg.alert_threshold ?? 0.25 },
+          { warning: cfg.warning_threshold, alert: cfg.alert_threshold },
         )
       }
       c.header('Content-Type', 'image/svg+xml')
