@@ -12,5 +12,12 @@ if (!existsSync(fileURLToPath(entry))) {
   console.error('lastmile is not built yet: run `npm run build` (`npm start` builds it for you).')
   process.exit(1)
 }
-const { main } = await import(entry.href)
-process.exitCode = await main(process.argv.slice(2))
+const { main, opensEngine } = await import(entry.href)
+const args = process.argv.slice(2)
+// Dawn writes two harmless limit notices to fd 2 from native code whenever it looks for an
+// adapter; only a filter on this process's stderr can drop them (src/gpu/dawn-notices.ts). It is
+// set up here, before the command starts any work, for the commands that may open the GPU.
+const { filterDawnNotices } = await import(new URL('../dist/src/gpu/dawn-notices.js', import.meta.url).href)
+const flush = opensEngine(args) ? filterDawnNotices() : undefined
+process.exitCode = await main(args)
+await flush?.()

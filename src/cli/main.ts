@@ -114,6 +114,19 @@ function overridesFrom(v: Values): ConfigOverrides {
   }
 }
 
+/**
+ * Whether `argv` runs a command that loads models in this process and so may open the GPU:
+ * bin/lastmile.js then filters Dawn's limit notices out of stderr (src/gpu/dawn-notices.ts).
+ */
+export function opensEngine(argv: string[]): boolean {
+  try {
+    const command = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true }).positionals[0]
+    return command === 'demo' || command === 'info' || command === 'serve' || command === 'score'
+  } catch {
+    return false // main() reports the mistake
+  }
+}
+
 /** Run the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: string[], env: Record<string, string | undefined> = process.env): Promise<number> {
   try {
