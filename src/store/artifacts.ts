@@ -15,10 +15,12 @@ const HEX64 = /^[0-9a-f]{64}$/
 /** The folder, under `artifacts/`, where writes wait for their rename. */
 export const ARTIFACT_TMP = 'tmp'
 
+/** The sha256 of `bytes`, lower-case hex: an artifact's name. */
 export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex')
 }
 
+/** The artifact folder: model bytes by sha256, written durably, checked on read. */
 export class ArtifactStore {
   private constructor(readonly dir: string) {}
 

@@ -37,6 +37,7 @@ const statements = (db: Database.Database) => ({
   delete: db.prepare('DELETE FROM api_keys WHERE id = ?'),
 })
 
+/** ApiKeyStore on SQLite, over the connection `SqliteStore` opened and migrated. */
 export class SqliteApiKeys implements ApiKeyStore {
   /** Prepared once, after the migrations (`find` runs on every authenticated request). */
   private readonly sql: ReturnType<typeof statements>

@@ -77,6 +77,7 @@ const statements = (db: Database.Database) => ({
   ),
 })
 
+/** AssayStore on SQLite, over the connection `SqliteStore` opened and migrated. */
 export class SqliteAssays implements AssayStore {
   /** Prepared once, after the migrations. */
   private readonly sql: ReturnType<typeof statements>

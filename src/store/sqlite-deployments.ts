@@ -38,6 +38,7 @@ const statements = (db: Database.Database) => ({
   ofWorkspace: db.prepare('SELECT * FROM deployments WHERE workspace = ? ORDER BY pipeline'),
 })
 
+/** DeploymentStore on SQLite, over the connection `SqliteStore` opened and migrated. */
 export class SqliteDeployments implements DeploymentStore {
   /** Prepared once, after the migrations. */
   private readonly sql: ReturnType<typeof statements>

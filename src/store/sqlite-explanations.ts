@@ -61,6 +61,7 @@ const statements = (db: Database.Database) => ({
   ),
 })
 
+/** ExplanationStore on SQLite, over the connection `SqliteStore` opened and migrated. */
 export class SqliteExplanations implements ExplanationStore {
   /** Prepared once, after the migrations. */
   private readonly sql: ReturnType<typeof statements>

@@ -85,6 +85,7 @@ const statements = (db: Database.Database) => ({
   delete: db.prepare('DELETE FROM jobs WHERE id = ?'),
 })
 
+/** JobStore on SQLite, over the connection `SqliteStore` opened and migrated. */
 export class SqliteJobs implements JobStore {
   /** Prepared once, after the migrations (list and update build theirs from the filter or patch). */
   private readonly sql: ReturnType<typeof statements>

@@ -46,6 +46,7 @@ const statements = (db: Database.Database) => ({
   usesSha: db.prepare('SELECT 1 FROM models WHERE sha256 = ? LIMIT 1'),
 })
 
+/** ModelStore on SQLite, over the connection `SqliteStore` opened and migrated. */
 export class SqliteModels implements ModelStore {
   /** Prepared once, after the migrations. */
   private readonly sql: ReturnType<typeof statements>

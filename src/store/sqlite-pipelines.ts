@@ -39,6 +39,7 @@ const statements = (db: Database.Database) => ({
   delete: db.prepare('DELETE FROM pipelines WHERE workspace = ? AND name = ?'),
 })
 
+/** PipelineStore on SQLite, over the connection `SqliteStore` opened and migrated. */
 export class SqlitePipelines implements PipelineStore {
   /** Prepared once, after the migrations. */
   private readonly sql: ReturnType<typeof statements>

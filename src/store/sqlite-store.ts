@@ -19,6 +19,7 @@ import { SqlitePipelines } from './sqlite-pipelines.js'
 import { SqliteWorkspaces } from './sqlite-workspaces.js'
 import type { Store } from './types.js'
 
+/** The metadata store on SQLite: one connection, one store per aggregate, closed together. */
 export class SqliteStore implements Store {
   readonly workspaces: SqliteWorkspaces
   readonly models: SqliteModels

@@ -20,6 +20,7 @@ const statements = (db: Database.Database) => ({
   delete: db.prepare('DELETE FROM workspaces WHERE name = ?'),
 })
 
+/** WorkspaceStore on SQLite, over the connection `SqliteStore` opened and migrated. */
 export class SqliteWorkspaces implements WorkspaceStore {
   /** Prepared once, after the migrations. */
   private readonly sql: ReturnType<typeof statements>

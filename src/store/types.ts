@@ -20,11 +20,13 @@ import type {
 /** One input or output of a model version. */
 type TensorMeta = z.infer<typeof tensorMetaSchema>
 
+/** A workspace: the namespace of models, pipelines, deployments, keys, assays and jobs. */
 export interface WorkspaceRecord {
   name: string
   createdAt: string
 }
 
+/** A model version: its bytes' sha256 (the artifact) and the tensors it takes and gives. */
 export interface ModelRecord {
   workspace: string
   name: string
@@ -36,6 +38,7 @@ export interface ModelRecord {
   createdAt: string
 }
 
+/** A pipeline version: its steps, with model references pinned to versions. */
 export interface PipelineRecord {
   workspace: string
   name: string
@@ -45,6 +48,7 @@ export interface PipelineRecord {
   createdAt: string
 }
 
+/** A deployed pipeline version and the settings it was deployed with. */
 export interface DeploymentRecord {
   workspace: string
   pipeline: string
@@ -55,8 +59,10 @@ export interface DeploymentRecord {
   deployedAt: string
 }
 
+/** What an API key may do in its workspace. */
 export type Role = (typeof ROLES)[number]
 
+/** An API key: its owner, role and the sha256 of the key (never the key). */
 export interface ApiKeyRecord {
   id: string
   workspace: string
@@ -67,6 +73,7 @@ export interface ApiKeyRecord {
   createdAt: string
 }
 
+/** A drift assay: its definition and the baseline's values. */
 export interface AssayRecord {
   id: number
   workspace: string
@@ -80,6 +87,7 @@ export interface AssayRecord {
   createdAt: string
 }
 
+/** One scored window of an assay. */
 export interface AssayResultRecord {
   assayId: number
   windowStart: number
@@ -90,6 +98,7 @@ export interface AssayResultRecord {
   createdAt: string
 }
 
+/** A batch job's state. */
 export type JobStatus = (typeof JOB_STATUSES)[number]
 
 /** A row a job could not score. */
@@ -98,6 +107,7 @@ export type JobRowError = z.infer<typeof jobRowErrorSchema>
 /** The options a batch job was created with. */
 export type JobOptions = z.infer<typeof jobOptionsSchema>
 
+/** A batch scoring job: its input, options, progress (committed chunks) and outcome. */
 export interface JobRecord {
   id: string
   workspace: string
