@@ -1,8 +1,8 @@
 /**
- * The schema's history is append-only: the released versions are held here as they shipped (the
- * first four as lastmile 0.1 wrote them before jobs had attempts), a data folder written by the
- * previous release opens unchanged with every record readable, and a migrated database has exactly
- * the schema of a new one.
+ * The schema's history is append-only: the versions already in use are held here as they shipped,
+ * a data folder at the previous version (4: before jobs and explanations had attempts) opens with
+ * every record readable, and a database migrated from any earlier version has exactly the schema
+ * of a new one.
  */
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
