@@ -156,6 +156,10 @@ export function filterDawnNotices(): (() => Promise<void>) | undefined {
     closeSync(2)
     openSync(fifo, 'w')
     closeSync(probe)
+    // Should the filter ever die before the command (killed on its own, the OOM killer), writes to
+    // stderr fail with EPIPE: lose those lines rather than let the unhandled stream error end the
+    // server. (Native writes are safe already: Node ignores SIGPIPE.)
+    process.stderr.on('error', () => {})
     return () => flush(filter, flushMarker(token))
   } catch {
     return undefined
