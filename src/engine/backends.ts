@@ -93,6 +93,22 @@ export async function loadWasmSession(bytes: Uint8Array, opts: SessionOptions): 
 }
 
 /**
+ * The dtypes onnxruntime-web can hand back as a GPU buffer (its `isGpuBufferSupportedType`, 1.30).
+ * Asked to leave an output of another dtype (int8, int16, uint16, uint64, float64) on the GPU, it
+ * loads the model and then fails every `run()` with "Unsupported data type"; such outputs are
+ * asked for on the CPU instead, where it answers them.
+ */
+const GPU_BUFFER_DTYPES: ReadonlySet<string> = new Set([
+  'float32',
+  'float16',
+  'int32',
+  'int64',
+  'uint32',
+  'uint8',
+  'bool',
+])
+
+/**
  * Load `bytes` on onnxruntime-web's WebGPU EP, running on `device` (the runtime's shared device:
  * onnxruntime-web 1.30 ignores `env.webgpu.device`, so it is passed per session).
  */
@@ -103,17 +119,28 @@ export async function loadWebGpuSession(
   opts: SessionOptions,
 ): Promise<OrtBackedSession> {
   const ort = await importWeb(opts.logLevel)
-  try {
+  // Outputs stay on the GPU: `run()` downloads them, the fused path feeds them to our kernels.
+  const create = (preferredOutputLocation: 'gpu-buffer' | Record<string, 'gpu-buffer' | 'cpu'>) =>
     // Session creation is queued too: the web build refuses two WebGPU sessions being created at once.
-    const session = await webRunQueue.run(() =>
+    webRunQueue.run(() =>
       ort.InferenceSession.create(bytes, {
         executionProviders: [{ name: 'webgpu', device }],
-        // Outputs stay on the GPU: `run()` downloads them, the fused path feeds them to our kernels.
-        preferredOutputLocation: 'gpu-buffer',
+        preferredOutputLocation,
         graphOptimizationLevel: 'all',
         logSeverityLevel: ORT_SEVERITY[opts.logLevel],
       }),
     )
+  try {
+    let session = await create('gpu-buffer')
+    // Output names and dtypes are known only once loaded: a model with an output the GPU cannot
+    // hand back is loaded again with that output on the CPU (rare dtypes: one more load for those).
+    const kept = (m: (typeof session.outputMetadata)[number]) => !m.isTensor || GPU_BUFFER_DTYPES.has(m.type)
+    const outputs = session.outputMetadata
+    if (!outputs.every(kept)) {
+      const first = session
+      await webRunQueue.run(() => first.release())
+      session = await create(Object.fromEntries(outputs.map((m) => [m.name, kept(m) ? 'gpu-buffer' : 'cpu'] as const)))
+    }
     return new OrtBackedSession('webgpu', ort, session, webRunQueue, generation)
   } catch (e) {
     throw loadError(e, 'webgpu')

@@ -59,14 +59,17 @@ export function specsFrom(kind: 'input' | 'output', metadata: readonly ValueMeta
 /** Typed error for a failure while creating a session from model bytes. */
 export function loadError(e: unknown, backend: string): LastmileError {
   if (e instanceof LastmileError) return e
-  const msg = cleanOrtMessage(errorMessage(e))
+  let msg = cleanOrtMessage(errorMessage(e))
+  // The web build with the WebGPU EP says so from a graph pass, not as a missing kernel.
+  const unplaced = /Provider type for (\w+) node with name '([^']*)' is not set/.exec(msg)
+  if (unplaced) msg = `no kernel for ${unplaced[1]} node '${unplaced[2]}', on the GPU or its CPU fallback`
   const op =
-    /No Op registered for (\w+)|Could not find an implementation for (\w+)|not supported op(?:erator)?[: ]+(\w+)/i.exec(
+    /No Op registered for (\w+)|Could not find an implementation for (\w+)|not supported op(?:erator)?[: ]+(\w+)|no kernel for (\w+) node/i.exec(
       msg,
     )
   if (op) {
-    const name = op[1] ?? op[2] ?? op[3]
-    return new UnsupportedModelError(`the ${backend} backend cannot run operator ${name}: ${msg}`, {
+    const name = op[1] ?? op[2] ?? op[3] ?? op[4]
+    return new UnsupportedModelError(`the ${backend} backend cannot run operator ${name}: ${msg}${webHint(backend)}`, {
       cause: e,
       details: { operator: name, backend },
     })
@@ -78,6 +81,15 @@ export function loadError(e: unknown, backend: string): LastmileError {
     cause: e,
     details: { backend },
   })
+}
+
+/**
+ * What to do when onnxruntime-web lacks a kernel: its build leaves out the ai.onnx.ml operators and
+ * some operators' float64, int16 and uint16 kernels (Cast, Add, …), which native onnxruntime has.
+ */
+function webHint(backend: string): string {
+  if (backend !== 'wasm' && backend !== 'webgpu') return ''
+  return `. onnxruntime-web lacks kernels that native onnxruntime has (the ai.onnx.ml operators; float64, int16 and uint16 for operators such as Cast and Add): deploy with "engine": "cpu" to run this model`
 }
 
 /** Typed error for a failure inside `run()` (inputs were validated before). */
