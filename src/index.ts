@@ -38,11 +38,13 @@ export {
   type ModelSummary,
   type ModelUpload,
   type ModelVersion,
+  type OipAnswer,
   type Pipeline,
   type PipelinePut,
   type PipelineSummary,
   type PipelineVersion,
   type TensorMeta,
+  type TensorValues,
   type Workspace,
   type WorkspaceDetail,
 } from './client/client.js'

@@ -91,7 +91,7 @@ describe('import rule checker', () => {
       'src/client/d.ts → src/formats/oip.ts',
     ])
     expect(problems[0]).toContain('types only')
-    expect(problems[1]).toContain('imports only wire/, formats/media-types.ts')
+    expect(problems[1]).toContain('imports only wire/, formats/media-types.ts, exact-json.ts')
   })
 
   it('names a cycle between modules of one tier, with the edge of each hop', () => {

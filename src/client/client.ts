@@ -30,6 +30,7 @@ export interface ClientOptions {
 }
 
 // The bodies' types come from the wire schemas the server documents its routes with (/openapi.json).
+import { parseExactJson } from '../exact-json.js'
 import { ARROW_TYPES, BYTES_TYPE, JSON_TYPE, RECORDS_TYPE } from '../formats/media-types.js'
 import type { ExplainReport } from '../wire/explain.js'
 import type { Job } from '../wire/jobs.js'
@@ -75,6 +76,18 @@ export interface DeployOptions {
   engine?: 'auto' | 'webgpu' | 'cpu' | 'wasm'
   batching?: Record<string, unknown>
   replicas?: number
+}
+
+/** Tensor elements as the client reads them: INT64/UINT64 values past 2^53 as bigints (exact), NaN and ±Infinity as numbers. */
+export type TensorValues = Array<number | bigint | string | boolean | TensorValues>
+
+/**
+ * An Open Inference Protocol answer as {@link LastmileClient.inferOip} reads it: outputs' `data`
+ * exact ({@link TensorValues}), where JSON.parse would round 64-bit integers and refuse the `NaN`
+ * and `Infinity` literals the server writes as Triton's does.
+ */
+export type OipAnswer = Omit<InferResponse, 'outputs'> & {
+  outputs: Array<Omit<InferResponse['outputs'][number], 'data'> & { data?: TensorValues }>
 }
 
 /** A file format a batch job reads and writes. */
@@ -137,15 +150,21 @@ export class LastmileClient {
     return res
   }
 
+  /**
+   * Send a request and read its answer. `exact`: JSON that carries tensors is read with the exact
+   * parser (64-bit integers past 2^53 as bigints, NaN and ±Infinity literals); the other routes'
+   * JSON with JSON.parse, whose numbers are always plain.
+   */
   private async call<T>(
     method: string,
     path: string,
     body?: { json: unknown } | { bytes: Uint8Array | ReadableStream<Uint8Array>; type: string },
+    exact = false,
   ): Promise<T> {
     const res = await this.request(method, path, body)
     const type = res.headers.get('content-type') ?? ''
     if (res.status === 204) return undefined as T
-    if (type.includes('json')) return (await res.json()) as T
+    if (type.includes('json')) return (exact ? parseExactJson(await res.text()) : await res.json()) as T
     if (type.startsWith('text/')) return (await res.text()) as T
     return new Uint8Array(await res.arrayBuffer()) as T
   }
@@ -213,12 +232,17 @@ export class LastmileClient {
   }
 
   // Inference
-  // Flat answers (`in.x`, `out.y`, `metadata.model` keys or columns) with every field: `dataset.flatten`.
+  /**
+   * pandas-records in, flat answers out (`in.x`, `out.y`, `metadata.model` keys: `dataset.flatten`),
+   * read exactly: INT64/UINT64 values past 2^53 come back as bigints.
+   */
   inferRecords(ws: string, name: string, records: Record<string, unknown>[]) {
-    return this.call<Array<Record<string, unknown>>>('POST', `${inferPath(ws, name)}?dataset.flatten=true`, {
-      bytes: new TextEncoder().encode(JSON.stringify(records)),
-      type: RECORDS_TYPE,
-    })
+    return this.call<Array<Record<string, unknown>>>(
+      'POST',
+      `${inferPath(ws, name)}?dataset.flatten=true`,
+      { bytes: new TextEncoder().encode(JSON.stringify(records)), type: RECORDS_TYPE },
+      true,
+    )
   }
   inferArrow(ws: string, name: string, ipc: Uint8Array, format: 'stream' | 'file' = 'stream') {
     return this.call<Uint8Array>('POST', `${inferPath(ws, name)}?dataset.flatten=true`, {
@@ -226,7 +250,10 @@ export class LastmileClient {
       type: ARROW_TYPES[format],
     })
   }
-  /** An Open Inference Protocol v2 request to pipeline `model` of workspace default. */
+  /**
+   * An Open Inference Protocol v2 request to pipeline `model` of workspace default; the answer is
+   * read exactly ({@link OipAnswer}: NaN and ±Infinity outputs, 64-bit integers past 2^53).
+   */
   inferOip(
     model: string,
     request: { id?: string; inputs: unknown[]; outputs?: unknown[]; parameters?: unknown },
@@ -234,7 +261,7 @@ export class LastmileClient {
   ) {
     const path =
       version === undefined ? `/v2/models/${enc(model)}/infer` : `/v2/models/${enc(model)}/versions/${version}/infer`
-    return this.call<InferResponse>('POST', path, { json: request })
+    return this.call<OipAnswer>('POST', path, { json: request }, true)
   }
 
   // Batch jobs

@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest'
 import type { AnyTensor } from '../../src/engine/tensor.js'
 import { InvalidRequestError } from '../../src/errors.js'
-import { MAX_JSON_DEPTH, parseWireJson } from '../../src/formats/json-parse.js'
+import { MAX_JSON_DEPTH } from '../../src/exact-json.js'
+import { parseWireJson } from '../../src/formats/json-parse.js'
 import { tensorDataJson } from '../../src/formats/json-write.js'
 
 const bytes = (text: string) => new TextEncoder().encode(text)

@@ -26,8 +26,18 @@ export interface Tier {
 export const TIERS: readonly Tier[] = [
   {
     name: 'base',
-    modules: ['errors.ts', 'logger.ts', 'durable.ts', 'random.ts', 'svg.ts', 'version.ts', 'config.ts', 'workers'],
-    why: 'the typed errors, the process logger, fsync helpers, the seeded generator, the one config object, worker start-up',
+    modules: [
+      'errors.ts',
+      'logger.ts',
+      'durable.ts',
+      'random.ts',
+      'svg.ts',
+      'version.ts',
+      'config.ts',
+      'exact-json.ts',
+      'workers',
+    ],
+    why: 'the typed errors, the process logger, fsync helpers, the seeded generator, the one config object, the exact JSON parser (server and client), worker start-up',
   },
   {
     name: 'outside',
@@ -58,9 +68,9 @@ export const TIERS: readonly Tier[] = [
  */
 export const ONLY: Readonly<Record<string, { imports: readonly string[]; values: readonly string[]; why: string }>> = {
   client: {
-    imports: ['wire/', 'formats/media-types.ts'],
-    values: ['formats/media-types.ts'],
-    why: 'the client speaks the wire schemas and media types and nothing else, so it runs without the server',
+    imports: ['wire/', 'formats/media-types.ts', 'exact-json.ts'],
+    values: ['formats/media-types.ts', 'exact-json.ts'],
+    why: "the client speaks the wire schemas, the media types and the wire's JSON numbers (exact-json.ts, which imports nothing) and nothing else, so it runs without the server",
   },
 }
 
