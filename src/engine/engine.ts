@@ -9,7 +9,7 @@
  * const out = await session.run({ x: tensor('float32', [1, 16], values) })
  */
 import type { BackendChoice, Config } from '../config.js'
-import { BackendUnavailableError, errorMessage, InvalidModelError } from '../errors.js'
+import { BackendUnavailableError, errorMessage, InvalidModelError, UnsupportedModelError } from '../errors.js'
 import { acquireGpu, type GpuRuntime, type GpuStatus, releaseGpu } from '../gpu/index.js'
 import { type Logger, silentLogger } from '../logger.js'
 import { checkModel } from '../onnx/model-check.js'
@@ -90,8 +90,22 @@ export class Engine {
       throw new InvalidModelError('the model is empty: expected the bytes of an ONNX file')
     }
     checkModel(bytes)
-    const backend = await this.resolveBackend(opts.backend)
-    const session = new TrackedSession(await this.loadOn(backend, bytes), this.sessions)
+    const choice = opts.backend ?? this.config.backend
+    const backend = await this.resolveBackend(choice)
+    let inner: ModelSession
+    let note: string | undefined
+    try {
+      inner = await this.loadOn(backend, bytes)
+    } catch (e) {
+      // `auto` promised a backend that runs the model: one onnxruntime-web lacks a kernel for
+      // (ai.onnx.ml, some float64/int16/uint16 operators) runs on the native CPU backend instead.
+      if (!(choice === 'auto' && backend === 'webgpu' && e instanceof UnsupportedModelError)) throw e
+      inner = await this.loadOn('cpu', bytes)
+      const op = e.details?.operator
+      note = `auto chose webgpu, which cannot run ${typeof op === 'string' ? `operator ${op} of ` : ''}this model: it runs on cpu`
+      this.log.warn('the webgpu backend cannot load a model; auto runs it on cpu', { error: e.message })
+    }
+    const session = new TrackedSession(inner, this.sessions, note)
     this.sessions.add(session)
     return session
   }
@@ -144,6 +158,7 @@ class TrackedSession implements ModelSession {
   constructor(
     private readonly inner: ModelSession,
     private readonly owner: Set<ModelSession>,
+    readonly backendNote?: string,
   ) {}
   get backend() {
     return this.inner.backend

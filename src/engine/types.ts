@@ -47,6 +47,8 @@ export function isDeviceTensor(t: AnyTensor | DeviceTensor): t is DeviceTensor {
 export interface ModelSession {
   /** The backend the session was loaded on. */
   readonly backend: BackendName
+  /** Why `backend` is not the one `auto` chose (a model the webgpu backend cannot load runs on cpu). */
+  readonly backendNote?: string | undefined
   readonly inputs: readonly TensorSpec[]
   readonly outputs: readonly TensorSpec[]
   /**

@@ -118,7 +118,13 @@ export class PipelineRunner {
   /** Per model stage: its routing and, per model, where it runs right now (GPU or CPU path). */
   describe(): Array<{
     routing: string
-    models: Array<{ model: string; backend: BackendName; active_backend: BackendName; path: 'gpu' | 'cpu' }>
+    models: Array<{
+      model: string
+      backend: BackendName
+      active_backend: BackendName
+      path: 'gpu' | 'cpu'
+      backend_note?: string
+    }>
   }> {
     return this.stages.flatMap((s) =>
       s.kind === 'models'
@@ -130,6 +136,7 @@ export class PipelineRunner {
                 backend: f.session.backend,
                 active_backend: f.session.activeBackend(),
                 path: f.path(),
+                ...(f.session.backendNote ? { backend_note: f.session.backendNote } : {}),
               })),
             },
           ]

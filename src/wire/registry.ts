@@ -95,7 +95,18 @@ export const deploymentStatusSchema = z
       z.object({
         routing: z.string(),
         models: z.array(
-          z.object({ model: z.string(), backend, active_backend: backend, path: z.enum(['gpu', 'cpu']) }),
+          z.object({
+            model: z.string(),
+            backend,
+            active_backend: backend,
+            path: z.enum(['gpu', 'cpu']),
+            backend_note: z
+              .string()
+              .optional()
+              .describe(
+                'Why the model runs on another backend than `auto` chose (webgpu cannot run one of its operators).',
+              ),
+          }),
         ),
       }),
     ),
