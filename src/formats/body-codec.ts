@@ -91,7 +91,6 @@ export interface Encoded {
 /** Encode an answer; `bytes` makes JSON answers bytes (a worker hands bytes back without a copy). */
 export function encodeBody(task: EncodeTask, bytes = false): Encoded {
   const text = (json: string): Encoded => ({ body: bytes ? encoder.encode(json) : json, type: JSON_TYPE })
-  const json = (value: unknown): Encoded => text(JSON.stringify(value))
   switch (task.kind) {
     case 'oip': {
       const response = encodeOipResponse(task.model, task.request, task.outputs, task.rows)
@@ -104,7 +103,7 @@ export function encodeBody(task: EncodeTask, bytes = false): Encoded {
       }
     }
     case 'records':
-      return json(encodeRecords(task.feeds, task.outputs, task.meta))
+      return text(encodeRecords(task.feeds, task.outputs, task.meta))
     case 'arrow':
       return {
         body: encodeArrow(task.feeds, task.outputs, task.meta),

@@ -64,6 +64,32 @@ export function tensorDataJson(t: AnyTensor, opts: JsonNumbers): string {
   }
 }
 
+/** Values `start..end` of a tensor's flat data as a rank-1 tensor (a view: no copy of numbers). */
+function span(t: AnyTensor, start: number, end: number): AnyTensor {
+  const data = t.dtype === 'string' ? t.data.slice(start, end) : t.data.subarray(start, end)
+  return { dtype: t.dtype, dims: [end - start], data } as AnyTensor
+}
+
+/**
+ * Row `r` of a batch-major tensor as JSON, written as {@link tensorDataJson} writes data: nested
+ * arrays of the row's dims, or one value for a rank-1 tensor (the pandas-records cell of a row).
+ */
+export function tensorRowJson(t: AnyTensor, r: number, opts: JsonNumbers): string {
+  const dims = t.dims.slice(1)
+  const width = dims.reduce((a, b) => a * b, 1)
+  if (dims.length === 0) return tensorDataJson(span(t, r, r + 1), opts).slice(1, -1)
+  // Innermost runs through the writer, outer dims as brackets; recursion depth is the rank.
+  const nested = (at: number, level: number, size: number): string => {
+    const n = dims[level] as number
+    if (level === dims.length - 1) return tensorDataJson(span(t, at, at + n), opts)
+    const inner = size / n
+    const parts = new Array<string>(n)
+    for (let i = 0; i < n; i++) parts[i] = nested(at + i * inner, level + 1, inner)
+    return `[${parts.join(',')}]`
+  }
+  return nested(r * width, 0, width)
+}
+
 /** `object` (non-empty) as JSON with `"key": <raw JSON text>` added last, without parsing the text. */
 export function withRawMember(object: Record<string, unknown>, key: string, raw: string): string {
   return `${JSON.stringify(object).slice(0, -1)},${JSON.stringify(key)}:${raw}}`

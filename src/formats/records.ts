@@ -8,8 +8,9 @@ import type { AnyTensor, ColumnSpec } from '../engine/tensor.js'
 import type { Columns } from '../engine/types.js'
 import { InvalidInputError, InvalidRequestError } from '../errors.js'
 import { columnName, type Dataset, type DatasetField } from './dataset.js'
+import { type JsonNumbers, tensorRowJson } from './json-write.js'
 import { type DecodeLimits, TensorBudget, UNLIMITED } from './limits.js'
-import { columnFromJson, jsonRow, jsonValues } from './values.js'
+import { columnFromJson } from './values.js'
 
 /** Row shape of an input: its fixed dims after the batch dim, or what the first row shows. */
 function rowDims(spec: ColumnSpec, first: unknown): number[] {
@@ -152,55 +153,53 @@ function modelName(ref: string): string {
 const batchRows = (feeds: Columns) => (Object.values(feeds)[0]?.dims[0] as number) ?? 0
 
 /**
- * One answer record per row: fields nested (`{"in": {"x": [..]}}`), or flattened into
- * `in<separator>x` keys when the dataset has a separator.
+ * The answer as JSON text: one record per row, fields nested (`{"in": {"x": [..]}}`), or flattened
+ * into `in<separator>x` keys when the dataset has a separator. Tensors are written as OIP data is
+ * (json-write.ts): INT64/UINT64 exact, float16 as its value; NaN and ±Infinity as null, which is
+ * how pandas' `to_json` writes them.
  */
-export function encodeRecords(
-  feeds: Columns,
-  outputs: Record<string, AnyTensor>,
-  meta: RowMeta,
-): Record<string, unknown>[] {
+export function encodeRecords(feeds: Columns, outputs: Record<string, AnyTensor>, meta: RowMeta): string {
   const rows = batchRows(feeds)
   const columns = answerColumns(feeds, outputs, meta)
   const cells = columns.map(cellOf)
   const flat = meta.dataset.separator !== undefined
-  // Where each column goes: a key of the record (flat, or a leaf field), or a key of a nested field.
-  const places = columns.map((c) =>
-    flat || c.key === undefined
-      ? { name: columnName(meta.dataset, c.field, c.key) }
-      : { name: c.field, key: c.key, first: c === columns.find((o) => o.field === c.field) },
-  )
-  const records: Record<string, unknown>[] = []
+  // The text before each column's value (the same in every row): its key, after closing the
+  // previous nested field, or opening its own nested field (`"in":{"x":`).
+  const heads: string[] = []
+  let group: string | undefined
+  columns.forEach((c, i) => {
+    const into = flat || c.key === undefined ? undefined : c.field
+    const key = JSON.stringify(into === undefined ? columnName(meta.dataset, c.field, c.key) : c.key)
+    if (into !== undefined && into === group) heads.push(`,${key}:`)
+    else {
+      const before = `${group !== undefined ? '}' : ''}${i > 0 ? ',' : ''}`
+      heads.push(into === undefined ? `${before}${key}:` : `${before}${JSON.stringify(into)}:{${key}:`)
+    }
+    group = into
+  })
+  const tail = group !== undefined ? '}}' : '}'
+  const records = new Array<string>(rows)
   for (let r = 0; r < rows; r++) {
-    const rec: Record<string, unknown> = {}
-    let inner: Record<string, unknown> = {}
-    places.forEach((p, i) => {
-      const value = (cells[i] as Cell)(r)
-      if (p.key === undefined) rec[p.name] = value
-      else {
-        if (p.first) {
-          inner = {}
-          rec[p.name] = inner
-        }
-        inner[p.key] = value
-      }
-    })
-    records.push(rec)
+    let text = '{'
+    for (let i = 0; i < cells.length; i++) text += (heads[i] as string) + (cells[i] as Cell)(r)
+    records[r] = text + tail
   }
-  return records
+  return `[${records.join(',')}]`
 }
 
-type Cell = (r: number) => unknown
+/** A column's value in row `r`, as JSON text. */
+type Cell = (r: number) => string
+
+/** How records answers write NaN and ±Infinity: null, as pandas does. */
+const RECORDS_NUMBERS: JsonNumbers = { nonFiniteAsNull: true }
 
 function cellOf(c: AnswerColumn): Cell {
   switch (c.kind) {
-    case 'tensor': {
-      const values = jsonValues(c.tensor)
-      return (r) => jsonRow(c.tensor, values, r)
-    }
+    case 'tensor':
+      return (r) => tensorRowJson(c.tensor, r, RECORDS_NUMBERS)
     case 'flags':
-      return (r) => new Array(c.counts[r] ?? 0).fill(true)
+      return (r) => JSON.stringify(new Array(c.counts[r] ?? 0).fill(true))
     default:
-      return (r) => c.values[r]
+      return (r) => JSON.stringify(c.values[r]) ?? 'null'
   }
 }

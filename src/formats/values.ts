@@ -12,7 +12,7 @@ import {
   zeros,
 } from '../engine/tensor.js'
 import { InvalidInputError } from '../errors.js'
-import { halvesToNumbers, numberToHalf } from './half.js'
+import { numberToHalf } from './half.js'
 import { MAX_RANK, preview, shapeElements, type TensorBudget } from './limits.js'
 
 /** Integer range each integer dtype takes from a JS number (64-bit ones: the exact integers). */
@@ -223,30 +223,4 @@ export function columnFromJson(
   return dtype === 'string'
     ? stringsFromJson(dims, data, what, budget)
     : tensorFromJson(dtype, dims, data, what, budget)
-}
-
-/** Plain JSON values of a tensor's data (int64 as numbers; NaN/±inf become null in JSON; float16 as its value). */
-export function jsonValues(t: AnyTensor): Array<number | boolean | string> {
-  if (t.dtype === 'string') return t.data
-  if (t.dtype === 'bool') return Array.from(t.data as Uint8Array, (v) => v !== 0)
-  if (t.dtype === 'int64' || t.dtype === 'uint64') return Array.from(t.data as BigInt64Array, Number)
-  if (t.dtype === 'float16') return Array.from(halvesToNumbers(t.data as Uint16Array))
-  return Array.from(t.data as ArrayLike<number>)
-}
-
-/** Row `r` of a batch-major tensor as nested JSON arrays (a scalar for rank-1 tensors). */
-export function jsonRow(t: AnyTensor, values: Array<number | boolean | string>, r: number): unknown {
-  const rowDims = t.dims.slice(1)
-  const width = rowDims.reduce((a, b) => a * b, 1)
-  const flat = values.slice(r * width, (r + 1) * width)
-  if (rowDims.length === 0) return flat[0]
-  return nest(flat, rowDims)
-}
-
-function nest(flat: unknown[], dims: readonly number[]): unknown[] {
-  if (dims.length <= 1) return flat
-  const inner = dims.slice(1).reduce((a, b) => a * b, 1)
-  return Array.from({ length: dims[0] as number }, (_, i) =>
-    nest(flat.slice(i * inner, (i + 1) * inner), dims.slice(1)),
-  )
 }
