@@ -14,6 +14,7 @@ import { DIR_MODE } from '../durable.js'
 import { ConflictError, errorMessage, NotFoundError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import type { DeploymentManager } from '../serving/deployment.js'
+import { namedPath } from '../store/names.js'
 import type { JobOptions, JobRecord, Role, Store } from '../store/types.js'
 import { planFeeds } from './features.js'
 import { type JobFormat, openReader, writeOutput } from './io/index.js'
@@ -57,8 +58,9 @@ export class JobService {
       : { bytes: this.deps.config.uploadLimitBytes, setting: 'LASTMILE_JOB_UPLOAD_LIMIT_BYTES' }
   }
 
+  /** A job's folder; `id` may be a client's, so it is checked to name a folder inside jobs/. */
   private dir(id: string): string {
-    return join(this.deps.dataDir, 'jobs', id)
+    return namedPath(join(this.deps.dataDir, 'jobs'), ['job', id])
   }
 
   /**

@@ -17,6 +17,7 @@ import { type AnyTensor, concatTyped } from '../engine/tensor.js'
 import type { Columns } from '../engine/types.js'
 import { errorMessage, InvalidConfigError } from '../errors.js'
 import type { Logger } from '../logger.js'
+import { namedPath } from '../store/names.js'
 import { decodeFrames, schemaKeys } from './frames.js'
 import { LEGACY_OPEN, readLegacyRows } from './legacy-jsonl.js'
 import { INLINE_LOG_WORK, type LogWork, tensorBytes } from './log-work.js'
@@ -129,7 +130,7 @@ export class InferenceLog implements InferenceSink {
     const key = `${ws}/${pipeline}`
     let p = this.pipelines.get(key)
     if (!p) {
-      const dir = join(this.root, ws, pipeline)
+      const dir = this.dir(ws, pipeline)
       p = {
         dir,
         openId: 0,
@@ -265,9 +266,14 @@ export class InferenceLog implements InferenceSink {
     }
   }
 
+  /** A pipeline's log folder: both names checked, so that none reaches another workspace's log. */
+  private dir(ws: string, pipeline: string): string {
+    return namedPath(this.root, ['workspace', ws], ['pipeline', pipeline])
+  }
+
   /** A pipeline's rolled segments overlapping `[start, end)` and its open segments' tables, oldest first. */
   private async files(ws: string, pipeline: string, start: number, end: number) {
-    const dir = join(this.root, ws, pipeline)
+    const dir = this.dir(ws, pipeline)
     const files = await readdir(dir).catch(() => [] as string[])
     const segments = files
       .flatMap((f) => {

@@ -20,19 +20,9 @@ import { PipelineRunner } from '../pipeline/runner.js'
 import { compileStages, mapModelRefs, modelRefs, parseSteps } from '../pipeline/steps.js'
 import type { DeploymentManager } from '../serving/deployment.js'
 import type { ArtifactStore } from '../store/artifacts.js'
+import { checkName } from '../store/names.js'
 import type { DeploymentRecord, ModelRecord, PipelineRecord, Store, WorkspaceRecord } from '../store/types.js'
 import { type DeployRequest, deployRequestSchema } from './schemas.js'
-
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/
-const WORKSPACE = /^[a-z0-9][a-z0-9_-]{0,62}$/
-
-function checkName(kind: string, name: string, pattern = NAME): void {
-  if (!pattern.test(name)) {
-    throw new InvalidRequestError(
-      `${kind} name '${name}' is not valid: use ${pattern === WORKSPACE ? 'lower-case letters, digits, - and _' : 'letters, digits, ., - and _'} (first a letter or digit)`,
-    )
-  }
-}
 
 export interface RegistryDeps {
   store: Store
@@ -61,7 +51,7 @@ export class Registry {
   // Workspaces
 
   async createWorkspace(name: string) {
-    checkName('workspace', name, WORKSPACE)
+    checkName('workspace', name)
     return this.store.workspaces.create(name)
   }
 

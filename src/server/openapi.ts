@@ -82,8 +82,13 @@ function tableErrors(s: RouteSpec): Record<number, string> {
     errors[401] = 'no valid API key'
     errors[403] = `the key's role or workspace does not allow this; or ${refused}`
   }
-  if (s.path.includes('{')) errors[404] = 'no such resource'
-  if (s.query || s.body) errors[400] = 'invalid parameters or body'
+  const invalid: string[] = []
+  if (s.path.includes('{')) {
+    errors[404] = 'no such resource'
+    invalid.push('a path parameter that is not a valid name') // checked before the guard (route-table.ts)
+  }
+  if (s.query || s.body) invalid.push('invalid parameters or body')
+  if (invalid.length > 0) errors[400] = invalid.join('; ')
   if (s.body) {
     errors[413] = 'body too large'
     errors[415] = 'unsupported Content-Type or Content-Encoding'

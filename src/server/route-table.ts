@@ -8,6 +8,7 @@ import type { Context, Hono } from 'hono'
 import type { z } from 'zod'
 import { InvalidRequestError, NotFoundError } from '../errors.js'
 import { authenticate, authorize, isServerAdmin } from '../registry/keys.js'
+import { checkName, type NameKind } from '../store/names.js'
 import type { ApiKeyRecord, Role } from '../store/types.js'
 import { bodyBytes, parseJson } from './body.js'
 import { checkBrowserRequest } from './cross-site.js'
@@ -96,6 +97,7 @@ export class RouteTable {
     P extends z.ZodObject = z.ZodObject<Record<never, never>>,
   >(app: Hono, spec: RouteSpec & { query?: Q; params?: P }, handler: RouteHandler<Q, P>): void {
     checkAnswers(spec)
+    const names = pathNames(spec.path)
     this.specs.push(spec)
     const path = spec.path.replace(/\{(\w+)\}/g, ':$1')
     const method = spec.method.toUpperCase()
@@ -103,6 +105,9 @@ export class RouteTable {
       if (spec.errorStyle) useErrorStyle(c, spec.errorStyle)
       const req = { method, path: c.req.path, header: (name: string) => c.req.header(name) }
       checkBrowserRequest(req, spec.method !== 'get', this.deps.browser)
+      // Hono has decoded the parameters (`%2F` is a `/`): a name the registry could never have
+      // created names nothing, and must not reach the guard's workspace check or a file path.
+      for (const [param, kind] of names) checkName(kind, c.req.param(param) as string)
       await this.guard(c, spec.access)
       const params = spec.params ? parseParams(c, spec.params) : {}
       const query = spec.query ? parseQuery(c, spec.query) : {}
@@ -130,6 +135,31 @@ export async function jsonBody<T extends z.ZodType>(c: Context, deps: ServerDeps
     )
   }
   return parsed.data
+}
+
+/** What a path parameter names, by the path segment before it: `/models/{name}` names a model. */
+const NAMED_BY: Readonly<Record<string, NameKind>> = {
+  workspaces: 'workspace',
+  models: 'model',
+  pipelines: 'pipeline',
+  assays: 'assay',
+  jobs: 'job',
+  explanations: 'explanation',
+  keys: 'key',
+  versions: 'version',
+}
+
+/** A path template's parameters and what each names; a parameter nothing here names is refused. */
+function pathNames(path: string): [param: string, kind: NameKind][] {
+  const segments = path.split('/')
+  return segments.flatMap((segment, i) => {
+    const param = /^\{(\w+)\}$/.exec(segment)?.[1]
+    if (param === undefined) return []
+    const before = segments[i - 1] ?? ''
+    if (!Object.hasOwn(NAMED_BY, before))
+      throw new Error(`${path}: {${param}} follows '${before}', which NAMED_BY lacks`)
+    return [[param, NAMED_BY[before] as NameKind]]
+  })
 }
 
 /** A spec's every success status but 204 says what it answers: generated clients are typed by it. */

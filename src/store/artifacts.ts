@@ -9,6 +9,7 @@ import { open, readFile, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { mkdirPrivate, writeSynced } from '../durable.js'
 import { NotFoundError } from '../errors.js'
+import { within } from './names.js'
 
 const HEX64 = /^[0-9a-f]{64}$/
 
@@ -38,9 +39,10 @@ export class ArtifactStore {
     return HEX64.test(sha) ? sha : undefined
   }
 
+  /** An artifact's file: its id must be a sha256, and the path stay inside the folder. */
   path(sha256: string): string {
     if (!HEX64.test(sha256)) throw new NotFoundError(`not an artifact id: ${sha256}`)
-    return join(this.dir, sha256.slice(0, 2), `${sha256}.onnx`)
+    return within(this.dir, sha256.slice(0, 2), `${sha256}.onnx`)
   }
 
   /** Store `bytes` durably; returns their sha256. Writing the same bytes again is a no-op rename. */

@@ -86,7 +86,7 @@ describe('fuzz: query and path parameters through the route table', () => {
   )
 
   it(
-    'answers random path parameters with 200 or 404',
+    'answers random path parameters with 200, 404, or a 400 naming the rule the name breaks',
     async () => {
       const segment = fc.oneof(
         value,
@@ -98,7 +98,8 @@ describe('fuzz: query and path parameters through the route table', () => {
           segment,
           async (base, seg) => {
             const res = await s.app.request(`/v1/workspaces/default/${base}/${encodeURIComponent(seg)}`)
-            expect([200, 404], `${res.status} for ${base}/${seg}`).toContain(res.status)
+            expect([200, 400, 404], `${res.status} for ${base}/${seg}`).toContain(res.status)
+            if (res.status === 400) expect(await res.text()).toMatch(/(version|assay id) .* is not valid: use letters/)
           },
         ),
         fuzzParams(200),
