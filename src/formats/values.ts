@@ -36,16 +36,16 @@ const BIG_RANGE: Partial<Record<DType, [bigint, bigint]>> = {
 /** Where a value sits, built only when a message needs it: `input 'x' element [0][1]`. */
 type Where = () => string
 
-/** Writes one JSON value into a tensor's data at `i`, or throws naming `where()`. */
+/** Writes one JSON value into a tensor's data at `i`, or throws InvalidInputError naming `where()`. */
 type Setter = (out: TypedArrayByDType[DType], i: number, value: unknown, where: Where) => void
 
 /**
  * The setter for `dtype`, chosen once per tensor (a check per value would cost more than the
  * write): booleans for bool; numbers for floats, which take NaN and ±Infinity (JSON `NaN`,
  * `Infinity`; `null` means NaN), float16 rounded to the nearest half; integers in range for the
- * integer dtypes, exact bigints for the 64-bit ones.
+ * integer dtypes, exact bigints for the 64-bit ones. Batch jobs convert file values with it too.
  */
-function setter(dtype: DType): Setter {
+export function setter(dtype: DType): Setter {
   if (dtype === 'bool') {
     return (out, i, value, where) => {
       if (typeof value === 'boolean') out[i] = value ? 1 : 0

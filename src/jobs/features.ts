@@ -3,7 +3,11 @@
  * `features` names the columns that form a model's one [N, F] input, in order; otherwise each
  * input reads the column of its name (or `in.<name>`), holding a number per row for [N] and
  * [N, 1] inputs, or the row's values (a list, or a JSON array in a CSV cell) for wider ones.
- * Rows whose values cannot be used are left out of the model's batch and reported by row number.
+ * Values become elements as OIP JSON values do (formats/values.ts): FP16 rounded once to the
+ * nearest half, INT64/UINT64 exact (bigints, integer text of any length up to 20 digits, JSON
+ * arrays read exactly), integers in their dtype's range. Rows whose values cannot be used (out of
+ * range, not a number) are left out of the model's batch and reported by row and column, never
+ * wrapped or cut.
  */
 import {
   type AnyTensor,
@@ -15,7 +19,9 @@ import {
   zeros,
 } from '../engine/tensor.js'
 import type { Columns } from '../engine/types.js'
-import { InvalidRequestError } from '../errors.js'
+import { InvalidInputError, InvalidRequestError } from '../errors.js'
+import { parseExactJson } from '../exact-json.js'
+import { setter } from '../formats/values.js'
 import type { JobRowError } from '../store/types.js'
 import { show } from './io/text.js'
 
@@ -71,23 +77,54 @@ export function planFeeds(inputs: readonly ColumnSpec[], fileColumns: string[], 
   }
 }
 
-function toNumber(v: unknown): number | undefined {
-  if (typeof v === 'number') return v
-  if (typeof v === 'bigint') return Number(v)
-  if (typeof v === 'string' && v.trim() !== '') {
-    const n = Number(v)
-    return Number.isNaN(n) && v.trim().toLowerCase() !== 'nan' ? undefined : n
+/** Integer text short enough to be a 64-bit value (2^64 has 20 digits); longer is out of every range. */
+const INTEGER = /^[+-]?\d{1,20}$/
+
+/**
+ * A file value as a number where it is text (a CSV cell, a utf8 column): integers exact (bigints
+ * past 2^53), `nan` in any case as NaN; other values as they are (the element's setter judges them).
+ */
+function fileValue(v: unknown): unknown {
+  if (typeof v !== 'string') return v
+  const text = v.trim()
+  if (INTEGER.test(text)) {
+    const n = Number(text)
+    return Number.isSafeInteger(n) ? n : BigInt(text)
   }
-  return undefined
+  const n = text === '' ? Number.NaN : Number(text)
+  return Number.isNaN(n) && text.toLowerCase() !== 'nan' ? v : n
 }
 
-/** A row's values for a per-input column: a list, a typed array, a JSON array in text, or one number. */
+/** An element of the input's dtype, or why the value cannot be one (a message naming `where()`). */
+type Element = (v: unknown, where: () => string) => number | bigint | Refused
+
+/** What is wrong with a value, said by the setter of formats/values.ts. */
+class Refused {
+  constructor(readonly message: string) {}
+}
+
+/** File values as elements of `dtype`: the OIP path's setter, into one scratch element. */
+function elementOf(dtype: DType): Element {
+  const set = setter(dtype)
+  const scratch = zeros(dtype, [1]).data as TensorArray
+  return (v, where) => {
+    try {
+      set(scratch, 0, fileValue(v), where)
+    } catch (e) {
+      if (e instanceof InvalidInputError) return new Refused(e.message)
+      throw e
+    }
+    return scratch[0] as number | bigint
+  }
+}
+
+/** A row's values for a per-input column: a list, a typed array, a JSON array in text (read exactly), or one value. */
 function rowValues(v: unknown): ArrayLike<unknown> | undefined {
   if (v === null || v === undefined) return undefined
   if (Array.isArray(v) || ArrayBuffer.isView(v)) return v as ArrayLike<unknown>
   if (typeof v === 'string' && v.trimStart().startsWith('[')) {
     try {
-      const parsed = JSON.parse(v)
+      const parsed = parseExactJson(v)
       return Array.isArray(parsed) ? parsed : undefined
     } catch {
       return undefined
@@ -117,16 +154,20 @@ export function extractFeeds(
   const fast = denseFeatures(plan, columns, rows, bad)
   if (fast) return fast
   const errors: JobRowError[] = []
-  const values: Array<Array<number | string>> = plan.inputs.map(() => [])
+  const values: Array<Array<number | bigint | string>> = plan.inputs.map(() => [])
   const kept: number[] = []
   const widths = plan.inputs.map((p) => p.width)
+  const elements = plan.inputs.map((p) => (p.input.dtype === 'string' ? undefined : elementOf(p.input.dtype)))
   nextRow: for (let r = 0; r < rows; r++) {
     if (bad.has(r)) continue
     const start = values.map((v) => v.length)
     for (let k = 0; k < plan.inputs.length; k++) {
       const p = plan.inputs[k] as InputPlan
-      const out = values[k] as Array<number | string>
-      const problem = p.scalarColumns ? scalars(p, columns, r, out) : list(p, columns, r, out, widths, k)
+      const out = values[k] as Array<number | bigint | string>
+      const element = elements[k]
+      const problem = p.scalarColumns
+        ? scalars(p, columns, r, out, element as Element)
+        : list(p, columns, r, out, widths, k, element)
       if (problem) {
         errors.push({ row: firstRow + r, message: problem })
         values.forEach((v, i) => {
@@ -141,12 +182,15 @@ export function extractFeeds(
   plan.inputs.forEach((p, k) => {
     const width = widths[k] ?? 1
     const dims = p.input.shape.length <= 1 ? [kept.length] : [kept.length, ...innerDims(p.input.shape, width)]
-    feeds[p.input.name] = toTensor(p.input.dtype, dims, values[k] as Array<number | string>)
+    feeds[p.input.name] = toTensor(p.input.dtype, dims, values[k] as Array<number | bigint | string>)
   })
   return { feeds, kept: Int32Array.from(kept), errors }
 }
 
-/** The common case without per-row checks: features in typed-array columns (no nulls), no bad rows. */
+/**
+ * The common case without per-row checks: features in typed-array columns (no nulls), no bad rows,
+ * a float32 or float64 input (which take any number as it is; other dtypes check each value).
+ */
 function denseFeatures(
   plan: FeedPlan,
   columns: Record<string, ArrayLike<unknown>>,
@@ -154,14 +198,15 @@ function denseFeatures(
   bad: Set<number>,
 ): Extracted | undefined {
   const p = plan.inputs[0] as InputPlan
-  if (plan.inputs.length !== 1 || !p.scalarColumns || bad.size > 0 || p.input.dtype === 'string') return undefined
+  const dtype = p.input.dtype
+  if (plan.inputs.length !== 1 || !p.scalarColumns || bad.size > 0) return undefined
+  if (dtype !== 'float32' && dtype !== 'float64') return undefined
   const cols = p.columns.map((c) => columns[c])
   if (!cols.every((c) => ArrayBuffer.isView(c) && !(c instanceof BigInt64Array) && !(c instanceof BigUint64Array)))
     return undefined
   const F = cols.length
-  const t = zeros(p.input.dtype as DType, p.input.shape.length <= 1 ? [rows] : [rows, F])
-  const data = t.data as TensorArray
-  if (data instanceof BigInt64Array || data instanceof BigUint64Array) return undefined
+  const t = zeros(dtype, p.input.shape.length <= 1 ? [rows] : [rows, F])
+  const data = t.data as Float32Array | Float64Array
   for (let f = 0; f < F; f++) {
     const c = cols[f] as Float64Array
     for (let r = 0; r < rows; r++) data[r * F + f] = c[r] as number
@@ -171,13 +216,19 @@ function denseFeatures(
   return { feeds: { [p.input.name]: t }, kept, errors: [] }
 }
 
-function scalars(p: InputPlan, columns: Record<string, ArrayLike<unknown>>, r: number, out: Array<number | string>) {
+function scalars(
+  p: InputPlan,
+  columns: Record<string, ArrayLike<unknown>>,
+  r: number,
+  out: Array<number | bigint | string>,
+  element: Element,
+) {
   for (const c of p.columns) {
     const v = (columns[c] as ArrayLike<unknown>)[r]
     if (v === null || v === undefined) return `column '${c}' is empty; a number is expected`
-    const n = toNumber(v)
-    if (n === undefined) return `column '${c}': ${JSON.stringify(v)} is not a number`
-    out.push(n)
+    const x = element(v, () => `column '${c}'`)
+    if (x instanceof Refused) return x.message
+    out.push(x)
   }
   return undefined
 }
@@ -186,9 +237,10 @@ function list(
   p: InputPlan,
   columns: Record<string, ArrayLike<unknown>>,
   r: number,
-  out: Array<number | string>,
+  out: Array<number | bigint | string>,
   widths: Array<number | undefined>,
   k: number,
+  element: Element | undefined,
 ) {
   const c = p.columns[0] as string
   const raw = (columns[c] as ArrayLike<unknown>)[r]
@@ -198,13 +250,15 @@ function list(
   if (vals.length !== widths[k]) {
     return `column '${c}' has ${vals.length} value${vals.length === 1 ? '' : 's'}, input '${p.input.name}' ${formatShape(p.input.shape)} expects ${widths[k]}`
   }
+  const scalar = p.input.shape.length <= 1
   for (let i = 0; i < vals.length; i++) {
     const v = vals[i]
-    if (p.input.dtype === 'string') out.push(String(v))
+    if (!element) out.push(String(v))
     else {
-      const n = toNumber(v)
-      if (n === undefined) return `column '${c}': ${JSON.stringify(v)} is not a number`
-      out.push(n)
+      // An [N] input takes one value a row: the column names it; wider ones name the value too.
+      const x = element(v, scalar ? () => `column '${c}'` : () => `column '${c}' value ${i}`)
+      if (x instanceof Refused) return x.message
+      out.push(x)
     }
   }
   return undefined
@@ -218,12 +272,10 @@ function innerDims(shape: ColumnSpec['shape'], width: number): number[] {
   return rest.map((d) => (typeof d === 'number' ? d : Math.max(1, Math.round(width / fixed))))
 }
 
-function toTensor(dtype: ColumnSpec['dtype'], dims: number[], values: Array<number | string>): AnyTensor {
+/** A tensor of elements already converted (elementOf: halves' bits, bigints for the 64-bit dtypes). */
+function toTensor(dtype: ColumnSpec['dtype'], dims: number[], values: Array<number | bigint | string>): AnyTensor {
   if (dtype === 'string') return { dtype: 'string', dims, data: values.map(String) }
   const t = zeros(dtype as DType, dims)
-  const data = t.data as TensorArray
-  if (data instanceof BigInt64Array || data instanceof BigUint64Array) {
-    for (let i = 0; i < values.length; i++) data[i] = BigInt(Math.trunc(values[i] as number))
-  } else (data as Float32Array).set(values as number[])
+  ;(t.data as unknown as { set(values: ArrayLike<number | bigint>): void }).set(values as Array<number | bigint>)
   return t
 }

@@ -1,7 +1,9 @@
 /**
  * A pipeline's outputs as result columns: `out.<name>` holding a number (or string) per row for
  * outputs of one value per row, the row's values as a list otherwise; null for rows that did not
- * reach the model. Types are fixed by the pipeline's output specs so every chunk of a job agrees.
+ * reach the model. Types are fixed by the pipeline's output specs so every chunk of a job agrees:
+ * FP16 outputs as float32 columns of their values (every half is a float32), INT64/UINT64 as int64
+ * and uint64 columns of their exact values.
  */
 import {
   bool,
@@ -11,14 +13,17 @@ import {
   int8,
   int16,
   int32,
+  int64,
   list,
   uint8,
   uint16,
   uint32,
+  uint64,
   utf8,
 } from '@uwdata/flechette'
 import type { AnyTensor, ColumnSpec } from '../engine/tensor.js'
 import { InferenceError } from '../errors.js'
+import { halvesToNumbers } from '../formats/half.js'
 
 export interface OutputColumn {
   name: string
@@ -38,9 +43,8 @@ const ELEMENT: Record<ColumnSpec['dtype'], () => DataType> = {
   uint16: uint16,
   int32: int32,
   uint32: uint32,
-  // 64-bit integers become doubles (exact to 2^53): CSV, JSON and most readers want numbers.
-  int64: float64,
-  uint64: float64,
+  int64: int64,
+  uint64: uint64,
   bool: bool,
   string: utf8,
 }
@@ -81,9 +85,11 @@ export function fillOutputs(
         `output '${c.output}' has ${t.data.length / Math.max(1, kept.length)} values per row, the job's first rows had ${c.width}`,
       )
     }
-    const data = t.data as ArrayLike<unknown>
-    const numeric64 = typeof data[0] === 'bigint'
-    if (kept.length === rows && ArrayBuffer.isView(data) && !numeric64) {
+    // Halves as their values; every other dtype's typed array as it is (64-bit integers as bigints).
+    const data = (
+      t.dtype === 'float16' ? Float32Array.from(halvesToNumbers(t.data as Uint16Array)) : t.data
+    ) as ArrayLike<unknown>
+    if (kept.length === rows && ArrayBuffer.isView(data)) {
       // Every row reached the model: the output's typed array is the column (views per row for lists).
       const typed = data as unknown as Float32Array
       into[c.name] =
@@ -96,13 +102,10 @@ export function fillOutputs(
     const col = into[c.name] as unknown[]
     for (let i = 0; i < kept.length; i++) {
       const r = kept[i] as number
-      if (c.width === 1) col[r] = numeric64 ? Number(data[i]) : data[i]
+      if (c.width === 1) col[r] = data[i]
       else {
         const row: unknown[] = new Array(c.width)
-        for (let j = 0; j < c.width; j++) {
-          const v = data[i * c.width + j]
-          row[j] = numeric64 ? Number(v) : v
-        }
+        for (let j = 0; j < c.width; j++) row[j] = data[i * c.width + j]
         col[r] = row
       }
     }

@@ -8,7 +8,7 @@ import { type Table, tableFromIPC } from '@uwdata/flechette'
 import { errorMessage, InvalidRequestError } from '../../errors.js'
 import { MessageChecker } from '../../formats/arrow-ipc.js'
 import { type Block, type BlockSource, ChunkedReader } from './chunker.js'
-import { tableColumns, tableSchema } from './columns.js'
+import { TABLE_OPTIONS, tableColumns, tableSchema } from './columns.js'
 import { locateMessages, type MessageHead, MessageReader, MessageType } from './ipc.js'
 import type { ChunkReader, SchemaField } from './types.js'
 
@@ -147,7 +147,7 @@ class ArrowSource implements BlockSource {
     let table: Table
     let columns: ArrayLike<unknown>[]
     try {
-      table = tableFromIPC(group)
+      table = tableFromIPC(group, TABLE_OPTIONS)
       columns = tableColumns(table)
     } catch (e) {
       throw new InvalidRequestError(`'${this.#name}' has a record batch that cannot be decoded: ${errorMessage(e)}`)

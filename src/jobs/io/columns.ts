@@ -2,7 +2,7 @@
  * Column arrays for job chunks: out of flechette tables (with fast paths where flechette's generic
  * extraction converts value by value), sliced and joined along rows.
  */
-import { type Batch, type Column, type DataType, field, type Table, Type } from '@uwdata/flechette'
+import { type Batch, type Column, type DataType, field, type IntType, type Table, Type } from '@uwdata/flechette'
 import { concatTyped } from '../../engine/tensor.js'
 import type { SchemaField } from './types.js'
 
@@ -38,20 +38,44 @@ function valueType(type: DataType): DataType {
   return type
 }
 
-/** Every column of `table` as one array, in schema order. */
+/**
+ * How job files and chunk files are decoded (`tableFromIPC(bytes, TABLE_OPTIONS)`): 64-bit integers
+ * as bigints, so that nullable and list columns read them exactly (flechette's default converts
+ * each to a number and throws past 2^53); timestamps stay numbers of milliseconds.
+ */
+export const TABLE_OPTIONS = { useBigInt: true } as const
+
+/**
+ * Every column of `table` (decoded with {@link TABLE_OPTIONS}) as one array, in schema order.
+ * 64-bit integer columns come as numbers when every value is a safe integer, else exactly: a
+ * BigInt64Array or BigUint64Array (no nulls), or bigints past 2^53 among numbers and nulls.
+ */
 export function tableColumns(table: Table): Values[] {
   return table.children.map((c) => columnValues(c as Column<unknown>))
 }
 
+const isInt64 = (type: DataType): type is IntType => type.typeId === Type.Int && type.bitWidth === 64
+
+/** A bigint as a number where that is exact. */
+const plainInt = (v: unknown) => (typeof v === 'bigint' && Number.isSafeInteger(Number(v)) ? Number(v) : v)
+
 function columnValues(column: Column<unknown>): Values {
   const { type, nullCount, length, data } = column
-  if (nullCount > 0 || data.length === 0) return column.toArray()
-  if ((type.typeId === Type.Int && type.bitWidth === 64) || type.typeId === Type.Timestamp) {
+  if (nullCount > 0 || data.length === 0) {
+    const values = column.toArray()
+    return isInt64(type) ? Array.from(values, plainInt) : values
+  }
+  if (isInt64(type) || type.typeId === Type.Timestamp) {
     const out = new Float64Array(length)
     const unit = type.typeId === Type.Timestamp ? type.unit : 1
     const signed = type.typeId === Type.Timestamp || type.signed
     let at = 0
     for (const batch of data) at = int64Values(batch, out, at, signed, unit)
+    if (isInt64(type) && !out.every(Number.isSafeInteger)) {
+      // Past 2^53 the doubles are rounded: the column's own 64-bit values, exact.
+      const parts = data.map((b) => (b.values as BigInt64Array).subarray(0, b.length))
+      return signed ? concatTyped(BigInt64Array, parts) : concatTyped(BigUint64Array, parts as never)
+    }
     return out
   }
   if (type.typeId === Type.Utf8 || type.typeId === Type.LargeUtf8) {
@@ -65,7 +89,7 @@ function columnValues(column: Column<unknown>): Values {
 
 /**
  * int64 → number from the two 32-bit halves: about 6× faster than flechette's BigInt route, exact
- * below 2^53 (where flechette would throw, this rounds).
+ * below 2^53 (past it, this rounds: {@link columnValues} then takes the exact values instead).
  */
 function int64Values(batch: Batch<unknown>, out: Float64Array, at: number, signed: boolean, unit: number): number {
   const v = batch.values

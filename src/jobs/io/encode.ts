@@ -14,7 +14,9 @@ const FROM_MS = [0.001, 1, 1000, 1000000]
 /**
  * One chunk as the bytes of an Arrow IPC stream file with exactly `schema`'s columns and types, so
  * every chunk of a job has the same schema message (what `writeOutput` splices on). Numbers for
- * int64 columns are rounded to integers, timestamps are milliseconds; NaN there becomes null.
+ * int64 columns are rounded to integers, bigints written exactly, timestamps are milliseconds;
+ * NaN there becomes null. Bigints in float columns (exact integers past 2^53 a text file held in
+ * a column of numbers) are written as the doubles nearest them.
  *
  * @example
  * const schema = [...reader.schema, { name: 'score', type: float32() }]
@@ -27,19 +29,38 @@ export function encodeChunk(schema: SchemaField[], columns: Record<string, Value
     if (values.length !== rows)
       throw new Error(`encodeChunk: column '${name}' has ${values.length} values, expected ${rows}`)
     // An empty chunk is a schema without batches: flechette builds no batch for no rows.
-    const batch = rows > 0 ? fastBatch(values, type) : undefined
+    const batch = rows > 0 ? fastBatch(values, type, name) : undefined
     if (batch) return [name, new Column([batch], type)]
-    const array = Array.isArray(values) || ArrayBuffer.isView(values) ? values : Array.from(values)
+    const plain = asDoubles(values, type)
+    const array = Array.isArray(plain) || ArrayBuffer.isView(plain) ? plain : Array.from(plain)
     return [name, columnFromArray(array as unknown[], type)]
   })
   return tableToIPC(tableFromColumns(data), { format: 'stream' }) as Uint8Array
 }
 
-function fastBatch(values: Values, type: DataType): Batch<unknown> | undefined {
+function fastBatch(values: Values, type: DataType, name: string): Batch<unknown> | undefined {
   if (type.typeId === Type.Utf8 || type.typeId === Type.LargeUtf8) return stringBatch(values, type)
-  if (type.typeId === Type.Timestamp) return int64Batch(values, type, FROM_MS[type.unit] ?? 1)
-  if (type.typeId === Type.Int && type.bitWidth === 64 && type.signed) return int64Batch(values, type, 1)
+  if (type.typeId === Type.Timestamp) return int64Batch(values, type, FROM_MS[type.unit] ?? 1, true, name)
+  if (type.typeId === Type.Int && type.bitWidth === 64) return int64Batch(values, type, 1, type.signed, name)
   return undefined
+}
+
+const isFloat = (type: DataType | undefined) => type?.typeId === Type.Float
+const toDouble = (v: unknown) => (typeof v === 'bigint' ? Number(v) : v)
+
+/** `values` of a float or list-of-float column with any bigint as the double nearest it; else as they are. */
+function asDoubles(values: Values, type: DataType): Values {
+  const list = (type.typeId === Type.List || type.typeId === Type.LargeList) && isFloat(type.children[0]?.type)
+  if (ArrayBuffer.isView(values) || (!isFloat(type) && !list)) return values
+  let out: unknown[] | undefined
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]
+    const w = list ? (Array.isArray(v) && v.some((x) => typeof x === 'bigint') ? v.map(toDouble) : v) : toDouble(v)
+    if (w === v) continue
+    out ??= Array.from(values)
+    out[i] = w
+  }
+  return out ?? values
 }
 
 /** Strings or nulls, as one UTF-8 buffer with offsets; undefined (flechette decides) for anything else. */
@@ -72,11 +93,25 @@ function stringBatch(values: Values, type: DataType): Batch<unknown> | undefined
   return new Batch({ length: n, nullCount: nulls, type, validity: validity(values, nulls), values: bytes, offsets })
 }
 
-/** Numbers or nulls as int64 (× `scale`, rounded); undefined (flechette decides) for anything else. */
-function int64Batch(values: Values, type: DataType, scale: number): Batch<unknown> | undefined {
+/** 64-bit integers a column of `signed` (or unsigned) int64 holds. */
+const INT64_RANGE = { signed: [-(2n ** 63n), 2n ** 63n - 1n], unsigned: [0n, 2n ** 64n - 1n] } as const
+
+/**
+ * Numbers (× `scale`, rounded) or bigints (exact) or nulls as int64 or uint64; undefined
+ * (flechette decides) for anything else. A bigint past the type's range is a bug upstream (the
+ * readers and the feeds check ranges): it throws rather than wrap.
+ */
+function int64Batch(
+  values: Values,
+  type: DataType,
+  scale: number,
+  signed: boolean,
+  name: string,
+): Batch<unknown> | undefined {
   const n = values.length
-  const out = new BigInt64Array(n)
+  const out = signed ? new BigInt64Array(n) : new BigUint64Array(n)
   const halves = new Int32Array(out.buffer)
+  const [min, max] = INT64_RANGE[signed ? 'signed' : 'unsigned']
   let nulls = 0
   const missing: boolean[] = []
   for (let i = 0; i < n; i++) {
@@ -84,6 +119,12 @@ function int64Batch(values: Values, type: DataType, scale: number): Batch<unknow
     if (v === null || v === undefined || (typeof v === 'number' && Number.isNaN(v))) {
       nulls++
       missing[i] = true
+      continue
+    }
+    if (typeof v === 'bigint') {
+      if (v < min || v > max)
+        throw new Error(`encodeChunk: column '${name}' holds ${v}, past ${signed ? 'int64' : 'uint64'}`)
+      out[i] = v
       continue
     }
     if (typeof v !== 'number' || !Number.isFinite(v)) return undefined

@@ -5,7 +5,7 @@
 import { open, readFile } from 'node:fs/promises'
 import { basename } from 'node:path'
 import { tableFromIPC } from '@uwdata/flechette'
-import { tableColumns, tableSchema } from './columns.js'
+import { TABLE_OPTIONS, tableColumns, tableSchema } from './columns.js'
 import type { JobFormat } from './formats.js'
 import { MessageReader, MessageType } from './ipc.js'
 import { emptyParquet, parquetStream } from './parquet.js'
@@ -93,7 +93,7 @@ async function chunkRows(path: string): Promise<number> {
 async function* textOutput(paths: string[], format: 'csv' | 'jsonl'): AsyncGenerator<Uint8Array> {
   let header = true
   for (const path of paths) {
-    const table = tableFromIPC(await readFile(path))
+    const table = tableFromIPC(await readFile(path), TABLE_OPTIONS)
     const names = tableSchema(table).map((f) => f.name)
     const columns = tableColumns(table)
     const lines: string[] = []
@@ -118,7 +118,7 @@ function csvCell(v: unknown): string {
   if (typeof v === 'number') return Number.isNaN(v) ? '' : String(v)
   if (typeof v === 'string') return csvText(v)
   if (typeof v === 'boolean' || typeof v === 'bigint') return String(v)
-  return csvText(JSON.stringify(v, plain))
+  return csvText(jsonCell(v))
 }
 
 /** RFC 4180: a field with a comma, quote or line break is quoted, its quotes doubled. */
@@ -126,14 +126,20 @@ function csvText(s: string): string {
   return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s
 }
 
+/**
+ * A value as JSON text: 64-bit integers exact (JSON.stringify cannot write a bigint; a number
+ * would round past 2^53), lists (typed arrays too) and structs element by element, NaN and
+ * ±Infinity as null. Nesting is the column type's, which the file's schema bounds.
+ */
 function jsonCell(v: unknown): string {
+  if (v === null || v === undefined) return 'null'
   if (typeof v === 'number') return Number.isFinite(v) ? String(v) : 'null'
+  if (typeof v === 'bigint' || typeof v === 'boolean') return String(v)
   if (typeof v === 'string') return JSON.stringify(v)
-  return JSON.stringify(v ?? null, plain)
-}
-
-/** JSON.stringify replacer: typed arrays (list values) as arrays, bigints as numbers. */
-function plain(_key: string, v: unknown): unknown {
-  if (typeof v === 'bigint') return Number(v)
-  return ArrayBuffer.isView(v) ? Array.from(v as unknown as ArrayLike<number>) : v
+  if (Array.isArray(v) || ArrayBuffer.isView(v)) return `[${Array.from(v as ArrayLike<unknown>, jsonCell).join(',')}]`
+  if (typeof v === 'object' && !(v instanceof Date)) {
+    const members = Object.entries(v).map(([k, x]) => `${JSON.stringify(k)}:${jsonCell(x)}`)
+    return `{${members.join(',')}}`
+  }
+  return JSON.stringify(v) ?? 'null'
 }

@@ -9,7 +9,7 @@ import { basename } from 'node:path'
 import { tableFromIPC } from '@uwdata/flechette'
 import * as pw from 'parquet-wasm/esm'
 import { type Block, type BlockSource, ChunkedReader } from './chunker.js'
-import { tableColumns, tableSchema } from './columns.js'
+import { TABLE_OPTIONS, tableColumns, tableSchema } from './columns.js'
 import { PARQUET_WASM, ParquetDecoder } from './parquet-decoder.js'
 import { type FooterInfo, readFooter } from './parquet-footer.js'
 import { checkPages } from './parquet-pages.js'
@@ -123,7 +123,7 @@ class ParquetSource implements BlockSource {
         this.#inGroup = 0
         continue
       }
-      const table = tableFromIPC(ipc)
+      const table = tableFromIPC(ipc, TABLE_OPTIONS)
       const block = { firstRow: this.#row, rows: table.numRows, columns: tableColumns(table), errors: [] }
       this.#row += table.numRows
       this.#inGroup += table.numRows
