@@ -22,6 +22,10 @@ export interface AdminArgs {
   version?: string
   engine?: string
   replicas?: string
+  /** `refuse` or `pass` (the server checks it). */
+  nonFiniteInputs?: string
+  /** Give the settings a deploy leaves out their defaults instead of the deployed ones. */
+  reset?: boolean
   role?: string
   offline?: boolean
 }
@@ -94,6 +98,8 @@ export async function runAdmin(config: Config, area: string, args: AdminArgs): P
           ...(args.version ? { version: Number(args.version) } : {}),
           ...(args.engine ? { engine: args.engine as 'auto' } : {}),
           ...(args.replicas ? { replicas: Number(args.replicas) } : {}),
+          ...(args.nonFiniteInputs ? { non_finite_inputs: args.nonFiniteInputs as 'refuse' } : {}),
+          ...(args.reset ? { reset: true } : {}),
         }),
       )
       return 0

@@ -32,6 +32,9 @@ Registry commands (against a running server: --url, --key; workspace from --work
   models upload <file.onnx> [--name n]        models list | get <name> | delete <name>
   pipelines create <name> --steps <file|json> pipelines list | get <name> | delete <name>
   pipelines deploy <name> [--pipeline-version v] [--engine e] [--replicas n]
+                   [--non-finite-inputs refuse|pass] [--reset]
+      (a deployed pipeline keeps the engine, replicas, batching and non-finite-inputs a deploy
+       leaves out; --reset gives those their defaults)
   pipelines undeploy <name>                   pipelines status <name>
   workspaces list | create <name> | get <name> | delete <name>
   keys create --role <admin|deployer|viewer> [--name n] [--offline --data dir]
@@ -77,6 +80,8 @@ const OPTIONS = {
   'pipeline-version': { type: 'string' },
   engine: { type: 'string' },
   replicas: { type: 'string' },
+  'non-finite-inputs': { type: 'string' },
+  reset: { type: 'boolean' },
   role: { type: 'string' },
   offline: { type: 'boolean' },
   pipeline: { type: 'string' },
@@ -183,6 +188,8 @@ export async function main(argv: string[], env: Record<string, string | undefine
           ...(values['pipeline-version'] !== undefined ? { version: values['pipeline-version'] } : {}),
           ...(values.engine !== undefined ? { engine: values.engine } : {}),
           ...(values.replicas !== undefined ? { replicas: values.replicas } : {}),
+          ...(values['non-finite-inputs'] !== undefined ? { nonFiniteInputs: values['non-finite-inputs'] } : {}),
+          ...(values.reset ? { reset: true } : {}),
           ...(values.role !== undefined ? { role: values.role } : {}),
           ...(values.offline ? { offline: true } : {}),
         })

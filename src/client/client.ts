@@ -39,6 +39,7 @@ import type {
   ApiKey,
   CreatedApiKey,
   DeploymentStatus,
+  DeployOptions,
   Model,
   ModelSummary,
   ModelUpload,
@@ -56,6 +57,7 @@ export type {
   ApiKey,
   CreatedApiKey,
   DeploymentStatus,
+  DeployOptions,
   ExplainReport,
   InferResponse,
   Model,
@@ -69,13 +71,6 @@ export type {
   TensorMeta,
   Workspace,
   WorkspaceDetail,
-}
-
-export interface DeployOptions {
-  version?: number
-  engine?: 'auto' | 'webgpu' | 'cpu' | 'wasm'
-  batching?: Record<string, unknown>
-  replicas?: number
 }
 
 /** Tensor elements as the client reads them: INT64/UINT64 values past 2^53 as bigints (exact), NaN and ±Infinity as numbers. */

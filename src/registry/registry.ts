@@ -22,7 +22,7 @@ import type { DeploymentManager } from '../serving/deployment.js'
 import type { ArtifactStore } from '../store/artifacts.js'
 import { checkName } from '../store/names.js'
 import type { DeploymentRecord, ModelRecord, PipelineRecord, Store, WorkspaceRecord } from '../store/types.js'
-import { type DeployRequest, deployRequestSchema } from './schemas.js'
+import { type DeployRequest, deployRequestSchema, deploySettings } from './schemas.js'
 
 export interface RegistryDeps {
   store: Store
@@ -220,7 +220,7 @@ export class Registry {
     const current = (await this.store.deployments.list(workspace)).find((d) => d.pipeline === name)
     if (!current) return { record, deployed: false }
     try {
-      await this.deploy(workspace, name, { ...current.config, version: record.version })
+      await this.deploy(workspace, name, { version: record.version }) // with its deployed settings
     } catch (e) {
       throw new ConflictError(
         `pipeline '${name}' version ${record.version} was saved, but the deployed version ${current.version} keeps serving: ${errorMessage(e)}`,
@@ -263,7 +263,10 @@ export class Registry {
 
   // Deployments
 
-  /** Deploy a pipeline version (the latest by default; an earlier one is a rollback). */
+  /**
+   * Deploy a pipeline version (the latest by default; an earlier one is a rollback). On a deployed
+   * pipeline, the settings the request leaves out keep their deployed values unless it says `reset`.
+   */
   async deploy(workspace: string, name: string, raw: unknown = {}) {
     await this.requireWorkspace(workspace)
     const parsed = deployRequestSchema.safeParse(raw ?? {})
@@ -283,17 +286,18 @@ export class Registry {
       const m = await this.getModelVersion(workspace, model, Number(v))
       models[ref] = await this.modelBytes(m)
     }
-    const { version: _v, ...config } = req
+    const deployed = (await this.store.deployments.list(workspace)).find((d) => d.pipeline === name)
+    const config = deploySettings(req, deployed?.config)
     const d = await this.deps.manager.deploy({
       workspace,
       pipeline: name,
       pipelineVersion: version,
       steps: pipeline.steps,
       models,
-      ...(req.engine ? { backend: req.engine } : {}),
-      ...(req.batching ? { batching: req.batching } : {}),
-      replicas: req.replicas,
-      ...(req.non_finite_inputs ? { nonFiniteInputs: req.non_finite_inputs } : {}),
+      ...(config.engine ? { backend: config.engine } : {}),
+      ...(config.batching ? { batching: config.batching } : {}),
+      ...(config.replicas ? { replicas: config.replicas } : {}),
+      ...(config.non_finite_inputs ? { nonFiniteInputs: config.non_finite_inputs } : {}),
     })
     const record: DeploymentRecord = {
       workspace,
@@ -319,7 +323,7 @@ export class Registry {
     for (const d of await this.store.deployments.list()) {
       const id = `${d.workspace}/${d.pipeline}`
       try {
-        await this.deploy(d.workspace, d.pipeline, { ...d.config, version: d.version })
+        await this.deploy(d.workspace, d.pipeline, { version: d.version }) // with its stored settings
         restored.push(id)
       } catch (e) {
         failed.push(id)

@@ -1,5 +1,10 @@
-/** Request bodies of the registry routes (zod); the OpenAPI document is generated from these. */
+/**
+ * Request bodies of the registry routes (zod); the OpenAPI document is generated from these. Also
+ * what a deploy body means for a pipeline already deployed: the settings it leaves out keep their
+ * deployed values ({@link deploySettings}).
+ */
 import { z } from 'zod'
+import { InvalidConfigError } from '../errors.js'
 import { batchingSchema, NON_FINITE_POLICIES } from '../serving/settings.js'
 import { ROLES } from '../store/schemas.js'
 
@@ -9,20 +14,46 @@ export const deployRequestSchema = z
     version: z.number().int().min(1).optional(),
     /** Backend for this pipeline's models: auto (the server's setting), webgpu, cpu or wasm. */
     engine: z.enum(['auto', 'webgpu', 'cpu', 'wasm']).optional(),
-    /** Dynamic batching settings (see the README's table for defaults). */
+    /** Dynamic batching settings (see the README's table for defaults; `{}` is every default). */
     batching: batchingSchema.partial().optional(),
-    /** Copies of the pipeline's sessions; up to this many batches run at once (CPU cores). */
-    replicas: z.number().int().min(1).max(64).default(1),
+    /** Copies of the pipeline's sessions; up to this many batches run at once (CPU cores). 1 by default. */
+    replicas: z.number().int().min(1).max(64).optional(),
     /**
      * NaN and ±Infinity in float inputs (JSON null, or a number past float32's range, too):
      * `refuse` (the default) answers 400 naming the row and column; `pass` hands them to the model.
      * NaN in a column a tabular pre step imputes always passes.
      */
     non_finite_inputs: z.enum(NON_FINITE_POLICIES).optional(),
+    /**
+     * A deployed pipeline keeps its engine, batching, replicas and non_finite_inputs for the
+     * fields a deploy leaves out (a redeploy, a rollback); `true` gives those fields their defaults.
+     */
+    reset: z.boolean().optional(),
   })
   .strict()
 
 export type DeployRequest = z.infer<typeof deployRequestSchema>
+
+/** The settings of a deployment, as its deploy request gives them and the store keeps them. */
+export type DeploySettings = Omit<DeployRequest, 'version' | 'reset'>
+
+/**
+ * The settings a deploy runs with: the request's, and for each setting it leaves out, the one
+ * `deployed` holds (the pipeline's current deployment, as stored), unless the request says
+ * `reset`. Without a deployment, what is left out takes its default.
+ */
+export function deploySettings(req: DeployRequest, deployed: Record<string, unknown> | undefined): DeploySettings {
+  const { version: _v, reset, ...given } = req
+  if (reset || deployed === undefined) return given
+  const kept = deployRequestSchema.safeParse(deployed)
+  if (!kept.success) {
+    throw new InvalidConfigError(
+      `the deployed settings stored for this pipeline are not valid (${kept.error.issues[0]?.message}): deploy with "reset": true to replace them`,
+    )
+  }
+  const { version: _kv, reset: _kr, ...previous } = kept.data
+  return { ...previous, ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) }
+}
 
 export const pipelineRequestSchema = z.object({ steps: z.array(z.unknown()).min(1) }).strict()
 

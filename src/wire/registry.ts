@@ -5,6 +5,7 @@
  */
 import { z } from 'zod'
 import { BACKENDS } from '../engine/types.js'
+import type { deployRequestSchema } from '../registry/schemas.js'
 import { batchingSchema, NON_FINITE_POLICIES } from '../serving/settings.js'
 import { ROLES } from '../store/schemas.js'
 import type { ApiKeyRecord, ModelRecord, PipelineRecord, WorkspaceRecord } from '../store/types.js'
@@ -74,6 +75,12 @@ export const pipelineVersionSchema = z
 export const pipelinePutSchema = pipelineVersionSchema
   .extend({ deployed: z.boolean().describe('whether the deployed pipeline moved to this version') })
   .meta({ id: 'PipelinePut' })
+
+/**
+ * The body of a deploy request as a client writes it (every field optional): version, engine,
+ * batching, replicas, non_finite_inputs, and reset.
+ */
+export type DeployOptions = z.input<typeof deployRequestSchema>
 
 const backend = z.enum(BACKENDS)
 

@@ -63,7 +63,7 @@ describe("a pandas DataFrame through lastmile as Wallaroo's SDK sends and reads 
       { validations: { k_small: 'in.k < 10', a_positive: 'out.a2 > 0' } },
     ])
     // The frame has a missing value (NaN): this pipeline passes it through rather than refusing it.
-    await lm.deploy('default', 'mixed', { non_finite_inputs: 'pass' } as Parameters<LastmileClient['deploy']>[2])
+    await lm.deploy('default', 'mixed', { non_finite_inputs: 'pass' })
   })
   afterAll(() => server?.close())
 
