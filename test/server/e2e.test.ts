@@ -17,6 +17,19 @@ function times(k: number): Uint8Array {
   return g.toModel()
 }
 
+/** Count one more `answer` in `seen`. */
+function count(seen: Map<number, number>, answer: number): void {
+  seen.set(answer, (seen.get(answer) ?? 0) + 1)
+}
+
+/**
+ * Resolves once `seen` holds 20 answers of `answer`: enough that the clients are running through
+ * the version that gives it. Bounded only by a generous timeout, never by how fast the machine is.
+ */
+function answered(seen: Map<number, number>, answer: number): Promise<void> {
+  return vi.waitFor(() => expect(seen.get(answer) ?? 0).toBeGreaterThanOrEqual(20), { timeout: 30_000, interval: 5 })
+}
+
 /** Each server's fetch, its answers checked against the server's OpenAPI document. */
 const fetchers = new Map<string, ReturnType<typeof checkedFetch>>()
 
@@ -64,23 +77,25 @@ describe('server over real sockets', () => {
     const server = await startServer(testConfig())
     await server.deps.manager.deploy(spec('model', times(2)))
     let stop = false
-    const seen = new Set<number>()
+    const seen = new Map<number, number>() // answer → how many came
     const failures: number[] = []
     const client = async () => {
       while (!stop) {
         const r = await infer(server.url, 'model', [1, 2])
         if (r.status !== 200) failures.push(r.status)
-        else seen.add((r.y as number[])[0] as number)
+        else count(seen, (r.y as number[])[0] as number)
       }
     }
     const clients = Array.from({ length: 16 }, client)
-    await new Promise((r) => setTimeout(r, 150))
+    // Swap once the old version is answering under load, stop once the new one is: conditions, not
+    // times, so a loaded machine only makes the test slower.
+    await answered(seen, 2)
     await server.deps.manager.deploy(spec('model', times(3), { pipelineVersion: 2 }))
-    await new Promise((r) => setTimeout(r, 150))
+    await answered(seen, 3)
     stop = true
     await Promise.all(clients)
     expect(failures).toEqual([])
-    expect(seen).toEqual(new Set([2, 3])) // answers from both versions, none failed
+    expect([...seen.keys()].sort((a, b) => a - b)).toEqual([2, 3]) // answers from both versions, none failed
     expect((await infer(server.url, 'model', [1])).y).toEqual([3])
     await server.close()
   })
@@ -126,22 +141,22 @@ describe('server over real sockets', () => {
     await lm.deploy('default', 'swap')
     let stop = false
     const failures: string[] = []
-    const seen = new Set<number>()
+    const seen = new Map<number, number>()
     const client = async () => {
       while (!stop) {
         const r = await infer(server.url, 'swap', [1])
         if (r.status !== 200) failures.push(String(r.status))
-        else seen.add((r.y as number[])[0] as number)
+        else count(seen, (r.y as number[])[0] as number)
       }
     }
     const clients = Array.from({ length: 12 }, client)
-    await new Promise((r) => setTimeout(r, 100))
+    await answered(seen, 2)
     expect((await lm.putPipeline('default', 'swap', [{ model: 'model:2' }])).deployed).toBe(true)
-    await new Promise((r) => setTimeout(r, 100))
+    await answered(seen, 3)
     stop = true
     await Promise.all(clients)
     expect(failures).toEqual([])
-    expect(seen).toEqual(new Set([2, 3]))
+    expect([...seen.keys()].sort((a, b) => a - b)).toEqual([2, 3])
     expect((await lm.deployment('default', 'swap')).stages).toEqual([
       { routing: 'single', models: [{ model: 'model:2', backend: 'cpu', active_backend: 'cpu', path: 'cpu' }] },
     ])
