@@ -1,0 +1,126 @@
+#!/usr/bin/env node
+/**
+ * Mutation testing of lastmile's core with Stryker, one module at a time:
+ *
+ *   npm run mutate                      # every module below (slow: an hour or more on 2 cores)
+ *   npm run mutate -- assays batcher    # some modules
+ *   npm run mutate -- src/assays/stats.ts   # files (each run with the tests of its module)
+ *
+ * Each module mutates its files and runs only the test files that exercise them (listed below),
+ * so a mutant costs a few unit tests, not the whole suite. Reports go to reports/mutation/
+ * (<module>.json, Stryker's mutation-testing-report schema); `node scripts/testing-report.mjs`
+ * turns the latest ones into TESTING.md. Mutants judged equivalent are disabled in the source with
+ * a `// Stryker disable next-line <mutator>: <why>` comment, which the report lists.
+ */
+import { spawnSync } from 'node:child_process'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { dirname, join, relative } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = dirname(dirname(fileURLToPath(import.meta.url)))
+
+/** The modules of the core, what each mutates and which tests judge it. */
+export const MODULES = {
+  assays: {
+    mutate: ['src/assays/**/*.ts', '!src/assays/charts.ts'],
+    tests: ['test/assays/assay.test.ts', 'test/assays/stats.test.ts', 'test/assays/limits.test.ts'],
+  },
+  formats: {
+    mutate: ['src/formats/**/*.ts', '!src/formats/decode-worker.ts'],
+    tests: ['test/formats/*.test.ts', 'test/clients/*.test.ts'],
+  },
+  pipeline: {
+    mutate: ['src/pipeline/routing.ts', 'src/pipeline/expr.ts', 'src/pipeline/steps.ts'],
+    tests: ['test/pipeline/*.test.ts', 'test/registry/rollouts.test.ts'],
+  },
+  batcher: { mutate: ['src/serving/batcher.ts'], tests: ['test/serving/*.test.ts'] },
+  'jobs-io': {
+    mutate: ['src/jobs/io/**/*.ts', '!src/jobs/io/parquet-worker.ts'],
+    tests: [
+      'test/jobs/io.test.ts',
+      'test/jobs/limits.test.ts',
+      'test/jobs/parquet.test.ts',
+      'test/formats/arrow-jobs.test.ts',
+    ],
+  },
+  kernels: {
+    mutate: cpuTwins,
+    tests: ['test/kernels/postprocess.test.ts', 'test/kernels/preprocess.test.ts', 'test/pipeline/post-step.test.ts'],
+  },
+  store: { mutate: ['src/store/**/*.ts'], tests: ['test/store/*.test.ts'] },
+  keys: { mutate: ['src/registry/keys.ts'], tests: ['test/server/auth.test.ts', 'test/server/auth-matrix.test.ts'] },
+}
+
+/** The CPU twins of the WGSL kernels: each `export function …Cpu(` up to its closing brace, as Stryker line ranges. */
+function cpuTwins() {
+  const out = ['src/kernels/row-kernels.ts']
+  for (const file of ['argmax', 'image-preprocess', 'sigmoid', 'softmax', 'tabular-preprocess', 'topk']) {
+    const path = `src/kernels/${file}.ts`
+    const lines = readFileSync(join(root, path), 'utf8').split('\n')
+    lines.forEach((line, i) => {
+      if (!/^export function \w+Cpu\(/.test(line)) return
+      const end = lines.findIndex((l, j) => j > i && l === '}')
+      out.push(`${path}:${i + 1}-${end + 1}`)
+    })
+  }
+  return out
+}
+
+function moduleOf(file) {
+  const rel = relative(root, join(root, file))
+  for (const [name, m] of Object.entries(MODULES)) {
+    const globs = typeof m.mutate === 'function' ? m.mutate() : m.mutate
+    if (globs.some((g) => !g.startsWith('!') && matches(rel, g.replace(/:\d+-\d+$/, '')))) return name
+  }
+  throw new Error(`${file} is in none of the modules: ${Object.keys(MODULES).join(', ')}`)
+}
+
+function matches(path, glob) {
+  const re = new RegExp(
+    `^${glob
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*\*\//g, '(.*/)?')
+      .replace(/\*/g, '[^/]*')}$`,
+  )
+  return re.test(path)
+}
+
+function run(name, only) {
+  const m = MODULES[name]
+  const mutate = only ?? (typeof m.mutate === 'function' ? m.mutate() : m.mutate)
+  const dir = join(root, 'reports', 'mutation')
+  mkdirSync(dir, { recursive: true })
+  const config = {
+    $schema: '../../node_modules/@stryker-mutator/core/schema/stryker-schema.json',
+    testRunner: 'vitest',
+    plugins: ['@stryker-mutator/vitest-runner'],
+    mutate,
+    coverageAnalysis: 'perTest',
+    vitest: { configFile: 'vitest.mutate.config.ts', related: false },
+    reporters: ['clear-text', 'json', 'progress'],
+    jsonReporter: { fileName: `reports/mutation/${name}.json` },
+    clearTextReporter: { allowColor: false, logTests: false, reportScoreTable: true, maxTestsToLog: 0 },
+    concurrency: Number(process.env.MUTATE_CONCURRENCY ?? 2),
+    timeoutMS: 30_000,
+    tempDirName: '.stryker-tmp',
+    cleanTempDir: 'always',
+  }
+  const configPath = join(dir, `${name}.config.json`)
+  writeFileSync(configPath, JSON.stringify(config, null, 2))
+  console.log(`\n== mutating ${name}: ${mutate.join(' ')}\n   with ${m.tests.join(' ')}`)
+  const r = spawnSync('npx', ['stryker', 'run', configPath], {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, MUTATE_TESTS: m.tests.join(',') },
+  })
+  if (r.status !== 0) process.exitCode = r.status ?? 1
+}
+
+const args = process.argv.slice(2)
+const files = args.filter((a) => a.includes('/'))
+const names = args.filter((a) => !a.includes('/'))
+for (const n of names) if (!MODULES[n]) throw new Error(`unknown module '${n}': ${Object.keys(MODULES).join(', ')}`)
+const byModule = new Map()
+for (const f of files) byModule.set(moduleOf(f), [...(byModule.get(moduleOf(f)) ?? []), f])
+for (const n of names.length || files.length ? names : Object.keys(MODULES)) run(n)
+for (const [n, only] of byModule) run(n, only)
