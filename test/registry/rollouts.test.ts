@@ -5,7 +5,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { GraphBuilder } from '../../src/onnx/builder.js'
-import { fnv1a } from '../../src/pipeline/routing.js'
 import { clientFor, testServer } from '../helpers/server.js'
 
 /** y = k·x for x float32 [N, 1]: the answer names the model. */
@@ -45,13 +44,77 @@ describe('rollout steps', () => {
     const first = await lm.inferRecords('default', 'canary', records)
     const second = await lm.inferRecords('default', 'canary', [...records].reverse())
     expect(ys(second).reverse()).toEqual(ys(first)) // deterministic per key, any order
-    // The documented rule: FNV-1a(key) / 2^32 · 100 < 90 → m1.
-    expect(ys(first)).toEqual(records.map((r) => ((fnv1a(r.customer) / 2 ** 32) * 100 < 90 ? 1 : 2)))
     const share = ys(first).filter((y) => y === 2).length / records.length
     expect(share).toBeGreaterThan(0.07)
     expect(share).toBeLessThan(0.13)
     expect(first[0]?.['metadata.model']).toMatch(/^m[12]:1$/)
     expect(first.every((r) => r['metadata.model'] === `m${(r['out.y'] as number[])[0]}:1`)).toBe(true)
+  })
+
+  it('random_split by hash_key puts each key where the documented FNV-1a rule does (a pinned table)', async () => {
+    // The rule: FNV-1a 32-bit of the key's UTF-8 bytes / 2^32 · total weight, against the cumulative
+    // weights. The table was computed once in Python 3 from the published algorithm (offset basis
+    // 0x811c9dc5, prime 0x01000193): e.g. alice 0x872213e7 → 52.79% → m1, dave 0xd06cc5df → 81.42%
+    // → m2, frank 0xf40ce5c3 → 95.33% → m3. A key moving model here means every deployment's
+    // customers move after an upgrade.
+    await lm.putPipeline('default', 'sticky', [
+      {
+        random_split: {
+          weights: [
+            [70, 'm1'],
+            [20, 'm2'],
+            [10, 'm3'],
+          ],
+          hash_key: 'customer',
+        },
+      },
+    ])
+    await lm.deploy('default', 'sticky')
+    const table: Array<[string, number]> = [
+      ['alice', 1],
+      ['carol', 1],
+      ['dave', 2],
+      ['erin', 1],
+      ['frank', 3],
+      ['mallory', 2],
+      ['niaj', 3],
+      ['peggy', 1],
+      ['sybil', 2],
+      ['trent', 1],
+    ]
+    const answer = await lm.inferRecords(
+      'default',
+      'sticky',
+      table.map(([customer]) => ({ x: [1], customer })),
+    )
+    expect(ys(answer)).toEqual(table.map(([, model]) => model))
+  })
+
+  it('random_split without a key follows unequal weights (90/10 over 10,000 rows)', async () => {
+    await lm.putPipeline('default', 'unequal', [
+      {
+        random_split: {
+          weights: [
+            [90, 'm1'],
+            [10, 'm2'],
+          ],
+          seed: 11,
+        },
+      },
+    ])
+    await lm.deploy('default', 'unequal')
+    const answer = ys(
+      await lm.inferRecords(
+        'default',
+        'unequal',
+        Array.from({ length: 10_000 }, () => ({ x: [1] })),
+      ),
+    )
+    // Binomial(10,000, 0.9) has a standard deviation of 0.3%: 85–95% is ±16 of them, for any seed.
+    const first = answer.filter((y) => y === 1).length / answer.length
+    expect(first).toBeGreaterThan(0.85)
+    expect(first).toBeLessThan(0.95)
+    expect(answer.every((y) => y === 1 || y === 2)).toBe(true)
   })
 
   it('random_split without a key is reproducible with a seed', async () => {
