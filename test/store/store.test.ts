@@ -1,6 +1,7 @@
 /** The SQLite store and the artifact folder: schema, versions, idempotency, durability on reopen. */
-import { existsSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import Database from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ConflictError, NotFoundError } from '../../src/errors.js'
 import { ArtifactStore, sha256Hex } from '../../src/store/artifacts.js'
@@ -31,8 +32,18 @@ describe('SQLite store', () => {
     await s.close()
     const again = SqliteStore.open(dir)
     expect(again.schemaVersion()).toBe(MIGRATIONS.length)
+    // While open after a write, SQLite keeps its write-ahead log beside the database.
+    await again.workspaces.create('wal-check')
+    expect(existsSync(join(dir, 'lastmile.db-wal'))).toBe(true)
     await again.close()
-    expect(existsSync(join(dir, 'lastmile.db-wal')) || existsSync(join(dir, 'lastmile.db'))).toBe(true)
+    // WAL mode is recorded in the file itself: bytes 18 and 19 of the header (file format write and
+    // read versions) are 2 in WAL mode, 1 in rollback-journal mode (sqlite.org/fileformat.html §1.3.3).
+    const header = readFileSync(join(dir, 'lastmile.db')).subarray(18, 20)
+    expect([...header]).toEqual([2, 2])
+    // A separate connection reads the persistent mode back.
+    const other = new Database(join(dir, 'lastmile.db'), { readonly: true })
+    expect(other.pragma('journal_mode', { simple: true })).toBe('wal')
+    other.close()
   })
 
   it('numbers model versions 1, 2, 3 and returns the same version for the same bytes', async () => {
