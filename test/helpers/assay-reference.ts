@@ -1,5 +1,7 @@
 /** An assay's score computed from the README's definitions, independently of src/assays. */
-import { PSI_EPSILON } from '../../src/assays/stats.js'
+
+/** The README's PSI floor for empty shares (ε = 10⁻⁴), written out: never read from src/assays. */
+const PSI_FLOOR = 1e-4
 
 /** Quantile edges, outlier bins and PSI written out from the README's definitions. */
 export function independentPsi(baseline: number[], window: number[], bins: number): number {
@@ -26,8 +28,8 @@ export function independentPsi(baseline: number[], window: number[], bins: numbe
   const b = share(baseline)
   const w = share(window)
   return b.reduce((acc, bi, i) => {
-    const x = Math.max(bi, PSI_EPSILON)
-    const y = Math.max(w[i] as number, PSI_EPSILON)
+    const x = Math.max(bi, PSI_FLOOR)
+    const y = Math.max(w[i] as number, PSI_FLOOR)
     return acc + (y - x) * Math.log(y / x)
   }, 0)
 }
