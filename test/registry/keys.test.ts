@@ -1,0 +1,65 @@
+/**
+ * API keys against outside answers: a key stored by an earlier release (its row written here with
+ * the sha256 Python computes) still authenticates, so changing how keys are hashed would lock every
+ * client out after an upgrade; and the role table written out case by case.
+ */
+import { rmSync } from 'node:fs'
+import { afterEach, describe, expect, it } from 'vitest'
+import { UnauthorizedError } from '../../src/errors.js'
+import { authenticate, permits } from '../../src/registry/keys.js'
+import { SqliteStore } from '../../src/store/sqlite-store.js'
+import type { ApiKeyRecord, Role } from '../../src/store/types.js'
+import { tempDir } from '../helpers/server.js'
+
+const dirs: string[] = []
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
+})
+
+const KEY = 'lm_0123456789abcdef_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde'
+// Python 3: hashlib.sha256(KEY.encode()).hexdigest(): the sha256 of the whole key, lm_ prefix and id included.
+const KEY_SHA256 = 'bb4a14eb78f5f5a02f49abdc7027f30aad9d2f57d33ecda84df29f095280d3bd'
+
+describe('API keys', () => {
+  it('authenticates a key stored as the sha256 of the whole key, and only that key', async () => {
+    const dir = tempDir()
+    dirs.push(dir)
+    const store = SqliteStore.open(dir)
+    try {
+      await store.apiKeys.add({
+        id: '0123456789abcdef',
+        workspace: 'default',
+        name: 'from an earlier release',
+        role: 'deployer',
+        hash: KEY_SHA256,
+        createdAt: '2026-01-01T00:00:00.000Z',
+      })
+      expect(await authenticate(store, `Bearer ${KEY}`)).toMatchObject({ id: '0123456789abcdef', role: 'deployer' })
+      // One character of the secret changed: same id, another key.
+      await expect(authenticate(store, `Bearer ${KEY.slice(0, -1)}f`)).rejects.toBeInstanceOf(UnauthorizedError)
+    } finally {
+      await store.close()
+    }
+  })
+
+  it('grants roles by rank within a workspace, and everything to a default-workspace admin', () => {
+    const key = (workspace: string, role: Role): ApiKeyRecord => ({
+      id: 'k',
+      workspace,
+      name: 'k',
+      role,
+      hash: '',
+      createdAt: '',
+    })
+    const asks: Role[] = ['viewer', 'deployer', 'admin']
+    const row = (k: ApiKeyRecord, ws: string | undefined) => asks.map((r) => permits(k, ws, r))
+    expect(row(key('team', 'viewer'), 'team')).toEqual([true, false, false])
+    expect(row(key('team', 'deployer'), 'team')).toEqual([true, true, false])
+    expect(row(key('team', 'admin'), 'team')).toEqual([true, true, true])
+    expect(row(key('team', 'admin'), 'other')).toEqual([false, false, false])
+    expect(row(key('team', 'admin'), undefined)).toEqual([false, false, false])
+    expect(row(key('default', 'deployer'), 'team')).toEqual([false, false, false])
+    expect(row(key('default', 'admin'), 'team')).toEqual([true, true, true])
+    expect(row(key('default', 'admin'), undefined)).toEqual([true, true, true])
+  })
+})
