@@ -1,0 +1,69 @@
+/**
+ * Real servers on the `webgpu` backend, for the server suites that run on the software GPU in CI:
+ * listening on a socket, every answer checked against the OpenAPI document, WebGPU validation on.
+ * A pipeline can run on the CPU without failing (a lost device, `auto`'s fallback), so the suites
+ * assert where it ran: the deployment status says webgpu on the GPU path with no `backend_note`,
+ * and the GPU device `/metrics` reports is the one the server opened (a device lost and replaced
+ * mid-test would have answered on the CPU meanwhile).
+ */
+import { rmSync } from 'node:fs'
+import { expect } from 'vitest'
+import { type DeploymentStatus, LastmileClient } from '../../src/client/client.js'
+import type { ConfigOverrides } from '../../src/config.js'
+import { silentLogger } from '../../src/logger.js'
+import { type RunningServer, startServer } from '../../src/server/serve.js'
+import { checkedFetch, tempDir, testConfig } from './server.js'
+
+export interface GpuServer {
+  server: RunningServer
+  /** The typed client over the socket, answers checked against the OpenAPI document. */
+  lm: LastmileClient
+  /** Checked `fetch` for raw requests. */
+  fetch: (url: string, init?: RequestInit) => Promise<Response>
+  /** Stop the server and remove its data folder. */
+  close(): Promise<void>
+}
+
+/** A listening server whose pipelines deploy on `webgpu` (the server's backend; deploys give no engine). */
+export async function startGpuServer(over: ConfigOverrides = {}): Promise<GpuServer> {
+  const dataDir = tempDir('lastmile-webgpu-')
+  const config = testConfig({ ...over, backend: 'webgpu', dataDir, gpu: { validate: true, ...over.gpu } })
+  const server = await startServer(config, { log: silentLogger }).catch((e) => {
+    rmSync(dataDir, { recursive: true, force: true })
+    throw e
+  })
+  const fetch = await checkedFetch(server.url)
+  return {
+    server,
+    fetch,
+    lm: new LastmileClient({ url: server.url, fetch }),
+    async close() {
+      await server.close()
+      rmSync(dataDir, { recursive: true, force: true })
+    },
+  }
+}
+
+/** A status that runs every model of the pipeline on webgpu's GPU path: never the CPU, never a fallback note. */
+export function expectOnWebgpu(status: DeploymentStatus): void {
+  expect({ backend: status.backend, active_backend: status.active_backend, path: status.path }).toEqual({
+    backend: 'webgpu',
+    active_backend: 'webgpu',
+    path: 'gpu',
+  })
+  const models = status.stages.flatMap((s) => s.models)
+  expect(models.length).toBeGreaterThan(0)
+  for (const m of models) {
+    // toEqual: a `backend_note` (auto's fallback to cpu) would fail it.
+    expect(m).toEqual({ model: m.model, backend: 'webgpu', active_backend: 'webgpu', path: 'gpu' })
+  }
+}
+
+/** The GPU device's `state` and `generation` labels from `/metrics`' lastmile_gpu_info. */
+export async function gpuDevice(gpu: GpuServer): Promise<{ state: string; generation: string }> {
+  const text = await (await gpu.fetch(`${gpu.server.url}/metrics`)).text()
+  const line = text.split('\n').find((l) => l.startsWith('lastmile_gpu_info{'))
+  expect(line, 'lastmile_gpu_info in /metrics: the server has a GPU open').toBeDefined()
+  const label = (name: string) => new RegExp(`[{,]${name}="([^"]*)"`).exec(line as string)?.[1] ?? ''
+  return { state: label('state'), generation: label('generation') }
+}
