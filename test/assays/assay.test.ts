@@ -77,6 +77,20 @@ describe('assay summarizer options', () => {
     expect(() => prepareBaseline(b, summarizerSchema.parse({ aggregation: 'edges' }))).toThrow(/"psi" compares shares/)
   })
 
+  it('summaries of values with a large mean and a small spread keep their spread (NumPy float64 references)', async () => {
+    // Sensor-like values, exact in float32. NumPy 1.24: baseline mean 10001.6625, std (ddof=1)
+    // 1.145719691334277, median 10001.5625; window mean 10000.75, std 0.39528470752104744.
+    // A one-pass float32 variance gives 0 for both.
+    const b = [0.125, 0.5, 0.625, 1, 1.375, 1.75, 2.25, 2.375, 3, 3.625].map((d) => 1e4 + d)
+    const w = [0.25, 0.5, 0.75, 1, 1.25].map((d) => 1e4 + d)
+    const r = await computeAssay(prepareBaseline(b, defaults), w, defaults, { alert_threshold: 0.25 })
+    expect(r.baseline_summary.mean).toBeCloseTo(10001.6625, 9)
+    expect(r.baseline_summary.std).toBeCloseTo(1.145719691334277, 12)
+    expect(r.baseline_summary.median).toBe(10001.5625)
+    expect(r.window_summary.mean).toBeCloseTo(10000.75, 9)
+    expect(r.window_summary.std).toBeCloseTo(0.39528470752104744, 12)
+  })
+
   it('drops NaN and counts it; refuses an all-NaN baseline', async () => {
     const r = await computeAssay(prepareBaseline([1, 2, Number.NaN, 3], defaults), [1, Number.NaN, 2], defaults, {
       alert_threshold: 0.25,
