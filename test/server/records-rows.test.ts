@@ -2,9 +2,10 @@
  * pandas-records through the server: a later record that lacks an input, or whose tensor is
  * shorter than the first record's, is a 400 naming the record, never a row filled from record 0.
  */
+import { rmSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { GraphBuilder } from '../../src/onnx/builder.js'
-import { clientFor, testServer } from '../helpers/server.js'
+import { clientFor, tempDir, testServer } from '../helpers/server.js'
 
 /** y = x · w for x, w float32 [N, 2]: every answer row depends on both of its record's inputs. */
 function product(): Uint8Array {
@@ -17,6 +18,7 @@ function product(): Uint8Array {
 
 describe('pandas-records rows after the first', () => {
   let s: Awaited<ReturnType<typeof testServer>>
+  const dataDir = tempDir()
   const infer = (records: unknown) =>
     s.app.request('/v1/workspaces/default/pipelines/product/infer', {
       method: 'POST',
@@ -24,13 +26,16 @@ describe('pandas-records rows after the first', () => {
       body: JSON.stringify(records),
     })
   beforeAll(async () => {
-    s = await testServer()
+    s = await testServer({ dataDir })
     const lm = clientFor(s.app)
     await lm.uploadModel('default', 'product', product())
     await lm.putPipeline('default', 'product', [{ model: 'product' }])
     await lm.deploy('default', 'product')
   })
-  afterAll(() => s.shutdown())
+  afterAll(async () => {
+    await s.shutdown()
+    rmSync(dataDir, { recursive: true, force: true })
+  })
 
   it('answers each record from its own inputs', async () => {
     const res = await infer([
