@@ -9,9 +9,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import type { JobStatus } from '../../src/client/client.js'
 import { mulberry32 } from '../../src/random.js'
 import { standardizedLinear } from '../fixtures/models.js'
+import { expectOn, gpuDevice, type ListeningServer, startBackendServer } from '../helpers/backend-server.js'
 import { expectClose } from '../helpers/compare.js'
 import { gpuTitle, probeGpu } from '../helpers/gpu.js'
-import { expectOnWebgpu, type GpuServer, gpuDevice, startGpuServer } from '../helpers/webgpu-server.js'
 
 const gpu = await probeGpu()
 const WS = 'default'
@@ -32,21 +32,21 @@ function rows(count: number, seed: number): number[][] {
 }
 
 describe.runIf(gpu.ok)(gpuTitle('batch jobs and explanations on the webgpu backend, over a socket', gpu), () => {
-  let g: GpuServer
+  let g: ListeningServer
   let device: { state: string; generation: string }
   beforeAll(async () => {
     // Small chunks and model batches: the job runs many GPU batches, not one.
-    g = await startGpuServer({ jobs: { chunkRows: 128, batchRows: 50 } })
+    g = await startBackendServer('webgpu', { jobs: { chunkRows: 128, batchRows: 50 } })
     device = await gpuDevice(g)
     expect(device.state).toBe('ready')
     await g.lm.uploadModel(WS, 'lin', standardizedLinear(P).bytes)
     await g.lm.putPipeline(WS, 'lin', [{ model: 'lin' }])
-    expectOnWebgpu(await g.lm.deploy(WS, 'lin'))
+    expectOn('webgpu', await g.lm.deploy(WS, 'lin'))
   })
   // The device each test ran on is the one the server opened: none was lost and replaced meanwhile.
   afterEach(async () => {
     expect(await gpuDevice(g)).toEqual(device)
-    expectOnWebgpu(await g.lm.deployment(WS, 'lin'))
+    expectOn('webgpu', await g.lm.deployment(WS, 'lin'))
   })
   afterAll(async () => {
     await g?.close()

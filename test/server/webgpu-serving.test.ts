@@ -9,13 +9,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { ApiError } from '../../src/client/client.js'
 import { tensor } from '../../src/engine/tensor.js'
 import { GraphBuilder } from '../../src/onnx/builder.js'
-import { dense, gemm } from '../../src/onnx/mlp.js'
 import { mulberry32, uniform } from '../../src/random.js'
 import { mlpClassifier } from '../fixtures/models.js'
+import { expectOn, gpuDevice, type ListeningServer, startBackendServer } from '../helpers/backend-server.js'
 import { expectClose } from '../helpers/compare.js'
 import { gpuTitle, probeGpu } from '../helpers/gpu.js'
 import { mlpRef } from '../helpers/reference.js'
-import { expectOnWebgpu, type GpuServer, gpuDevice, startGpuServer } from '../helpers/webgpu-server.js'
 
 const gpu = await probeGpu()
 const WS = 'default'
@@ -29,10 +28,10 @@ function times(k: number): Uint8Array {
 }
 
 describe.runIf(gpu.ok)(gpuTitle('serving on the webgpu backend, over a socket', gpu), () => {
-  let g: GpuServer
+  let g: ListeningServer
   let device: { state: string; generation: string }
   beforeAll(async () => {
-    g = await startGpuServer()
+    g = await startBackendServer('webgpu')
     device = await gpuDevice(g)
     expect(device.state).toBe('ready')
   })
@@ -46,7 +45,7 @@ describe.runIf(gpu.ok)(gpuTitle('serving on the webgpu backend, over a socket', 
     const mlp = mlpClassifier({ features: 6, hidden: [16], classes: 3, seed: 31, name: 'mlp' })
     await g.lm.uploadModel(WS, 'mlp', mlp.bytes)
     await g.lm.putPipeline(WS, 'mlp', [{ model: 'mlp' }])
-    expectOnWebgpu(await g.lm.deploy(WS, 'mlp'))
+    expectOn('webgpu', await g.lm.deploy(WS, 'mlp'))
     const client = async (c: number) => {
       const rand = mulberry32(1000 + c)
       for (let r = 0; r < 4; r++) {
@@ -63,14 +62,14 @@ describe.runIf(gpu.ok)(gpuTitle('serving on the webgpu backend, over a socket', 
       }
     }
     await Promise.all(Array.from({ length: 8 }, (_, c) => client(c)))
-    expectOnWebgpu(await g.lm.deployment(WS, 'mlp'))
+    expectOn('webgpu', await g.lm.deployment(WS, 'mlp'))
   })
 
   it('hot-swaps through the registry (PUT a new version) under load from 16 clients without failing a request', async () => {
     await g.lm.uploadModel(WS, 'scale', times(2))
     await g.lm.uploadModel(WS, 'scale', times(3))
     await g.lm.putPipeline(WS, 'swap', [{ model: 'scale:1' }])
-    expectOnWebgpu(await g.lm.deploy(WS, 'swap'))
+    expectOn('webgpu', await g.lm.deploy(WS, 'swap'))
     let stop = false
     let swapped = false
     const seen = new Map<number, number>() // answer → how many came
@@ -108,108 +107,6 @@ describe.runIf(gpu.ok)(gpuTitle('serving on the webgpu backend, over a socket', 
     const status = await g.lm.deployment(WS, 'swap')
     expect(status.pipeline_version).toBe(2)
     expect(status.models).toEqual(['scale:2'])
-    expectOnWebgpu(status)
+    expectOn('webgpu', status)
   }, 240_000)
-
-  it('runs a fused tabular-pre → model → softmax/argmax/top-k pipeline on the GPU path, matching a float64 reference', async () => {
-    // Raw columns: a standardized one (NaN → its mean, clipped first), a min-max one (NaN → 0), a
-    // category code one-hot over 0, 1, 2 (unknown codes and NaN → zeros), one passed through
-    // (NaN → 0): six model features, then three logits.
-    const tabular = {
-      input: 'raw',
-      features: [
-        { standardize: { mean: 0.5, std: 2 }, impute: 'mean', clip: [-4, 4] },
-        { minmax: { min: -3, max: 5 }, impute: 0 },
-        { onehot: [0, 1, 2] },
-        { impute: 0 },
-      ],
-    }
-    const labels = ['low', 'mid', 'high']
-    const layer = dense(mulberry32(77), 6, 3)
-    const b = new GraphBuilder('logits')
-    b.output(gemm(b, b.input('x', 'float32', ['N', 6]), layer, 'fc'), 'float32', ['N', 3], 'logits')
-    await g.lm.uploadModel(WS, 'logits', b.toModel())
-    await g.lm.putPipeline(WS, 'fused', [
-      { pre: { tabular } },
-      { model: 'logits' },
-      { post: { activation: 'softmax', argmax: true, topk: 2, labels } },
-    ])
-    expectOnWebgpu(await g.lm.deploy(WS, 'fused', { non_finite_inputs: 'pass' }))
-
-    const n = 40
-    const rand = mulberry32(4242)
-    const raw: number[][] = Array.from({ length: n }, (_, r) => [
-      r % 7 === 1 ? Number.NaN : Math.fround(rand() * 14 - 7), // past the clip now and then
-      r % 9 === 2 ? Number.NaN : Math.fround(rand() * 8 - 3),
-      r % 11 === 3 ? Number.NaN : Math.floor(rand() * 5), // 3 and 4 are unknown codes
-      r % 13 === 4 ? Number.NaN : Math.fround(rand() * 2 - 1),
-    ])
-    // float64 reference, written from the README's semantics.
-    const features = (v: number[]): number[] => {
-      const [a, m, c, p] = v.map((x) => x as number) as [number, number, number, number]
-      const std = (Math.min(4, Math.max(-4, Number.isNaN(a) ? 0.5 : a)) - 0.5) / 2
-      const minmax = ((Number.isNaN(m) ? 0 : m) + 3) / 8
-      return [std, minmax, c === 0 ? 1 : 0, c === 1 ? 1 : 0, c === 2 ? 1 : 0, Number.isNaN(p) ? 0 : p]
-    }
-    const logits = raw.map((v) => {
-      const f = features(v)
-      return Array.from({ length: 3 }, (_, o) =>
-        f.reduce((s, x, i) => s + x * (layer.w[o * 6 + i] as number), layer.b[o] as number),
-      )
-    })
-    const probs = logits.map((logits) => {
-      const e = logits.map((l) => Math.exp(l - Math.max(...logits)))
-      return e.map((x) => x / e.reduce((s, y) => s + y, 0))
-    })
-    const order = probs.map((p) => [0, 1, 2].sort((i, j) => (p[j] as number) - (p[i] as number) || i - j))
-    const clearWinner = probs.map((p, r) => {
-      const o = order[r] as number[]
-      return (
-        (p[o[0] as number] as number) - (p[o[1] as number] as number) > 1e-4 &&
-        (p[o[1] as number] as number) - (p[o[2] as number] as number) > 1e-4
-      )
-    })
-
-    const answer = await g.lm.inferOip('fused', {
-      inputs: [{ name: 'raw', shape: [n, 4], datatype: 'FP32', data: raw.flat() }],
-    })
-    const column = <T>(name: string): T[] => {
-      const output = answer.outputs.find((o) => o.name === name)
-      expect(output, `output ${name}`).toBeDefined()
-      return output?.data as T[]
-    }
-    expect(answer.outputs.map((o) => [o.name, o.datatype, o.shape]).sort()).toEqual([
-      ['label', 'INT32', [n]],
-      ['label_name', 'BYTES', [n]],
-      ['logits', 'FP32', [n, 3]],
-      ['scores', 'FP32', [n, 3]],
-      ['topk_index', 'INT32', [n, 2]],
-      ['topk_label', 'BYTES', [n, 2]],
-      ['topk_score', 'FP32', [n, 2]],
-    ])
-    expectClose(column<number>('logits'), logits.flat(), 'logits', 1e-4, 1)
-    expectClose(column<number>('scores'), probs.flat(), 'scores', 1e-4, 1)
-    for (let r = 0; r < n; r++) {
-      if (!clearWinner[r]) continue
-      const o = order[r] as number[]
-      expect(column<number>('label')[r], `row ${r} label`).toBe(o[0])
-      expect(column<string>('label_name')[r], `row ${r} label_name`).toBe(labels[o[0] as number])
-      expect(column<number>('topk_index').slice(2 * r, 2 * r + 2), `row ${r} top-2`).toEqual(o.slice(0, 2))
-      expect(column<string>('topk_label').slice(2 * r, 2 * r + 2)).toEqual(o.slice(0, 2).map((i) => labels[i]))
-    }
-    expect(clearWinner.filter(Boolean).length).toBeGreaterThan(n / 2) // the label checks checked something
-    expectClose(
-      column<number>('topk_score'),
-      probs.flatMap((p, r) => (order[r] as number[]).slice(0, 2).map((i) => p[i] as number)),
-      'topk_score',
-      1e-4,
-      1,
-    )
-    // The same pipeline through lastmile's own route (pandas-records), on the same path.
-    const records = await g.lm.inferRecords(WS, 'fused', [{ raw: raw[0] }, { raw: raw[5] }])
-    expect(records.map((r) => r['out.label_name'])).toEqual(
-      [0, 5].map((r) => labels[(order[r] as number[])[0] as number]),
-    )
-    expectOnWebgpu(await g.lm.deployment(WS, 'fused'))
-  })
 })

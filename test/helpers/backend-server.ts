@@ -1,10 +1,10 @@
 /**
- * Real servers on the `webgpu` backend, for the server suites that run on the software GPU in CI:
- * listening on a socket, every answer checked against the OpenAPI document, WebGPU validation on.
- * A pipeline can run on the CPU without failing (a lost device, `auto`'s fallback), so the suites
- * assert where it ran: the deployment status says webgpu on the GPU path with no `backend_note`,
- * and the GPU device `/metrics` reports is the one the server opened (a device lost and replaced
- * mid-test would have answered on the CPU meanwhile).
+ * Real servers on a named backend, for the server suites that run on the software GPU in CI (and
+ * their CPU twins): listening on a socket, every answer checked against the OpenAPI document,
+ * WebGPU validation on. A pipeline can run on the CPU without failing (a lost device, `auto`'s
+ * fallback), so the suites assert where it ran: the deployment status names the backend and its
+ * path (GPU for webgpu) with no `backend_note`, and the GPU device `/metrics` reports is the one
+ * the server opened (a device lost and replaced mid-test would have answered on the CPU meanwhile).
  */
 import { rmSync } from 'node:fs'
 import { expect } from 'vitest'
@@ -14,7 +14,9 @@ import { silentLogger } from '../../src/logger.js'
 import { type RunningServer, startServer } from '../../src/server/serve.js'
 import { checkedFetch, tempDir, testConfig } from './server.js'
 
-export interface GpuServer {
+export type ServedBackend = 'webgpu' | 'cpu'
+
+export interface ListeningServer {
   server: RunningServer
   /** The typed client over the socket, answers checked against the OpenAPI document. */
   lm: LastmileClient
@@ -24,10 +26,10 @@ export interface GpuServer {
   close(): Promise<void>
 }
 
-/** A listening server whose pipelines deploy on `webgpu` (the server's backend; deploys give no engine). */
-export async function startGpuServer(over: ConfigOverrides = {}): Promise<GpuServer> {
-  const dataDir = tempDir('lastmile-webgpu-')
-  const config = testConfig({ ...over, backend: 'webgpu', dataDir, gpu: { validate: true, ...over.gpu } })
+/** A listening server whose pipelines deploy on `backend` (the server's backend; deploys give no engine). */
+export async function startBackendServer(backend: ServedBackend, over: ConfigOverrides = {}): Promise<ListeningServer> {
+  const dataDir = tempDir(`lastmile-${backend}-`)
+  const config = testConfig({ ...over, backend, dataDir, gpu: { validate: true, ...over.gpu } })
   const server = await startServer(config, { log: silentLogger }).catch((e) => {
     rmSync(dataDir, { recursive: true, force: true })
     throw e
@@ -44,24 +46,28 @@ export async function startGpuServer(over: ConfigOverrides = {}): Promise<GpuSer
   }
 }
 
-/** A status that runs every model of the pipeline on webgpu's GPU path: never the CPU, never a fallback note. */
-export function expectOnWebgpu(status: DeploymentStatus): void {
+/**
+ * A status that runs every model of the pipeline on `backend`, on webgpu's GPU path (the CPU path
+ * on cpu): never another backend, never a fallback note.
+ */
+export function expectOn(backend: ServedBackend, status: DeploymentStatus): void {
+  const path = backend === 'webgpu' ? 'gpu' : 'cpu'
   expect({ backend: status.backend, active_backend: status.active_backend, path: status.path }).toEqual({
-    backend: 'webgpu',
-    active_backend: 'webgpu',
-    path: 'gpu',
+    backend,
+    active_backend: backend,
+    path,
   })
   const models = status.stages.flatMap((s) => s.models)
   expect(models.length).toBeGreaterThan(0)
   for (const m of models) {
     // toEqual: a `backend_note` (auto's fallback to cpu) would fail it.
-    expect(m).toEqual({ model: m.model, backend: 'webgpu', active_backend: 'webgpu', path: 'gpu' })
+    expect(m).toEqual({ model: m.model, backend, active_backend: backend, path })
   }
 }
 
 /** The GPU device's `state` and `generation` labels from `/metrics`' lastmile_gpu_info. */
-export async function gpuDevice(gpu: GpuServer): Promise<{ state: string; generation: string }> {
-  const text = await (await gpu.fetch(`${gpu.server.url}/metrics`)).text()
+export async function gpuDevice(s: ListeningServer): Promise<{ state: string; generation: string }> {
+  const text = await (await s.fetch(`${s.server.url}/metrics`)).text()
   const line = text.split('\n').find((l) => l.startsWith('lastmile_gpu_info{'))
   expect(line, 'lastmile_gpu_info in /metrics: the server has a GPU open').toBeDefined()
   const label = (name: string) => new RegExp(`[{,]${name}="([^"]*)"`).exec(line as string)?.[1] ?? ''
