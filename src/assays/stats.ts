@@ -10,7 +10,7 @@
  * - Jensen–Shannon distance between the binned densities, base-2 logarithms (in [0, 1]).
  */
 /** Empty bins are floored at this share before PSI's logarithm (as Evidently and most PSI tools do). */
-export const PSI_EPSILON = 1e-4
+const PSI_EPSILON = 1e-4
 
 /** Quantile `p` of ascending `sorted` (type 7). */
 export function quantile(sorted: ArrayLike<number>, p: number): number {
