@@ -51,9 +51,15 @@ export const MODULES = {
   keys: { mutate: ['src/registry/keys.ts'], tests: ['test/server/auth.test.ts', 'test/server/auth-matrix.test.ts'] },
 }
 
-/** The CPU twins of the WGSL kernels: each `export function …Cpu(` up to its closing brace, as Stryker line ranges. */
+/**
+ * The CPU twins of the WGSL kernels, as Stryker line ranges: each `export function …Cpu(` up to its
+ * closing brace, and row-kernels.ts's checks and ranking from `checkMatrix` on (its dispatch plan
+ * above them is GPU launch geometry, which only the GPU suites can judge).
+ */
 function cpuTwins() {
-  const out = ['src/kernels/row-kernels.ts']
+  const rowKernels = readFileSync(join(root, 'src/kernels/row-kernels.ts'), 'utf8').split('\n')
+  const from = rowKernels.findIndex((l) => l.startsWith('export function checkMatrix('))
+  const out = [`src/kernels/row-kernels.ts:${from + 1}-${rowKernels.length}`]
   for (const file of ['argmax', 'image-preprocess', 'sigmoid', 'softmax', 'tabular-preprocess', 'topk']) {
     const path = `src/kernels/${file}.ts`
     const lines = readFileSync(join(root, path), 'utf8').split('\n')
@@ -116,11 +122,16 @@ function run(name, only) {
   if (r.status !== 0) process.exitCode = r.status ?? 1
 }
 
-const args = process.argv.slice(2)
-const files = args.filter((a) => a.includes('/'))
-const names = args.filter((a) => !a.includes('/'))
-for (const n of names) if (!MODULES[n]) throw new Error(`unknown module '${n}': ${Object.keys(MODULES).join(', ')}`)
-const byModule = new Map()
-for (const f of files) byModule.set(moduleOf(f), [...(byModule.get(moduleOf(f)) ?? []), f])
-for (const n of names.length || files.length ? names : Object.keys(MODULES)) run(n)
-for (const [n, only] of byModule) run(n, only)
+/** Run the modules or files named on the command line (all modules when none is). */
+function main(args) {
+  const files = args.filter((a) => a.includes('/'))
+  const names = args.filter((a) => !a.includes('/'))
+  for (const n of names) if (!MODULES[n]) throw new Error(`unknown module '${n}': ${Object.keys(MODULES).join(', ')}`)
+  const byModule = new Map()
+  for (const f of files) byModule.set(moduleOf(f), [...(byModule.get(moduleOf(f)) ?? []), f])
+  for (const n of names.length || files.length ? names : Object.keys(MODULES)) run(n)
+  for (const [n, only] of byModule) run(n, only)
+}
+
+// Run only as the command: scripts/testing-report.mjs imports MODULES from here.
+if (process.argv[1] === fileURLToPath(import.meta.url)) main(process.argv.slice(2))

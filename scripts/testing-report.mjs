@@ -49,7 +49,7 @@ const details = []
 for (const name of Object.keys(MODULES)) {
   const path = join(root, 'reports', 'mutation', `${name}.json`)
   if (!existsSync(path)) {
-    rows.push(`| ${name} | not run | | | | | |`)
+    rows.push(`| ${name} | not run | | | | | | |`)
     continue
   }
   const r = tally(JSON.parse(readFileSync(path, 'utf8')))

