@@ -45,10 +45,18 @@ export const MODULES = {
   },
   kernels: {
     mutate: cpuTwins,
-    tests: ['test/kernels/postprocess.test.ts', 'test/kernels/preprocess.test.ts', 'test/pipeline/post-step.test.ts'],
+    tests: [
+      'test/kernels/postprocess.test.ts',
+      'test/kernels/preprocess.test.ts',
+      'test/kernels/cpu-twin-edges.test.ts',
+      'test/pipeline/post-step.test.ts',
+    ],
   },
   store: { mutate: ['src/store/**/*.ts'], tests: ['test/store/*.test.ts'] },
-  keys: { mutate: ['src/registry/keys.ts'], tests: ['test/server/auth.test.ts', 'test/server/auth-matrix.test.ts'] },
+  keys: {
+    mutate: ['src/registry/keys.ts'],
+    tests: ['test/registry/keys.test.ts', 'test/server/auth.test.ts', 'test/server/auth-matrix.test.ts'],
+  },
 }
 
 /**
