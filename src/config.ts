@@ -38,6 +38,9 @@ function isOrigin(s: string): boolean {
 /** Default longest CSV record or JSONL line (LASTMILE_JOB_MAX_RECORD_BYTES), also the job readers' default. */
 export const DEFAULT_MAX_RECORD_BYTES = 16 * 2 ** 20
 
+/** Default most columns in a job file (LASTMILE_JOB_MAX_COLUMNS), also the job readers' default. */
+export const DEFAULT_MAX_COLUMNS = 4096
+
 /** Body workers by default: a quarter of the cores, 1 to 4 (the event loop and the model need the rest). */
 const DEFAULT_BODY_WORKERS = Math.min(4, Math.max(1, Math.floor(availableParallelism() / 4)))
 
@@ -86,6 +89,11 @@ const configSchema = z.object({
         .int()
         .min(1024)
         .default(256 * 1024 * 1024),
+      /**
+       * Rows one log query answers at most (`?limit=` beyond is a 400 naming this setting); an
+       * answer that stops short of the rows asked for links to the rest (`Link: rel="next"`).
+       */
+      queryMaxRows: z.number().int().min(1).default(100_000),
     })
     .prefault({}),
   /** Scheduled assays. */
@@ -155,6 +163,15 @@ const configSchema = z.object({
     .object({
       /** Rows per committed chunk: the unit of progress, of resume after a crash, and of memory. */
       chunkRows: z.number().int().min(1).max(10_000_000).default(65_536),
+      /**
+       * Most cells (rows × columns) per chunk: a wide file's chunks hold fewer rows than
+       * `chunkRows`, so a chunk's memory and the work done at once on it do not grow with its width.
+       */
+      chunkCells: z
+        .number()
+        .int()
+        .min(1)
+        .default(2 ** 20),
       /** Rows per model batch within a chunk (large: jobs run as bulk batches of their own). */
       batchRows: z.number().int().min(1).max(10_000_000).default(16_384),
       /** Jobs run at once; the rest wait in order. */
@@ -181,6 +198,8 @@ const configSchema = z.object({
       maxRows: z.number().int().min(1).default(1_000_000_000),
       /** Longest CSV record or JSONL line, in bytes: a longer JSONL line is a row error, a longer CSV record fails the job. */
       maxRecordBytes: z.number().int().min(1024).default(DEFAULT_MAX_RECORD_BYTES),
+      /** Most columns in a job file (a CSV header's names, JSONL keys, an Arrow or Parquet schema's fields): more is a 400 before the 202. */
+      maxColumns: z.number().int().min(1).default(DEFAULT_MAX_COLUMNS),
       /**
        * Starts of a job (batch or explanation) the server may fail to survive: a job still running
        * after this many is failed at the next start instead of resumed, in case it is what stops the server.
@@ -211,6 +230,13 @@ const configSchema = z.object({
         .int()
         .min(1024)
         .default(64 * 1024 * 1024),
+      /**
+       * JSON values (objects, arrays, strings, numbers, booleans, nulls) one JSON body of the
+       * routes that carry data (assays, explanations, pipeline steps) may hold, counted where it
+       * is parsed, before anything walks it (400 beyond): what the event loop takes at most from one
+       * body parsed in a body worker.
+       */
+      jsonMaxValues: z.number().int().min(1).default(2_000_000),
       /** Largest model upload accepted, in bytes (413 beyond). */
       modelLimitBytes: z
         .number()
@@ -274,6 +300,20 @@ const configSchema = z.object({
       perWorker: z.number().int().min(1).max(64).default(2),
       /** Large requests waiting at most, their bodies not read yet; beyond, 429 with Retry-After. */
       queue: z.number().int().min(0).max(10_000).default(16),
+      /**
+       * How fast an admitted large body must arrive, in bytes per second on average from its
+       * admission, once `graceMs` have passed; slower, it is answered 408 and its turn passes on.
+       */
+      minBytesPerSecond: z
+        .number()
+        .int()
+        .min(1)
+        .default(256 * 1024),
+      /**
+       * A large body's allowance, in ms: its first 64 KiB must arrive within it before it waits
+       * for a turn, and an admitted body may be this far behind `minBytesPerSecond` (408 beyond).
+       */
+      graceMs: z.number().int().min(1).default(5000),
     })
     .prefault({}),
 })
@@ -312,6 +352,7 @@ export const ENV_VARS: Record<string, EnvVar> = {
   LASTMILE_BODY_LIMIT_BYTES: { path: ['server', 'bodyLimitBytes'], parse: Number },
   LASTMILE_DEMO: { path: ['server', 'demo'], parse: parseBool },
   LASTMILE_MODEL_LIMIT_BYTES: { path: ['server', 'modelLimitBytes'], parse: Number },
+  LASTMILE_JSON_BODY_MAX_VALUES: { path: ['server', 'jsonMaxValues'], parse: Number },
   LASTMILE_TENSOR_LIMIT_BYTES: { path: ['server', 'tensorLimitBytes'], parse: Number },
   LASTMILE_MODEL_LOAD_MEMORY_BYTES: { path: ['server', 'modelLoadMemoryBytes'], parse: Number },
   LASTMILE_MODEL_LOAD_TIMEOUT_MS: { path: ['server', 'modelLoadTimeoutMs'], parse: Number },
@@ -322,6 +363,8 @@ export const ENV_VARS: Record<string, EnvVar> = {
   LASTMILE_BODY_WORKERS: { path: ['bodies', 'workers'], parse: Number },
   LASTMILE_LARGE_BODIES_PER_WORKER: { path: ['bodies', 'perWorker'], parse: Number },
   LASTMILE_LARGE_BODY_QUEUE: { path: ['bodies', 'queue'], parse: Number },
+  LASTMILE_LARGE_BODY_MIN_BYTES_PER_SECOND: { path: ['bodies', 'minBytesPerSecond'], parse: Number },
+  LASTMILE_LARGE_BODY_GRACE_MS: { path: ['bodies', 'graceMs'], parse: Number },
   LASTMILE_URL: { path: ['client', 'url'], parse: String },
   LASTMILE_INFERENCE_LOG_SAMPLE_RATE: inferenceLogVar('sampleRate', 'LASTMILE_LOG_SAMPLE_RATE'),
   LASTMILE_INFERENCE_LOG_RETENTION_HOURS: inferenceLogVar('retentionHours', 'LASTMILE_LOG_RETENTION_HOURS'),
@@ -329,6 +372,7 @@ export const ENV_VARS: Record<string, EnvVar> = {
   LASTMILE_INFERENCE_LOG_ROLL_SECONDS: inferenceLogVar('rollSeconds', 'LASTMILE_LOG_ROLL_SECONDS'),
   LASTMILE_INFERENCE_LOG_FLUSH_MS: inferenceLogVar('flushMs', 'LASTMILE_LOG_FLUSH_MS'),
   LASTMILE_INFERENCE_LOG_MAX_BUFFERED_BYTES: inferenceLogVar('maxBufferedBytes', 'LASTMILE_LOG_MAX_BUFFERED_BYTES'),
+  LASTMILE_INFERENCE_LOG_QUERY_MAX_ROWS: { path: ['inferenceLog', 'queryMaxRows'], parse: Number },
   LASTMILE_ASSAY_TICK_MS: { path: ['assays', 'tickMs'], parse: Number },
   LASTMILE_WEBHOOK_ATTEMPTS: { path: ['assays', 'webhookAttempts'], parse: Number },
   LASTMILE_ASSAY_MIN_WINDOW_MS: { path: ['assays', 'minWindowMs'], parse: Number },
@@ -350,6 +394,7 @@ export const ENV_VARS: Record<string, EnvVar> = {
   LASTMILE_EXPLAIN_MAX_REPEATS: { path: ['explain', 'maxRepeats'], parse: Number },
   LASTMILE_EXPLAIN_MAX_NUM_POINTS: { path: ['explain', 'maxNumPoints'], parse: Number },
   LASTMILE_JOB_CHUNK_ROWS: { path: ['jobs', 'chunkRows'], parse: Number },
+  LASTMILE_JOB_CHUNK_CELLS: { path: ['jobs', 'chunkCells'], parse: Number },
   LASTMILE_JOB_BATCH_ROWS: { path: ['jobs', 'batchRows'], parse: Number },
   LASTMILE_JOB_CONCURRENCY: { path: ['jobs', 'concurrency'], parse: Number },
   LASTMILE_JOB_MAX_ERROR_SHARE: { path: ['jobs', 'maxErrorShare'], parse: Number },
@@ -357,6 +402,7 @@ export const ENV_VARS: Record<string, EnvVar> = {
   LASTMILE_JOB_VIEWER_UPLOAD_LIMIT_BYTES: { path: ['jobs', 'viewerUploadLimitBytes'], parse: Number },
   LASTMILE_JOB_MAX_ROWS: { path: ['jobs', 'maxRows'], parse: Number },
   LASTMILE_JOB_MAX_RECORD_BYTES: { path: ['jobs', 'maxRecordBytes'], parse: Number },
+  LASTMILE_JOB_MAX_COLUMNS: { path: ['jobs', 'maxColumns'], parse: Number },
   LASTMILE_JOB_MAX_ATTEMPTS: { path: ['jobs', 'maxAttempts'], parse: Number },
   LASTMILE_JOB_STALL_SECONDS: { path: ['jobs', 'stallSeconds'], parse: Number },
   LASTMILE_API_KEY: { path: ['client', 'apiKey'], parse: String },

@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'conflict'
   | 'queue_full'
   | 'timeout'
+  | 'request_timeout'
   | 'payload_too_large'
   | 'unsupported_media_type'
   | 'not_acceptable'
@@ -140,6 +141,16 @@ export class TimeoutError extends LastmileError {
   }
 }
 
+/**
+ * The client did not send its request body in time: an admitted large body arrived slower than the
+ * server's minimum pace. Its turn passes on and the connection is closed.
+ */
+export class BodyTimeoutError extends LastmileError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('request_timeout', message, details)
+  }
+}
+
 /** The request body is larger than the configured limit. */
 export class PayloadTooLargeError extends LastmileError {
   constructor(message: string) {
@@ -163,11 +174,16 @@ export class NotAcceptableError extends LastmileError {
 
 /** The request's Content-Encoding is not one the server decodes; `accepted` lists those it does. */
 export class UnsupportedEncodingError extends UnsupportedMediaTypeError {
+  /** `accepted`: the codings the route takes besides identity; none: it takes bodies as they are. */
   constructor(
     encoding: string,
     readonly accepted: readonly string[],
   ) {
-    super(`Content-Encoding '${encoding}' is not supported; send ${accepted.join(', ')} or identity`)
+    super(
+      accepted.length > 0
+        ? `Content-Encoding '${encoding}' is not supported; send ${accepted.join(', ')} or identity`
+        : `Content-Encoding '${encoding}' is not accepted on this route: send the body uncompressed (only inference bodies may come compressed)`,
+    )
   }
 }
 

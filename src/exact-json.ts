@@ -19,6 +19,22 @@
 /** Deepest nesting the exact parser accepts: a request's structure plus a rank-32 tensor fits. */
 export const MAX_JSON_DEPTH = 64
 
+/**
+ * Whether a parsed value nests arrays or objects more than `max` deep (a top-level array or object
+ * is depth 1). Walked with a stack of its own: JSON.parse takes text of any depth, but
+ * JSON.stringify, structuredClone and Array.flat recurse, and overflow the call stack on it.
+ */
+export function nestsDeeperThan(value: unknown, max = MAX_JSON_DEPTH): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]]
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop() as [unknown, number]
+    if (v === null || typeof v !== 'object') continue
+    if (depth === max) return true
+    for (const x of Array.isArray(v) ? v : Object.values(v)) stack.push([x, depth + 1])
+  }
+  return false
+}
+
 /** An integer part of 16 digits or more, not a fraction's digits: the only place JSON.parse loses precision. */
 const LONG_INTEGER = /(?<![\d.])\d{16}/
 

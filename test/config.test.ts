@@ -31,6 +31,7 @@ describe('config', () => {
         flushMs: 500,
         maxBufferedRows: 1_000_000,
         maxBufferedBytes: 256 * 1024 * 1024,
+        queryMaxRows: 100_000,
       },
       assays: {
         tickMs: 30_000,
@@ -60,6 +61,7 @@ describe('config', () => {
       },
       jobs: {
         chunkRows: 65_536,
+        chunkCells: 2 ** 20,
         batchRows: 16_384,
         concurrency: 1,
         maxErrorShare: 0.01,
@@ -67,6 +69,7 @@ describe('config', () => {
         viewerUploadLimitBytes: 2 ** 30,
         maxRows: 1_000_000_000,
         maxRecordBytes: 16 * 2 ** 20,
+        maxColumns: 4096,
         maxAttempts: 3,
         stallSeconds: 3600,
       },
@@ -79,6 +82,7 @@ describe('config', () => {
         modelLoadMemoryBytes: 4 * 1024 * 1024 * 1024,
         modelLoadTimeoutMs: 120_000,
         tensorLimitBytes: 256 * 1024 * 1024,
+        jsonMaxValues: 2_000_000,
         demo: true,
         auth: 'auto',
         allowedOrigins: [],
@@ -90,6 +94,8 @@ describe('config', () => {
         workers: Math.min(4, Math.max(1, availableParallelism() >> 2)),
         perWorker: 2,
         queue: 16,
+        minBytesPerSecond: 256 * 1024,
+        graceMs: 5000,
       },
     })
   })
@@ -164,14 +170,14 @@ describe('inference log variables, renamed from LASTMILE_LOG_*', () => {
 
   it('reads the new names into inferenceLog, and LASTMILE_LOG_LEVEL stays the process logger', () => {
     const c = loadConfig({ ...env('LASTMILE_INFERENCE_LOG_'), LASTMILE_LOG_LEVEL: 'warn' })
-    expect(c.inferenceLog).toEqual({ ...expected, maxBufferedRows: 1_000_000 })
+    expect(c.inferenceLog).toEqual({ ...expected, maxBufferedRows: 1_000_000, queryMaxRows: 100_000 })
     expect(c.logLevel).toBe('warn')
     expect(deprecatedVariables({ ...env('LASTMILE_INFERENCE_LOG_'), LASTMILE_LOG_LEVEL: 'warn' })).toEqual([])
   })
 
   it('still reads each old name when the new one is unset (or empty), with a warning naming the new one', () => {
     const old = env('LASTMILE_LOG_')
-    expect(loadConfig(old).inferenceLog).toEqual({ ...expected, maxBufferedRows: 1_000_000 })
+    expect(loadConfig(old).inferenceLog).toEqual({ ...expected, maxBufferedRows: 1_000_000, queryMaxRows: 100_000 })
     expect(loadConfig({ ...old, LASTMILE_INFERENCE_LOG_FLUSH_MS: '' }).inferenceLog.flushMs).toBe(750)
     const warnings = deprecatedVariables(old)
     expect(warnings).toHaveLength(6)

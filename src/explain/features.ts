@@ -45,7 +45,12 @@ export function featureLayout(inputs: readonly ColumnSpec[], names?: string[]): 
   return out
 }
 
-/** Rows (records) as a row-major float64 matrix [rows, features]. */
+/**
+ * Rows (records) as a row-major float64 matrix [rows, features]. A row's value of an input is its
+ * elements, flat or nested by the row's dimensions, and may be wrapped in one more array (a batch of
+ * one): nested deeper, it is a 400 before anything walks it, since `Array.flat` and
+ * `JSON.stringify` recurse and overflow the stack on a value JSON.parse takes at any depth.
+ */
 export function rowsToMatrix(layout: FeatureLayout, rows: unknown[], what: string): Float64Array {
   const F = layout.names.length
   const X = new Float64Array(rows.length * F)
@@ -53,18 +58,26 @@ export function rowsToMatrix(layout: FeatureLayout, rows: unknown[], what: strin
     if (typeof row !== 'object' || row === null) throw new InvalidRequestError(`${what}[${r}] is not an object`)
     const rec = row as Record<string, unknown>
     for (const inp of layout.inputs) {
-      const v = rec[inp.spec.name] ?? rec[`in.${inp.spec.name}`]
-      const flat = Array.isArray(v) ? v.flat(Number.POSITIVE_INFINITY) : [v]
+      const own = (key: string) => (Object.hasOwn(rec, key) ? rec[key] : undefined)
+      const v = own(inp.spec.name) ?? own(`in.${inp.spec.name}`)
+      const levels = inp.dims.length + 1
+      const flat = elements(v, levels)
+      if (!flat) {
+        throw new InvalidRequestError(
+          `${what}[${r}].${inp.spec.name} nests arrays more than ${levels} deep; input '${inp.spec.name}' ${formatShape(inp.spec.shape)} takes a row's ${inp.width} values, flat or nested by its dimensions`,
+        )
+      }
       if (flat.length !== inp.width) {
         throw new InvalidRequestError(
           `${what}[${r}].${inp.spec.name} has ${v === undefined ? 'no value' : `${flat.length} values`}; input '${inp.spec.name}' ${formatShape(inp.spec.shape)} needs ${inp.width}`,
         )
       }
       for (let i = 0; i < inp.width; i++) {
-        const x = flat[i]
+        // 64-bit integers past 2^53 come as bigints (exact JSON, the inference log): the matrix is float64.
+        const x = typeof flat[i] === 'bigint' ? Number(flat[i]) : flat[i]
         if (typeof x !== 'number') {
           throw new InvalidRequestError(
-            `${what}[${r}].${inp.spec.name}[${i}] is ${JSON.stringify(x)}; a number is expected`,
+            `${what}[${r}].${inp.spec.name}[${i}] is ${typeof x === 'object' && x !== null ? 'an object' : JSON.stringify(x)}; a number is expected`,
           )
         }
         X[r * F + inp.offset + i] = x
@@ -72,6 +85,20 @@ export function rowsToMatrix(layout: FeatureLayout, rows: unknown[], what: strin
     }
   })
   return X
+}
+
+/** The elements of `v` (a scalar is one), or `undefined` when it nests arrays more than `levels` deep. */
+function elements(v: unknown, levels: number): unknown[] | undefined {
+  const out: unknown[] = []
+  // Recursion at most `levels` deep (an input's rank, plus one), whatever the value's depth.
+  const walk = (x: unknown, left: number): boolean => {
+    if (!Array.isArray(x)) {
+      out.push(x)
+      return true
+    }
+    return left > 0 && x.every((y) => walk(y, left - 1))
+  }
+  return walk(v, levels) ? out : undefined
 }
 
 /** Feeds for `rows` rows of a feature matrix. */

@@ -36,15 +36,21 @@ export interface ExplainRunDeps {
 }
 
 /**
- * The deployment, its features and the explained output, once the request is within the limits:
- * what can be refused without running the model (a job's 202 waits for this).
+ * The deployment, its features, the explained output and the rows the request carries as feature
+ * matrices, once the request is within the limits: what can be refused without running the model
+ * (a job's 202 waits for this, so a malformed row is a 400, not a failed job).
  */
 export function admitExplanation(deps: ExplainRunDeps, workspace: string, pipeline: string, req: ExplainRequest) {
   const d = deps.manager.require(workspace, pipeline)
   const layout = featureLayout(d.inputs, req.feature_names)
   const out = outputSelector(d.outputs, req.output)
   checkExplainLimits(req, layout.names.length, deps.limits)
-  return { d, layout, out }
+  const local = req.method === 'kernel_shap' || req.method === 'permutation_shap'
+  const given = {
+    ref: 'rows' in req.reference ? rowsToMatrix(layout, req.reference.rows, 'reference.rows') : undefined,
+    rows: local && req.rows ? rowsToMatrix(layout, req.rows, 'rows') : undefined,
+  }
+  return { d, layout, out, given }
 }
 
 /** Run an explanation now; `onProgress` hears the model rows evaluated and planned. */
@@ -56,7 +62,7 @@ export async function explainPipeline(
   onProgress?: (evaluated: number, planned: number) => void,
 ): Promise<{ report: ExplainReport; table: aq.ColumnTable }> {
   const t0 = performance.now()
-  const { d, layout, out } = admitExplanation(deps, workspace, pipeline, req)
+  const { d, layout, out, given } = admitExplanation(deps, workspace, pipeline, req)
   const refRows =
     'rows' in req.reference
       ? req.reference.rows
@@ -67,7 +73,7 @@ export async function explainPipeline(
         })
   if (refRows.length === 0) throw new InvalidRequestError(`the log of '${pipeline}' has no rows in the reference range`)
   const F = layout.names.length
-  const ref = rowsToMatrix(layout, refRows, 'reference.rows')
+  const ref = given.ref ?? rowsToMatrix(layout, refRows, 'reference.rows')
   const n = refRows.length
   const planned = explainCost(req, n, F).rows
   const ev = evaluator({
@@ -77,7 +83,7 @@ export async function explainPipeline(
     batchRows: deps.batchRows,
     onRows: (rows) => onProgress?.(rows, planned),
   })
-  const run = { predict: ev.predict, ref, n, layout, req }
+  const run = { predict: ev.predict, ref, n, layout, req, X: given.rows }
   const { body, table } =
     req.method === 'permutation' || req.method === 'pdp' ? await globalMethod(run) : await localMethod(run)
   const report: ExplainReport = {
@@ -101,6 +107,8 @@ interface Run {
   n: number
   layout: FeatureLayout
   req: ExplainRequest
+  /** The rows to explain (local methods), as admitted. */
+  X: Float64Array | undefined
 }
 
 type Outcome = { body: Record<string, unknown>; table: aq.ColumnTable }
@@ -127,10 +135,9 @@ async function globalMethod({ predict, ref, n, layout, req }: Run): Promise<Outc
   return { body: { num_points: req.num_points, curves: r.curves }, table: r.table }
 }
 
-async function localMethod({ predict, ref, n, layout, req }: Run): Promise<Outcome> {
-  if (!req.rows) throw new InvalidRequestError(`method '${req.method}' explains "rows": give the rows to explain`)
+async function localMethod({ predict, ref, n, layout, req, X }: Run): Promise<Outcome> {
+  if (!req.rows || !X) throw new InvalidRequestError(`method '${req.method}' explains "rows": give the rows to explain`)
   const F = layout.names.length
-  const X = rowsToMatrix(layout, req.rows, 'rows')
   const { B, nb } = sampleBackground(ref, n, F, req.background, req.seed)
   const base = await baseValue(predict, B, nb)
   const nsamples = req.nsamples ?? defaultNsamples(F)

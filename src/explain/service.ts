@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto'
 import * as aq from 'arquero'
 import { errorMessage, InvalidRequestError, NotFoundError } from '../errors.js'
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../exact-json.js'
 import type { InferenceLog } from '../logs/inference-log.js'
 import type { DeploymentManager } from '../serving/deployment.js'
 import type { ExplanationStore } from '../store/types.js'
@@ -52,8 +53,11 @@ export class ExplainService {
 
   constructor(private readonly deps: ExplainDeps) {}
 
-  /** Validate a request body. */
+  /** Validate a request body (nested past MAX_JSON_DEPTH, it could be neither stored nor read back). */
   parse(body: unknown): ExplainRequest {
+    if (nestsDeeperThan(body)) {
+      throw new InvalidRequestError(`the request nests arrays or objects more than ${MAX_JSON_DEPTH} deep`)
+    }
     const r = explainSchema.safeParse(body)
     if (!r.success) {
       throw new InvalidRequestError(r.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '))

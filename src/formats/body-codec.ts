@@ -25,14 +25,45 @@ import { decodeRecords, encodeRecords, type RowMeta } from './records.js'
 const decoder = new TextDecoder()
 const encoder = new TextEncoder()
 
-/** Parse JSON, or fail with 400 and the parser's reason. */
-export function parseJson(bytes: Uint8Array): unknown {
+/**
+ * Parse a JSON body holding at most `maxValues` values (each object, array, string, number,
+ * boolean and null counts one), or fail with 400: the parser's reason, or the count past the limit
+ * (`setting` names it). Counted before anything else walks the value: a body parsed in a body
+ * worker comes back to the event loop only once it is known to be that small.
+ */
+export function parseJson(bytes: Uint8Array, maxValues = Number.POSITIVE_INFINITY, setting = ''): unknown {
   if (bytes.length === 0) throw new InvalidRequestError('the request body is empty; expected JSON')
+  let value: unknown
   try {
-    return JSON.parse(decoder.decode(bytes))
+    value = JSON.parse(decoder.decode(bytes))
   } catch (e) {
     throw new InvalidRequestError(`malformed JSON: ${e instanceof Error ? e.message : String(e)}`)
   }
+  if (jsonValues(value, maxValues) > maxValues) {
+    throw new InvalidRequestError(
+      `the body holds more than ${maxValues} JSON values (${setting}); send fewer rows or values per request`,
+      { limit: maxValues },
+    )
+  }
+  return value
+}
+
+/**
+ * The values in a parsed JSON value, counted up to past `max`: a container's members count when it
+ * is reached, so the walk stops before it visits more than `max` (no recursion: any depth).
+ */
+function jsonValues(root: unknown, max: number): number {
+  let n = 1
+  const stack: unknown[] = [root]
+  while (stack.length > 0) {
+    const v = stack.pop()
+    if (v === null || typeof v !== 'object') continue
+    const members = Array.isArray(v) ? v : Object.values(v)
+    n += members.length
+    if (n > max) return n
+    for (const x of members) stack.push(x)
+  }
+  return n
 }
 
 /**

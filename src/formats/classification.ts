@@ -132,7 +132,8 @@ export function classifyOutputs(
   if (asked.length === 0) return outputs
   const out = { ...outputs }
   for (const { name, classification } of asked) {
-    const t = outputs[name]
+    // Own properties only (an output named `constructor` is unknown, answered so when encoding).
+    const t = Object.hasOwn(outputs, name) ? outputs[name] : undefined
     if (t) out[name] = classify(name, t, classification as number, labels(name))
   }
   return out

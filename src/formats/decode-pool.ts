@@ -2,11 +2,13 @@
  * Large inference bodies off the event loop. Bodies (and answers) above `largeBytes` are parsed,
  * decoded and encoded in a few worker threads, their bytes moved in and the decoded typed arrays
  * moved back; small ones keep running inline, where a worker round trip would cost more than the
- * work. Large requests are admitted a few per worker at a time and a bounded number wait (before
- * their bodies are read, so waiting costs no memory); beyond that they are refused with
- * `QueueFullError` (429 with Retry-After). The inference log's heavy steps for large requests and
- * segments (encoding frames, rolling) run in the same workers. A worker that dies fails only the
- * task it held and is replaced on the next task.
+ * work. Large JSON bodies of the routes that carry data (assays, explanations, pipeline steps) are
+ * parsed there too, and come back only once their values are counted within the route's bound.
+ * Large requests are admitted a few per worker at a time and a bounded number wait (before
+ * their bodies are read, so waiting costs no memory, and leaving the queue when their client goes);
+ * beyond that they are refused with `QueueFullError` (429 with Retry-After). The inference log's
+ * heavy steps for large requests and segments (encoding frames, rolling) and its query pages run in
+ * the same workers. A worker that dies fails only the task it held and is replaced on the next task.
  *
  * Workers keep V8's default heap limit, as the event loop does: Node aborts the whole process when
  * a worker passes a `resourceLimits` heap limit inside one native allocation such as `JSON.parse`
@@ -14,7 +16,8 @@
  * the body limit, the decoders' own bounds and the admission here instead.
  */
 import type { Worker } from 'node:worker_threads'
-import { NotReadyError, PayloadTooLargeError, QueueFullError } from '../errors.js'
+import { NotReadyError, PayloadTooLargeError } from '../errors.js'
+import { type LogPage, type LogPageTask, logPage } from '../logs/log-query.js'
 import {
   type EncodedFrame,
   encodeFrameBytes,
@@ -34,9 +37,11 @@ import {
   type EncodeTask,
   encodeBody,
   fromWire,
+  parseJson,
   transferList,
 } from './body-codec.js'
 import type { WorkerReply, WorkerTask } from './decode-worker.js'
+import { type Release, Turns } from './turns.js'
 
 export interface BodyPoolOptions {
   /** Worker threads; 0 = none: every body is decoded on the calling thread (and still admitted). */
@@ -64,9 +69,6 @@ export interface BodyPoolStats {
   waiting: number
 }
 
-/** Hand back an admitted large request's turn (idempotent). */
-export type Release = () => void
-
 const ENTRY = workerModule('./decode-worker.js', import.meta.url)
 
 const shuttingDown = () => new NotReadyError('the server is shutting down; retry on another replica')
@@ -89,9 +91,15 @@ export class BodyPool implements LogWork {
   private readonly slots = new Set<Slot>()
   private readonly idle: Slot[] = []
   private readonly jobs: Job[] = []
-  private admitted = 0
-  private readonly waiters: Array<{ resolve(): void; reject(e: unknown): void }> = []
-  private readonly workerTasks: Record<WorkerTask['op'], number> = { decode: 0, encode: 0, frames: 0, roll: 0 }
+  private readonly turns: Turns
+  private readonly workerTasks: Record<WorkerTask['op'], number> = {
+    decode: 0,
+    encode: 0,
+    json: 0,
+    frames: 0,
+    roll: 0,
+    page: 0,
+  }
   private workerDeaths = 0
   /** No new admissions; jobs of admitted requests still run. */
   private closing = false
@@ -99,41 +107,23 @@ export class BodyPool implements LogWork {
   private closed = false
   private readonly idleWaiters: Array<() => void> = []
 
-  constructor(readonly options: BodyPoolOptions) {}
+  constructor(readonly options: BodyPoolOptions) {
+    this.turns = new Turns(Math.max(1, options.workers) * options.perWorker, options.queue)
+  }
 
   /** Whether a body (or answer) of `bytes` bytes is large: admitted, and worked on in a worker. */
   isLarge(bytes: number): boolean {
     return bytes > this.options.largeBytes
   }
 
-  /** Large requests in flight at once. */
-  get capacity(): number {
-    return Math.max(1, this.options.workers) * this.options.perWorker
-  }
-
   /**
    * Wait for a large request's turn; call the returned function when its answer is encoded.
-   * Throws `QueueFullError` when `queue` requests already wait.
+   * Throws `QueueFullError` when `queue` requests already wait. A request whose `signal` aborts
+   * while it waits (its client has gone) leaves the queue at once, with the signal's reason.
    */
-  async admit(): Promise<Release> {
+  async admit(signal?: AbortSignal): Promise<Release> {
     if (this.closing) throw shuttingDown()
-    if (this.admitted >= this.capacity) {
-      if (this.waiters.length >= this.options.queue) {
-        throw new QueueFullError(
-          `${this.admitted} large request bodies are being worked on and ${this.waiters.length} wait (LASTMILE_BODY_WORKERS, LASTMILE_LARGE_BODIES_PER_WORKER, LASTMILE_LARGE_BODY_QUEUE); retry shortly`,
-        )
-      }
-      await new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }))
-    } else this.admitted++
-    let released = false
-    return () => {
-      if (released) return
-      released = true
-      const next = this.waiters.shift()
-      if (next)
-        next.resolve() // the turn passes straight on: `admitted` stays
-      else this.admitted--
-    }
+    return this.turns.admit(signal)
   }
 
   /**
@@ -153,6 +143,17 @@ export class BodyPool implements LogWork {
     return (await this.run({ op: 'encode', task }, [])) as Encoded
   }
 
+  /**
+   * Parse a JSON body of at most `maxValues` values (`setting` names the limit in the 400): in a
+   * worker when it is large (its buffer is moved there when it is all of it), else right here.
+   */
+  async json(bytes: Uint8Array, maxValues: number, setting: string): Promise<unknown> {
+    if (this.options.workers === 0 || !this.isLarge(bytes.byteLength)) return parseJson(bytes, maxValues, setting)
+    const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+    const transfer = whole && bytes.buffer instanceof ArrayBuffer ? [bytes.buffer] : []
+    return this.run({ op: 'json', bytes, maxValues, setting }, transfer)
+  }
+
   /** Encode inference log frames: in a worker when the records are large (their buffers are moved there). */
   async frames(records: InferenceRecord[]): Promise<EncodedFrame[]> {
     const bytes = records.reduce((n, r) => n + 2 * tensorBytes(r.inputs, r.outputs, r.shadow), 0) // float64 in frames
@@ -166,13 +167,19 @@ export class BodyPool implements LogWork {
     await this.run({ op: 'roll', segment }, [])
   }
 
+  /** Read and encode a page of an inference log query: in a worker whenever there is one (it reads files). */
+  async page(task: LogPageTask): Promise<LogPage> {
+    if (this.options.workers === 0) return logPage(task)
+    return (await this.run({ op: 'page', task }, [])) as LogPage
+  }
+
   stats(): BodyPoolStats {
     return {
       workers: this.slots.size,
       workerTasks: { ...this.workerTasks },
       workerDeaths: this.workerDeaths,
-      admitted: this.admitted,
-      waiting: this.waiters.length,
+      admitted: this.turns.admitted,
+      waiting: this.turns.waiting,
     }
   }
 
@@ -182,7 +189,7 @@ export class BodyPool implements LogWork {
    */
   async close(): Promise<void> {
     this.closing = true
-    for (const w of this.waiters.splice(0)) w.reject(shuttingDown())
+    this.turns.rejectWaiting(shuttingDown())
     while (this.jobs.length > 0 || [...this.slots].some((s) => s.job)) {
       await new Promise<void>((resolve) => this.idleWaiters.push(resolve))
     }

@@ -13,7 +13,7 @@
  * - BOOL as true/false, BYTES as strings.
  */
 import type { AnyTensor } from '../engine/tensor.js'
-import { halvesToNumbers } from './half.js'
+import { halvesToNumbers } from '../half.js'
 
 /** How an answer writes NaN and ±Infinity in JSON. */
 export interface JsonNumbers {

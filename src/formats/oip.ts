@@ -195,12 +195,25 @@ function flag(parameters: unknown, key: string): boolean {
   return v
 }
 
-/** The request's `outputs`: names, and each one's own `binary_data` when it sets one. */
+/**
+ * The request's `outputs`: names, and each one's own `binary_data` when it sets one. An output
+ * named twice is a 400, as Triton's core answers it (`output 'x' already requested`,
+ * InferenceRequest::AddOriginalRequestedOutput in triton-inference-server/server's
+ * src/core/infer_request.cc): each entry is encoded in full, so repeats would multiply the answer.
+ */
 function requestedOutputs(outputs: unknown): RequestedOutput[] {
   if (!Array.isArray(outputs)) throw new InvalidRequestError('"outputs" must be an array')
+  const seen = new Map<string, number>()
   return outputs.map((o, i) => {
     if (!isObject(o) || typeof o.name !== 'string')
       throw new InvalidRequestError(`outputs[${i}] must be an object with a name`)
+    const first = seen.get(o.name)
+    if (first !== undefined) {
+      throw new InvalidRequestError(
+        `output '${o.name}' already requested (outputs[${first}] and outputs[${i}]); name each output once`,
+      )
+    }
+    seen.set(o.name, i)
     if (o.parameters !== undefined && !isObject(o.parameters))
       throw new InvalidRequestError(`outputs[${i}].parameters must be an object`)
     const binary = (o.parameters as Record<string, unknown> | undefined)?.binary_data
@@ -216,6 +229,20 @@ function requestedOutputs(outputs: unknown): RequestedOutput[] {
       ...(k === undefined ? {} : { classification: k }),
     }
   })
+}
+
+/**
+ * Refuse, before the model runs, a request for an output the pipeline does not have (`outputs`,
+ * its output names): with no name twice, a request asks for at most as many outputs as it has.
+ */
+export function checkRequestedOutputs(requested: readonly RequestedOutput[] | undefined, outputs: readonly string[]) {
+  const known = new Set(outputs)
+  const unknown = requested?.find((o) => !known.has(o.name))
+  if (unknown) throw unknownOutput(unknown.name, outputs)
+}
+
+function unknownOutput(name: string, outputs: readonly string[]): InvalidRequestError {
+  return new InvalidRequestError(`unknown output '${name}'; the outputs are ${outputs.join(', ')}`)
 }
 
 export interface OipResponse {
@@ -245,9 +272,9 @@ export function encodeOipResponse(
   const numbers = { nonFiniteAsNull: request.nonFiniteAsNull }
   const binary: Uint8Array[] = []
   const list = wanted.map(({ name, binary: own }) => {
-    const t = outputs[name]
-    if (!t)
-      throw new InvalidRequestError(`unknown output '${name}'; the outputs are ${Object.keys(outputs).join(', ')}`)
+    // An own property only: `constructor` is no output, whatever Object.prototype holds.
+    const t = Object.hasOwn(outputs, name) ? outputs[name] : undefined
+    if (!t) throw unknownOutput(name, Object.keys(outputs))
     const base = { name, datatype: OIP_DATATYPE[t.dtype], shape: [...t.dims] }
     if (own ?? request.binaryAll) {
       const bytes = binaryOutput(t)

@@ -12,7 +12,7 @@ import {
   zeros,
 } from '../engine/tensor.js'
 import { InvalidInputError } from '../errors.js'
-import { numberToHalf } from './half.js'
+import { numberToHalf } from '../half.js'
 import { MAX_RANK, preview, shapeElements, type TensorBudget } from './limits.js'
 
 /** Integer range each integer dtype takes from a JS number (64-bit ones: the exact integers). */
@@ -196,7 +196,12 @@ export function tensorFromJson(
   return t
 }
 
-/** Strings from (nested) JSON data shaped `dims`, for a string column; numbers are accepted and stringified. */
+/**
+ * Strings from (nested) JSON data shaped `dims`, for a string column. Numbers and booleans are
+ * taken as text: an integer past 2^53 arrives from the exact parser as a bigint, so its digits
+ * (`12345678901234567890`, up to 20) are kept as written; other numbers are written back the
+ * shortest way that reads the same double (`1.50` is `1.5`).
+ */
 export function stringsFromJson(
   dims: readonly number[],
   data: unknown,
@@ -206,7 +211,7 @@ export function stringsFromJson(
   const out = new Array<string>(checkedElements('string', dims, data, what, budget))
   forEachLeaf(dims, data, what, (v, i, where) => {
     if (typeof v === 'string') out[i] = v
-    else if (typeof v === 'number' || typeof v === 'boolean') out[i] = String(v)
+    else if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') out[i] = String(v)
     else throw new InvalidInputError(`${where()} is ${preview(v)}; expected a string or a number`)
   })
   return { dtype: 'string', dims: [...dims], data: out }

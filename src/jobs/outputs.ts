@@ -23,7 +23,7 @@ import {
 } from '@uwdata/flechette'
 import type { AnyTensor, ColumnSpec } from '../engine/tensor.js'
 import { InferenceError } from '../errors.js'
-import { halvesToNumbers } from '../formats/half.js'
+import { halvesToNumbers } from '../half.js'
 
 export interface OutputColumn {
   name: string

@@ -4,8 +4,9 @@
  * straight from the tensors (no JSON on the way in or out). Columns as in rolled segments: `time`
  * (timestamp ms), `pipeline_version`, `model`, `check_failures`, `latency_ms`, then one column per
  * tensor (`in.x`, `out.y`, `out_<model>.y`): a scalar per row for [N] tensors, a list per row
- * (row-major) for [N, ...] ones; numbers as float64, strings as utf8, booleans as bool (0/1 in
- * lists). A crash mid-append leaves at most one torn frame at the end, which recovery cuts off.
+ * (row-major) for [N, ...] ones; INT64 and UINT64 as int64 and uint64 (exact), other numbers as
+ * float64 (FP16 as each half's value), strings as utf8, booleans as bool (0/1 in lists). A crash
+ * mid-append leaves at most one torn frame at the end, which recovery cuts off.
  */
 import {
   batchType,
@@ -14,45 +15,63 @@ import {
   columnFromArray,
   type DataType,
   float64,
+  int64,
   list,
   type Table,
   TimeUnit,
+  Type,
   tableFromColumns,
   tableFromIPC,
   tableToIPC,
   timestamp,
+  uint64,
   utf8,
 } from '@uwdata/flechette'
 import type { AnyTensor } from '../engine/tensor.js'
+import { halfToNumber } from '../half.js'
 import type { InferenceRecord } from './record.js'
 
 /** Frame header: uint32 length of the IPC stream, uint32 magic "LMF1"; 8 bytes keep the stream 8-aligned. */
 const HEAD = 8
 const MAGIC = 0x31464d4c
 
-type Kind = 'num' | 'str' | 'bool' | 'num[]' | 'str[]'
+/** Numbers as float64, INT64 as int64, UINT64 as uint64: each kind of number column's element. */
+type Element = 'num' | 'i64' | 'u64'
+type Kind = Element | 'str' | 'bool' | `${Element}[]` | 'str[]'
+
+function elementOf(t: AnyTensor): Element {
+  return t.dtype === 'int64' ? 'i64' : t.dtype === 'uint64' ? 'u64' : 'num'
+}
 
 function kindOf(t: AnyTensor): Kind {
   const scalar = t.dims.length <= 1
   if (t.dtype === 'string') return scalar ? 'str' : 'str[]'
   if (t.dtype === 'bool' && scalar) return 'bool'
-  return scalar ? 'num' : 'num[]'
+  return scalar ? elementOf(t) : `${elementOf(t)}[]`
 }
 
-const TYPES: Record<Kind, () => DataType> = {
-  num: () => float64(),
-  str: () => utf8(),
-  bool: () => bool(),
-  'num[]': () => list(float64()),
-  'str[]': () => list(utf8()),
-}
+/** Each number element's Arrow type and the typed array of its values. */
+const ELEMENTS = {
+  num: { type: float64, Array: Float64Array },
+  i64: { type: int64, Array: BigInt64Array },
+  u64: { type: uint64, Array: BigUint64Array },
+} as const
 
-/** Copy a tensor's first `count` values into `out` at `at` as float64 (int64 via Number; bool as 0/1). */
-function copyNumbers(out: Float64Array, t: AnyTensor, count: number, at: number): void {
+/**
+ * Copy a tensor's first `count` values into `out` at `at`: 64-bit integers as they are, FP16 as
+ * each half's value, other numbers converted to float64 (bool as 0/1).
+ */
+function copyNumbers(
+  out: Float64Array | BigInt64Array | BigUint64Array,
+  t: AnyTensor,
+  count: number,
+  at: number,
+): void {
   const d = t.data
-  if (d instanceof BigInt64Array || d instanceof BigUint64Array) {
-    for (let i = 0; i < count; i++) out[at + i] = Number(d[i])
-  } else out.set((d as Float32Array).subarray(0, count), at) // converts element types, no intermediate copy
+  if (t.dtype === 'float16') {
+    const bits = d as Uint16Array
+    for (let i = 0; i < count; i++) out[at + i] = halfToNumber(bits[i] as number)
+  } else (out as Float64Array).set((d as Float32Array).subarray(0, count), at) // converts element types, no intermediate copy
 }
 
 /** The tensor columns of a request, prefixed as the log names them. */
@@ -112,23 +131,24 @@ function validity(n: number, parts: Part[]): { bits: Uint8Array; nulls: number }
   return { bits, nulls: n - covered }
 }
 
-/** A numeric column straight into Arrow buffers (float64, or list<float64> with offsets): no per-row objects. */
-function numericColumn(n: number, c: Built): Column<unknown> {
+/** A numeric column straight into Arrow buffers (its element, or a list of it with offsets): no per-row objects. */
+function numericColumn(n: number, c: Built, element: Element): Column<unknown> {
   const { bits, nulls } = validity(n, c.parts)
-  const F64 = batchType(float64())
-  if (c.kind === 'num') {
-    const values = new Float64Array(n)
+  const { type: elementType, Array: Values } = ELEMENTS[element]
+  const Elements = batchType(elementType())
+  if (c.kind === element) {
+    const values = new Values(n)
     for (const p of c.parts) copyNumbers(values, p.t, p.rows, p.at)
-    return new Column([new F64({ length: n, nullCount: nulls, type: float64(), validity: bits, values })])
+    return new Column([new Elements({ length: n, nullCount: nulls, type: elementType(), validity: bits, values })])
   }
   const offsets = new Int32Array(n + 1)
   const widths = new Int32Array(n)
   for (const p of c.parts) widths.fill(p.width, p.at, p.at + p.rows)
   for (let i = 0; i < n; i++) offsets[i + 1] = (offsets[i] as number) + (widths[i] as number)
-  const values = new Float64Array(offsets[n] as number)
+  const values = new Values(offsets[n] as number)
   for (const p of c.parts) copyNumbers(values, p.t, p.rows * p.width, offsets[p.at] as number)
-  const child = new F64({ length: values.length, nullCount: 0, type: float64(), validity: NONE, values })
-  const type = list(float64())
+  const child = new Elements({ length: values.length, nullCount: 0, type: elementType(), validity: NONE, values })
+  const type = list(elementType())
   const List = batchType(type)
   return new Column([new List({ length: n, nullCount: nulls, type, validity: bits, offsets, children: [child] })])
 }
@@ -181,7 +201,7 @@ function builtColumn(n: number, c: Built): Column<unknown> {
       else values[at + i] = (d as string[]).slice(i * width, (i + 1) * width)
     }
   }
-  return columnFromArray(values, TYPES[c.kind]() as never)
+  return columnFromArray(values, (c.kind === 'bool' ? bool() : list(utf8())) as never)
 }
 
 /** One run of compatible requests as an Arrow table, one row per inference row. */
@@ -227,7 +247,8 @@ function recordsTable(records: InferenceRecord[]): Table {
     latency_ms: f64(latency),
   }
   for (const [name, c] of cols) {
-    if (c.kind === 'num' || c.kind === 'num[]') columns[name] = numericColumn(n, c)
+    const element = c.kind.replace('[]', '') as Element | 'str' | 'bool'
+    if (element in ELEMENTS) columns[name] = numericColumn(n, c, element as Element)
     else if (c.kind === 'str') {
       const values: Array<string | undefined> = new Array(n)
       for (const p of c.parts) for (let i = 0; i < p.rows; i++) values[p.at + i] = (p.t.data as string[])[i]
@@ -251,6 +272,13 @@ export function encodeFrames(records: InferenceRecord[]): Array<{ bytes: Uint8Ar
   })
 }
 
+/**
+ * How the log's tables are decoded, frames and rolled segments alike: INT64/UINT64 columns as
+ * bigints (flechette's default converts each to a number and throws past 2^53); timestamps stay
+ * numbers of milliseconds.
+ */
+export const LOG_TABLE_OPTIONS = { useBigInt: true } as const
+
 /** The whole frames of an open segment's bytes, and where they end (a torn frame starts there). */
 export function decodeFrames(bytes: Uint8Array): { tables: Table[]; end: number } {
   const tables: Table[] = []
@@ -262,7 +290,7 @@ export function decodeFrames(bytes: Uint8Array): { tables: Table[]; end: number 
     const ipc = bytes.subarray(at + HEAD, at + HEAD + length)
     try {
       // int64 columns are read as BigInt64Array views: their bytes must be 8-aligned.
-      tables.push(tableFromIPC(ipc.byteOffset % 8 === 0 ? ipc : ipc.slice()))
+      tables.push(tableFromIPC(ipc.byteOffset % 8 === 0 ? ipc : ipc.slice(), LOG_TABLE_OPTIONS))
     } catch {
       break // only the last frame can be torn: nothing after it was acknowledged
     }
@@ -271,10 +299,11 @@ export function decodeFrames(bytes: Uint8Array): { tables: Table[]; end: number 
   return { tables, end: at }
 }
 
-/** A column's type as a comparable string (list types include their element type). */
+/** A column's type as a comparable string (list types include their element type, integers their width and sign). */
 function typeKey(type: DataType): string {
   const child = (type as { children?: Array<{ type: DataType }> }).children?.[0]?.type
-  return child ? `${type.typeId}<${typeKey(child)}>` : String(type.typeId)
+  if (child) return `${type.typeId}<${typeKey(child)}>`
+  return type.typeId === Type.Int ? `${type.typeId}:${type.signed ? 'i' : 'u'}${type.bitWidth}` : String(type.typeId)
 }
 
 /** Column name → type key of a table. */

@@ -11,7 +11,6 @@
  */
 import { mkdir, open, readdir, readFile, rename, rm, truncate } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { Table } from '@uwdata/flechette'
 import { DIR_MODE, FILE_MODE } from '../durable.js'
 import { type AnyTensor, concatTyped } from '../engine/tensor.js'
 import type { Columns } from '../engine/types.js'
@@ -20,9 +19,17 @@ import type { Logger } from '../logger.js'
 import { namedPath } from '../store/names.js'
 import { decodeFrames, schemaKeys } from './frames.js'
 import { LEGACY_OPEN, readLegacyRows } from './legacy-jsonl.js'
+import {
+  type LogPage,
+  type LogPageTask,
+  type LogPosition,
+  type LogRead,
+  readLogRows,
+  type SegmentFile,
+} from './log-query.js'
 import { INLINE_LOG_WORK, type LogWork, tensorBytes } from './log-work.js'
 import type { InferenceRecord, InferenceSink, LogRow } from './record.js'
-import { readSegment, readSegmentValues, tableRows, tableValues, writeSegment } from './segment.js'
+import { readSegmentValues, tableValues, writeSegment } from './segment.js'
 
 export interface LogConfig {
   /** Share of requests logged, 0..1. */
@@ -45,6 +52,8 @@ export interface LogQuery {
   start?: number
   end?: number
   limit?: number
+  /** Where to start reading: the `next` of a previous page. */
+  from?: LogPosition
   /** Columns to keep (besides time); all when absent. */
   columns?: string[]
 }
@@ -271,46 +280,53 @@ export class InferenceLog implements InferenceSink {
     return namedPath(this.root, ['workspace', ws], ['pipeline', pipeline])
   }
 
-  /** A pipeline's rolled segments overlapping `[start, end)` and its open segments' tables, oldest first. */
-  private async files(ws: string, pipeline: string, start: number, end: number) {
+  /** A pipeline's segments that may hold rows in `[start, end)`, oldest first: rolled ones by their names' times, open ones all. */
+  private async files(ws: string, pipeline: string, start: number, end: number): Promise<SegmentFile[]> {
     const dir = this.dir(ws, pipeline)
     const files = await readdir(dir).catch(() => [] as string[])
-    const segments = files
-      .flatMap((f) => {
+    return files
+      .flatMap((f): SegmentFile[] => {
         const m = SEGMENT.exec(f)
-        return m ? [{ path: join(dir, f), id: Number(m[1]), min: Number(m[2]), max: Number(m[3]) }] : []
+        if (m)
+          return Number(m[3]) >= start && Number(m[2]) < end
+            ? [{ id: Number(m[1]), path: join(dir, f), open: false }]
+            : []
+        const o = OPEN.exec(f)
+        return o ? [{ id: Number(o[1]), path: join(dir, f), open: true }] : []
       })
-      .filter((s) => s.max >= start && s.min < end)
-      .sort((a, b) => a.id - b.id)
-      .map((s) => s.path)
-    const openPaths = files
-      .filter((f) => OPEN.test(f))
-      .sort((a, b) => Number(OPEN.exec(a)?.[1]) - Number(OPEN.exec(b)?.[1]))
-      .map((f) => join(dir, f))
-    const open: Table[] = []
-    for (const path of openPaths) open.push(...decodeFrames(await readFile(path).catch(() => new Uint8Array(0))).tables)
-    return { segments, open }
+      .sort((a, b) => a.id - b.id || Number(a.open) - Number(b.open))
   }
 
-  /** Rows of a pipeline's log with `start <= time < end`, oldest first, up to `limit`. */
-  async query(ws: string, pipeline: string, q: LogQuery = {}): Promise<LogRow[]> {
+  /** What to read for `q`: the segments, the range and the limit. */
+  private async read(ws: string, pipeline: string, q: LogQuery): Promise<LogRead> {
     await this.flush()
     const start = q.start ?? Number.NEGATIVE_INFINITY
     const end = q.end ?? Number.POSITIVE_INFINITY
-    const limit = q.limit ?? Number.POSITIVE_INFINITY
-    const { segments, open } = await this.files(ws, pipeline, start, end)
-    const out: LogRow[] = []
-    const keep = (row: LogRow) => {
-      if (row.time < start || row.time >= end || out.length >= limit) return
-      if (!q.columns) out.push(row)
-      else
-        out.push(
-          Object.fromEntries(Object.entries(row).filter(([k]) => k === 'time' || q.columns?.includes(k))) as LogRow,
-        )
+    return {
+      segments: await this.files(ws, pipeline, start, end),
+      start,
+      end,
+      limit: q.limit ?? Number.POSITIVE_INFINITY,
+      ...(q.from ? { from: q.from } : {}),
+      ...(q.columns ? { columns: q.columns } : {}),
     }
-    for (const path of segments) for (const row of await readSegment(path)) keep(row)
-    for (const table of open) for (const row of tableRows(table)) keep(row)
-    return out
+  }
+
+  /**
+   * Rows of a pipeline's log with `start <= time < end`, oldest first, up to `limit` (and the
+   * values one read takes, see log-query.ts), read here: for callers that want rows (explanations).
+   */
+  async query(ws: string, pipeline: string, q: LogQuery = {}): Promise<LogRow[]> {
+    return (await readLogRows(await this.read(ws, pipeline, q))).rows
+  }
+
+  /**
+   * A page of the log as an answer (JSON rows or an Arrow stream), read and encoded where the
+   * log's heavy steps run (a body worker in the server), with the position of the next page when
+   * it stopped short of the range's end.
+   */
+  async page(ws: string, pipeline: string, q: LogQuery & { format: LogPageTask['format'] }): Promise<LogPage> {
+    return this.work.page({ ...(await this.read(ws, pipeline, q)), format: q.format })
   }
 
   /**
@@ -324,10 +340,14 @@ export class InferenceLog implements InferenceSink {
     await this.flush()
     const from = start ?? Number.NEGATIVE_INFINITY
     const to = end ?? Number.POSITIVE_INFINITY
-    const { segments, open } = await this.files(ws, pipeline, from, to)
     const parts: Float64Array[] = []
-    for (const path of segments) parts.push(await readSegmentValues(path, column, index, from, to))
-    for (const table of open) parts.push(tableValues(table, column, index, from, to))
+    for (const segment of await this.files(ws, pipeline, from, to)) {
+      if (!segment.open) parts.push(await readSegmentValues(segment.path, column, index, from, to))
+      else {
+        const bytes = await readFile(segment.path).catch(() => new Uint8Array(0))
+        for (const table of decodeFrames(bytes).tables) parts.push(tableValues(table, column, index, from, to))
+      }
+    }
     return concatTyped(Float64Array, parts)
   }
 

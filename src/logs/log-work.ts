@@ -1,6 +1,7 @@
 /**
  * The inference log's heavy steps, apart from its bookkeeping so that they can run in a worker
- * thread: encoding buffered requests into frames, and rolling an open segment into an Arrow file.
+ * thread: encoding buffered requests into frames, rolling an open segment into an Arrow file, and
+ * reading and encoding a page of a query.
  * A request of a 60 MiB body takes a few hundred ms to encode and a 64 MiB segment as long to roll:
  * the server runs these in its body workers (src/formats/decode-pool.ts), not on the event loop.
  */
@@ -9,6 +10,7 @@ import { join } from 'node:path'
 import type { Table } from '@uwdata/flechette'
 import type { AnyTensor } from '../engine/tensor.js'
 import { decodeFrames, encodeFrames, mergeTables, schemaKeys } from './frames.js'
+import { type LogPage, type LogPageTask, logPage } from './log-query.js'
 import type { InferenceRecord } from './record.js'
 import { writeSegmentTable } from './segment.js'
 
@@ -32,6 +34,8 @@ export interface LogWork {
   frames(records: InferenceRecord[]): Promise<EncodedFrame[]>
   /** Turn an open segment into an Arrow segment, then delete the open file. */
   roll(segment: OpenSegment): Promise<void>
+  /** Read and encode a page of a query (see log-query.ts). */
+  page(task: LogPageTask): Promise<LogPage>
 }
 
 /** Bytes of tensor data in `groups` (a string counts 8, a reference). */
@@ -79,4 +83,5 @@ export async function rollSegment(p: OpenSegment): Promise<void> {
 export const INLINE_LOG_WORK: LogWork = {
   frames: async (records) => encodeFrameBytes(records),
   roll: rollSegment,
+  page: logPage,
 }

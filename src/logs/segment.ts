@@ -1,7 +1,9 @@
 /**
  * Rolled log segments as Arrow IPC files (written with @uwdata/flechette, the library Arquero
- * reads): one row per logged inference row; numbers as float64, strings as utf8, row tensors as
- * list<float64> flattened row-major; a column missing from some rows holds nulls there.
+ * reads): one row per logged inference row, typed as frames.ts types its columns (INT64/UINT64 as
+ * int64/uint64, other numbers as float64, strings as utf8, row tensors as lists flattened
+ * row-major); a column missing from some rows holds nulls there. Segments from before the log
+ * typed its integers hold float64 throughout and read the same way.
  */
 import { readFile } from 'node:fs/promises'
 import {
@@ -17,7 +19,9 @@ import {
   utf8,
 } from '@uwdata/flechette'
 import { writeSynced } from '../durable.js'
+import { LOG_TABLE_OPTIONS } from './frames.js'
 import type { LogRow } from './record.js'
+import { rowValue } from './row-values.js'
 
 function typeOf(sample: unknown) {
   if (Array.isArray(sample)) return list(typeof sample[0] === 'string' ? utf8() : float64())
@@ -31,7 +35,7 @@ export async function writeSegmentTable(path: string, table: Table): Promise<voi
   await writeSynced(path, tableToIPC(table, { format: 'file' }) as Uint8Array)
 }
 
-/** Write `rows` as an Arrow IPC file at `path`, fsynced. */
+/** Write `rows` (the old JSON Lines log's, numbers only) as an Arrow IPC file at `path`, fsynced. */
 export async function writeSegment(path: string, rows: LogRow[]): Promise<void> {
   const names = [...new Set(rows.flatMap((r) => Object.keys(r)))]
   const columns: Record<string, unknown[]> = {}
@@ -47,21 +51,32 @@ export async function writeSegment(path: string, rows: LogRow[]): Promise<void> 
   await writeSynced(path, bytes)
 }
 
-/** Rows of a segment file. */
-export async function readSegment(path: string): Promise<LogRow[]> {
-  return tableRows(tableFromIPC(new Uint8Array(await readFile(path))))
+/** Rows of a log table (segment or open frame): see {@link logRow}. */
+export function tableRows(table: Table): LogRow[] {
+  return table.toArray().map((r) => logRow(r as Record<string, unknown>))
 }
 
-/** Rows of a log table (segment or open frame): nulls left out, lists as arrays. */
-export function tableRows(table: Table): LogRow[] {
-  return table.toArray().map((r) => {
-    const row: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(r as Record<string, unknown>)) {
-      if (v === null) continue
-      row[k] = ArrayBuffer.isView(v) ? Array.from(v as unknown as ArrayLike<number>) : v
-    }
-    return row as LogRow
-  })
+/**
+ * A row of a log table (`table.at(i)`) as a query returns it: nulls left out, lists as arrays,
+ * 64-bit integers as numbers where exact and bigints past 2^53 (see row-values.ts).
+ */
+export function logRow(r: Record<string, unknown>): LogRow {
+  const row: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(r)) if (v !== null) row[k] = rowValue(v)
+  return row as LogRow
+}
+
+/** Each row's time (ms since the epoch) of a log table, read from its timestamp column's buffers. */
+export function rowTimes(table: Table): Float64Array {
+  const out = new Float64Array(table.numRows)
+  let n = 0
+  for (const batch of table.getChild('time')?.data ?? []) {
+    // Millisecond timestamps as int64: read the two 32-bit halves (exact below 2^53).
+    const { values: t64, length } = batch as unknown as { values: BigInt64Array; length: number }
+    const t32 = new Int32Array(t64.buffer, t64.byteOffset, length * 2)
+    for (let i = 0; i < length; i++) out[n++] = (t32[2 * i + 1] as number) * 4294967296 + ((t32[2 * i] as number) >>> 0)
+  }
+  return out
 }
 
 interface ColumnBatch {
@@ -73,6 +88,10 @@ interface ColumnBatch {
   children?: ColumnBatch[]
   at(i: number): unknown
 }
+
+/** A column's values buffer holds one number per row (float64, int64, uint64), not bits or bytes. */
+const isNumbers = (v: unknown): v is Float64Array | BigInt64Array | BigUint64Array =>
+  v instanceof Float64Array || v instanceof BigInt64Array || v instanceof BigUint64Array
 
 const valid = (b: ColumnBatch, i: number) =>
   b.nullCount === 0 || !b.validity || ((b.validity[i >> 3] as number) & (1 << (i & 7))) !== 0
@@ -89,7 +108,7 @@ export async function readSegmentValues(
   start: number,
   end: number,
 ): Promise<Float64Array> {
-  return tableValues(tableFromIPC(new Uint8Array(await readFile(path))), column, index, start, end)
+  return tableValues(tableFromIPC(new Uint8Array(await readFile(path)), LOG_TABLE_OPTIONS), column, index, start, end)
 }
 
 /** {@link readSegmentValues} of a table in memory. */
@@ -105,15 +124,16 @@ export function tableValues(table: Table, column: string, index: number, start: 
     const t64 = (times.data[bi] as unknown as { values: BigInt64Array }).values
     const t32 = new Int32Array(t64.buffer, t64.byteOffset, t64.length * 2)
     const child = b.children?.[0]
-    const childValues = child?.values as Float64Array | undefined
+    // float64, or int64/uint64 (a bigint each, read as the nearest double).
+    const childValues = child?.values as Float64Array | BigInt64Array | BigUint64Array | undefined
     for (let i = 0; i < b.length; i++) {
       const t = (t32[2 * i + 1] as number) * 4294967296 + ((t32[2 * i] as number) >>> 0)
       if (t < start || t >= end || !valid(b, i)) continue
       if (b.offsets && child && childValues) {
         const at = (b.offsets[i] as number) + index
-        out[n++] = at < (b.offsets[i + 1] as number) && valid(child, at) ? (childValues[at] as number) : Number.NaN
+        out[n++] = at < (b.offsets[i + 1] as number) && valid(child, at) ? Number(childValues[at]) : Number.NaN
       } else if (index === 0) {
-        const v = b.values instanceof Float64Array ? b.values[i] : b.at(i)
+        const v = isNumbers(b.values) ? b.values[i] : b.at(i) // bool and utf8 through their batches
         out[n++] = typeof v === 'number' ? v : Number(v ?? Number.NaN)
       } else out[n++] = Number.NaN
     }

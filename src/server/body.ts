@@ -1,190 +1,164 @@
 /**
- * Request body helpers shared by the routes: raw bytes within the limit (decompressed when sent
- * with `Content-Encoding: gzip` or `deflate`), inference bodies admitted by size (see
- * src/formats/decode-pool.ts), encoded answers, JSON with a clear error, content type.
+ * Request body helpers shared by the routes: raw bytes within a route's rules (size, content
+ * codings: see body-read.ts), large bodies admitted by size (see src/formats/decode-pool.ts) and held
+ * to a pace, JSON bodies read by what they carry, encoded answers, content type.
  */
 import type { IncomingMessage } from 'node:http'
 import { Readable } from 'node:stream'
 import { promisify } from 'node:util'
-import { createGunzip, createInflate, deflate, type Gunzip, gzip, type Inflate } from 'node:zlib'
+import { deflate, gzip } from 'node:zlib'
 import type { Context } from 'hono'
-import { InvalidRequestError, PayloadTooLargeError, UnsupportedEncodingError } from '../errors.js'
-import type { Encoded } from '../formats/body-codec.js'
-import type { BodyPool, Release } from '../formats/decode-pool.js'
+import { type Encoded, parseJson } from '../formats/body-codec.js'
+import type { BodyPool } from '../formats/decode-pool.js'
+import type { Release } from '../formats/turns.js'
+import { type BodyPace, Pace } from './body-pace.js'
+import {
+  awaitHead,
+  type BodyRules,
+  type Coding,
+  clientClosed,
+  contentCoding,
+  HEAD_BYTES,
+  readBody,
+  tooLarge,
+} from './body-read.js'
 
-export { parseJson } from '../formats/body-codec.js'
-
-function tooLarge(limit: number): PayloadTooLargeError {
-  return new PayloadTooLargeError(
-    `the request body is larger than the limit of ${limit} bytes (LASTMILE_BODY_LIMIT_BYTES)`,
-  )
-}
+export { parseJson }
 
 const incomingOf = (c: Context) => (c.env as { incoming?: IncomingMessage } | undefined)?.incoming
 
-/** The content codings a request body may come in, besides identity (the zlib formats). */
-const CONTENT_CODINGS = ['gzip', 'deflate'] as const
-type Coding = (typeof CONTENT_CODINGS)[number]
-
-/**
- * The request's content coding: `gzip` (`x-gzip` too, RFC 9110 §8.4.1.3), `deflate` (a zlib
- * stream, RFC 9110 §8.4.1.2: what tritonclient's `zlib.compress` sends), or none; anything else,
- * a list of codings included, is refused with 415 naming those accepted.
- */
-function contentCoding(c: Context): Coding | undefined {
-  const raw = c.req.header('content-encoding')?.trim().toLowerCase()
-  if (!raw || raw === 'identity') return undefined
-  if (raw === 'gzip' || raw === 'x-gzip') return 'gzip'
-  if (raw === 'deflate') return 'deflate'
-  throw new UnsupportedEncodingError(raw, CONTENT_CODINGS)
-}
-
-/** Where a large body's onLarge hook runs: once, before the body grows past `bytes`. */
-type Large = { bytes: number; onLarge(): Promise<void> }
-
-/**
- * The body as bytes, refused with 413 past `limit`: by Content-Length before reading, or while
- * reading a chunked body. Under @hono/node-server it reads the Node request stream directly:
- * going through the web `Request` body costs several times the whole inference of a small request.
- * `onLarge` runs once, before a chunked body grows past `large` bytes (reading waits for it).
- * A compressed body is decompressed as it arrives, and `limit` and `large` count its decompressed
- * bytes: decompression stops at the limit, so a small body that inflates enormously costs at most
- * the limit and one zlib chunk.
- */
-export async function bodyBytes(c: Context, limit: number, large?: Large): Promise<Uint8Array> {
+/** The request's Content-Length, when it sends one (413 before reading when it is past `rules.limit`). */
+function declaredLength(c: Context, rules: BodyRules): number | undefined {
   const declared = c.req.header('content-length')
-  if (declared !== undefined && Number(declared) > limit) throw tooLarge(limit)
-  const coding = contentCoding(c)
-  const incoming = incomingOf(c)
-  if (coding) return inflated(incoming ?? Readable.fromWeb(c.req.raw.body ?? emptyStream()), coding, limit, large)
-  if (!incoming) {
-    const bytes = new Uint8Array(await c.req.arrayBuffer())
-    if (bytes.length > limit) throw tooLarge(limit)
-    return bytes
-  }
+  if (declared === undefined) return undefined
   const length = Number(declared)
-  if (declared !== undefined && large && length > large.bytes) return readInto(incoming, length)
-  const chunks: Buffer[] = []
-  let total = 0
-  let onLarge = large?.onLarge
-  for await (const chunk of incoming as AsyncIterable<Buffer>) {
-    total += chunk.length
-    if (total > limit) {
-      incoming.resume() // drain the rest without keeping it
-      throw tooLarge(limit)
-    }
-    if (onLarge && large && total > large.bytes) {
-      await onLarge()
-      onLarge = undefined
-    }
-    chunks.push(chunk)
-  }
-  const whole = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total)
-  return new Uint8Array(whole.buffer, whole.byteOffset, whole.byteLength)
+  if (length > rules.limit) throw tooLarge(rules)
+  return length
 }
-
-/**
- * A large body of a known length, copied chunk by chunk into one buffer of its own as it arrives:
- * no Buffer.concat of tens of MiB on the event loop at the end, and a buffer a worker can take.
- */
-async function readInto(incoming: IncomingMessage, length: number): Promise<Uint8Array> {
-  const out = new Uint8Array(length)
-  let at = 0
-  for await (const chunk of incoming as AsyncIterable<Buffer>) {
-    if (at + chunk.length > length)
-      throw new InvalidRequestError(`the body is longer than its Content-Length ${length}`)
-    out.set(chunk, at)
-    at += chunk.length
-  }
-  return at === length ? out : out.subarray(0, at)
-}
-
-const gzipAsync = promisify(gzip)
-const deflateAsync = promisify(deflate)
 
 const emptyStream = () => new ReadableStream<Uint8Array>({ start: (controller) => controller.close() })
 
-/** zlib's output chunk: fewer, larger chunks than its 16 KiB default for bodies of many MiB. */
-const INFLATE_CHUNK = 64 * 1024
-
-/**
- * A compressed body, decompressed as it arrives (zlib runs off the event loop) up to `limit`
- * decompressed bytes. Past the limit, decompression stops and the rest of the body is drained
- * unread, so the 413 still reaches the client; corrupt data is a 400 with zlib's reason.
- */
-async function inflated(source: Readable, coding: Coding, limit: number, large?: Large): Promise<Uint8Array> {
-  const z: Gunzip | Inflate =
-    coding === 'gzip' ? createGunzip({ chunkSize: INFLATE_CHUNK }) : createInflate({ chunkSize: INFLATE_CHUNK })
-  // pipe(), not pipeline(): stopping early must not destroy the request (and its socket) before the 413.
-  source.pipe(z)
-  const failed = (e: Error) => z.destroy(e)
-  const aborted = () => z.destroy(new Error('the client closed the connection during the body'))
-  source.once('error', failed)
-  source.once('aborted', aborted)
-  const chunks: Buffer[] = []
-  let total = 0
-  let onLarge = large?.onLarge
-  try {
-    for await (const chunk of z as AsyncIterable<Buffer>) {
-      total += chunk.length
-      if (total > limit) throw tooLarge(limit)
-      if (onLarge && large && total > large.bytes) {
-        await onLarge()
-        onLarge = undefined
-      }
-      chunks.push(chunk)
-    }
-  } catch (e) {
-    source.unpipe(z)
-    source.resume() // drain the rest without keeping it
-    z.destroy()
-    const code = (e as { code?: unknown }).code
-    if (typeof code === 'string' && code.startsWith('Z_'))
-      // zlib's own: the data, not the connection
-      throw new InvalidRequestError(
-        `the body is not valid ${coding} data (Content-Encoding: ${coding}): ${(e as Error).message}`,
-      )
-    throw e
-  } finally {
-    source.off('error', failed)
-    source.off('aborted', aborted)
-  }
-  const whole = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total)
-  return new Uint8Array(whole.buffer, whole.byteOffset, whole.byteLength)
+/** A body read whole through the web `Request` (`app.request` in tests): no Node stream to read. */
+async function webBody(c: Context, rules: BodyRules, coding: Coding | undefined): Promise<Uint8Array> {
+  if (coding) return readBody(Readable.fromWeb(c.req.raw.body ?? emptyStream()), { rules, coding })
+  const bytes = new Uint8Array(await c.req.arrayBuffer())
+  if (bytes.length > rules.limit) throw tooLarge(rules)
+  return bytes
 }
 
-/** An inference body and its admission: call `release` once its answer is encoded. */
-export interface InferenceBody {
+/**
+ * The body as bytes within `rules`, not admitted: for bodies small by nature, and model uploads
+ * (their own limit; the registry works on them whole). Under @hono/node-server it reads the Node
+ * request stream directly: going through the web `Request` body costs several times the whole
+ * inference of a small request.
+ */
+export async function bodyBytes(c: Context, rules: BodyRules): Promise<Uint8Array> {
+  const length = declaredLength(c, rules)
+  const coding = contentCoding(c.req.header('content-encoding'), rules)
+  const incoming = incomingOf(c)
+  return incoming ? readBody(incoming, { rules, coding, length }) : webBody(c, rules, coding)
+}
+
+/** A body and its admission: call `release` once its answer is encoded. */
+export interface AdmittedBody {
   bytes: Uint8Array
   release: Release
 }
 
+/** What admitting and pacing large bodies takes. */
+export interface Admission {
+  bodies: BodyPool
+  bodyPace: BodyPace
+}
+
 /**
- * An inference request's body. A large one (by Content-Length, or once a chunked body grows past
- * the threshold) waits for its turn in the body pool before it is read, so waiting requests hold
- * no body in memory; the pool refuses with 429 when too many wait.
+ * A body that may be large, within `rules`. A large one (by Content-Length) waits for its first
+ * {@link HEAD_BYTES}, then for its turn in the body pool, before the rest is read: waiting requests
+ * hold next to no memory, a request whose client goes leaves the queue, and the pool refuses with
+ * 429 when too many wait. A chunked or compressed body is admitted once it grows past the
+ * threshold. Once admitted, the body must keep the pace (408 otherwise, and its turn passes on).
  */
-export async function inferenceBody(
-  c: Context,
-  deps: { bodyLimitBytes: number; bodies: BodyPool },
-): Promise<InferenceBody> {
+async function admittedBody(c: Context, deps: Admission, rules: BodyRules): Promise<AdmittedBody> {
   const { bodies } = deps
-  const declared = c.req.header('content-length')
-  if (declared !== undefined && Number(declared) > deps.bodyLimitBytes) throw tooLarge(deps.bodyLimitBytes)
+  const length = declaredLength(c, rules)
+  const coding = contentCoding(c.req.header('content-encoding'), rules)
+  const incoming = incomingOf(c)
+  const pace = new Pace(deps.bodyPace, length)
   let release: Release | undefined
+  const admit = async () => {
+    release ??= await bodies.admit(c.req.raw.signal).catch((e) => {
+      throw c.req.raw.signal.aborted ? clientClosed() : e
+    })
+    pace.start()
+  }
   try {
-    if (declared !== undefined && bodies.isLarge(Number(declared))) release = await bodies.admit()
-    const admit = async () => {
-      release ??= await bodies.admit()
+    let bytes: Uint8Array
+    if (!incoming) {
+      bytes = await webBody(c, rules, coding)
+      if (bodies.isLarge(bytes.length)) await admit()
+    } else {
+      let head: Buffer[] | undefined
+      if (length !== undefined && bodies.isLarge(length)) {
+        head = await awaitHead(incoming, Math.min(length, HEAD_BYTES), deps.bodyPace)
+        await admit()
+      }
+      const large = { bytes: bodies.options.largeBytes, onLarge: admit }
+      bytes = await readBody(incoming, { rules, coding, length, large, pace, head })
     }
-    const bytes = await bodyBytes(c, deps.bodyLimitBytes, { bytes: bodies.options.largeBytes, onLarge: admit })
-    if (bodies.isLarge(bytes.length)) await admit() // a body read whole by the web Request (app.request in tests)
     return { bytes, release: release ?? (() => {}) }
   } catch (e) {
     release?.()
     throw e
+  } finally {
+    pace.stop()
   }
 }
+
+/** An inference request's body: compressed or not, up to LASTMILE_BODY_LIMIT_BYTES, admitted when large. */
+export function inferenceBody(c: Context, deps: Admission & { bodyLimitBytes: number }): Promise<AdmittedBody> {
+  return admittedBody(c, deps, { limit: deps.bodyLimitBytes, setting: 'LASTMILE_BODY_LIMIT_BYTES', compressed: true })
+}
+
+/**
+ * The largest JSON body of a route that takes names and settings only (workspaces, keys, a
+ * deployment's settings, an assay run's range): nothing there comes near it.
+ */
+const SMALL_JSON_BYTES = 64 * 1024
+
+/** What a route's JSON body carries: `small`, names and settings; `data`, values, rows or steps. */
+export type JsonKind = 'small' | 'data'
+
+/** The body rules of a JSON route: never compressed; a small one within 64 KiB, a data one within the body limit. */
+export function jsonRules(kind: JsonKind, deps: { bodyLimitBytes: number }): BodyRules {
+  if (kind === 'data') return { limit: deps.bodyLimitBytes, setting: 'LASTMILE_BODY_LIMIT_BYTES', compressed: false }
+  if (deps.bodyLimitBytes < SMALL_JSON_BYTES)
+    return { limit: deps.bodyLimitBytes, setting: 'LASTMILE_BODY_LIMIT_BYTES', compressed: false }
+  return { limit: SMALL_JSON_BYTES, setting: 'this route takes names and settings only', compressed: false }
+}
+
+/**
+ * A JSON body, parsed. A `small` one is read and parsed here. A `data` one is admitted and parsed
+ * in a body worker when it is large, and comes back only once its values are counted within
+ * LASTMILE_JSON_BODY_MAX_VALUES (400 beyond): the event loop never parses a large body, nor walks
+ * more values than that.
+ */
+export async function jsonValue(
+  c: Context,
+  deps: Admission & { bodyLimitBytes: number; jsonMaxValues: number },
+  kind: JsonKind,
+): Promise<unknown> {
+  const rules = jsonRules(kind, deps)
+  if (kind === 'small') return parseJson(await bodyBytes(c, rules))
+  const body = await admittedBody(c, deps, rules)
+  try {
+    return await deps.bodies.json(body.bytes, deps.jsonMaxValues, 'LASTMILE_JSON_BODY_MAX_VALUES')
+  } finally {
+    body.release()
+  }
+}
+
+const gzipAsync = promisify(gzip)
+const deflateAsync = promisify(deflate)
 
 /**
  * The response for an encoded answer (JSON text, JSON bytes, Arrow or OIP binary). An answer of

@@ -9,6 +9,7 @@ import type { InferenceLog } from '../logs/inference-log.js'
 import type { Registry } from '../registry/registry.js'
 import type { DeploymentManager } from '../serving/deployment.js'
 import type { Store } from '../store/types.js'
+import type { BodyPace } from './body-pace.js'
 import type { BrowserPolicy } from './cross-site.js'
 import type { Metrics } from './metrics.js'
 
@@ -37,6 +38,12 @@ export interface ServerDeps {
   tensorLimitBytes: number
   /** Where large inference bodies are admitted, decoded and their answers encoded (worker threads). */
   bodies: BodyPool
+  /** How fast an admitted large body must arrive (408 slower). */
+  bodyPace: BodyPace
+  /** JSON values one JSON body of a data route (assays, explanations, pipeline steps) may hold. */
+  jsonMaxValues: number
+  /** Rows one inference log query answers at most. */
+  logQueryMaxRows: number
   /** True once a graceful shutdown began (readiness turns false). */
   shuttingDown(): boolean
   /** HTTP status an error maps to (for metrics). */

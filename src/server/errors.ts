@@ -3,12 +3,14 @@
  * protocol the route speaks ({@link ErrorStyle}). Whatever the body, every error answer carries the
  * stable code in the `Lastmile-Error-Code` header and is `Content-Type: application/json` exactly
  * (KServe's client reads the message only then). Unknown errors are logged and answered with a
- * 500 that reveals nothing of the server's internals.
+ * 500 that reveals nothing of the server's internals; a client that closed its connection is
+ * counted as 499, not logged as an error.
  */
 import type { Context } from 'hono'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
-import { type ErrorCode, LastmileError, QueueFullError, UnsupportedEncodingError } from '../errors.js'
+import { BodyTimeoutError, type ErrorCode, LastmileError, QueueFullError, UnsupportedEncodingError } from '../errors.js'
 import type { Logger } from '../logger.js'
+import { ClientClosedError } from './body-read.js'
 
 const HTTP_STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   invalid_config: 400,
@@ -20,6 +22,7 @@ const HTTP_STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   forbidden: 403,
   not_found: 404,
   not_acceptable: 406,
+  request_timeout: 408,
   conflict: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
@@ -86,8 +89,29 @@ export interface MappedError {
   headers?: Record<string, string>
 }
 
+/**
+ * The status counted for a request whose client closed the connection before its answer (nginx's
+ * 499, "client closed request"): no answer reaches anyone, and it is no server error, so it stays
+ * out of the 5xx rates that error alerts watch.
+ */
+const CLIENT_CLOSED_STATUS = 499 as ContentfulStatusCode
+
+/**
+ * Whether `e` says the client closed the connection mid-request: the body reader's
+ * {@link ClientClosedError}, or Node's own `aborted` (ECONNRESET) of an IncomingMessage.
+ */
+function closedByClient(e: unknown): boolean {
+  if (e instanceof ClientClosedError) return true
+  if (!(e instanceof Error)) return false
+  return e.message === 'aborted' && (e as NodeJS.ErrnoException).code === 'ECONNRESET'
+}
+
 /** Status, code and message for any thrown value. */
 export function errorResponse(e: unknown, log: Logger): MappedError {
+  if (closedByClient(e)) {
+    log.debug('the client closed the connection before the answer', { message: (e as Error).message })
+    return { status: CLIENT_CLOSED_STATUS, code: 'client_closed', message: (e as Error).message }
+  }
   if (e instanceof LastmileError) {
     const status = HTTP_STATUS[e.code]
     if (status >= 500) log.error('request failed', { code: e.code, message: e.message })
@@ -95,8 +119,10 @@ export function errorResponse(e: unknown, log: Logger): MappedError {
       e instanceof QueueFullError
         ? { 'Retry-After': String(e.retryAfterSeconds) }
         : e instanceof UnsupportedEncodingError
-          ? { 'Accept-Encoding': e.accepted.join(', ') } // RFC 7694: say which codings would do
-          : undefined
+          ? { 'Accept-Encoding': e.accepted.join(', ') || 'identity' } // RFC 7694: say which codings would do
+          : e instanceof BodyTimeoutError
+            ? { Connection: 'close' } // the rest of the body is not awaited: the connection cannot carry another request
+            : undefined
     return {
       status,
       code: e.code,

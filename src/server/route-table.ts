@@ -10,7 +10,7 @@ import { InvalidRequestError, NotFoundError } from '../errors.js'
 import { authenticate, authorize, isServerAdmin } from '../registry/keys.js'
 import { checkName, type NameKind } from '../store/names.js'
 import type { ApiKeyRecord, Role } from '../store/types.js'
-import { bodyBytes, parseJson } from './body.js'
+import { type JsonKind, jsonValue } from './body.js'
 import { checkBrowserRequest } from './cross-site.js'
 import type { ServerDeps } from './deps.js'
 import { type ErrorStyle, useErrorStyle } from './errors.js'
@@ -125,9 +125,18 @@ export class RouteTable {
   }
 }
 
-/** Read and validate a JSON body with `schema`; 400 names each problem. */
-export async function jsonBody<T extends z.ZodType>(c: Context, deps: ServerDeps, schema: T): Promise<z.infer<T>> {
-  const raw = parseJson(await bodyBytes(c, deps.bodyLimitBytes))
+/**
+ * Read and validate a JSON body with `schema`; 400 names each problem. `kind` says what it
+ * carries: `small`, names and settings (64 KiB at most, parsed here); `data`, values, rows or steps
+ * (admitted and parsed in a body worker when large, its values bounded: see `jsonValue`).
+ */
+export async function jsonBody<T extends z.ZodType>(
+  c: Context,
+  deps: ServerDeps,
+  schema: T,
+  kind: JsonKind = 'small',
+): Promise<z.infer<T>> {
+  const raw = await jsonValue(c, deps, kind)
   const parsed = schema.safeParse(raw)
   if (!parsed.success) {
     throw new InvalidRequestError(
@@ -195,10 +204,12 @@ function describeIssues(error: z.ZodError, kind: string, raw: Record<string, unk
  * parameter given twice takes its first value unless its schema is a list.
  */
 function parseQuery(c: Context, schema: z.ZodObject): unknown {
-  const raw: Record<string, string | string[]> = {}
+  // Keys are the client's: `constructor` or `__proto__` must be plain keys, never Object's own.
+  const raw: Record<string, string | string[]> = Object.create(null)
   for (const [key, all] of Object.entries(c.req.queries())) {
     const values = all.filter((v) => v !== '')
-    if (values.length > 0) raw[key] = isList(schema.shape[key]) ? values : (values[0] as string)
+    if (values.length === 0) continue
+    raw[key] = Object.hasOwn(schema.shape, key) && isList(schema.shape[key]) ? values : (values[0] as string)
   }
   const parsed = schema.safeParse(raw)
   if (!parsed.success) throw new InvalidRequestError(describeIssues(parsed.error, 'query parameter', raw))

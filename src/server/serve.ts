@@ -130,6 +130,9 @@ export async function buildServer(
     modelLimitBytes: config.server.modelLimitBytes,
     tensorLimitBytes: config.server.tensorLimitBytes,
     bodies,
+    bodyPace: { minBytesPerSecond: config.bodies.minBytesPerSecond, graceMs: config.bodies.graceMs },
+    jsonMaxValues: config.server.jsonMaxValues,
+    logQueryMaxRows: config.inferenceLog.queryMaxRows,
     shuttingDown: () => shuttingDown,
     statusOf: (e) => errorResponse(e, silentLogger).status,
   }

@@ -83,6 +83,25 @@ describe('body pool', () => {
     expect(p.stats()).toMatchObject({ admitted: 0, waiting: 0 })
   })
 
+  it('takes a waiting request out of the queue when its signal aborts, the turn going to the next', async () => {
+    const p = pool({ workers: 1, perWorker: 1, queue: 1 })
+    const first = await p.admit()
+    const gone = new AbortController()
+    const waiting = p.admit(gone.signal)
+    expect(p.stats()).toMatchObject({ admitted: 1, waiting: 1 })
+    gone.abort(new Error('client left'))
+    await expect(waiting).rejects.toThrow('client left')
+    expect(p.stats()).toMatchObject({ admitted: 1, waiting: 0 })
+    const next = p.admit() // its place is free again: waits, not 429
+    expect(p.stats()).toMatchObject({ admitted: 1, waiting: 1 })
+    await expect(p.admit(AbortSignal.abort(new Error('already gone')))).rejects.toThrow('already gone')
+    first()
+    const release = await next
+    expect(p.stats()).toMatchObject({ admitted: 1, waiting: 0 })
+    release()
+    expect(p.stats()).toMatchObject({ admitted: 0, waiting: 0 })
+  })
+
   it('fails only the task of a worker that dies, and starts a new worker for the next', async () => {
     const p = pool({ entry: new URL('../helpers/dying-body-worker.ts', import.meta.url) })
     const died = await p

@@ -5,7 +5,7 @@
  * decode to their exact value.
  */
 import { describe, expect, it } from 'vitest'
-import { halfToNumber, numberToHalf } from '../../src/formats/half.js'
+import { halfToNumber, numberToHalf } from '../../src/half.js'
 import { mulberry32 } from '../../src/random.js'
 
 /** The exact value of every non-negative finite half, by bit pattern (0x0000..0x7bff), from the format's definition. */

@@ -1,14 +1,16 @@
 /**
  * Fuzzing explanation requests through the server: random methods and parameters (in range, at
  * the limits, far past them, of the wrong type), reference and explained rows of the right and
- * wrong widths, feature selections and targets each answer 200 or a 4xx within the case bound —
- * never a 500 — and a 200 never evaluated more model rows than the limit allows.
+ * wrong widths, nested by the input's dimensions or deeper (20,000 levels too, in the input or
+ * another key), feature selections and targets each answer 200, or 202 as a job, or a 4xx within
+ * the case bound — never a 500 — and a 200 never evaluated more model rows than the limit allows.
  */
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { linearRegression } from '../fixtures/models.js'
 import { clientFor, post, testServer } from '../helpers/server.js'
 import { CASE_TIMEOUT_MS, fuzzParams } from './budget.js'
+import { DEEP, serialize } from './deep.js'
 
 const MAX_MODEL_ROWS = 5000
 
@@ -44,10 +46,20 @@ describe('fuzz: explanation requests through the server', () => {
         { weight: 60, arbitrary: fc.double({ min: -100, max: 100, noNaN: true }) },
         { weight: 1, arbitrary: fc.constantFrom(null, 'x', 1e308, -1e308) },
       )
+      const eight = fc.array(value, { minLength: 8, maxLength: 8 })
+      // The 8 values inside 0 to 3 more arrays: one more is the most a row may have.
+      const wrapped = fc
+        .tuple(eight, fc.integer({ min: 1, max: 3 }))
+        .map(([xs, levels]) => Array.from({ length: levels }).reduce<unknown>((v) => [v], xs))
       const row = fc.oneof(
-        { weight: 16, arbitrary: fc.record({ x: fc.array(value, { minLength: 8, maxLength: 8 }) }) },
+        { weight: 16, arbitrary: fc.record({ x: eight }) },
         { weight: 1, arbitrary: fc.record({ x: fc.array(value, { maxLength: 10 }) }) },
         { weight: 1, arbitrary: fc.record({ y: fc.array(value, { maxLength: 8 }) }) },
+        { weight: 1, arbitrary: fc.record({ x: wrapped }) },
+        {
+          weight: 1,
+          arbitrary: fc.oneof(fc.record({ x: fc.constant(DEEP) }), fc.record({ x: eight, note: fc.constant(DEEP) })),
+        },
       )
       // Mostly well-formed, now and then odd: the cases reach the methods, not only the schema.
       const mostly = <T, U>(good: fc.Arbitrary<T>, odd: fc.Arbitrary<U>) =>
@@ -88,11 +100,15 @@ describe('fuzz: explanation requests through the server', () => {
         { requiredKeys: ['method', 'reference'] },
       )
       await fc.assert(
-        fc.asyncProperty(request, async (body) => {
+        fc.asyncProperty(request, fc.constantFrom('', '', '', '?async=true'), async (body, query) => {
           const started = performance.now()
-          const res = await s.app.request('/v1/workspaces/default/pipelines/lin/explain', post(body))
+          const res = await s.app.request(`/v1/workspaces/default/pipelines/lin/explain${query}`, {
+            ...post(null),
+            body: serialize(body),
+          })
           expect(performance.now() - started).toBeLessThan(CASE_TIMEOUT_MS)
-          expect([200, 400, 404], `${res.status} for ${JSON.stringify(body).slice(0, 300)}`).toContain(res.status)
+          const allowed = query ? [202, 400, 404] : [200, 400, 404]
+          expect(allowed, `${res.status} for ${JSON.stringify(body).slice(0, 300)}`).toContain(res.status)
           if (res.status === 200) {
             expect(((await res.json()) as { evaluated_rows: number }).evaluated_rows).toBeLessThanOrEqual(
               MAX_MODEL_ROWS,

@@ -1,14 +1,17 @@
 /**
  * Fuzzing the query and path parameters the route table parses: random keys (the routes' own,
  * repeated, and others), values of every shape (empty, huge, non-finite spellings, unicode, bad
- * percent escapes) and path segments each answer 200, a 400 naming the parameter, or a 404 —
- * never a 500 — within the case bound, and every answer matches the OpenAPI document (the
- * response check of test/helpers/server.ts).
+ * percent escapes; keys that are Object.prototype's, like `constructor`) and path segments each
+ * answer 200, a 400 naming the parameter, or a 404 — never a 500 — within the case bound, and
+ * every answer matches the OpenAPI document (the response check of test/helpers/server.ts).
  */
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { clientFor, doubler, post, testServer } from '../helpers/server.js'
 import { CASE_TIMEOUT_MS, fuzzParams } from './budget.js'
+
+/** Keys a plain object inherits: a lookup that is not an own-property one finds Object's. */
+const INHERITED = ['constructor', '__proto__', 'toString', 'valueOf', 'hasOwnProperty', 'isPrototypeOf']
 
 /** Routes with declared query or typed path parameters, `{id}` an existing assay's. */
 const ROUTES = [
@@ -63,7 +66,7 @@ describe('fuzz: query and path parameters through the route table', () => {
       const query = route.chain((r) =>
         fc.tuple(
           fc.constant(r),
-          fc.array(fc.tuple(fc.oneof(fc.constantFrom(...r.keys), fc.string({ maxLength: 8 })), value), {
+          fc.array(fc.tuple(fc.oneof(fc.constantFrom(...r.keys, ...INHERITED), fc.string({ maxLength: 8 })), value), {
             maxLength: 6,
           }),
           fc.oneof(fc.constant(''), fc.constantFrom('&%zz', '&limit=%', '&=x', '&&', '&format=%E0%A4%A')),

@@ -10,8 +10,8 @@ import { describe, expect, it } from 'vitest'
 import { DTYPES, type DType, type HostTensor, zeros } from '../../src/engine/tensor.js'
 import { parseExactJson } from '../../src/exact-json.js'
 import type { Dataset } from '../../src/formats/dataset.js'
-import { halfToNumber } from '../../src/formats/half.js'
 import { encodeRecords, type RowMeta } from '../../src/formats/records.js'
+import { halfToNumber } from '../../src/half.js'
 import { fuzzParams } from './budget.js'
 
 /** A tensor [rows, ...dims] of `dtype` holding random bits. */

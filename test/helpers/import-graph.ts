@@ -35,9 +35,10 @@ export const TIERS: readonly Tier[] = [
       'version.ts',
       'config.ts',
       'exact-json.ts',
+      'half.ts',
       'workers',
     ],
-    why: 'the typed errors, the process logger, fsync helpers, the seeded generator, the one config object, the exact JSON parser (server and client), worker start-up',
+    why: 'the typed errors, the process logger, fsync helpers, the seeded generator, the one config object, the exact JSON parser (server and client), FP16 conversions (codecs, jobs and the log), worker start-up',
   },
   {
     name: 'outside',

@@ -1,6 +1,6 @@
 /**
- * Log frames: random requests of every column kind (float, int64, bool, strings, scalar and row
- * tensors, columns only some requests have) go through Arrow frames and come back as the rows a
+ * Log frames: random requests of every column kind (float, FP16, int64 and uint64 past 2^53, bool,
+ * strings, scalar and row tensors, columns only some requests have) go through Arrow frames and come back as the rows a
  * plain per-row reading of the same requests gives; frames merge into one table; a torn tail is
  * cut at the last whole frame.
  */
@@ -14,6 +14,22 @@ import { freshSeed } from '../helpers/compare.js'
 
 type Row = Record<string, unknown>
 
+/** FP16 bit patterns and the values they stand for (1, -2, 65504, the half nearest 0.1, 2^-24, -0, ∞). */
+const HALVES: Array<[number, number]> = [
+  [0x3c00, 1],
+  [0xc000, -2],
+  [0x7bff, 65504],
+  [0x2e66, 0.0999755859375],
+  [0x0001, 2 ** -24],
+  [0x8000, -0],
+  [0x7c00, Number.POSITIVE_INFINITY],
+]
+
+/** 64-bit integers a float64 column would round: the extremes and 2^53 + 1. */
+const I64 = [9223372036854775807n, -9223372036854775808n, 9007199254740993n, -9007199254740993n]
+const U64 = [18446744073709551615n, 9007199254740993n, 0n]
+const pick = <T>(rand: () => number, xs: readonly T[]) => xs[Math.floor(rand() * xs.length)] as T
+
 function randomRecord(rand: () => number, time: number): InferenceRecord {
   const rows = 1 + Math.floor(rand() * 5)
   const x = Array.from({ length: rows * 3 }, () => Math.round((rand() - 0.5) * 1e4) / 100)
@@ -26,8 +42,18 @@ function randomRecord(rand: () => number, time: number): InferenceRecord {
     n: tensor(
       'int64',
       [rows, 2],
-      Array.from({ length: rows * 2 }, () => BigInt(Math.floor(rand() * 1e6) - 5e5)),
+      Array.from({ length: rows * 2 }, () => (rand() < 0.2 ? pick(rand, I64) : BigInt(Math.floor(rand() * 1e6) - 5e5))),
     ),
+    u: tensor(
+      'uint64',
+      [rows],
+      Array.from({ length: rows }, () => (rand() < 0.3 ? pick(rand, U64) : BigInt(Math.floor(rand() * 1e6)))),
+    ),
+    h: {
+      dtype: 'float16',
+      dims: [rows, 2],
+      data: Uint16Array.from({ length: rows * 2 }, () => pick(rand, HALVES)[0]),
+    },
     ok: tensor(
       'bool',
       [rows],
@@ -82,7 +108,9 @@ function expectedRows(r: InferenceRecord): Row[] {
       const w = t.dims.slice(1).reduce((a, b) => a * b, 1)
       const at = (k: number) => {
         const v = (t.data as ArrayLike<unknown>)[k]
-        if (typeof v === 'bigint') return Number(v)
+        // A safe integer (|v| < 2^53) as a number, anything wider as the bigint itself.
+        if (typeof v === 'bigint') return v > -(2n ** 53n) && v < 2n ** 53n ? Number(v) : v
+        if (t.dtype === 'float16') return HALVES.find(([bits]) => bits === v)?.[1]
         if (t.dtype === 'bool') return t.dims.length <= 1 ? v !== 0 : Number(v)
         return v
       }

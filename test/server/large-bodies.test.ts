@@ -43,7 +43,8 @@ describe('large inference bodies', () => {
   beforeAll(async () => {
     server = await startServer(
       testConfig({
-        bodies: { largeBytes: LARGE, workers: 1, perWorker: 1, queue: 1 },
+        // A generous pace: the test holds bodies half sent on purpose, for as long as a loaded machine takes.
+        bodies: { largeBytes: LARGE, workers: 1, perWorker: 1, queue: 1, graceMs: 600_000 },
         inferenceLog: { rollBytes: 1024 }, // every flush rolls its segment
       }),
     )
@@ -129,26 +130,32 @@ describe('large inference bodies', () => {
     expect(JSON.stringify(b)).toContain("input 'x' has datatype FP64, the model expects FP32")
   })
 
+  /**
+   * A large OIP request on a socket of its own that sends its first 64 KiB and a little more (a
+   * large body waits for its turn only once they came); the rest comes with `finish`.
+   */
+  const open = (body = oip(400)) => {
+    const req = request(`${server.url}/v2/models/double/infer`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-length': String(body.length) },
+    })
+    const answered = new Promise<{ status: number; text: string }>((resolve, reject) => {
+      req.on('response', (res) => {
+        let text = ''
+        res.on('data', (b) => {
+          text += b
+        })
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }))
+      })
+      req.on('error', reject)
+    })
+    const sent = 64 * 1024 + 1000
+    req.write(body.slice(0, sent))
+    return { finish: () => req.end(body.slice(sent)), answered, req }
+  }
+
   it('reads one large body at a time, holds one more unread, and refuses the next with 429', async () => {
     const body = oip(400)
-    const open = () => {
-      const req = request(`${server.url}/v2/models/double/infer`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'content-length': String(body.length) },
-      })
-      const answered = new Promise<{ status: number; text: string }>((resolve, reject) => {
-        req.on('response', (res) => {
-          let text = ''
-          res.on('data', (b) => {
-            text += b
-          })
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }))
-        })
-        req.on('error', reject)
-      })
-      req.write(body.slice(0, 1000)) // the rest comes later: the request holds its turn meanwhile
-      return { finish: () => req.end(body.slice(1000)), answered }
-    }
     const first = open()
     await vi.waitFor(() => expect(server.deps.bodies.stats()).toMatchObject({ admitted: 1, waiting: 0 }))
     const second = open()
@@ -177,6 +184,23 @@ describe('large inference bodies', () => {
     const answer = await second.answered
     expect(answer.status).toBe(200)
     expect((JSON.parse(answer.text) as OipAnswer).outputs[0]?.data[WIDTH + 1]).toBe(2 * (row(1)[1] as number))
+    expect(server.deps.bodies.stats()).toMatchObject({ admitted: 0, waiting: 0 })
+  })
+  it('takes a waiting request out of the queue when its client leaves', async () => {
+    const first = open()
+    await vi.waitFor(() => expect(server.deps.bodies.stats()).toMatchObject({ admitted: 1, waiting: 0 }))
+    const gone = open()
+    gone.answered.catch(() => {}) // its socket is destroyed below
+    await vi.waitFor(() => expect(server.deps.bodies.stats()).toMatchObject({ admitted: 1, waiting: 1 }))
+    gone.req.destroy()
+    // Before, it kept its place until its turn came, and the next request was refused with 429.
+    await vi.waitFor(() => expect(server.deps.bodies.stats()).toMatchObject({ admitted: 1, waiting: 0 }))
+    const next = open()
+    await vi.waitFor(() => expect(server.deps.bodies.stats()).toMatchObject({ admitted: 1, waiting: 1 }))
+    first.finish()
+    expect((await first.answered).status).toBe(200)
+    next.finish()
+    expect((await next.answered).status).toBe(200)
     expect(server.deps.bodies.stats()).toMatchObject({ admitted: 0, waiting: 0 })
   })
 })

@@ -74,10 +74,12 @@ export function explainRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): 
         202: { description: 'the job, started (Location: its URL)', json: explanationJobSchema },
         400: 'invalid, or over a limit (a parameter or the model rows it would cost)',
         404: 'not deployed',
+        408: 'a large body that arrived too slowly',
+        429: 'too many large bodies at once',
       },
     },
     async (c, { query }) => {
-      const req = explain.parse(await jsonBody(c, deps, z.unknown()))
+      const req = explain.parse(await jsonBody(c, deps, z.unknown(), 'data'))
       await deps.registry.requireWorkspace(param(c, 'ws'))
       if (query.async) {
         explain.admit(param(c, 'ws'), param(c, 'name'), req) // over a limit: a 400 now, not a failed job later

@@ -1,17 +1,14 @@
 /**
- * Observability routes: the inference log (JSON or Arrow), assays (define, list, run over a range,
+ * Observability routes: the inference log (logs.ts), assays (define, list, run over a range,
  * results, preview) and their SVG charts.
  */
-import { float64, tableFromArrays, tableToIPC } from '@uwdata/flechette'
 import type { Context, Hono } from 'hono'
 import { z } from 'zod'
 import type { AssayResult } from '../../assays/assay.js'
 import { binsChart, scoresChart } from '../../assays/charts.js'
 import { storedDefinition } from '../../assays/definition.js'
 import type { ScheduleState } from '../../assays/scheduler.js'
-import { parseTime } from '../../assays/time.js'
-import { errorMessage, NotFoundError } from '../../errors.js'
-import { ARROW_TYPES } from '../../formats/media-types.js'
+import { NotFoundError } from '../../errors.js'
 import type { AssayRecord, AssayResultRecord } from '../../store/types.js'
 import {
   type Assay,
@@ -21,26 +18,13 @@ import {
   assayWindowSchema,
   deletedAssaySchema,
 } from '../../wire/assays.js'
-import { logRowSchema } from '../../wire/observe.js'
 import type { ServerDeps } from '../deps.js'
 import { jsonBody, type RouteTable } from '../route-table.js'
+import { logRoutes, time } from './logs.js'
 
 const param = (c: Context, name: string) => c.req.param(name) as string
 /** `{id}` of an assay. */
 const assayParams = z.object({ id: z.coerce.number().int().describe('the assay id') })
-/** A point in time in a query: ISO 8601, or ms since the epoch. */
-const time = z
-  .string()
-  .transform((v, ctx) => {
-    try {
-      return parseTime(v)
-    } catch (e) {
-      ctx.addIssue({ code: 'custom', message: errorMessage(e) })
-      return z.NEVER
-    }
-  })
-  .describe('ISO 8601 time, or ms since the epoch')
-
 /** An assay as the API shows it, with where the scheduler stands (once it has looked at it). */
 const assayJson = (a: AssayRecord, schedule?: ScheduleState): Assay => ({
   ...storedDefinition(a),
@@ -66,60 +50,12 @@ const runSchema = z
   .object({ start: z.union([z.string(), z.number()]), end: z.union([z.string(), z.number()]) })
   .strict()
 
-const logsQuery = z.object({
-  start: time.optional().describe('rows from this time on (ISO 8601, or ms since the epoch)'),
-  end: time.optional().describe('rows before this time'),
-  limit: z.coerce.number().int().min(1).default(1000).describe('rows at most'),
-  columns: z
-    .string()
-    .transform((v) => v.split(',').map((s) => s.trim()))
-    .optional()
-    .describe('columns to keep besides time, comma-separated (in.x,out.y)'),
-  format: z.enum(['json', 'arrow']).default('json'),
-})
-
 export function observeRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): void {
-  const { assays, inferenceLog } = deps
+  const { assays } = deps
   const A = '/v1/workspaces/{ws}/assays'
   const tag = 'Observability'
 
-  routes.add(
-    app,
-    {
-      method: 'get',
-      path: '/v1/workspaces/{ws}/pipelines/{name}/logs',
-      summary: 'The inference log, oldest rows first, as JSON or Arrow',
-      tag,
-      access: 'viewer',
-      query: logsQuery,
-      responses: {
-        200: {
-          description: 'rows, oldest first',
-          json: z.array(logRowSchema),
-          media: [ARROW_TYPES.stream],
-        },
-        400: 'bad query',
-      },
-    },
-    async (c, { query: q }) => {
-      await deps.registry.requireWorkspace(param(c, 'ws'))
-      const rows = await inferenceLog.query(param(c, 'ws'), param(c, 'name'), {
-        ...(q.start !== undefined ? { start: q.start } : {}),
-        ...(q.end !== undefined ? { end: q.end } : {}),
-        limit: q.limit,
-        ...(q.columns ? { columns: q.columns } : {}),
-      })
-      if (q.format === 'arrow') {
-        const names = [...new Set(rows.flatMap((r) => Object.keys(r)))]
-        const columns = Object.fromEntries(names.map((n) => [n, rows.map((r) => r[n] ?? null)]))
-        const table = tableFromArrays(columns as never, { types: { time: float64() } as never })
-        c.header('Content-Type', ARROW_TYPES.stream)
-        return c.body(tableToIPC(table, { format: 'stream' }) as Uint8Array<ArrayBuffer>)
-      }
-      return c.json(rows)
-    },
-  )
-
+  logRoutes(app, routes, deps)
   routes.add(
     app,
     {
@@ -133,11 +69,13 @@ export function observeRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): 
         201: { description: 'the assay', json: assaySchema },
         400: 'invalid definition, a window below the minimum, or a webhook the outbound policy refuses',
         404: 'no pipeline',
+        408: 'a large body that arrived too slowly',
         409: 'name taken',
+        429: 'too many large bodies at once',
       },
     },
     async (c) => {
-      const body = await jsonBody(c, deps, z.unknown())
+      const body = await jsonBody(c, deps, z.unknown(), 'data')
       await deps.registry.requireWorkspace(param(c, 'ws'))
       return c.json(assayJson(await assays.define(param(c, 'ws'), body)), 201)
     },
@@ -166,9 +104,11 @@ export function observeRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): 
       responses: {
         200: { description: 'the window scored', json: assayResultSchema },
         400: 'invalid, or more values than one request may carry',
+        408: 'a large body that arrived too slowly',
+        429: 'too many large bodies at once',
       },
     },
-    async (c) => c.json(await assays.preview(await jsonBody(c, deps, z.unknown()))),
+    async (c) => c.json(await assays.preview(await jsonBody(c, deps, z.unknown(), 'data'))),
   )
   routes.add(
     app,

@@ -16,7 +16,7 @@ import {
   pipelineVersionSchema,
   undeployedSchema,
 } from '../../wire/registry.js'
-import { bodyBytes, parseJson } from '../body.js'
+import { bodyBytes, jsonRules, parseJson } from '../body.js'
 import type { ServerDeps } from '../deps.js'
 import { jsonBody, type RouteTable } from '../route-table.js'
 import { list, versionParam } from './registry.js'
@@ -40,11 +40,13 @@ export function pipelineRegistryRoutes(app: Hono, routes: RouteTable, deps: Serv
         201: { description: 'the new version', json: pipelinePutSchema },
         400: 'invalid steps',
         404: 'no workspace',
+        408: 'a large body that arrived too slowly',
         409: 'saved, but redeploying failed',
+        429: 'too many large bodies at once',
       },
     },
     async (c) => {
-      const { steps } = await jsonBody(c, deps, pipelineRequestSchema)
+      const { steps } = await jsonBody(c, deps, pipelineRequestSchema, 'data')
       const { record, deployed } = await r.putPipeline(param(c, 'ws'), param(c, 'name'), steps)
       return c.json({ ...pipelineJson(record), deployed }, 201)
     },
@@ -132,7 +134,7 @@ export function pipelineRegistryRoutes(app: Hono, routes: RouteTable, deps: Serv
       },
     },
     async (c) => {
-      const bytes = await bodyBytes(c, deps.bodyLimitBytes)
+      const bytes = await bodyBytes(c, jsonRules('small', deps))
       const body = bytes.length === 0 ? {} : parseJson(bytes)
       const status: DeploymentStatus = await r.deploy(param(c, 'ws'), param(c, 'name'), body)
       return c.json(status)

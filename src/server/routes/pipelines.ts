@@ -14,7 +14,7 @@ import type { Store } from '../../store/types.js'
 import { datasetQuerySchema, recordsRowSchema } from '../../wire/records.js'
 import { deploymentStatusSchema } from '../../wire/registry.js'
 import { ANSWER_TYPES, negotiate } from '../accept.js'
-import { answer, contentType, type InferenceBody, inferenceBody } from '../body.js'
+import { type AdmittedBody, answer, contentType, inferenceBody } from '../body.js'
 import type { ServerDeps } from '../deps.js'
 import type { RouteTable } from '../route-table.js'
 
@@ -95,6 +95,7 @@ export function inferenceRoutes(app: Hono, routes: RouteTable, deps: ServerDeps)
       404: 'not deployed',
       413: 'body too large',
       406: 'Accept allows none of pandas-records, Arrow stream or Arrow file',
+      408: 'a large body that arrived too slowly',
       415: 'unsupported content type',
       429: 'queue full',
       503: 'not ready',
@@ -111,7 +112,7 @@ export function inferenceRoutes(app: Hono, routes: RouteTable, deps: ServerDeps)
       )
     }
     const labels = { workspace: '', pipeline: '', protocol: arrow ? 'arrow' : 'records' }
-    let body: InferenceBody | undefined
+    let body: AdmittedBody | undefined
     try {
       const d = manager.require(ws, name)
       labels.workspace = ws // only deployed names become label values

@@ -121,7 +121,9 @@ export function registryRoutes(app: Hono, routes: RouteTable, deps: ServerDeps):
       },
     },
     async (c) => {
-      const bytes = await bodyBytes(c, deps.modelLimitBytes)
+      // As sent: a compressed upload is a 415 (a few KiB of gzip would make a GiB here).
+      const rules = { limit: deps.modelLimitBytes, setting: 'LASTMILE_MODEL_LIMIT_BYTES', compressed: false }
+      const bytes = await bodyBytes(c, rules)
       const { record, created } = await r.uploadModel(param(c, 'ws'), param(c, 'name'), bytes)
       return c.json({ ...modelJson(record), created }, created ? 201 : 200)
     },

@@ -7,7 +7,7 @@ import type { Context, Hono } from 'hono'
 import { NotFoundError } from '../../errors.js'
 import { classifyOutputs, outputLabels } from '../../formats/classification.js'
 import { BYTES_TYPE, JSON_TYPE } from '../../formats/media-types.js'
-import { answerOptions, oipTensorMetadata } from '../../formats/oip.js'
+import { answerOptions, checkRequestedOutputs, oipTensorMetadata } from '../../formats/oip.js'
 import { compileStages, parseSteps } from '../../pipeline/steps.js'
 import type { Deployment } from '../../serving/deployment.js'
 import { VERSION } from '../../version.js'
@@ -19,7 +19,7 @@ import {
   readySchema,
   serverMetadataSchema,
 } from '../../wire/oip.js'
-import { answer, type InferenceBody, inferenceBody } from '../body.js'
+import { type AdmittedBody, answer, inferenceBody } from '../body.js'
 import type { ServerDeps } from '../deps.js'
 import type { RouteTable } from '../route-table.js'
 
@@ -127,7 +127,7 @@ export function v2Routes(app: Hono, routes: RouteTable, deps: ServerDeps): void 
   }
   const infer = async (c: Context) => {
     const labels = { workspace: WORKSPACE, pipeline: '', protocol: 'oip' }
-    let body: InferenceBody | undefined
+    let body: AdmittedBody | undefined
     try {
       const d = deployment(c)
       labels.pipeline = d.name // only deployed names become label values
@@ -140,6 +140,10 @@ export function v2Routes(app: Hono, routes: RouteTable, deps: ServerDeps): void 
         specs: d.inputs,
         limits: { maxTensorBytes: deps.tensorLimitBytes },
       })
+      checkRequestedOutputs(
+        request.outputs,
+        d.outputs.map((o) => o.name),
+      )
       const result = await d.infer(request.feeds)
       const encoded = await deps.bodies.encode({
         kind: 'oip',
@@ -210,6 +214,7 @@ export function v2Routes(app: Hono, routes: RouteTable, deps: ServerDeps): void 
           },
           400: 'bad request or input',
           404: 'not deployed',
+          408: 'a large body that arrived too slowly',
           413: 'body too large',
           429: 'queue full',
           503: 'not ready',

@@ -2,7 +2,8 @@
  * IEEE 754 half precision (FP16) to and from JS numbers. Tensors hold halves as raw bits in a
  * Uint16Array; JSON carries them as ordinary numbers. Every half is exactly a double, so decoding
  * is exact, and encoding rounds a double straight to the nearest half (ties to even), never
- * through float32 (two roundings can land on the wrong half).
+ * through float32 (two roundings can land on the wrong half). It imports nothing and sits in the
+ * lowest tier: the codecs, batch jobs and the inference log all convert halves.
  */
 
 /** Bit layout: sign 0x8000, exponent 0x7c00 (bias 15), mantissa 0x03ff. */
