@@ -23,7 +23,7 @@ import { InvalidInputError, InvalidRequestError } from '../errors.js'
 import { parseExactJson } from '../exact-json.js'
 import { setter } from '../formats/values.js'
 import type { JobRowError } from '../store/types.js'
-import { show } from './io/text.js'
+import { DECIMAL, show } from './io/text.js'
 
 interface InputPlan {
   input: ColumnSpec
@@ -80,19 +80,29 @@ export function planFeeds(inputs: readonly ColumnSpec[], fileColumns: string[], 
 /** Integer text short enough to be a 64-bit value (2^64 has 20 digits); longer is out of every range. */
 const INTEGER = /^[+-]?\d{1,20}$/
 
+/** NaN and the infinities as text, in any case: what pandas and numpy write (`nan`, `inf`, `-inf`). */
+const NON_FINITE = /^([+-]?)(nan|inf|infinity)$/i
+
 /**
- * A file value as a number where it is text (a CSV cell, a utf8 column): integers exact (bigints
- * past 2^53), `nan` in any case as NaN; other values as they are (the element's setter judges them).
+ * A file value as a number where it is text (a CSV cell, a utf8 column) or a safe bigint: integers exact (bigints
+ * past 2^53), decimals as CSV writers print them, `nan`/`inf`/`infinity` in any case; other text
+ * (hex, `0b1`, words) as it is, for the element's setter to refuse, as other values are.
  */
 function fileValue(v: unknown): unknown {
+  // A BigInt64Array column (an int64 one with values past 2^53) has small values too: numbers,
+  // which every dtype's setter takes (bigints only the 64-bit ones).
+  if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v
   if (typeof v !== 'string') return v
   const text = v.trim()
   if (INTEGER.test(text)) {
     const n = Number(text)
     return Number.isSafeInteger(n) ? n : BigInt(text)
   }
-  const n = text === '' ? Number.NaN : Number(text)
-  return Number.isNaN(n) && text.toLowerCase() !== 'nan' ? v : n
+  if (DECIMAL.test(text)) return Number(text)
+  const word = NON_FINITE.exec(text)
+  if (!word) return v
+  if ((word[2] as string).toLowerCase() === 'nan') return Number.NaN
+  return word[1] === '-' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY
 }
 
 /** An element of the input's dtype, or why the value cannot be one (a message naming `where()`). */

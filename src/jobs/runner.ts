@@ -42,6 +42,10 @@ export interface JobLimits {
   maxRows: number
   /** Longest CSV record or JSONL line (LASTMILE_JOB_MAX_RECORD_BYTES). */
   maxRecordBytes: number
+  /** Most columns in the file (LASTMILE_JOB_MAX_COLUMNS). */
+  maxColumns: number
+  /** Most cells (rows × columns) per chunk (LASTMILE_JOB_CHUNK_CELLS). */
+  chunkCells: number
 }
 
 const chunkPath = (dir: string, k: number) => join(dir, `chunk-${String(k).padStart(6, '0')}.arrow`)
@@ -111,7 +115,7 @@ export async function runJob(
   limits: JobLimits,
 ): Promise<'done' | 'cancelled' | 'stopped'> {
   const opts = job.options
-  const reader = await openReader(job.inputPath, formatOf(job), { maxRecordBytes: limits.maxRecordBytes })
+  const reader = await openReader(job.inputPath, formatOf(job), limits)
   state.reader = reader
   try {
     let deployment = manager.require(job.workspace, job.pipeline)
@@ -129,10 +133,12 @@ export async function runJob(
     let { rowsDone, chunksDone, errorCount } = job
     let errors: JobRowError[] = job.errors
     let outCols: OutputColumn[] | undefined
+    // A wide file's chunks hold fewer rows: what a chunk costs follows its cells, not its row count.
+    const chunkRows = Math.max(1, Math.min(opts.chunkRows, Math.floor(limits.chunkCells / reader.schema.length)))
     for (;;) {
       if (state.cancel) return 'cancelled'
       if (state.stop) return 'stopped'
-      const chunk = await reader.next(opts.chunkRows)
+      const chunk = await reader.next(chunkRows)
       if (!chunk) break
       const pastLimit = tooManyRows(rowsDone + chunk.rows, limits.maxRows, false)
       if (pastLimit) throw pastLimit

@@ -18,7 +18,7 @@ import { namedPath } from '../store/names.js'
 import type { JobOptions, JobRecord, Role, Store } from '../store/types.js'
 import { planFeeds } from './features.js'
 import { type JobFormat, openReader, writeOutput } from './io/index.js'
-import { chunkFiles, formatOf, type RunState, runJob, tooManyRows } from './runner.js'
+import { chunkFiles, formatOf, type JobLimits, type RunState, runJob, tooManyRows } from './runner.js'
 import { receive, type UploadLimit } from './upload.js'
 import { type JobView, jobView } from './view.js'
 
@@ -58,6 +58,12 @@ export class JobService {
       : { bytes: this.deps.config.uploadLimitBytes, setting: 'LASTMILE_JOB_UPLOAD_LIMIT_BYTES' }
   }
 
+  /** The settings a job is read under, at creation and at each start (a resumed job gets today's). */
+  private limits(): JobLimits {
+    const { maxRows, maxRecordBytes, maxColumns, chunkCells } = this.deps.config
+    return { maxRows, maxRecordBytes, maxColumns, chunkCells }
+  }
+
   /** A job's folder; `id` may be a client's, so it is checked to name a folder inside jobs/. */
   private dir(id: string): string {
     return namedPath(join(this.deps.dataDir, 'jobs'), ['job', id])
@@ -85,8 +91,9 @@ export class JobService {
         const role = opts.key?.role
         await receive(input.stream, inputPath, this.uploadLimit(role), role)
       }
-      // Refuse now what is cheap to know: the format, the columns the pipeline needs, the row count.
-      const reader = await openReader(inputPath, opts.format, { maxRecordBytes: this.deps.config.maxRecordBytes })
+      // Refuse now what is cheap to know: the format, the column count, the columns the pipeline
+      // needs, the row count. Reading the first rows costs what their text does, with turns between.
+      const reader = await openReader(inputPath, opts.format, this.limits())
       try {
         planFeeds(
           deployment.inputs,
@@ -269,7 +276,7 @@ export class JobService {
       startedAt: job.startedAt ?? new Date().toISOString(),
     })
     this.deps.log.info('job running', { id, pipeline: job.pipeline, resumeFrom: job.rowsDone, attempt: attempts })
-    const limits = { maxRows: this.deps.config.maxRows, maxRecordBytes: this.deps.config.maxRecordBytes }
+    const limits = this.limits()
     try {
       const outcome = await runJob(job, this.dir(id), this.deps.store.jobs, this.deps.manager, state, limits)
       if (state.stalled) return // already failed, its slot given to the next job

@@ -6,7 +6,7 @@
  * bits: [1, -2] came back [1, 65534], 0.1 as 0); a value outside its dtype's range is a row error
  * naming the row and the column, never wrapped. Expected values are written out by hand.
  */
-import { type DataType, int64, list, Type, tableFromArrays, tableFromIPC, tableToIPC } from '@uwdata/flechette'
+import { type DataType, int64, list, Type, tableFromArrays, tableFromIPC, tableToIPC, uint64 } from '@uwdata/flechette'
 import * as pw from 'parquet-wasm/esm'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { JobFormatName, JobStatus, LastmileClient } from '../../src/client/client.js'
@@ -97,6 +97,40 @@ describe('batch jobs carry FP16 and 64-bit integers exactly', () => {
     }
   }
 
+  it('reads INT64 from JSONL and CSV exactly, writes it back exactly everywhere, refuses 2^63 as a row error', async () => {
+    const jsonl = await run(
+      'i64',
+      '{"x":[9223372036854775807,9007199254740993]}\n{"x":[-9223372036854775808,-1]}\n{"x":[9223372036854775808,1]}\n',
+      'jsonl',
+    )
+    expect(jsonl).toMatchObject({ status: 'succeeded', rows_done: 3, error_count: 1 })
+    expect(jsonl.errors).toEqual([
+      {
+        row: 2,
+        message: expect.stringMatching(
+          /column 'x' value 0 is 9223372036854775808; expected an integer in \[-9223372036854775808, 9223372036854775807\] \(int64\)/,
+        ),
+      },
+    ])
+    await expectInt64Pairs(jsonl.id, [[9223372036854775807n, 9007199254740993n], [-9223372036854775808n, -1n], null])
+    // The input column comes back as it was read: exact too.
+    expect((await text(jsonl.id, 'jsonl')).split('\n')[0]).toBe(
+      '{"x":[9223372036854775807,9007199254740993],"out.y":[9223372036854775807,9007199254740993]}',
+    )
+
+    const csv = await run(
+      'i64',
+      'x\n"[9223372036854775807,9007199254740993]"\n"[-9223372036854775808,-1]"\n"[1,18446744073709551615]"\n',
+      'csv',
+    )
+    expect(csv).toMatchObject({ status: 'succeeded', error_count: 1 })
+    expect(csv.errors[0]).toMatchObject({
+      row: 2,
+      message: expect.stringMatching(/column 'x' value 1 is 18446744073709551615/),
+    })
+    await expectInt64Pairs(csv.id, [[9223372036854775807n, 9007199254740993n], [-9223372036854775808n, -1n], null])
+  })
+
   it('reads INT64 list columns of Arrow and Parquet files exactly', async () => {
     const rows = [
       [9223372036854775807n, -9223372036854775808n],
@@ -112,6 +146,37 @@ describe('batch jobs carry FP16 and 64-bit integers exactly', () => {
       expect(job).toMatchObject({ status: 'succeeded', rows_done: 2, error_count: 0 })
       await expectInt64Pairs(job.id, rows as Array<[bigint, bigint]>)
       expect(rowsOf(await table(job.id, 'arrow'), 'x')).toEqual(rows)
+    }
+  })
+
+  it('reads UINT64 scalars from CSV, JSONL and Arrow exactly; -1 and 2^64 are row errors', async () => {
+    const csv = await run('u64', 'x\n18446744073709551615\n9007199254740993\n-1\n18446744073709551616\n0\n', 'csv')
+    expect(csv).toMatchObject({ status: 'succeeded', rows_done: 5, error_count: 2 })
+    expect(csv.errors.map((e) => e.row)).toEqual([2, 3])
+    expect(csv.errors[0]?.message).toMatch(
+      /column 'x' is -1; expected an integer in \[0, 18446744073709551615\] \(uint64\)/,
+    )
+    const out = (await text(csv.id, 'csv')).trimEnd().split('\n')
+    expect(out).toEqual([
+      'x,out.y',
+      '18446744073709551615,18446744073709551615',
+      '9007199254740993,9007199254740993',
+      '-1,',
+      '18446744073709551616,',
+      '0,0',
+    ])
+    const jsonl = await run('u64', '{"x":18446744073709551615}\n{"x":9007199254740993}\n', 'jsonl')
+    expect(jsonl).toMatchObject({ status: 'succeeded', error_count: 0 })
+    expect(await text(jsonl.id, 'jsonl')).toBe(
+      '{"x":18446744073709551615,"out.y":18446744073709551615}\n{"x":9007199254740993,"out.y":9007199254740993}\n',
+    )
+    const arrow = tableToIPC(tableFromArrays({ x: [18446744073709551615n, 1n] }, { types: { x: uint64() } }), {
+      format: 'stream',
+    })
+    const fromArrow = await run('u64', arrow as Uint8Array, 'arrow')
+    expect(fromArrow).toMatchObject({ status: 'succeeded', error_count: 0 })
+    for (const format of ['arrow', 'parquet'] as const) {
+      expect(rowsOf(await table(fromArrow.id, format), 'out.y')).toEqual([18446744073709551615n, 1n])
     }
   })
 

@@ -63,8 +63,13 @@ export interface ChunkReader {
   close(): Promise<void>
 }
 
-/** Options for {@link ChunkReader}s of text formats. */
+/** Options for {@link ChunkReader}s. */
 export interface ReaderOptions {
+  /**
+   * Most columns the file may have (default LASTMILE_JOB_MAX_COLUMNS' default): more is an
+   * InvalidRequestError when it is opened; CSV and JSONL stop reading their first rows there.
+   */
+  maxColumns?: number
   /** CSV/JSONL: rows read up front to infer column types (default 1000). */
   inferRows?: number
   /**
