@@ -34,6 +34,7 @@ export const TIERS: readonly Tier[] = [
       'svg.ts',
       'version.ts',
       'config.ts',
+      'config-schema.ts',
       'exact-json.ts',
       'half.ts',
       'workers',

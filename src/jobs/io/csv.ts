@@ -8,7 +8,7 @@ import { basename } from 'node:path'
 import type { Readable } from 'node:stream'
 import { float64, utf8 } from '@uwdata/flechette'
 import { CsvError, parse } from 'csv-parse'
-import { DEFAULT_MAX_COLUMNS, DEFAULT_MAX_RECORD_BYTES } from '../../config.js'
+import { DEFAULT_MAX_COLUMNS, DEFAULT_MAX_RECORD_BYTES } from '../../config-schema.js'
 import { InvalidRequestError } from '../../errors.js'
 import {
   DECIMAL,

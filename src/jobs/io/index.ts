@@ -4,7 +4,7 @@
  * chunk files back as any of the four formats.
  */
 import { basename } from 'node:path'
-import { DEFAULT_MAX_COLUMNS } from '../../config.js'
+import { DEFAULT_MAX_COLUMNS } from '../../config-schema.js'
 import { InvalidRequestError } from '../../errors.js'
 import { openArrow } from './arrow.js'
 import { openCsv } from './csv.js'

@@ -9,7 +9,7 @@
 import type { ReadStream } from 'node:fs'
 import { basename } from 'node:path'
 import { bool, type DataType, field, float64, type IntType, int64, list, Type, uint64, utf8 } from '@uwdata/flechette'
-import { DEFAULT_MAX_COLUMNS, DEFAULT_MAX_RECORD_BYTES } from '../../config.js'
+import { DEFAULT_MAX_COLUMNS, DEFAULT_MAX_RECORD_BYTES } from '../../config-schema.js'
 import { JsonSyntaxError, MAX_JSON_DEPTH, nestsDeeperThan, parseExactJson } from '../../exact-json.js'
 import {
   jsonText,
