@@ -120,8 +120,7 @@ export function tabularCpu(raw: Float32Array, rows: number, plan: CompiledTabula
       if (Number.isNaN(x)) x = f[o + 3] as number
       let y: number
       if (u[o + 1] === 1) y = x === f[o + 2] ? 1 : 0
-      // Stryker disable next-line ConditionalExpression: NaN through the clip and scale below is NaN too; the branch says so
-      else if (Number.isNaN(x)) y = x
+      // A NaN left (no impute value) stays NaN through the clip and the scale.
       else
         y = Math.fround(
           Math.fround(Math.min(Math.max(x, f[o + 4] as number), f[o + 5] as number) - (f[o + 6] as number)) /
