@@ -27,6 +27,7 @@ export async function createApiKey(store: Store, workspace: string, name: string
 export async function authenticate(store: Store, authorization: string | undefined): Promise<ApiKeyRecord> {
   if (!authorization) throw new UnauthorizedError('an API key is required: send "Authorization: Bearer <key>"')
   const [scheme, key] = authorization.split(/\s+/, 2)
+  // Stryker disable next-line OptionalChaining: split always yields a first element
   if (scheme?.toLowerCase() !== 'bearer' || !key || !KEY.test(key)) {
     throw new UnauthorizedError('malformed Authorization header: expected "Bearer lm_<id>_<secret>"')
   }
@@ -43,10 +44,12 @@ export function isServerAdmin(key: ApiKeyRecord): boolean {
   return key.workspace === 'default' && key.role === 'admin'
 }
 
-/** Whether `key` may act with `role` in `workspace` (server admins may act anywhere). */
+/**
+ * Whether `key` may act with `role` in `workspace` (server admins may act anywhere; on the server as
+ * a whole, `workspace` undefined, only they may: a key's workspace is always a name).
+ */
 export function permits(key: ApiKeyRecord, workspace: string | undefined, role: Role): boolean {
   if (isServerAdmin(key)) return true
-  if (workspace === undefined) return false
   return key.workspace === workspace && RANK[key.role] >= RANK[role]
 }
 

@@ -5,8 +5,8 @@
  */
 import { rmSync } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
-import { UnauthorizedError } from '../../src/errors.js'
-import { authenticate, permits } from '../../src/registry/keys.js'
+import { ForbiddenError, UnauthorizedError } from '../../src/errors.js'
+import { authenticate, authorize, permits } from '../../src/registry/keys.js'
 import { SqliteStore } from '../../src/store/sqlite-store.js'
 import type { ApiKeyRecord, Role } from '../../src/store/types.js'
 import { tempDir } from '../helpers/server.js'
@@ -61,5 +61,58 @@ describe('API keys', () => {
     expect(row(key('default', 'deployer'), 'team')).toEqual([false, false, false])
     expect(row(key('default', 'admin'), 'team')).toEqual([true, true, true])
     expect(row(key('default', 'admin'), undefined)).toEqual([true, true, true])
+  })
+
+  it('reads the Authorization header strictly: Bearer (any case), whitespace, then exactly one key', async () => {
+    const dir = tempDir()
+    dirs.push(dir)
+    const store = SqliteStore.open(dir)
+    try {
+      await store.apiKeys.add({
+        id: '0123456789abcdef',
+        workspace: 'default',
+        name: 'k',
+        role: 'viewer',
+        hash: KEY_SHA256,
+        createdAt: '2026-01-01T00:00:00.000Z',
+      })
+      for (const ok of [`Bearer ${KEY}`, `bearer ${KEY}`, `BEARER  ${KEY}`, `Bearer\t${KEY}`]) {
+        expect(await authenticate(store, ok), JSON.stringify(ok)).toMatchObject({ id: '0123456789abcdef' })
+      }
+      const malformed = 'malformed Authorization header: expected "Bearer lm_<id>_<secret>"'
+      for (const bad of [
+        KEY, // no scheme
+        `Basic ${KEY}`,
+        'Bearer',
+        'Bearer ',
+        `Bearer x${KEY}`, // junk before the key
+        `Bearer ${KEY}x`, // junk after it
+        `Bearer ${KEY.replace('0123456789abcdef', '0123456789ABCDEF')}`, // the id is lower-case hex
+        `Bearer ${KEY.slice(0, -1)}`, // a secret one character short
+        `Bearer ${KEY.slice(0, -1)}=`, // not base64url
+      ]) {
+        await expect(authenticate(store, bad), JSON.stringify(bad)).rejects.toThrow(malformed)
+      }
+      await expect(authenticate(store, undefined)).rejects.toThrow(
+        'an API key is required: send "Authorization: Bearer <key>"',
+      )
+      const other = `Bearer ${KEY.slice(0, -1)}f` // well formed, stored nowhere
+      await expect(authenticate(store, other)).rejects.toThrow('unknown or revoked API key')
+    } finally {
+      await store.close()
+    }
+  })
+
+  it('says what a refused key would need, and where', () => {
+    const viewer: ApiKeyRecord = { id: 'k', workspace: 'team', name: 'k', role: 'viewer', hash: '', createdAt: '' }
+    expect(() => authorize(viewer, 'team', 'deployer')).toThrow(
+      new ForbiddenError("this key (viewer in 'team') cannot do this: it needs deployer in workspace 'team'"),
+    )
+    expect(() => authorize(viewer, undefined, 'admin')).toThrow(
+      new ForbiddenError(
+        "this key (viewer in 'team') cannot do this: it needs admin on the server (a default-workspace admin key)",
+      ),
+    )
+    expect(() => authorize(viewer, 'team', 'viewer')).not.toThrow()
   })
 })
