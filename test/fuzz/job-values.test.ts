@@ -8,25 +8,10 @@
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import type { DType } from '../../src/engine/tensor.js'
+import { DTYPES, type DType } from '../../src/engine/tensor.js'
 import { numberToHalf } from '../../src/half.js'
 import { extractFeeds, planFeeds } from '../../src/jobs/features.js'
 import { fuzzParams } from './budget.js'
-
-const DTYPES: DType[] = [
-  'float32',
-  'float64',
-  'float16',
-  'int8',
-  'uint8',
-  'int16',
-  'uint16',
-  'int32',
-  'uint32',
-  'int64',
-  'uint64',
-  'bool',
-]
 
 /** Each integer dtype's range, written out. */
 const RANGE: Partial<Record<DType, [bigint, bigint]>> = {

@@ -7,7 +7,7 @@
  */
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { clientFor, doubler, post, testServer } from '../helpers/server.js'
+import { post, serverWithAssay, type testServer } from '../helpers/server.js'
 import { CASE_TIMEOUT_MS, fuzzParams } from './budget.js'
 
 /** Keys a plain object inherits: a lookup that is not an own-property one finds Object's. */
@@ -46,16 +46,7 @@ describe('fuzz: query and path parameters through the route table', () => {
   let assay = 0
 
   beforeAll(async () => {
-    s = await testServer()
-    const lm = clientFor(s.app)
-    await lm.uploadModel('default', 'm', doubler(1))
-    await lm.putPipeline('default', 'm', [{ model: 'm' }])
-    await lm.deploy('default', 'm')
-    const res = await s.app.request(
-      '/v1/workspaces/default/assays',
-      post({ name: 'a', pipeline: 'm', iopath: 'in.x', baseline: { values: [1, 2, 3] }, window: { width: '1s' } }),
-    )
-    assay = ((await res.json()) as { id: number }).id
+    ;({ s, assay } = await serverWithAssay())
   })
   afterAll(() => s.shutdown())
 

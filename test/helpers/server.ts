@@ -86,6 +86,23 @@ export async function testServer(over: ConfigOverrides = {}) {
   return { ...built, records }
 }
 
+/**
+ * A built server with pipeline `m` (a doubler) deployed in `default` and an assay on its `in.x`:
+ * something behind every route that takes a query. `assay` is the assay's id.
+ */
+export async function serverWithAssay() {
+  const s = await testServer()
+  const lm = clientFor(s.app)
+  await lm.uploadModel('default', 'm', doubler(1))
+  await lm.putPipeline('default', 'm', [{ model: 'm' }])
+  await lm.deploy('default', 'm')
+  const res = await s.app.request(
+    '/v1/workspaces/default/assays',
+    post({ name: 'a', pipeline: 'm', iopath: 'in.x', baseline: { values: [1, 2, 3] }, window: { width: '1s' } }),
+  )
+  return { s, assay: ((await res.json()) as { id: number }).id }
+}
+
 /** `RequestInit` of a JSON POST, for `app.request(url, post(body))`. */
 export const post = (body: unknown) => ({
   method: 'POST',

@@ -20,20 +20,26 @@ const KEY = 'lm_0123456789abcdef_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde'
 // Python 3: hashlib.sha256(KEY.encode()).hexdigest(): the sha256 of the whole key, lm_ prefix and id included.
 const KEY_SHA256 = 'bb4a14eb78f5f5a02f49abdc7027f30aad9d2f57d33ecda84df29f095280d3bd'
 
+/** A store holding KEY's row as an earlier release wrote it, with `role` in workspace default. */
+async function storeWithKey(role: Role) {
+  const dir = tempDir()
+  dirs.push(dir)
+  const store = SqliteStore.open(dir)
+  await store.apiKeys.add({
+    id: '0123456789abcdef',
+    workspace: 'default',
+    name: 'from an earlier release',
+    role,
+    hash: KEY_SHA256,
+    createdAt: '2026-01-01T00:00:00.000Z',
+  })
+  return store
+}
+
 describe('API keys', () => {
   it('authenticates a key stored as the sha256 of the whole key, and only that key', async () => {
-    const dir = tempDir()
-    dirs.push(dir)
-    const store = SqliteStore.open(dir)
+    const store = await storeWithKey('deployer')
     try {
-      await store.apiKeys.add({
-        id: '0123456789abcdef',
-        workspace: 'default',
-        name: 'from an earlier release',
-        role: 'deployer',
-        hash: KEY_SHA256,
-        createdAt: '2026-01-01T00:00:00.000Z',
-      })
       expect(await authenticate(store, `Bearer ${KEY}`)).toMatchObject({ id: '0123456789abcdef', role: 'deployer' })
       // One character of the secret changed: same id, another key.
       await expect(authenticate(store, `Bearer ${KEY.slice(0, -1)}f`)).rejects.toBeInstanceOf(UnauthorizedError)
@@ -64,18 +70,8 @@ describe('API keys', () => {
   })
 
   it('reads the Authorization header strictly: Bearer (any case), whitespace, then exactly one key', async () => {
-    const dir = tempDir()
-    dirs.push(dir)
-    const store = SqliteStore.open(dir)
+    const store = await storeWithKey('viewer')
     try {
-      await store.apiKeys.add({
-        id: '0123456789abcdef',
-        workspace: 'default',
-        name: 'k',
-        role: 'viewer',
-        hash: KEY_SHA256,
-        createdAt: '2026-01-01T00:00:00.000Z',
-      })
       for (const ok of [`Bearer ${KEY}`, `bearer ${KEY}`, `BEARER  ${KEY}`, `Bearer\t${KEY}`]) {
         expect(await authenticate(store, ok), JSON.stringify(ok)).toMatchObject({ id: '0123456789abcdef' })
       }

@@ -5,7 +5,7 @@
  * found Object's own, and answered 500).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { clientFor, doubler, post, testServer } from '../helpers/server.js'
+import { serverWithAssay, type testServer } from '../helpers/server.js'
 
 const INHERITED = ['constructor', '__proto__', 'toString', 'valueOf', 'hasOwnProperty']
 
@@ -14,16 +14,7 @@ describe('query keys Object.prototype holds', () => {
   let assay = 0
 
   beforeAll(async () => {
-    s = await testServer()
-    const lm = clientFor(s.app)
-    await lm.uploadModel('default', 'm', doubler(1))
-    await lm.putPipeline('default', 'm', [{ model: 'm' }])
-    await lm.deploy('default', 'm')
-    const res = await s.app.request(
-      '/v1/workspaces/default/assays',
-      post({ name: 'a', pipeline: 'm', iopath: 'in.x', baseline: { values: [1, 2, 3] }, window: { width: '1s' } }),
-    )
-    assay = ((await res.json()) as { id: number }).id
+    ;({ s, assay } = await serverWithAssay())
   })
   afterAll(() => s.shutdown())
 
