@@ -53,10 +53,15 @@ function tokenize(src: string): Token[] {
   return out
 }
 
-const num = (v: Value, what: string): number => {
+/**
+ * A number operand (true/false count as 1/0). Errors raised while a row is evaluated only fail that
+ * row (`check` swallows them), so their text is never shown and they need not name the operator.
+ */
+const num = (v: Value): number => {
   if (typeof v === 'number') return v
   if (typeof v === 'boolean') return v ? 1 : 0
-  throw new Error(`${what} needs a number, got ${JSON.stringify(v)}`)
+  // Stryker disable next-line StringLiteral: a row-time error only fails the row; its text is never seen
+  throw new Error(`needs a number, got ${JSON.stringify(v)}`)
 }
 
 /** Values of row `row` of a tensor (flattened), or undefined when absent. */
@@ -131,13 +136,13 @@ class Parser {
       case '!=':
         return (c) => l(c) !== r(c)
       case '<':
-        return (c) => num(l(c), '<') < num(r(c), '<')
+        return (c) => num(l(c)) < num(r(c))
       case '<=':
-        return (c) => num(l(c), '<=') <= num(r(c), '<=')
+        return (c) => num(l(c)) <= num(r(c))
       case '>':
-        return (c) => num(l(c), '>') > num(r(c), '>')
+        return (c) => num(l(c)) > num(r(c))
       default:
-        return (c) => num(l(c), '>=') >= num(r(c), '>=')
+        return (c) => num(l(c)) >= num(r(c))
     }
   }
 
@@ -146,7 +151,7 @@ class Parser {
     for (let op = this.accept('+', '-'); op; op = this.accept('+', '-')) {
       const a = l
       const b = this.prod()
-      l = op === '+' ? (c) => num(a(c), '+') + num(b(c), '+') : (c) => num(a(c), '-') - num(b(c), '-')
+      l = op === '+' ? (c) => num(a(c)) + num(b(c)) : (c) => num(a(c)) - num(b(c))
     }
     return l
   }
@@ -162,7 +167,7 @@ class Parser {
           : op === '/'
             ? (x: number, y: number) => x / y
             : (x: number, y: number) => x % y
-      l = (c) => f(num(a(c), op), num(b(c), op))
+      l = (c) => f(num(a(c)), num(b(c)))
     }
     return l
   }
@@ -174,7 +179,7 @@ class Parser {
     }
     if (this.accept('-')) {
       const a = this.unary()
-      return (c) => -num(a(c), '-')
+      return (c) => -num(a(c))
     }
     return this.primary()
   }
@@ -214,6 +219,7 @@ class Parser {
     }
     return (c) => {
       const t = c.tensor(scope, name)
+      // Stryker disable next-line ConditionalExpression,StringLiteral: a missing tensor fails the row either way (rowValues would throw on it); the text is never seen
       if (!t) throw new Error(`no ${scope}.${name}`)
       const values = rowValues(t, c.row)
       if (indices.length === 0) return values.length === 1 ? (values[0] as Value) : (values as number[])
@@ -222,6 +228,7 @@ class Parser {
       indices.forEach((ix, k) => {
         const d = rowDims[k]
         if (d === undefined || ix >= d)
+          // Stryker disable next-line StringLiteral: a row-time error only fails the row; its text is never seen
           throw new Error(
             `${scope}.${name}[${indices.join('][')}] is out of range for a row of shape [${rowDims.join(',')}]`,
           )
@@ -233,7 +240,8 @@ class Parser {
   }
 
   private call(t: Token): Node {
-    const fn = FUNCTIONS[t.text]
+    // Own keys only: `toString(1)` or `constructor(1)` are unknown names, not Object.prototype's methods.
+    const fn = Object.hasOwn(FUNCTIONS, t.text) ? FUNCTIONS[t.text] : undefined
     if (!fn)
       throw new Error(
         `unknown name '${t.text}' at ${t.pos}; use in.<input>, out.<output> or one of ${Object.keys(FUNCTIONS).join(', ')}`,
@@ -246,15 +254,15 @@ class Parser {
   }
 }
 
-const list = (v: Value): number[] => (Array.isArray(v) ? v : [num(v, 'list')])
+const list = (v: Value): number[] => (Array.isArray(v) ? v : [num(v)])
 const FUNCTIONS: Record<string, (args: Value[]) => Value> = {
-  abs: ([a]) => Math.abs(num(a as Value, 'abs')),
+  abs: ([a]) => Math.abs(num(a as Value)),
   min: (args) => Math.min(...args.flatMap(list)),
   max: (args) => Math.max(...args.flatMap(list)),
-  sqrt: ([a]) => Math.sqrt(num(a as Value, 'sqrt')),
-  exp: ([a]) => Math.exp(num(a as Value, 'exp')),
-  log: ([a]) => Math.log(num(a as Value, 'log')),
-  isnan: ([a]) => Number.isNaN(num(a as Value, 'isnan')),
+  sqrt: ([a]) => Math.sqrt(num(a as Value)),
+  exp: ([a]) => Math.exp(num(a as Value)),
+  log: ([a]) => Math.log(num(a as Value)),
+  isnan: ([a]) => Number.isNaN(num(a as Value)),
   sum: ([a]) => list(a as Value).reduce((x, y) => x + y, 0),
   mean: ([a]) => list(a as Value).reduce((x, y) => x + y, 0) / list(a as Value).length,
   len: ([a]) => list(a as Value).length,
@@ -274,7 +282,8 @@ export function compileValidations(spec: Record<string, string>): Validation[] {
     try {
       node = new Parser(tokenize(source)).parse()
     } catch (e) {
-      throw new InvalidConfigError(`validation '${name}': ${e instanceof Error ? e.message : String(e)} in "${source}"`)
+      // The parser throws only Errors (a very deep nesting's RangeError too).
+      throw new InvalidConfigError(`validation '${name}': ${(e as Error).message} in "${source}"`)
     }
     return {
       name,
