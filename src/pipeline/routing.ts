@@ -18,8 +18,8 @@ export function fnv1a(s: string): number {
 
 /** A key column's value for row `r`, as the string that is hashed or matched. */
 function keyOf(t: AnyTensor, r: number): string {
-  const v = (t.data as ArrayLike<unknown>)[r]
-  return typeof v === 'bigint' ? v.toString() : String(v)
+  // String() writes a bigint in decimal (12345n → "12345"), as it writes a number.
+  return String((t.data as ArrayLike<unknown>)[r])
 }
 
 function pickWeighted(weights: Array<[number, string]>, point: number): string {
