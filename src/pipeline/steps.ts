@@ -51,7 +51,8 @@ export function parseSteps(raw: unknown): Step[] {
       )
     }
     const [kind, body] = Object.entries(step)[0] as [string, unknown]
-    const schema = STEP_SCHEMAS[kind as StepKind]
+    // Own keys only: a step {"constructor": …} or {"toString": …} is an unknown type, not Object.prototype's.
+    const schema = Object.hasOwn(STEP_SCHEMAS, kind) ? STEP_SCHEMAS[kind as StepKind] : undefined
     if (!schema)
       throw new InvalidConfigError(
         `step ${i}: unknown step type '${kind}'; expected one of ${Object.keys(STEP_SCHEMAS).join(', ')}`,
@@ -126,8 +127,10 @@ export function compileStages(steps: Step[]): Stage[] {
       return
     }
     if ('post' in s) {
+      // The step before must be a model step. (A second post step fails here too: the step before
+      // it is a post step, which is no stage.)
       const last = stages[stages.length - 1]
-      if (last?.kind !== 'models' || last.step !== i - 1 || last.post) {
+      if (last?.kind !== 'models' || last.step !== i - 1) {
         throw new InvalidConfigError(`step ${i} (post): a post step must directly follow a model step`)
       }
       last.post = s.post
