@@ -34,15 +34,15 @@ interface Token {
 
 function tokenize(src: string): Token[] {
   const out: Token[] = []
-  TOKEN.lastIndex = 0
   let pos = 0
-  while (pos < src.length) {
-    if (/^\s*$/.test(src.slice(pos))) break
+  // Token by token, up to the end or to trailing whitespace.
+  while (!/^\s*$/.test(src.slice(pos))) {
     TOKEN.lastIndex = pos
     const m = TOKEN.exec(src)
     if (!m) throw new Error(`unexpected character at ${pos}: '${src.slice(pos, pos + 10)}'`)
     const [whole, num, str, id, op] = m
-    const at = pos + whole.length - (num ?? str ?? id ?? op ?? '').length
+    // Exactly one group matched: the token, after the whitespace before it.
+    const at = pos + whole.length - (num ?? str ?? id ?? (op as string)).length
     if (num !== undefined) out.push({ kind: 'num', text: num, pos: at })
     else if (str !== undefined) out.push({ kind: 'str', text: str.slice(1, -1).replace(/\\(.)/g, '$1'), pos: at })
     else if (id !== undefined) out.push({ kind: 'id', text: id, pos: at })

@@ -137,6 +137,9 @@ describe('validation expressions: tokens', () => {
     expect(holds('1e+2 == 100')).toBe(true)
     expect(holds('2.5e-1 == 0.25')).toBe(true)
     expect(holds('.5e1 == 5')).toBe(true)
+    expect(holds('.5e+1 == 5')).toBe(true)
+    expect(holds('.25e-1 == 0.025')).toBe(true)
+    expect(holds('.5e12 == 500000000000')).toBe(true)
     expect(holds('12e10 == 120000000000')).toBe(true)
   })
 
