@@ -48,7 +48,11 @@ export function routeRows(routing: Routing, rows: number, key: AnyTensor | undef
   }
   if (routing.kind === 'key') {
     if (!key) throw new InvalidInputError(`key_split needs the request column '${routing.key}'`)
-    for (let r = 0; r < rows; r++) out[r] = routing.options[keyOf(key, r)] ?? routing.fallback
+    for (let r = 0; r < rows; r++) {
+      const value = keyOf(key, r)
+      // Own keys only: a value such as "constructor" is no option, not Object.prototype's member.
+      out[r] = Object.hasOwn(routing.options, value) ? (routing.options[value] as string) : routing.fallback
+    }
     return out
   }
   throw new Error(`routeRows: ${routing.kind} is not a split`)

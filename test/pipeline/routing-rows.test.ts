@@ -83,6 +83,11 @@ describe('routeRows: key_split', () => {
     expect(routeRows(byRegion, 4, region, noDraws)).toEqual(['m_us', 'm_eu', 'm', 'm'])
   })
 
+  it('sends values named like Object.prototype members to the default', () => {
+    const odd = { dtype: 'string' as const, dims: [4], data: ['constructor', 'toString', '__proto__', 'eu'] }
+    expect(routeRows(byRegion, 4, odd, noDraws)).toEqual(['m', 'm', 'm', 'm_eu'])
+  })
+
   it('matches numeric keys on their decimal text', () => {
     expect(routeRows(byRegion, 3, tensor('int64', [3], [7n, 8n, -7n]), noDraws)).toEqual(['m_7', 'm', 'm'])
     expect(routeRows(byRegion, 2, tensor('int32', [2], [8, 7]), noDraws)).toEqual(['m', 'm_7'])
