@@ -228,8 +228,8 @@ class Parser {
       indices.forEach((ix, k) => {
         const d = rowDims[k]
         if (d === undefined || ix >= d)
-          // Stryker disable next-line StringLiteral: a row-time error only fails the row; its text is never seen
           throw new Error(
+            // Stryker disable next-line StringLiteral: a row-time error only fails the row; its text is never seen
             `${scope}.${name}[${indices.join('][')}] is out of range for a row of shape [${rowDims.join(',')}]`,
           )
         flat = flat * d + ix
