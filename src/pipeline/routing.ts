@@ -36,7 +36,7 @@ function pickWeighted(weights: Array<[number, string]>, point: number): string {
  * `random` draws in [0, 1) for rows routed by weight alone.
  */
 export function routeRows(routing: Routing, rows: number, key: AnyTensor | undefined, random: () => number): string[] {
-  const out: string[] = new Array(rows)
+  const out: string[] = []
   if (routing.kind === 'random') {
     const total = routing.weights.reduce((s, [w]) => s + w, 0)
     for (let r = 0; r < rows; r++) {
