@@ -18,7 +18,7 @@ const END = '<!-- end of generated part -->'
 
 function tally(report) {
   const t = { killed: 0, survived: 0, timeout: 0, noCoverage: 0, errors: 0, ignored: 0 }
-  const ignored = []
+  const ignored = new Map() // 'file:line mutator: reason' → count
   const survivors = []
   for (const [file, f] of Object.entries(report.files)) {
     for (const m of f.mutants) {
@@ -35,13 +35,15 @@ function tally(report) {
         survivors.push(`${at} ${m.mutatorName} (no test covers it)`)
       } else if (m.status === 'Ignored') {
         t.ignored++
-        ignored.push(`${at} ${m.mutatorName}: ${m.statusReason ?? ''}`)
+        const line = `${at} ${m.mutatorName}: ${m.statusReason ?? ''}`
+        ignored.set(line, (ignored.get(line) ?? 0) + 1)
       } else t.errors++
     }
   }
   const detected = t.killed + t.timeout
   const valid = detected + t.survived + t.noCoverage
-  return { ...t, score: valid === 0 ? null : (100 * detected) / valid, ignored, survivors }
+  const equivalents = [...ignored].map(([line, n]) => (n > 1 ? `${line} (×${n})` : line))
+  return { ...t, score: valid === 0 ? null : (100 * detected) / valid, equivalents, survivors }
 }
 
 const rows = []
@@ -52,14 +54,17 @@ for (const name of Object.keys(MODULES)) {
     rows.push(`| ${name} | not run | | | | | | |`)
     continue
   }
-  const r = tally(JSON.parse(readFileSync(path, 'utf8')))
+  const report = JSON.parse(readFileSync(path, 'utf8'))
+  const r = tally(report)
   const date = statSync(path).mtime.toISOString().slice(0, 10)
   const score = r.score === null ? '—' : `${r.score.toFixed(1)}%`
   rows.push(
     `| ${name} | ${score} | ${r.killed} | ${r.survived} | ${r.timeout} | ${r.noCoverage} | ${r.ignored} | ${date} |`,
   )
-  if (r.ignored.length)
-    details.push(`**${name}: mutants disabled as equivalent**\n\n${r.ignored.map((s) => `- ${s}`).join('\n')}\n`)
+  // A run on some files (`npm run mutate -- <files>`) reports those only: say which were mutated.
+  details.push(`**${name}: files mutated in this run:** ${Object.keys(report.files).sort().join(', ')}\n`)
+  if (r.equivalents.length)
+    details.push(`**${name}: mutants disabled as equivalent**\n\n${r.equivalents.map((s) => `- ${s}`).join('\n')}\n`)
   if (r.survivors.length)
     details.push(
       `**${name}: survivors (${r.survivors.length})**\n\n${r.survivors
