@@ -54,6 +54,11 @@ function foldingBomb(side: number, tiles: number): Uint8Array {
 const ORT_PATH = createRequire(import.meta.url).resolve('onnxruntime-node')
 const LOAD_FROM_STDIN = `require(process.argv[1]).InferenceSession.create(new Uint8Array(require('node:fs').readFileSync(0)))`
 
+/** Load `bytes` with onnxruntime-node in a child process of its own. */
+function loadAlone(bytes: Uint8Array) {
+  return spawnSync(process.execPath, ['-e', LOAD_FROM_STDIN, ORT_PATH], { input: bytes, timeout: 60_000 })
+}
+
 /** The server still takes a normal model and serves it. */
 async function stillServes(lm: ReturnType<typeof clientFor>): Promise<void> {
   await lm.uploadModel('default', 'double', doubler(1))
@@ -94,9 +99,12 @@ describe('trial load of uploads', () => {
   })
 
   it.each(knownCrashers())('refuses a model that kills onnxruntime natively ($name), and serves on', async (c) => {
-    // Loaded by onnxruntime in a process of its own, the model kills that process.
-    const alone = spawnSync(process.execPath, ['-e', LOAD_FROM_STDIN, ORT_PATH], { input: c.bytes, timeout: 60_000 })
-    expect(alone.signal).toBe(c.signal)
+    // Loaded by onnxruntime in a process of its own, the model kills that process. A crash through
+    // memory read out of bounds may not come every time (once in a CI run on a loaded machine the
+    // process ended without a signal): up to three tries, and what it said when none crashed.
+    let alone = loadAlone(c.bytes)
+    for (let tries = 1; tries < 3 && alone.signal !== c.signal; tries++) alone = loadAlone(c.bytes)
+    expect(alone.signal, `status ${alone.status}, error ${alone.error}, stderr ${alone.stderr}`).toBe(c.signal)
     const lm = await serve()
     const e = await apiError(lm.uploadModel('default', 'crasher', c.bytes))
     expect([e.status, e.code]).toEqual([400, 'invalid_model'])
