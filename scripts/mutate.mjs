@@ -110,7 +110,7 @@ function run(name, only) {
     plugins: ['@stryker-mutator/vitest-runner'],
     mutate,
     coverageAnalysis: 'perTest',
-    vitest: { configFile: 'vitest.mutate.config.ts', related: false },
+    vitest: { configFile: 'scripts/vitest.mutate.config.ts', related: false },
     reporters: ['clear-text', 'json', 'progress'],
     jsonReporter: { fileName: `reports/mutation/${name}.json` },
     clearTextReporter: { allowColor: false, logTests: false, reportScoreTable: true, maxTestsToLog: 0 },
