@@ -6,18 +6,15 @@
  * reads it (test/python/pandas_int64_roundtrip.py). With LASTMILE_REQUIRE_TOOLS=1 (CI) a missing
  * pandas fails the pandas test; otherwise it is skipped with the reason.
  */
-import { spawn, spawnSync } from 'node:child_process'
 import { rmSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { LastmileClient } from '../../src/client/client.js'
 import { GraphBuilder } from '../../src/onnx/builder.js'
 import { type RunningServer, startServer } from '../../src/server/serve.js'
+import { needPandas, runPython } from '../helpers/python.js'
 import { tempDir, testConfig } from '../helpers/server.js'
 
-const PYTHON = '/usr/bin/python3'
 const SCRIPT = new URL('../python/pandas_int64_roundtrip.py', import.meta.url).pathname
-const pandas = spawnSync(PYTHON, ['-c', 'import pandas'], { encoding: 'utf8' })
-const required = process.env.LASTMILE_REQUIRE_TOOLS === '1'
 
 /** i2 = i (INT64 [N]) and u2 = u (UINT64 [N]): one value a row, as pandas columns hold them. */
 function wideInts(): Uint8Array {
@@ -32,22 +29,6 @@ function int64Pairs(): Uint8Array {
   const g = new GraphBuilder('pairs')
   g.output(g.node('Identity', [g.input('x', 'int64', ['N', 2])]), 'int64', ['N', 2], 'y')
   return g.toModel()
-}
-
-/** Run the script asynchronously: the server answering it lives in this process. */
-function runScript(url: string): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, [SCRIPT, url], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let output = ''
-    child.stdout.on('data', (b) => {
-      output += b
-    })
-    child.stderr.on('data', (b) => {
-      output += b
-    })
-    child.on('error', reject)
-    child.on('exit', (code) => resolve({ code, output }))
-  })
 }
 
 const RECORDS = { 'content-type': 'application/json; format=pandas-records' }
@@ -121,12 +102,8 @@ describe('64-bit integers in pandas-records answers', () => {
   })
 
   it('round-trips a pandas DataFrame of int64 and uint64 extremes the way Wallaroo reads it', async (ctx) => {
-    if (pandas.status !== 0) {
-      const reason = `${PYTHON} cannot import pandas (${(pandas.stderr || pandas.error?.message || '').trim().split('\n').at(-1)})`
-      if (required) throw new Error(`LASTMILE_REQUIRE_TOOLS=1 but ${reason}; Debian: apt-get install python3-pandas`)
-      ctx.skip(`${reason}: apt-get install --no-install-recommends python3-pandas`)
-    }
-    const { code, output } = await runScript(`${server.url}/v1/workspaces/default/pipelines/wide_ints/infer`)
+    needPandas(ctx)
+    const { code, output } = await runPython(SCRIPT, `${server.url}/v1/workspaces/default/pipelines/wide_ints/infer`)
     expect(output).toContain('pandas int64 round trip: ok')
     expect(code).toBe(0)
   })

@@ -9,17 +9,14 @@
  * (test/clients/wallaroo.test.ts). With LASTMILE_REQUIRE_TOOLS=1 (CI) a missing pandas fails the
  * test; otherwise it is skipped with the reason.
  */
-import { spawn, spawnSync } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { LastmileClient } from '../../src/client/client.js'
 import { GraphBuilder } from '../../src/onnx/builder.js'
 import { type RunningServer, startServer } from '../../src/server/serve.js'
+import { hasPandas, needPandas, runPython } from '../helpers/python.js'
 import { testConfig } from '../helpers/server.js'
 
-const PYTHON = '/usr/bin/python3'
 const SCRIPT = new URL('../python/wallaroo_pandas_roundtrip.py', import.meta.url).pathname
-const pandas = spawnSync(PYTHON, ['-c', 'import pandas'], { encoding: 'utf8' })
-const required = process.env.LASTMILE_REQUIRE_TOOLS === '1'
 
 /** a float32 [N], flag bool [N], k int64 [N], v float32 [N,3] → a2 = 2a, k1 = k + 1, nflag = ¬flag, vs = v/2. */
 function mixed(): Uint8Array {
@@ -35,26 +32,10 @@ function mixed(): Uint8Array {
   return g.toModel()
 }
 
-/** Run the script asynchronously: the server answering it lives in this process. */
-function runScript(url: string): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, [SCRIPT, url], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let output = ''
-    child.stdout.on('data', (b) => {
-      output += b
-    })
-    child.stderr.on('data', (b) => {
-      output += b
-    })
-    child.on('error', reject)
-    child.on('exit', (code) => resolve({ code, output }))
-  })
-}
-
 describe("a pandas DataFrame through lastmile as Wallaroo's SDK sends and reads it", () => {
   let server: RunningServer | undefined
   beforeAll(async () => {
-    if (pandas.status !== 0) return
+    if (!hasPandas) return
     server = await startServer(testConfig())
     const lm = new LastmileClient({ url: server.url })
     await lm.uploadModel('default', 'mixed', mixed())
@@ -68,12 +49,8 @@ describe("a pandas DataFrame through lastmile as Wallaroo's SDK sends and reads 
   afterAll(() => server?.close())
 
   it('answers df.to_json(orient="records") with the frame pandas.testing expects', async (ctx) => {
-    if (pandas.status !== 0) {
-      const reason = `${PYTHON} cannot import pandas (${(pandas.stderr || pandas.error?.message || '').trim().split('\n').at(-1)})`
-      if (required) throw new Error(`LASTMILE_REQUIRE_TOOLS=1 but ${reason}; Debian: apt-get install python3-pandas`)
-      ctx.skip(`${reason}: apt-get install --no-install-recommends python3-pandas`)
-    }
-    const { code, output } = await runScript(`${server?.url}/v1/workspaces/default/pipelines/mixed/infer`)
+    needPandas(ctx)
+    const { code, output } = await runPython(SCRIPT, `${server?.url}/v1/workspaces/default/pipelines/mixed/infer`)
     expect(output).toContain('pandas round trip: ok')
     expect(code).toBe(0)
   })
