@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 /**
  * TESTING.md's mutation table, from the latest Stryker reports in reports/mutation/ (written by
- * `npm run mutate`). A module without a report is listed as not run; the date is the report's.
+ * `npm run mutate`). Reports are not committed, and modules are often run one at a time: a module
+ * without a report here keeps its row and notes from the previous TESTING.md (or is listed as not
+ * run); the date is the report's.
  * Mutants disabled in the source as equivalent (`// Stryker disable … : reason`) are listed with
  * their reasons; survivors are listed so the next run can start from them.
  *
@@ -46,12 +48,34 @@ function tally(report) {
   return { ...t, score: valid === 0 ? null : (100 * detected) / valid, equivalents, survivors }
 }
 
+const file = join(root, 'TESTING.md')
+const text = readFileSync(file, 'utf8')
+const a = text.indexOf(BEGIN)
+const b = text.indexOf(END)
+if (a < 0 || b < 0) throw new Error(`TESTING.md lacks the markers ${BEGIN} … ${END}`)
+const previous = text.slice(a + BEGIN.length, b).split('\n')
+
+/** The previous table row and note blocks (`**name: …**` up to the next block) of a module not run here. */
+function kept(name) {
+  const row = previous.find((l) => l.startsWith(`| ${name} |`)) ?? `| ${name} | not run | | | | | | |`
+  const blocks = []
+  let keep = false
+  for (const line of previous) {
+    if (line.startsWith('**')) keep = line.startsWith(`**${name}: `)
+    if (keep) blocks.push(line)
+  }
+  while (blocks.length && blocks.at(-1) === '') blocks.pop()
+  return { row, notes: blocks.length ? [`${blocks.join('\n')}\n`] : [] }
+}
+
 const rows = []
 const details = []
 for (const name of Object.keys(MODULES)) {
   const path = join(root, 'reports', 'mutation', `${name}.json`)
   if (!existsSync(path)) {
-    rows.push(`| ${name} | not run | | | | | | |`)
+    const k = kept(name)
+    rows.push(k.row)
+    details.push(...k.notes)
     continue
   }
   const report = JSON.parse(readFileSync(path, 'utf8'))
@@ -83,10 +107,5 @@ const table = [
   ...details,
   END,
 ].join('\n')
-const file = join(root, 'TESTING.md')
-const text = readFileSync(file, 'utf8')
-const a = text.indexOf(BEGIN)
-const b = text.indexOf(END)
-if (a < 0 || b < 0) throw new Error(`TESTING.md lacks the markers ${BEGIN} … ${END}`)
 writeFileSync(file, text.slice(0, a) + table + text.slice(b + END.length))
 console.log(`TESTING.md: ${rows.length} modules`)
