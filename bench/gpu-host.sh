@@ -6,7 +6,8 @@
 # Copy the project tree with dist/ and .gpu-payload/ to the GPU host; there, from the project root:
 #   . .gpu-payload/setup.sh && bash bench/gpu-host.sh
 #
-# Writes JSON (engine-*.json, kernels-*.json, gpu-host-info.json) and logs under ${OUT:-bench/results}
+# Writes JSON (engine-*.json, kernels-*.json, gpu-host-info.json) and logs under ${OUT:-bench/results/gpu-host}
+# (where `npm run bench:report` reads them for BENCHMARKS.md's gpu-host sections)
 # and prints a short table last. Settings, all optional:
 #   BENCH_SECONDS=1                 timed seconds per contender and case
 #   BENCH_SUITES="engine kernels"
@@ -17,7 +18,7 @@
 #                                   on a machine with a software GPU or none)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-out=${OUT:-bench/results}
+out=${OUT:-bench/results/gpu-host}
 seconds=${BENCH_SECONDS:-1}
 suites=${BENCH_SUITES:-engine kernels}
 models=${BENCH_MODELS:-mlp,wide,resnet}
