@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/gpu-host.sh: the engine and kernels bench suites on an NVIDIA GPU host that has no npm and
+# bench/gpu-host.sh: the engine, kernels and capture bench suites on an NVIDIA GPU host that has no npm and
 # no network, with PyTorch on CUDA as the peer, timed in the same run.
 #
 # On the build machine:  npx tsc -p tsconfig.build.json && bash scripts/gpu-payload.sh
@@ -10,7 +10,7 @@
 # (where `npm run bench:report` reads them for BENCHMARKS.md's gpu-host sections)
 # and prints a short table last. Settings, all optional:
 #   BENCH_SECONDS=1                 timed seconds per contender and case
-#   BENCH_SUITES="engine kernels"
+#   BENCH_SUITES="engine kernels capture"
 #   BENCH_MODELS=mlp,wide,resnet
 #   BENCH_BACKENDS=cpu,wasm,webgpu,torch
 #   PYTHON=python3                  the interpreter with torch (CUDA) and onnx
@@ -20,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 out=${OUT:-bench/results/gpu-host}
 seconds=${BENCH_SECONDS:-1}
-suites=${BENCH_SUITES:-engine kernels}
+suites=${BENCH_SUITES:-engine kernels capture}
 models=${BENCH_MODELS:-mlp,wide,resnet}
 backends=${BENCH_BACKENDS:-cpu,wasm,webgpu,torch}
 python=${PYTHON:-python3}

@@ -14,6 +14,8 @@ export interface BenchOptions {
   models?: string[]
   /** `--backends`: which contenders the engine suite times besides raw onnxruntime-node (all when absent). */
   backends?: string[]
+  /** `--batches`: the batch sizes the capture suite measures (each model's own when absent). */
+  batches?: number[]
   /** `--python`: the interpreter for the PyTorch peer (else the first of python3, /usr/bin/python3 with torch). */
   python?: string
 }

@@ -1,7 +1,8 @@
 /**
  * `npm run bench [-- <suite>...] [-- --seconds N]`: runs the named bench suites (all by default),
  * prints a table per suite and writes JSON under bench/results/ (or `--out DIR`). The engine suite
- * also takes `--models mlp,wide,resnet`, `--backends cpu,wasm,webgpu,torch` and `--python PATH`.
+ * also takes `--models mlp,wide,resnet`, `--backends cpu,wasm,webgpu,torch` and `--python PATH`;
+ * the capture suite `--models` and `--batches 1,64,8192`.
  */
 import { parseArgs } from 'node:util'
 import { type BenchOptions, setResultsDir } from './lib.js'
@@ -12,6 +13,7 @@ type Suite = (opts: BenchOptions) => Promise<void>
 const SUITES: Record<string, () => Promise<Suite>> = {
   engine: async () => (await import('./engine.js')).benchEngine,
   kernels: async () => (await import('./kernels.js')).benchKernels,
+  capture: async () => (await import('./capture.js')).benchCapture,
   http: async () => (await import('./http.js')).benchHttp,
   bodies: async () => (await import('./bodies.js')).benchBodies,
   assays: async () => (await import('./assays.js')).benchAssays,
@@ -24,6 +26,7 @@ const { values, positionals } = parseArgs({
     seconds: { type: 'string' },
     models: { type: 'string' },
     backends: { type: 'string' },
+    batches: { type: 'string' },
     python: { type: 'string' },
     out: { type: 'string' },
   },
@@ -35,8 +38,17 @@ const opts: BenchOptions = {
   ...(values.models ? { models: list(values.models) } : {}),
   ...(values.backends ? { backends: list(values.backends) } : {}),
   ...(values.python ? { python: values.python } : {}),
+  ...(values.batches ? { batches: parseBatches(values.batches) } : {}),
 }
 if (values.out) setResultsDir(values.out)
+function parseBatches(v: string): number[] {
+  const batches = v.split(',').map(Number)
+  if (!batches.every((b) => Number.isInteger(b) && b > 0)) {
+    console.error(`--batches takes positive integers separated by commas, got '${v}'`)
+    process.exit(2)
+  }
+  return batches
+}
 const names = positionals.length > 0 ? positionals : Object.keys(SUITES)
 const unknown = names.filter((n) => !SUITES[n])
 if (unknown.length > 0) {

@@ -48,7 +48,7 @@ function importNode(): Promise<OrtModule> {
  * run (seen on llvmpipe and lavapipe; 60 ms with the flag). Launchers pass `--liftoff-only`; setting it here as well covers
  * any other way of starting Node, and must happen before the module compiles its wasm.
  */
-function importWeb(logLevel: LogLevel) {
+export function importWebOrt(logLevel: LogLevel) {
   webModule ??= (async () => {
     v8.setFlagsFromString('--liftoff-only')
     const m = await import('onnxruntime-web/webgpu')
@@ -77,7 +77,7 @@ export async function loadCpuSession(bytes: Uint8Array, opts: SessionOptions): P
 
 /** Load `bytes` on onnxruntime-web's WebAssembly EP (portable, single-threaded here). */
 export async function loadWasmSession(bytes: Uint8Array, opts: SessionOptions): Promise<OrtBackedSession> {
-  const ort = await importWeb(opts.logLevel)
+  const ort = await importWebOrt(opts.logLevel)
   try {
     const session = await webRunQueue.run(() =>
       ort.InferenceSession.create(bytes, {
@@ -118,7 +118,7 @@ export async function loadWebGpuSession(
   generation: number,
   opts: SessionOptions,
 ): Promise<OrtBackedSession> {
-  const ort = await importWeb(opts.logLevel)
+  const ort = await importWebOrt(opts.logLevel)
   // Outputs stay on the GPU: `run()` downloads them, the fused path feeds them to our kernels.
   const create = (preferredOutputLocation: 'gpu-buffer' | Record<string, 'gpu-buffer' | 'cpu'>) =>
     // Session creation is queued too: the web build refuses two WebGPU sessions being created at once.
