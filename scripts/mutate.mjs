@@ -23,7 +23,13 @@ const root = dirname(dirname(fileURLToPath(import.meta.url)))
 export const MODULES = {
   assays: {
     mutate: ['src/assays/**/*.ts', '!src/assays/charts.ts'],
-    tests: ['test/assays/assay.test.ts', 'test/assays/stats.test.ts', 'test/assays/limits.test.ts'],
+    tests: [
+      'test/assays/assay.test.ts',
+      'test/assays/stats.test.ts',
+      'test/assays/limits.test.ts',
+      'test/assays/service.test.ts',
+      'test/assays/webhooks.test.ts',
+    ],
   },
   formats: {
     mutate: ['src/formats/**/*.ts', '!src/formats/decode-worker.ts'],

@@ -21,9 +21,9 @@ import type { BatchingConfig } from './settings.js'
 export type { StageTimings }
 
 /** Target duration of one bulk batch. */
-export const BULK_SLICE_MS = 50
+const BULK_SLICE_MS = 50
 /** Rows of the first bulk batch, before its speed is known. */
-export const BULK_PROBE_ROWS = 1024
+const BULK_PROBE_ROWS = 1024
 /** A bulk request waiting this long gets the next batch even with interactive requests queued. */
 const BULK_MAX_WAIT_MS = 250
 

@@ -1,0 +1,226 @@
+/**
+ * The dynamic batcher's edges that batcher.test.ts leaves out: concurrency, the observer and the
+ * timings a request reports, the choice among preferred sizes, failures and timeouts of requests
+ * that span batches, bulk requests that must not starve, and the accounting of queued rows.
+ * Expected values are written out (row ids, batch layouts), not derived from the module.
+ */
+import { describe, expect, it } from 'vitest'
+import { type HostTensor, tensor } from '../../src/engine/tensor.js'
+import type { Columns } from '../../src/engine/types.js'
+import { InvalidInputError, QueueFullError, TimeoutError } from '../../src/errors.js'
+import { DynamicBatcher } from '../../src/serving/batcher.js'
+import { type BatchingConfig, batchingSchema } from '../../src/serving/settings.js'
+
+const config = (over: Partial<BatchingConfig> = {}): BatchingConfig => batchingSchema.parse(over)
+const req = (ids: number[]) => ({ id: tensor('float32', [ids.length], ids) })
+const ids = (feeds: Columns) => Array.from((feeds.id as HostTensor).data as Float32Array)
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+/** Poll `cond` every 5 ms (no deadline: the test's own timeout bounds it). */
+async function until(cond: () => boolean): Promise<void> {
+  while (!cond()) await sleep(5)
+}
+
+/** A model whose output row is its input row times 10, with the given per-batch delay. */
+function model(opts: { delayMs?: number; fail?: (batch: number[]) => boolean; msPerRow?: number } = {}) {
+  const batches: number[][] = []
+  let inFlight = 0
+  let maxInFlight = 0
+  const run = async (feeds: Columns) => {
+    const rows = ids(feeds)
+    batches.push(rows)
+    inFlight++
+    maxInFlight = Math.max(maxInFlight, inFlight)
+    await sleep((opts.delayMs ?? 0) + rows.length * (opts.msPerRow ?? 0))
+    inFlight--
+    if (opts.fail?.(rows)) throw new Error(`batch ${rows.join(',')} failed`)
+    return {
+      outputs: {
+        y: tensor(
+          'float32',
+          [rows.length],
+          rows.map((v) => v * 10),
+        ),
+      },
+      timings: { pre: rows.length, model: 2 * rows.length, post: 3 },
+    }
+  }
+  return { batches, run, maxInFlight: () => maxInFlight }
+}
+const answer = async (p: Promise<{ outputs: Record<string, { data: unknown }> }>) =>
+  Array.from((await p).outputs.y?.data as Float32Array)
+
+describe('dynamic batcher: edges', () => {
+  it('runs up to `concurrency` batches at once, and no more', async () => {
+    for (const [concurrency, expected] of [
+      [1, 1],
+      [2, 2],
+    ] as const) {
+      const m = model({ delayMs: 40 })
+      const b = new DynamicBatcher(m.run, config({ max_batch_size: 1, max_queue_delay_ms: 0 }), {}, concurrency)
+      await Promise.all([1, 2, 3, 4].map((i) => b.submit(req([i]))))
+      expect(m.maxInFlight()).toBe(expected)
+      expect(m.batches).toEqual([[1], [2], [3], [4]])
+    }
+  })
+
+  it('tells the observer each batch (rows, distinct requests, timings) and each request its own timings and queue time', async () => {
+    const seen: Array<[number, number, number]> = []
+    const m = model({ delayMs: 30 })
+    const b = new DynamicBatcher(m.run, config({ max_batch_size: 3, max_queue_delay_ms: 0 }), {
+      onBatch: (rows, requests, t) => seen.push([rows, requests, t.model]),
+    })
+    const first = b.submit(req([1]))
+    const second = b.submit(req([2, 3, 4, 5])) // queues behind the first; spans two batches
+    const [r1, r2] = await Promise.all([first, second])
+    expect(m.batches).toEqual([[1], [2, 3, 4], [5]])
+    expect(seen).toEqual([
+      [1, 1, 2],
+      [3, 1, 6],
+      [1, 1, 2],
+    ])
+    // A request that spans batches reports the timings of the last batch that carried it.
+    expect(r2.timings).toEqual({ pre: 1, model: 2, post: 3 })
+    expect(r1.timings).toEqual({ pre: 1, model: 2, post: 3 })
+    // The first ran at once; the second waited for the first batch (~30 ms) before its first batch.
+    expect(r1.queueMs).toBeGreaterThanOrEqual(0)
+    expect(r1.queueMs).toBeLessThan(r2.queueMs)
+    expect(r2.queueMs).toBeGreaterThanOrEqual(20)
+  })
+
+  it('dispatches the largest preferred size that the queue can fill, ignoring sizes above max_batch_size', async () => {
+    const m = model({ delayMs: 30 })
+    // 16 is above max_batch_size: ignored. With 7 rows queued, 4 is the largest that fits.
+    const b = new DynamicBatcher(
+      m.run,
+      config({ max_batch_size: 8, max_queue_delay_ms: 10_000, preferred_batch_sizes: [2, 16, 4] }),
+    )
+    const blocker = b.submit(req([0, 0, 0, 0, 0, 0, 0, 0])) // a full batch: runs at once
+    await sleep(5)
+    const rest = [b.submit(req([1, 2, 3])), b.submit(req([4, 5, 6, 7]))]
+    await blocker
+    // While the blocker ran, 7 rows queued: the batch after it takes 4 (preferred), then 2, then
+    // the last row would wait for the 10 s delay: drain releases it.
+    await until(() => m.batches.length >= 3)
+    await sleep(20) // a fourth batch, if one came without waiting, would have started by now
+    expect(m.batches.slice(0, 3)).toEqual([
+      [0, 0, 0, 0, 0, 0, 0, 0],
+      [1, 2, 3, 4],
+      [5, 6],
+    ])
+    await b.drain()
+    expect(await Promise.all(rest.map(answer))).toEqual([
+      [10, 20, 30],
+      [40, 50, 60, 70],
+    ])
+    expect(m.batches).toEqual([[0, 0, 0, 0, 0, 0, 0, 0], [1, 2, 3, 4], [5, 6], [7]])
+  })
+
+  it('a full batch does not wait for the queue delay', async () => {
+    const m = model()
+    const b = new DynamicBatcher(m.run, config({ max_batch_size: 3, max_queue_delay_ms: 10_000 }))
+    const all = Promise.all([b.submit(req([1, 2])), b.submit(req([3]))])
+    // Both answered long before the 10 s delay: the batch was full at 3 rows.
+    const winner = await Promise.race([all.then(() => 'answered'), sleep(8000).then(() => 'waited')])
+    expect(winner).toBe('answered')
+    expect(m.batches).toEqual([[1, 2, 3]])
+  })
+
+  it("a failed batch fails the request it belongs to and drops that request's rows not yet run", async () => {
+    const m = model({ fail: (rows) => rows.includes(1) })
+    const b = new DynamicBatcher(m.run, config({ max_batch_size: 2, max_queue_delay_ms: 0 }))
+    const spanning = b.submit(req([0, 1, 2, 3, 4]))
+    await expect(spanning).rejects.toThrow('batch 0,1 failed')
+    await b.drain()
+    // Rows 2, 3, 4 never ran: they would have failed the request again.
+    expect(m.batches).toEqual([[0, 1]])
+    expect(b.queuedRows()).toBe(0)
+  })
+
+  it("a timed-out request's rows that no batch took leave the queue; other requests still run", async () => {
+    const m = model({ delayMs: 150 })
+    const b = new DynamicBatcher(m.run, config({ max_batch_size: 2, max_queue_delay_ms: 0, timeout_ms: 60 }))
+    const spanning = b.submit(req([0, 1, 2, 3, 4]))
+    await expect(spanning).rejects.toBeInstanceOf(TimeoutError)
+    expect(b.queuedRows()).toBe(0) // rows 2, 3, 4 left the queue
+    await b.drain()
+    expect(m.batches).toEqual([[0, 1]])
+  })
+
+  it('refuses a request with no rows, and says how full the queue is', async () => {
+    const m = model({ delayMs: 50 })
+    const b = new DynamicBatcher(m.run, config({ max_queue_size: 3, max_queue_delay_ms: 0 }))
+    await expect(b.submit(req([]), 0)).rejects.toBeInstanceOf(InvalidInputError)
+    const running = b.submit(req([1, 2]))
+    const queued = b.submit(req([3, 4, 5]))
+    expect(b.queuedRows()).toBe(3)
+    const refused = b.submit(req([6]))
+    await expect(refused).rejects.toBeInstanceOf(QueueFullError)
+    await expect(refused).rejects.toThrow("the deployment's queue is full (3 of 3 rows)")
+    await Promise.all([running, queued])
+  })
+
+  it('counts bulk rows as queued but not against max_queue_size', async () => {
+    const m = model({ delayMs: 40 })
+    const b = new DynamicBatcher(m.run, config({ max_queue_size: 2, max_queue_delay_ms: 0 }))
+    const running = b.submit(req([1]))
+    const bulk = b.submit(req([100, 101, 102]), 3, { bulk: true })
+    expect(b.queuedRows()).toBe(3)
+    const fits = b.submit(req([2, 3])) // 2 interactive rows queued: at the limit, not over it
+    expect(b.queuedRows()).toBe(5)
+    await expect(b.submit(req([4]))).rejects.toBeInstanceOf(QueueFullError)
+    await Promise.all([running, bulk, fits])
+    expect(b.queuedRows()).toBe(0)
+    expect(m.batches).toEqual([[1], [2, 3], [100, 101, 102]])
+  })
+
+  it('a bulk request gets a batch within about 250 ms even while interactive requests keep coming', async () => {
+    const m = model({ delayMs: 10 })
+    const b = new DynamicBatcher(m.run, config({ max_batch_size: 1, max_queue_delay_ms: 0 }))
+    // Two clients each keep one request outstanding for 2 s, so an interactive request is always
+    // queued when a batch ends: without the bulk request's maximum wait it would run only after.
+    const start = performance.now()
+    const client = async () => {
+      while (performance.now() - start < 2000) await b.submit(req([1]))
+    }
+    const clients = Promise.all([client(), client()])
+    await until(() => m.batches.length >= 3) // the stream is under way: the bulk request queues behind it
+    const bulk = b.submit(req([100, 101]), 2, { bulk: true })
+    let bulkDoneAt = Number.POSITIVE_INFINITY
+    void bulk.then(() => {
+      bulkDoneAt = performance.now()
+    })
+    await clients
+    const streamEnd = performance.now()
+    await bulk
+    expect(bulkDoneAt).toBeLessThan(streamEnd)
+    expect(m.batches.findIndex((r) => r[0] === 100)).toBeLessThan(m.batches.length - 1)
+  })
+
+  it('hands a single whole request to the model as it came (no copy), and its output back as it left', async () => {
+    const feeds = req([1, 2, 3])
+    const out = tensor('float32', [3], [7, 8, 9])
+    let received: Columns | undefined
+    const b = new DynamicBatcher(
+      async (f) => {
+        received = f
+        return { outputs: { y: out }, timings: { pre: 0, model: 0, post: 0 } }
+      },
+      config({ max_queue_delay_ms: 0 }),
+    )
+    const r = await b.submit(feeds)
+    expect(received).toBe(feeds)
+    expect(r.outputs.y).toBe(out)
+  })
+
+  it('a bulk request spanning batches is answered in order, sized from the measured speed', async () => {
+    const m = model({ msPerRow: 0.2 })
+    const b = new DynamicBatcher(m.run, config({ max_queue_delay_ms: 0 }))
+    const rows = Array.from({ length: 1500 }, (_, i) => i)
+    expect(await answer(b.submit(req(rows), rows.length, { bulk: true }))).toEqual(rows.map((i) => i * 10))
+    // The first (probe) batch is 1024 rows; at ~0.2 ms a row the next is about 50 ms / 0.2 = 250
+    // rows (timers are coarse, and a loaded machine runs slower: never more than the 476 left).
+    expect(m.batches[0]).toHaveLength(1024)
+    expect(m.batches[1]?.length).toBeLessThan(476)
+    expect(m.batches.flat()).toEqual(rows)
+  })
+})
