@@ -122,7 +122,7 @@ function run(name, only) {
     clearTextReporter: { allowColor: false, logTests: false, reportScoreTable: true, maxTestsToLog: 0 },
     concurrency: Number(process.env.MUTATE_CONCURRENCY ?? 2),
     timeoutMS: 30_000,
-    tempDirName: '.stryker-tmp',
+    tempDirName: `.stryker-tmp/${name}`,
     cleanTempDir: 'always',
   }
   const configPath = join(dir, `${name}.config.json`)

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest'
 import { type HostTensor, tensor } from '../../src/engine/tensor.js'
 import type { Columns } from '../../src/engine/types.js'
-import { InvalidInputError, QueueFullError, TimeoutError } from '../../src/errors.js'
+import { InvalidInputError, NotReadyError, QueueFullError, TimeoutError } from '../../src/errors.js'
 import { DynamicBatcher } from '../../src/serving/batcher.js'
 import { type BatchingConfig, batchingSchema } from '../../src/serving/settings.js'
 
@@ -141,6 +141,7 @@ describe('dynamic batcher: edges', () => {
     const b = new DynamicBatcher(m.run, config({ max_batch_size: 2, max_queue_delay_ms: 0, timeout_ms: 60 }))
     const spanning = b.submit(req([0, 1, 2, 3, 4]))
     await expect(spanning).rejects.toBeInstanceOf(TimeoutError)
+    await expect(spanning).rejects.toThrow('no answer within 60 ms (timeout_ms)')
     expect(b.queuedRows()).toBe(0) // rows 2, 3, 4 left the queue
     await b.drain()
     expect(m.batches).toEqual([[0, 1]])
@@ -150,6 +151,10 @@ describe('dynamic batcher: edges', () => {
     const m = model({ delayMs: 50 })
     const b = new DynamicBatcher(m.run, config({ max_queue_size: 3, max_queue_delay_ms: 0 }))
     await expect(b.submit(req([]), 0)).rejects.toBeInstanceOf(InvalidInputError)
+    await expect(b.submit(req([]), 0)).rejects.toThrow('the request has no rows')
+    await expect(b.submit(req([1, 2, 3, 4]))).rejects.toThrow(
+      'the request has 4 rows, more than this deployment queues (max_queue_size 3); split it',
+    )
     const running = b.submit(req([1, 2]))
     const queued = b.submit(req([3, 4, 5]))
     expect(b.queuedRows()).toBe(3)
@@ -176,11 +181,11 @@ describe('dynamic batcher: edges', () => {
   it('a bulk request gets a batch within about 250 ms even while interactive requests keep coming', async () => {
     const m = model({ delayMs: 10 })
     const b = new DynamicBatcher(m.run, config({ max_batch_size: 1, max_queue_delay_ms: 0 }))
-    // Two clients each keep one request outstanding for 2 s, so an interactive request is always
+    // Two clients each keep one request outstanding for 1 s, so an interactive request is always
     // queued when a batch ends: without the bulk request's maximum wait it would run only after.
     const start = performance.now()
     const client = async () => {
-      while (performance.now() - start < 2000) await b.submit(req([1]))
+      while (performance.now() - start < 1000) await b.submit(req([1]))
     }
     const clients = Promise.all([client(), client()])
     await until(() => m.batches.length >= 3) // the stream is under way: the bulk request queues behind it
@@ -222,5 +227,16 @@ describe('dynamic batcher: edges', () => {
     expect(m.batches[0]).toHaveLength(1024)
     expect(m.batches[1]?.length).toBeLessThan(476)
     expect(m.batches.flat()).toEqual(rows)
+  })
+  it('refuses new work while draining, saying why', async () => {
+    const m = model({ delayMs: 20 })
+    const b = new DynamicBatcher(m.run, config({ max_queue_delay_ms: 0 }))
+    const running = b.submit(req([1]))
+    const draining = b.drain()
+    const refused = b.submit(req([2]))
+    await expect(refused).rejects.toBeInstanceOf(NotReadyError)
+    await expect(refused).rejects.toThrow('the deployment is shutting down; retry on another replica')
+    await draining
+    expect(await answer(running)).toEqual([10])
   })
 })
