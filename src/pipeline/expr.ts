@@ -203,7 +203,10 @@ class Parser {
     return this.call(t)
   }
 
-  /** `in.x[3]` → that element of the row; `in.x` → the scalar, or the whole row as a list. */
+  /**
+   * `in.x[3]` → that element of the row; `in.x` → the scalar, or the whole row as a list; fewer
+   * indices than the row has dimensions (`in.img[1]` of a [2, 3] row) → that sub-row as a list.
+   */
   private ref(scope: 'in' | 'out'): Node {
     this.expect('.')
     const nameTok = this.next()
@@ -234,8 +237,10 @@ class Parser {
           )
         flat = flat * d + ix
       })
-      for (let k = indices.length; k < rowDims.length; k++) flat *= rowDims[k] as number
-      return values[flat] as Value
+      if (indices.length === rowDims.length) return values[flat] as Value
+      let size = 1
+      for (let k = indices.length; k < rowDims.length; k++) size *= rowDims[k] as number
+      return values.slice(flat * size, (flat + 1) * size) as number[]
     }
   }
 

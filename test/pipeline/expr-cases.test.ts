@@ -76,6 +76,10 @@ describe('validation expressions: operators', () => {
     expect(holds('2 + 3 == 5')).toBe(true)
     expect(holds('7 - 2 == 5')).toBe(true)
     expect(holds('7 - 2 - 1 == 4')).toBe(true) // (7 - 2) - 1, not 7 - (2 - 1) = 6
+    expect(holds('1 + 2 + 3 == 6')).toBe(true) // a chain of the same operator, not only of mixed ones
+    expect(holds('1 + 2 - 4 + 8 == 7')).toBe(true)
+    expect(holds('2 * 3 * 4 == 24')).toBe(true)
+    expect(holds('2 * 9 / 3 * 2 == 12')).toBe(true)
     expect(holds('3 * 4 == 12')).toBe(true)
     expect(holds('7 / 2 == 3.5')).toBe(true)
     expect(holds('24 / 4 / 2 == 3')).toBe(true) // (24 / 4) / 2, not 24 / (4 / 2) = 12
@@ -154,6 +158,11 @@ describe('validation expressions: tokens', () => {
     expect(rows('in._n == 7')).toEqual([false, true])
   })
 
+  it('reads a string that holds a parenthesis as a string, not as a group', () => {
+    expect(holds("'(' == '('")).toBe(true)
+    expect(holds('"(" != ")"')).toBe(true)
+  })
+
   it('reads strings in either quotes, with backslash escapes', () => {
     expect(rows(`in.s == "it's"`)).toEqual([true, false])
     expect(rows(`in.s == 'it\\'s'`)).toEqual([true, false])
@@ -184,6 +193,16 @@ describe('validation expressions: values and functions', () => {
     expect(rows('in.t[1][0] == 13')).toEqual([true, false])
     expect(rows('in.v[2] == 8')).toEqual([false, true])
     expect(rows('len(in.t) == 6')).toEqual([true, true])
+  })
+
+  it('reads a sub-row as a list when given fewer indices than the row has dimensions', () => {
+    // in.t[1] of row 0 is [13, 14, 15]; of row 1, [23, 24, 25].
+    expect(rows('sum(in.t[1]) == 42')).toEqual([true, false])
+    expect(rows('sum(in.t[1]) == 72')).toEqual([false, true])
+    expect(rows('sum(in.t[0]) == 33')).toEqual([true, false]) // 10 + 11 + 12
+    expect(rows('len(in.t[1]) == 3')).toEqual([true, true])
+    expect(rows('max(in.t[0][2], min(13, 99)) == 13')).toEqual([true, false])
+    expect(rows('mean(in.t[1]) == 24')).toEqual([false, true])
   })
 
   it('fails a row whose index is out of range, even when the expression compares it with itself', () => {

@@ -247,6 +247,10 @@ describe('compileStages', () => {
     expect(stagesError([{ model: 'a' }, { pre: PRE }, { validations: { ok: 'true' } }])).toBe(
       'step 1 (pre): a pre step must directly precede a model step',
     )
+    // A validation between a pre step and a model step: refused there, not handed on to the model.
+    expect(stagesError([{ pre: PRE }, { validations: { ok: 'true' } }, { model: 'a' }])).toBe(
+      'step 0 (pre): a pre step must directly precede a model step',
+    )
     expect(stagesError([{ model: 'a' }, { model: 'b' }, { pre: PRE }])).toBe(
       'step 2 (pre): a pre step must directly precede a model step',
     )
