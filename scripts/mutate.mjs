@@ -123,6 +123,8 @@ function run(name, only) {
     concurrency: Number(process.env.MUTATE_CONCURRENCY ?? 2),
     timeoutMS: 30_000,
     tempDirName: `.stryker-tmp/${name}`,
+    // Not copied into the sandbox: other modules' sandboxes (runs can overlap) and the GPU payload.
+    ignorePatterns: ['/.stryker-tmp', '/.gpu-payload', '/reports'],
     cleanTempDir: 'always',
   }
   const configPath = join(dir, `${name}.config.json`)

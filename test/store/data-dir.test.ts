@@ -7,6 +7,7 @@
  */
 import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
+import { isMainThread } from 'node:worker_threads'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createLogger } from '../../src/logger.js'
 import { buildServer } from '../../src/server/serve.js'
@@ -62,7 +63,9 @@ async function busyDataDir(dataDir: string) {
 }
 
 describe('data at rest', () => {
-  it('creates every folder 0700 and every file 0600, even with a permissive umask', async () => {
+  // process.umask() cannot be set in a worker thread: Stryker's vitest runner runs tests in threads
+  // (scripts/vitest.mutate.config.ts); `npm test` runs them in forked processes, where this runs.
+  it.skipIf(!isMainThread)('creates every folder 0700 and every file 0600, even with a permissive umask', async () => {
     const dataDir = join(tempDir(), 'data')
     dirs.push(join(dataDir, '..'))
     const umask = process.umask(0o000)
