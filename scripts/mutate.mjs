@@ -29,6 +29,7 @@ export const MODULES = {
       'test/assays/limits.test.ts',
       'test/assays/service.test.ts',
       'test/assays/webhooks.test.ts',
+      'test/assays/delivery-time.test.ts',
     ],
   },
   formats: {
