@@ -40,7 +40,8 @@ export const MODULES = {
     mutate: ['src/pipeline/routing.ts', 'src/pipeline/expr.ts', 'src/pipeline/steps.ts'],
     tests: ['test/pipeline/*.test.ts', 'test/registry/rollouts.test.ts'],
   },
-  batcher: { mutate: ['src/serving/batcher.ts'], tests: ['test/serving/*.test.ts'] },
+  // Its tests take seconds, and many of its mutants loop forever: a short timeout keeps those cheap.
+  batcher: { mutate: ['src/serving/batcher.ts'], tests: ['test/serving/*.test.ts'], timeoutMS: 5000 },
   'jobs-io': {
     mutate: ['src/jobs/io/**/*.ts', '!src/jobs/io/parquet-worker.ts'],
     tests: [
@@ -122,7 +123,7 @@ function run(name, only) {
     jsonReporter: { fileName: `reports/mutation/${name}.json` },
     clearTextReporter: { allowColor: false, logTests: false, reportScoreTable: true, maxTestsToLog: 0 },
     concurrency: Number(process.env.MUTATE_CONCURRENCY ?? 2),
-    timeoutMS: 30_000,
+    timeoutMS: m.timeoutMS ?? 30_000,
     tempDirName: `.stryker-tmp/${name}`,
     // Not copied into the sandbox: other modules' sandboxes (runs can overlap) and the GPU payload.
     ignorePatterns: ['/.stryker-tmp', '/.gpu-payload', '/reports'],
