@@ -21,11 +21,26 @@ const root = dirname(dirname(fileURLToPath(import.meta.url)))
 
 /** The modules of the core, what each mutates and which tests judge it. */
 export const MODULES = {
+  // The statistics and what an assay computes and sends, judged by fast unit tests …
   assays: {
-    mutate: ['src/assays/**/*.ts', '!src/assays/charts.ts'],
+    mutate: [
+      'src/assays/stats.ts',
+      'src/assays/assay.ts',
+      'src/assays/sort.ts',
+      'src/assays/time.ts',
+      'src/assays/webhooks.ts',
+    ],
     tests: [
       'test/assays/assay.test.ts',
       'test/assays/stats.test.ts',
+      'test/assays/limits.test.ts',
+      'test/assays/delivery-time.test.ts',
+    ],
+  },
+  // … and the definitions, the scheduler and the service around them, judged on a server (slower).
+  'assays-service': {
+    mutate: ['src/assays/definition.ts', 'src/assays/scheduler.ts', 'src/assays/service.ts'],
+    tests: [
       'test/assays/limits.test.ts',
       'test/assays/service.test.ts',
       'test/assays/webhooks.test.ts',
