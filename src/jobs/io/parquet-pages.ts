@@ -11,7 +11,7 @@ import type { ChunkRange } from './parquet-footer.js'
 import { CompactReader, EndOfBytes, T } from './thrift-compact.js'
 
 /** Largest page, uncompressed (writers default to 1 MiB pages; dictionaries stay far below this). */
-export const MAX_PAGE_BYTES = 256 * 2 ** 20
+const MAX_PAGE_BYTES = 256 * 2 ** 20
 /** Largest page header (statistics included). */
 const MAX_HEADER_BYTES = 16 * 2 ** 20
 /** Pages per column chunk: more is a file built to be slow, not data. */
