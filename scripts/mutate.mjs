@@ -36,6 +36,8 @@ export const MODULES = {
       'test/assays/limits.test.ts',
       'test/assays/delivery-time.test.ts',
     ],
+    // Its tests take a second or two; mutants of the sort's and the series' loops run forever.
+    timeoutMS: 10_000,
   },
   // … and the definitions, the scheduler and the service around them, judged on a server (slower).
   'assays-service': {
