@@ -239,4 +239,141 @@ describe('dynamic batcher: edges', () => {
     await draining
     expect(await answer(running)).toEqual([10])
   })
+
+  it('drain resolves only once every queued and running request is answered', async () => {
+    const m = model({ delayMs: 30 })
+    const b = new DynamicBatcher(m.run, config({ max_batch_size: 1, max_queue_delay_ms: 0 }))
+    const answered: number[] = []
+    const pending = [1, 2, 3].map((i) => b.submit(req([i])).then(() => answered.push(i)))
+    await b.drain()
+    expect(answered).toEqual([1, 2, 3]) // all answered before drain resolved, not after
+    await Promise.all(pending)
+    await b.drain() // idle: resolves at once
+  })
+
+  it("keeps the interactive queue's room right after a timed-out or failed request leaves it", async () => {
+    // A 5-row request whose first batch (2 rows) is running when it times out: its 3 rows that no
+    // batch took leave the queue, and the whole max_queue_size (6) is free again for others.
+    const slow = model({ delayMs: 150 })
+    const b = new DynamicBatcher(
+      slow.run,
+      config({ max_batch_size: 2, max_queue_size: 6, max_queue_delay_ms: 0, timeout_ms: 60 }),
+    )
+    await expect(b.submit(req([0, 1, 2, 3, 4]))).rejects.toBeInstanceOf(TimeoutError)
+    // Taken in (it then times out behind the slow batches), not refused as a full queue.
+    await expect(b.submit(req([5, 6, 7, 8, 9, 10]))).rejects.toBeInstanceOf(TimeoutError)
+    const failing = model({ fail: (rows) => rows.includes(1) })
+    const c = new DynamicBatcher(failing.run, config({ max_batch_size: 2, max_queue_size: 6, max_queue_delay_ms: 0 }))
+    await expect(c.submit(req([0, 1, 2, 3, 4]))).rejects.toThrow('batch 0,1 failed')
+    expect(await answer(c.submit(req([5, 6, 7, 8, 9, 10])))).toEqual([50, 60, 70, 80, 90, 100])
+  })
+
+  it("a failed bulk request's rows leave the queue without changing the interactive queue's limit", async () => {
+    const m = model({ delayMs: 20, fail: (rows) => rows.includes(100) })
+    const b = new DynamicBatcher(m.run, config({ max_batch_size: 2, max_queue_size: 2, max_queue_delay_ms: 0 }))
+    // 1100 rows: the probe batch (1024 rows) fails, and the 76 rows no batch took leave the queue.
+    const bulkRows = Array.from({ length: 1100 }, (_, i) => 100 + i)
+    await expect(b.submit(req(bulkRows), bulkRows.length, { bulk: true })).rejects.toThrow(/failed/)
+    expect(b.queuedRows()).toBe(0)
+    const running = b.submit(req([1, 2]))
+    const queued = b.submit(req([3, 4])) // the interactive queue is full again at 2 rows
+    await expect(b.submit(req([5]))).rejects.toBeInstanceOf(QueueFullError)
+    expect(await Promise.all([answer(running), answer(queued)])).toEqual([
+      [10, 20],
+      [30, 40],
+    ])
+  })
+
+  it('gives each bulk request batches of its own rows, never shared with the next', async () => {
+    const m = model()
+    const b = new DynamicBatcher(m.run, config({ max_queue_delay_ms: 0 }))
+    const a = Array.from({ length: 1500 }, (_, i) => i)
+    const c = Array.from({ length: 100 }, (_, i) => 5000 + i)
+    await Promise.all([b.submit(req(a), a.length, { bulk: true }), b.submit(req(c), c.length, { bulk: true })])
+    // The fast model makes the next slice larger than what is left of the first request: it still
+    // ends at that request's last row.
+    expect(m.batches.map((x) => [x[0], x.length])).toEqual([
+      [0, 1024],
+      [1024, 476],
+      [5000, 100],
+    ])
+  })
+
+  it('fills every free replica at once: the slices of one large request run side by side', async () => {
+    const cases: Array<Partial<BatchingConfig>> = [
+      { max_batch_size: 2, max_queue_delay_ms: 0 }, // a full batch's worth twice over
+      { max_batch_size: 8, max_queue_delay_ms: 10_000, preferred_batch_sizes: [2] }, // a preferred size twice over
+    ]
+    for (const opts of cases) {
+      const m = model({ delayMs: 40 })
+      const b = new DynamicBatcher(m.run, config(opts), {}, 2)
+      expect(await answer(b.submit(req([1, 2, 3, 4])))).toEqual([10, 20, 30, 40])
+      expect(m.maxInFlight()).toBe(2)
+    }
+    const m = model({ delayMs: 40 })
+    const b = new DynamicBatcher(m.run, config({ max_queue_delay_ms: 0 }), {}, 2)
+    const bulk = Array.from({ length: 1500 }, (_, i) => i)
+    await b.submit(req(bulk), bulk.length, { bulk: true })
+    expect(m.maxInFlight()).toBe(2) // the probe slice and the rest, both in flight
+  })
+
+  it('counts rows once when a timed-out request then fails, or when two of its batches fail', async () => {
+    const timedOut = model({ delayMs: 120, fail: () => true })
+    const b = new DynamicBatcher(timedOut.run, config({ max_batch_size: 2, max_queue_delay_ms: 0, timeout_ms: 40 }))
+    await expect(b.submit(req([0, 1, 2, 3, 4]))).rejects.toBeInstanceOf(TimeoutError)
+    await b.drain() // its running batch fails after the timeout
+    expect(b.queuedRows()).toBe(0)
+    const twice = model({ delayMs: 30, fail: () => true })
+    const c = new DynamicBatcher(twice.run, config({ max_batch_size: 2, max_queue_delay_ms: 0 }), {}, 2)
+    await expect(c.submit(req([0, 1, 2, 3, 4]))).rejects.toThrow(/failed/)
+    await c.drain() // both of its batches were running; both fail
+    expect(twice.batches).toEqual([
+      [0, 1],
+      [2, 3],
+    ])
+    expect(c.queuedRows()).toBe(0)
+  })
+
+  it('waits out the queue delay from the first request, so a request a little later joins its batch', async () => {
+    const m = model()
+    const b = new DynamicBatcher(m.run, config({ max_queue_delay_ms: 300 }))
+    const first = b.submit(req([1]))
+    await sleep(30)
+    const second = b.submit(req([2]))
+    await Promise.all([first, second])
+    expect(m.batches).toEqual([[1, 2]])
+  })
+
+  it('tells the observer how many requests shared a batch, and each its queue time from its own arrival', async () => {
+    const seen: number[] = []
+    const m = model()
+    const b = new DynamicBatcher(m.run, config({ max_queue_delay_ms: 20 }), {
+      onBatch: (_rows, requests) => seen.push(requests),
+    })
+    const [r1, r2] = await Promise.all([b.submit(req([1, 2])), b.submit(req([3]))])
+    expect(m.batches).toEqual([[1, 2, 3]])
+    expect(seen).toEqual([2])
+    // Both waited the ~20 ms delay: a queue time, not a timestamp.
+    for (const r of [r1, r2]) {
+      expect(r.queueMs).toBeGreaterThanOrEqual(15)
+      expect(r.queueMs).toBeLessThan(10_000)
+    }
+  })
+
+  it('lets an interactive request in between bulk slices long after the bulk request arrived', async () => {
+    const m = model({ msPerRow: 0.1 })
+    const b = new DynamicBatcher(m.run, config({ max_queue_delay_ms: 0 }))
+    const rows = Array.from({ length: 8000 }, (_, i) => i) // about 0.8 s of work in ~50 ms slices
+    let bulkDoneAt = 0
+    const bulk = b.submit(req(rows), rows.length, { bulk: true }).then(() => {
+      bulkDoneAt = performance.now()
+    })
+    await until(() => m.batches.length >= 6) // ~350 ms in: past the 250 ms a bulk request may wait
+    const interactive = b.submit(req([-1])).then(() => performance.now())
+    const answeredAt = await interactive
+    await bulk
+    expect(answeredAt).toBeLessThan(bulkDoneAt)
+    // Slices after the probe hold about 500 rows: several of them, not one for all that is left.
+    expect(m.batches.filter((x) => x[0] !== -1).length).toBeGreaterThanOrEqual(6)
+  })
 })
