@@ -34,6 +34,26 @@ describe('name rules', () => {
     )
     expect(() => checkName('job', 'x\0y')).toThrow('job id "x\\u0000y" is not valid')
     expect(() => checkName('workspace', 'A')).toThrow('workspace name "A" is not valid: use lower-case letters')
+    const called = (kind: Parameters<typeof checkName>[0]) => {
+      try {
+        checkName(kind, '..')
+      } catch (e) {
+        return (e as Error).message.split(' "')[0]
+      }
+    }
+    expect((['model', 'pipeline', 'assay', 'job', 'explanation', 'key', 'version'] as const).map(called)).toEqual([
+      'model name',
+      'pipeline name',
+      'assay id',
+      'job id',
+      'explanation id',
+      'key id',
+      'version',
+    ])
+    // A long name is shown cut at 64 characters.
+    const long = `${'x'.repeat(70)}/`
+    expect(() => checkName('model', long)).toThrow(`model name "${'x'.repeat(64)}…" is not valid`)
+    expect(() => checkName('model', `${'y'.repeat(63)}/`)).toThrow(`model name "${'y'.repeat(63)}/" is not valid`)
   })
 })
 
@@ -63,6 +83,15 @@ describe('paths built from names', () => {
       [''],
     ]
     for (const parts of bad) expect(() => within(root, ...parts), JSON.stringify(parts)).toThrow(InvalidRequestError)
+    // Parts that are not one segment each even where the joined path stays inside the root.
+    for (const parts of [
+      ['a', '..', 'b'],
+      ['a', '.', 'b'],
+      ['', 'a'],
+      ['a', ''],
+    ])
+      expect(() => within(root, ...parts), JSON.stringify(parts)).toThrow(InvalidRequestError)
+    expect(() => within(root, 'a', '..', 'b')).toThrow('"a/../b" does not name a file inside its folder')
     // `..name` is a plain file name, not a way up.
     expect(within(root, '..name')).toBe('/data/logs/..name')
   })

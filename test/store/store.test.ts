@@ -117,5 +117,27 @@ describe('artifact store', () => {
     writeFileSync(a.path(sha), 'tampered')
     await expect(a.get(sha)).rejects.toThrow(/corrupt/)
     await expect(a.get('f'.repeat(64))).rejects.toBeInstanceOf(NotFoundError)
+    await expect(a.get('f'.repeat(64))).rejects.toThrow(
+      `model artifact ${'f'.repeat(64)} is missing from ${join(dir, 'artifacts')}`,
+    )
+    await expect(a.get(sha)).rejects.toThrow(`model artifact ${sha} is corrupt (hash mismatch)`)
+    await a.remove(sha)
+    expect(existsSync(a.path(sha))).toBe(false)
+    await a.remove(sha) // already gone: no error
+  })
+
+  it('names artifacts by exactly 64 lower-case hex digits and nothing around them', async () => {
+    const dir = tempDir()
+    const a = await ArtifactStore.open(dir)
+    const sha = 'ab'.repeat(32)
+    expect(a.path(sha)).toBe(join(dir, 'artifacts', 'ab', `${sha}.onnx`))
+    for (const bad of [`x${sha}`, `${sha}x`, sha.toUpperCase(), sha.slice(1), `../${sha.slice(3)}`, '']) {
+      expect(() => a.path(bad), bad).toThrow(NotFoundError)
+    }
+    expect(() => a.path('zz')).toThrow('not an artifact id: zz')
+    expect(ArtifactStore.shaOf(`${sha}.onnx`)).toBe(sha)
+    for (const name of [sha, `${sha}.onnx.tmp`, `${sha}.onx`, `x${sha}.onnx`, `${sha}x.onnx`, '.onnx']) {
+      expect(ArtifactStore.shaOf(name), name).toBeUndefined()
+    }
   })
 })
