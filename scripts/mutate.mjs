@@ -35,6 +35,7 @@ export const MODULES = {
       'test/assays/stats.test.ts',
       'test/assays/limits.test.ts',
       'test/assays/delivery-time.test.ts',
+      'test/assays/assay-edges.test.ts',
     ],
     // Its tests take a second or two; mutants of the sort's and the series' loops run forever.
     timeoutMS: 10_000,
