@@ -176,11 +176,8 @@ export class DynamicBatcher {
   }
 
   private expire(req: Pending): void {
-    // Stryker disable next-line ConditionalExpression: the timer is cleared when a request is done, so it never fires for one
-    if (req.done) return
-    req.done = true
-    this.dropUntaken(req)
-    req.reject(
+    this.fail(
+      req,
       new TimeoutError(
         `no answer within ${this.config.timeout_ms} ms (timeout_ms); the server is overloaded or the model is slow`,
       ),
@@ -321,6 +318,7 @@ export class DynamicBatcher {
     req.resolve({ outputs: merged, queueMs: (req.startedAt ?? req.enqueuedAt) - req.enqueuedAt, timings })
   }
 
+  /** Reject `req` (a failed batch, or its timeout) once, and drop its rows that no batch took. */
   private fail(req: Pending, e: unknown): void {
     if (req.done) return
     req.done = true
