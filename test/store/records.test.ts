@@ -8,8 +8,8 @@ import { rmSync } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { SqliteStore as Store } from '../../src/store/sqlite-store.js'
 import { SqliteStore } from '../../src/store/sqlite-store.js'
-import type { ExplanationRecord, JobRecord } from '../../src/store/types.js'
 import { tempDir } from '../helpers/server.js'
+import { explanation, job } from './seed.js'
 
 const dirs: string[] = []
 const open = (): Store => {
@@ -27,43 +27,6 @@ const store = () => {
   opened.push(s)
   return s
 }
-
-const job = (over: Partial<JobRecord> & Pick<JobRecord, 'id'>): JobRecord => ({
-  workspace: 'default',
-  pipeline: 'p',
-  status: 'queued',
-  format: 'csv',
-  inputPath: `/in/${over.id}.csv`,
-  inputBytes: 17,
-  options: { maxErrorShare: 0.25, chunkRows: 300, batchRows: 30 },
-  rowsTotal: null,
-  rowsDone: 0,
-  chunksDone: 0,
-  errorCount: 0,
-  errors: [],
-  error: null,
-  attempts: 0,
-  createdBy: null,
-  createdAt: '2026-01-01T00:00:00.000Z',
-  startedAt: null,
-  finishedAt: null,
-  ...over,
-})
-
-const explanation = (over: Partial<ExplanationRecord> & Pick<ExplanationRecord, 'id'>): ExplanationRecord => ({
-  workspace: 'default',
-  pipeline: 'p',
-  method: 'shap',
-  request: { rows: [[1, 2]] },
-  status: 'running',
-  error: null,
-  attempts: 0,
-  report: null,
-  summary: null,
-  createdAt: '2026-01-01T00:00:00.000Z',
-  finishedAt: null,
-  ...over,
-})
 
 describe('SQLite record stores', () => {
   it('workspaces: create, get, list by name, and delete with clear refusals', async () => {

@@ -1,5 +1,45 @@
 /** A store holding one record of every kind, for tests that read rows back or change them by hand. */
 import type { SqliteStore } from '../../src/store/sqlite-store.js'
+import type { ExplanationRecord, JobRecord } from '../../src/store/types.js'
+
+/** A job record: `over` on top of uneven defaults. */
+export const job = (over: Partial<JobRecord> & Pick<JobRecord, 'id'>): JobRecord => ({
+  workspace: 'default',
+  pipeline: 'p',
+  status: 'queued',
+  format: 'csv',
+  inputPath: `/in/${over.id}.csv`,
+  inputBytes: 17,
+  options: { maxErrorShare: 0.25, chunkRows: 300, batchRows: 30 },
+  rowsTotal: null,
+  rowsDone: 0,
+  chunksDone: 0,
+  errorCount: 0,
+  errors: [],
+  error: null,
+  attempts: 0,
+  createdBy: null,
+  createdAt: '2026-01-01T00:00:00.000Z',
+  startedAt: null,
+  finishedAt: null,
+  ...over,
+})
+
+/** An explanation record: `over` on top of uneven defaults. */
+export const explanation = (over: Partial<ExplanationRecord> & Pick<ExplanationRecord, 'id'>): ExplanationRecord => ({
+  workspace: 'default',
+  pipeline: 'p',
+  method: 'shap',
+  request: { rows: [[1, 2]] },
+  status: 'running',
+  error: null,
+  attempts: 0,
+  report: null,
+  summary: null,
+  createdAt: '2026-01-01T00:00:00.000Z',
+  finishedAt: null,
+  ...over,
+})
 
 /** Add one record to each table of `store` (one workspace, `default`); returns the assay's id. */
 export async function seedStore(store: SqliteStore): Promise<{ assayId: number }> {
@@ -32,40 +72,15 @@ export async function seedStore(store: SqliteStore): Promise<{ assayId: number }
     result: {},
     createdAt: 'now',
   })
-  await store.jobs.add({
-    id: 'j1',
-    workspace: 'default',
-    pipeline: 'p',
-    status: 'queued',
-    format: 'csv',
-    inputPath: '/in.csv',
-    inputBytes: 5,
-    options: { maxErrorShare: 0.1, chunkRows: 100, batchRows: 10 },
-    rowsTotal: null,
-    rowsDone: 0,
-    chunksDone: 0,
-    errorCount: 0,
-    errors: [],
-    error: null,
-    attempts: 0,
-    createdBy: null,
-    createdAt: 'now',
-    startedAt: null,
-    finishedAt: null,
-  })
-  await store.explanations.add({
-    id: 'e1',
-    workspace: 'default',
-    pipeline: 'p',
-    method: 'shap',
-    request: {},
-    status: 'running',
-    error: null,
-    attempts: 0,
-    report: null,
-    summary: null,
-    createdAt: 'now',
-    finishedAt: null,
-  })
+  await store.jobs.add(
+    job({
+      id: 'j1',
+      inputPath: '/in.csv',
+      inputBytes: 5,
+      options: { maxErrorShare: 0.1, chunkRows: 100, batchRows: 10 },
+      createdAt: 'now',
+    }),
+  )
+  await store.explanations.add(explanation({ id: 'e1', request: {}, createdAt: 'now' }))
   return { assayId: assay.id }
 }
