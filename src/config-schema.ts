@@ -100,7 +100,7 @@ export const configSchema = z.object({
     .object({
       /** How often due assay windows are looked for, in ms. */
       tickMs: z.number().int().min(10).default(30_000),
-      /** Attempts per webhook alert (exponential backoff from 1 s). */
+      /** Attempts per webhook alert, of assays and of objectives (exponential backoff from 1 s). */
       webhookAttempts: z.number().int().min(1).max(20).default(5),
       /** Narrowest window width and interval, in ms (checked when an assay is defined and run). */
       minWindowMs: z.number().int().min(1).default(1000),
@@ -112,6 +112,15 @@ export const configSchema = z.object({
       maxRequestValues: z.number().int().min(1).default(1_000_000),
       /** Webhooks one assay may have (each alert is POSTed to every one). */
       maxWebhooks: z.number().int().min(0).default(10),
+    })
+    .prefault({}),
+  /** Service-level objectives: how often their counts are written and their burn rates evaluated. */
+  slo: z
+    .object({
+      /** How often the counted requests are written to the store, in ms (a crash loses at most this much). */
+      flushMs: z.number().int().min(10).default(5000),
+      /** How often burn rates are evaluated and alerts sent, in ms. */
+      tickMs: z.number().int().min(10).default(30_000),
     })
     .prefault({}),
   /**

@@ -52,6 +52,7 @@ import type {
   Workspace,
   WorkspaceDetail,
 } from '../wire/registry.js'
+import type { SloStatus } from '../wire/slo.js'
 
 export type {
   ApiKey,
@@ -199,8 +200,10 @@ export class LastmileClient {
   }
 
   // Pipelines
-  putPipeline(ws: string, name: string, steps: unknown[]) {
-    return this.call<PipelinePut>('PUT', `/v1/workspaces/${enc(ws)}/pipelines/${enc(name)}`, { json: { steps } })
+  /** A new version from steps, with its service-level objectives when given (`slo`, the README's fields). */
+  putPipeline(ws: string, name: string, steps: unknown[], slo?: unknown) {
+    const json = slo === undefined ? { steps } : { steps, slo }
+    return this.call<PipelinePut>('PUT', `/v1/workspaces/${enc(ws)}/pipelines/${enc(name)}`, { json })
   }
   listPipelines(ws: string) {
     return this.call<PipelineSummary[]>('GET', `/v1/workspaces/${enc(ws)}/pipelines`)
@@ -288,6 +291,20 @@ export class LastmileClient {
   /** The result as a streaming response (write `body` to a file). */
   jobResult(id: string, format?: JobFormatName) {
     return this.request('GET', `/v1/jobs/${enc(id)}/result${format ? `?format=${format}` : ''}`)
+  }
+
+  // Service-level objectives
+  /** The deployed version's objectives: attainment, error budget left, burn rates, alerts. */
+  slo(ws: string, pipeline: string) {
+    return this.call<SloStatus>('GET', `/v1/workspaces/${enc(ws)}/pipelines/${enc(pipeline)}/slo`)
+  }
+  /** Prometheus rules equivalent to the built-in alerts, as YAML text. */
+  async sloRules(ws: string, pipeline: string, format: 'prometheus' | 'prometheus-operator' = 'prometheus') {
+    const res = await this.request(
+      'GET',
+      `/v1/workspaces/${enc(ws)}/pipelines/${enc(pipeline)}/slo/rules?format=${format}`,
+    )
+    return res.text()
   }
 
   // Explanations

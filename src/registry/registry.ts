@@ -19,6 +19,7 @@ import { checkModel } from '../onnx/model-check.js'
 import { PipelineRunner } from '../pipeline/runner.js'
 import { compileStages, mapModelRefs, modelRefs, parseSteps } from '../pipeline/steps.js'
 import type { DeploymentManager } from '../serving/deployment.js'
+import type { SloService } from '../slo/service.js'
 import type { ArtifactStore } from '../store/artifacts.js'
 import { checkName } from '../store/names.js'
 import type { DeploymentRecord, ModelRecord, PipelineRecord, Store, WorkspaceRecord } from '../store/types.js'
@@ -30,6 +31,8 @@ export interface RegistryDeps {
   engine: Engine
   manager: DeploymentManager
   log: Logger
+  /** Checks a version's objectives, and measures the deployed version's. */
+  slo: SloService
 }
 
 export class Registry {
@@ -185,10 +188,13 @@ export class Registry {
     workspace: string,
     name: string,
     rawSteps: unknown,
+    rawSlo?: unknown,
   ): Promise<{ record: PipelineRecord; deployed: boolean }> {
     await this.requireWorkspace(workspace)
     checkName('pipeline', name)
     const steps = parseSteps(rawSteps)
+    // Kept with its defaults filled in, so a version always means the same objectives.
+    const slo = rawSlo === undefined ? null : await this.deps.slo.check(rawSlo)
     const pins = new Map<string, string>()
     for (const ref of modelRefs(steps)) {
       const [model, v] = ref.split(':') as [string, string | undefined]
@@ -216,7 +222,7 @@ export class Registry {
       },
     })
     await runner.release()
-    const record = await this.store.pipelines.add(workspace, name, pinned)
+    const record = await this.store.pipelines.add(workspace, name, pinned, slo)
     const current = (await this.store.deployments.list(workspace)).find((d) => d.pipeline === name)
     if (!current) return { record, deployed: false }
     try {
@@ -255,6 +261,7 @@ export class Registry {
     if (this.deps.manager.get(workspace, name))
       throw new ConflictError(`pipeline '${name}' is deployed; undeploy it first`)
     await this.store.pipelines.delete(workspace, name)
+    await this.deps.slo.forget(workspace, name)
   }
 
   private deploymentOf(workspace: string, name: string) {
@@ -307,6 +314,7 @@ export class Registry {
       deployedAt: new Date().toISOString(),
     }
     await this.store.deployments.put(record)
+    await this.deps.slo.watch(workspace, name, version, pipeline.slo)
     return d.status()
   }
 
@@ -314,6 +322,7 @@ export class Registry {
     await this.requireWorkspace(workspace)
     await this.deps.manager.undeploy(workspace, name)
     await this.store.deployments.remove(workspace, name)
+    await this.deps.slo.unwatch(workspace, name)
   }
 
   /** Bring back every deployment the store remembers (after a restart); failures are logged, not fatal. */

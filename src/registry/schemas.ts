@@ -6,6 +6,7 @@
 import { z } from 'zod'
 import { InvalidConfigError } from '../errors.js'
 import { batchingSchema, NON_FINITE_POLICIES } from '../serving/settings.js'
+import { sloSchema } from '../slo/spec.js'
 import { ROLES } from '../store/schemas.js'
 
 export const deployRequestSchema = z
@@ -55,7 +56,13 @@ export function deploySettings(req: DeployRequest, deployed: Record<string, unkn
   return { ...previous, ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) }
 }
 
-export const pipelineRequestSchema = z.object({ steps: z.array(z.unknown()).min(1) }).strict()
+export const pipelineRequestSchema = z
+  .object({
+    steps: z.array(z.unknown()).min(1),
+    /** The version's service-level objectives (the README's "Service-level objectives"). */
+    slo: sloSchema.optional(),
+  })
+  .strict()
 
 export const workspaceRequestSchema = z.object({ name: z.string().min(1) }).strict()
 

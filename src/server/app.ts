@@ -18,6 +18,7 @@ import { observeRoutes } from './routes/observe.js'
 import { pipelineRegistryRoutes } from './routes/pipeline-registry.js'
 import { inferenceRoutes } from './routes/pipelines.js'
 import { registryRoutes } from './routes/registry.js'
+import { sloRoutes } from './routes/slo.js'
 import { v2Routes } from './routes/v2.js'
 
 export function createApp(deps: ServerDeps): { app: Hono; routes: RouteTable } {
@@ -60,6 +61,7 @@ export function createApp(deps: ServerDeps): { app: Hono; routes: RouteTable } {
   pipelineRegistryRoutes(app, routes, deps)
   keyRoutes(app, routes, deps)
   observeRoutes(app, routes, deps)
+  sloRoutes(app, routes, deps)
   jobRoutes(app, routes, deps)
   explainRoutes(app, routes, deps)
   return { app, routes }

@@ -8,6 +8,7 @@ import type { Logger } from '../logger.js'
 import type { InferenceLog } from '../logs/inference-log.js'
 import type { Registry } from '../registry/registry.js'
 import type { DeploymentManager } from '../serving/deployment.js'
+import type { SloService } from '../slo/service.js'
 import type { Store } from '../store/types.js'
 import type { BodyPace } from './body-pace.js'
 import type { BrowserPolicy } from './cross-site.js'
@@ -21,6 +22,7 @@ export interface ServerDeps {
   metrics: Metrics
   inferenceLog: InferenceLog
   assays: AssayService
+  slo: SloService
   jobs: JobService
   explain: ExplainService
   log: Logger

@@ -8,6 +8,8 @@ import type { Engine } from '../engine/engine.js'
 import type { InferenceLog } from '../logs/inference-log.js'
 import type { BatchObserver } from '../serving/batcher.js'
 import type { Deployment, DeploymentManager, InferResult } from '../serving/deployment.js'
+import type { SloService } from '../slo/service.js'
+import { sloMetrics } from './slo-metrics.js'
 
 const SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 const ROWS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 65536]
@@ -17,6 +19,11 @@ const ROWS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 163
  * `workspace="` can only start a real label, never hide inside another label's value.
  */
 const WORKSPACE_LABEL = /[{,]workspace="((?:[^"\\]|\\.)*)"/
+
+/** Rows a decoded request carries, as a refused one is counted (dim 0 of its first input; 0 for none). */
+export function feedRows(feeds: Record<string, { dims: readonly number[] }>): number {
+  return Object.values(feeds)[0]?.dims[0] ?? 0
+}
 
 export class Metrics {
   readonly registry = new client.Registry()
@@ -28,8 +35,9 @@ export class Metrics {
   constructor(
     manager: DeploymentManager,
     engine: Engine,
-    observe?: { assays: AssayService; inferenceLog: InferenceLog },
+    observe?: { assays: AssayService; inferenceLog: InferenceLog; slo: SloService },
   ) {
+    this.slo = observe?.slo
     const registers = [this.registry]
     client.collectDefaultMetrics({ register: this.registry, prefix: 'lastmile_' })
     // prom-client's totals of active handles, requests and resources are gauges named `_total`,
@@ -119,6 +127,7 @@ export class Metrics {
             this.set({ workspace: a.workspace, pipeline: a.pipeline, assay: a.name }, code[a.status] ?? -1)
         },
       })
+      sloMetrics(observe.slo, registers)
       // A counter (promtool: only counters end in _total): the log's count only grows, from 0 at
       // each start, which Prometheus reads as a counter reset.
       new client.Counter({
@@ -192,18 +201,31 @@ export class Metrics {
     }
   }
 
+  private readonly slo: SloService | undefined
   private readonly children = new Map<
     string,
     { requests: client.Counter; rows: client.Counter; queue: client.Histogram; total: client.Histogram }
   >()
 
-  /** Count one answered or refused request. */
+  /**
+   * Count one answered or refused request, toward the metrics and the pipeline's objectives:
+   * `rows` it carried (0 when it failed before they were decoded), `started` its arrival
+   * (`performance.now()`), `result` when answered.
+   */
   request(
     labels: { workspace: string; pipeline: string; protocol: string },
-    code: number,
-    rows: number,
-    result?: InferResult,
+    outcome: { code: number; rows: number; started: number; result?: InferResult },
   ): void {
+    const { code, result } = outcome
+    const rows = result?.rows ?? 0
+    if (labels.pipeline !== '') {
+      this.slo?.record(labels.workspace, labels.pipeline, {
+        code,
+        ms: performance.now() - outcome.started,
+        rows: outcome.rows,
+        ...(result ? { rowModels: result.rowModels } : {}),
+      })
+    }
     const key = `${labels.workspace}\0${labels.pipeline}\0${labels.protocol}\0${code}`
     let c = this.children.get(key)
     if (!c) {

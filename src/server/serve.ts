@@ -19,6 +19,7 @@ import { OutboundPolicy, type Resolver } from '../outbound/policy.js'
 import { installDemo } from '../registry/demo.js'
 import { Registry } from '../registry/registry.js'
 import { DeploymentManager } from '../serving/deployment.js'
+import { SloService } from '../slo/service.js'
 import { ArtifactStore } from '../store/artifacts.js'
 import { lockDataDir, tidyDataDir } from '../store/data-dir.js'
 import { SqliteStore } from '../store/sqlite-store.js'
@@ -85,7 +86,8 @@ export async function buildServer(
     : inferenceLog
   let metrics: Metrics | undefined
   const manager = new DeploymentManager(engine, { log, sink, observer: (d) => metrics?.observer(d) ?? {} })
-  const registry = new Registry({ store, artifacts, engine, manager, log })
+  const slo = new SloService({ store, logger: log, outbound, webhookAttempts: config.assays.webhookAttempts })
+  const registry = new Registry({ store, artifacts, engine, manager, log, slo })
   const assays = new AssayService({
     store,
     log: inferenceLog,
@@ -106,7 +108,7 @@ export async function buildServer(
     limits: config.explain,
     maxAttempts: config.jobs.maxAttempts,
   })
-  metrics = new Metrics(manager, engine, { assays, inferenceLog })
+  metrics = new Metrics(manager, engine, { assays, inferenceLog, slo })
   let shuttingDown = false
   const deps: ServerDeps = {
     engine,
@@ -116,6 +118,7 @@ export async function buildServer(
     metrics,
     inferenceLog,
     assays,
+    slo,
     jobs,
     explain,
     log,
@@ -144,12 +147,14 @@ export async function buildServer(
     if (config.server.demo && firstStart)
       await installDemo(registry, config.dataDir, (ws, body) => assays.define(ws, body))
     await assays.start(config.assays.tickMs)
+    slo.start(config.slo.flushMs, config.slo.tickMs)
     await jobs.start() // resume what a previous run left unfinished, now that deployments are back
     const explanations = await explain.resume()
     if (explanations.length) log.info('explanation jobs resumed', { ids: explanations })
   } catch (e) {
     await jobs.stop()
     await manager.stopAll()
+    await slo.stop()
     await inferenceLog.close()
     await engine.close()
     await store.close()
@@ -165,6 +170,7 @@ export async function buildServer(
       await jobs.stop() // running jobs stop after their current chunk and resume at the next start
       await explain.stop() // running explanations are run again at the next start
       await manager.stopAll() // every queued request is answered (and handed to the log) first
+      await slo.stop() // then what they counted toward the objectives is written
       await inferenceLog.close() // then the log writes everything it holds
       await bodies.close() // after the answers and log frames still in a body worker
       await engine.close()

@@ -58,6 +58,19 @@ export const MIGRATIONS: readonly string[] = [
   `ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE jobs ADD COLUMN created_by TEXT;
    ALTER TABLE explanations ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;`,
+  // 6: service-level objectives: a pipeline version's objectives, good and total events per minute, alerts firing
+  `ALTER TABLE pipelines ADD COLUMN slo TEXT;
+   CREATE TABLE slo_buckets (
+     workspace TEXT NOT NULL REFERENCES workspaces(name) ON DELETE CASCADE,
+     pipeline TEXT NOT NULL, objective TEXT NOT NULL, arm TEXT NOT NULL, minute INTEGER NOT NULL,
+     good INTEGER NOT NULL, total INTEGER NOT NULL,
+     PRIMARY KEY (workspace, pipeline, objective, arm, minute)) WITHOUT ROWID;
+   CREATE INDEX slo_buckets_by_minute ON slo_buckets (minute);
+   CREATE TABLE slo_alerts (
+     workspace TEXT NOT NULL REFERENCES workspaces(name) ON DELETE CASCADE,
+     pipeline TEXT NOT NULL, objective TEXT NOT NULL, arm TEXT NOT NULL,
+     severity TEXT NOT NULL, since INTEGER NOT NULL, detail TEXT NOT NULL,
+     PRIMARY KEY (workspace, pipeline, objective, arm));`,
 ]
 
 /** The schema version of an open database (how many migrations it has had). */

@@ -13,6 +13,8 @@ const pipelineFrom = rowParser(
       version: z.int().min(1),
       // The registry parses the steps where it uses them (parseSteps); here they are a JSON array.
       steps: jsonText(z.array(z.unknown())),
+      // The registry parses the objectives where it uses them (parseSlo).
+      slo: z.union([z.null(), jsonText(z.record(z.string(), z.unknown()))]),
       created_at: z.string(),
     })
     .transform(
@@ -21,6 +23,7 @@ const pipelineFrom = rowParser(
         name: r.name,
         version: r.version,
         steps: r.steps,
+        slo: r.slo,
         createdAt: r.created_at,
       }),
     ),
@@ -29,7 +32,9 @@ const pipelineFrom = rowParser(
 
 const statements = (db: Database.Database) => ({
   maxVersion: db.prepare('SELECT COALESCE(MAX(version), 0) AS v FROM pipelines WHERE workspace = ? AND name = ?'),
-  insert: db.prepare('INSERT INTO pipelines (workspace, name, version, steps, created_at) VALUES (?, ?, ?, ?, ?)'),
+  insert: db.prepare(
+    'INSERT INTO pipelines (workspace, name, version, steps, slo, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+  ),
   latest: db.prepare(
     `SELECT p.* FROM pipelines p JOIN (SELECT name, MAX(version) v FROM pipelines WHERE workspace = ? GROUP BY name) l
      ON p.name = l.name AND p.version = l.v WHERE p.workspace = ? ORDER BY p.name`,
@@ -48,11 +53,12 @@ export class SqlitePipelines implements PipelineStore {
     this.sql = statements(db)
   }
 
-  async add(workspace: string, name: string, steps: unknown[]): Promise<PipelineRecord> {
+  async add(workspace: string, name: string, steps: unknown[], slo: unknown = null): Promise<PipelineRecord> {
     return this.db.transaction(() => {
       const version = nextVersion('pipelines', this.sql.maxVersion.get(workspace, name))
-      const record: PipelineRecord = { workspace, name, version, steps, createdAt: new Date().toISOString() }
-      this.sql.insert.run(workspace, name, version, JSON.stringify(steps), record.createdAt)
+      const record: PipelineRecord = { workspace, name, version, steps, slo, createdAt: new Date().toISOString() }
+      const sloText = slo === null ? null : JSON.stringify(slo)
+      this.sql.insert.run(workspace, name, version, JSON.stringify(steps), sloText, record.createdAt)
       return record
     })()
   }

@@ -16,6 +16,7 @@ import { SqliteExplanations } from './sqlite-explanations.js'
 import { SqliteJobs } from './sqlite-jobs.js'
 import { SqliteModels } from './sqlite-models.js'
 import { SqlitePipelines } from './sqlite-pipelines.js'
+import { SqliteSlo } from './sqlite-slo.js'
 import { SqliteWorkspaces } from './sqlite-workspaces.js'
 import type { Store } from './types.js'
 
@@ -29,6 +30,7 @@ export class SqliteStore implements Store {
   readonly assays: SqliteAssays
   readonly jobs: SqliteJobs
   readonly explanations: SqliteExplanations
+  readonly slo: SqliteSlo
 
   /** `db` is migrated: each store prepares its statements against the current schema. */
   private constructor(private readonly db: Database.Database) {
@@ -40,6 +42,7 @@ export class SqliteStore implements Store {
     this.assays = new SqliteAssays(db)
     this.jobs = new SqliteJobs(db)
     this.explanations = new SqliteExplanations(db)
+    this.slo = new SqliteSlo(db)
   }
 
   /** Open (creating) `<dataDir>/lastmile.db` and bring its schema up to date; folder 0700, files 0600. */

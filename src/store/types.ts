@@ -45,6 +45,8 @@ export interface PipelineRecord {
   version: number
   /** The steps as given (validated JSON). */
   steps: unknown[]
+  /** The version's service-level objectives as given (validated JSON), or null. */
+  slo: unknown
   createdAt: string
 }
 
@@ -219,7 +221,7 @@ export interface ModelStore {
 
 /** Pipeline versions, numbered from 1 per pipeline. */
 export interface PipelineStore {
-  add(workspace: string, name: string, steps: unknown[]): Promise<PipelineRecord>
+  add(workspace: string, name: string, steps: unknown[], slo?: unknown): Promise<PipelineRecord>
   /** Latest version of each pipeline in the workspace, by name. */
   latest(workspace: string): Promise<PipelineRecord[]>
   /** Every version of a pipeline, oldest first. */
@@ -262,6 +264,60 @@ export interface AssayStore {
   results(assayId: number, start?: number, end?: number): Promise<AssayResultRecord[]>
 }
 
+/** One series of an objective: the pipeline as a whole (arm '') or one split arm (a model reference). */
+export interface SloSeriesKey {
+  workspace: string
+  pipeline: string
+  objective: string
+  arm: string
+}
+
+/** Good and total events of a series in one minute (`minute`: its start, ms since the epoch). */
+export interface SloBucket extends SloSeriesKey {
+  minute: number
+  good: number
+  total: number
+}
+
+/** A burn-rate alert that is firing, kept so a restart neither forgets nor repeats it. */
+export interface SloAlertRecord extends SloSeriesKey {
+  severity: string
+  /** When it started firing (ms since the epoch). */
+  since: number
+  /** The numbers that fired it (JSON object). */
+  detail: Record<string, unknown>
+}
+
+/**
+ * Objective accounting in fixed one-minute buckets: a window costs one indexed range read, and
+ * 30 days of a series are at most 43,200 rows. With `floor`, a bucket is a time slice: it counts
+ * as an event when its total reaches the floor, and as a good one when its good count does too.
+ */
+export interface SloStore {
+  /** Add each bucket's counts to what the store holds for its minute. */
+  add(buckets: readonly SloBucket[]): Promise<void>
+  /** Summed over the minutes in [from, to). */
+  tally(key: SloSeriesKey, from: number, to: number, floor?: number): Promise<{ good: number; total: number }>
+  /** Summed per step of `stepMs` from `from` (the step's start), for the minutes in [from, to). */
+  history(
+    key: SloSeriesKey,
+    from: number,
+    to: number,
+    stepMs: number,
+    floor?: number,
+  ): Promise<Array<{ start: number; good: number; total: number }>>
+  /** The arms with buckets for an objective of a pipeline, '' (the whole pipeline) first. */
+  arms(workspace: string, pipeline: string, objective: string): Promise<string[]>
+  /** Remove a pipeline's buckets of minutes before `before`; how many went. */
+  prune(workspace: string, pipeline: string, before: number): Promise<number>
+  /** Every firing alert, or a pipeline's. */
+  alerts(workspace?: string, pipeline?: string): Promise<SloAlertRecord[]>
+  putAlert(a: SloAlertRecord): Promise<void>
+  clearAlert(key: SloSeriesKey): Promise<void>
+  /** Remove a pipeline's buckets and alerts (it was deleted). */
+  forget(workspace: string, pipeline: string): Promise<void>
+}
+
 /** The metadata store: one store per aggregate, opened and closed together. */
 export interface Store {
   readonly workspaces: WorkspaceStore
@@ -272,6 +328,7 @@ export interface Store {
   readonly assays: AssayStore
   readonly jobs: JobStore
   readonly explanations: ExplanationStore
+  readonly slo: SloStore
 
   close(): Promise<void>
 }

@@ -7,6 +7,7 @@ import { z } from 'zod'
 import { BACKENDS } from '../engine/types.js'
 import type { deployRequestSchema } from '../registry/schemas.js'
 import { batchingSchema, NON_FINITE_POLICIES } from '../serving/settings.js'
+import { type Slo, sloSchema } from '../slo/spec.js'
 import { ROLES } from '../store/schemas.js'
 import type { ApiKeyRecord, ModelRecord, PipelineRecord, WorkspaceRecord } from '../store/types.js'
 import { timestamp } from './common.js'
@@ -67,6 +68,7 @@ export const pipelineVersionSchema = z
     name: z.string(),
     version: z.number().int().min(1),
     steps: z.array(z.unknown()).describe('The steps as given when the version was created.'),
+    slo: sloSchema.nullable().describe("The version's service-level objectives, defaults filled in; null without."),
     created_at: timestamp,
   })
   .meta({ id: 'PipelineVersion' })
@@ -162,7 +164,14 @@ export function modelJson(m: ModelRecord): ModelVersion {
 
 /** A pipeline version record on the wire. */
 export function pipelineJson(p: PipelineRecord): PipelineVersion {
-  return { workspace: p.workspace, name: p.name, version: p.version, steps: p.steps, created_at: p.createdAt }
+  return {
+    workspace: p.workspace,
+    name: p.name,
+    version: p.version,
+    steps: p.steps,
+    slo: p.slo as Slo | null, // validated when the version was created
+    created_at: p.createdAt,
+  }
 }
 
 /** A key as listed: its record without the secret's hash (the secret, when given, is shown once). */

@@ -50,8 +50,8 @@ export const TIERS: readonly Tier[] = [
   { name: 'steps', modules: ['pipeline', 'logs'], why: 'pre, model and post steps; the inference log' },
   {
     name: 'serving',
-    modules: ['serving', 'formats', 'assays'],
-    why: 'deployments and their batchers; request and response codecs; drift assays',
+    modules: ['serving', 'formats', 'assays', 'slo'],
+    why: 'deployments and their batchers; request and response codecs; drift assays; service-level objectives',
   },
   {
     name: 'services',

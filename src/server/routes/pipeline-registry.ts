@@ -38,7 +38,7 @@ export function pipelineRegistryRoutes(app: Hono, routes: RouteTable, deps: Serv
       body: { json: pipelineRequestSchema },
       responses: {
         201: { description: 'the new version', json: pipelinePutSchema },
-        400: 'invalid steps',
+        400: 'invalid steps or objectives',
         404: 'no workspace',
         408: 'a large body that arrived too slowly',
         409: 'saved, but redeploying failed',
@@ -46,8 +46,8 @@ export function pipelineRegistryRoutes(app: Hono, routes: RouteTable, deps: Serv
       },
     },
     async (c) => {
-      const { steps } = await jsonBody(c, deps, pipelineRequestSchema, 'data')
-      const { record, deployed } = await r.putPipeline(param(c, 'ws'), param(c, 'name'), steps)
+      const { steps, slo } = await jsonBody(c, deps, pipelineRequestSchema, 'data')
+      const { record, deployed } = await r.putPipeline(param(c, 'ws'), param(c, 'name'), steps, slo)
       return c.json({ ...pipelineJson(record), deployed }, 201)
     },
   )

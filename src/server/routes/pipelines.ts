@@ -16,6 +16,7 @@ import { deploymentStatusSchema } from '../../wire/registry.js'
 import { ANSWER_TYPES, negotiate } from '../accept.js'
 import { type AdmittedBody, answer, contentType, inferenceBody } from '../body.js'
 import type { ServerDeps } from '../deps.js'
+import { feedRows } from '../metrics.js'
 import type { RouteTable } from '../route-table.js'
 
 /** The Arrow framing a request's media type names. */
@@ -112,6 +113,8 @@ export function inferenceRoutes(app: Hono, routes: RouteTable, deps: ServerDeps)
       )
     }
     const labels = { workspace: '', pipeline: '', protocol: arrow ? 'arrow' : 'records' }
+    const started = performance.now()
+    let rows = 0
     let body: AdmittedBody | undefined
     try {
       const d = manager.require(ws, name)
@@ -124,6 +127,7 @@ export function inferenceRoutes(app: Hono, routes: RouteTable, deps: ServerDeps)
       body = await inferenceBody(c, deps)
       const task = { bytes: body.bytes, specs: d.inputs, limits: { maxTensorBytes: deps.tensorLimitBytes } }
       const feeds = await deps.bodies.decode(arrow ? { ...task, kind: 'arrow' } : { ...task, kind: 'records' })
+      rows = feedRows(feeds)
       const result = await d.infer(feeds)
       // Laid out by what answered: a hot swap meanwhile may have brought other outputs.
       const dataset = selectDataset(query, { inputs: Object.keys(feeds), outputs: Object.keys(result.outputs) })
@@ -143,11 +147,11 @@ export function inferenceRoutes(app: Hono, routes: RouteTable, deps: ServerDeps)
           ? { kind: 'records', feeds, outputs: result.outputs, meta }
           : { kind: 'arrow', feeds, outputs: result.outputs, meta: { ...meta, format } },
       )
-      metrics.request(labels, 200, result.rows, result)
+      metrics.request(labels, { code: 200, rows, started, result })
       // Awaited here: a large answer is compressed while its request still holds its admission.
       return await answer(c, encoded, deps.bodies.options.largeBytes)
     } catch (e) {
-      metrics.request(labels, deps.statusOf(e), 0)
+      metrics.request(labels, { code: deps.statusOf(e), rows, started })
       throw e
     } finally {
       body?.release()

@@ -21,6 +21,7 @@ import {
 } from '../../wire/oip.js'
 import { type AdmittedBody, answer, inferenceBody } from '../body.js'
 import type { ServerDeps } from '../deps.js'
+import { feedRows } from '../metrics.js'
 import type { RouteTable } from '../route-table.js'
 
 const WORKSPACE = 'default'
@@ -127,6 +128,8 @@ export function v2Routes(app: Hono, routes: RouteTable, deps: ServerDeps): void 
   }
   const infer = async (c: Context) => {
     const labels = { workspace: WORKSPACE, pipeline: '', protocol: 'oip' }
+    const started = performance.now()
+    let rows = 0
     let body: AdmittedBody | undefined
     try {
       const d = deployment(c)
@@ -140,6 +143,7 @@ export function v2Routes(app: Hono, routes: RouteTable, deps: ServerDeps): void 
         specs: d.inputs,
         limits: { maxTensorBytes: deps.tensorLimitBytes },
       })
+      rows = feedRows(request.feeds)
       checkRequestedOutputs(
         request.outputs,
         d.outputs.map((o) => o.name),
@@ -153,11 +157,11 @@ export function v2Routes(app: Hono, routes: RouteTable, deps: ServerDeps): void 
         outputs: classifyOutputs(result.outputs, request.outputs, (name) => classLabels(d).get(name)),
         rows: { rowModels: result.rowModels, checkFailures: result.checkFailures },
       })
-      metrics.request(labels, 200, result.rows, result)
+      metrics.request(labels, { code: 200, rows, started, result })
       // Awaited here: a large answer is compressed while its request still holds its admission.
       return await answer(c, encoded, deps.bodies.options.largeBytes)
     } catch (e) {
-      metrics.request(labels, deps.statusOf(e), 0)
+      metrics.request(labels, { code: deps.statusOf(e), rows, started })
       throw e
     } finally {
       body?.release()

@@ -1,0 +1,87 @@
+/** A pipeline's `slo` as written: defaults filled in the OpenSLO shape, and each mistake a clear 400. */
+import { describe, expect, it } from 'vitest'
+import { InvalidConfigError } from '../../src/errors.js'
+import { parseSlo } from '../../src/slo/spec.js'
+
+const refused = (raw: unknown, message: RegExp) => {
+  expect(() => parseSlo(raw)).toThrow(InvalidConfigError)
+  expect(() => parseSlo(raw)).toThrow(message)
+}
+
+describe('slo definitions', () => {
+  it('fills in a 30-day window, the operators and the workbook burn-rate rules', () => {
+    const p = parseSlo({
+      objectives: [
+        { name: 'fast', indicator: 'latency', value: 50, target: 0.99 },
+        { name: 'up', indicator: 'availability', target: 0.999 },
+        { name: 'floor', indicator: 'throughput', value: 200, target: 0.95 },
+      ],
+    })
+    expect(p.slo.time_window).toBe('30d')
+    expect(p.windowMs).toBe(30 * 86_400_000)
+    expect(p.slo.objectives.map((o) => ('op' in o ? o.op : null))).toEqual(['lte', null, 'gte'])
+    expect(p.slo.per_arm).toBe(false)
+    expect(p.slo.alerting.webhooks).toEqual([])
+    expect(p.rules.map((r) => [r.long, r.short, r.factor, r.severity])).toEqual([
+      ['1h', '5m', 14.4, 'page'],
+      ['6h', '30m', 6, 'page'],
+      ['3d', '6h', 1, 'ticket'],
+    ])
+    // Kept a day past the longest window read (30 d here).
+    expect(p.retentionMs).toBe(31 * 86_400_000)
+  })
+
+  it('keeps the longest alert window when it outlasts the time window', () => {
+    const p = parseSlo({ time_window: '1d', objectives: [{ name: 'up', indicator: 'availability', target: 0.9 }] })
+    expect(p.retentionMs).toBe(4 * 86_400_000) // 3 d (the ticket rule) + 1 d
+  })
+
+  it('refuses what cannot be measured, naming the field', () => {
+    refused({ objectives: [] }, /slo\.objectives: /)
+    refused(
+      { objectives: [{ name: 'a', indicator: 'availability', target: 1 }] },
+      /slo\.objectives\.0\.target: .*no error budget/,
+    )
+    refused({ objectives: [{ name: 'a', indicator: 'availability', target: 0 }] }, /target/)
+    refused({ objectives: [{ name: 'a', indicator: 'latency', target: 0.9 }] }, /slo\.objectives\.0\.value/)
+    refused({ objectives: [{ name: 'a', indicator: 'errors', target: 0.9 }] }, /slo\.objectives\.0\.indicator/)
+    refused({ objectives: [{ name: 'a', indicator: 'latency', op: 'gte', value: 5, target: 0.9 }] }, /op/)
+    refused({ objectives: [{ name: 'A b', indicator: 'availability', target: 0.9 }] }, /name: lowercase/)
+    refused(
+      {
+        objectives: [
+          { name: 'a', indicator: 'availability', target: 0.9 },
+          { name: 'a', indicator: 'latency', value: 5, target: 0.9 },
+        ],
+      },
+      /the name 'a' is used twice/,
+    )
+    refused(
+      { time_window: '30 days', objectives: [{ name: 'a', indicator: 'availability', target: 0.9 }] },
+      /time_window/,
+    )
+    refused({ time_window: '30m', objectives: [{ name: 'a', indicator: 'availability', target: 0.9 }] }, /1h to 90d/)
+    refused({ time_window: '91d', objectives: [{ name: 'a', indicator: 'availability', target: 0.9 }] }, /1h to 90d/)
+    refused(
+      { time_window: '90s', objectives: [{ name: 'a', indicator: 'availability', target: 0.9 }] },
+      /whole minutes/,
+    )
+    refused({ objectives: [{ name: 'a', indicator: 'availability', target: 0.9 }], extra: 1 }, /slo: .*extra/i)
+    refused(
+      { objectives: [{ name: 'a', indicator: 'availability', target: 0.9 }], alerting: { webhooks: ['nope'] } },
+      /webhooks\.0/,
+    )
+  })
+
+  it('refuses burn-rate rules whose short window is not shorter, or off the minute grid', () => {
+    const base = { objectives: [{ name: 'a', indicator: 'availability', target: 0.9 }] }
+    const rule = (long: string, short: string) => ({
+      ...base,
+      alerting: { burn_rates: [{ long, short, factor: 2, severity: 'page' }] },
+    })
+    refused(rule('1h', '1h'), /burn_rates\.0: the short window \(1h\) must be shorter than the long one \(1h\)/)
+    refused(rule('5m', '1h'), /must be shorter/)
+    refused(rule('1h', '30s'), /whole minutes from 1m to 90d/)
+    expect(parseSlo(rule('2h', '10m')).rules[0]).toMatchObject({ longMs: 7_200_000, shortMs: 600_000 })
+  })
+})
