@@ -11,6 +11,7 @@ import { silentLogger } from '../src/logger.js'
 import { startServer } from '../src/server/serve.js'
 import { singleModelSpec } from '../src/serving/deployment.js'
 import { mlpClassifier } from '../test/fixtures/models.js'
+import { BENCH_SLO } from './lib.js'
 
 const kind = process.argv[2] ?? 'lastmile'
 if (kind === 'hello') {
@@ -49,6 +50,9 @@ if (kind === 'hello') {
     await deploy('unbatched', 1, 0)
     await deploy('eager', 256, 0)
     await deploy('bulk', 4096, 0)
+    // `eager` with service-level objectives measured on every request (bench/http's on/off pair).
+    await deploy('eager_slo', 256, 0)
+    await server.deps.slo.watch('default', 'eager_slo', 1, BENCH_SLO)
   }
   process.stdout.write(`listening ${server.url}\n`)
   process.on('SIGTERM', () => void server.close().then(() => process.exit(0)))

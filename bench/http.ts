@@ -3,7 +3,9 @@
  * OIP requests with batching on (default queue delay, and none), (b) batching off, (c) 1000-row
  * requests, (d) a bare Hono hello-world GET as the ceiling, (e) a bare POST route that parses
  * the same JSON body (the HTTP share of the work), and (a'') the no-delay case again with
- * onnxruntime's thread pool spinning between runs (LASTMILE_CPU_SPIN=1). Reports req/s, rows/s, p50 and p99 latency.
+ * onnxruntime's thread pool spinning between runs (LASTMILE_CPU_SPIN=1), and (f) the no-delay case
+ * with and without service-level objectives measured, interleaved. Reports req/s, rows/s, p50 and
+ * p99 latency, the objectives' on/off ratio and what counting one request costs in process.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
@@ -11,7 +13,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
 import { mulberry32, uniform } from '../src/random.js'
-import { fmt, machineInfo, printTable, writeResults } from './lib.js'
+import { PipelineAccount } from '../src/slo/accounting.js'
+import { parseSlo } from '../src/slo/spec.js'
+import { BENCH_SLO, fmt, machineInfo, printTable, writeResults } from './lib.js'
 
 /** Start bench/http-server.js `kind` in its own process with a fresh data folder; resolves with its URL. */
 export async function startChild(
@@ -77,6 +81,29 @@ async function load(
   }
 }
 
+const SLO_ROUNDS = 5
+
+function median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b)
+  return s[Math.floor(s.length / 2)] as number
+}
+
+/** ns per counted request: the accounting of BENCH_SLO alone, in this process (median of 5 × 200k). */
+function accountingCost(): number {
+  const account = new PipelineAccount('default', 'bench', parseSlo(BENCH_SLO))
+  const rowModels = ['mlp:1']
+  const runs: number[] = []
+  const t = Date.now()
+  for (let r = 0; r < 5; r++) {
+    const t0 = process.hrtime.bigint()
+    for (let i = 0; i < 200_000; i++)
+      account.record({ code: i % 1000 === 0 ? 503 : 200, ms: (i % 97) * 0.7, rows: 1, rowModels }, t + i)
+    runs.push(Number(process.hrtime.bigint() - t0) / 200_000)
+    account.take()
+  }
+  return median(runs)
+}
+
 export async function benchHttp(opts: { seconds: number }): Promise<void> {
   const seconds = Math.max(2, Math.round(opts.seconds * 5))
   const rows: Row[] = []
@@ -101,6 +128,20 @@ export async function benchHttp(opts: { seconds: number }): Promise<void> {
     )
     rows.push(await load('(b) 1-row OIP, batching off', `${server.url}/v2/models/unbatched/infer`, 1, seconds, single))
     rows.push(await load('(c) 1000-row OIP', `${server.url}/v2/models/bulk/infer`, 1000, seconds, oipBody(1000)))
+    // Objectives' accounting on and off, interleaved in rounds so drift in load hits both alike.
+    const pair: Record<string, Row[]> = { off: [], on: [] }
+    for (let round = 0; round < SLO_ROUNDS; round++) {
+      for (const side of round % 2 === 0 ? ['off', 'on'] : ['on', 'off']) {
+        const path = side === 'on' ? 'eager_slo' : 'eager'
+        pair[side]?.push(await load(side, `${server.url}/v2/models/${path}/infer`, 1, seconds, single))
+      }
+    }
+    for (const side of ['off', 'on']) {
+      const runs = pair[side] as Row[]
+      const best = median(runs.map((r) => r.reqPerSec))
+      const label = side === 'on' ? "(f) as (a'), objectives measured" : "(f) as (a'), no objectives"
+      rows.push({ ...(runs.find((r) => r.reqPerSec === best) as Row), scenario: `${label}, median of ${SLO_ROUNDS}` })
+    }
   } finally {
     server.child.kill('SIGTERM')
   }
@@ -114,6 +155,8 @@ export async function benchHttp(opts: { seconds: number }): Promise<void> {
     spinning.child.kill('SIGTERM')
   }
   const ceiling = rows[0]?.reqPerSec ?? Number.NaN
+  const recordNs = accountingCost()
+  const [sloOff, sloOn] = rows.slice(-2).map((r) => r.reqPerSec) as [number, number]
   printTable(`http: autocannon, 32 connections, ${seconds} s each; model MLP 16→64→64→3 on the cpu backend`, [
     ['scenario', 'req/s', 'rows/s', 'p50 ms', 'p99 ms', 'vs hello', 'non-2xx', 'errors'],
     ...rows.map((r) => [
@@ -127,6 +170,12 @@ export async function benchHttp(opts: { seconds: number }): Promise<void> {
       r.errors,
     ]),
   ])
-  const path = await writeResults('http', { suite: 'http', machine: await machineInfo(), seconds, rows })
+  const perRequestNs = 1e9 / sloOn
+  process.stdout.write(
+    `objectives on/off: ${(sloOn / sloOff).toFixed(3)}× single-row req/s (median of ${SLO_ROUNDS} interleaved runs each); ` +
+      `counting one request costs ${recordNs.toFixed(0)} ns in process, ${((100 * recordNs) / perRequestNs).toFixed(2)}% of a request at ${fmt.rate(sloOn)} req/s\n`,
+  )
+  const slo = { onOverOff: sloOn / sloOff, recordNs, recordShareOfRequest: recordNs / perRequestNs }
+  const path = await writeResults('http', { suite: 'http', machine: await machineInfo(), seconds, rows, slo })
   process.stdout.write(`results: ${path}\n`)
 }

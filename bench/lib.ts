@@ -136,3 +136,13 @@ export const fmt = {
           ? `${(v / 1e3).toFixed(1)}k`
           : v.toFixed(v < 10 ? 1 : 0),
 }
+
+/** The objectives bench/http measures on its `eager_slo` pipeline: one of each kind, arms too. */
+export const BENCH_SLO = {
+  per_arm: true,
+  objectives: [
+    { name: 'fast', indicator: 'latency', value: 50, target: 0.99 },
+    { name: 'up', indicator: 'availability', target: 0.999 },
+    { name: 'floor', indicator: 'throughput', value: 100, target: 0.95 },
+  ],
+}

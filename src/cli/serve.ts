@@ -35,6 +35,11 @@ export async function runServe(config: Config): Promise<number> {
         `  ${server.url}/v1/workspaces/default/assays/${assay.id}/chart.svg  (and ?kind=bins)`,
       )
     }
+    lines.push(
+      '',
+      'Objectives: 99% answered within 50 ms, 99.9% without a 5xx, over 30 days; attainment and error budget at',
+      `  ${server.url}/v1/workspaces/default/pipelines/${DEMO_PIPELINE}/slo  (and /slo/chart.svg, /slo/rules)`,
+    )
   }
   lines.push('', 'Ctrl-C stops the server (queued requests are answered first).')
   process.stdout.write(`${lines.join('\n')}\n`)

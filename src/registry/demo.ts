@@ -2,7 +2,7 @@
  * The demo pipeline `npm start` deploys on first start: an MLP classifier (random weights, 4
  * features → 3 classes) written into the data folder (`models/demo-classifier.onnx`, to try
  * uploads with) and registered as model `demo_classifier` and pipeline `demo` with a post step
- * naming the classes, plus a drift assay on the first feature.
+ * naming the classes and service-level objectives, plus a drift assay on the first feature.
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -14,6 +14,13 @@ import type { Registry } from './registry.js'
 export const DEMO_PIPELINE = 'demo'
 export const DEMO_ROW = [0.5, -1.2, 3.3, 0.7]
 export const DEMO_POST = { argmax: true, labels: ['class_a', 'class_b', 'class_c'] }
+/** The demo's objectives: 99% of answers within 50 ms and 99.9% without a 5xx, over 30 days. */
+const DEMO_SLO = {
+  objectives: [
+    { name: 'fast', indicator: 'latency', value: 50, target: 0.99 },
+    { name: 'up', indicator: 'availability', target: 0.999 },
+  ],
+}
 
 function demoModel() {
   return mlpClassifierModel({ features: 4, hidden: [16, 16], classes: 3, name: 'demo_classifier', seed: 11 })
@@ -46,7 +53,7 @@ export async function installDemo(
 ): Promise<void> {
   const { bytes } = await ensureDemoModel(dataDir)
   await registry.uploadModel('default', 'demo_classifier', bytes)
-  await registry.putPipeline('default', DEMO_PIPELINE, [{ model: 'demo_classifier' }, { post: DEMO_POST }])
+  await registry.putPipeline('default', DEMO_PIPELINE, [{ model: 'demo_classifier' }, { post: DEMO_POST }], DEMO_SLO)
   await registry.deploy('default', DEMO_PIPELINE, {})
   await defineAssay('default', {
     name: DEMO_ASSAY,

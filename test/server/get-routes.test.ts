@@ -35,7 +35,9 @@ describe('GET routes', () => {
     s = await testServer()
     const lm = clientFor(s.app)
     await lm.uploadModel('default', 'd', doubler(2))
-    await lm.putPipeline('default', 'd', [{ model: 'd' }])
+    await lm.putPipeline('default', 'd', [{ model: 'd' }], {
+      objectives: [{ name: 'up', indicator: 'availability', target: 0.99 }],
+    })
     await lm.deploy('default', 'd')
     await lm.inferRecords('default', 'd', [{ x: [1, 2] }, { x: [3, 4] }])
     await lm.createKey('default', 'k', 'viewer')

@@ -176,6 +176,7 @@ describe('store migrations', () => {
         name: 'p',
         version: 2,
         steps: [{ model: 'scorer:3' }],
+        slo: null,
         createdAt: '2026-11-04T00:00:00.000Z',
       },
     ])

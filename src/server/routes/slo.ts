@@ -34,7 +34,7 @@ export function sloRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): void
       tag,
       access: 'viewer',
       query: z.object({
-        objective: z.string().min(1).describe('the objective, by name'),
+        objective: z.string().min(1).optional().describe('the objective, by name (the first by default)'),
         arm: z.string().default('').describe('a split arm (model reference); the whole pipeline by default'),
       }),
       responses: { 200: { description: 'the chart', media: ['image/svg+xml'] }, 404: 'no such objective' },
@@ -42,8 +42,9 @@ export function sloRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): void
     async (c, { query }) => {
       const ws = param(c, 'ws')
       const name = param(c, 'name')
-      const { objective, steps } = await slo.history(ws, name, query.objective, query.arm, 60)
       const { plan } = slo.plan(ws, name)
+      const which = query.objective ?? (plan.slo.objectives[0] as { name: string }).name
+      const { objective, steps } = await slo.history(ws, name, which, query.arm, 60)
       const what = `${objective.indicator}${'value' in objective ? ` ${objective.op} ${objective.value}` : ''}`
       const title = `${name}: ${objective.name} (${what}, target ${objective.target} over ${plan.slo.time_window})${query.arm ? `, arm ${query.arm}` : ''}`
       c.header('Content-Type', 'image/svg+xml')
