@@ -113,6 +113,7 @@ export async function benchHttp(opts: { seconds: number }): Promise<void> {
   rows.push(await load('(e) POST parsing a 1-row OIP body, no model', `${hello.url}/echo`, 0, seconds, oipBody(1)))
   hello.child.kill('SIGTERM')
   const server = await startChild('lastmile')
+  const pair: Record<string, Row[]> = { off: [], on: [] }
   try {
     const single = oipBody(1)
     await load('warm-up', `${server.url}/v2/models/batched/infer`, 1, 1, single)
@@ -129,7 +130,6 @@ export async function benchHttp(opts: { seconds: number }): Promise<void> {
     rows.push(await load('(b) 1-row OIP, batching off', `${server.url}/v2/models/unbatched/infer`, 1, seconds, single))
     rows.push(await load('(c) 1000-row OIP', `${server.url}/v2/models/bulk/infer`, 1000, seconds, oipBody(1000)))
     // Objectives' accounting on and off, interleaved in rounds so drift in load hits both alike.
-    const pair: Record<string, Row[]> = { off: [], on: [] }
     for (let round = 0; round < SLO_ROUNDS; round++) {
       for (const side of round % 2 === 0 ? ['off', 'on'] : ['on', 'off']) {
         const path = side === 'on' ? 'eager_slo' : 'eager'
@@ -156,7 +156,7 @@ export async function benchHttp(opts: { seconds: number }): Promise<void> {
   }
   const ceiling = rows[0]?.reqPerSec ?? Number.NaN
   const recordNs = accountingCost()
-  const [sloOff, sloOn] = rows.slice(-2).map((r) => r.reqPerSec) as [number, number]
+  const [sloOff, sloOn] = rows.filter((r) => r.scenario.startsWith('(f)')).map((r) => r.reqPerSec) as [number, number]
   printTable(`http: autocannon, 32 connections, ${seconds} s each; model MLP 16→64→64→3 on the cpu backend`, [
     ['scenario', 'req/s', 'rows/s', 'p50 ms', 'p99 ms', 'vs hello', 'non-2xx', 'errors'],
     ...rows.map((r) => [
@@ -175,7 +175,14 @@ export async function benchHttp(opts: { seconds: number }): Promise<void> {
     `objectives on/off: ${(sloOn / sloOff).toFixed(3)}× single-row req/s (median of ${SLO_ROUNDS} interleaved runs each); ` +
       `counting one request costs ${recordNs.toFixed(0)} ns in process, ${((100 * recordNs) / perRequestNs).toFixed(2)}% of a request at ${fmt.rate(sloOn)} req/s\n`,
   )
-  const slo = { onOverOff: sloOn / sloOff, recordNs, recordShareOfRequest: recordNs / perRequestNs }
+  const runs = (side: string) => (pair[side] as Row[]).map((r) => Math.round(r.reqPerSec))
+  process.stdout.write(`  req/s of each run, off: ${runs('off').join(' ')}; on: ${runs('on').join(' ')}\n`)
+  const slo = {
+    onOverOff: sloOn / sloOff,
+    recordNs,
+    recordShareOfRequest: recordNs / perRequestNs,
+    runs: { off: runs('off'), on: runs('on') },
+  }
   const path = await writeResults('http', { suite: 'http', machine: await machineInfo(), seconds, rows, slo })
   process.stdout.write(`results: ${path}\n`)
 }

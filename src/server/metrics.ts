@@ -223,7 +223,7 @@ export class Metrics {
         code,
         ms: performance.now() - outcome.started,
         rows: outcome.rows,
-        ...(result ? { rowModels: result.rowModels } : {}),
+        rowModels: result?.rowModels,
       })
     }
     const key = `${labels.workspace}\0${labels.pipeline}\0${labels.protocol}\0${code}`

@@ -3,11 +3,11 @@
  * good and total events to the current minute's bucket of each objective, in memory, until the
  * service writes them to the store (every few seconds, and at stop). Also the counts since the
  * process started, for Prometheus' counters: requests for latency and availability, and for
- * throughput the minutes that ended.
+ * throughput the minutes that ended. The request path touches only numbers in arrays made when the
+ * minute began: no string is built and nothing is allocated per request (but a new arm's bucket).
  */
-
 import type { SloBucket, SloSeriesKey } from '../store/types.js'
-import { MINUTE_MS, type SloPlan } from './spec.js'
+import { MINUTE_MS, type Objective, type SloPlan } from './spec.js'
 
 /** What the request path saw of one request. */
 export interface SloEvent {
@@ -18,7 +18,7 @@ export interface SloEvent {
   /** Rows the request carried (0 when it failed before they were decoded). */
   rows: number
   /** The model that answered each row (split arms), when answered. */
-  rowModels?: readonly string[]
+  rowModels?: readonly string[] | undefined
 }
 
 /** Good and total counts of one series. */
@@ -28,111 +28,146 @@ export interface SeriesCount {
   total: number
 }
 
-const answered = (code: number) => code >= 200 && code < 300
+/** One objective's counts: the current minute's buckets, and its series since the process started. */
+interface Counter {
+  objective: Objective
+  /** The whole pipeline's bucket of the current minute. */
+  bucket: SloBucket
+  /** Split arms' buckets of the current minute (latency objectives measured per arm). */
+  arms: Map<string, SloBucket> | undefined
+  sinceStart: SeriesCount
+  armsSinceStart: Map<string, SeriesCount>
+  /** Throughput: rows offered and answered in the current minute, all of it (the bucket is flushed in parts). */
+  offered: number
+  answered: number
+}
 
-/** The counts of one deployed pipeline's objectives. */
 export class PipelineAccount {
-  /** Buckets not yet written, by objective, arm and minute. */
-  private pending = new Map<string, SloBucket>()
-  /** Since the process started, by objective and arm. */
-  readonly sinceStart = new Map<string, SeriesCount>()
-  /** The throughput objectives' minute in progress: offered and answered rows. */
-  private readonly openSlices = new Map<string, { minute: number; offered: number; answered: number }>()
+  private minute = Number.NEGATIVE_INFINITY
+  private readonly counters: Counter[]
+  /** Buckets of ended minutes and flushed parts, waiting to be written. */
+  private written: SloBucket[] = []
 
   constructor(
     readonly workspace: string,
     readonly pipeline: string,
     readonly plan: SloPlan,
-  ) {}
+  ) {
+    this.counters = plan.slo.objectives.map((objective) => ({
+      objective,
+      bucket: this.bucketOf(objective.name, '', this.minute),
+      arms: plan.slo.per_arm && objective.indicator === 'latency' ? new Map() : undefined,
+      sinceStart: { key: this.keyOf(objective.name, ''), good: 0, total: 0 },
+      armsSinceStart: new Map(),
+      offered: 0,
+      answered: 0,
+    }))
+  }
 
   record(e: SloEvent, now: number): void {
     const minute = now - (now % MINUTE_MS)
-    const ok = answered(e.code)
-    for (const o of this.plan.slo.objectives) {
-      if (o.indicator === 'availability') {
-        this.count(o.name, '', minute, e.code < 500 ? 1 : 0, 1, 1)
-      } else if (o.indicator === 'latency') {
-        if (!ok) continue
-        const good = e.ms <= o.value ? 1 : 0
-        this.count(o.name, '', minute, good, 1, 1)
-        if (this.plan.slo.per_arm && e.rowModels)
-          for (const arm of new Set(e.rowModels)) this.count(o.name, arm, minute, good, 1, 1)
-      } else {
-        this.count(o.name, '', minute, ok ? e.rows : 0, e.rows, 0)
-        this.slice(o.name, minute, ok ? e.rows : 0, e.rows)
+    if (minute !== this.minute) this.closeMinute(minute)
+    const ok = e.code >= 200 && e.code < 300
+    for (const c of this.counters) {
+      const o = c.objective
+      if (o.indicator === 'throughput') {
+        c.bucket.total += e.rows
+        c.offered += e.rows
+        if (ok) {
+          c.bucket.good += e.rows
+          c.answered += e.rows
+        }
+        continue
       }
+      if (o.indicator === 'latency' && !ok) continue
+      const good = o.indicator === 'latency' ? (e.ms <= o.value ? 1 : 0) : e.code < 500 ? 1 : 0
+      c.bucket.good += good
+      c.bucket.total++
+      c.sinceStart.good += good
+      c.sinceStart.total++
+      if (c.arms && e.rowModels && e.rowModels.length > 0) this.countArms(c, e.rowModels, good)
     }
   }
 
-  /** Add to the minute's bucket; `events` of them count at once toward the Prometheus counters. */
-  private count(objective: string, arm: string, minute: number, good: number, total: number, events: number): void {
-    const k = `${objective}\0${arm}\0${minute}`
-    const b = this.pending.get(k)
-    if (b) {
+  /** A latency event for each arm that answered rows of the request (once per arm). */
+  private countArms(c: Counter, rowModels: readonly string[], good: number): void {
+    const first = rowModels[0] as string
+    const arms = rowModels.every((m) => m === first) ? [first] : new Set(rowModels)
+    for (const arm of arms) {
+      let b = c.arms?.get(arm)
+      if (!b) {
+        b = this.bucketOf(c.objective.name, arm, this.minute)
+        c.arms?.set(arm, b)
+      }
       b.good += good
-      b.total += total
-    } else {
-      const key = { workspace: this.workspace, pipeline: this.pipeline, objective, arm }
-      this.pending.set(k, { ...key, minute, good, total })
+      b.total++
+      let s = c.armsSinceStart.get(arm)
+      if (!s) {
+        s = { key: this.keyOf(c.objective.name, arm), good: 0, total: 0 }
+        c.armsSinceStart.set(arm, s)
+      }
+      s.good += good
+      s.total++
     }
-    if (events > 0) this.addSinceStart(objective, arm, good, events)
-  }
-
-  private addSinceStart(objective: string, arm: string, good: number, total: number): void {
-    const k = `${objective}\0${arm}`
-    const c = this.sinceStart.get(k)
-    if (c) {
-      c.good += good
-      c.total += total
-    } else
-      this.sinceStart.set(k, {
-        key: { workspace: this.workspace, pipeline: this.pipeline, objective, arm },
-        good,
-        total,
-      })
-  }
-
-  /** Rows of a throughput objective's minute; a minute that ended becomes a time slice. */
-  private slice(objective: string, minute: number, answeredRows: number, offered: number): void {
-    this.closeSlices(minute, objective)
-    const s = this.openSlices.get(objective)
-    if (s) {
-      s.offered += offered
-      s.answered += answeredRows
-    } else this.openSlices.set(objective, { minute, offered, answered: answeredRows })
   }
 
   /**
-   * Close the throughput minutes that ended before `minute` (of one objective, or all): a minute
-   * whose clients sent at least the floor's rows is an event, a good one when as many were answered.
+   * Close the current minute once `minute` has begun (a request of a later minute, or the service's
+   * tick): its buckets wait to be written, and each throughput minute whose clients sent at least
+   * the floor's rows is an event, a good one when as many were answered.
    */
-  closeSlices(minute: number, only?: string): void {
-    for (const o of this.plan.slo.objectives) {
-      if (o.indicator !== 'throughput' || (only !== undefined && o.name !== only)) continue
-      const s = this.openSlices.get(o.name)
-      if (!s || s.minute >= minute) continue
-      this.openSlices.delete(o.name)
-      const need = o.value * (MINUTE_MS / 1000)
-      if (s.offered >= need) this.addSinceStart(o.name, '', s.answered >= need ? 1 : 0, 1)
+  closeMinute(minute: number): void {
+    if (minute <= this.minute) return
+    for (const c of this.counters) {
+      this.hand(c)
+      if (c.objective.indicator === 'throughput' && this.minute > Number.NEGATIVE_INFINITY) {
+        const need = c.objective.value * (MINUTE_MS / 1000)
+        if (c.offered >= need) {
+          c.sinceStart.total++
+          if (c.answered >= need) c.sinceStart.good++
+        }
+      }
+      c.offered = 0
+      c.answered = 0
+      c.bucket = this.bucketOf(c.objective.name, '', minute)
+      c.arms?.clear()
+    }
+    this.minute = minute
+  }
+
+  /** Move what a counter's buckets hold to the written list, leaving them at 0. */
+  private hand(c: Counter): void {
+    for (const b of [c.bucket, ...(c.arms?.values() ?? [])]) {
+      if (b.total === 0 && b.good === 0) continue
+      this.written.push({ ...b })
+      b.good = 0
+      b.total = 0
     }
   }
 
   /** The buckets counted since the last call, handed over for writing. */
   take(): SloBucket[] {
-    const out = [...this.pending.values()]
-    this.pending = new Map()
+    for (const c of this.counters) this.hand(c)
+    const out = this.written
+    this.written = []
     return out
   }
 
-  /** Buckets whose writing failed, counted again (added to what came meanwhile). */
+  /** Buckets whose writing failed, to be written with the next ones (the store adds counts up). */
   giveBack(buckets: readonly SloBucket[]): void {
-    for (const b of buckets) {
-      const k = `${b.objective}\0${b.arm}\0${b.minute}`
-      const now = this.pending.get(k)
-      if (now) {
-        now.good += b.good
-        now.total += b.total
-      } else this.pending.set(k, { ...b })
-    }
+    this.written.push(...buckets)
+  }
+
+  /** Counts since the process started, per series. */
+  sinceStart(): SeriesCount[] {
+    return this.counters.flatMap((c) => [c.sinceStart, ...c.armsSinceStart.values()])
+  }
+
+  private keyOf(objective: string, arm: string): SloSeriesKey {
+    return { workspace: this.workspace, pipeline: this.pipeline, objective, arm }
+  }
+
+  private bucketOf(objective: string, arm: string, minute: number): SloBucket {
+    return { ...this.keyOf(objective, arm), minute, good: 0, total: 0 }
   }
 }

@@ -59,7 +59,6 @@ export interface SloStatus {
   objectives: ObjectiveStatus[]
 }
 
-const pipelineKey = (workspace: string, pipeline: string) => `${workspace}\0${pipeline}`
 const seriesKey = (k: SloSeriesKey) => `${k.workspace}\0${k.pipeline}\0${k.objective}\0${k.arm}`
 
 interface Watched {
@@ -68,7 +67,8 @@ interface Watched {
 }
 
 export class SloService {
-  private readonly watched = new Map<string, Watched>()
+  /** By workspace, then pipeline: the request path finds its pipeline without building a key. */
+  private readonly watched = new Map<string, Map<string, Watched>>()
   private readonly webhooks: Webhooks
   private readonly now: () => number
   /** Alerts firing, by series. */
@@ -97,14 +97,14 @@ export class SloService {
 
   /** Measure a deployed version's objectives (none: stop measuring the pipeline). */
   async watch(workspace: string, pipeline: string, version: number, slo: unknown): Promise<void> {
-    const k = pipelineKey(workspace, pipeline)
     if (slo === null || slo === undefined) {
       await this.unwatch(workspace, pipeline)
       return
     }
     const plan = parseSlo(slo)
     await this.unwatch(workspace, pipeline)
-    this.watched.set(k, { version, account: new PipelineAccount(workspace, pipeline, plan) })
+    const ws = this.watched.get(workspace) ?? this.watched.set(workspace, new Map()).get(workspace)
+    ws?.set(pipeline, { version, account: new PipelineAccount(workspace, pipeline, plan) })
     const names = new Set(plan.slo.objectives.map((o) => o.name))
     for (const a of await this.deps.store.slo.alerts(workspace, pipeline)) {
       if (names.has(a.objective)) this.firing.set(seriesKey(a), a)
@@ -114,9 +114,8 @@ export class SloService {
 
   /** Stop measuring (undeployed); what was counted is written first. */
   async unwatch(workspace: string, pipeline: string): Promise<void> {
-    const k = pipelineKey(workspace, pipeline)
-    await this.flushOne(this.watched.get(k))
-    this.watched.delete(k)
+    await this.flushOne(this.get(workspace, pipeline))
+    this.watched.get(workspace)?.delete(pipeline)
     this.latest = this.latest.filter((s) => s.workspace !== workspace || s.pipeline !== pipeline)
     for (const [key, a] of this.firing)
       if (a.workspace === workspace && a.pipeline === pipeline) this.firing.delete(key)
@@ -124,7 +123,7 @@ export class SloService {
 
   /** Count one request of a pipeline (nothing when it has no objectives). The hot path: memory only. */
   record(workspace: string, pipeline: string, e: SloEvent): void {
-    this.watched.get(pipelineKey(workspace, pipeline))?.account.record(e, this.now())
+    this.watched.get(workspace)?.get(pipeline)?.account.record(e, this.now())
   }
 
   /** Write what was counted, every `flushMs`; evaluate the objectives and alert every `tickMs`. */
@@ -166,7 +165,7 @@ export class SloService {
 
   /** Write every pipeline's counted buckets to the store. */
   async flush(): Promise<void> {
-    for (const w of this.watched.values()) await this.flushOne(w)
+    for (const w of this.all()) await this.flushOne(w)
   }
 
   private async flushOne(w: Watched | undefined): Promise<void> {
@@ -186,32 +185,28 @@ export class SloService {
     await this.flush()
     const now = this.now()
     const latest: SloStatus[] = []
-    for (const [k, w] of this.watched) {
+    for (const w of this.all()) {
       const { workspace, pipeline, plan } = w.account
-      w.account.closeSlices(now - (now % MINUTE_MS))
+      w.account.closeMinute(now - (now % MINUTE_MS))
       const { status, fires } = await this.evaluate(workspace, pipeline, w, now)
       for (const o of status.objectives)
         for (const s of o.series) await this.alertOnChange(plan, status, o, s, fires.get(s) ?? null, now)
       await this.deps.store.slo.prune(workspace, pipeline, now - plan.retentionMs)
-      if (this.watched.get(k) === w) latest.push(status)
+      if (this.get(workspace, pipeline) === w) latest.push(status) // not undeployed meanwhile
     }
     this.latest = latest
   }
 
   /** A deployed pipeline's objectives as they stand now. */
   async status(workspace: string, pipeline: string): Promise<SloStatus> {
-    const w = this.watched.get(pipelineKey(workspace, pipeline))
-    if (!w)
-      throw new NotFoundError(`pipeline '${pipeline}' is not deployed with objectives: PUT its steps with an "slo"`)
+    const w = this.require(workspace, pipeline)
     await this.flushOne(w)
     return (await this.evaluate(workspace, pipeline, w, this.now())).status
   }
 
   /** The plan of a watched pipeline (its parsed objectives), for charts and rules. */
   plan(workspace: string, pipeline: string): { version: number; plan: SloPlan } {
-    const w = this.watched.get(pipelineKey(workspace, pipeline))
-    if (!w)
-      throw new NotFoundError(`pipeline '${pipeline}' is not deployed with objectives: PUT its steps with an "slo"`)
+    const w = this.require(workspace, pipeline)
     return { version: w.version, plan: w.account.plan }
   }
 
@@ -229,7 +224,7 @@ export class SloService {
     const { plan } = this.plan(workspace, pipeline)
     const o = plan.slo.objectives.find((x) => x.name === objective)
     if (!o) throw new NotFoundError(`pipeline '${pipeline}' has no objective '${objective}'`)
-    await this.flushOne(this.watched.get(pipelineKey(workspace, pipeline)))
+    await this.flushOne(this.get(workspace, pipeline))
     const now = this.now()
     const minute = now - (now % MINUTE_MS)
     const stepMs = Math.max(MINUTE_MS, Math.ceil(plan.windowMs / points / MINUTE_MS) * MINUTE_MS)
@@ -251,7 +246,22 @@ export class SloService {
 
   /** Counts since the process started, per series (Prometheus' counters). */
   counts(): SeriesCount[] {
-    return [...this.watched.values()].flatMap((w) => [...w.account.sinceStart.values()])
+    return this.all().flatMap((w) => w.account.sinceStart())
+  }
+
+  private get(workspace: string, pipeline: string): Watched | undefined {
+    return this.watched.get(workspace)?.get(pipeline)
+  }
+
+  private require(workspace: string, pipeline: string): Watched {
+    const w = this.get(workspace, pipeline)
+    if (!w)
+      throw new NotFoundError(`pipeline '${pipeline}' is not deployed with objectives: PUT its steps with an "slo"`)
+    return w
+  }
+
+  private all(): Watched[] {
+    return [...this.watched.values()].flatMap((ws) => [...ws.values()])
   }
 
   /** The last tick's figures (Prometheus' gauges). */

@@ -251,6 +251,31 @@ describe('objectives over time', () => {
     await svc.stop()
   })
 
+  it('adds up a minute written in parts, and keeps counts whose writing failed for the next write', async () => {
+    await store.workspaces.ensureDefault()
+    const svc = service()
+    await svc.watch('default', 'p', 1, availability())
+    const key = { workspace: 'default', pipeline: 'p', objective: 'up', arm: '' }
+    now = T0 + 1000
+    svc.record('default', 'p', { code: 200, ms: 1, rows: 1 })
+    svc.record('default', 'p', { code: 500, ms: 1, rows: 1 })
+    await svc.flush()
+    now = T0 + 2000
+    svc.record('default', 'p', { code: 200, ms: 1, rows: 1 })
+    const add = store.slo.add.bind(store.slo)
+    store.slo.add = async () => {
+      throw new Error('disk full')
+    }
+    await expect(svc.flush()).rejects.toThrow('disk full')
+    store.slo.add = add
+    now = T0 + M + 1000 // the next minute
+    svc.record('default', 'p', { code: 503, ms: 1, rows: 1 })
+    await svc.flush()
+    expect(await store.slo.tally(key, T0, T0 + M)).toEqual({ good: 2, total: 3 })
+    expect(await store.slo.tally(key, T0 + M, T0 + 2 * M)).toEqual({ good: 0, total: 1 })
+    await svc.stop()
+  })
+
   it('stops measuring when undeployed, and forgets a deleted pipeline', async () => {
     await store.workspaces.ensureDefault()
     const svc = service()
