@@ -64,7 +64,19 @@ const seriesKey = (k: SloSeriesKey) => `${k.workspace}\0${k.pipeline}\0${k.objec
 interface Watched {
   version: number
   account: PipelineAccount
+  /** Sums over the ended minutes of each window, by series and window, slid forward at each evaluation. */
+  sums: Map<string, WindowSum>
 }
+
+/** A window's sum over the ended minutes [from, to), and when it was last read whole from the store. */
+interface WindowSum extends Tally {
+  from: number
+  to: number
+  readAt: number
+}
+
+/** How long a window's sum is slid forward before it is read whole again (a bound on any drift). */
+const RESUM_MS = 3_600_000
 
 export class SloService {
   /** By workspace, then pipeline: the request path finds its pipeline without building a key. */
@@ -104,7 +116,7 @@ export class SloService {
     const plan = parseSlo(slo)
     await this.unwatch(workspace, pipeline)
     const ws = this.watched.get(workspace) ?? this.watched.set(workspace, new Map()).get(workspace)
-    ws?.set(pipeline, { version, account: new PipelineAccount(workspace, pipeline, plan) })
+    ws?.set(pipeline, { version, account: new PipelineAccount(workspace, pipeline, plan), sums: new Map() })
     const names = new Set(plan.slo.objectives.map((o) => o.name))
     for (const a of await this.deps.store.slo.alerts(workspace, pipeline)) {
       if (names.has(a.objective)) this.firing.set(seriesKey(a), a)
@@ -176,6 +188,7 @@ export class SloService {
       await this.deps.store.slo.add(buckets)
     } catch (e) {
       w.account.giveBack(buckets) // written at the next flush
+      w.sums.clear() // into minutes the sums may already hold
       throw e
     }
   }
@@ -291,8 +304,12 @@ export class SloService {
     for (const o of plan.slo.objectives) {
       const floor = floorOf(o)
       // A window is its last whole minutes, and for ratios the minute in progress too (time slices count once ended).
-      const to = floor === undefined ? minute + MINUTE_MS : minute
-      const tallyOver = (key: SloSeriesKey, ms: number) => this.deps.store.slo.tally(key, minute - ms, to, floor)
+      const tallyOver = async (key: SloSeriesKey, ms: number): Promise<Tally> => {
+        const ended = await this.endedMinutes(w, key, minute - ms, minute, floor)
+        if (floor !== undefined) return ended
+        const now = await this.deps.store.slo.tally(key, minute, minute + MINUTE_MS)
+        return { good: ended.good + now.good, total: ended.total + now.total }
+      }
       const arms =
         o.indicator === 'latency' && plan.slo.per_arm ? await this.deps.store.slo.arms(workspace, pipeline, o.name) : []
       const series: SeriesStatus[] = []
@@ -336,6 +353,31 @@ export class SloService {
       objectives,
     }
     return { status, fires }
+  }
+
+  /**
+   * The sum over the ended minutes [from, to) of a series: the last evaluation's sum slid forward
+   * (the minutes that ended since added, those that left the window taken away: two short reads),
+   * or read whole when there is none, it does not overlap, or it is an hour old. Ended minutes do
+   * not change once written (a failed write clears the sums).
+   */
+  private async endedMinutes(w: Watched, key: SloSeriesKey, from: number, to: number, floor?: number): Promise<Tally> {
+    const k = `${key.objective}\0${key.arm}\0${to - from}`
+    const last = w.sums.get(k)
+    let sum: WindowSum
+    if (last && last.from <= from && last.to <= to && from < last.to && to - last.readAt < RESUM_MS) {
+      const added = await this.deps.store.slo.tally(key, last.to, to, floor)
+      const left = await this.deps.store.slo.tally(key, last.from, from, floor)
+      sum = {
+        from,
+        to,
+        readAt: last.readAt,
+        good: last.good + added.good - left.good,
+        total: last.total + added.total - left.total,
+      }
+    } else sum = { from, to, readAt: to, ...(await this.deps.store.slo.tally(key, from, to, floor)) }
+    w.sums.set(k, sum)
+    return { good: sum.good, total: sum.total }
   }
 
   /** Start, change or resolve a series' alert; POST what changed to the webhooks. */

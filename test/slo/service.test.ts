@@ -276,6 +276,23 @@ describe('objectives over time', () => {
     await svc.stop()
   })
 
+  it('slides its window sums forward to what a whole reading of the store gives', async () => {
+    await store.workspaces.ensureDefault()
+    await goodHistory('up')
+    const svc = service()
+    await svc.watch('default', 'p', 1, availability())
+    // 130 minutes (past the hourly whole reading) of uneven failures: 0 to 4 a minute.
+    for (let k = 0; k < 130; k++) await minute(svc, (k * 7) % 5)
+    const slid = await svc.status('default', 'p')
+    const fresh = service()
+    await fresh.watch('default', 'p', 1, availability())
+    expect(await fresh.status('default', 'p')).toEqual(slid)
+    // 26 rounds of 0+2+4+1+3 = 10 bad: 260 of the last 13,000 requests, all inside 3 d and 6 h.
+    expect(slid.objectives[0]?.series[0]?.burn_rates['6h']).toBeCloseTo(260 / 36_000 / 0.001, 9)
+    await svc.stop()
+    await fresh.stop()
+  })
+
   it('stops measuring when undeployed, and forgets a deleted pipeline', async () => {
     await store.workspaces.ensureDefault()
     const svc = service()
