@@ -62,6 +62,13 @@ export const MODULES = {
       'test/fuzz/records-answer.test.ts',
     ],
   },
+  // Service-level objectives: the definitions, the arithmetic, the counting, the service and the rules
+  // (not the chart's drawing, which no assertion short of the picture judges).
+  slo: {
+    mutate: ['src/slo/*.ts', '!src/slo/chart.ts'],
+    tests: ['test/slo/*.test.ts'],
+    timeoutMS: 10_000,
+  },
   pipeline: {
     mutate: ['src/pipeline/routing.ts', 'src/pipeline/expr.ts', 'src/pipeline/steps.ts'],
     tests: ['test/pipeline/*.test.ts', 'test/registry/rollouts.test.ts'],

@@ -194,7 +194,8 @@ export class Registry {
     checkName('pipeline', name)
     const steps = parseSteps(rawSteps)
     // Kept with its defaults filled in, so a version always means the same objectives.
-    const slo = rawSlo === undefined ? null : await this.deps.slo.check(rawSlo)
+    const earlier = rawSlo === undefined ? [] : (await this.store.pipelines.versions(workspace, name)).map((v) => v.slo)
+    const slo = rawSlo === undefined ? null : await this.deps.slo.check(rawSlo, earlier)
     const pins = new Map<string, string>()
     for (const ref of modelRefs(steps)) {
       const [model, v] = ref.split(':') as [string, string | undefined]
@@ -314,7 +315,12 @@ export class Registry {
       deployedAt: new Date().toISOString(),
     }
     await this.store.deployments.put(record)
-    await this.deps.slo.watch(workspace, name, version, pipeline.slo)
+    // The version serves now: measuring it must not turn the deploy into a failure.
+    await this.deps.slo
+      .watch(workspace, name, version, pipeline.slo)
+      .catch((e) =>
+        this.deps.log.error('objectives not measured', { workspace, pipeline: name, version, error: errorMessage(e) }),
+      )
     return d.status()
   }
 

@@ -82,7 +82,9 @@ export function sloMetrics(slo: SloService, registers: client.Registry[]): void 
     registers,
     collect() {
       this.reset()
-      each((l, s) => s.alert && this.set({ ...l, severity: s.alert.severity }, 1))
+      each((l, s) => {
+        for (const a of s.alerts) this.set({ ...l, severity: a.severity }, 1)
+      })
     },
   })
 }

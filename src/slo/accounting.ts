@@ -48,20 +48,38 @@ export class PipelineAccount {
   /** Buckets of ended minutes and flushed parts, waiting to be written. */
   private written: SloBucket[] = []
 
+  /**
+   * `previous`: the account this one replaces (a redeploy, a hot swap), its buckets already taken:
+   * objectives of the same name and indicator carry on its counts since the process started and
+   * its minute in progress, so Prometheus' counters never go down and no throughput minute is lost.
+   */
   constructor(
     readonly workspace: string,
     readonly pipeline: string,
     readonly plan: SloPlan,
+    previous?: PipelineAccount,
   ) {
-    this.counters = plan.slo.objectives.map((objective) => ({
-      objective,
-      bucket: this.bucketOf(objective.name, '', this.minute),
-      arms: plan.slo.per_arm && objective.indicator === 'latency' ? new Map() : undefined,
-      sinceStart: { key: this.keyOf(objective.name, ''), good: 0, total: 0 },
-      armsSinceStart: new Map(),
-      offered: 0,
-      answered: 0,
-    }))
+    this.minute = previous?.minute ?? this.minute
+    this.counters = plan.slo.objectives.map((objective) => {
+      const was = previous?.counters.find(
+        (c) => c.objective.name === objective.name && c.objective.indicator === objective.indicator,
+      )
+      const perArm = plan.slo.per_arm && objective.indicator === 'latency'
+      return {
+        objective,
+        bucket: this.bucketOf(objective.name, '', this.minute),
+        arms: perArm ? new Map() : undefined,
+        sinceStart: was?.sinceStart ?? { key: this.keyOf(objective.name, ''), good: 0, total: 0 },
+        armsSinceStart: (perArm ? was?.armsSinceStart : undefined) ?? new Map(),
+        offered: was?.offered ?? 0,
+        answered: was?.answered ?? 0,
+      }
+    })
+  }
+
+  /** The arms that answered rows of an objective since the process started. */
+  armsOf(objective: string): string[] {
+    return [...(this.counters.find((c) => c.objective.name === objective)?.armsSinceStart.keys() ?? [])]
   }
 
   record(e: SloEvent, now: number): void {

@@ -45,21 +45,21 @@ export interface Firing {
 }
 
 /**
- * The rule that fires, given the burn rate over each window (by ms): of those whose long and short
- * burn rates are both above their factor, a `page` before a `ticket`, and the first listed among
- * equals. Null when none fires.
+ * The alerts that fire, given the burn rate over each window (by ms): one per severity (`page`,
+ * `ticket`) for which some rule's long and short burn rates are both above its factor, naming the
+ * first such rule listed. Severities fire and resolve apart, as the Prometheus rules' alerts do.
  */
-export function firing(rules: readonly TimedRule[], burn: (windowMs: number) => number): Firing | null {
-  let best: Firing | null = null
+export function firing(rules: readonly TimedRule[], burn: (windowMs: number) => number): Firing[] {
+  const out: Firing[] = []
   for (const r of rules) {
+    if (out.some((f) => f.severity === r.severity)) continue
     const long = burn(r.longMs)
     const short = burn(r.shortMs)
     if (!(long > r.factor && short > r.factor)) continue
-    if (best !== null && (best.severity === 'page' || r.severity === 'ticket')) continue
-    best = {
+    out.push({
       severity: r.severity,
       rule: { long: r.long, short: r.short, factor: r.factor, burn_rate_long: long, burn_rate_short: short },
-    }
+    })
   }
-  return best
+  return out
 }

@@ -6,6 +6,7 @@
  * factor times the error budget. As a rule file for `promtool` and Prometheus, or wrapped in the
  * Prometheus Operator's `PrometheusRule` resource for Kubernetes.
  */
+import { createHash } from 'node:crypto'
 import type { SloPlan } from './spec.js'
 
 export const RULE_FORMATS = ['prometheus', 'prometheus-operator'] as const
@@ -47,20 +48,36 @@ export function sloRules(workspace: string, pipeline: string, plan: SloPlan, for
       ]
     }),
   )
+  // '/' is in no workspace or pipeline name: group names of two pipelines never meet.
   const groups = [
-    { name: `lastmile-slo-${workspace}-${pipeline}-ratios`, rules: ratios },
-    { name: `lastmile-slo-${workspace}-${pipeline}-alerts`, rules: alerts },
+    { name: `lastmile-slo/${workspace}/${pipeline}/ratios`, rules: ratios },
+    { name: `lastmile-slo/${workspace}/${pipeline}/alerts`, rules: alerts },
   ]
   if (format === 'prometheus') return yaml({ groups })
   return yaml({
     apiVersion: 'monitoring.coreos.com/v1',
     kind: 'PrometheusRule',
     metadata: {
-      name: `lastmile-slo-${workspace}-${pipeline}`.toLowerCase().replace(/[^a-z0-9-]/g, '-'),
+      name: resourceName(workspace, pipeline),
       labels: { 'app.kubernetes.io/name': 'lastmile', 'app.kubernetes.io/component': 'slo' },
     },
     spec: { groups },
   })
+}
+
+/**
+ * A Kubernetes name (lower-case letters, digits and '-', at most 63, starting and ending with a
+ * letter or digit) for a pipeline's rules: readable, and unique by a hash of the exact names
+ * (`team-a`/`x` and `team`/`a-x`, or `Fraud` and `fraud`, would read alike).
+ */
+function resourceName(workspace: string, pipeline: string): string {
+  const hash = createHash('sha256').update(`${workspace}/${pipeline}`).digest('hex').slice(0, 8)
+  const readable = `${workspace}-${pipeline}`
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .slice(0, 40)
+    .replace(/-+$/, '')
+  return `lastmile-slo-${readable}-${hash}`
 }
 
 /**

@@ -82,7 +82,7 @@ export const sloSchema = z
     /** Rolling window the attainment and the error budget are measured over (OpenSLO's timeWindow). */
     time_window: duration.default('30d'),
     objectives: z.array(objectiveSchema).min(1).max(10),
-    /** Also measure latency and throughput per split arm (the model that answered a row). */
+    /** Also measure latency objectives per split arm (the model that answered a row). */
     per_arm: z.boolean().default(false),
     alerting: z
       .object({
@@ -127,6 +127,7 @@ export function parseSlo(raw: unknown): SloPlan {
   const windowMs = parseDuration(slo.time_window)
   if (windowMs < MIN_WINDOW_MS || windowMs > MAX_WINDOW_MS || windowMs % MINUTE_MS !== 0)
     throw new InvalidConfigError(`slo.time_window: '${slo.time_window}' is not whole minutes from 1h to 90d`)
+  const given = (raw as { alerting?: { burn_rates?: unknown } }).alerting?.burn_rates !== undefined
   const rules = slo.alerting.burn_rates.map((r, i) => {
     const longMs = parseDuration(r.long)
     const shortMs = parseDuration(r.short)
@@ -136,8 +137,22 @@ export function parseSlo(raw: unknown): SloPlan {
       throw new InvalidConfigError(
         `slo.alerting.burn_rates.${i}: the short window (${r.short}) must be shorter than the long one (${r.long})`,
       )
+    if (longMs > windowMs)
+      throw new InvalidConfigError(
+        `slo.alerting.burn_rates.${i}: its long window (${r.long}) is longer than the time_window (${slo.time_window}); the default rules are the SRE workbook's for 30 days: give rules that fit a shorter window`,
+      )
+    // The error ratio is at most 1: a rule given above it could never fire. (The workbook's 14.4
+    // cannot fire below a 93.06% target either; the README says so, and its ticket rule still does.)
+    const never = slo.objectives.find((o) => r.factor * (1 - o.target) >= 1 - 1e-9) // 1 − 0.9 is 0.0999…98
+    if (never && given)
+      throw new InvalidConfigError(
+        `slo.alerting.burn_rates.${i}: a burn rate of ${r.factor} against objective '${never.name}' (target ${never.target}) needs more than every event to fail: it could never fire`,
+      )
     return { ...r, longMs, shortMs }
   })
+  const hooks = slo.alerting.webhooks
+  const again = hooks.find((u, i) => hooks.indexOf(u) !== i)
+  if (again !== undefined) throw new InvalidConfigError(`slo.alerting.webhooks: '${again}' is listed twice`)
   const retentionMs = Math.max(windowMs, ...rules.map((r) => r.longMs)) + 86_400_000
   return { slo, windowMs, rules, retentionMs }
 }

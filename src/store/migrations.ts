@@ -70,7 +70,7 @@ export const MIGRATIONS: readonly string[] = [
      workspace TEXT NOT NULL REFERENCES workspaces(name) ON DELETE CASCADE,
      pipeline TEXT NOT NULL, objective TEXT NOT NULL, arm TEXT NOT NULL,
      severity TEXT NOT NULL, since INTEGER NOT NULL, detail TEXT NOT NULL,
-     PRIMARY KEY (workspace, pipeline, objective, arm));`,
+     PRIMARY KEY (workspace, pipeline, objective, arm, severity));`,
 ]
 
 /** The schema version of an open database (how many migrations it has had). */

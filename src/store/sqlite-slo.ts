@@ -25,7 +25,7 @@ const alertFrom = rowParser(
       detail: jsonText(jsonObjectSchema),
     })
     .transform((r): SloAlertRecord => ({ ...r })),
-  KEY,
+  [...KEY, 'severity'],
 )
 
 const SERIES = 'workspace = ? AND pipeline = ? AND objective = ? AND arm = ?'
@@ -54,15 +54,15 @@ const statements = (db: Database.Database) => ({
     'SELECT DISTINCT arm FROM slo_buckets WHERE workspace = ? AND pipeline = ? AND objective = ? ORDER BY arm',
   ),
   prune: db.prepare('DELETE FROM slo_buckets WHERE workspace = ? AND pipeline = ? AND minute < ?'),
-  alerts: db.prepare('SELECT * FROM slo_alerts ORDER BY workspace, pipeline, objective, arm'),
+  alerts: db.prepare('SELECT * FROM slo_alerts ORDER BY workspace, pipeline, objective, arm, severity'),
   alertsOf: db.prepare(
-    'SELECT * FROM slo_alerts WHERE workspace = ? AND pipeline = ? ORDER BY workspace, pipeline, objective, arm',
+    'SELECT * FROM slo_alerts WHERE workspace = ? AND pipeline = ? ORDER BY objective, arm, severity',
   ),
   putAlert: db.prepare(
     `INSERT OR REPLACE INTO slo_alerts (workspace, pipeline, objective, arm, severity, since, detail)
      VALUES (?, ?, ?, ?, ?, ?, ?)`,
   ),
-  clearAlert: db.prepare(`DELETE FROM slo_alerts WHERE ${SERIES}`),
+  clearAlert: db.prepare(`DELETE FROM slo_alerts WHERE ${SERIES} AND severity = ?`),
   forgetBuckets: db.prepare('DELETE FROM slo_buckets WHERE workspace = ? AND pipeline = ?'),
   forgetAlerts: db.prepare('DELETE FROM slo_alerts WHERE workspace = ? AND pipeline = ?'),
 })
@@ -115,8 +115,8 @@ export class SqliteSlo implements SloStore {
     this.sql.putAlert.run(...keyOf(a), a.severity, a.since, JSON.stringify(a.detail))
   }
 
-  async clearAlert(key: SloSeriesKey): Promise<void> {
-    this.sql.clearAlert.run(...keyOf(key))
+  async clearAlert(key: SloSeriesKey, severity: string): Promise<void> {
+    this.sql.clearAlert.run(...keyOf(key), severity)
   }
 
   async forget(workspace: string, pipeline: string): Promise<void> {

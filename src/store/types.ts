@@ -279,12 +279,12 @@ export interface SloBucket extends SloSeriesKey {
   total: number
 }
 
-/** A burn-rate alert that is firing, kept so a restart neither forgets nor repeats it. */
+/** A burn-rate alert that is firing (one per series and severity), kept so a restart neither forgets nor repeats it. */
 export interface SloAlertRecord extends SloSeriesKey {
   severity: string
   /** When it started firing (ms since the epoch). */
   since: number
-  /** The numbers that fired it (JSON object). */
+  /** The rule and numbers that fired it, and where it was sent (JSON object). */
   detail: Record<string, unknown>
 }
 
@@ -313,7 +313,7 @@ export interface SloStore {
   /** Every firing alert, or a pipeline's. */
   alerts(workspace?: string, pipeline?: string): Promise<SloAlertRecord[]>
   putAlert(a: SloAlertRecord): Promise<void>
-  clearAlert(key: SloSeriesKey): Promise<void>
+  clearAlert(key: SloSeriesKey, severity: string): Promise<void>
   /** Remove a pipeline's buckets and alerts (it was deleted). */
   forget(workspace: string, pipeline: string): Promise<void>
 }

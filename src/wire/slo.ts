@@ -16,13 +16,15 @@ const seriesSchema = z.object({
   burn_rates: z
     .record(z.string(), z.number())
     .describe('error ratio ÷ (1 − target) over each alert window and the time window, by duration'),
-  alert: z
-    .object({
-      severity: z.string(),
-      since: timestamp,
-      rule: z.record(z.string(), z.unknown()).describe('the rule that fired and its burn rates'),
-    })
-    .nullable(),
+  alerts: z
+    .array(
+      z.object({
+        severity: z.string(),
+        since: timestamp,
+        rule: z.record(z.string(), z.unknown()).describe('the rule that fired and its burn rates'),
+      }),
+    )
+    .describe('the alerts firing, one per severity, page first'),
 })
 
 export const sloStatusSchema = z

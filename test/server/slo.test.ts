@@ -82,7 +82,7 @@ describe('service-level objectives over HTTP', () => {
     const [up, fast] = st.objectives
     expect(up).toMatchObject({ name: 'up', budgeting_method: 'occurrences', op: null, value: null })
     expect(up?.series).toEqual([
-      expect.objectContaining({ arm: null, good: 5, total: 5, attainment: 1, error_budget_remaining: 1, alert: null }),
+      expect.objectContaining({ arm: null, good: 5, total: 5, attainment: 1, error_budget_remaining: 1, alerts: [] }),
     ])
     expect(up?.series[0]?.burn_rates).toEqual({ '30d': 0, '1h': 0, '5m': 0, '6h': 0, '30m': 0, '3d': 0 })
     expect(fast?.series[0]).toMatchObject({ good: 4, total: 4 })

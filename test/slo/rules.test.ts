@@ -36,7 +36,7 @@ describe('Prometheus rules for objectives', () => {
     const text = sloRules('default', 'p', plan, 'prometheus')
     expect(
       text.startsWith(
-        'groups:\n  - name: "lastmile-slo-default-p-ratios"\n    rules:\n      - record: "lastmile:slo_error_ratio:rate5m"\n',
+        'groups:\n  - name: "lastmile-slo/default/p/ratios"\n    rules:\n      - record: "lastmile:slo_error_ratio:rate5m"\n',
       ),
     ).toBe(true)
     expect(text).toContain(
@@ -52,8 +52,14 @@ describe('Prometheus rules for objectives', () => {
       'apiVersion: "monitoring.coreos.com/v1"',
       'kind: "PrometheusRule"',
       'metadata:',
-      '  name: "lastmile-slo-default-fraud-v2"',
+      // printf default/Fraud.v2 | sha256sum: 1e44c2ac…
+      '  name: "lastmile-slo-default-fraud-v2-1e44c2ac"',
     ])
+    // Names that read alike stay apart; a trailing '.' leaves no trailing '-'.
+    const name = (ws: string, p: string) => /name: "([^"]+)"/.exec(sloRules(ws, p, plan, 'prometheus-operator'))?.[1]
+    expect(name('team-a', 'x')).not.toBe(name('team', 'a-x'))
+    expect(name('default', 'fraud')).not.toBe(name('default', 'Fraud'))
+    expect(name('default', 'p.')).toMatch(/^lastmile-slo-default-p-[0-9a-f]{8}$/)
   })
 
   it('writes YAML block style with JSON-quoted strings', () => {

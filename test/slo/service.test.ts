@@ -49,7 +49,7 @@ describe('objectives over time', () => {
         body += c
       })
       req.on('end', () => {
-        hooks.push(JSON.parse(body))
+        hooks.push({ ...JSON.parse(body), path: req.url })
         res.writeHead(204).end()
       })
     })
@@ -123,10 +123,9 @@ describe('objectives over time', () => {
     expect(rule.burn_rate_long).toBeCloseTo(44 / 3, 9)
     expect(rule.burn_rate_short).toBeCloseTo(20, 9)
     const st = await svc.status('default', 'p')
-    expect(st.objectives[0]?.series[0]?.alert).toMatchObject({
-      severity: 'page',
-      since: new Date(T0 + 44 * M).toISOString(),
-    })
+    expect(st.objectives[0]?.series[0]?.alerts).toMatchObject([
+      { severity: 'page', since: new Date(T0 + 44 * M).toISOString() },
+    ])
     // Recovery: after j good minutes the 5 m window holds 2·(5 − j) bad of 500, a burn rate of
     // 4·(5 − j): 16 after one minute (still firing), 12 after two (below 14.4: resolved). The 6 h
     // pair stays below 6 (88 bad of 36,000 is a burn rate of 2.4).
@@ -134,8 +133,15 @@ describe('objectives over time', () => {
     expect(hooks).toHaveLength(1)
     await minute(svc, 0)
     expect(hooks).toHaveLength(2)
-    expect(hooks[1]).toMatchObject({ event: 'slo.resolved', objective: 'up', severity: 'page', rule: null })
-    expect((await svc.status('default', 'p')).objectives[0]?.series[0]?.alert).toBeNull()
+    expect(hooks[1]).toMatchObject({
+      event: 'slo.resolved',
+      reason: 'recovered',
+      objective: 'up',
+      severity: 'page',
+      since: new Date(T0 + 44 * M).toISOString(),
+      rule: null,
+    })
+    expect((await svc.status('default', 'p')).objectives[0]?.series[0]?.alerts).toEqual([])
     expect(await store.slo.alerts()).toEqual([])
     await svc.stop()
   })
@@ -192,7 +198,7 @@ describe('objectives over time', () => {
     // 4320 minutes of history and 44 of the test, 100 each, and the one request before the stop.
     expect(s?.total).toBe(436_401)
     expect(s?.good).toBe(436_401 - 88 - 1)
-    expect(s?.alert?.severity).toBe('page')
+    expect(s?.alerts.map((a) => a.severity)).toEqual(['page'])
     await minute(b, 2)
     expect(hooks).toHaveLength(1)
     await b.stop()
@@ -291,6 +297,54 @@ describe('objectives over time', () => {
     expect(slid.objectives[0]?.series[0]?.burn_rates['6h']).toBeCloseTo(260 / 36_000 / 0.001, 9)
     await svc.stop()
     await fresh.stop()
+  })
+
+  it('fires a page and a ticket apart, keeps them over a redeploy, resolves them when undeployed where they were sent', async () => {
+    await store.workspaces.ensureDefault()
+    const svc = service()
+    await svc.watch('default', 'p', 1, availability())
+    // 1 bad of 100 with no history: every window burns at 10, above the 6 h / 30 m page's 6 and
+    // the ticket's 1, below the 1 h page's 14.4.
+    await minute(svc, 1)
+    expect(hooks.map((h) => [h.event, h.severity, (h.rule as { long: string }).long])).toEqual([
+      ['slo.alert', 'page', '6h'],
+      ['slo.alert', 'ticket', '3d'],
+    ])
+    // A redeploy (another version) with the objective kept and the webhooks moved: nothing is sent,
+    // and Prometheus' counters carry on.
+    const before = svc.counts()
+    await svc.watch('default', 'p', 2, { ...availability(), alerting: { webhooks: [`${url}?moved`] } })
+    expect(svc.counts()).toEqual(before)
+    expect(hooks).toHaveLength(2)
+    await svc.unwatch('default', 'p')
+    await svc.idle()
+    expect(hooks.slice(2).map((h) => [h.event, h.reason, h.severity, h.path])).toEqual([
+      ['slo.resolved', 'undeployed', 'page', '/slo'],
+      ['slo.resolved', 'undeployed', 'ticket', '/slo'],
+    ])
+    expect(await store.slo.alerts()).toEqual([])
+    await svc.stop()
+  })
+
+  it('resolves the alerts of an objective a new version drops, and refuses to reuse a name for another indicator', async () => {
+    await store.workspaces.ensureDefault()
+    const svc = service()
+    await svc.watch('default', 'p', 1, availability())
+    await minute(svc, 1)
+    expect(hooks).toHaveLength(2)
+    const renamed = { objectives: [{ name: 'avail', indicator: 'availability', target: 0.999 }] }
+    await svc.watch('default', 'p', 2, renamed)
+    await svc.idle()
+    expect(hooks.slice(2).map((h) => [h.event, h.reason, h.objective])).toEqual([
+      ['slo.resolved', 'objective_removed', 'up'],
+      ['slo.resolved', 'objective_removed', 'up'],
+    ])
+    const latency = { objectives: [{ name: 'up', indicator: 'latency', value: 5, target: 0.99 }] }
+    await expect(svc.check(latency, [availability(), renamed])).rejects.toThrow(
+      /'up' measured availability in an earlier version; .* give this latency objective a new name/,
+    )
+    expect((await svc.check(renamed, [availability()])).objectives[0]?.name).toBe('avail')
+    await svc.stop()
   })
 
   it('stops measuring when undeployed, and forgets a deleted pipeline', async () => {

@@ -31,9 +31,33 @@ describe('slo definitions', () => {
     expect(p.retentionMs).toBe(31 * 86_400_000)
   })
 
-  it('keeps the longest alert window when it outlasts the time window', () => {
-    const p = parseSlo({ time_window: '1d', objectives: [{ name: 'up', indicator: 'availability', target: 0.9 }] })
-    expect(p.retentionMs).toBe(4 * 86_400_000) // 3 d (the ticket rule) + 1 d
+  it('refuses rules longer than the time window (the defaults are for 30 days) and rules that cannot fire', () => {
+    const up = [{ name: 'up', indicator: 'availability', target: 0.9 }]
+    refused(
+      { time_window: '1d', objectives: up },
+      /burn_rates\.2: its long window \(3d\) is longer than the time_window \(1d\)/,
+    )
+    const p = parseSlo({
+      time_window: '1d',
+      objectives: up,
+      alerting: { burn_rates: [{ long: '1h', short: '5m', factor: 9.9, severity: 'page' }] },
+    })
+    expect(p.retentionMs).toBe(2 * 86_400_000) // the 1 d window + 1 d
+    // Against 90%, a burn rate of 10 means every event failing: refused when given; 9.9 just fits.
+    // The default rules stay as they are (their 14.4 page cannot fire at 90%, their ticket can).
+    expect(parseSlo({ objectives: up }).rules.map((r) => r.factor)).toEqual([14.4, 6, 1])
+    refused(
+      { objectives: up, alerting: { burn_rates: [{ long: '1h', short: '5m', factor: 10, severity: 'page' }] } },
+      /a burn rate of 10 against objective 'up' \(target 0\.9\) .* could never fire/,
+    )
+  })
+
+  it('refuses a webhook listed twice', () => {
+    const url = 'https://hooks.example.com/slo'
+    refused(
+      { objectives: [{ name: 'up', indicator: 'availability', target: 0.99 }], alerting: { webhooks: [url, url] } },
+      /webhooks: 'https:\/\/hooks\.example\.com\/slo' is listed twice/,
+    )
   })
 
   it('refuses what cannot be measured, naming the field', () => {
