@@ -235,6 +235,12 @@ if (gpuCapture) {
   )
 } else out.push(...keptSection('gpu-host capture'))
 
+/** What measuring objectives costs, from bench/http's (f) pair and its in-process count. */
+function sloLine(slo: Json): string {
+  const runs = slo.runs ? ` (off: ${slo.runs.off.join(', ')}; on: ${slo.runs.on.join(', ')} req/s)` : ''
+  return `Objectives' accounting (f): on ÷ off ${slo.onOverOff.toFixed(3)}× single-row req/s, medians of interleaved runs${runs}; counting one request costs ${slo.recordNs.toFixed(0)} ns in process, ${(100 * slo.recordShareOfRequest).toFixed(2)}% of a request at the measured rate.`
+}
+
 const http = latest('http')
 if (http) {
   out.push('## http: requests through the server', '', where(http), '')
@@ -257,6 +263,7 @@ if (http) {
     'Limits: client (autocannon) and server share the same 2 cores; one Node process parses and answers every request.',
     '',
   )
+  if (http.slo) out.push(sloLine(http.slo), '')
 } else out.push(...keptSection('http'))
 
 const bodies = latest('bodies')
@@ -390,7 +397,12 @@ if (http) {
       `- HTTP single-row with batching ≥ 0.5× a hello-world route, p99 < 20 ms: with the default 2 ms queue delay ${verdict(a)}${eager ? `; with no queue delay ${verdict(eager)}` : ''}${post ? `. A bare POST that only parses the same JSON reaches ${((post.reqPerSec as number) / (hello.reqPerSec as number)).toFixed(2)}×: that is the ceiling for one process whose client shares its 2 cores` : ''}; see README "HTTP API" for the multi-process design. 1000-row requests ≥ 100k rows/s: ${(big.rowsPerSec as number) >= 100_000 ? 'met' : 'not met'} (${fmt.rate(big.rowsPerSec as number)}).`,
     )
   }
-} else goals.push(...keptGoal('- HTTP single-row'))
+  if (http.slo)
+    goals.push(
+      `- Objectives' accounting under 1% of single-row throughput: ${http.slo.recordShareOfRequest < 0.01 ? 'met' : 'not met'} (${(100 * http.slo.recordShareOfRequest).toFixed(2)}% of a request's time, measured in process; through HTTP, on ÷ off ${http.slo.onOverOff.toFixed(3)}×, within the runs' spread).`,
+    )
+  else goals.push(...keptGoal("- Objectives' accounting"))
+} else goals.push(...keptGoal('- HTTP single-row'), ...keptGoal("- Objectives' accounting"))
 if (bodies) goals.push(bodiesGoal(bodies))
 else goals.push(...keptGoal('- Health and single-row p99'))
 if (gpuEngine) goals.push(gpuGoal(gpuEngine, gpuCapture))

@@ -58,6 +58,8 @@ describe('multiwindow, multi-burn-rate rules', () => {
 
   it('needs a burn rate above the factor: exactly 14.4 does not fire', () => {
     expect(firing(rules, burns({ '1h': 14.4, '5m': 14.4 }))).toEqual([])
+    expect(firing(rules, burns({ '1h': 14.4, '5m': 20 }))).toEqual([])
+    expect(firing(rules, burns({ '1h': 20, '5m': 14.4 }))).toEqual([])
     expect(firing(rules, burns({ '1h': 14.41, '5m': 14.41 })).map((f) => f.severity)).toEqual(['page'])
   })
 

@@ -5,95 +5,18 @@
  * an alert, throughput counts minutes with enough traffic, and arms are measured apart. Each
  * expected minute is worked out by hand in the comments.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer, type Server } from 'node:http'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { silentLogger } from '../../src/logger.js'
-import { OutboundPolicy } from '../../src/outbound/policy.js'
-import { SloService } from '../../src/slo/service.js'
-import { SqliteStore } from '../../src/store/sqlite-store.js'
-
-const M = 60_000
-const DAY = 86_400_000
-/** A minute boundary, so minute k of the test starts at T0 + k·M. */
-const T0 = Date.UTC(2026, 0, 10)
+import { describe, expect, it } from 'vitest'
+import type { SloService } from '../../src/slo/service.js'
+import { M, sloHarness, T0 } from './harness.js'
 
 describe('objectives over time', () => {
-  let receiver: Server
-  let url = ''
-  const hooks: Array<Record<string, unknown>> = []
-  let dir = ''
-  let store: SqliteStore
-  let now = T0
-  const service = () =>
-    new SloService({
-      store,
-      logger: silentLogger,
-      outbound: new OutboundPolicy({
-        allowLocal: true,
-        allowlist: [],
-        connectTimeoutMs: 5000,
-        responseTimeoutMs: 5000,
-        maxResponseBytes: 1024,
-      }),
-      webhookAttempts: 1,
-      now: () => now,
-    })
-
-  beforeAll(async () => {
-    receiver = createServer((req, res) => {
-      let body = ''
-      req.on('data', (c) => {
-        body += c
-      })
-      req.on('end', () => {
-        hooks.push({ ...JSON.parse(body), path: req.url })
-        res.writeHead(204).end()
-      })
-    })
-    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r))
-    url = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/slo`
-  })
-  afterAll(() => new Promise((r) => receiver.close(r)))
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'lastmile-slo-'))
-    store = SqliteStore.open(dir)
-    hooks.length = 0
-    now = T0
-  })
-  afterEach(async () => {
-    await store.close()
-    rmSync(dir, { recursive: true, force: true })
-  })
-
-  const availability = () => ({
-    objectives: [{ name: 'up', indicator: 'availability', target: 0.999 }],
-    alerting: { webhooks: [url] },
-  })
-
-  /** Three days of good minutes before T0, 100 requests each, written straight to the store. */
-  async function goodHistory(objective: string) {
-    const buckets = []
-    for (let m = T0 - 3 * DAY; m < T0; m += M)
-      buckets.push({ workspace: 'default', pipeline: 'p', objective, arm: '', minute: m, good: 100, total: 100 })
-    await store.slo.add(buckets)
-  }
-
-  /** One minute of 100 requests, `bad` of them 5xx, then the clock at the next minute and a tick. */
-  async function minute(svc: SloService, bad: number) {
-    for (let i = 0; i < 100; i++) {
-      now = Math.floor(now / M) * M + i * 500
-      svc.record('default', 'p', { code: i < bad ? 503 : 200, ms: 3, rows: 1 })
-    }
-    now = Math.floor(now / M) * M + M
-    await svc.tick()
-    await svc.idle()
-  }
+  const h = sloHarness()
+  const { availability, goodHistory } = h
+  const service = () => h.service()
+  const minute = (svc: SloService, bad: number) => h.minute(svc, bad)
 
   it('pages on a sustained 2% error ratio in the minute the workbook predicts, and resolves on recovery', async () => {
-    await store.workspaces.ensureDefault()
+    await h.store.workspaces.ensureDefault()
     await goodHistory('up')
     const svc = service()
     await svc.watch('default', 'p', 1, availability())
@@ -103,11 +26,11 @@ describe('objectives over time', () => {
     let firedAt = 0
     for (let k = 1; k <= 50 && firedAt === 0; k++) {
       await minute(svc, 2)
-      if (hooks.length > 0) firedAt = k
+      if (h.hooks.length > 0) firedAt = k
     }
     expect(firedAt).toBe(44)
-    expect(hooks).toHaveLength(1)
-    expect(hooks[0]).toMatchObject({
+    expect(h.hooks).toHaveLength(1)
+    expect(h.hooks[0]).toMatchObject({
       event: 'slo.alert',
       workspace: 'default',
       pipeline: 'p',
@@ -119,7 +42,7 @@ describe('objectives over time', () => {
       rule: { long: '1h', short: '5m', factor: 14.4 },
       at: new Date(T0 + 44 * M).toISOString(),
     })
-    const rule = hooks[0]?.rule as { burn_rate_long: number; burn_rate_short: number }
+    const rule = h.hooks[0]?.rule as { burn_rate_long: number; burn_rate_short: number }
     expect(rule.burn_rate_long).toBeCloseTo(44 / 3, 9)
     expect(rule.burn_rate_short).toBeCloseTo(20, 9)
     const st = await svc.status('default', 'p')
@@ -130,10 +53,10 @@ describe('objectives over time', () => {
     // 4·(5 − j): 16 after one minute (still firing), 12 after two (below 14.4: resolved). The 6 h
     // pair stays below 6 (88 bad of 36,000 is a burn rate of 2.4).
     await minute(svc, 0)
-    expect(hooks).toHaveLength(1)
+    expect(h.hooks).toHaveLength(1)
     await minute(svc, 0)
-    expect(hooks).toHaveLength(2)
-    expect(hooks[1]).toMatchObject({
+    expect(h.hooks).toHaveLength(2)
+    expect(h.hooks[1]).toMatchObject({
       event: 'slo.resolved',
       reason: 'recovered',
       objective: 'up',
@@ -142,12 +65,12 @@ describe('objectives over time', () => {
       rule: null,
     })
     expect((await svc.status('default', 'p')).objectives[0]?.series[0]?.alerts).toEqual([])
-    expect(await store.slo.alerts()).toEqual([])
+    expect(await h.store.slo.alerts()).toEqual([])
     await svc.stop()
   })
 
   it('does not alert on a blip: half the requests of one minute failing', async () => {
-    await store.workspaces.ensureDefault()
+    await h.store.workspaces.ensureDefault()
     await goodHistory('up')
     const svc = service()
     await svc.watch('default', 'p', 1, availability())
@@ -155,7 +78,7 @@ describe('objectives over time', () => {
     // over 3 d 50/432,000 is 0.12 (< 1). The 5 m window alone burns at 100.
     await minute(svc, 50)
     for (let k = 0; k < 10; k++) await minute(svc, 0)
-    expect(hooks).toEqual([])
+    expect(h.hooks).toEqual([])
     const s = (await svc.status('default', 'p')).objectives[0]?.series[0]
     // 30 d window: the 3 days of history, 432,000 good, and these 11 minutes, 1,050 good of 1,100.
     expect(s).toMatchObject({ good: 433_050, total: 433_100 })
@@ -166,30 +89,30 @@ describe('objectives over time', () => {
   })
 
   it('tickets a slow burn: 0.2% errors from the start', async () => {
-    await store.workspaces.ensureDefault()
+    await h.store.workspaces.ensureDefault()
     const svc = service()
     await svc.watch('default', 'p', 1, {
       objectives: [{ name: 'up', indicator: 'availability', target: 0.999 }],
-      alerting: { webhooks: [url] },
+      alerting: { webhooks: [h.url] },
     })
     // One bad request in the fifth minute of every five: after minute 4, 1 of 500 in every window,
     // a burn rate of 2: above the ticket rule's 1 (3 d and 6 h), below both page rules (14.4, 6).
     // (In the first minute instead, 1 of 100 would burn at 10 and page on the 6 h / 30 m pair.)
     for (let k = 0; k < 10; k++) await minute(svc, k % 5 === 4 ? 1 : 0)
-    expect(hooks.map((h) => [h.event, h.severity, h.at])).toEqual([
+    expect(h.hooks.map((h) => [h.event, h.severity, h.at])).toEqual([
       ['slo.alert', 'ticket', new Date(T0 + 5 * M).toISOString()],
     ])
-    expect(hooks[0]?.rule).toEqual({ long: '3d', short: '6h', factor: 1, burn_rate_long: 2, burn_rate_short: 2 })
+    expect(h.hooks[0]?.rule).toEqual({ long: '3d', short: '6h', factor: 1, burn_rate_long: 2, burn_rate_short: 2 })
     await svc.stop()
   })
 
   it('keeps the counts and the alert across a restart, without sending the alert again', async () => {
-    await store.workspaces.ensureDefault()
+    await h.store.workspaces.ensureDefault()
     await goodHistory('up')
     const a = service()
     await a.watch('default', 'p', 1, availability())
     for (let k = 0; k < 44; k++) await minute(a, 2)
-    expect(hooks).toHaveLength(1)
+    expect(h.hooks).toHaveLength(1)
     a.record('default', 'p', { code: 500, ms: 1, rows: 1 }) // counted, not yet written: stop writes it
     await a.stop()
     const b = service()
@@ -200,12 +123,12 @@ describe('objectives over time', () => {
     expect(s?.good).toBe(436_401 - 88 - 1)
     expect(s?.alerts.map((a) => a.severity)).toEqual(['page'])
     await minute(b, 2)
-    expect(hooks).toHaveLength(1)
+    expect(h.hooks).toHaveLength(1)
     await b.stop()
   })
 
   it('counts throughput in minutes with enough traffic, and latency per arm', async () => {
-    await store.workspaces.ensureDefault()
+    await h.store.workspaces.ensureDefault()
     const svc = service()
     await svc.watch('default', 'p', 1, {
       per_arm: true,
@@ -215,7 +138,7 @@ describe('objectives over time', () => {
       ],
     })
     const at = (k: number, s: number) => {
-      now = T0 + k * M + s * 1000
+      h.now = T0 + k * M + s * 1000
     }
     // Minute 0: 700 rows offered and answered (floor 10 rows/s is 600 a minute): good.
     at(0, 1)
@@ -258,32 +181,32 @@ describe('objectives over time', () => {
   })
 
   it('adds up a minute written in parts, and keeps counts whose writing failed for the next write', async () => {
-    await store.workspaces.ensureDefault()
+    await h.store.workspaces.ensureDefault()
     const svc = service()
     await svc.watch('default', 'p', 1, availability())
     const key = { workspace: 'default', pipeline: 'p', objective: 'up', arm: '' }
-    now = T0 + 1000
+    h.now = T0 + 1000
     svc.record('default', 'p', { code: 200, ms: 1, rows: 1 })
     svc.record('default', 'p', { code: 500, ms: 1, rows: 1 })
     await svc.flush()
-    now = T0 + 2000
+    h.now = T0 + 2000
     svc.record('default', 'p', { code: 200, ms: 1, rows: 1 })
-    const add = store.slo.add.bind(store.slo)
-    store.slo.add = async () => {
+    const add = h.store.slo.add.bind(h.store.slo)
+    h.store.slo.add = async () => {
       throw new Error('disk full')
     }
     await expect(svc.flush()).rejects.toThrow('disk full')
-    store.slo.add = add
-    now = T0 + M + 1000 // the next minute
+    h.store.slo.add = add
+    h.now = T0 + M + 1000 // the next minute
     svc.record('default', 'p', { code: 503, ms: 1, rows: 1 })
     await svc.flush()
-    expect(await store.slo.tally(key, T0, T0 + M)).toEqual({ good: 2, total: 3 })
-    expect(await store.slo.tally(key, T0 + M, T0 + 2 * M)).toEqual({ good: 0, total: 1 })
+    expect(await h.store.slo.tally(key, T0, T0 + M)).toEqual({ good: 2, total: 3 })
+    expect(await h.store.slo.tally(key, T0 + M, T0 + 2 * M)).toEqual({ good: 0, total: 1 })
     await svc.stop()
   })
 
   it('slides its window sums forward to what a whole reading of the store gives', async () => {
-    await store.workspaces.ensureDefault()
+    await h.store.workspaces.ensureDefault()
     await goodHistory('up')
     const svc = service()
     await svc.watch('default', 'p', 1, availability())
@@ -300,42 +223,42 @@ describe('objectives over time', () => {
   })
 
   it('fires a page and a ticket apart, keeps them over a redeploy, resolves them when undeployed where they were sent', async () => {
-    await store.workspaces.ensureDefault()
+    await h.store.workspaces.ensureDefault()
     const svc = service()
     await svc.watch('default', 'p', 1, availability())
     // 1 bad of 100 with no history: every window burns at 10, above the 6 h / 30 m page's 6 and
     // the ticket's 1, below the 1 h page's 14.4.
     await minute(svc, 1)
-    expect(hooks.map((h) => [h.event, h.severity, (h.rule as { long: string }).long])).toEqual([
+    expect(h.hooks.map((h) => [h.event, h.severity, (h.rule as { long: string }).long])).toEqual([
       ['slo.alert', 'page', '6h'],
       ['slo.alert', 'ticket', '3d'],
     ])
     // A redeploy (another version) with the objective kept and the webhooks moved: nothing is sent,
     // and Prometheus' counters carry on.
     const before = svc.counts()
-    await svc.watch('default', 'p', 2, { ...availability(), alerting: { webhooks: [`${url}?moved`] } })
+    await svc.watch('default', 'p', 2, { ...availability(), alerting: { webhooks: [`${h.url}?moved`] } })
     expect(svc.counts()).toEqual(before)
-    expect(hooks).toHaveLength(2)
+    expect(h.hooks).toHaveLength(2)
     await svc.unwatch('default', 'p')
     await svc.idle()
-    expect(hooks.slice(2).map((h) => [h.event, h.reason, h.severity, h.path])).toEqual([
+    expect(h.hooks.slice(2).map((h) => [h.event, h.reason, h.severity, h.path])).toEqual([
       ['slo.resolved', 'undeployed', 'page', '/slo'],
       ['slo.resolved', 'undeployed', 'ticket', '/slo'],
     ])
-    expect(await store.slo.alerts()).toEqual([])
+    expect(await h.store.slo.alerts()).toEqual([])
     await svc.stop()
   })
 
   it('resolves the alerts of an objective a new version drops, and refuses to reuse a name for another indicator', async () => {
-    await store.workspaces.ensureDefault()
+    await h.store.workspaces.ensureDefault()
     const svc = service()
     await svc.watch('default', 'p', 1, availability())
     await minute(svc, 1)
-    expect(hooks).toHaveLength(2)
+    expect(h.hooks).toHaveLength(2)
     const renamed = { objectives: [{ name: 'avail', indicator: 'availability', target: 0.999 }] }
     await svc.watch('default', 'p', 2, renamed)
     await svc.idle()
-    expect(hooks.slice(2).map((h) => [h.event, h.reason, h.objective])).toEqual([
+    expect(h.hooks.slice(2).map((h) => [h.event, h.reason, h.objective])).toEqual([
       ['slo.resolved', 'objective_removed', 'up'],
       ['slo.resolved', 'objective_removed', 'up'],
     ])
@@ -348,7 +271,7 @@ describe('objectives over time', () => {
   })
 
   it('stops measuring when undeployed, and forgets a deleted pipeline', async () => {
-    await store.workspaces.ensureDefault()
+    await h.store.workspaces.ensureDefault()
     const svc = service()
     await svc.watch('default', 'p', 1, availability())
     svc.record('default', 'p', { code: 200, ms: 1, rows: 1 })
@@ -356,9 +279,9 @@ describe('objectives over time', () => {
     svc.record('default', 'p', { code: 500, ms: 1, rows: 1 }) // not watched: not counted
     await expect(svc.status('default', 'p')).rejects.toThrow(/not deployed with objectives/)
     const key = { workspace: 'default', pipeline: 'p', objective: 'up', arm: '' }
-    expect(await store.slo.tally(key, T0 - M, T0 + M)).toEqual({ good: 1, total: 1 })
+    expect(await h.store.slo.tally(key, T0 - M, T0 + M)).toEqual({ good: 1, total: 1 })
     await svc.forget('default', 'p')
-    expect(await store.slo.tally(key, T0 - M, T0 + M)).toEqual({ good: 0, total: 0 })
+    expect(await h.store.slo.tally(key, T0 - M, T0 + M)).toEqual({ good: 0, total: 0 })
     await svc.stop()
   })
 })

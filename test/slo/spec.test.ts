@@ -52,6 +52,41 @@ describe('slo definitions', () => {
     )
   })
 
+  it('holds durations, names and windows to their exact forms and bounds', () => {
+    const up = [{ name: 'up', indicator: 'availability', target: 0.99 }]
+    refused({ time_window: 'x5m', objectives: up }, /slo\.time_window: a duration like "5m", "6h" or "30d"/)
+    refused({ time_window: '5mx', objectives: up }, /a duration like/)
+    refused({ objectives: [{ name: 'up', indicator: 'availability', target: 0 }] }, /target: a share above 0/)
+    refused({ objectives: [{ name: `a${'b'.repeat(63)}`, indicator: 'availability', target: 0.9 }] }, /name: lowercase/)
+    expect(
+      parseSlo({ objectives: [{ name: `a${'b'.repeat(62)}`, indicator: 'availability', target: 0.9 }] }).slo.objectives,
+    ).toHaveLength(1)
+    // The operators may be written out, as OpenSLO writes them.
+    const ops = parseSlo({
+      objectives: [
+        { name: 'fast', indicator: 'latency', op: 'lte', value: 5, target: 0.99 },
+        { name: 'floor', indicator: 'throughput', op: 'gte', value: 5, target: 0.99 },
+      ],
+    }).slo.objectives
+    expect(ops.map((o) => ('op' in o ? o.op : null))).toEqual(['lte', 'gte'])
+    // The time window: 1 h and 90 d are in, a second past an hour is not a whole minute.
+    expect(parseSlo({ time_window: '90d', objectives: up }).windowMs).toBe(90 * 86_400_000)
+    refused({ time_window: '3601s', objectives: up }, /whole minutes/)
+    const rules = (burn_rates: unknown[], time_window = '30d') => ({
+      time_window,
+      objectives: up,
+      alerting: { burn_rates },
+    })
+    const rule = (long: string, short: string) => ({ long, short, factor: 2, severity: 'page' })
+    expect(parseSlo(rules([rule('1h', '1m')], '1h')).rules[0]).toMatchObject({ longMs: 3_600_000, shortMs: 60_000 })
+    expect(parseSlo(rules([rule('90d', '1d')], '90d')).rules[0]?.longMs).toBe(90 * 86_400_000)
+    refused(rules([rule('91d', '1d')], '90d'), /windows are whole minutes from 1m to 90d/)
+    refused(rules([rule('1h', '90s')]), /windows are whole minutes/)
+    refused(rules([rule('2h', '1h')], '1h'), /its long window \(2h\) is longer than the time_window \(1h\)/)
+    refused(rules(Array.from({ length: 7 }, () => rule('1h', '5m'))), /burn_rates: /)
+    expect(parseSlo(rules(Array.from({ length: 6 }, () => rule('1h', '5m')))).rules).toHaveLength(6)
+  })
+
   it('refuses a webhook listed twice', () => {
     const url = 'https://hooks.example.com/slo'
     refused(
