@@ -48,11 +48,6 @@ export class SloAlerts {
     return (['page', 'ticket'] as const).flatMap((s) => this.firing.get(keyOf(key, s)) ?? [])
   }
 
-  /** Every alert firing on a pipeline. */
-  ofPipeline(workspace: string, pipeline: string): SloAlertRecord[] {
-    return [...this.firing.values()].filter((a) => a.workspace === workspace && a.pipeline === pipeline)
-  }
-
   /** Start each severity that fires and is not firing; resolve each firing one that fires no more. */
   async update(key: SloSeriesKey, fires: readonly Firing[], ctx: AlertContext, now: number): Promise<void> {
     for (const f of fires) {
@@ -98,11 +93,6 @@ export class SloAlerts {
       }
       await this.resolve(a, reason, ctx, now)
     }
-  }
-
-  /** Forget a pipeline's alerts in memory only (they stay stored: it is no longer watched here). */
-  unload(workspace: string, pipeline: string): void {
-    for (const a of this.ofPipeline(workspace, pipeline)) this.firing.delete(keyOf(a, a.severity))
   }
 
   private async resolve(a: SloAlertRecord, reason: ResolveReason, ctx: AlertContext, now: number): Promise<void> {

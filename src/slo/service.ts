@@ -106,7 +106,6 @@ export class SloService {
     const old = was ? this.latest.get(was) : undefined
     if (was) this.latest.delete(was)
     if (old) this.latest.set(w, old) // the gauges keep their series until the next tick
-    this.alerts.unload(workspace, pipeline)
     const measured = (objective: string, arm: string) => {
       const o = plan.slo.objectives.find((x) => x.name === objective)
       return o !== undefined && (arm === '' || (o.indicator === 'latency' && plan.slo.per_arm))
@@ -127,7 +126,6 @@ export class SloService {
     await this.flushOne(w)
     this.watched.get(workspace)?.delete(pipeline)
     if (w) this.latest.delete(w)
-    this.alerts.unload(workspace, pipeline)
     await this.alerts.resolveWhere(workspace, pipeline, () => true, reason, this.now())
   }
 

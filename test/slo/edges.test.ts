@@ -333,6 +333,8 @@ describe('the service around the counts', () => {
     expect(seen()).toContainEqual(['default', 2, 1])
     expect(svc.plan('default', 'p').version).toBe(2)
     await expect(svc.history('default', 'p', 'nope', '', 10)).rejects.toThrow("pipeline 'p' has no objective 'nope'")
+    const { objective, steps } = await svc.history('default', 'p', 'up', '', 1)
+    expect([objective.name, steps]).toEqual(['up', [{ end: T0, good: 1, total: 1 }]])
     await svc.unwatch('default', 'p')
     expect(seen()).toEqual([['team', 1, 0]])
     await svc.stop()

@@ -42,6 +42,11 @@ describe('objectives over time', () => {
       rule: { long: '1h', short: '5m', factor: 14.4 },
       at: new Date(T0 + 44 * M).toISOString(),
     })
+    // The series' figures ride along: 88 bad of 436,400 over 30 d (3 days of history and 44 minutes).
+    const fig = h.hooks[0] as { burn_rates: Record<string, number>; attainment: number; error_budget_remaining: number }
+    expect(fig.burn_rates['5m']).toBeCloseTo(20, 9)
+    expect(fig.attainment).toBeCloseTo(1 - 88 / 436_400, 12)
+    expect(fig.error_budget_remaining).toBeCloseTo(1 - 88 / 436.4, 9)
     const rule = h.hooks[0]?.rule as { burn_rate_long: number; burn_rate_short: number }
     expect(rule.burn_rate_long).toBeCloseTo(44 / 3, 9)
     expect(rule.burn_rate_short).toBeCloseTo(20, 9)
