@@ -10,6 +10,7 @@ import type { Webhooks } from '../assays/webhooks.js'
 import type { Logger } from '../logger.js'
 import type { SloAlertRecord, SloSeriesKey, SloStore } from '../store/types.js'
 import type { Firing } from './burn.js'
+import { SEVERITIES } from './spec.js'
 
 /** Why an alert resolved. */
 export type ResolveReason = 'recovered' | 'objective_removed' | 'undeployed' | 'pipeline_deleted'
@@ -45,7 +46,7 @@ export class SloAlerts {
 
   /** The alerts firing on a series. */
   of(key: SloSeriesKey): SloAlertRecord[] {
-    return (['page', 'ticket'] as const).flatMap((s) => this.firing.get(keyOf(key, s)) ?? [])
+    return SEVERITIES.flatMap((s) => this.firing.get(keyOf(key, s)) ?? [])
   }
 
   /** Start each severity that fires and is not firing; resolve each firing one that fires no more. */

@@ -7,7 +7,7 @@
  * Prometheus Operator's `PrometheusRule` resource for Kubernetes.
  */
 import { createHash } from 'node:crypto'
-import type { SloPlan } from './spec.js'
+import { SEVERITIES, type SloPlan } from './spec.js'
 
 export const RULE_FORMATS = ['prometheus', 'prometheus-operator'] as const
 export type RuleFormat = (typeof RULE_FORMATS)[number]
@@ -24,7 +24,7 @@ export function sloRules(workspace: string, pipeline: string, plan: SloPlan, for
     expr: `1 - (sum by (${BY}) (rate(lastmile_slo_good_events_total{${sel}}[${w}])) / sum by (${BY}) (rate(lastmile_slo_events_total{${sel}}[${w}])))`,
   }))
   const alerts = plan.slo.objectives.flatMap((o) =>
-    (['page', 'ticket'] as const).flatMap((severity) => {
+    SEVERITIES.flatMap((severity) => {
       const rules = plan.rules.filter((r) => r.severity === severity)
       if (rules.length === 0) return []
       const one = `${sel},objective="${o.name}"`

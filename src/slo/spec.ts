@@ -22,7 +22,8 @@ const WORKBOOK_BURN_RATES = [
   { long: '3d', short: '6h', factor: 1, severity: 'ticket' },
 ] as const
 
-const SEVERITIES = ['page', 'ticket'] as const
+/** Alert severities, the more urgent first. */
+export const SEVERITIES = ['page', 'ticket'] as const
 export type Severity = (typeof SEVERITIES)[number]
 
 const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'a duration like "5m", "6h" or "30d"')
