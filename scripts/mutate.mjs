@@ -6,6 +6,10 @@
  *   npm run mutate -- assays batcher    # some modules
  *   npm run mutate -- src/assays/stats.ts   # files (each run with the tests of its module)
  *
+ * A run of some files merges its results into the module's report: those files' entries are
+ * replaced, the others' kept, so the table shows each file's latest run. Runs of different files
+ * use different sandboxes and can overlap.
+ *
  * Each module mutates its files and runs only the test files that exercise them (listed below),
  * so a mutant costs a few unit tests, not the whole suite. Reports go to reports/mutation/
  * (<module>.json, Stryker's mutation-testing-report schema); `node scripts/testing-report.mjs`
@@ -13,8 +17,8 @@
  * a `// Stryker disable next-line <mutator>: <why>` comment, which the report lists.
  */
 import { spawnSync } from 'node:child_process'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { dirname, join, relative } from 'node:path'
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { basename, dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)))
@@ -149,6 +153,8 @@ function run(name, only) {
   const mutate = only ?? (typeof m.mutate === 'function' ? m.mutate() : m.mutate)
   const dir = join(root, 'reports', 'mutation')
   mkdirSync(dir, { recursive: true })
+  // A run of some files reports beside the module's report, then merges into it (mergeReport).
+  const tag = only ? `${name}.${only.map((f) => basename(f).replace(/\W/g, '_')).join('+')}` : name
   const config = {
     $schema: '../../node_modules/@stryker-mutator/core/schema/stryker-schema.json',
     testRunner: 'vitest',
@@ -157,24 +163,39 @@ function run(name, only) {
     coverageAnalysis: 'perTest',
     vitest: { configFile: 'scripts/vitest.mutate.config.ts', related: false },
     reporters: ['clear-text', 'json', 'progress'],
-    jsonReporter: { fileName: `reports/mutation/${name}.json` },
+    jsonReporter: { fileName: `reports/mutation/${tag}.json` },
     clearTextReporter: { allowColor: false, logTests: false, reportScoreTable: true, maxTestsToLog: 0 },
     concurrency: Number(process.env.MUTATE_CONCURRENCY ?? 2),
     timeoutMS: m.timeoutMS ?? 30_000,
-    tempDirName: `.stryker-tmp/${name}`,
+    tempDirName: `.stryker-tmp/${tag}`,
     // Not copied into the sandbox: other modules' sandboxes (runs can overlap) and the GPU payload.
     ignorePatterns: ['/.stryker-tmp', '/.gpu-payload', '/reports'],
     cleanTempDir: 'always',
   }
-  const configPath = join(dir, `${name}.config.json`)
+  const configPath = join(dir, `${tag}.config.json`)
   writeFileSync(configPath, JSON.stringify(config, null, 2))
   console.log(`\n== mutating ${name}: ${mutate.join(' ')}\n   with ${m.tests.join(' ')}`)
   const r = spawnSync('npx', ['stryker', 'run', configPath], {
     cwd: root,
     stdio: 'inherit',
-    env: { ...process.env, MUTATE_TESTS: m.tests.join(',') },
+    // MUTATE_TESTS set by the caller narrows the judging tests (a quicker look while writing tests).
+    env: { ...process.env, MUTATE_TESTS: process.env.MUTATE_TESTS ?? m.tests.join(',') },
   })
   if (r.status !== 0) process.exitCode = r.status ?? 1
+  // Only a run judged by the module's own tests counts in its report.
+  else if (only && !process.env.MUTATE_TESTS) mergeReport(join(dir, `${name}.json`), join(dir, `${tag}.json`))
+}
+
+/** Replace the files of `part` in the module's report (or start it with them); `part` is removed. */
+function mergeReport(whole, part) {
+  const add = JSON.parse(readFileSync(part, 'utf8'))
+  if (existsSync(whole)) {
+    const report = JSON.parse(readFileSync(whole, 'utf8'))
+    Object.assign(report.files, add.files)
+    writeFileSync(`${whole}.tmp`, JSON.stringify(report))
+    renameSync(`${whole}.tmp`, whole)
+    rmSync(part)
+  } else renameSync(part, whole)
 }
 
 /** Run the modules or files named on the command line (all modules when none is). */
