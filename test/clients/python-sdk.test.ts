@@ -4,8 +4,9 @@
  * server's URL, an admin key and fixture files written here (a linear ONNX model whose answers
  * the tests work out themselves, and a Parquet file). Then mypy checks the package's types.
  *
- * With LASTMILE_REQUIRE_TOOLS=1 (CI) a missing pytest, pandas or mypy fails the test; otherwise it
- * is skipped with the reason.
+ * With LASTMILE_REQUIRE_TOOLS=1 (CI) a missing pytest, pandas, numpy, torch, scikit-learn, nbclient,
+ * ipykernel or mypy fails the test, as does a skipped pytest case; otherwise the test, or the
+ * pytest cases that need a missing package, are skipped with the reason.
  */
 import { spawn, spawnSync } from 'node:child_process'
 import { rmSync, writeFileSync } from 'node:fs'
@@ -93,6 +94,10 @@ describe('the Python SDK against a real server', () => {
 
   it('passes its pytest suite', { timeout: 600_000 }, async (ctx) => {
     need(ctx, ['pytest', 'pandas', 'numpy'], 'python3-pytest python3-pandas python3-numpy')
+    // In CI every optional path runs: PyTorch export, scikit-learn, the notebook in a real kernel.
+    const optional = ['torch', 'sklearn', 'nbclient', 'ipykernel']
+    if (process.env.LASTMILE_REQUIRE_TOOLS === '1')
+      need(ctx, optional, 'python3-torch python3-sklearn python3-nbclient python3-ipykernel')
     const env = {
       LASTMILE_URL: server.url,
       LASTMILE_API_KEY: adminKey,
@@ -102,6 +107,7 @@ describe('the Python SDK against a real server', () => {
     const { code, output } = await python(['-m', 'pytest', '-q', '-p', 'no:cacheprovider', 'tests'], env)
     expect(output).toMatch(/\d+ passed/)
     expect(output).not.toMatch(/\d+ (failed|errors?)\b/)
+    if (process.env.LASTMILE_REQUIRE_TOOLS === '1') expect(output).not.toMatch(/\d+ skipped/)
     expect(code, output).toBe(0)
   })
 
