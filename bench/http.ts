@@ -12,6 +12,7 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
+import { LiveStats } from '../src/live/stats.js'
 import { mulberry32, uniform } from '../src/random.js'
 import { PipelineAccount } from '../src/slo/accounting.js'
 import { parseSlo } from '../src/slo/spec.js'
@@ -104,6 +105,31 @@ function accountingCost(): number {
   return median(runs)
 }
 
+/**
+ * What the live view costs a request, in process: ns per LiveStats.request of an answered 1-row
+ * request (a 503 in a thousand) and its batch, median of 5 runs of 200k.
+ */
+function liveCost(): number {
+  const live = new LiveStats()
+  const rowModels = ['mlp:1']
+  const runs: number[] = []
+  for (let r = 0; r < 5; r++) {
+    const t0 = process.hrtime.bigint()
+    for (let i = 0; i < 200_000; i++) {
+      const ms = (i % 97) * 0.7
+      live.request('default', 'bench', {
+        code: i % 1000 === 0 ? 503 : 200,
+        rows: 1,
+        timings: { queue: ms / 4, total: ms },
+        rowModels,
+      })
+      live.batch('default', 'bench', { pre: 0.01, model: ms / 2, post: 0.01 })
+    }
+    runs.push(Number(process.hrtime.bigint() - t0) / 200_000)
+  }
+  return median(runs)
+}
+
 export async function benchHttp(opts: { seconds: number }): Promise<void> {
   const seconds = Math.max(2, Math.round(opts.seconds * 5))
   const rows: Row[] = []
@@ -156,6 +182,7 @@ export async function benchHttp(opts: { seconds: number }): Promise<void> {
   }
   const ceiling = rows[0]?.reqPerSec ?? Number.NaN
   const recordNs = accountingCost()
+  const liveNs = liveCost()
   const [sloOff, sloOn] = rows.filter((r) => r.scenario.startsWith('(f)')).map((r) => r.reqPerSec) as [number, number]
   printTable(`http: autocannon, 32 connections, ${seconds} s each; model MLP 16→64→64→3 on the cpu backend`, [
     ['scenario', 'req/s', 'rows/s', 'p50 ms', 'p99 ms', 'vs hello', 'non-2xx', 'errors'],
@@ -175,6 +202,9 @@ export async function benchHttp(opts: { seconds: number }): Promise<void> {
     `objectives on/off: ${(sloOn / sloOff).toFixed(3)}× single-row req/s (median of ${SLO_ROUNDS} interleaved runs each); ` +
       `counting one request costs ${recordNs.toFixed(0)} ns in process, ${((100 * recordNs) / perRequestNs).toFixed(2)}% of a request at ${fmt.rate(sloOn)} req/s\n`,
   )
+  process.stdout.write(
+    `live view: recording one request and its batch costs ${liveNs.toFixed(0)} ns in process, ${((100 * liveNs) / perRequestNs).toFixed(2)}% of a request at ${fmt.rate(sloOn)} req/s\n`,
+  )
   const runs = (side: string) => (pair[side] as Row[]).map((r) => Math.round(r.reqPerSec))
   process.stdout.write(`  req/s of each run, off: ${runs('off').join(' ')}; on: ${runs('on').join(' ')}\n`)
   const slo = {
@@ -183,6 +213,7 @@ export async function benchHttp(opts: { seconds: number }): Promise<void> {
     recordShareOfRequest: recordNs / perRequestNs,
     runs: { off: runs('off'), on: runs('on') },
   }
-  const path = await writeResults('http', { suite: 'http', machine: await machineInfo(), seconds, rows, slo })
+  const live = { recordNs: liveNs, recordShareOfRequest: liveNs / perRequestNs }
+  const path = await writeResults('http', { suite: 'http', machine: await machineInfo(), seconds, rows, slo, live })
   process.stdout.write(`results: ${path}\n`)
 }

@@ -114,6 +114,13 @@ export const configSchema = z.object({
       maxWebhooks: z.number().int().min(0).default(10),
     })
     .prefault({}),
+  /** The live view of deployments (…/stats, …/live). */
+  live: z
+    .object({
+      /** Event streams (…/live) open at once, over all clients; more are answered 429. */
+      maxStreams: z.number().int().min(0).default(64),
+    })
+    .prefault({}),
   /** Service-level objectives: how often their counts are written and their burn rates evaluated. */
   slo: z
     .object({

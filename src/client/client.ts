@@ -34,6 +34,7 @@ import { parseExactJson } from '../exact-json.js'
 import { ARROW_TYPES, BYTES_TYPE, JSON_TYPE, RECORDS_TYPE } from '../formats/media-types.js'
 import type { ExplainReport } from '../wire/explain.js'
 import type { Job } from '../wire/jobs.js'
+import type { LiveSnapshotWire } from '../wire/live.js'
 import type { InferResponse } from '../wire/oip.js'
 import type {
   ApiKey,
@@ -291,6 +292,13 @@ export class LastmileClient {
   /** The result as a streaming response (write `body` to a file). */
   jobResult(id: string, format?: JobFormatName) {
     return this.request('GET', `/v1/jobs/${enc(id)}/result${format ? `?format=${format}` : ''}`)
+  }
+
+  // Live view
+  /** What the pipeline is doing now: rates, latency per stage, rows per arm over `window` seconds, its last minute. */
+  liveStats(ws: string, pipeline: string, window?: number) {
+    const q = window === undefined ? '' : `?window=${window}`
+    return this.call<LiveSnapshotWire>('GET', `/v1/workspaces/${enc(ws)}/pipelines/${enc(pipeline)}/stats${q}`)
   }
 
   // Service-level objectives

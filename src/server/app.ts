@@ -14,6 +14,7 @@ import { RouteTable, visibleWorkspace } from './route-table.js'
 import { explainRoutes } from './routes/explain.js'
 import { jobRoutes } from './routes/jobs.js'
 import { keyRoutes } from './routes/keys.js'
+import { liveRoutes } from './routes/live.js'
 import { observeRoutes } from './routes/observe.js'
 import { pipelineRegistryRoutes } from './routes/pipeline-registry.js'
 import { inferenceRoutes } from './routes/pipelines.js'
@@ -62,6 +63,7 @@ export function createApp(deps: ServerDeps): { app: Hono; routes: RouteTable } {
   keyRoutes(app, routes, deps)
   observeRoutes(app, routes, deps)
   sloRoutes(app, routes, deps)
+  liveRoutes(app, routes, deps)
   jobRoutes(app, routes, deps)
   explainRoutes(app, routes, deps)
   return { app, routes }

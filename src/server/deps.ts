@@ -4,6 +4,7 @@ import type { Engine } from '../engine/engine.js'
 import type { ExplainService } from '../explain/service.js'
 import type { BodyPool } from '../formats/decode-pool.js'
 import type { JobService } from '../jobs/service.js'
+import type { LiveStats } from '../live/stats.js'
 import type { Logger } from '../logger.js'
 import type { InferenceLog } from '../logs/inference-log.js'
 import type { Registry } from '../registry/registry.js'
@@ -23,6 +24,11 @@ export interface ServerDeps {
   inferenceLog: InferenceLog
   assays: AssayService
   slo: SloService
+  /**
+   * The live view: each pipeline's last minute, the event streams open now (at most `maxStreams`),
+   * and a signal aborted when a shutdown begins, which ends them.
+   */
+  live: { stats: LiveStats; open: number; maxStreams: number; closing: AbortSignal }
   jobs: JobService
   explain: ExplainService
   log: Logger

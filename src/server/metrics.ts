@@ -5,6 +5,7 @@
 import client from 'prom-client'
 import type { AssayService } from '../assays/service.js'
 import type { Engine } from '../engine/engine.js'
+import type { LiveStats } from '../live/stats.js'
 import type { InferenceLog } from '../logs/inference-log.js'
 import type { BatchObserver } from '../serving/batcher.js'
 import type { Deployment, DeploymentManager, InferResult } from '../serving/deployment.js'
@@ -35,9 +36,10 @@ export class Metrics {
   constructor(
     manager: DeploymentManager,
     engine: Engine,
-    observe?: { assays: AssayService; inferenceLog: InferenceLog; slo: SloService },
+    observe?: { assays: AssayService; inferenceLog: InferenceLog; slo: SloService; live: LiveStats },
   ) {
     this.slo = observe?.slo
+    this.live = observe?.live
     const registers = [this.registry]
     client.collectDefaultMetrics({ register: this.registry, prefix: 'lastmile_' })
     // prom-client's totals of active handles, requests and resources are gauges named `_total`,
@@ -191,17 +193,20 @@ export class Metrics {
     const pre = this.stages.labels({ ...labels, stage: 'pre' })
     const model = this.stages.labels({ ...labels, stage: 'model' })
     const post = this.stages.labels({ ...labels, stage: 'post' })
+    const live = this.live
     return {
       onBatch: (n, _requests, t) => {
         rows.observe(n)
         pre.observe(t.pre / 1000)
         model.observe(t.model / 1000)
         post.observe(t.post / 1000)
+        live?.batch(d.workspace, d.name, t)
       },
     }
   }
 
   private readonly slo: SloService | undefined
+  private readonly live: LiveStats | undefined
   private readonly children = new Map<
     string,
     { requests: client.Counter; rows: client.Counter; queue: client.Histogram; total: client.Histogram }
@@ -223,6 +228,12 @@ export class Metrics {
         code,
         ms: performance.now() - outcome.started,
         rows: outcome.rows,
+        rowModels: result?.rowModels,
+      })
+      this.live?.request(labels.workspace, labels.pipeline, {
+        code,
+        rows,
+        timings: result?.timings,
         rowModels: result?.rowModels,
       })
     }

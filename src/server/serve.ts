@@ -12,6 +12,7 @@ import { errorMessage, InvalidConfigError } from '../errors.js'
 import { ExplainService } from '../explain/service.js'
 import { BodyPool } from '../formats/decode-pool.js'
 import { JobService } from '../jobs/service.js'
+import { LiveStats } from '../live/stats.js'
 import { createLogger, type Logger, silentLogger } from '../logger.js'
 import { InferenceLog } from '../logs/inference-log.js'
 import type { InferenceSink } from '../logs/record.js'
@@ -108,8 +109,10 @@ export async function buildServer(
     limits: config.explain,
     maxAttempts: config.jobs.maxAttempts,
   })
-  metrics = new Metrics(manager, engine, { assays, inferenceLog, slo })
+  const live = new LiveStats()
+  metrics = new Metrics(manager, engine, { assays, inferenceLog, slo, live })
   let shuttingDown = false
+  const liveStreams = new AbortController()
   const deps: ServerDeps = {
     engine,
     manager,
@@ -119,6 +122,7 @@ export async function buildServer(
     inferenceLog,
     assays,
     slo,
+    live: { stats: live, open: 0, maxStreams: config.live.maxStreams, closing: liveStreams.signal },
     jobs,
     explain,
     log,
@@ -166,6 +170,7 @@ export async function buildServer(
     deps,
     async shutdown() {
       shuttingDown = true
+      liveStreams.abort() // live event streams end now, cleanly, rather than be cut with their connections
       await assays.stop()
       await jobs.stop() // running jobs stop after their current chunk and resume at the next start
       await explain.stop() // running explanations are run again at the next start

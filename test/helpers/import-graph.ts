@@ -50,8 +50,8 @@ export const TIERS: readonly Tier[] = [
   { name: 'steps', modules: ['pipeline', 'logs'], why: 'pre, model and post steps; the inference log' },
   {
     name: 'serving',
-    modules: ['serving', 'formats', 'assays', 'slo'],
-    why: 'deployments and their batchers; request and response codecs; drift assays; service-level objectives',
+    modules: ['serving', 'formats', 'assays', 'slo', 'live'],
+    why: "deployments and their batchers; request and response codecs; drift assays; service-level objectives; each deployment's last minute, live",
   },
   {
     name: 'services',
