@@ -29,6 +29,7 @@ import { rowWidth } from '../engine/rows.js'
 import type { AnyTensor, ColumnSpec, DType, HostTensor } from '../engine/tensor.js'
 import type { Columns } from '../engine/types.js'
 import { InvalidInputError, InvalidRequestError } from '../errors.js'
+import { halvesToNumbers } from '../half.js'
 import { readIpc } from './arrow-ipc.js'
 import { tensorsFromArrow } from './arrow-tensors.js'
 import { columnName } from './dataset.js'
@@ -145,7 +146,14 @@ function tensorColumn(t: AnyTensor, rows: number): ArrowColumn {
     return [values, scalar ? utf8() : list(utf8())]
   }
   const h = t as HostTensor
-  const data = h.dtype === 'bool' ? Array.from(h.data as Uint8Array, (x) => x !== 0) : h.data
+  // float16 travels as raw half bits: written as their values (in a float32 column).
+  const data =
+    // Stryker disable next-line ConditionalExpression,StringLiteral: flechette's bool() builder writes 0/1 bytes as false/true as well; the conversion only hands it plain booleans
+    h.dtype === 'bool'
+      ? Array.from(h.data as Uint8Array, (x) => x !== 0)
+      : h.dtype === 'float16'
+        ? halvesToNumbers(h.data as Uint16Array)
+        : h.data
   const values = scalar
     ? data
     : Array.from({ length: rows }, (_, r) =>
