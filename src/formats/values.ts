@@ -69,8 +69,9 @@ export function setter(dtype: DType): Setter {
   const refuse = (value: unknown, where: Where): never => {
     if (typeof value !== 'number' && typeof value !== 'bigint')
       throw new InvalidInputError(`${where()} is ${preview(value)}; expected a number (${dtype})`)
-    // A 64-bit integer past 2^53 written with a fraction or exponent was rounded before it got here.
-    const rounded = big && typeof value === 'number' && Number.isInteger(value)
+    // A 64-bit integer past 2^53 written with a fraction or exponent was rounded before it got here
+    // (an integral number in the full range is refused only for that).
+    const rounded = big && typeof value === 'number' && Number.isInteger(value) && value >= big[0] && value <= big[1]
     throw new InvalidInputError(
       `${where()} is ${value}; expected an integer in ${range(dtype)} (${dtype})${rounded ? ', written without a fraction or exponent' : ''}`,
     )
@@ -134,6 +135,7 @@ function forEachLeaf(
   }
   let k = 0
   // The indices down to the current node; paths are only spelled out for a message.
+  // Stryker disable next-line ArrayDeclaration: path(depth) reads only at[0..depth-1], each set before the walk goes below it
   const at: number[] = []
   const path = (depth: number) =>
     at
