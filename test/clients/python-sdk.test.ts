@@ -8,7 +8,6 @@
  * ipykernel or mypy fails the test, as does a skipped pytest case; otherwise the test, or the
  * pytest cases that need a missing package, are skipped with the reason.
  */
-import { spawn, spawnSync } from 'node:child_process'
 import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { tableFromArrays, tableToIPC } from '@uwdata/flechette'
@@ -18,9 +17,9 @@ import { GraphBuilder } from '../../src/onnx/builder.js'
 import { createApiKey } from '../../src/registry/keys.js'
 import { type RunningServer, startServer } from '../../src/server/serve.js'
 import { SqliteStore } from '../../src/store/sqlite-store.js'
+import { needPython, python } from '../helpers/python.js'
 import { tempDir, testConfig } from '../helpers/server.js'
 
-const PYTHON = '/usr/bin/python3'
 const SDK = new URL('../../clients/python', import.meta.url).pathname
 
 /** y = x · [2, −1, 0.5]ᵀ + 0.25 for x float32 [N, 3]: y float32 [N, 1]. */
@@ -43,36 +42,6 @@ function parquetRows(): Uint8Array {
   )
 }
 
-/** What python3 lacks of `modules`, or '' when it has them all. */
-function missing(modules: string[]): string {
-  const r = spawnSync(PYTHON, ['-c', modules.map((m) => `import ${m}`).join('; ')], { encoding: 'utf8' })
-  return r.status === 0 ? '' : ((r.stderr || r.error?.message || 'python3 failed').trim().split('\n').at(-1) ?? '')
-}
-
-function need(ctx: { skip(note?: string): void }, modules: string[], debian: string): void {
-  const lack = missing(modules)
-  if (!lack) return
-  if (process.env.LASTMILE_REQUIRE_TOOLS === '1')
-    throw new Error(`LASTMILE_REQUIRE_TOOLS=1 but ${lack}; Debian: apt-get install ${debian}`)
-  ctx.skip(`${lack}: apt-get install --no-install-recommends ${debian}`)
-}
-
-/** Run python3 with `args` in the SDK folder; resolves with the exit code and the output. */
-function python(args: string[], env: Record<string, string>): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, args, { cwd: SDK, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let output = ''
-    child.stdout.on('data', (b) => {
-      output += b
-    })
-    child.stderr.on('data', (b) => {
-      output += b
-    })
-    child.on('error', reject)
-    child.on('exit', (code) => resolve({ code, output }))
-  })
-}
-
 describe('the Python SDK against a real server', () => {
   const config = testConfig({ server: { auth: 'on' } })
   const fixtures = tempDir('lastmile-pysdk-')
@@ -93,18 +62,18 @@ describe('the Python SDK against a real server', () => {
   })
 
   it('passes its pytest suite', { timeout: 600_000 }, async (ctx) => {
-    need(ctx, ['pytest', 'pandas', 'numpy'], 'python3-pytest python3-pandas python3-numpy')
+    needPython(ctx, ['pytest', 'pandas', 'numpy'], 'python3-pytest python3-pandas python3-numpy')
     // In CI every optional path runs: PyTorch export, scikit-learn, the notebook in a real kernel.
     const optional = ['torch', 'sklearn', 'nbclient', 'ipykernel']
     if (process.env.LASTMILE_REQUIRE_TOOLS === '1')
-      need(ctx, optional, 'python3-torch python3-sklearn python3-nbclient python3-ipykernel')
+      needPython(ctx, optional, 'python3-torch python3-sklearn python3-nbclient python3-ipykernel')
     const env = {
       LASTMILE_URL: server.url,
       LASTMILE_API_KEY: adminKey,
       LASTMILE_FIXTURES: fixtures,
       PYTHONDONTWRITEBYTECODE: '1',
     }
-    const { code, output } = await python(['-m', 'pytest', '-q', '-p', 'no:cacheprovider', 'tests'], env)
+    const { code, output } = await python(['-m', 'pytest', '-q', '-p', 'no:cacheprovider', 'tests'], { cwd: SDK, env })
     expect(output).toMatch(/\d+ passed/)
     expect(output).not.toMatch(/\d+ (failed|errors?)\b/)
     if (process.env.LASTMILE_REQUIRE_TOOLS === '1') expect(output).not.toMatch(/\d+ skipped/)
@@ -112,8 +81,10 @@ describe('the Python SDK against a real server', () => {
   })
 
   it('type-checks with mypy', { timeout: 300_000 }, async (ctx) => {
-    need(ctx, ['mypy'], 'mypy')
-    const { code, output } = await python(['-m', 'mypy', '--no-incremental', '--cache-dir=/dev/null', 'lastmile'], {})
+    needPython(ctx, ['mypy'], 'mypy')
+    const { code, output } = await python(['-m', 'mypy', '--no-incremental', '--cache-dir=/dev/null', 'lastmile'], {
+      cwd: SDK,
+    })
     expect(output).toMatch(/Success: no issues found/)
     expect(code, output).toBe(0)
   })

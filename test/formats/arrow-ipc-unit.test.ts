@@ -13,20 +13,9 @@ import type { ArrowField, ArrowType, MessageMeta } from '../../src/formats/arrow
 import { tensorsFromArrow } from '../../src/formats/arrow-tensors.js'
 import { TensorBudget } from '../../src/formats/limits.js'
 import { type MessageAt, messagesOf } from '../fuzz/arrow-craft.js'
+import { expectRefusal } from '../helpers/refusal.js'
 
-function refusal(f: () => unknown): Error {
-  try {
-    f()
-  } catch (e) {
-    return e as Error
-  }
-  throw new Error('expected a refusal')
-}
-const refused = (f: () => unknown, message: string) => {
-  const e = refusal(f)
-  expect(e).toBeInstanceOf(InvalidRequestError)
-  expect(e.message).toBe(message)
-}
+const refused = (f: () => unknown, message: string) => expectRefusal(f, InvalidRequestError, message)
 
 const type = (id: number, layout: ArrowType['layout'], width: number, name: string): ArrowType => ({
   id,

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest'
 import { InvalidRequestError } from '../../src/errors.js'
 import { checkBody, layoutBatch, offsetAt } from '../../src/formats/arrow-layout.js'
 import type { ArrowField, ArrowType, BatchMeta } from '../../src/formats/arrow-meta.js'
+import { expectRefusal } from '../helpers/refusal.js'
 
 const type = (id: number, layout: ArrowType['layout'], width: number, name: string, signed = true): ArrowType => ({
   id,
@@ -40,19 +41,7 @@ const batch = (length: number, nodes: Array<[number, number]>, buffers: Array<[n
 })
 const WHAT = 'the body, message 1'
 
-function refusal(f: () => unknown): Error {
-  try {
-    f()
-  } catch (e) {
-    return e as Error
-  }
-  throw new Error('expected a refusal')
-}
-const refused = (f: () => unknown, message: string) => {
-  const e = refusal(f)
-  expect(e).toBeInstanceOf(InvalidRequestError)
-  expect(e.message).toBe(message)
-}
+const refused = (f: () => unknown, message: string) => expectRefusal(f, InvalidRequestError, message)
 
 describe('layoutBatch matches nodes and buffers to the schema', () => {
   it('hands back each array with its node, buffers and children, in pre-order', () => {

@@ -29,6 +29,7 @@ import { describe, expect, it } from 'vitest'
 import { InvalidRequestError } from '../../src/errors.js'
 import { columnName, type MessageMeta, parseMessage } from '../../src/formats/arrow-meta.js'
 import { messagesOf } from '../fuzz/arrow-craft.js'
+import { refusal as thrown } from '../helpers/refusal.js'
 import { build, i16, i32, i64, longs, type Obj, pairs, str, table, tables, u8 } from './flatbuffer-write.js'
 
 /** Message: version, header type, header, body length. */
@@ -36,14 +37,11 @@ const message = (type: number, header: Obj | undefined, bodyLength?: number, ver
   table(i16(version), u8(type), header, bodyLength === undefined ? undefined : i64(bodyLength))
 const parse = (root: Obj, size?: number) => parseMessage(build(root, size), 'message 1')
 
+/** What `f` threw, checked to be an InvalidRequestError. */
 function refusal(f: () => unknown): Error {
-  try {
-    f()
-  } catch (error) {
-    expect(error).toBeInstanceOf(InvalidRequestError)
-    return error as Error
-  }
-  throw new Error('expected a refusal')
+  const e = thrown(f)
+  expect(e).toBeInstanceOf(InvalidRequestError)
+  return e
 }
 const malformed = (what: string) => `message 1 is malformed: ${what}`
 

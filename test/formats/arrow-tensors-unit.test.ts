@@ -12,6 +12,7 @@ import type { ArrayLayout } from '../../src/formats/arrow-layout.js'
 import type { ArrowField, ArrowType, BodyRange } from '../../src/formats/arrow-meta.js'
 import { tensorsFromArrow } from '../../src/formats/arrow-tensors.js'
 import { TensorBudget } from '../../src/formats/limits.js'
+import { expectRefusal } from '../helpers/refusal.js'
 
 const t = (id: number, layout: ArrowType['layout'], width: number, name: string, signed = true): ArrowType => ({
   id,
@@ -95,19 +96,7 @@ function scalars(name: string, type: ArrowType, values: Array<number | bigint>) 
   return { fields: [f], batches: [batch(values.length, bytes, arr(f, values.length, [NONE, at[0] as BodyRange]))] }
 }
 
-function refusal(f: () => unknown): Error {
-  try {
-    f()
-  } catch (e) {
-    return e as Error
-  }
-  throw new Error('expected a refusal')
-}
-const refused = (f: () => unknown, message: string) => {
-  const e = refusal(f)
-  expect(e).toBeInstanceOf(InvalidInputError)
-  expect(e.message).toBe(message)
-}
+const refused = (f: () => unknown, message: string) => expectRefusal(f, InvalidInputError, message)
 
 describe('columns for inputs', () => {
   it('takes the column named as the input before one named in.<input>, and refuses a missing one', () => {

@@ -14,6 +14,7 @@ import { decodeArrow, encodeArrow } from '../../src/formats/arrow.js'
 import type { Dataset } from '../../src/formats/dataset.js'
 import type { RowMeta } from '../../src/formats/records.js'
 import { claimingRows, type MessageAt, messagesOf } from '../fuzz/arrow-craft.js'
+import { refusal } from '../helpers/refusal.js'
 
 const ipc = (columns: Record<string, unknown>, types: Record<string, unknown>) =>
   tableToIPC(tableFromArrays(columns as never, { types: types as never }), { format: 'stream' }) as Uint8Array
@@ -22,15 +23,6 @@ const spec = (name: string, dtype: ColumnSpec['dtype'], shape: ColumnSpec['shape
   dtype,
   shape,
 })
-
-function refusal(f: () => unknown): Error {
-  try {
-    f()
-  } catch (error) {
-    return error as Error
-  }
-  throw new Error('expected a refusal')
-}
 
 describe('decodeArrow', () => {
   it('refuses a column no input has, listing the inputs', () => {

@@ -9,6 +9,7 @@ import type { CheckedBatch, CheckedRecordBatch } from '../../src/formats/arrow-i
 import type { ArrayLayout } from '../../src/formats/arrow-layout.js'
 import type { ArrowField, ArrowType } from '../../src/formats/arrow-meta.js'
 import { converter, dictionaryReader, reader, type Value, viewOf } from '../../src/formats/arrow-values.js'
+import { expectRefusal } from '../helpers/refusal.js'
 
 const type = (id: number, width: number, signed: boolean, name: string): ArrowType => ({
   id,
@@ -50,19 +51,7 @@ function read(body: Uint8Array, t: ArrowType, n: number): Value[] {
   return Array.from({ length: n }, (_, i) => r(i))
 }
 
-function refusal(f: () => unknown): Error {
-  try {
-    f()
-  } catch (e) {
-    return e as Error
-  }
-  throw new Error('expected a refusal')
-}
-const refused = (f: () => unknown, message: string) => {
-  const e = refusal(f)
-  expect(e).toBeInstanceOf(InvalidInputError)
-  expect(e.message).toBe(message)
-}
+const refused = (f: () => unknown, message: string) => expectRefusal(f, InvalidInputError, message)
 
 describe('reader', () => {
   it('reads 1-byte ints, signed and unsigned', () => {

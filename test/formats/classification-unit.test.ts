@@ -18,15 +18,7 @@ import {
 } from '../../src/formats/classification.js'
 import type { PostSpec } from '../../src/pipeline/spec.js'
 import type { Stage } from '../../src/pipeline/steps.js'
-
-function refusal(f: () => unknown): Error {
-  try {
-    f()
-  } catch (e) {
-    return e as Error
-  }
-  throw new Error('expected a refusal')
-}
+import { refusal } from '../helpers/refusal.js'
 
 /** A double from its IEEE 754 bits (a NaN keeps its sign bit). */
 const fromBits = (bits: bigint) => new Float64Array(new BigUint64Array([bits]).buffer)[0] as number

@@ -6,21 +6,13 @@
 import { describe, expect, it } from 'vitest'
 import { InvalidRequestError } from '../../src/errors.js'
 import { columnName, type DatasetQuery, selectDataset } from '../../src/formats/dataset.js'
+import { refusal } from '../helpers/refusal.js'
 
 /** A pipeline with a dotted input name and outputs listed out of alphabetical order. */
 const names = { inputs: ['x', 'y.z'], outputs: ['q', 'p', 'r'] }
 
 function query(q: Partial<DatasetQuery>): DatasetQuery {
   return { include: [], exclude: [], ...q }
-}
-
-function refusal(f: () => unknown): Error {
-  try {
-    f()
-  } catch (e) {
-    return e as Error
-  }
-  throw new Error('expected a refusal')
 }
 
 function refusedWith(q: Partial<DatasetQuery>, message: string): void {

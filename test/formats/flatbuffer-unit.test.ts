@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest'
 import { InvalidRequestError } from '../../src/errors.js'
 import { FlatBuffer } from '../../src/formats/flatbuffer.js'
+import { refusal as thrown } from '../helpers/refusal.js'
 
 /** Little-endian bytes from [position, kind, value] writes, zero elsewhere. */
 function bytes(length: number, writes: Array<[number, 'u16' | 'u32' | 'i32' | 'i64', number | bigint]>): Uint8Array {
@@ -20,14 +21,11 @@ function bytes(length: number, writes: Array<[number, 'u16' | 'u32' | 'i32' | 'i
   return out
 }
 
+/** What `f` threw, checked to be an InvalidRequestError. */
 function refusal(f: () => unknown): Error {
-  try {
-    f()
-  } catch (error) {
-    expect(error).toBeInstanceOf(InvalidRequestError)
-    return error as Error
-  }
-  throw new Error('expected a refusal')
+  const e = thrown(f)
+  expect(e).toBeInstanceOf(InvalidRequestError)
+  return e
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { InvalidRequestError } from '../../src/errors.js'
+import { refusal } from '../helpers/refusal.js'
 
 const failure = vi.hoisted(() => ({ next: undefined as Error | undefined }))
 
@@ -22,15 +23,6 @@ vi.mock('../../src/exact-json.js', async (importOriginal) => {
 const { parseWireJson } = await import('../../src/formats/json-parse.js')
 
 const bytes = (text: string) => new TextEncoder().encode(text)
-
-function refusal(f: () => unknown): Error {
-  try {
-    f()
-  } catch (e) {
-    return e as Error
-  }
-  throw new Error('expected a refusal')
-}
 
 afterEach(() => {
   failure.next = undefined

@@ -5,15 +5,7 @@
 import { describe, expect, it } from 'vitest'
 import { InvalidInputError } from '../../src/errors.js'
 import { preview, shapeElements, TensorBudget, UNLIMITED } from '../../src/formats/limits.js'
-
-function refusal(f: () => unknown): Error {
-  try {
-    f()
-  } catch (e) {
-    return e as Error
-  }
-  throw new Error('expected a refusal')
-}
+import { refusal } from '../helpers/refusal.js'
 
 describe('shapeElements', () => {
   it('multiplies dims up to and including the bound', () => {

@@ -6,20 +6,12 @@ import { describe, expect, it } from 'vitest'
 import type { ColumnSpec } from '../../src/engine/tensor.js'
 import { InvalidInputError } from '../../src/errors.js'
 import { decodeRecords } from '../../src/formats/records.js'
+import { refusal } from '../helpers/refusal.js'
 
 const specs: ColumnSpec[] = [
   { name: 'x', dtype: 'float32', shape: ['N', 'F'] },
   { name: 'flag', dtype: 'bool', shape: ['N'] },
 ]
-
-function refusal(f: () => unknown): Error {
-  try {
-    f()
-  } catch (e) {
-    return e as Error
-  }
-  throw new Error('expected a refusal')
-}
 
 describe('pandas-records', () => {
   it('decodes rows in order, each input batch-major', () => {
