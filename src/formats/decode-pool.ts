@@ -133,6 +133,7 @@ export class BodyPool implements LogWork {
   async decode<T extends DecodeTask>(task: T): Promise<Decoded<T>> {
     const { bytes } = task
     if (this.options.workers === 0 || !this.isLarge(bytes.byteLength)) return decodeBody(task)
+    // Stryker disable next-line ConditionalExpression: a view at an offset past 0 is shorter than its buffer, so the length test alone decides
     const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
     return (await this.run({ op: 'decode', task }, whole ? transferList(task, 0) : [])) as Decoded<T>
   }
@@ -149,6 +150,7 @@ export class BodyPool implements LogWork {
    */
   async json(bytes: Uint8Array, maxValues: number, setting: string): Promise<unknown> {
     if (this.options.workers === 0 || !this.isLarge(bytes.byteLength)) return parseJson(bytes, maxValues, setting)
+    // Stryker disable next-line ConditionalExpression: a view at an offset past 0 is shorter than its buffer, so the length test alone decides
     const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
     const transfer = whole && bytes.buffer instanceof ArrayBuffer ? [bytes.buffer] : []
     return this.run({ op: 'json', bytes, maxValues, setting }, transfer)
@@ -190,6 +192,7 @@ export class BodyPool implements LogWork {
   async close(): Promise<void> {
     this.closing = true
     this.turns.rejectWaiting(shuttingDown())
+    // Stryker disable next-line ConditionalExpression: a job is queued only while every worker holds one (pump hands it to a freed or replaced worker before this loop checks again)
     while (this.jobs.length > 0 || [...this.slots].some((s) => s.job)) {
       await new Promise<void>((resolve) => this.idleWaiters.push(resolve))
     }

@@ -9,15 +9,10 @@ import { type ColumnSpec, type HostTensor, tensor } from '../../src/engine/tenso
 import { InvalidInputError, InvalidRequestError } from '../../src/errors.js'
 import type { Dataset } from '../../src/formats/dataset.js'
 import { answerColumns, decodeRecords, encodeRecords, type RowMeta } from '../../src/formats/records.js'
+import { refusal as thrown } from '../helpers/refusal.js'
 
-function refusal(f: () => unknown): Error & { code?: string } {
-  try {
-    f()
-  } catch (e) {
-    return e as Error & { code?: string }
-  }
-  throw new Error('expected a refusal')
-}
+/** What `f` threw, with the code lastmile's errors carry. */
+const refusal = (f: () => unknown) => thrown(f) as Error & { code?: string }
 
 const x2: ColumnSpec[] = [{ name: 'x', dtype: 'float32', shape: ['N', 2] }]
 
