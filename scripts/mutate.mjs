@@ -8,7 +8,10 @@
  *
  * A run of some files merges its results into the module's report: those files' entries are
  * replaced, the others' kept, so the table shows each file's latest run. Runs of different files
- * use different sandboxes and can overlap.
+ * use different sandboxes and can overlap. `MUTATE_TESTS=a.test.ts,b.test.ts` narrows the judging
+ * tests of such a run (quicker: a file's own unit tests rather than every test of its module); the
+ * report keeps which tests judged each file, and TESTING.md says so. A narrower judge can only
+ * kill fewer mutants, so its score is a lower bound of the module's tests' score.
  *
  * Each module mutates its files and runs only the test files that exercise them (listed below),
  * so a mutant costs a few unit tests, not the whole suite. Reports go to reports/mutation/
@@ -153,6 +156,8 @@ function run(name, only) {
   mkdirSync(dir, { recursive: true })
   // A run of some files reports beside the module's report, then merges into it (mergeReport).
   const tag = only ? `${name}.${only.map((f) => basename(f).replace(/\W/g, '_')).join('+')}` : name
+  // A whole module is always judged by its own tests; some files may be judged by fewer.
+  const narrowed = only ? process.env.MUTATE_TESTS : undefined
   const config = {
     $schema: '../../node_modules/@stryker-mutator/core/schema/stryker-schema.json',
     testRunner: 'vitest',
@@ -172,28 +177,33 @@ function run(name, only) {
   }
   const configPath = join(dir, `${tag}.config.json`)
   writeFileSync(configPath, JSON.stringify(config, null, 2))
-  console.log(`\n== mutating ${name}: ${mutate.join(' ')}\n   with ${m.tests.join(' ')}`)
+  console.log(`\n== mutating ${name}: ${mutate.join(' ')}\n   with ${narrowed ?? m.tests.join(' ')}`)
   const r = spawnSync('npx', ['stryker', 'run', configPath], {
     cwd: root,
     stdio: 'inherit',
-    // MUTATE_TESTS set by the caller narrows the judging tests (a quicker look while writing tests).
-    env: { ...process.env, MUTATE_TESTS: process.env.MUTATE_TESTS ?? m.tests.join(',') },
+    // MUTATE_TESTS set by the caller narrows the judging tests (see above).
+    env: { ...process.env, MUTATE_TESTS: narrowed ?? m.tests.join(',') },
   })
   if (r.status !== 0) process.exitCode = r.status ?? 1
-  // Only a run judged by the module's own tests counts in its report.
-  else if (only && !process.env.MUTATE_TESTS) mergeReport(join(dir, `${name}.json`), join(dir, `${tag}.json`))
+  else if (only) mergeReport(join(dir, `${name}.json`), join(dir, `${tag}.json`), narrowed?.split(','))
 }
 
-/** Replace the files of `part` in the module's report (or start it with them); `part` is removed. */
-function mergeReport(whole, part) {
+/**
+ * Replace the files of `part` in the module's report (or start it with them); `part` is removed.
+ * `judges`: the narrower tests that judged them, kept in the report's `lastmileJudges` by file.
+ */
+function mergeReport(whole, part, judges) {
   const add = JSON.parse(readFileSync(part, 'utf8'))
-  if (existsSync(whole)) {
-    const report = JSON.parse(readFileSync(whole, 'utf8'))
-    Object.assign(report.files, add.files)
-    writeFileSync(`${whole}.tmp`, JSON.stringify(report))
-    renameSync(`${whole}.tmp`, whole)
-    rmSync(part)
-  } else renameSync(part, whole)
+  const report = existsSync(whole) ? JSON.parse(readFileSync(whole, 'utf8')) : { ...add, files: {} }
+  Object.assign(report.files, add.files)
+  report.lastmileJudges ??= {}
+  for (const file of Object.keys(add.files)) {
+    if (judges) report.lastmileJudges[file] = judges
+    else delete report.lastmileJudges[file]
+  }
+  writeFileSync(`${whole}.tmp`, JSON.stringify(report))
+  renameSync(`${whole}.tmp`, whole)
+  rmSync(part)
 }
 
 /** Run the modules or files named on the command line (all modules when none is). */

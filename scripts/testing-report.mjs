@@ -87,6 +87,12 @@ for (const name of Object.keys(MODULES)) {
   )
   // A run on some files (`npm run mutate -- <files>`) reports those only: say which were mutated.
   details.push(`**${name}: files mutated in this run:** ${Object.keys(report.files).sort().join(', ')}\n`)
+  // Files judged by fewer tests than the module's (scripts/mutate.mjs: MUTATE_TESTS): lower bounds.
+  const judges = Object.entries(report.lastmileJudges ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))
+  if (judges.length)
+    details.push(
+      `**${name}: files judged by their own tests only** (not every test of the module; their scores are lower bounds)\n\n${judges.map(([f, t]) => `- ${f}: ${t.join(', ')}`).join('\n')}\n`,
+    )
   if (r.equivalents.length)
     details.push(`**${name}: mutants disabled as equivalent**\n\n${r.equivalents.map((s) => `- ${s}`).join('\n')}\n`)
   if (r.survivors.length)
