@@ -20,7 +20,7 @@
  * a `// Stryker disable next-line <mutator>: <why>` comment, which the report lists.
  */
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { basename, dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -137,6 +137,18 @@ function moduleOf(file) {
     if (globs.some((g) => !g.startsWith('!') && matches(rel, g.replace(/:\d+-\d+$/, '')))) return name
   }
   throw new Error(`${file} is in none of the modules: ${Object.keys(MODULES).join(', ')}`)
+}
+
+/** The source files module `name` mutates (its globs expanded over src/, exclusions applied). */
+export function moduleFiles(name) {
+  const m = MODULES[name]
+  const globs = (typeof m.mutate === 'function' ? m.mutate() : m.mutate).map((g) => g.replace(/:\d+-\d+$/, ''))
+  const all = readdirSync(join(root, 'src'), { recursive: true })
+    .map((f) => `src/${String(f).split('\\').join('/')}`)
+    .filter((f) => f.endsWith('.ts'))
+  const take = globs.filter((g) => !g.startsWith('!'))
+  const drop = globs.filter((g) => g.startsWith('!')).map((g) => g.slice(1))
+  return all.filter((f) => take.some((g) => matches(f, g)) && !drop.some((g) => matches(f, g))).sort()
 }
 
 function matches(path, glob) {
