@@ -63,6 +63,8 @@ const INTENDED: Record<string, Intended> = {
   [`POST ${V}/assays/{id}/run`]: 'deployer',
   [`GET ${V}/assays/{id}/results`]: 'viewer',
   [`GET ${V}/assays/{id}/chart.svg`]: 'viewer',
+  [`GET ${V}/pipelines/{name}/stats`]: 'viewer',
+  [`GET ${V}/pipelines/{name}/live`]: 'viewer',
   [`GET ${V}/pipelines/{name}/slo`]: 'viewer',
   [`GET ${V}/pipelines/{name}/slo/chart.svg`]: 'viewer',
   [`GET ${V}/pipelines/{name}/slo/rules`]: 'viewer',
