@@ -248,7 +248,8 @@ describe('layoutBatch matches nodes and buffers to the schema', () => {
     expect(layoutBatch(a, one(3), 8, WHAT)[0]?.length).toBe(3)
 
     const s = [field('s', STRUCT, [field('x', I8)])]
-    const struct = (child: number) =>
+    // Three parent rows over a child of `child` values (no validity, no offsets, 8 bytes of values).
+    const nested = (child: number) =>
       batch(
         3,
         [
@@ -262,30 +263,17 @@ describe('layoutBatch matches nodes and buffers to the schema', () => {
         ],
       )
     refused(
-      () => layoutBatch(s, struct(2), 8, WHAT),
+      () => layoutBatch(s, nested(2), 8, WHAT),
       "the body, message 1: column 's.x' has 2 values, expected at least 3",
     )
-    expect(layoutBatch(s, struct(4), 8, WHAT)[0]?.children[0]?.length).toBe(4)
+    expect(layoutBatch(s, nested(4), 8, WHAT)[0]?.children[0]?.length).toBe(4)
 
     const v = [field('v', fixedList(2), [field('', I8)])]
-    const fixed = (child: number) =>
-      batch(
-        3,
-        [
-          [3, 0],
-          [child, 0],
-        ],
-        [
-          [0, 0],
-          [0, 0],
-          [0, 8],
-        ],
-      )
     refused(
-      () => layoutBatch(v, fixed(5), 8, WHAT),
+      () => layoutBatch(v, nested(5), 8, WHAT),
       "the body, message 1: column 'v[]' has 5 values, expected at least 6",
     )
-    expect(layoutBatch(v, fixed(7), 8, WHAT)[0]?.children[0]?.length).toBe(7)
+    expect(layoutBatch(v, nested(7), 8, WHAT)[0]?.children[0]?.length).toBe(7)
   })
 
   it('takes a left-out validity buffer only where there are no nulls, and sizes a given one at ⌈n/8⌉', () => {

@@ -11,24 +11,12 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { type ColumnSpec, type HostTensor, tensor } from '../../src/engine/tensor.js'
 import { InvalidRequestError, NotReadyError, PayloadTooLargeError, QueueFullError } from '../../src/errors.js'
-import { BodyPool, type BodyPoolOptions } from '../../src/formats/decode-pool.js'
+import { pool } from '../helpers/body-pool.js'
 
 const specs: ColumnSpec[] = [{ name: 'x', dtype: 'float32', shape: ['N', 2] }]
 const limits = { maxTensorBytes: 2 ** 30 }
 const encoder = new TextEncoder()
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
-
-const pools: BodyPool[] = []
-afterEach(async () => {
-  await Promise.all(pools.splice(0).map((p) => p.close()))
-})
-
-/** A pool of one worker taking bodies past 1024 bytes, one at a time, one waiting. */
-function pool(over: Partial<BodyPoolOptions> = {}): BodyPool {
-  const p = new BodyPool({ workers: 1, largeBytes: 1024, perWorker: 1, queue: 1, ...over })
-  pools.push(p)
-  return p
-}
 
 /** pandas-records rows x = [r + 0.5, -r - 1]: every value names its row. */
 const rowsX = (rows: number) => Array.from({ length: rows }, (_, r) => [r + 0.5, -r - 1])

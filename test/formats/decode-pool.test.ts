@@ -1,20 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { ColumnSpec, HostTensor } from '../../src/engine/tensor.js'
 import { InvalidInputError, InvalidRequestError, NotReadyError, QueueFullError } from '../../src/errors.js'
-import { BodyPool, type BodyPoolOptions } from '../../src/formats/decode-pool.js'
+import { pool } from '../helpers/body-pool.js'
 
 const specs: ColumnSpec[] = [{ name: 'x', dtype: 'float32', shape: ['N', 3] }]
 const limits = { maxTensorBytes: 2 ** 30 }
-const pools: BodyPool[] = []
-afterEach(async () => {
-  await Promise.all(pools.splice(0).map((p) => p.close()))
-})
-
-function pool(over: Partial<BodyPoolOptions> = {}): BodyPool {
-  const p = new BodyPool({ workers: 1, largeBytes: 1024, perWorker: 1, queue: 1, ...over })
-  pools.push(p)
-  return p
-}
 
 /** An OIP body of `rows` rows [r + 0.5, -r - 1, r / 4]: every value names its row. */
 function oipBytes(rows: number): { bytes: Uint8Array; values: number[] } {
