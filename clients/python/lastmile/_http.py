@@ -47,7 +47,7 @@ def error_from(status: int, headers: Mapping[str, str], raw: bytes, method: str,
     """Read the three error bodies lastmile answers: its own ``{"error": {code, message, details}}``,
     the Open Inference Protocol's ``{"error": "<message>"}`` (code in ``Lastmile-Error-Code``), and
     Wallaroo's engine's ``{"code": <status>, "status": "Error", "error": "<message>"}``."""
-    code = headers.get("lastmile-error-code") or headers.get("Lastmile-Error-Code") or "http_error"
+    code = {k.lower(): v for k, v in headers.items()}.get("lastmile-error-code") or "http_error"
     message = f"{method} {path}: HTTP {status}"
     details = None
     try:

@@ -504,10 +504,8 @@ class Pipeline:
 
 
 def _records(data: Any) -> List[Dict[str, Any]]:
-    pd = _frames.optional("pandas")
-    if pd is not None and isinstance(data, pd.DataFrame):
-        return json.loads(data.to_json(orient="records", double_precision=15))  # type: ignore[no-any-return]
-    return [{k: _frames._plain(v) for k, v in r.items()} for r in data]
+    """Rows (a DataFrame, records, a dict of columns) as the records an inference body would carry."""
+    return json.loads(_frames.encode(data).body)  # type: ignore[no-any-return]
 
 
 def _report_frame(report: Record) -> Any:

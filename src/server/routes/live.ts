@@ -2,6 +2,7 @@
  * Live routes: what a deployed pipeline is doing right now — a snapshot (`…/stats`) and the same
  * pushed every interval as server-sent events (`…/live`), for the console and for `curl -N`.
  */
+import { setTimeout as wait } from 'node:timers/promises'
 import type { Context, Hono } from 'hono'
 import { streamSSE } from 'hono/streaming'
 import { z } from 'zod'
@@ -12,19 +13,6 @@ import type { ServerDeps } from '../deps.js'
 import type { RouteTable } from '../route-table.js'
 
 const param = (c: Context, name: string) => c.req.param(name) as string
-
-/** Wait `ms`, or less if `signal` aborts first. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms)
-    signal.addEventListener('abort', done, { once: true })
-    function done() {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-  })
-}
 
 const window = z.coerce
   .number()
@@ -108,7 +96,7 @@ export function liveRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): voi
             if (!next) break // the pipeline was deleted
             await stream.writeSSE({ event: 'stats', id: String(id), data: JSON.stringify(next) })
             next = undefined
-            await sleep(query.interval_ms, ended.signal)
+            await wait(query.interval_ms, undefined, { signal: ended.signal }).catch(() => undefined) // cut short by `end`
           }
         } finally {
           live.closing.removeEventListener('abort', end)
