@@ -74,6 +74,8 @@ export const MODULES = {
     tests: ['test/slo/*.test.ts'],
     timeoutMS: 10_000,
   },
+  // The live view's histograms and per-second counts, judged by their unit tests (injected clock).
+  live: { mutate: ['src/live/*.ts'], tests: ['test/live/*.test.ts'], timeoutMS: 10_000 },
   pipeline: {
     mutate: ['src/pipeline/routing.ts', 'src/pipeline/expr.ts', 'src/pipeline/steps.ts'],
     tests: ['test/pipeline/*.test.ts', 'test/registry/rollouts.test.ts'],

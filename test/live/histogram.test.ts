@@ -18,6 +18,7 @@ describe('log buckets', () => {
     expect(bucketOf(0.0201)).toBe(9)
     expect(bucketOf(0.03)).toBe(13) // log2(3)·8 = 12.68
     expect(bucketOf(1)).toBe(54) // log2(100)·8 = 53.15
+    expect(bucketOf(170_000)).toBe(192) // log2(1.7e7)·8 = 192.1: one past the last, clamped
     expect(bucketOf(1e9)).toBe(192) // past ≈ 168 s: the last bucket
     expect(BUCKETS).toBe(193)
   })

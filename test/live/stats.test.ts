@@ -105,6 +105,51 @@ describe('live stats', () => {
     expect(s.series.reduce((n, p) => n + p.requests, 0)).toBe(1)
   })
 
+  it('orders arms by rows, ties by name, and counts a split answer row by row', () => {
+    const c = clock()
+    const live = new LiveStats(c.now)
+    live.request('w', 'p', answered(3, 1, 0, ['c:1', 'a:1', 'c:1'])) // first and last alike, not all
+    live.request('w', 'p', answered(4, 1, 0, ['b:1', 'b:1', 'b:1', 'b:1']))
+    live.request('w', 'p', answered(1, 1, 0, ['a:1']))
+    live.request('w', 'p', answered(0, 1, 0, []))
+    c.at(1_000)
+    // b 4 rows; a and c 2 each, a first by name.
+    expect(live.snapshot('w', 'p', 2).arms.map((a) => [a.model, a.share])).toEqual([
+      ['b:1', 0.5],
+      ['a:1', 0.25],
+      ['c:1', 0.25],
+    ])
+  })
+
+  it('never counts a slot a minute old as the second that reuses it', () => {
+    const c = clock()
+    const live = new LiveStats(c.now)
+    c.at(2_500)
+    live.request('w', 'p', answered(6, 1, 0, ['m:1', 'm:1', 'm:1', 'm:1', 'm:1', 'm:1']))
+    c.at(62_500) // second 62 would reuse second 2's slot; nothing has been written to it yet
+    const s = live.snapshot('w', 'p', 60)
+    expect(s.series[59]).toEqual({ time: T0 + 62_000, requests: 0, rows: 0, errors: 0, p99_ms: null })
+    expect(s.rows_per_second).toBe(0)
+    expect(s.latency.total.count).toBe(0)
+  })
+
+  it('forgets an idle pipeline at a minute, not a second before', () => {
+    const c = clock()
+    const live = new LiveStats(c.now)
+    live.request('w', 'a', { code: 200, rows: 1 }) // second 0, the first sweep
+    c.at(60_000)
+    live.request('w', 'b', { code: 200, rows: 1 }) // sweep at 60: 'a' idle 60 s, forgotten
+    expect(live.tracked()).toBe(1)
+    c.at(61_000)
+    live.request('w', 'c', { code: 200, rows: 1 }) // sweeps again only a minute after the last
+    c.at(119_000)
+    live.request('w', 'd', { code: 200, rows: 1 })
+    expect(live.tracked()).toBe(3)
+    c.at(120_000)
+    live.request('w', 'e', { code: 200, rows: 1 }) // sweep at 120: 'b' idle 60 s goes, 'c' idle 59 s stays
+    expect(live.tracked()).toBe(3) // c, d, e
+  })
+
   it('keeps pipelines apart and forgets one idle for a minute', () => {
     const c = clock()
     const live = new LiveStats(c.now)
