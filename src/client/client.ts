@@ -32,12 +32,14 @@ export interface ClientOptions {
 // The bodies' types come from the wire schemas the server documents its routes with (/openapi.json).
 import { parseExactJson } from '../exact-json.js'
 import { ARROW_TYPES, BYTES_TYPE, JSON_TYPE, RECORDS_TYPE } from '../formats/media-types.js'
-import type { ExplainReport } from '../wire/explain.js'
+import type { Assay, AssayResult, AssayWindow } from '../wire/assays.js'
+import type { ExplainReport, ExplanationJob } from '../wire/explain.js'
 import type { Job } from '../wire/jobs.js'
 import type { LiveSnapshotWire } from '../wire/live.js'
 import type { InferResponse } from '../wire/oip.js'
 import type {
   ApiKey,
+  Caller,
   CreatedApiKey,
   DeploymentStatus,
   DeployOptions,
@@ -57,11 +59,17 @@ import type { SloStatus } from '../wire/slo.js'
 
 export type {
   ApiKey,
+  Assay,
+  AssayResult,
+  AssayWindow,
+  Caller,
   CreatedApiKey,
   DeploymentStatus,
   DeployOptions,
   ExplainReport,
+  ExplanationJob,
   InferResponse,
+  LiveSnapshotWire,
   Model,
   ModelSummary,
   ModelUpload,
@@ -113,6 +121,7 @@ export class LastmileClient {
     method: string,
     path: string,
     body?: { json: unknown } | { bytes: Uint8Array | ReadableStream<Uint8Array>; type: string },
+    signal?: AbortSignal,
   ): Promise<Response> {
     const headers: Record<string, string> = {}
     if (this.opts.apiKey) headers.authorization = `Bearer ${this.opts.apiKey}`
@@ -128,6 +137,7 @@ export class LastmileClient {
       method,
       headers,
       ...(payload !== undefined ? { body: payload } : {}),
+      ...(signal ? { signal } : {}),
       // A streamed upload (a file of many GB) goes out as it is read.
       ...(payload instanceof ReadableStream ? { duplex: 'half' } : {}),
     } as RequestInit)
@@ -294,11 +304,86 @@ export class LastmileClient {
     return this.request('GET', `/v1/jobs/${enc(id)}/result${format ? `?format=${format}` : ''}`)
   }
 
+  // Inference log
+  /** A page of the inference log as a raw response (JSON rows or Arrow; `Link` rel="next" when more). */
+  logs(
+    ws: string,
+    pipeline: string,
+    query: { start?: string; end?: string; limit?: number; columns?: string[]; cursor?: string } = {},
+    format: 'json' | 'arrow' = 'json',
+  ) {
+    const q = new URLSearchParams({ format })
+    for (const [k, v] of Object.entries(query))
+      if (v !== undefined) q.set(k, Array.isArray(v) ? v.join(',') : String(v))
+    return this.request('GET', `/v1/workspaces/${enc(ws)}/pipelines/${enc(pipeline)}/logs?${q}`)
+  }
+
+  // Drift assays
+  listAssays(ws: string) {
+    return this.call<Assay[]>('GET', `/v1/workspaces/${enc(ws)}/assays`)
+  }
+  /** Define an assay (the README's fields); its baseline is frozen now. */
+  createAssay(ws: string, definition: unknown) {
+    return this.call<Assay>('POST', `/v1/workspaces/${enc(ws)}/assays`, { json: definition })
+  }
+  /** Score given baseline and window values with a summarizer, as the scheduler would: nothing is stored. */
+  previewAssay(ws: string, request: unknown) {
+    return this.call<AssayResult>('POST', `/v1/workspaces/${enc(ws)}/assays/preview`, { json: request })
+  }
+  runAssay(ws: string, id: number, range: { start: string | number; end: string | number }) {
+    return this.call<AssayWindow[]>('POST', `/v1/workspaces/${enc(ws)}/assays/${id}/run`, { json: range })
+  }
+  assayResults(ws: string, id: number) {
+    return this.call<AssayWindow[]>('GET', `/v1/workspaces/${enc(ws)}/assays/${id}/results`)
+  }
+  /** An assay's chart as SVG text: its score per window (`score`), or the latest window's bins. */
+  async assayChart(ws: string, id: number, kind: 'score' | 'bins' = 'score') {
+    const q = kind === 'bins' ? '?kind=bins' : ''
+    return (await this.request('GET', `/v1/workspaces/${enc(ws)}/assays/${id}/chart.svg${q}`)).text()
+  }
+  deleteAssay(ws: string, id: number) {
+    return this.call<{ deleted: number }>('DELETE', `/v1/workspaces/${enc(ws)}/assays/${id}`)
+  }
+
   // Live view
   /** What the pipeline is doing now: rates, latency per stage, rows per arm over `window` seconds, its last minute. */
   liveStats(ws: string, pipeline: string, window?: number) {
     const q = window === undefined ? '' : `?window=${window}`
     return this.call<LiveSnapshotWire>('GET', `/v1/workspaces/${enc(ws)}/pipelines/${enc(pipeline)}/stats${q}`)
+  }
+
+  /**
+   * The same snapshots pushed by the server every `intervalMs` (…/live, server-sent events), until
+   * `signal` aborts or the server ends the stream (a shutdown): read with `for await`.
+   */
+  async *live(
+    ws: string,
+    pipeline: string,
+    opts: { intervalMs?: number; window?: number; signal?: AbortSignal } = {},
+  ): AsyncGenerator<LiveSnapshotWire> {
+    const q = new URLSearchParams()
+    if (opts.intervalMs !== undefined) q.set('interval_ms', String(opts.intervalMs))
+    if (opts.window !== undefined) q.set('window', String(opts.window))
+    const path = `/v1/workspaces/${enc(ws)}/pipelines/${enc(pipeline)}/live?${q}`
+    const res = await this.request('GET', path, undefined, opts.signal)
+    if (!res.body) return
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader()
+    let buffer = ''
+    try {
+      for (;;) {
+        const { value, done } = await reader.read()
+        if (done) return
+        buffer += value.replace(/\r\n?/g, '\n')
+        for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+          const lines = buffer.slice(0, end).split('\n')
+          buffer = buffer.slice(end + 2)
+          const data = lines.filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trimStart())
+          if (lines.includes('event: stats') && data.length) yield JSON.parse(data.join('\n')) as LiveSnapshotWire
+        }
+      }
+    } finally {
+      await reader.cancel().catch(() => {}) // closes the connection when the caller stops early
+    }
   }
 
   // Service-level objectives
@@ -328,7 +413,23 @@ export class LastmileClient {
     })
   }
 
+  /** Start an explanation as a job (202); follow it with {@link LastmileClient.explanation}. */
+  explainJob(ws: string, pipeline: string, request: unknown) {
+    return this.call<ExplanationJob>(
+      'POST',
+      `/v1/workspaces/${enc(ws)}/pipelines/${enc(pipeline)}/explain?async=true`,
+      { json: request },
+    )
+  }
+  explanation(ws: string, id: string) {
+    return this.call<ExplanationJob>('GET', `/v1/workspaces/${enc(ws)}/explanations/${enc(id)}`)
+  }
+
   // API keys
+  /** The key this client sends: its workspace and role (keys off: null, and every right). */
+  me() {
+    return this.call<Caller>('GET', '/v1/me')
+  }
   createKey(ws: string, name: string, role: 'admin' | 'deployer' | 'viewer') {
     return this.call<CreatedApiKey>('POST', `/v1/workspaces/${enc(ws)}/keys`, { json: { name, role } })
   }

@@ -137,10 +137,14 @@ export class Engine {
   /** Backend and GPU state, for `lastmile info`, health checks and metrics. */
   async status(): Promise<EngineStatus> {
     const autoBackend = await this.resolveBackend('auto')
-    let gpu: EngineGpuStatus = { state: 'not_opened' }
-    if (this.gpuFailure) gpu = { state: 'unavailable', reason: this.gpuFailure }
-    else if (this.gpuRuntime) gpu = (await this.gpuRuntime).status()
-    return { autoBackend, configured: this.config.backend, gpu }
+    return { autoBackend, configured: this.config.backend, gpu: await this.gpuStatus() }
+  }
+
+  /** The GPU's state and adapter, without opening it when nothing has (`not_opened`). */
+  async gpuStatus(): Promise<EngineGpuStatus> {
+    if (this.gpuFailure) return { state: 'unavailable', reason: this.gpuFailure }
+    if (this.gpuRuntime) return (await this.gpuRuntime).status()
+    return { state: 'not_opened' }
   }
 
   /** Release every session and leave the GPU runtime. */

@@ -7,6 +7,7 @@ import { Hono } from 'hono'
 import { z } from 'zod'
 import { NotFoundError } from '../errors.js'
 import { VERSION } from '../version.js'
+import { consoleRoutes } from './console.js'
 import type { ServerDeps } from './deps.js'
 import { errorAnswer, onError } from './errors.js'
 import { openApiDocument } from './openapi.js'
@@ -66,5 +67,7 @@ export function createApp(deps: ServerDeps): { app: Hono; routes: RouteTable } {
   liveRoutes(app, routes, deps)
   jobRoutes(app, routes, deps)
   explainRoutes(app, routes, deps)
+  // The console's page and assets: not API routes, so not in the route table nor the document.
+  consoleRoutes(app, deps.console)
   return { app, routes }
 }

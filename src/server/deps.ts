@@ -12,6 +12,7 @@ import type { DeploymentManager } from '../serving/deployment.js'
 import type { SloService } from '../slo/service.js'
 import type { Store } from '../store/types.js'
 import type { BodyPace } from './body-pace.js'
+import type { ConsoleAssets } from './console.js'
 import type { BrowserPolicy } from './cross-site.js'
 import type { Metrics } from './metrics.js'
 
@@ -36,6 +37,8 @@ export interface ServerDeps {
   authRequired: boolean
   /** What the server accepts from web pages (cross-site requests, DNS rebinding). */
   browser: BrowserPolicy
+  /** The built web console's files by URL path (empty when it is not built): `/`, `/assets/…`. */
+  console: ConsoleAssets
   /** Serve `/metrics` without a key even when keys are on. */
   metricsPublic: boolean
   /** Largest request body in bytes. */

@@ -29,8 +29,13 @@ const callers = new WeakMap<Request, ApiKeyRecord>()
  * or undefined (every workspace) for a server admin, a public route, or a server without keys.
  */
 export function visibleWorkspace(c: Context): string | undefined {
-  const key = callers.get(c.req.raw)
+  const key = callerKey(c)
   return key && !isServerAdmin(key) ? key.workspace : undefined
+}
+
+/** The key a request was authenticated with: undefined when keys are off or the route is public. */
+export function callerKey(c: Context): ApiKeyRecord | undefined {
+  return callers.get(c.req.raw)
 }
 
 /** A route's declaration: what it is, who may call it, what it reads and what it answers. */

@@ -25,6 +25,7 @@ import { ArtifactStore } from '../store/artifacts.js'
 import { lockDataDir, tidyDataDir } from '../store/data-dir.js'
 import { SqliteStore } from '../store/sqlite-store.js'
 import { createApp } from './app.js'
+import { consoleDir, loadConsole } from './console.js'
 import type { ServerDeps } from './deps.js'
 import { errorResponse } from './errors.js'
 import { Metrics } from './metrics.js'
@@ -132,6 +133,7 @@ export async function buildServer(
       allowedOrigins: config.server.allowedOrigins,
       loopbackHostOnly: !authRequired && isLoopback(config.server.host),
     },
+    console: loadConsole(consoleDir()),
     metricsPublic: config.server.metricsPublic,
     bodyLimitBytes: config.server.bodyLimitBytes,
     modelLimitBytes: config.server.modelLimitBytes,

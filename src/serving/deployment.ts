@@ -13,6 +13,7 @@ import { type ColumnSpec, elementCount, type HostTensor, type StringTensor, zero
 import type { Columns } from '../engine/types.js'
 import { validateFeeds } from '../engine/validate.js'
 import { errorMessage, InvalidInputError, NotFoundError } from '../errors.js'
+import { oipTensorMetadata } from '../formats/oip.js'
 import { type Logger, silentLogger } from '../logger.js'
 import type { InferenceSink } from '../logs/record.js'
 import type { FusedOutputs, FusedSteps } from '../pipeline/fused.js'
@@ -194,6 +195,8 @@ export class Deployment {
       path: b.path,
       replicas: this.replicas.length,
       stages: this.runner.describe(),
+      inputs: this.runner.inputs.map(oipTensorMetadata),
+      outputs: this.runner.outputs.map(oipTensorMetadata),
       queued_rows: this.batcher.queuedRows(),
       batching: this.batching,
       non_finite_inputs: this.nonFiniteInputs,

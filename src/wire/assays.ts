@@ -82,5 +82,6 @@ export const assaySchema = z
 /** The answer of deleting an assay: its id. */
 export const deletedAssaySchema = z.object({ deleted: z.number().int() })
 
+export type AssayResult = z.infer<typeof assayResultSchema>
 export type AssayWindow = z.infer<typeof assayWindowSchema>
 export type Assay = z.infer<typeof assaySchema>

@@ -46,6 +46,15 @@ export const liveSnapshotSchema = z
       )
       .describe('the last 60 seconds, oldest first, the second in progress last'),
     deployment: deploymentStatusSchema.nullable().describe('null when the pipeline is not deployed'),
+    gpu: z
+      .object({
+        state: z.string().describe('ready, lost, recovering, unavailable, not_opened, …'),
+        adapter: z
+          .object({ description: z.string(), backend: z.string(), software: z.boolean() })
+          .nullable()
+          .describe('the adapter the webgpu backend runs on; null when no GPU was opened'),
+      })
+      .describe("the server's GPU, which deployments on webgpu use"),
   })
   .meta({ id: 'LiveSnapshot' })
 

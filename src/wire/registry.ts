@@ -119,6 +119,10 @@ export const deploymentStatusSchema = z
         ),
       }),
     ),
+    inputs: z
+      .array(tensorMetaSchema)
+      .describe("The pipeline's inputs: what a request sends (key columns of splits included)."),
+    outputs: z.array(tensorMetaSchema).describe("The pipeline's outputs: what an answer holds."),
     queued_rows: z.number().int(),
     batching: batchingSchema,
     non_finite_inputs: z
@@ -143,6 +147,15 @@ const role = z.enum(ROLES)
 export const apiKeySchema = z
   .object({ id: z.string(), workspace: z.string(), name: z.string(), role, created_at: timestamp })
   .meta({ id: 'ApiKey' })
+
+/** Who a request's key is (GET /v1/me): what a console shows and hides by. */
+export const callerSchema = z
+  .object({
+    auth: z.boolean().describe('whether this server requires API keys; false: every request may do everything'),
+    key: apiKeySchema.nullable().describe('the key the request was sent with; null when keys are off'),
+    server_admin: z.boolean().describe('an admin of workspace default (or keys off): every workspace'),
+  })
+  .meta({ id: 'Caller' })
 
 /** A key just created, with its secret. */
 export const createdApiKeySchema = apiKeySchema
@@ -200,3 +213,4 @@ export type Pipeline = z.infer<typeof pipelineSchema>
 export type DeploymentStatus = z.infer<typeof deploymentStatusSchema>
 export type ApiKey = z.infer<typeof apiKeySchema>
 export type CreatedApiKey = z.infer<typeof createdApiKeySchema>
+export type Caller = z.infer<typeof callerSchema>

@@ -35,6 +35,8 @@ const INTENDED: Record<string, Intended> = {
   [`POST ${V}/pipelines/{name}/infer`]: 'viewer',
   [`GET ${V}/pipelines/{name}/deployment`]: 'viewer',
   'GET /v1/workspaces': 'key',
+  // Who the caller's own key is: any key may ask.
+  'GET /v1/me': 'key',
   'POST /v1/workspaces': 'server-admin',
   [`GET ${V}`]: 'viewer',
   [`DELETE ${V}`]: 'server-admin',

@@ -78,6 +78,26 @@ describe('the live view', () => {
     expect((bad as ApiError).message).toMatch(/window/)
   })
 
+  it("reads the pushed snapshots with the typed client, and frees the stream's place when the loop stops", async () => {
+    const seen: number[] = []
+    for await (const snap of lm.live('default', 'm', { intervalMs: 250, window: 5 })) {
+      expect(snap.window_seconds).toBe(5)
+      expect(snap.deployment?.inputs).toEqual([{ name: 'x', datatype: 'FP32', shape: [-1, 2] }])
+      // A server on the cpu backend never opened the GPU, and the live view does not open it.
+      expect(snap.gpu).toEqual({ state: 'not_opened', adapter: null })
+      seen.push(snap.time)
+      if (seen.length === 2) break
+    }
+    expect(seen[1]).toBeGreaterThan(seen[0] as number)
+    // The loop's end cancelled the response: the one stream allowed here is free again.
+    let open = server.deps.live.open
+    for (let i = 0; open > 0 && i < 100; i++) {
+      await new Promise((r) => setTimeout(r, 100))
+      open = server.deps.live.open
+    }
+    expect(open).toBe(0)
+  })
+
   it('pushes snapshots as server-sent events, one stream at a time here', async () => {
     const url = `${server.url}/v1/workspaces/default/pipelines/m/live?interval_ms=250&window=5`
     const ctl = new AbortController()

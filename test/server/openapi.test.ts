@@ -8,6 +8,7 @@ import { Validator } from '@seriousme/openapi-schema-validator'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createApp } from '../../src/server/app.js'
+import { CONSOLE_PATHS } from '../../src/server/console.js'
 import type { OpenApiDoc } from '../helpers/openapi-check.js'
 import { clientFor, doubler, testServer } from '../helpers/server.js'
 
@@ -90,6 +91,8 @@ describe('the OpenAPI document', () => {
     const served = new Set(
       createApp(s.deps).app.routes.map((r) => `${r.method.toLowerCase()} ${r.path.replace(/:(\w+)/g, '{$1}')}`),
     )
+    // The web console's page and assets are served beside the API, not part of it.
+    for (const path of Object.values(CONSOLE_PATHS)) expect(served.delete(`get ${path}`), path).toBe(true)
     expect([...served].sort()).toEqual(
       ops()
         .map(({ path, method }) => `${method} ${path}`)

@@ -1,12 +1,15 @@
-/** API key routes of a workspace: create (the key is shown once), list (never the secrets), revoke. */
+/**
+ * API key routes of a workspace: create (the key is shown once), list (never the secrets), revoke;
+ * and who the caller's own key is.
+ */
 import type { Context, Hono } from 'hono'
 import { z } from 'zod'
 import { NotFoundError } from '../../errors.js'
-import { createApiKey } from '../../registry/keys.js'
+import { createApiKey, isServerAdmin } from '../../registry/keys.js'
 import { keyRequestSchema } from '../../registry/schemas.js'
-import { apiKeyJson, apiKeySchema, createdApiKeySchema, revokedSchema } from '../../wire/registry.js'
+import { apiKeyJson, apiKeySchema, callerSchema, createdApiKeySchema, revokedSchema } from '../../wire/registry.js'
 import type { ServerDeps } from '../deps.js'
-import { jsonBody, type RouteTable } from '../route-table.js'
+import { callerKey, jsonBody, type RouteTable } from '../route-table.js'
 
 const param = (c: Context, name: string) => c.req.param(name) as string
 
@@ -14,6 +17,25 @@ export function keyRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): void
   const r = deps.registry
   const tag = 'API keys'
   const K = '/v1/workspaces/{ws}/keys'
+  routes.add(
+    app,
+    {
+      method: 'get',
+      path: '/v1/me',
+      summary: "The request's own key: its workspace and role (what a console shows by); keys off: every right",
+      tag,
+      access: 'key',
+      responses: { 200: { description: 'the caller', json: callerSchema } },
+    },
+    (c) => {
+      const key = callerKey(c)
+      return c.json({
+        auth: deps.authRequired,
+        key: key ? apiKeyJson(key) : null,
+        server_admin: key ? isServerAdmin(key) : true,
+      })
+    },
+  )
   routes.add(
     app,
     {

@@ -30,7 +30,16 @@ export function liveRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): voi
   /** The pipeline's snapshot with its deployment (404 for a pipeline that does not exist). */
   async function snapshot(ws: string, name: string, seconds: number): Promise<LiveSnapshotWire> {
     await registry.getPipeline(ws, name)
-    return { ...live.stats.snapshot(ws, name, seconds), deployment: manager.get(ws, name)?.status() ?? null }
+    const gpu = await deps.engine.gpuStatus()
+    const adapter =
+      'adapter' in gpu
+        ? { description: gpu.adapter.description, backend: gpu.adapter.backend, software: gpu.adapter.software }
+        : null
+    return {
+      ...live.stats.snapshot(ws, name, seconds),
+      deployment: manager.get(ws, name)?.status() ?? null,
+      gpu: { state: gpu.state, adapter },
+    }
   }
 
   routes.add(
