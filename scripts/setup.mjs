@@ -4,7 +4,8 @@
  * installs dependencies from the lockfile when node_modules is missing or was installed from
  * another lockfile, builds better-sqlite3's native addon from source when it is missing (its
  * prebuilt binaries come from GitHub, which CI cannot reach; the compiler and Node headers are on
- * the machine), then (with --build) compiles TypeScript into dist/. Uses only Node built-ins.
+ * the machine), then (with --build) compiles TypeScript into dist/ and builds the web console
+ * into dist/console/. Uses only Node built-ins.
  */
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
@@ -50,4 +51,7 @@ if (!existsSync(sqlite)) {
 }
 if (process.argv.includes('--build')) {
   run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'])
+  // The web console's page and assets (dist/console/), which the server serves at `/`.
+  const vite = join(root, 'node_modules', 'vite', 'bin', 'vite.js')
+  run(process.execPath, [vite, 'build', '--config', 'console/vite.config.ts'])
 }

@@ -1,0 +1,95 @@
+/** API keys of a workspace (admins): list, create (the secret shown once), revoke. */
+import { useState } from 'preact/hooks'
+import type { Caller, CreatedApiKey } from '../../../src/client/client.js'
+import { can } from '../session.js'
+import { Action, type Ctx, ErrorNote, Field, fmt, Loading, Section, useLoad } from '../ui.js'
+
+export function KeysPage({ ctx, caller }: { ctx: Ctx; caller: Caller }) {
+  const keys = useLoad(() => ctx.client.listKeys(ctx.ws), [ctx.client, ctx.ws])
+  const [name, setName] = useState('')
+  const [role, setRole] = useState<'viewer' | 'deployer' | 'admin'>('viewer')
+  const [created, setCreated] = useState<CreatedApiKey | undefined>(undefined)
+  const [error, setError] = useState<unknown>(undefined)
+  if (!can(caller, ctx.ws, 'admin')) return <p>Only an admin of workspace {ctx.ws} manages its keys.</p>
+  return (
+    <Section title={`API keys of ${ctx.ws}`}>
+      <ErrorNote error={keys.error} />
+      {!caller.auth && (
+        <p class="muted">
+          Keys are off on this server (a loopback address): keys made here are stored, and required once keys are on.
+        </p>
+      )}
+      {!keys.data ? (
+        <Loading what="keys" />
+      ) : (
+        <table>
+          <thead>
+            <tr>
+              <th>Name</th>
+              <th>Role</th>
+              <th>Id</th>
+              <th>Created</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {keys.data.map((k) => (
+              <tr key={k.id}>
+                <td>{k.name}</td>
+                <td>{k.role}</td>
+                <td>
+                  <code>{k.id}</code>
+                </td>
+                <td>{fmt.time(k.created_at)}</td>
+                <td>
+                  <Action
+                    label="Revoke"
+                    kind="danger"
+                    disabled={caller.key?.id === k.id}
+                    title={caller.key?.id === k.id ? 'the key you are signed in with' : undefined}
+                    run={async () => {
+                      await ctx.client.revokeKey(ctx.ws, k.id)
+                      keys.reload()
+                    }}
+                  />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <form
+        class="inline"
+        onSubmit={async (e) => {
+          e.preventDefault()
+          try {
+            setCreated(await ctx.client.createKey(ctx.ws, name, role))
+            setError(undefined)
+            setName('')
+            keys.reload()
+          } catch (err) {
+            setError(err)
+          }
+        }}
+      >
+        <Field label="Key name" error={error}>
+          <input name="key-name" value={name} onInput={(e) => setName(e.currentTarget.value)} />
+        </Field>
+        <Field label="Role">
+          <select name="role" value={role} onChange={(e) => setRole(e.currentTarget.value as typeof role)}>
+            <option value="viewer">viewer: infer, read</option>
+            <option value="deployer">deployer: models, pipelines, assays</option>
+            <option value="admin">admin: the workspace's keys</option>
+          </select>
+        </Field>
+        <button type="submit">Create key</button>
+      </form>
+      {created && (
+        <p class="notice" role="status">
+          Key <b>{created.name}</b> ({created.role}): <code class="secret">{created.key}</code> — copy it now: it is not
+          shown again.
+        </p>
+      )}
+    </Section>
+  )
+}
