@@ -114,6 +114,13 @@ export const configSchema = z.object({
       maxWebhooks: z.number().int().min(0).default(10),
     })
     .prefault({}),
+  /** The audit trail of changes made through the API (…/audit). */
+  audit: z
+    .object({
+      /** Rows kept, over all workspaces; the oldest are dropped as new ones come. */
+      maxRows: z.number().int().min(1).default(100_000),
+    })
+    .prefault({}),
   /** The live view of deployments (…/stats, …/live). */
   live: z
     .object({

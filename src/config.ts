@@ -71,6 +71,7 @@ export const ENV_VARS: Record<string, EnvVar> = {
   LASTMILE_ASSAY_MAX_REQUEST_VALUES: { path: ['assays', 'maxRequestValues'], parse: Number },
   LASTMILE_ASSAY_MAX_WEBHOOKS: { path: ['assays', 'maxWebhooks'], parse: Number },
   LASTMILE_LIVE_MAX_STREAMS: { path: ['live', 'maxStreams'], parse: Number },
+  LASTMILE_AUDIT_MAX_ROWS: { path: ['audit', 'maxRows'], parse: Number },
   LASTMILE_SLO_FLUSH_MS: { path: ['slo', 'flushMs'], parse: Number },
   LASTMILE_SLO_TICK_MS: { path: ['slo', 'tickMs'], parse: Number },
   LASTMILE_OUTBOUND_ALLOW_LOCAL: { path: ['outbound', 'allowLocal'], parse: parseBool },

@@ -121,7 +121,7 @@ const PAGES = [
   ['models', 'Models'],
   ['assays', 'Assays'],
   ['jobs', 'Batch jobs'],
-  ['keys', 'API keys'],
+  ['keys', 'Keys and activity'],
 ] as const
 
 function Signed(props: {

@@ -39,6 +39,7 @@ import type { LiveSnapshotWire } from '../wire/live.js'
 import type { InferResponse } from '../wire/oip.js'
 import type {
   ApiKey,
+  AuditRow,
   Caller,
   CreatedApiKey,
   DeploymentStatus,
@@ -62,6 +63,7 @@ export type {
   Assay,
   AssayResult,
   AssayWindow,
+  AuditRow,
   Caller,
   CreatedApiKey,
   DeploymentStatus,
@@ -438,6 +440,16 @@ export class LastmileClient {
   }
   revokeKey(ws: string, id: string) {
     return this.call<{ revoked: string }>('DELETE', `/v1/workspaces/${enc(ws)}/keys/${enc(id)}`)
+  }
+
+  // Audit trail
+  /** Changes made through the API, newest first: a workspace's (its admins), or every one (a server admin). */
+  audit(ws?: string, page: { limit?: number; before?: number } = {}) {
+    const q = new URLSearchParams()
+    if (page.limit !== undefined) q.set('limit', String(page.limit))
+    if (page.before !== undefined) q.set('before', String(page.before))
+    const path = ws === undefined ? '/v1/audit' : `/v1/workspaces/${enc(ws)}/audit`
+    return this.call<AuditRow[]>('GET', `${path}?${q}`)
   }
 
   // Operations

@@ -12,6 +12,7 @@ import type { ServerDeps } from './deps.js'
 import { errorAnswer, onError } from './errors.js'
 import { openApiDocument } from './openapi.js'
 import { RouteTable, visibleWorkspace } from './route-table.js'
+import { auditRoutes } from './routes/audit.js'
 import { explainRoutes } from './routes/explain.js'
 import { jobRoutes } from './routes/jobs.js'
 import { keyRoutes } from './routes/keys.js'
@@ -62,6 +63,7 @@ export function createApp(deps: ServerDeps): { app: Hono; routes: RouteTable } {
   registryRoutes(app, routes, deps)
   pipelineRegistryRoutes(app, routes, deps)
   keyRoutes(app, routes, deps)
+  auditRoutes(app, routes, deps)
   observeRoutes(app, routes, deps)
   sloRoutes(app, routes, deps)
   liveRoutes(app, routes, deps)

@@ -53,6 +53,8 @@ export interface ServerDeps {
   bodyPace: BodyPace
   /** JSON values one JSON body of a data route (assays, explanations, pipeline steps) may hold. */
   jsonMaxValues: number
+  /** Rows of the audit trail kept (LASTMILE_AUDIT_MAX_ROWS). */
+  auditMaxRows: number
   /** Rows one inference log query answers at most. */
   logQueryMaxRows: number
   /** True once a graceful shutdown began (readiness turns false). */

@@ -46,6 +46,11 @@ export interface RouteSpec {
   summary: string
   tag: string
   access: Access
+  /**
+   * Whether a call is written to the audit trail: by default every call of a POST, PUT or DELETE
+   * that passed authentication; `false` for those that change nothing (inference, a preview).
+   */
+  audit?: false
   /** A JSON body validated with this schema, or raw bodies of these content types. */
   body?: { json: z.ZodType } | { raw: string[] }
   /** Query parameters, parsed with this schema before the handler runs: a bad one is a 400 naming it. */
@@ -106,6 +111,7 @@ export class RouteTable {
     this.specs.push(spec)
     const path = spec.path.replace(/\{(\w+)\}/g, ':$1')
     const method = spec.method.toUpperCase()
+    const audited = spec.method !== 'get' && spec.audit !== false
     app.on(method, path, async (c) => {
       if (spec.errorStyle) useErrorStyle(c, spec.errorStyle)
       const req = { method, path: c.req.path, header: (name: string) => c.req.header(name) }
@@ -113,11 +119,47 @@ export class RouteTable {
       // Hono has decoded the parameters (`%2F` is a `/`): a name the registry could never have
       // created names nothing, and must not reach the guard's workspace check or a file path.
       for (const [param, kind] of names) checkName(kind, c.req.param(param) as string)
-      await this.guard(c, spec.access)
-      const params = spec.params ? parseParams(c, spec.params) : {}
-      const query = spec.query ? parseQuery(c, spec.query) : {}
-      return handler(c, { query, params } as RouteInput<Q, P>)
+      let status = 500
+      try {
+        await this.guard(c, spec.access)
+        const params = spec.params ? parseParams(c, spec.params) : {}
+        const query = spec.query ? parseQuery(c, spec.query) : {}
+        const res = await handler(c, { query, params } as RouteInput<Q, P>)
+        status = res.status
+        return res
+      } catch (e) {
+        status = this.deps.statusOf(e)
+        throw e
+      } finally {
+        if (audited) await this.record(c, method, status)
+      }
     })
+  }
+
+  /**
+   * Write a call to the audit trail once it is answered, if it passed authentication (a keyless
+   * flood of 401s must not push real rows out). A failed write is logged; the answer stands.
+   */
+  private async record(c: Context, method: string, status: number): Promise<void> {
+    const key = callerKey(c)
+    if (this.deps.authRequired && !key) return
+    const own = key && !isServerAdmin(key) ? key.workspace : undefined
+    const workspace = c.req.param('ws') ?? (c.req.path.startsWith('/v2/') ? 'default' : own)
+    try {
+      await this.deps.store.audit.append(
+        {
+          time: new Date().toISOString(),
+          ...(workspace === undefined ? {} : { workspace }),
+          ...(key ? { key: { id: key.id, name: key.name, role: key.role } } : {}),
+          method,
+          path: c.req.path,
+          status,
+        },
+        this.deps.auditMaxRows,
+      )
+    } catch (e) {
+      this.deps.log.error('audit row not written', { method, path: c.req.path, error: String(e) })
+    }
   }
 
   private async guard(c: Context, access: Access): Promise<void> {

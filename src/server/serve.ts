@@ -142,6 +142,7 @@ export async function buildServer(
     bodyPace: { minBytesPerSecond: config.bodies.minBytesPerSecond, graceMs: config.bodies.graceMs },
     jsonMaxValues: config.server.jsonMaxValues,
     logQueryMaxRows: config.inferenceLog.queryMaxRows,
+    auditMaxRows: config.audit.maxRows,
     shuttingDown: () => shuttingDown,
     statusOf: (e) => errorResponse(e, silentLogger).status,
   }

@@ -71,6 +71,12 @@ export const MIGRATIONS: readonly string[] = [
      pipeline TEXT NOT NULL, objective TEXT NOT NULL, arm TEXT NOT NULL,
      severity TEXT NOT NULL, since INTEGER NOT NULL, detail TEXT NOT NULL,
      PRIMARY KEY (workspace, pipeline, objective, arm, severity));`,
+  // 7: the audit trail: every change made through the API, who made it and how it ended. Not tied to
+  // its workspace: the trail of a deleted workspace stays (until retention drops it).
+  `CREATE TABLE audit (
+     id INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL, workspace TEXT,
+     key_id TEXT, key_name TEXT, role TEXT, method TEXT NOT NULL, path TEXT NOT NULL, status INTEGER NOT NULL);
+   CREATE INDEX audit_by_workspace ON audit (workspace, id);`,
 ]
 
 /** The schema version of an open database (how many migrations it has had). */

@@ -11,6 +11,7 @@ import { DIR_MODE, FILE_MODE } from '../durable.js'
 import { migrate, schemaVersion } from './migrations.js'
 import { SqliteApiKeys } from './sqlite-api-keys.js'
 import { SqliteAssays } from './sqlite-assays.js'
+import { SqliteAudit } from './sqlite-audit.js'
 import { SqliteDeployments } from './sqlite-deployments.js'
 import { SqliteExplanations } from './sqlite-explanations.js'
 import { SqliteJobs } from './sqlite-jobs.js'
@@ -27,6 +28,7 @@ export class SqliteStore implements Store {
   readonly pipelines: SqlitePipelines
   readonly deployments: SqliteDeployments
   readonly apiKeys: SqliteApiKeys
+  readonly audit: SqliteAudit
   readonly assays: SqliteAssays
   readonly jobs: SqliteJobs
   readonly explanations: SqliteExplanations
@@ -39,6 +41,7 @@ export class SqliteStore implements Store {
     this.pipelines = new SqlitePipelines(db)
     this.deployments = new SqliteDeployments(db)
     this.apiKeys = new SqliteApiKeys(db)
+    this.audit = new SqliteAudit(db)
     this.assays = new SqliteAssays(db)
     this.jobs = new SqliteJobs(db)
     this.explanations = new SqliteExplanations(db)

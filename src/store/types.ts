@@ -250,6 +250,26 @@ export interface ApiKeyStore {
   delete(id: string): Promise<boolean>
 }
 
+/** One change made through the API: when, by which key, what, and the status it was answered with. */
+export interface AuditRecord {
+  id: number
+  time: string
+  /** The workspace it changed; undefined for server-wide changes (creating a workspace). */
+  workspace?: string
+  /** The key that made it; undefined when keys are off. */
+  key?: { id: string; name: string; role: Role }
+  method: string
+  path: string
+  status: number
+}
+
+/** The audit trail, newest first; the oldest rows beyond `maxRows` are dropped as new ones come. */
+export interface AuditStore {
+  append(row: Omit<AuditRecord, 'id'>, maxRows: number): Promise<void>
+  /** One workspace's rows (or every row), newest first: at most `limit`, older than id `before` when given. */
+  list(workspace: string | undefined, limit: number, before?: number): Promise<AuditRecord[]>
+}
+
 /** Assays and their window results (deleted with their assay). */
 export interface AssayStore {
   add(a: Omit<AssayRecord, 'id' | 'createdAt'>): Promise<AssayRecord>
@@ -329,6 +349,7 @@ export interface Store {
   readonly jobs: JobStore
   readonly explanations: ExplanationStore
   readonly slo: SloStore
+  readonly audit: AuditStore
 
   close(): Promise<void>
 }

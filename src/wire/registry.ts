@@ -9,7 +9,7 @@ import type { deployRequestSchema } from '../registry/schemas.js'
 import { batchingSchema, NON_FINITE_POLICIES } from '../serving/settings.js'
 import { type Slo, sloSchema } from '../slo/spec.js'
 import { ROLES } from '../store/schemas.js'
-import type { ApiKeyRecord, ModelRecord, PipelineRecord, WorkspaceRecord } from '../store/types.js'
+import type { ApiKeyRecord, AuditRecord, ModelRecord, PipelineRecord, WorkspaceRecord } from '../store/types.js'
 import { timestamp } from './common.js'
 
 /** A workspace as listed. */
@@ -148,6 +148,35 @@ export const apiKeySchema = z
   .object({ id: z.string(), workspace: z.string(), name: z.string(), role, created_at: timestamp })
   .meta({ id: 'ApiKey' })
 
+/** One change made through the API, as the audit routes answer it. */
+export const auditRowSchema = z
+  .object({
+    id: z.number().int(),
+    time: timestamp,
+    workspace: z.string().nullable().describe('the workspace it changed; null for a server-wide change'),
+    key: z
+      .object({ id: z.string(), name: z.string(), role })
+      .nullable()
+      .describe('the key that made it (never its secret); null when keys are off'),
+    method: z.string(),
+    path: z.string(),
+    status: z.number().int().describe('what it was answered: 2xx done, 4xx refused, 5xx failed'),
+  })
+  .meta({ id: 'AuditRow' })
+
+/** An audit record on the wire. */
+export function auditJson(a: AuditRecord): AuditRow {
+  return {
+    id: a.id,
+    time: a.time,
+    workspace: a.workspace ?? null,
+    key: a.key ?? null,
+    method: a.method,
+    path: a.path,
+    status: a.status,
+  }
+}
+
 /** Who a request's key is (GET /v1/me): what a console shows and hides by. */
 export const callerSchema = z
   .object({
@@ -214,3 +243,4 @@ export type DeploymentStatus = z.infer<typeof deploymentStatusSchema>
 export type ApiKey = z.infer<typeof apiKeySchema>
 export type CreatedApiKey = z.infer<typeof createdApiKeySchema>
 export type Caller = z.infer<typeof callerSchema>
+export type AuditRow = z.infer<typeof auditRowSchema>

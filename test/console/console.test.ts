@@ -257,7 +257,7 @@ describe.skipIf(!hasChromium())('the web console in Chromium', { timeout: 180_00
     await p.getByLabel('API key').fill(viewer)
     await p.getByRole('button', { name: 'Sign in' }).click()
     await p.getByText('watcher (viewer)').waitFor(LONG)
-    expect(await p.getByRole('link', { name: 'API keys' }).count()).toBe(0)
+    expect(await p.getByRole('link', { name: 'Keys and activity' }).count()).toBe(0)
     await p.goto(`${server.url}/#/w/default/models`)
     await p.getByRole('article', { name: 'model lin', exact: true }).waitFor(LONG)
     expect(await p.getByText('Upload a model').count()).toBe(0)
@@ -266,6 +266,15 @@ describe.skipIf(!hasChromium())('the web console in Chromium', { timeout: 180_00
     expect(await p.getByRole('button', { name: 'Deploy' }).count()).toBe(0)
     expect(await p.getByText('Rollout').count()).toBe(0)
     await context.close()
+  })
+
+  it('shows an admin the audit trail of what was done here, by which key', async () => {
+    await visit('#/w/default/keys', 'Activity')
+    const trail = page.getByRole('table', { name: 'audit trail' })
+    await trail.getByText('POST /v1/workspaces/default/pipelines/lin/deploy').first().waitFor(LONG)
+    const upload = trail.getByRole('row').filter({ hasText: 'POST /v1/workspaces/default/models/junk' })
+    expect(await upload.textContent()).toMatch(/root \(admin\).*400$/)
+    await page.screenshot({ path: join(shots, 'activity.png'), fullPage: true })
   })
 
   it('shows a server that went away, and recovers when it is back', async () => {

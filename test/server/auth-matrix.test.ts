@@ -37,6 +37,9 @@ const INTENDED: Record<string, Intended> = {
   'GET /v1/workspaces': 'key',
   // Who the caller's own key is: any key may ask.
   'GET /v1/me': 'key',
+  // The audit trail: who changed what with which key, like the keys themselves.
+  'GET /v1/audit': 'server-admin',
+  [`GET ${V}/audit`]: 'admin',
   'POST /v1/workspaces': 'server-admin',
   [`GET ${V}`]: 'viewer',
   [`DELETE ${V}`]: 'server-admin',

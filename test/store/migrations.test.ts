@@ -57,6 +57,18 @@ const RELEASED = [
   `ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE jobs ADD COLUMN created_by TEXT;
 ALTER TABLE explanations ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;`,
+  `ALTER TABLE pipelines ADD COLUMN slo TEXT;
+   CREATE TABLE slo_buckets (
+     workspace TEXT NOT NULL REFERENCES workspaces(name) ON DELETE CASCADE,
+     pipeline TEXT NOT NULL, objective TEXT NOT NULL, arm TEXT NOT NULL, minute INTEGER NOT NULL,
+     good INTEGER NOT NULL, total INTEGER NOT NULL,
+     PRIMARY KEY (workspace, pipeline, objective, arm, minute)) WITHOUT ROWID;
+   CREATE INDEX slo_buckets_by_minute ON slo_buckets (minute);
+   CREATE TABLE slo_alerts (
+     workspace TEXT NOT NULL REFERENCES workspaces(name) ON DELETE CASCADE,
+     pipeline TEXT NOT NULL, objective TEXT NOT NULL, arm TEXT NOT NULL,
+     severity TEXT NOT NULL, since INTEGER NOT NULL, detail TEXT NOT NULL,
+     PRIMARY KEY (workspace, pipeline, objective, arm, severity));`,
 ]
 
 const dirs: string[] = []
@@ -110,7 +122,9 @@ function oldDataDir(version: number): string {
     '[{"name":"p","datatype":"FP32","shape":[-1]}]',
     '2026-11-03T00:00:00.000Z',
   )
-  ins("INSERT INTO pipelines VALUES ('team', 'p', 2, '[{\"model\":\"scorer:3\"}]', '2026-11-04T00:00:00.000Z')")
+  ins(
+    "INSERT INTO pipelines (workspace, name, version, steps, created_at) VALUES ('team', 'p', 2, '[{\"model\":\"scorer:3\"}]', '2026-11-04T00:00:00.000Z')",
+  )
   ins('INSERT INTO deployments VALUES (?, ?, ?, ?, ?)', 'team', 'p', 2, '{"engine":"cpu","replicas":2}', 'then')
   ins("INSERT INTO api_keys VALUES ('0123456789abcdef', 'team', 'ci', 'viewer', ?, 'then')", 'f'.repeat(64))
   if (version >= 2) {
@@ -155,7 +169,7 @@ describe('store migrations', () => {
   })
 
   it('open a data folder of the previous release unchanged: every record reads back, new columns at their defaults', async () => {
-    const previous = RELEASED.length - 1 // 4: before jobs and explanations had attempts
+    const previous = RELEASED.length - 1 // the release before the latest one
     const dir = oldDataDir(previous)
     const s = SqliteStore.open(dir)
     expect(s.schemaVersion()).toBe(MIGRATIONS.length)

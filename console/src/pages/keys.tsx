@@ -1,4 +1,7 @@
-/** API keys of a workspace (admins): list, create (the secret shown once), revoke. */
+/**
+ * API keys of a workspace (admins): list, create (the secret shown once), revoke; and the
+ * workspace's audit trail: every change made through the API, by which key, and how it ended.
+ */
 import { useState } from 'preact/hooks'
 import type { Caller, CreatedApiKey } from '../../../src/client/client.js'
 import { can } from '../session.js'
@@ -12,6 +15,7 @@ export function KeysPage({ ctx, caller }: { ctx: Ctx; caller: Caller }) {
   const [error, setError] = useState<unknown>(undefined)
   if (!can(caller, ctx.ws, 'admin')) return <p>Only an admin of workspace {ctx.ws} manages its keys.</p>
   return (
+    <>
     <Section title={`API keys of ${ctx.ws}`}>
       <ErrorNote error={keys.error} />
       {!caller.auth && (
@@ -89,6 +93,57 @@ export function KeysPage({ ctx, caller }: { ctx: Ctx; caller: Caller }) {
           Key <b>{created.name}</b> ({created.role}): <code class="secret">{created.key}</code> — copy it now: it is not
           shown again.
         </p>
+      )}
+    </Section>
+    <Activity ctx={ctx} />
+    </>
+  )
+}
+
+/** The workspace's audit trail, newest first, a page of 100 at a time. */
+function Activity({ ctx }: { ctx: Ctx }) {
+  const [pages, setPages] = useState(1)
+  const rows = useLoad(async () => {
+    const out = await ctx.client.audit(ctx.ws, { limit: 100 })
+    for (let p = 1; p < pages && out.length === 100 * p; p++)
+      out.push(...(await ctx.client.audit(ctx.ws, { limit: 100, before: out.at(-1)?.id })))
+    return out
+  }, [ctx.client, ctx.ws, pages], 10_000)
+  return (
+    <Section title="Activity">
+      <ErrorNote error={rows.error} />
+      {!rows.data ? (
+        <Loading what="the audit trail" />
+      ) : (
+        <table aria-label="audit trail">
+          <thead>
+            <tr>
+              <th>When</th>
+              <th>Key</th>
+              <th>Change</th>
+              <th>Answer</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.data.map((r) => (
+              <tr key={r.id}>
+                <td>{fmt.time(r.time)}</td>
+                <td>{r.key ? `${r.key.name} (${r.key.role})` : 'no key (keys off)'}</td>
+                <td>
+                  <code>
+                    {r.method} {r.path}
+                  </code>
+                </td>
+                <td class={r.status < 300 ? 'status ok' : 'status failed'}>{r.status}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {rows.data?.length === 100 * pages && (
+        <button type="button" onClick={() => setPages(pages + 1)}>
+          Older
+        </button>
       )}
     </Section>
   )

@@ -100,6 +100,7 @@ export function observeRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): 
       summary: 'Score given baseline and window values (the computation scheduled assays use)',
       tag,
       access: 'viewer',
+      audit: false, // a computation: nothing is stored
       body: { json: z.record(z.string(), z.unknown()) },
       responses: {
         200: { description: 'the window scored', json: assayResultSchema },

@@ -84,6 +84,7 @@ export function inferenceRoutes(app: Hono, routes: RouteTable, deps: ServerDeps)
     // Wallaroo's SDK calls this route too: its requests get Wallaroo's engine error body.
     errorStyle: 'wallaroo' as const,
     access: 'viewer' as const,
+    audit: false as const, // answers, changes nothing
     body: { raw: Object.values(ANSWER_TYPES) },
     query: datasetQuerySchema,
     responses: {

@@ -208,6 +208,7 @@ export function v2Routes(app: Hono, routes: RouteTable, deps: ServerDeps): void 
         tag,
         errorStyle,
         access: 'viewer',
+        audit: false, // answers, changes nothing
         body: { raw: [JSON_TYPE, BYTES_TYPE] },
         responses: {
           200: {
