@@ -8,7 +8,12 @@ import { startServer } from '../server/serve.js'
 export async function runServe(config: Config): Promise<number> {
   const log = createLogger(config.logLevel)
   const server = await startServer(config, { log })
-  const lines = [`lastmile serving on ${server.url}  (data: ${config.dataDir})`]
+  const lines = [
+    `lastmile serving on ${server.url}  (data: ${config.dataDir})`,
+    server.deps.console.has('/')
+      ? `  console: ${server.url}/  (open it in a browser${server.deps.authRequired ? '; sign in with an API key' : ''})`
+      : '  console: not built (npm run build); the API is served as usual',
+  ]
   for (const d of server.deps.manager.list()) {
     const s = d.status()
     const inputs = d.inputs.map((i) => `${i.name} ${i.dtype} [${i.shape.join(',')}]`).join(', ')

@@ -1,8 +1,9 @@
 /**
  * The web console, served by the server itself on its own port: `/` is the page, `/assets/<file>`
  * its scripts and styles, as `npm run build` wrote them (Vite, into `dist/console/`). Every file is
- * read once, at start, into a table keyed by its URL path: a request names an entry of that table
- * or nothing, so no client-chosen path ever reaches the file system. The page is revalidated on
+ * read once, at start, into a table keyed by its URL path (with its gzip, sent to clients that
+ * accept it): a request names an entry of that table or nothing, so no client-chosen path ever
+ * reaches the file system. The page is revalidated on
  * every load (`no-cache` with an ETag); assets have content hashes in their names and are cached
  * for a year. A strict Content-Security-Policy allows only this origin's scripts and connections.
  */
@@ -10,7 +11,8 @@ import { createHash } from 'node:crypto'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { dirname, extname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { Hono } from 'hono'
+import { gzipSync } from 'node:zlib'
+import type { Context, Hono } from 'hono'
 
 const TYPES: Readonly<Record<string, string>> = {
   '.html': 'text/html; charset=utf-8',
@@ -32,6 +34,8 @@ const PAGE_HEADERS = {
 
 interface Asset {
   body: Uint8Array
+  /** The body gzipped, when that is smaller. */
+  gzip?: Uint8Array
   type: string
   etag: string
 }
@@ -64,7 +68,8 @@ export function loadConsole(dir: string | undefined): ConsoleAssets {
       .join('/')}`
     const body = readFileSync(file)
     const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`
-    assets.set(url === '/index.html' ? '/' : url, { body, type, etag })
+    const gzip = gzipSync(body, { level: 9 })
+    assets.set(url === '/index.html' ? '/' : url, { body, type, etag, ...(gzip.length < body.length ? { gzip } : {}) })
   }
   return assets
 }
@@ -84,20 +89,26 @@ export function consoleRoutes(app: Hono, assets: ConsoleAssets): void {
       )
     }
     if (c.req.header('if-none-match') === page.etag) return c.body(null, 304, { ETag: page.etag, ...PAGE_HEADERS })
-    return c.body(page.body as Uint8Array<ArrayBuffer>, 200, {
-      'Content-Type': page.type,
-      ETag: page.etag,
-      ...PAGE_HEADERS,
-    })
+    return send(c, page, PAGE_HEADERS)
   })
   app.get(CONSOLE_PATHS.assets, (c) => {
     const asset = assets.get(c.req.path)
     if (!asset) return c.notFound()
-    return c.body(asset.body as Uint8Array<ArrayBuffer>, 200, {
-      'Content-Type': asset.type,
+    return send(c, asset, {
       'Cache-Control': 'public, max-age=31536000, immutable',
-      ETag: asset.etag,
       'X-Content-Type-Options': 'nosniff',
     })
+  })
+}
+
+/** `asset` with `headers`, gzipped when the client accepts it and that is smaller. */
+function send(c: Context, asset: Asset, headers: Record<string, string>): Response {
+  const gzip = asset.gzip && /\bgzip\b/.test(c.req.header('accept-encoding') ?? '') ? asset.gzip : undefined
+  return c.body((gzip ?? asset.body) as Uint8Array<ArrayBuffer>, 200, {
+    'Content-Type': asset.type,
+    ETag: asset.etag,
+    Vary: 'Accept-Encoding',
+    ...(gzip ? { 'Content-Encoding': 'gzip' } : {}),
+    ...headers,
   })
 }

@@ -6,11 +6,12 @@
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { gunzipSync, gzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { silentLogger } from '../../src/logger.js'
 import { createApiKey } from '../../src/registry/keys.js'
 import { createApp } from '../../src/server/app.js'
-import { loadConsole } from '../../src/server/console.js'
+import { consoleDir, loadConsole } from '../../src/server/console.js'
 import { buildServer } from '../../src/server/serve.js'
 import { SqliteStore } from '../../src/store/sqlite-store.js'
 import { tempDir, testConfig } from '../helpers/server.js'
@@ -82,6 +83,27 @@ describe('the console as the server serves it', () => {
     }
   })
 
+  it('sends the gzip of each file to a client that accepts it', async () => {
+    // Big enough that its gzip is smaller: a repetitive script.
+    const big = await app.request('/', { headers: { 'accept-encoding': 'br, gzip;q=0.8' } })
+    expect(big.headers.get('vary')).toBe('Accept-Encoding')
+    const encoded = big.headers.get('content-encoding')
+    const bytes = new Uint8Array(await big.arrayBuffer())
+    // index.html here is short: gzip only where it is smaller, and always what the file holds once decoded.
+    expect(encoded === 'gzip' ? gunzipSync(bytes).toString() : Buffer.from(bytes).toString()).toBe(html)
+    const repeated = 'export const values = [' + '1.5, '.repeat(4000) + ']\n'
+    writeFileSync(join(dir, 'assets', 'big-Q1w2E3.js'), repeated)
+    const reloaded = createApp({ ...built.deps, console: loadConsole(dir) }).app
+    const gz = await reloaded.request('/assets/big-Q1w2E3.js', { headers: { 'accept-encoding': 'gzip, deflate' } })
+    expect(gz.headers.get('content-encoding')).toBe('gzip')
+    const zipped = new Uint8Array(await gz.arrayBuffer())
+    expect(zipped.length).toBeLessThan(repeated.length / 10)
+    expect(gunzipSync(zipped).toString()).toBe(repeated)
+    const plain = await reloaded.request('/assets/big-Q1w2E3.js', { headers: { 'accept-encoding': 'identity' } })
+    expect(plain.headers.get('content-encoding')).toBeNull()
+    expect(await plain.text()).toBe(repeated)
+  })
+
   it('answers 503 saying how to build it when the console is not built', async () => {
     for (const assets of [loadConsole(undefined), loadConsole(join(dir, 'assets'))]) {
       const res = await createApp({ ...built.deps, console: assets }).app.request('/')
@@ -142,5 +164,26 @@ describe('GET /v1/me with keys on', () => {
   it('answers 401 without a key or with a wrong one', async () => {
     expect((await me()).status).toBe(401)
     expect((await me('lm_wrong')).status).toBe(401)
+  })
+})
+
+describe('the built console', () => {
+  const assets = loadConsole(consoleDir())
+  const built = assets.has('/')
+  if (!built && process.env.LASTMILE_REQUIRE_TOOLS === '1')
+    throw new Error('LASTMILE_REQUIRE_TOOLS=1 but the console is not built: npm run build')
+
+  it.skipIf(!built)('loads under 200 KB of compressed JavaScript, every script the page names', () => {
+    const page = new TextDecoder().decode(assets.get('/')?.body)
+    const scripts = [...page.matchAll(/<script[^>]+src="([^"]+)"/g)].map((m) => m[1] as string)
+    const preloads = [...page.matchAll(/<link rel="modulepreload"[^>]+href="([^"]+)"/g)].map((m) => m[1] as string)
+    expect(scripts.length).toBeGreaterThan(0)
+    let total = 0
+    for (const src of [...scripts, ...preloads]) {
+      const asset = assets.get(src)
+      expect(asset, src).toBeDefined()
+      total += gzipSync(asset?.body as Uint8Array).length
+    }
+    expect(total).toBeLessThan(200 * 1024)
   })
 })
