@@ -158,9 +158,6 @@ export const fmt = {
   },
 }
 
-/** A JSON replacer: 64-bit integers past 2^53 (read exactly, as bigints) written as their digits. */
-export const bigintAsText = (_: string, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)
-
 /** Save bytes as a file the browser downloads. */
 export function download(bytes: BlobPart, name: string, type: string): void {
   const url = URL.createObjectURL(new Blob([bytes], { type }))

@@ -183,6 +183,23 @@ describe.skipIf(!hasChromium())('the web console in Chromium', { timeout: 180_00
     await page.screenshot({ path: join(shots, 'pipeline.png'), fullPage: true })
   })
 
+  it("compares the split's arms from the log, with the verdict of the server's KS test, and promotes one", async () => {
+    // The arms answer the same inputs differently (w = [2, −1, 0.5] against [1, 1, 1]): their outputs differ.
+    const rows = Array.from({ length: 200 }, (_, i) => ({ x: [(i % 17) - 8, (i % 5) * 0.5, i % 3] }))
+    await api.inferRecords('default', 'lin', rows)
+    await new Promise((r) => setTimeout(r, 1500)) // the log flushes every 500 ms
+    await visit('#/w/default/pipelines/lin', "Compare the split's arms")
+    await page.getByRole('button', { name: 'Compare' }).click()
+    const arms = page.getByRole('table', { name: 'arms' })
+    await arms.getByText('outputs differ').waitFor(LONG)
+    const counts = (await arms.locator('tbody tr td:nth-child(2)').allTextContents()).map(Number)
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(200) // every row answered by one arm
+    await page.screenshot({ path: join(shots, 'compare.png'), fullPage: true })
+    await page.getByRole('button', { name: 'Promote lin2:1' }).click()
+    await page.getByText('Versions (4)').waitFor(LONG)
+    await page.getByRole('img', { name: 'pipeline graph: request → lin2:1 → answer' }).waitFor(LONG)
+  })
+
   it('previews an assay before saving it, then lists it with its chart', async () => {
     // Logged rows: x[0] spread widest, x[2] narrowest (for the explanation below too).
     const rows = Array.from({ length: 50 }, (_, i) => ({ x: [i, 3 * (i % 7), 0.5 * i] }))
@@ -210,6 +227,17 @@ describe.skipIf(!hasChromium())('the web console in Chromium', { timeout: 180_00
     await page.getByRole('button', { name: 'Save the assay' }).click()
     await page.getByRole('article', { name: 'assay y drift' }).waitFor(LONG)
     await page.getByRole('img', { name: 'score of y drift per window, with its thresholds' }).waitFor(LONG)
+  })
+
+  it('opens one logged request, and explains it', async () => {
+    await visit('#/w/default/pipelines/lin/logs', 'Inference log')
+    await page.getByRole('button', { name: 'Read' }).click()
+    await page.getByRole('button', { name: 'open row 0' }).click()
+    const view = page.getByRole('article', { name: 'request' })
+    await view.getByText('in.x').waitFor(LONG)
+    await view.getByRole('button', { name: 'Explain this row' }).click()
+    await view.getByText('succeeded').waitFor(LONG)
+    expect(await view.locator('table.bars td:first-child').allTextContents()).toEqual(['x[0]', 'x[1]', 'x[2]'])
   })
 
   it('runs a batch job to 100% and downloads its result', async () => {

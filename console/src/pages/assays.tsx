@@ -7,19 +7,9 @@
 import { useState } from 'preact/hooks'
 import type { Assay, AssayResult, Caller } from '../../../src/client/client.js'
 import { parseExactJson } from '../../../src/exact-json.js'
+import { pick } from '../rows.js'
 import { can } from '../session.js'
 import { Action, type Ctx, ErrorNote, Field, fmt, Loading, Section, useLoad } from '../ui.js'
-
-/** The value `iopath` (`in.x[2]`, `out.y`, `[0]` implied) picks from a logged row; NaN when missing. */
-export function pick(row: Record<string, unknown>, iopath: string): number {
-  const m = /^((?:in|out)\.[^[]+)((?:\[\d+\])*)$/.exec(iopath)
-  if (!m) return Number.NaN
-  let v: unknown = row[m[1] as string]
-  const idx = [...(m[2] as string).matchAll(/\[(\d+)\]/g)].map((x) => Number(x[1]))
-  for (const i of idx.length ? idx : [0]) if (Array.isArray(v)) v = v[i]
-  while (Array.isArray(v)) v = v[0]
-  return typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : Number.NaN
-}
 
 export function AssaysPage({ ctx, caller }: { ctx: Ctx; caller: Caller }) {
   const list = useLoad(() => ctx.client.listAssays(ctx.ws), [ctx.client, ctx.ws], 10_000)

@@ -58,12 +58,13 @@ export function ExplainTab({ ctx, pipeline }: { ctx: Ctx; pipeline: Pipeline }) 
           }}
         />
       </Section>
-      {id && <Job ctx={ctx} id={id} />}
+      {id && <ExplanationJobView ctx={ctx} id={id} />}
     </>
   )
 }
 
-function Job({ ctx, id }: { ctx: Ctx; id: string }) {
+/** An explanation job: its progress, then its report. */
+export function ExplanationJobView({ ctx, id }: { ctx: Ctx; id: string }) {
   const job = useLoad(() => ctx.client.explanation(ctx.ws, id), [ctx.client, id], 1500)
   const j: ExplanationJob | undefined = job.data
   return (

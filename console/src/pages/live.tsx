@@ -5,9 +5,10 @@
  * and a "try it" panel that builds a request from the pipeline's inputs.
  */
 import { useEffect, useMemo, useState } from 'preact/hooks'
-import type { DeploymentStatus, LiveSnapshotWire, Pipeline, TensorMeta } from '../../../src/client/client.js'
+import type { DeploymentStatus, LiveSnapshotWire, Pipeline } from '../../../src/client/client.js'
 import { TimeChart } from '../chart.js'
-import { bigintAsText, type Ctx, ErrorNote, Field, fmt, Section, useConnection } from '../ui.js'
+import { bigintAsText, templateRow } from '../rows.js'
+import { type Ctx, ErrorNote, Field, fmt, Section, useConnection } from '../ui.js'
 
 /** Snapshots of `pipeline` as the server pushes them; reconnects after a dropped stream. */
 function useLive(ctx: Ctx, pipeline: string): { snap: LiveSnapshotWire | undefined; error: unknown } {
@@ -137,18 +138,6 @@ function Tile({ label, value }: { label: string; value: string }) {
       <div class="label">{label}</div>
     </div>
   )
-}
-
-/** One row of zeros (or empty strings) shaped like each input: the try-it panel's start. */
-export function templateRow(inputs: TensorMeta[]): Record<string, unknown> {
-  const row: Record<string, unknown> = {}
-  for (const t of inputs) {
-    const zero = t.datatype === 'BYTES' ? '' : t.datatype === 'BOOL' ? false : 0
-    const dims = t.shape.slice(1).map((n) => (n > 0 ? n : 1))
-    const fill = (d: number[]): unknown => (d.length === 0 ? zero : Array.from({ length: d[0] as number }, () => fill(d.slice(1))))
-    row[t.name] = fill(dims)
-  }
-  return row
 }
 
 function TryIt({ ctx, pipeline, deployment }: { ctx: Ctx; pipeline: string; deployment: DeploymentStatus }) {

@@ -6,25 +6,10 @@
 import { useState } from 'preact/hooks'
 import type { Pipeline } from '../../../src/client/client.js'
 import { parseExactJson } from '../../../src/exact-json.js'
-import { Action, bigintAsText, type Ctx, download, ErrorNote, Field, fmt, Section } from '../ui.js'
+import { bigintAsText, cell, failedChecks, type Row, toCsv } from '../rows.js'
+import { ExplanationJobView } from './explain.js'
+import { Action, type Ctx, download, ErrorNote, Field, fmt, Section } from '../ui.js'
 
-type Row = Record<string, unknown>
-
-const cell = (v: unknown): string =>
-  v === null || v === undefined
-    ? ''
-    : typeof v === 'bigint'
-      ? v.toString()
-      : typeof v === 'object'
-        ? JSON.stringify(v, bigintAsText)
-        : String(v)
-
-/** Rows as CSV (RFC 4180: fields with a comma, quote or line break are quoted, quotes doubled). */
-export function toCsv(rows: Row[]): string {
-  const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))]
-  const quote = (s: string) => (/[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s)
-  return [columns, ...rows.map((r) => columns.map((c) => cell(r[c])))].map((l) => l.map(quote).join(',')).join('\r\n')
-}
 
 const isoOrUndefined = (local: string) => (local ? new Date(local).toISOString() : undefined)
 
@@ -38,6 +23,7 @@ export function LogsTab({ ctx, pipeline }: { ctx: Ctx; pipeline: Pipeline }) {
   const [version, setVersion] = useState('')
   const [model, setModel] = useState('')
   const [failedOnly, setFailedOnly] = useState(false)
+  const [open, setOpen] = useState<Row | undefined>(undefined)
   const range = () => ({ start: isoOrUndefined(start), end: isoOrUndefined(end) })
   const read = async (cursor?: string) => {
     const res = await ctx.client.logs(ctx.ws, pipeline.name, { ...range(), limit: 1000, ...(cursor ? { cursor } : {}) })
@@ -50,7 +36,7 @@ export function LogsTab({ ctx, pipeline }: { ctx: Ctx; pipeline: Pipeline }) {
     (r) =>
       (!version || String(r.pipeline_version) === version) &&
       (!model || r.model === model) &&
-      (!failedOnly || (Array.isArray(r.check_failures) && r.check_failures.length > 0)),
+      (!failedOnly || failedChecks(r) > 0),
   )
   const models = [...new Set((rows ?? []).map((r) => String(r.model ?? '')))].filter(Boolean)
   return (
@@ -125,6 +111,7 @@ export function LogsTab({ ctx, pipeline }: { ctx: Ctx; pipeline: Pipeline }) {
             <table class="log">
               <thead>
                 <tr>
+                  <th />
                   {Object.keys(shown[0] ?? rows[0] ?? {}).map((c) => (
                     <th key={c}>{c}</th>
                   ))}
@@ -133,7 +120,12 @@ export function LogsTab({ ctx, pipeline }: { ctx: Ctx; pipeline: Pipeline }) {
               <tbody>
                 {shown.slice(0, 200).map((r, i) => (
                   // biome-ignore lint/suspicious/noArrayIndexKey: log rows have no id; their order is the log's
-                  <tr key={i}>
+                  <tr key={i} class={r === open ? 'selected' : ''}>
+                    <td>
+                      <button type="button" class="link" onClick={() => setOpen(r)} aria-label={`open row ${i}`}>
+                        open
+                      </button>
+                    </td>
                     {Object.entries(r).map(([k, v]) => (
                       <td key={k}>{k === 'time' ? fmt.time(Number(v)) : cell(v)}</td>
                     ))}
@@ -143,8 +135,56 @@ export function LogsTab({ ctx, pipeline }: { ctx: Ctx; pipeline: Pipeline }) {
             </table>
           </div>
           {shown.length > 200 && <p class="muted">The first 200 rows are shown; downloads hold them all.</p>}
+          {open && <RequestView key={String(open.time)} ctx={ctx} pipeline={pipeline} row={open} />}
         </>
       )}
     </Section>
+  )
+}
+
+/**
+ * One logged row on its own: when, which version and model answered it, how long it took, its
+ * checks, its inputs and outputs (a shadow's challengers' too), and an explanation of it on demand
+ * (KernelSHAP against the log's last hour). Its outcome will join it once the server takes ground truth.
+ */
+function RequestView({ ctx, pipeline, row }: { ctx: Ctx; pipeline: Pipeline; row: Row }) {
+  const [job, setJob] = useState<string | undefined>(undefined)
+  const inputs = Object.entries(row).filter(([k]) => k.startsWith('in.'))
+  const outputs = Object.entries(row).filter(([k]) => k.startsWith('out'))
+  return (
+    <article class="card" aria-label="request">
+      <h3>
+        Row of {fmt.time(Number(row.time))}: version {cell(row.pipeline_version)}, model {cell(row.model)},{' '}
+        {fmt.num(Number(row.latency_ms))} ms, {failedChecks(row)} failed check{failedChecks(row) === 1 ? '' : 's'}
+      </h3>
+      <table>
+        <tbody>
+          {[...inputs, ...outputs].map(([k, v]) => (
+            <tr key={k}>
+              <th>{k}</th>
+              <td>
+                <code>{cell(v)}</code>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <p class="muted">Outcome: none (the server does not take ground truth yet).</p>
+      {pipeline.deployment && (
+        <Action
+          label="Explain this row"
+          run={async () => {
+            const end = Date.now()
+            const request = {
+              method: 'kernel_shap',
+              rows: [Object.fromEntries(inputs.map(([k, v]) => [k.slice(3), JSON.parse(JSON.stringify(v, bigintAsText))]))],
+              reference: { start: new Date(end - 3600_000).toISOString(), end: new Date(end).toISOString() },
+            }
+            setJob((await ctx.client.explainJob(ctx.ws, pipeline.name, request)).id)
+          }}
+        />
+      )}
+      {job && <ExplanationJobView ctx={ctx} id={job} />}
+    </article>
   )
 }

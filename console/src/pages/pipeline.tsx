@@ -7,9 +7,11 @@
 import { useState } from 'preact/hooks'
 import type { Caller, Pipeline, PipelineVersion } from '../../../src/client/client.js'
 import { link } from '../app.js'
-import { lineDiff, StepsGraph } from '../graph.js'
+import { lineDiff } from '../diff.js'
+import { StepsGraph } from '../graph.js'
 import { can } from '../session.js'
 import { Action, type Ctx, ErrorNote, Field, fmt, Loading, Section, useLoad } from '../ui.js'
+import { ComparePanel } from './compare.js'
 import { ExplainTab } from './explain.js'
 import { LiveTab } from './live.js'
 import { LogsTab } from './logs.js'
@@ -139,6 +141,16 @@ function Overview(props: { ctx: Ctx; caller: Caller; pipeline: Pipeline; reload:
           </div>
         )}
       </Section>
+      {d && (
+        <ComparePanel
+          key={shown.version}
+          ctx={ctx}
+          name={pipeline.name}
+          version={shown}
+          promote={reload}
+          canPromote={deployer}
+        />
+      )}
       {deployer && <Rollout key={latest.version} ctx={ctx} pipeline={pipeline} latest={latest} done={reload} />}
       <Versions pipeline={pipeline} />
     </>
