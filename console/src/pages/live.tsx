@@ -1,7 +1,7 @@
 /**
  * A deployment, live: requests, rows and errors per second and p99 latency over the last minute,
  * latency per stage, traffic per split arm, queue depth, backend and GPU adapter — pushed by the
- * server every two seconds (…/live, server-sent events; the stream is reopened when it ends) —
+ * server every second (…/live, server-sent events; the stream is reopened when it ends) —
  * and a "try it" panel that builds a request from the pipeline's inputs.
  */
 import { useEffect, useMemo, useState } from 'preact/hooks'
@@ -21,7 +21,7 @@ function useLive(ctx: Ctx, pipeline: string): { snap: LiveSnapshotWire | undefin
     ;(async () => {
       while (!stop.signal.aborted) {
         try {
-          for await (const s of ctx.client.live(ctx.ws, pipeline, { intervalMs: 2000, signal: stop.signal })) {
+          for await (const s of ctx.client.live(ctx.ws, pipeline, { intervalMs: 1000, signal: stop.signal })) {
             setSnap(s)
             setError(undefined)
           }
