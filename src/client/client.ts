@@ -307,11 +307,23 @@ export class LastmileClient {
   }
 
   // Inference log
-  /** A page of the inference log as a raw response (JSON rows or Arrow; `Link` rel="next" when more). */
+  /**
+   * A page of the inference log as a raw response (JSON rows or Arrow; `Link` rel="next" when
+   * more): a time range, and only a pipeline version's, a model's or failed checks' rows when asked.
+   */
   logs(
     ws: string,
     pipeline: string,
-    query: { start?: string; end?: string; limit?: number; columns?: string[]; cursor?: string } = {},
+    query: {
+      start?: string
+      end?: string
+      limit?: number
+      columns?: string[]
+      cursor?: string
+      pipeline_version?: number
+      model?: string
+      check_failures?: boolean
+    } = {},
     format: 'json' | 'arrow' = 'json',
   ) {
     const q = new URLSearchParams({ format })

@@ -20,6 +20,7 @@ import { namedPath } from '../store/names.js'
 import { decodeFrames, schemaKeys } from './frames.js'
 import { LEGACY_OPEN, readLegacyRows } from './legacy-jsonl.js'
 import {
+  type LogFilter,
   type LogPage,
   type LogPageTask,
   type LogPosition,
@@ -56,6 +57,8 @@ export interface LogQuery {
   from?: LogPosition
   /** Columns to keep (besides time); all when absent. */
   columns?: string[]
+  /** Which rows to take besides the range: a version's, a model's, those with failed checks. */
+  where?: LogFilter
 }
 
 interface PipelineLog {
@@ -309,6 +312,7 @@ export class InferenceLog implements InferenceSink {
       limit: q.limit ?? Number.POSITIVE_INFINITY,
       ...(q.from ? { from: q.from } : {}),
       ...(q.columns ? { columns: q.columns } : {}),
+      ...(q.where ? { where: q.where } : {}),
     }
   }
 

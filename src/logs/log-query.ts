@@ -2,7 +2,8 @@
  * Reading the inference log for a query, bounded: segments are read one at a time, oldest first,
  * rows outside the time range are skipped by their time column alone, and a row object is built
  * only for a row the answer takes. Reading stops at the query's row limit or once the rows taken
- * hold {@link PAGE_VALUES} values, and says where the next row would have been read: a
+ * hold {@link PAGE_VALUES} values (or a filter has passed over {@link SCAN_ROWS} rows), and says
+ * where the next row would have been read: a
  * {@link LogPosition}, the cursor of the next page. Positions are stable: a segment keeps its id
  * and its rows' order when it is rolled, and retention removes whole segments.
  */
@@ -18,6 +19,29 @@ import { logRow, rowTimes } from './segment.js'
  * limit: a page of wide rows stays a few tens of MiB of JSON or Arrow.
  */
 const PAGE_VALUES = 4_000_000
+
+/**
+ * Rows in the range a filtered read looks at without taking (another version's, another model's)
+ * before it stops and says where to go on: a rare filter over a long range costs pages, not one
+ * unbounded read.
+ */
+const SCAN_ROWS = 1_000_000
+
+/** Which rows of the range to take: one pipeline version's, one model's, or those with failed checks. */
+export interface LogFilter {
+  pipelineVersion?: number
+  model?: string
+  /** Only rows where a validation failed. */
+  failedChecks?: boolean
+}
+
+/** Whether `row` passes `f`. */
+function passes(row: LogRow, f: LogFilter): boolean {
+  const r = row as Record<string, unknown>
+  if (f.pipelineVersion !== undefined && r.pipeline_version !== f.pipelineVersion) return false
+  if (f.model !== undefined && r.model !== f.model) return false
+  return !f.failedChecks || Number(r.check_failures) > 0
+}
 
 /** A row of the log: its segment's id and its index in that segment. */
 export interface LogPosition {
@@ -42,6 +66,9 @@ export interface LogRead {
   from?: LogPosition
   /** Columns to keep (besides time); all when absent. */
   columns?: string[]
+  where?: LogFilter
+  /** Rows a filter may pass over before the read stops: {@link SCAN_ROWS} unless given (tests). */
+  scanRows?: number
 }
 
 /** The rows read, and where reading stopped short of the range's end, if it did. */
@@ -84,6 +111,7 @@ export async function readLogRows(q: LogRead): Promise<LogRows> {
   const types = new Map<string, DataType | null>()
   let values = 0
   const keep = q.columns ? new Set(['time', ...q.columns]) : undefined
+  let passed = 0 // rows of the range a filter left out
   for (const segment of q.segments) {
     if (q.from && segment.id < q.from.segment) continue
     let at = 0 // the row's index in its segment
@@ -97,6 +125,10 @@ export async function readLogRows(q: LogRead): Promise<LogRows> {
         if (rows.length >= q.limit || (rows.length > 0 && values >= PAGE_VALUES))
           return { rows, next: { segment: segment.id, row: at }, types }
         let row = logRow(table.at(i) as Record<string, unknown>)
+        if (q.where && !passes(row, q.where)) {
+          if (++passed >= (q.scanRows ?? SCAN_ROWS)) return { rows, next: { segment: segment.id, row: at + 1 }, types }
+          continue
+        }
         if (keep) row = Object.fromEntries(Object.entries(row).filter(([k]) => keep.has(k))) as LogRow
         values += valuesOf(row)
         rows.push(row)

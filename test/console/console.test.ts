@@ -242,6 +242,10 @@ describe.skipIf(!hasChromium())('the web console in Chromium', { timeout: 180_00
   it('opens one logged request, and explains it', async () => {
     await visit('#/w/default/pipelines/lin/logs', 'Inference log')
     await page.getByRole('button', { name: 'Read' }).click()
+    // The split's rows of one arm, as the server filters them.
+    await page.getByLabel('Model').selectOption('lin2:1')
+    const models = page.locator('table.log tbody tr td:nth-child(4)')
+    await expect.poll(async () => new Set(await models.allTextContents()), LONG).toEqual(new Set(['lin2:1']))
     await page.getByRole('button', { name: 'open row 0' }).click()
     const view = page.getByRole('article', { name: 'request' })
     await view.getByText('in.x').waitFor(LONG)

@@ -11,6 +11,7 @@ import { tensor } from '../../src/engine/tensor.js'
 import { silentLogger } from '../../src/logger.js'
 import { encodeFrames } from '../../src/logs/frames.js'
 import { InferenceLog, type LogConfig } from '../../src/logs/inference-log.js'
+import { type LogFilter, readLogRows } from '../../src/logs/log-query.js'
 import type { InferenceRecord } from '../../src/logs/record.js'
 import { mulberry32 } from '../../src/random.js'
 import { freshSeed } from '../helpers/compare.js'
@@ -91,6 +92,45 @@ describe('inference log', () => {
     expect(await log.query('default', 'p', { limit: 1, columns: ['out.y'] })).toEqual([{ time: T + 1000, 'out.y': 10 }])
     expect(Array.from(await log.values('default', 'p', 'in.x[1]'))).toEqual([2, 4, 6, 8])
     expect(Array.from(await log.values('default', 'p', 'out.y', T + 2000))).toEqual([50, 70])
+    await log.close()
+  })
+
+  it('takes only the rows a filter names (a version, a model, failed checks), and pages on past them', async () => {
+    const dir = tempDir()
+    const log = await InferenceLog.open(dir, cfg(), silentLogger)
+    const xs = (n: number, from: number) => Array.from({ length: n }, (_, i) => [from + i, 0])
+    log.append({ ...record(T + 1000, xs(4, 0)), pipelineVersion: 1 }) // checks fail on rows 1 and 3
+    log.append({ ...record(T + 2000, xs(3, 10)), rowModels: ['a:1', 'b:1', 'a:1'] })
+    log.append(record(T + 3000, xs(2, 20)))
+    const x0 = (rows: { 'in.x'?: unknown }[]) => rows.map((r) => (r['in.x'] as number[])[0])
+    const page = async (where: LogFilter, limit = 100) => {
+      const p = await log.page('default', 'p', { where, limit, format: 'json' })
+      return { rows: JSON.parse(new TextDecoder().decode(p.body)), next: p.next }
+    }
+    expect(x0((await page({ pipelineVersion: 1 })).rows)).toEqual([0, 1, 2, 3])
+    expect(x0((await page({ pipelineVersion: 2 })).rows)).toEqual([10, 11, 12, 20, 21])
+    expect(x0((await page({ model: 'a:1' })).rows)).toEqual([10, 12])
+    expect(x0((await page({ model: 'm:1', failedChecks: true })).rows)).toEqual([1, 3, 21])
+    expect(x0((await page({ pipelineVersion: 2, model: 'b:1', failedChecks: true })).rows)).toEqual([11])
+    expect((await page({ model: 'none:1' })).rows).toEqual([])
+    // A limit stops at the next row of the range, taken or not: the next page starts there.
+    const first = await page({ failedChecks: true }, 2)
+    expect(x0(first.rows)).toEqual([1, 3])
+    expect(first.next).toEqual({ segment: 1, row: 4 })
+    const rest = await log.page('default', 'p', { where: { failedChecks: true }, from: first.next, format: 'json' })
+    expect(x0(JSON.parse(new TextDecoder().decode(rest.body)))).toEqual([11, 21])
+    // Rows passed over are bounded: the read stops after that many and says where to go on.
+    await log.flush()
+    const read = await readLogRows({
+      segments: [{ id: 1, path: join(dir, 'logs', 'default', 'p', 'open-1.arrows'), open: true }],
+      start: Number.NEGATIVE_INFINITY,
+      end: Number.POSITIVE_INFINITY,
+      limit: 100,
+      where: { model: 'b:1' },
+      scanRows: 3,
+    })
+    expect(read.rows).toEqual([])
+    expect(read.next).toEqual({ segment: 1, row: 3 })
     await log.close()
   })
 

@@ -1,9 +1,9 @@
 /**
  * The inference log of a pipeline: a time range read a page at a time (the server's `Link`
- * rel="next" followed on demand), filtered here by pipeline version, model arm and check
- * failures; the rows shown download as CSV or JSON, and the range as the server's Arrow page.
+ * rel="next" followed on demand), filtered by the server by pipeline version, model arm and check
+ * failures; the rows read download as CSV or JSON, and the same page as the server's Arrow.
  */
-import { useState } from 'preact/hooks'
+import { useEffect, useState } from 'preact/hooks'
 import type { Pipeline } from '../../../src/client/client.js'
 import { parseExactJson } from '../../../src/exact-json.js'
 import { bigintAsText, cell, failedChecks, type Row, toCsv } from '../rows.js'
@@ -24,7 +24,14 @@ export function LogsTab({ ctx, pipeline }: { ctx: Ctx; pipeline: Pipeline }) {
   const [model, setModel] = useState('')
   const [failedOnly, setFailedOnly] = useState(false)
   const [open, setOpen] = useState<Row | undefined>(undefined)
-  const range = () => ({ start: isoOrUndefined(start), end: isoOrUndefined(end) })
+  // The filters go to the server: pages, and the Arrow download, hold only the rows they name.
+  const range = () => ({
+    start: isoOrUndefined(start),
+    end: isoOrUndefined(end),
+    ...(version ? { pipeline_version: Number(version) } : {}),
+    ...(model ? { model } : {}),
+    ...(failedOnly ? { check_failures: true } : {}),
+  })
   const read = async (cursor?: string) => {
     const res = await ctx.client.logs(ctx.ws, pipeline.name, { ...range(), limit: 1000, ...(cursor ? { cursor } : {}) })
     const page = parseExactJson(await res.text()) as Row[]
@@ -32,13 +39,16 @@ export function LogsTab({ ctx, pipeline }: { ctx: Ctx; pipeline: Pipeline }) {
     setRows((before) => (cursor ? [...(before ?? []), ...page] : page))
     setError(undefined)
   }
-  const shown = (rows ?? []).filter(
-    (r) =>
-      (!version || String(r.pipeline_version) === version) &&
-      (!model || r.model === model) &&
-      (!failedOnly || failedChecks(r) > 0),
-  )
-  const models = [...new Set((rows ?? []).map((r) => String(r.model ?? '')))].filter(Boolean)
+  const shown = rows ?? []
+  const [models, setModels] = useState<string[]>(pipeline.deployment?.models ?? [])
+  // biome-ignore lint/correctness/useExhaustiveDependencies: read again when a filter changes, once a range was read
+  useEffect(() => {
+    if (rows) read().catch(setError)
+  }, [version, model, failedOnly])
+  useEffect(() => {
+    const seen = (rows ?? []).map((r) => String(r.model ?? '')).filter((m) => m && !models.includes(m))
+    if (seen.length) setModels([...models, ...new Set(seen)])
+  }, [rows, models])
   return (
     <Section title="Inference log">
       <form
@@ -88,7 +98,7 @@ export function LogsTab({ ctx, pipeline }: { ctx: Ctx; pipeline: Pipeline }) {
             </label>
           </div>
           <p>
-            {shown.length} of {rows.length} rows read{next ? ' (more in the range)' : ''}.{' '}
+            {rows.length} rows read{next ? ' (more in the range)' : ''}.{' '}
             {next && <Action label="Read more" run={() => read(next)} />}{' '}
             <button type="button" onClick={() => download(toCsv(shown), `${pipeline.name}-log.csv`, 'text/csv')}>
               Download CSV
@@ -100,10 +110,10 @@ export function LogsTab({ ctx, pipeline }: { ctx: Ctx; pipeline: Pipeline }) {
               Download JSON
             </button>{' '}
             <Action
-              label="Download Arrow (the whole page, unfiltered)"
+              label="Download Arrow (first page)"
               run={async () => {
                 const res = await ctx.client.logs(ctx.ws, pipeline.name, { ...range(), limit: 1000 }, 'arrow')
-                download(await res.arrayBuffer(), `${pipeline.name}-log.arrow`, 'application/vnd.apache.arrow.file')
+                download(await res.arrayBuffer(), `${pipeline.name}-log.arrows`, 'application/vnd.apache.arrow.stream')
               }}
             />
           </p>

@@ -60,6 +60,13 @@ const logsQuery = (maxRows: number) =>
       .transform((v) => v.split(',').map((s) => s.trim()))
       .optional()
       .describe('columns to keep besides time, comma-separated (in.x,out.y)'),
+    pipeline_version: z.coerce.number().int().min(1).optional().describe("only this pipeline version's rows"),
+    model: z.string().max(300).optional().describe("only the rows this model answered, e.g. `fraud:2` (a split's arm)"),
+    check_failures: z
+      .enum(['true', 'false'])
+      .transform((v) => v === 'true')
+      .optional()
+      .describe('true: only rows where a validation failed'),
     format: z.enum(['json', 'arrow']).default('json'),
   })
 
@@ -101,6 +108,15 @@ export function logRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): void
         limit: q.limit,
         ...(q.cursor ? { from: q.cursor } : {}),
         ...(q.columns ? { columns: q.columns } : {}),
+        ...(q.pipeline_version !== undefined || q.model !== undefined || q.check_failures
+          ? {
+              where: {
+                ...(q.pipeline_version !== undefined ? { pipelineVersion: q.pipeline_version } : {}),
+                ...(q.model !== undefined ? { model: q.model } : {}),
+                ...(q.check_failures ? { failedChecks: true } : {}),
+              },
+            }
+          : {}),
         format: q.format,
       })
       const headers: Record<string, string> = { 'Content-Type': q.format === 'arrow' ? ARROW_TYPES.stream : JSON_TYPE }
