@@ -294,6 +294,34 @@ if (sdk) {
   )
 } else out.push(...keptSection('python-sdk'))
 
+const consoleJ = latest('console')
+if (consoleJ) {
+  const m = consoleJ.machine
+  out.push(
+    '## console: each page of the web console with a big store',
+    '',
+    `_${String(m.date).slice(0, 16).replace('T', ' ')} UTC; ${m.cpu} × ${m.cores} cores; Chromium (headless) against the server in the same process; \`npm run bench -- console\`._`,
+    '',
+    table(
+      [
+        'page',
+        'empty store',
+        `${consoleJ.versions} model versions, ${fmt.rate(consoleJ.logRows)} logged rows`,
+        'big ÷ empty',
+      ],
+      Object.entries(consoleJ.pages as Record<string, Json>).map(([name, r]) => [
+        name,
+        `${r.empty.toFixed(0)} ms`,
+        `${r.big.toFixed(0)} ms`,
+        `${(r.big / r.empty).toFixed(2)}×`,
+      ]),
+    ),
+    '',
+    `From navigation to the page's data on screen, median of ${consoleJ.loads} loads each; the empty store is the baseline measured in the same run.`,
+    '',
+  )
+} else out.push(...keptSection('console'))
+
 const bodies = latest('bodies')
 if (bodies) {
   mkdirSync(join(root, 'bench', 'plots'), { recursive: true })
@@ -452,6 +480,13 @@ if (sdk) {
     `- Python SDK scoring a DataFrame within 10% of plain urllib sending the rows serialized beforehand: ${worst <= 1.1 ? 'met' : 'not met'} (${(sdk.rows as Json[]).map((r) => `${r.ratio.toFixed(3)}× at ${r.rows.toLocaleString('en')} rows`).join(', ')}; both pandas-records).`,
   )
 } else goals.push(...keptGoal('- Python SDK'))
+if (consoleJ) {
+  const pages = Object.entries(consoleJ.pages as Record<string, Json>)
+  const slow = pages.filter(([, r]) => r.big >= 1000)
+  goals.push(
+    `- Every console page under 1 s with ${consoleJ.versions} model versions and ${fmt.rate(consoleJ.logRows)} logged rows: ${slow.length ? 'not met' : 'met'} (${slow.length ? slow.map(([n, r]) => `${n}: ${r.big.toFixed(0)} ms`).join(', ') : `slowest ${Math.max(...pages.map(([, r]) => r.big as number)).toFixed(0)} ms`}).`,
+  )
+} else goals.push(...keptGoal('- Every console page'))
 if (bodies) goals.push(bodiesGoal(bodies))
 else goals.push(...keptGoal('- Health and single-row p99'))
 if (gpuEngine) goals.push(gpuGoal(gpuEngine, gpuCapture))

@@ -19,6 +19,7 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   assays: async () => (await import('./assays.js')).benchAssays,
   jobs: async () => (await import('./jobs.js')).benchJobs,
   explain: async () => (await import('./explain.js')).benchExplain,
+  console: async () => (await import('./console.js')).benchConsole,
 }
 
 const { values, positionals } = parseArgs({

@@ -91,11 +91,11 @@ export type LogPageTask = LogRead & { format: 'json' | 'arrow' }
 
 /** A segment's tables: one for a rolled segment, one per frame for an open one (a missing file: none). */
 async function tablesOf(segment: SegmentFile): Promise<Table[]> {
-  const bytes = await readFile(segment.path).catch(() => undefined)
-  if (!bytes) return [] // rolled or removed by retention since it was listed
-  return segment.open
-    ? decodeFrames(new Uint8Array(bytes)).tables
-    : [tableFromIPC(new Uint8Array(bytes), LOG_TABLE_OPTIONS)]
+  const file = await readFile(segment.path).catch(() => undefined)
+  if (!file) return [] // rolled or removed by retention since it was listed
+  // A view of the file's bytes, not a copy: a rolled segment is tens of MiB.
+  const bytes = new Uint8Array(file.buffer, file.byteOffset, file.byteLength)
+  return segment.open ? decodeFrames(bytes).tables : [tableFromIPC(bytes, LOG_TABLE_OPTIONS)]
 }
 
 /** Values a row carries: one per scalar, a list's length for a list. */
