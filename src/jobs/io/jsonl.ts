@@ -54,7 +54,9 @@ async function* jsonlRecords(input: ReadStream, maxBytes: number): AsyncGenerato
       const problem = `the line is longer than ${maxBytes} bytes (LASTMILE_JOB_MAX_RECORD_BYTES)`
       out.push({ line, bytes: 0, record: new BadLine(problem) })
     } else {
+      // Stryker disable next-line ConditionalExpression,EqualityOperator: with no parts, concat([tail]) holds the same bytes as tail
       const text = (parts.length > 0 ? Buffer.concat([...parts, tail]) : tail).toString('utf8')
+      // Stryker disable next-line ConditionalExpression,EqualityOperator,MethodExpression: trim() removes U+FEFF too, so a BOM goes either way
       const trimmed = (line === 1 && text.charCodeAt(0) === 0xfeff /* BOM */ ? text.slice(1) : text).trim()
       if (trimmed !== '') out.push({ line, bytes, record: parseObject(trimmed) })
     }
@@ -69,6 +71,7 @@ async function* jsonlRecords(input: ReadStream, maxBytes: number): AsyncGenerato
     for (let lf = chunk.indexOf(LF, at); lf >= 0; lf = chunk.indexOf(LF, at)) {
       end(out, chunk.subarray(at, lf))
       at = lf + 1
+      // Stryker disable next-line ConditionalExpression,EqualityOperator,ArithmeticOperator,BlockStatement: only how records are batched (event-loop turns); each is in one batch either way
       if (at - sliceAt >= SLICE_BYTES) {
         yield out // a batch per slice: the reader gives the event loop a turn between batches
         out = []
@@ -76,8 +79,10 @@ async function* jsonlRecords(input: ReadStream, maxBytes: number): AsyncGenerato
       }
     }
     const rest = chunk.subarray(at)
+    // Stryker disable next-line ConditionalExpression,LogicalOperator,EqualityOperator,ArithmeticOperator: bounds the memory a long line holds; end() refuses it by its byte count either way
     if (overlong || partBytes + rest.length > maxBytes) {
       overlong = true
+      // Stryker disable next-line ArrayDeclaration: end() reads no parts of an overlong line, and resets them
       parts = []
       partBytes = 0
     } else if (rest.length > 0) {
@@ -87,6 +92,7 @@ async function* jsonlRecords(input: ReadStream, maxBytes: number): AsyncGenerato
     yield out
   }
   const out: TextRecord[] = []
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: an empty last line is blank, which end() skips
   if (partBytes > 0 || overlong) end(out, Buffer.alloc(0))
   yield out
 }
@@ -96,6 +102,7 @@ function parseObject(text: string): unknown {
   try {
     value = parseExactJson(text)
   } catch (e) {
+    // Stryker disable next-line ConditionalExpression: parseExactJson throws only JsonSyntaxError (its recursion is bounded)
     if (!(e instanceof JsonSyntaxError)) throw e
     return new BadLine(`not valid JSON (${e.message}); expected one JSON object per line`)
   }
@@ -184,6 +191,7 @@ class JsonlGuess implements TextGuess {
 function note(seen: Seen, value: unknown): void {
   const bigints = (x: unknown) => {
     if (typeof x !== 'bigint') return
+    // Stryker disable next-line EqualityOperator: a bigint here is past 2^53 in size, never 0
     if (x < 0n) seen.negative = true
     if (x > INT64_MAX) seen.pastInt64 = true
   }
@@ -194,6 +202,7 @@ function note(seen: Seen, value: unknown): void {
         bigints(x)
         if (kind === 'ints') kind = 'bigs'
       } else if (typeof x !== 'number') {
+        // Stryker disable next-line StringLiteral: typeFor tells no kind but a boolean from another: any other lone kind is utf8
         kind = 'json'
         break
       } else if (!Number.isSafeInteger(x)) kind = 'numbers'
@@ -227,6 +236,7 @@ function typeFor({ kinds, negative, pastInt64 }: Seen): DataType {
 
 /** A value as `column` holds it, or null with the problem noted. */
 function convert(value: unknown, column: SchemaField, problems: string[]): unknown {
+  // Stryker disable next-line ConditionalExpression: parsed JSON holds no undefined
   if (value === null || value === undefined) return null
   const type = column.type
   let wrong: string
@@ -281,6 +291,7 @@ function integerProblem(value: unknown, signed: boolean): string | undefined {
   const [lo, hi] = signed ? INT64_RANGE : UINT64_RANGE
   const range = `expected an integer in [${lo}, ${hi}] (${signed ? 'int64' : 'uint64'})`
   if (typeof value === 'bigint') return value >= lo && value <= hi ? undefined : `is ${value}; ${range}`
+  // Stryker disable next-line ConditionalExpression: Number.isSafeInteger is false for all but numbers
   if (typeof value === 'number' && Number.isSafeInteger(value) && (signed || value >= 0)) return undefined
   return `is ${typeof value === 'number' ? value : show(value)}; ${range}`
 }

