@@ -64,6 +64,7 @@ export function storedDefinition(a: AssayRecord): StoredAssay {
   const parsed = storedAssaySchema.safeParse(a.config)
   if (parsed.success) return parsed.data
   const issue = parsed.error.issues[0]
+  // Stryker disable next-line OptionalChaining,ArrayDeclaration: a failed parse has at least one issue, so `issue` is never undefined and its path never nullish
   throw new CorruptRowError('assays', 'config', `id=${a.id}`, issue?.path ?? [], issue?.message ?? 'not a definition')
 }
 
