@@ -42,6 +42,7 @@ describe('config', () => {
         maxRequestValues: 1_000_000,
         maxWebhooks: 10,
       },
+      audit: { maxRows: 100_000 },
       live: { maxStreams: 64 },
       slo: { flushMs: 5000, tickMs: 30_000 },
       outbound: {

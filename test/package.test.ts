@@ -150,7 +150,7 @@ describe.runIf(built)(
       run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', '.'], user)
     })
 
-    it('publishes the build, the command, the shaders and the README: no tests, fixtures, benchmarks or sources', () => {
+    it('publishes the build, the command, the console, the shaders and the README: no tests, fixtures, benchmarks or sources', () => {
       const [pack] = JSON.parse(run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts', '--offline'], root))
       const files: string[] = pack.files.map((f: { path: string }) => f.path)
       for (const needed of [
@@ -163,12 +163,13 @@ describe.runIf(built)(
         'dist/src/client/client.d.ts',
         'dist/src/cli/main.js',
         'shaders/softmax.wgsl',
+        'dist/console/index.html',
       ]) {
         expect(files).toContain(needed)
       }
       const stray = files.filter(
         (f) =>
-          !/^(package\.json|README\.md|bin\/[^/]+\.js|shaders\/.+\.wgsl|dist\/src\/.+\.(js|mjs|d\.ts))$/.test(f) ||
+          !/^(package\.json|README\.md|bin\/[^/]+\.js|shaders\/.+\.wgsl|dist\/src\/.+\.(js|mjs|d\.ts)|dist\/console\/(index\.html|assets\/[\w-]+\.(js|css)))$/.test(f) ||
           /(^|\/)(test|bench|fixtures)(\/|$)|\.test\./.test(f),
       )
       expect(stray).toEqual([])
