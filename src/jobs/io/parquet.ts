@@ -168,7 +168,12 @@ export async function* parquetStream(ipcStreams: AsyncIterator<Uint8Array>, rowG
     },
     { highWaterMark: 0 },
   )
-  const bytes = (await pw.transformParquetStream(batches, writerProperties(rowGroupRows))).getReader()
+  // It reads the first batch before answering: a failure there surfaces here, as its own error.
+  const bytes = (
+    await pw.transformParquetStream(batches, writerProperties(rowGroupRows)).catch((e: unknown) => {
+      throw failure ?? e
+    })
+  ).getReader()
   try {
     for (let r = await bytes.read(); !r.done; r = await bytes.read()) {
       if (failure) break
