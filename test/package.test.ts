@@ -169,8 +169,9 @@ describe.runIf(built)(
       }
       const stray = files.filter(
         (f) =>
-          !/^(package\.json|README\.md|bin\/[^/]+\.js|shaders\/.+\.wgsl|dist\/src\/.+\.(js|mjs|d\.ts)|dist\/console\/(index\.html|assets\/[\w-]+\.(js|css)))$/.test(f) ||
-          /(^|\/)(test|bench|fixtures)(\/|$)|\.test\./.test(f),
+          !/^(package\.json|README\.md|bin\/[^/]+\.js|shaders\/.+\.wgsl|dist\/src\/.+\.(js|mjs|d\.ts)|dist\/console\/(index\.html|assets\/[\w-]+\.(js|css)))$/.test(
+            f,
+          ) || /(^|\/)(test|bench|fixtures)(\/|$)|\.test\./.test(f),
       )
       expect(stray).toEqual([])
     })

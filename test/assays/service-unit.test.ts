@@ -15,6 +15,7 @@ import type { AssayLimits } from '../../src/assays/definition.js'
 import { AssayService } from '../../src/assays/service.js'
 import { ConflictError, InvalidConfigError, NotFoundError } from '../../src/errors.js'
 import type { AssayResultRecord } from '../../src/store/types.js'
+import { rejection } from '../helpers/refusal.js'
 import { fakeLog, fakeOutbound, MemoryAssays, recordingLogger, storeOf } from './assay-fakes.js'
 
 vi.mock('../../src/assays/assay.js', async (importOriginal) => {
@@ -84,16 +85,6 @@ function harness(o: Options = {}) {
     ...(o.baseDelayMs !== undefined ? { webhookBaseDelayMs: o.baseDelayMs } : {}),
   })
   return { mem, windows, log, out, lines, required, service }
-}
-
-/** What `p` rejected with. */
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p
-  } catch (e) {
-    return e as Error
-  }
-  throw new Error('expected a refusal')
 }
 
 async function expectRejection(p: Promise<unknown>, kind: new (...a: never[]) => Error, message: string) {

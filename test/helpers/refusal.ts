@@ -17,3 +17,13 @@ export function expectRefusal(f: () => unknown, kind: abstract new (...args: nev
   expect(e).toBeInstanceOf(kind)
   expect(e.message).toBe(message)
 }
+
+/** What `p` rejected with; fails the test when it resolves. */
+export async function rejection(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p
+  } catch (e) {
+    return e as Error
+  }
+  throw new Error('expected a refusal')
+}

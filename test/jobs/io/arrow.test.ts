@@ -34,6 +34,7 @@ import { openArrow } from '../../../src/jobs/io/arrow.js'
 import type { ChunkReader } from '../../../src/jobs/io/types.js'
 import { build, i16, i64, pairs, str, table, tables, u8 } from '../../formats/flatbuffer-write.js'
 import { firstBatch, messagesOf, withInt64 } from '../../fuzz/arrow-craft.js'
+import { rejection } from '../../helpers/refusal.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'lastmile-io-arrow-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -42,16 +43,6 @@ const write = (name: string, bytes: Uint8Array) => {
   const path = join(dir, name)
   writeFileSync(path, bytes)
   return path
-}
-
-/** What `p` rejected with; fails the test when it resolves. */
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p
-  } catch (e) {
-    return e as Error
-  }
-  throw new Error('expected a refusal')
 }
 
 /** Ten rows in batches of 3, 3, 3 and 1: n = 0..9 (int32), s = 'r0'..'r9', f = n / 4. */
@@ -331,15 +322,7 @@ describe('openArrow: dictionaries', () => {
     return out
   }
 
-  const concat = (...parts: Uint8Array[]) => {
-    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-    let at = 0
-    for (const p of parts) {
-      out.set(p, at)
-      at += p.length
-    }
-    return out
-  }
+  const concat = (...parts: Uint8Array[]) => new Uint8Array(Buffer.concat(parts))
   const EOS = Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0)
 
   /**

@@ -13,6 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { InvalidRequestError } from '../../../src/errors.js'
 import * as io from '../../../src/jobs/io/index.js'
 import { type JobFormat, openReader } from '../../../src/jobs/io/index.js'
+import { rejection } from '../../helpers/refusal.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'lastmile-io-index-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -31,16 +32,6 @@ const arrowOf = (columns: number) =>
     }),
     { format: 'file' },
   ) as Uint8Array
-
-/** What `p` rejected with; fails the test when it resolves. */
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p
-  } catch (e) {
-    return e as Error
-  }
-  throw new Error('expected a refusal')
-}
 
 /**
  * The descriptor the next file opened gets: POSIX hands out the lowest free one, so a file left

@@ -20,6 +20,7 @@ import { InvalidRequestError } from '../../../src/errors.js'
 import { locateMessages, type MessageHead, MessageReader, MessageType } from '../../../src/jobs/io/ipc.js'
 import { build, i16, i64, pairs, table, u8 } from '../../formats/flatbuffer-write.js'
 import { messagesOf } from '../../fuzz/arrow-craft.js'
+import { rejection } from '../../helpers/refusal.js'
 
 /** An in-memory file handle that records its reads ([position, length]) and may answer short. */
 function memoryHandle(bytes: Uint8Array, maxPerRead = Number.POSITIVE_INFINITY) {
@@ -33,16 +34,6 @@ function memoryHandle(bytes: Uint8Array, maxPerRead = Number.POSITIVE_INFINITY) 
     },
   }
   return { handle: handle as unknown as FileHandle, reads }
-}
-
-/** What `p` rejected with; fails the test when it resolves. */
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p
-  } catch (e) {
-    return e as Error
-  }
-  throw new Error('expected a refusal')
 }
 
 const invalid = (name: string, what: string) => `'${name}' is not a valid Arrow IPC file or stream: ${what}`
@@ -90,15 +81,7 @@ const delta = frame(
   16,
 )
 
-const concat = (...parts: Uint8Array[]) => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
-}
+const concat = (...parts: Uint8Array[]) => new Uint8Array(Buffer.concat(parts))
 
 /** Every head of `bytes`' messages (reading each body), and the reader. */
 async function heads(bytes: Uint8Array, window?: number, maxPerRead?: number) {
