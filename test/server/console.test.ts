@@ -91,7 +91,7 @@ describe('the console as the server serves it', () => {
     const bytes = new Uint8Array(await big.arrayBuffer())
     // index.html here is short: gzip only where it is smaller, and always what the file holds once decoded.
     expect(encoded === 'gzip' ? gunzipSync(bytes).toString() : Buffer.from(bytes).toString()).toBe(html)
-    const repeated = 'export const values = [' + '1.5, '.repeat(4000) + ']\n'
+    const repeated = `export const values = [${'1.5, '.repeat(4000)}]\n`
     writeFileSync(join(dir, 'assets', 'big-Q1w2E3.js'), repeated)
     const reloaded = createApp({ ...built.deps, console: loadConsole(dir) }).app
     const gz = await reloaded.request('/assets/big-Q1w2E3.js', { headers: { 'accept-encoding': 'gzip, deflate' } })
