@@ -4,10 +4,20 @@
  * store does), the inference log (values from a test's function), the outbound policy (scripted
  * answers) and a logger that keeps every line. Every call is recorded for the tests to read.
  */
+import type { AssayLimits } from '../../src/assays/definition.js'
 import type { Logger } from '../../src/logger.js'
 import type { InferenceLog } from '../../src/logs/inference-log.js'
 import type { OutboundPolicy, OutboundRequest, OutboundResponse } from '../../src/outbound/policy.js'
 import type { AssayRecord, AssayResultRecord, AssayStore, Store } from '../../src/store/types.js'
+
+/** Limits small enough to reach in a test: a window of 1 s, 5 windows a run, 10 values a request, 2 webhooks. */
+export const limits: AssayLimits = {
+  minWindowMs: 1000,
+  maxRunWindows: 5,
+  maxTickWindows: 3,
+  maxRequestValues: 10,
+  maxWebhooks: 2,
+}
 
 export class MemoryAssays implements AssayStore {
   readonly rows: AssayRecord[] = []

@@ -8,7 +8,6 @@
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import {
-  type AssayLimits,
   checkRequestValues,
   checkRunWindows,
   checkWebhooks,
@@ -23,14 +22,7 @@ import { InvalidConfigError } from '../../src/errors.js'
 import { CorruptRowError } from '../../src/store/schemas.js'
 import type { AssayRecord } from '../../src/store/types.js'
 import { expectRefusal, refusal } from '../helpers/refusal.js'
-
-const limits: AssayLimits = {
-  minWindowMs: 1000,
-  maxRunWindows: 5,
-  maxTickWindows: 3,
-  maxRequestValues: 10,
-  maxWebhooks: 2,
-}
+import { limits } from './assay-fakes.js'
 
 /** 2024-05-01T00:00:00Z in ms since the epoch. */
 const MAY_1 = 1_714_521_600_000

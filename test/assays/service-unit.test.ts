@@ -11,12 +11,11 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import * as assay from '../../src/assays/assay.js'
-import type { AssayLimits } from '../../src/assays/definition.js'
 import { AssayService } from '../../src/assays/service.js'
 import { ConflictError, InvalidConfigError, NotFoundError } from '../../src/errors.js'
 import type { AssayResultRecord } from '../../src/store/types.js'
 import { rejection } from '../helpers/refusal.js'
-import { fakeLog, fakeOutbound, MemoryAssays, recordingLogger, storeOf } from './assay-fakes.js'
+import { fakeLog, fakeOutbound, limits, MemoryAssays, recordingLogger, storeOf } from './assay-fakes.js'
 
 vi.mock('../../src/assays/assay.js', async (importOriginal) => {
   const m = await importOriginal<typeof import('../../src/assays/assay.js')>()
@@ -24,14 +23,6 @@ vi.mock('../../src/assays/assay.js', async (importOriginal) => {
 })
 
 const T = 1_700_000_000_000
-
-const limits: AssayLimits = {
-  minWindowMs: 1000,
-  maxRunWindows: 5,
-  maxTickWindows: 3,
-  maxRequestValues: 10,
-  maxWebhooks: 2,
-}
 
 const summarizer = { bin_mode: 'provided', edges: [0, 10], metric: 'maxdiff' }
 const ALERT = [1, 20, 20, 20]

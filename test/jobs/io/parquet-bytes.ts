@@ -6,6 +6,9 @@
  * gigabytes while holding only its first and last bytes; and small Parquet files of one column.
  */
 import type { FileHandle } from 'node:fs/promises'
+import { expect } from 'vitest'
+import { InvalidRequestError } from '../../../src/errors.js'
+import { rejection } from '../../helpers/refusal.js'
 
 /** A Thrift value: its compact type id and its bytes. */
 export interface Value {
@@ -146,4 +149,11 @@ export function doubleParquet(groups: number[][], uncompressed: Array<number | u
   ]).bytes
   out.push(...footer, ...u32(footer.length), ...ascii('PAR1'))
   return Uint8Array.from(out)
+}
+
+/** Expect `p` to reject as a file that is not valid Parquet, named 'f.parquet', for `message`. */
+export async function refused(p: Promise<unknown>, message: string): Promise<void> {
+  const e = await rejection(p)
+  expect(e).toBeInstanceOf(InvalidRequestError)
+  expect(e.message).toBe(`'f.parquet' is not a valid Parquet file: ${message}`)
 }

@@ -7,9 +7,20 @@
  * refusal's words are written out by hand; limits are probed exactly at them and one past.
  */
 import { describe, expect, it } from 'vitest'
-import { InvalidRequestError } from '../../../src/errors.js'
 import { readFooter } from '../../../src/jobs/io/parquet-footer.js'
-import { ascii, bin, i32, i64, list, memoryFile, sparseFile, struct, u32, type Value } from './parquet-bytes.js'
+import {
+  ascii,
+  bin,
+  i32,
+  i64,
+  list,
+  memoryFile,
+  refused,
+  sparseFile,
+  struct,
+  u32,
+  type Value,
+} from './parquet-bytes.js'
 
 const STRUCT = 12
 const BINARY = 8
@@ -131,15 +142,6 @@ const file = (f: Value, data = 100) => [
 ]
 
 const read = (bytes: number[]) => readFooter(memoryFile(bytes).handle, bytes.length, 'f.parquet')
-
-async function refused(p: Promise<unknown>, message: string): Promise<void> {
-  const e = await p.then(
-    () => new Error('expected a refusal'),
-    (e: unknown) => e as Error,
-  )
-  expect(e).toBeInstanceOf(InvalidRequestError)
-  expect(e.message).toBe(`'f.parquet' is not a valid Parquet file: ${message}`)
-}
 
 /** A file of one column 'a' and one row group of `rows` rows whose chunk claims `c`. */
 const oneChunk = (c: ChunkClaims, rows = 1) =>

@@ -8,10 +8,9 @@
  * window's edge read again from its start with a window 16 times larger. Offsets are counted by hand.
  */
 import { describe, expect, it } from 'vitest'
-import { InvalidRequestError } from '../../../src/errors.js'
 import type { ChunkRange } from '../../../src/jobs/io/parquet-footer.js'
 import { checkPages } from '../../../src/jobs/io/parquet-pages.js'
-import { ascii, i32, i64, memoryFile, sparseFile, struct, type Value } from './parquet-bytes.js'
+import { ascii, i32, i64, memoryFile, refused, sparseFile, struct, type Value } from './parquet-bytes.js'
 
 /** A data page header claiming `uncompressed` and `compressed` bytes (with a data page header, as writers write it). */
 const header = (uncompressed: Value | undefined, compressed: Value | undefined, values = 1) =>
@@ -37,15 +36,6 @@ const page = (uncompressed: number, compressed: number, values = 1) => [
 ]
 
 const chunk = (start: number, bytes: number, column = 'x'): ChunkRange => ({ column, start, bytes })
-
-async function refused(p: Promise<unknown>, message: string): Promise<void> {
-  const e = await p.then(
-    () => new Error('expected a refusal'),
-    (e: unknown) => e as Error,
-  )
-  expect(e).toBeInstanceOf(InvalidRequestError)
-  expect(e.message).toBe(`'f.parquet' is not a valid Parquet file: ${message}`)
-}
 
 describe('pages that fit', () => {
   it('passes column chunks whose pages lie inside them, reading each chunk once', async () => {
