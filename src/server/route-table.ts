@@ -143,8 +143,7 @@ export class RouteTable {
   private async record(c: Context, method: string, status: number): Promise<void> {
     const key = callerKey(c)
     if (this.deps.authRequired && !key) return
-    const own = key && !isServerAdmin(key) ? key.workspace : undefined
-    const workspace = c.req.param('ws') ?? (c.req.path.startsWith('/v2/') ? 'default' : own)
+    const workspace = c.req.param('ws') ?? (c.req.path.startsWith('/v2/') ? 'default' : visibleWorkspace(c))
     try {
       await this.deps.store.audit.append(
         {
