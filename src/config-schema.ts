@@ -33,6 +33,20 @@ function isOrigin(s: string): boolean {
   }
 }
 
+/** What the store URL accepts, for messages (never with the value: a URL may carry a password). */
+export const STORE_URL_EXPECTED =
+  "expected '' (SQLite in the data folder) or a PostgreSQL URL: postgres://user:password@host:port/database (or postgresql://)"
+
+/** Whether `s` is a PostgreSQL URL (`postgres://` or `postgresql://`), which selects the shared store. */
+export function isPostgresUrl(s: string): boolean {
+  try {
+    const u = new URL(s)
+    return u.protocol === 'postgres:' || u.protocol === 'postgresql:'
+  } catch {
+    return false
+  }
+}
+
 /** Default longest CSV record or JSONL line (LASTMILE_JOB_MAX_RECORD_BYTES), also the job readers' default. */
 export const DEFAULT_MAX_RECORD_BYTES = 16 * 2 ** 20
 
@@ -46,6 +60,15 @@ const DEFAULT_BODY_WORKERS = Math.min(4, Math.max(1, Math.floor(availableParalle
 export const configSchema = z.object({
   /** Folder for lastmile's embedded store (models, metadata, logs). */
   dataDir: z.string().min(1).default('.lastmile-data'),
+  /**
+   * Where the metadata store is: empty for SQLite in the data folder (one server, or the workers of
+   * one), or a `postgres://` (`postgresql://`) URL of a PostgreSQL database several servers share,
+   * model bytes included. Messages and logs show it without its password.
+   */
+  storeUrl: z
+    .string()
+    .refine((s) => s === '' || isPostgresUrl(s), STORE_URL_EXPECTED)
+    .default(''),
   /** Inference backend: `auto` (webgpu on a hardware adapter, else cpu), `webgpu`, `cpu` (native onnxruntime), `wasm`. */
   backend: z.enum(['auto', 'webgpu', 'cpu', 'wasm']).default('auto'),
   /** Threads per `cpu` session (onnxruntime intra-op); 0 = onnxruntime's default (all cores). */
@@ -288,6 +311,11 @@ export const configSchema = z.object({
       modelLoadTimeoutMs: z.number().int().min(1).default(120_000),
       /** Deploy the demo pipeline (an MLP classifier) on start, when nothing else is deployed. */
       demo: z.boolean().default(true),
+      /**
+       * Processes serving one port (`lastmile serve`): each has its own engine sessions and shares
+       * the store and the data folder; `auto` is one per CPU core. Capped at 256.
+       */
+      workers: z.union([z.literal('auto'), z.number().int().min(1).max(256)]).default(1),
       /**
        * API keys: `on` requires a key on every route but health and the OpenAPI document;
        * `off` requires none; `auto` is off on a loopback address and on otherwise.

@@ -27,6 +27,7 @@ const inferenceLogVar = (key: string, alias: string): EnvVar => ({ path: ['infer
 /** Environment variable → config path, with its parser. The README documents each, and each alias. */
 export const ENV_VARS: Record<string, EnvVar> = {
   LASTMILE_DATA_DIR: { path: ['dataDir'], parse: String },
+  LASTMILE_STORE_URL: { path: ['storeUrl'], parse: String },
   LASTMILE_BACKEND: { path: ['backend'], parse: String },
   LASTMILE_CPU_THREADS: { path: ['cpuThreads'], parse: Number },
   LASTMILE_CPU_SPIN: { path: ['cpuSpin'], parse: parseBool },
@@ -41,6 +42,7 @@ export const ENV_VARS: Record<string, EnvVar> = {
   LASTMILE_PORT: { path: ['server', 'port'], parse: Number },
   LASTMILE_BODY_LIMIT_BYTES: { path: ['server', 'bodyLimitBytes'], parse: Number },
   LASTMILE_DEMO: { path: ['server', 'demo'], parse: parseBool },
+  LASTMILE_WORKERS: { path: ['server', 'workers'], parse: (v) => (v === 'auto' ? v : Number(v)) },
   LASTMILE_MODEL_LIMIT_BYTES: { path: ['server', 'modelLimitBytes'], parse: Number },
   LASTMILE_JSON_BODY_MAX_VALUES: { path: ['server', 'jsonMaxValues'], parse: Number },
   LASTMILE_TENSOR_LIMIT_BYTES: { path: ['server', 'tensorLimitBytes'], parse: Number },

@@ -11,6 +11,7 @@ describe('config', () => {
   it('has a default for every setting', () => {
     expect(loadConfig({})).toEqual({
       dataDir: '.lastmile-data',
+      storeUrl: '',
       backend: 'auto',
       cpuThreads: 0,
       cpuSpin: false,
@@ -87,6 +88,7 @@ describe('config', () => {
         tensorLimitBytes: 256 * 1024 * 1024,
         jsonMaxValues: 2_000_000,
         demo: true,
+        workers: 1,
         auth: 'auto',
         allowedOrigins: [],
         metricsPublic: false,

@@ -1,7 +1,8 @@
 /**
  * `lastmile models|pipelines|workspaces|keys ...`: the registry from the command line, through the
  * typed client against a running server (LASTMILE_URL, LASTMILE_API_KEY). `keys create --offline`
- * writes straight into a data folder, to make the first admin key before the server starts.
+ * writes straight into the store (the data folder's, or the shared one of `--store`), to make the
+ * first admin key before the server starts.
  * Results print as JSON.
  */
 import { readFile } from 'node:fs/promises'
@@ -10,7 +11,7 @@ import { LastmileClient } from '../client/client.js'
 import type { Config } from '../config.js'
 import { InvalidConfigError } from '../errors.js'
 import { createApiKey } from '../registry/keys.js'
-import { SqliteStore } from '../store/sqlite-store.js'
+import { openStore, storeLocation } from '../store/open.js'
 import type { Role } from '../store/types.js'
 import { apiKeyJson } from '../wire/registry.js'
 
@@ -48,9 +49,10 @@ export async function runAdmin(config: Config, area: string, args: AdminArgs): P
   const [action = 'list', target] = args.positionals
   const ws = args.workspace
   if (area === 'keys' && action === 'create' && args.offline) {
-    const store = SqliteStore.open(config.dataDir)
+    const store = await openStore(config)
     try {
-      if (!(await store.workspaces.get(ws))) throw new InvalidConfigError(`no workspace '${ws}' in ${config.dataDir}`)
+      if (!(await store.workspaces.get(ws)))
+        throw new InvalidConfigError(`no workspace '${ws}' in ${storeLocation(config)}`)
       const role = need(args.role, '--role (admin, deployer or viewer)') as Role
       const k = await createApiKey(store, ws, args.name ?? 'cli', role)
       print({ ...apiKeyJson(k), key: k.key }) // as `keys create` against a server prints it

@@ -37,11 +37,12 @@ Registry commands (against a running server: --url, --key; workspace from --work
        leaves out; --reset gives those their defaults)
   pipelines undeploy <name>                   pipelines status <name>
   workspaces list | create <name> | get <name> | delete <name>
-  keys create --role <admin|deployer|viewer> [--name n] [--offline --data dir]
+  keys create --role <admin|deployer|viewer> [--name n] [--offline --data dir | --offline --store url]
   keys list | revoke <id>
 
 Flags (each also settable by environment variable, see README):
   --data <dir>            data folder                        LASTMILE_DATA_DIR   (.lastmile-data)
+  --store <url>           shared store, postgres://...       LASTMILE_STORE_URL  (SQLite in --data)
   --backend <b>           auto | webgpu | cpu | wasm         LASTMILE_BACKEND    (auto)
   --gpu-backend <b>       auto | vulkan | opengles           LASTMILE_GPU_BACKEND (auto)
   --gpu-adapter <name>    adapter name contains this         LASTMILE_GPU_ADAPTER
@@ -50,6 +51,7 @@ Flags (each also settable by environment variable, see README):
   --host <addr>           (serve) address to listen on       LASTMILE_HOST       (127.0.0.1)
   --port <n>              (serve) TCP port, 0 = any free      LASTMILE_PORT       (8080)
   --no-demo               (serve) do not deploy the demo     LASTMILE_DEMO       (true)
+  --workers <n|auto>      (serve) processes on one port      LASTMILE_WORKERS    (1)
   --rows <n>              (demo) rows to score               (4)
   --url <url>             (registry) server URL              LASTMILE_URL        (http://127.0.0.1:8080)
   --key <key>             (registry) API key                 LASTMILE_API_KEY
@@ -63,6 +65,7 @@ Flags (each also settable by environment variable, see README):
 
 const OPTIONS = {
   data: { type: 'string' },
+  store: { type: 'string' },
   backend: { type: 'string' },
   'gpu-backend': { type: 'string' },
   'gpu-adapter': { type: 'string' },
@@ -72,6 +75,7 @@ const OPTIONS = {
   host: { type: 'string' },
   port: { type: 'string' },
   'no-demo': { type: 'boolean' },
+  workers: { type: 'string' },
   url: { type: 'string' },
   key: { type: 'string' },
   workspace: { type: 'string' },
@@ -103,6 +107,7 @@ type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositi
 function overridesFrom(v: Values): ConfigOverrides {
   return {
     dataDir: v.data,
+    storeUrl: v.store,
     backend: v.backend as Config['backend'] | undefined,
     cpuThreads: v['cpu-threads'] === undefined ? undefined : Number(v['cpu-threads']),
     logLevel: v['log-level'] as Config['logLevel'] | undefined,
@@ -115,6 +120,7 @@ function overridesFrom(v: Values): ConfigOverrides {
       host: v.host,
       port: v.port === undefined ? undefined : Number(v.port),
       demo: v['no-demo'] ? false : undefined,
+      workers: v.workers === undefined ? undefined : v.workers === 'auto' ? 'auto' : Number(v.workers),
     },
   }
 }

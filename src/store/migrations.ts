@@ -77,6 +77,10 @@ export const MIGRATIONS: readonly string[] = [
      id INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL, workspace TEXT,
      key_id TEXT, key_name TEXT, role TEXT, method TEXT NOT NULL, path TEXT NOT NULL, status INTEGER NOT NULL);
    CREATE INDEX audit_by_workspace ON audit (workspace, id);`,
+  // 8: leases on singleton work among the processes sharing the store (expiry in ms since the epoch),
+  // and the change feed: each topic with the revision it last changed at (revisions only grow).
+  `CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL);
+   CREATE TABLE changes (topic TEXT PRIMARY KEY, revision INTEGER NOT NULL);`,
 ]
 
 /** The schema version of an open database (how many migrations it has had). */

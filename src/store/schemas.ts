@@ -1,8 +1,9 @@
 /**
  * What the store's records may hold, as zod schemas any backend parses its rows with: the value
  * lists (roles, statuses) and the JSON documents stored in a column (tensor metadata, a job's
- * options and row errors). Nothing here knows a backend: SQLite's row layout (column names, JSON
- * as text, 0/1 for booleans) lives in `sqlite-rows.ts` and the `sqlite-*.ts` files.
+ * options and row errors). Nothing here knows a backend: the row layout both backends share
+ * (column names, JSON as text) lives in `table-rows.ts` and `rows.ts`, each backend's SQL in its
+ * `sqlite-*.ts` and `pg-*.ts` files.
  *
  * Documents another layer owns (pipeline steps, deploy settings, an assay's definition and results,
  * an explanation's request and report) are checked here only as JSON objects or arrays: the store

@@ -1,33 +1,7 @@
 /** API keys in the SQLite store, found by the sha256 of the key (the key itself is never stored). */
 import type Database from 'better-sqlite3'
-import { z } from 'zod'
-import { ROLES } from './schemas.js'
-import { rowParser } from './sqlite-rows.js'
+import { apiKeyFrom } from './table-rows.js'
 import type { ApiKeyRecord, ApiKeyStore } from './types.js'
-
-const keyFrom = rowParser(
-  'api_keys',
-  z
-    .object({
-      id: z.string(),
-      workspace: z.string(),
-      name: z.string(),
-      role: z.enum(ROLES),
-      hash: z.string(),
-      created_at: z.string(),
-    })
-    .transform(
-      (r): ApiKeyRecord => ({
-        id: r.id,
-        workspace: r.workspace,
-        name: r.name,
-        role: r.role,
-        hash: r.hash,
-        createdAt: r.created_at,
-      }),
-    ),
-  ['id'],
-)
 
 const statements = (db: Database.Database) => ({
   insert: db.prepare('INSERT INTO api_keys (id, workspace, name, role, hash, created_at) VALUES (?, ?, ?, ?, ?, ?)'),
@@ -52,12 +26,12 @@ export class SqliteApiKeys implements ApiKeyStore {
 
   async find(hash: string): Promise<ApiKeyRecord | undefined> {
     const r = this.sql.byHash.get(hash)
-    return r === undefined ? undefined : keyFrom(r)
+    return r === undefined ? undefined : apiKeyFrom(r)
   }
 
   async list(workspace?: string): Promise<ApiKeyRecord[]> {
     const rows = workspace === undefined ? this.sql.all.all() : this.sql.ofWorkspace.all(workspace)
-    return rows.map(keyFrom)
+    return rows.map(apiKeyFrom)
   }
 
   async delete(id: string): Promise<boolean> {

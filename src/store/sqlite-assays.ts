@@ -1,64 +1,9 @@
 /** Assays and their window results in the SQLite store; the baseline's values are a float64 BLOB. */
 import type Database from 'better-sqlite3'
-import { z } from 'zod'
-import { jsonObjectSchema } from './schemas.js'
-import { booleanInteger, float64Blob, jsonText, rowParser } from './sqlite-rows.js'
+import { assayResultFrom, assayFrom as assayRows } from './table-rows.js'
 import type { AssayRecord, AssayResultRecord, AssayStore } from './types.js'
 
-// The assay service reads its definition and results; here they are JSON objects.
-const assayFrom = rowParser(
-  'assays',
-  z
-    .object({
-      id: z.int().min(1),
-      workspace: z.string(),
-      pipeline: z.string(),
-      name: z.string(),
-      config: jsonText(jsonObjectSchema),
-      baseline: float64Blob,
-      active: booleanInteger,
-      created_at: z.string(),
-    })
-    .transform(
-      (r): AssayRecord => ({
-        id: r.id,
-        workspace: r.workspace,
-        pipeline: r.pipeline,
-        name: r.name,
-        config: r.config,
-        baseline: r.baseline,
-        active: r.active,
-        createdAt: r.created_at,
-      }),
-    ),
-  ['id'],
-)
-
-const resultFrom = rowParser(
-  'assay_results',
-  z
-    .object({
-      assay_id: z.int(),
-      window_start: z.int(),
-      window_end: z.int(),
-      score: z.number(),
-      status: z.string(),
-      result: jsonText(jsonObjectSchema),
-      created_at: z.string(),
-    })
-    .transform(
-      (r): AssayResultRecord => ({
-        assayId: r.assay_id,
-        windowStart: r.window_start,
-        windowEnd: r.window_end,
-        score: r.score,
-        status: r.status,
-        result: r.result,
-        createdAt: r.created_at,
-      }),
-    ),
-  ['assay_id', 'window_start', 'window_end'],
-)
+const assayFrom = assayRows.sqlite
 
 const statements = (db: Database.Database) => ({
   insert: db.prepare(
@@ -131,6 +76,6 @@ export class SqliteAssays implements AssayStore {
     start = Number.MIN_SAFE_INTEGER,
     end = Number.MAX_SAFE_INTEGER,
   ): Promise<AssayResultRecord[]> {
-    return this.sql.results.all(assayId, start, end).map(resultFrom)
+    return this.sql.results.all(assayId, start, end).map(assayResultFrom)
   }
 }

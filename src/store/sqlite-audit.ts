@@ -1,39 +1,7 @@
 /** The audit trail in the SQLite store: one row per change made through the API, newest first. */
 import type Database from 'better-sqlite3'
-import { z } from 'zod'
-import { ROLES } from './schemas.js'
-import { rowParser } from './sqlite-rows.js'
+import { auditFrom } from './table-rows.js'
 import type { AuditRecord, AuditStore } from './types.js'
-
-const auditFrom = rowParser(
-  'audit',
-  z
-    .object({
-      id: z.int(),
-      time: z.string(),
-      workspace: z.string().nullable(),
-      key_id: z.string().nullable(),
-      key_name: z.string().nullable(),
-      role: z.enum(ROLES).nullable(),
-      method: z.string(),
-      path: z.string(),
-      status: z.int(),
-    })
-    .transform(
-      (r): AuditRecord => ({
-        id: r.id,
-        time: r.time,
-        ...(r.workspace === null ? {} : { workspace: r.workspace }),
-        ...(r.key_id === null || r.key_name === null || r.role === null
-          ? {}
-          : { key: { id: r.key_id, name: r.key_name, role: r.role } }),
-        method: r.method,
-        path: r.path,
-        status: r.status,
-      }),
-    ),
-  ['id'],
-)
 
 const statements = (db: Database.Database) => ({
   insert: db.prepare(

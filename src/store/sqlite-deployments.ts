@@ -1,32 +1,7 @@
 /** Deployments in the SQLite store: one row per deployed pipeline, replaced by the next deploy. */
 import type Database from 'better-sqlite3'
-import { z } from 'zod'
-import { jsonObjectSchema } from './schemas.js'
-import { jsonText, rowParser } from './sqlite-rows.js'
+import { deploymentFrom } from './table-rows.js'
 import type { DeploymentRecord, DeploymentStore } from './types.js'
-
-const deploymentFrom = rowParser(
-  'deployments',
-  z
-    .object({
-      workspace: z.string(),
-      pipeline: z.string(),
-      version: z.int().min(1),
-      // The registry parses the settings again when it deploys them (deployRequestSchema).
-      config: jsonText(jsonObjectSchema),
-      deployed_at: z.string(),
-    })
-    .transform(
-      (r): DeploymentRecord => ({
-        workspace: r.workspace,
-        pipeline: r.pipeline,
-        version: r.version,
-        config: r.config,
-        deployedAt: r.deployed_at,
-      }),
-    ),
-  ['workspace', 'pipeline'],
-)
 
 const statements = (db: Database.Database) => ({
   upsert: db.prepare(

@@ -1,46 +1,7 @@
 /** Explanation jobs in the SQLite store: the request (to run again after a restart) and the finished report. */
 import type Database from 'better-sqlite3'
-import { z } from 'zod'
-import { EXPLANATION_STATUSES } from './schemas.js'
-import { bytesBlob, jsonText, rowParser } from './sqlite-rows.js'
+import { explanationFrom } from './table-rows.js'
 import type { ExplanationRecord, ExplanationStore } from './types.js'
-
-// The explain service parses the request again before it runs it (explainSchema); the report is its own JSON.
-const recordFrom = rowParser(
-  'explanations',
-  z
-    .object({
-      id: z.string(),
-      workspace: z.string(),
-      pipeline: z.string(),
-      method: z.string(),
-      request: jsonText(z.unknown()),
-      status: z.enum(EXPLANATION_STATUSES),
-      error: z.string().nullable(),
-      attempts: z.int().min(0),
-      report: jsonText(z.unknown()).nullable(),
-      summary: bytesBlob.nullable(),
-      created_at: z.string(),
-      finished_at: z.string().nullable(),
-    })
-    .transform(
-      (r): ExplanationRecord => ({
-        id: r.id,
-        workspace: r.workspace,
-        pipeline: r.pipeline,
-        method: r.method,
-        request: r.request,
-        status: r.status,
-        error: r.error,
-        attempts: r.attempts,
-        report: r.report,
-        summary: r.summary,
-        createdAt: r.created_at,
-        finishedAt: r.finished_at,
-      }),
-    ),
-  ['id'],
-)
 
 const statements = (db: Database.Database) => ({
   insert: db.prepare(
@@ -103,7 +64,7 @@ export class SqliteExplanations implements ExplanationStore {
 
   async get(id: string): Promise<ExplanationRecord | undefined> {
     const r = this.sql.one.get(id)
-    return r === undefined ? undefined : recordFrom(r)
+    return r === undefined ? undefined : explanationFrom(r)
   }
 
   async addAttempts(id: string, delta: number): Promise<void> {
@@ -111,7 +72,7 @@ export class SqliteExplanations implements ExplanationStore {
   }
 
   async running(): Promise<ExplanationRecord[]> {
-    return this.sql.running.all().map(recordFrom)
+    return this.sql.running.all().map(explanationFrom)
   }
 
   async prune(keep: number): Promise<void> {

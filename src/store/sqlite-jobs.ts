@@ -1,79 +1,7 @@
 /** Batch jobs in the SQLite store: one row per job; each committed chunk is one UPDATE. */
 import type Database from 'better-sqlite3'
-import { z } from 'zod'
-import { JOB_STATUSES, jobOptionsSchema, jobRowErrorSchema } from './schemas.js'
-import { jsonText, rowParser } from './sqlite-rows.js'
+import { JOB_COLUMNS, jobFrom } from './table-rows.js'
 import type { JobRecord, JobStatus, JobStore } from './types.js'
-
-/** JobRecord field → column (JSON-encoded where marked), for the fields an update may set. */
-const COLUMNS: Record<string, { column: string; json?: boolean }> = {
-  status: { column: 'status' },
-  format: { column: 'format' },
-  inputPath: { column: 'input_path' },
-  inputBytes: { column: 'input_bytes' },
-  options: { column: 'options', json: true },
-  rowsTotal: { column: 'rows_total' },
-  rowsDone: { column: 'rows_done' },
-  chunksDone: { column: 'chunks_done' },
-  errorCount: { column: 'error_count' },
-  errors: { column: 'errors', json: true },
-  error: { column: 'error' },
-  attempts: { column: 'attempts' },
-  startedAt: { column: 'started_at' },
-  finishedAt: { column: 'finished_at' },
-}
-
-const count = z.int().min(0)
-
-const jobFrom = rowParser(
-  'jobs',
-  z
-    .object({
-      id: z.string(),
-      workspace: z.string(),
-      pipeline: z.string(),
-      status: z.enum(JOB_STATUSES),
-      format: z.string(),
-      input_path: z.string(),
-      input_bytes: count,
-      options: jsonText(jobOptionsSchema),
-      rows_total: count.nullable(),
-      rows_done: count,
-      chunks_done: count,
-      error_count: count,
-      errors: jsonText(z.array(jobRowErrorSchema)),
-      error: z.string().nullable(),
-      attempts: count,
-      created_by: z.string().nullable(),
-      created_at: z.string(),
-      started_at: z.string().nullable(),
-      finished_at: z.string().nullable(),
-    })
-    .transform(
-      (r): JobRecord => ({
-        id: r.id,
-        workspace: r.workspace,
-        pipeline: r.pipeline,
-        status: r.status,
-        format: r.format,
-        inputPath: r.input_path,
-        inputBytes: r.input_bytes,
-        options: r.options,
-        rowsTotal: r.rows_total,
-        rowsDone: r.rows_done,
-        chunksDone: r.chunks_done,
-        errorCount: r.error_count,
-        errors: r.errors,
-        error: r.error,
-        attempts: r.attempts,
-        createdBy: r.created_by,
-        createdAt: r.created_at,
-        startedAt: r.started_at,
-        finishedAt: r.finished_at,
-      }),
-    ),
-  ['id'],
-)
 
 const statements = (db: Database.Database) => ({
   insert: db.prepare(
@@ -145,7 +73,7 @@ export class SqliteJobs implements JobStore {
     const sets: string[] = []
     const args: unknown[] = []
     for (const [k, v] of Object.entries(patch)) {
-      const c = COLUMNS[k]
+      const c = JOB_COLUMNS[k]
       if (!c || v === undefined) continue
       sets.push(`${c.column} = ?`)
       args.push(c.json ? JSON.stringify(v) : v)

@@ -1,37 +1,8 @@
 /** Model versions in the SQLite store: numbered from 1 per model, one per distinct sha256. */
 import type Database from 'better-sqlite3'
-import { z } from 'zod'
-import { tensorMetaSchema } from './schemas.js'
-import { jsonText, nextVersion, rowParser } from './sqlite-rows.js'
+import { nextVersion } from './rows.js'
+import { modelFrom } from './table-rows.js'
 import type { ModelRecord, ModelStore } from './types.js'
-
-const modelFrom = rowParser(
-  'models',
-  z
-    .object({
-      workspace: z.string(),
-      name: z.string(),
-      version: z.int().min(1),
-      sha256: z.string(),
-      size: z.int().min(0),
-      inputs: jsonText(z.array(tensorMetaSchema)),
-      outputs: jsonText(z.array(tensorMetaSchema)),
-      created_at: z.string(),
-    })
-    .transform(
-      (r): ModelRecord => ({
-        workspace: r.workspace,
-        name: r.name,
-        version: r.version,
-        sha256: r.sha256,
-        size: r.size,
-        inputs: r.inputs,
-        outputs: r.outputs,
-        createdAt: r.created_at,
-      }),
-    ),
-  ['workspace', 'name', 'version'],
-)
 
 const statements = (db: Database.Database) => ({
   bySha: db.prepare('SELECT * FROM models WHERE workspace = ? AND name = ? AND sha256 = ?'),

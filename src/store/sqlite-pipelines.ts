@@ -1,34 +1,8 @@
 /** Pipeline versions in the SQLite store: numbered from 1 per pipeline, the steps kept as JSON. */
 import type Database from 'better-sqlite3'
-import { z } from 'zod'
-import { jsonText, nextVersion, rowParser } from './sqlite-rows.js'
+import { nextVersion } from './rows.js'
+import { pipelineFrom } from './table-rows.js'
 import type { PipelineRecord, PipelineStore } from './types.js'
-
-const pipelineFrom = rowParser(
-  'pipelines',
-  z
-    .object({
-      workspace: z.string(),
-      name: z.string(),
-      version: z.int().min(1),
-      // The registry parses the steps where it uses them (parseSteps); here they are a JSON array.
-      steps: jsonText(z.array(z.unknown())),
-      // The registry parses the objectives where it uses them (parseSlo).
-      slo: z.union([z.null(), jsonText(z.record(z.string(), z.unknown()))]),
-      created_at: z.string(),
-    })
-    .transform(
-      (r): PipelineRecord => ({
-        workspace: r.workspace,
-        name: r.name,
-        version: r.version,
-        steps: r.steps,
-        slo: r.slo,
-        createdAt: r.created_at,
-      }),
-    ),
-  ['workspace', 'name', 'version'],
-)
 
 const statements = (db: Database.Database) => ({
   maxVersion: db.prepare('SELECT COALESCE(MAX(version), 0) AS v FROM pipelines WHERE workspace = ? AND name = ?'),

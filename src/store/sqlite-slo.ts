@@ -1,32 +1,12 @@
 /** Objective accounting in the SQLite store: one row per series and minute, and the alerts firing. */
 import type Database from 'better-sqlite3'
-import { z } from 'zod'
-import { jsonObjectSchema } from './schemas.js'
-import { jsonText, rowParser } from './sqlite-rows.js'
+import {
+  sloAlertFrom as alertFrom,
+  sloArmFrom as armFrom,
+  sloStepFrom as stepFrom,
+  sloTallyFrom as tallyFrom,
+} from './table-rows.js'
 import type { SloAlertRecord, SloBucket, SloSeriesKey, SloStore } from './types.js'
-
-const KEY = ['workspace', 'pipeline', 'objective', 'arm'] as const
-
-const count = z.int().min(0)
-const tallyFrom = rowParser('slo_buckets', z.object({ good: count, total: count }), [])
-const stepFrom = rowParser('slo_buckets', z.object({ start: z.int(), good: count, total: count }), ['start'])
-const armFrom = rowParser('slo_buckets', z.object({ arm: z.string() }), ['arm'])
-
-const alertFrom = rowParser(
-  'slo_alerts',
-  z
-    .object({
-      workspace: z.string(),
-      pipeline: z.string(),
-      objective: z.string(),
-      arm: z.string(),
-      severity: z.string(),
-      since: z.int(),
-      detail: jsonText(jsonObjectSchema),
-    })
-    .transform((r): SloAlertRecord => ({ ...r })),
-  [...KEY, 'severity'],
-)
 
 const SERIES = 'workspace = ? AND pipeline = ? AND objective = ? AND arm = ?'
 const NAMED_SERIES =

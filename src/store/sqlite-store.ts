@@ -2,19 +2,22 @@
  * The embedded store: SQLite through better-sqlite3, in WAL mode with synchronous=FULL (a commit
  * that returned is on disk), its schema brought up to date at open (`migrations.ts`). One
  * connection serves every aggregate's store (`sqlite-<aggregate>.ts`). The workspace `default`
- * always exists.
+ * always exists. Model bytes live in the data folder's artifacts/ (no shared blob store).
  */
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { DIR_MODE, FILE_MODE } from '../durable.js'
+import { type Logger, silentLogger } from '../logger.js'
 import { migrate, schemaVersion } from './migrations.js'
 import { SqliteApiKeys } from './sqlite-api-keys.js'
 import { SqliteAssays } from './sqlite-assays.js'
 import { SqliteAudit } from './sqlite-audit.js'
+import { SqliteChanges } from './sqlite-changes.js'
 import { SqliteDeployments } from './sqlite-deployments.js'
 import { SqliteExplanations } from './sqlite-explanations.js'
 import { SqliteJobs } from './sqlite-jobs.js'
+import { SqliteLeases } from './sqlite-leases.js'
 import { SqliteModels } from './sqlite-models.js'
 import { SqlitePipelines } from './sqlite-pipelines.js'
 import { SqliteSlo } from './sqlite-slo.js'
@@ -33,9 +36,14 @@ export class SqliteStore implements Store {
   readonly jobs: SqliteJobs
   readonly explanations: SqliteExplanations
   readonly slo: SqliteSlo
+  readonly leases: SqliteLeases
+  readonly changes: SqliteChanges
 
   /** `db` is migrated: each store prepares its statements against the current schema. */
-  private constructor(private readonly db: Database.Database) {
+  private constructor(
+    private readonly db: Database.Database,
+    log: Logger,
+  ) {
     this.workspaces = new SqliteWorkspaces(db)
     this.models = new SqliteModels(db)
     this.pipelines = new SqlitePipelines(db)
@@ -46,10 +54,15 @@ export class SqliteStore implements Store {
     this.jobs = new SqliteJobs(db)
     this.explanations = new SqliteExplanations(db)
     this.slo = new SqliteSlo(db)
+    this.leases = new SqliteLeases(db)
+    this.changes = new SqliteChanges(db, log)
   }
 
-  /** Open (creating) `<dataDir>/lastmile.db` and bring its schema up to date; folder 0700, files 0600. */
-  static open(dataDir: string): SqliteStore {
+  /**
+   * Open (creating) `<dataDir>/lastmile.db` and bring its schema up to date; folder 0700, files
+   * 0600. `log` hears of the change feed's troubles (a listener that throws).
+   */
+  static open(dataDir: string, log: Logger = silentLogger): SqliteStore {
     mkdirSync(dataDir, { recursive: true, mode: DIR_MODE })
     chmodSync(dataDir, DIR_MODE)
     const path = join(dataDir, 'lastmile.db')
@@ -63,7 +76,7 @@ export class SqliteStore implements Store {
       db.pragma('foreign_keys = ON')
       db.pragma('busy_timeout = 5000')
       migrate(db)
-      const store = new SqliteStore(db)
+      const store = new SqliteStore(db, log)
       store.workspaces.ensureDefault()
       return store
     } catch (e) {
@@ -78,6 +91,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.changes.close()
     if (this.db.open) this.db.close()
   }
 }

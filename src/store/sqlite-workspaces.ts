@@ -1,17 +1,8 @@
 /** Workspaces in the SQLite store; deleting one cascades to everything in it. */
 import type Database from 'better-sqlite3'
-import { z } from 'zod'
 import { ConflictError, NotFoundError } from '../errors.js'
-import { rowParser } from './sqlite-rows.js'
+import { workspaceFrom } from './table-rows.js'
 import type { WorkspaceRecord, WorkspaceStore } from './types.js'
-
-const workspaceFrom = rowParser(
-  'workspaces',
-  z
-    .object({ name: z.string(), created_at: z.string() })
-    .transform((r): WorkspaceRecord => ({ name: r.name, createdAt: r.created_at })),
-  ['name'],
-)
 
 const statements = (db: Database.Database) => ({
   insert: db.prepare('INSERT OR IGNORE INTO workspaces (name, created_at) VALUES (?, ?)'),

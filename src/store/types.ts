@@ -1,11 +1,12 @@
 /**
  * The metadata store's interface, one small store per aggregate (workspaces, model versions,
  * pipeline versions, deployments, API keys, assays with their results, batch jobs, explanation
- * jobs) composed by {@link Store}, and the records they keep. Backend-neutral: the embedded
- * implementation is SQLite (`sqlite-store.ts` and a `sqlite-<aggregate>.ts` file per store); a
- * PostgreSQL one for replicas sharing state implements the same interfaces, which is why every
- * method is async and no backend type appears here. Each backend parses what it reads with the
- * schemas of `schemas.ts`.
+ * jobs, objectives, the audit trail, leases, the change feed, shared model bytes) composed by
+ * {@link Store}, and the records they keep. Backend-neutral: the embedded implementation is SQLite
+ * (`sqlite-store.ts` and a `sqlite-<aggregate>.ts` file per store); the PostgreSQL one, for servers
+ * on several hosts sharing state, implements the same interfaces (`pg-store.ts` and a
+ * `pg-<aggregate>.ts` file per store), which is why every method is async and no backend type
+ * appears here. Both parse what they read with the schemas of `schemas.ts` (`table-rows.ts`).
  */
 import type { z } from 'zod'
 import type {
@@ -338,6 +339,31 @@ export interface SloStore {
   forget(workspace: string, pipeline: string): Promise<void>
 }
 
+/** Leases on singleton work (the job runner, the assay scheduler, log retention) among processes sharing a store. */
+export interface LeaseStore {
+  /** Take or renew `name` for `holder` until now + ttlMs; true when `holder` holds it afterwards (false: another holder's unexpired lease). Expiry is judged by the database's clock in PostgreSQL. */
+  acquire(name: string, holder: string, ttlMs: number): Promise<boolean>
+  /** Give it up, only if `holder` holds it. */
+  release(name: string, holder: string): Promise<void>
+  /** Who holds it and until when (ms since the epoch), or undefined when nobody holds an unexpired lease. */
+  get(name: string): Promise<{ holder: string; expiresAt: number } | undefined>
+}
+
+/** Changes to what every process must see (deployments, keys) announced to every process sharing the store. */
+export interface ChangeFeed {
+  /** Announce that `topic` changed (e.g. 'deployments', 'keys'). */
+  publish(topic: string): Promise<void>
+  /** Call `listener(topic)` within a second after any process (this one included) publishes; returns the unsubscribe function. */
+  subscribe(listener: (topic: string) => void): () => void
+}
+
+/** Model bytes shared by every host, by sha256. */
+export interface BlobStore {
+  put(sha256: string, bytes: Uint8Array): Promise<void>
+  get(sha256: string): Promise<Uint8Array | undefined>
+  delete(sha256: string): Promise<void>
+}
+
 /** The metadata store: one store per aggregate, opened and closed together. */
 export interface Store {
   readonly workspaces: WorkspaceStore
@@ -350,6 +376,11 @@ export interface Store {
   readonly explanations: ExplanationStore
   readonly slo: SloStore
   readonly audit: AuditStore
+  readonly leases: LeaseStore
+  readonly changes: ChangeFeed
+  /** Model bytes every host reads (PostgreSQL only; SQLite's artifacts/ folder is all there is). */
+  readonly blobs?: BlobStore
 
+  /** Close the connections and stop the change feed's timers. */
   close(): Promise<void>
 }

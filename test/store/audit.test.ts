@@ -3,29 +3,10 @@
  * than a given id, only the newest `maxRows` kept, and a row changed behind the store's back is
  * refused naming the table, the column and the row.
  */
-import { rmSync } from 'node:fs'
-import { join } from 'node:path'
-import Database from 'better-sqlite3'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { CorruptRowError } from '../../src/store/schemas.js'
-import { SqliteStore } from '../../src/store/sqlite-store.js'
 import type { AuditRecord } from '../../src/store/types.js'
-import { tempDir } from '../helpers/server.js'
-
-const dirs: string[] = []
-const stores: SqliteStore[] = []
-afterEach(async () => {
-  for (const s of stores.splice(0)) await s.close()
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
-})
-
-function open(): { store: SqliteStore; dir: string } {
-  const dir = tempDir()
-  dirs.push(dir)
-  const store = SqliteStore.open(dir)
-  stores.push(store)
-  return { store, dir }
-}
+import { BACKENDS } from './backends.js'
 
 const row = (n: number, over: Partial<Omit<AuditRecord, 'id'>> = {}): Omit<AuditRecord, 'id'> => ({
   time: `2026-12-01T10:00:0${n}.000Z`,
@@ -37,9 +18,11 @@ const row = (n: number, over: Partial<Omit<AuditRecord, 'id'>> = {}): Omit<Audit
   ...over,
 })
 
-describe('the audit store', () => {
+describe.each(BACKENDS)('the audit store on $name', (backend) => {
+  const { open } = backend.use()
+
   it('answers rows newest first, as written, by workspace or all, a page at a time', async () => {
-    const { store } = open()
+    const { store } = await open()
     for (let n = 1; n <= 5; n++) await store.audit.append(row(n), 100)
     await store.audit.append(
       { time: '2026-12-01T10:00:09.000Z', method: 'POST', path: '/v1/workspaces', status: 201 },
@@ -67,7 +50,7 @@ describe('the audit store', () => {
   })
 
   it('keeps only the newest maxRows rows', async () => {
-    const { store } = open()
+    const { store } = await open()
     for (let n = 1; n <= 4; n++) await store.audit.append(row(n), 3)
     expect((await store.audit.list(undefined, 10)).map((r) => r.id)).toEqual([4, 3, 2])
     await store.audit.append(row(5), 1)
@@ -75,11 +58,9 @@ describe('the audit store', () => {
   })
 
   it('refuses a row changed behind its back, naming the table, the column and the row', async () => {
-    const { store, dir } = open()
+    const { store, edit } = await open()
     await store.audit.append(row(1), 10)
-    const db = new Database(join(dir, 'lastmile.db'))
-    db.prepare("UPDATE audit SET role = 'root' WHERE id = 1").run()
-    db.close()
+    await edit("UPDATE audit SET role = 'root' WHERE id = 1")
     const e = await store.audit.list(undefined, 10).catch((err: unknown) => err)
     expect(e).toBeInstanceOf(CorruptRowError)
     expect((e as Error).message).toMatch(/audit/)

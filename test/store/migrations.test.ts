@@ -69,6 +69,10 @@ ALTER TABLE explanations ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;`,
      pipeline TEXT NOT NULL, objective TEXT NOT NULL, arm TEXT NOT NULL,
      severity TEXT NOT NULL, since INTEGER NOT NULL, detail TEXT NOT NULL,
      PRIMARY KEY (workspace, pipeline, objective, arm, severity));`,
+  `CREATE TABLE audit (
+     id INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL, workspace TEXT,
+     key_id TEXT, key_name TEXT, role TEXT, method TEXT NOT NULL, path TEXT NOT NULL, status INTEGER NOT NULL);
+   CREATE INDEX audit_by_workspace ON audit (workspace, id);`,
 ]
 
 const dirs: string[] = []

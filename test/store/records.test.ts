@@ -1,36 +1,19 @@
 /**
- * Every record store of the SQLite store, method by method, with uneven data written out in the
+ * Every record store of each backend, method by method, with uneven data written out in the
  * test: filters that must exclude, orders that must hold, ranges that are inclusive at both ends,
  * upserts that replace, deletes that report whether anything went, prunes that keep the newest
  * and never a running one. Expected values are literals, not recomputed by the store's code.
  */
-import { rmSync } from 'node:fs'
-import { afterEach, describe, expect, it } from 'vitest'
-import type { SqliteStore as Store } from '../../src/store/sqlite-store.js'
-import { SqliteStore } from '../../src/store/sqlite-store.js'
-import { tempDir } from '../helpers/server.js'
+import { describe, expect, it } from 'vitest'
+import { BACKENDS } from './backends.js'
 import { explanation, job } from './seed.js'
 
-const dirs: string[] = []
-const open = (): Store => {
-  const d = tempDir()
-  dirs.push(d)
-  return SqliteStore.open(d)
-}
-const opened: Store[] = []
-afterEach(async () => {
-  for (const s of opened.splice(0)) await s.close()
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
-})
-const store = () => {
-  const s = open()
-  opened.push(s)
-  return s
-}
+describe.each(BACKENDS)('$name record stores', (backend) => {
+  const { open } = backend.use()
+  const store = async () => (await open()).store
 
-describe('SQLite record stores', () => {
   it('workspaces: create, get, list by name, and delete with clear refusals', async () => {
-    const s = store()
+    const s = await store()
     const made = await s.workspaces.create('zeta')
     expect(made.name).toBe('zeta')
     expect(made.createdAt).toMatch(/^\d{4}-\d\d-\d\dT/)
@@ -45,8 +28,16 @@ describe('SQLite record stores', () => {
     expect((await s.workspaces.list()).map((w) => w.name)).toEqual(['alpha', 'default'])
   })
 
+  it('sorts names byte by byte, as SQLite does, whatever the database collation', async () => {
+    const s = await store()
+    for (const name of ['ab', 'a-c', 'Zed', 'a_c']) await s.workspaces.create(name)
+    expect((await s.workspaces.list()).map((w) => w.name)).toEqual(['Zed', 'a-c', 'a_c', 'ab', 'default'])
+    for (const name of ['ab', 'a-c', 'Zed']) await s.pipelines.add('default', name, [])
+    expect((await s.pipelines.latest('default')).map((p) => p.name)).toEqual(['Zed', 'a-c', 'ab'])
+  })
+
   it('models: versions per name and workspace, same bytes same version, list ordered, delete by name, artifact use', async () => {
-    const s = store()
+    const s = await store()
     await s.workspaces.create('other')
     const meta = { inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 3] }], outputs: [] }
     const add = (workspace: string, name: string, sha: string, size = 9) =>
@@ -71,7 +62,7 @@ describe('SQLite record stores', () => {
   })
 
   it('pipelines: versions count up, latest has one per name in name order, delete by name', async () => {
-    const s = store()
+    const s = await store()
     const a1 = await s.pipelines.add('default', 'b', [{ model: 'm:1' }])
     const a2 = await s.pipelines.add('default', 'b', [{ model: 'm:2' }])
     await s.pipelines.add('default', 'a', [{ model: 'n:1' }])
@@ -90,7 +81,7 @@ describe('SQLite record stores', () => {
   })
 
   it('deployments: put replaces, list by workspace and pipeline order, remove', async () => {
-    const s = store()
+    const s = await store()
     await s.workspaces.create('team')
     const d = (workspace: string, pipeline: string, version: number) => ({
       workspace,
@@ -118,7 +109,7 @@ describe('SQLite record stores', () => {
   })
 
   it('API keys: find by hash, list per workspace in creation order, delete reports what went', async () => {
-    const s = store()
+    const s = await store()
     await s.workspaces.create('team')
     const key = (id: string, workspace: string, createdAt: string) => ({
       id,
@@ -141,7 +132,7 @@ describe('SQLite record stores', () => {
   })
 
   it('assays: ids in order, per workspace, the baseline bytes exact; results upserted and read by an inclusive window', async () => {
-    const s = store()
+    const s = await store()
     await s.workspaces.create('team')
     const baseline = Float64Array.of(0.1, -2.5, 1e300, Number.MIN_VALUE)
     const add = (workspace: string, name: string, active: boolean) =>
@@ -188,7 +179,7 @@ describe('SQLite record stores', () => {
   })
 
   it('jobs: read back field for field, listed newest first with filters, updated in part, deleted', async () => {
-    const s = store()
+    const s = await store()
     await s.workspaces.create('team')
     const a = job({ id: 'a', createdAt: '2026-01-02T00:00:00.000Z', createdBy: 'key-1' })
     const b = job({ id: 'b', workspace: 'team', status: 'running', createdAt: '2026-01-03T00:00:00.000Z' })
@@ -225,7 +216,7 @@ describe('SQLite record stores', () => {
   })
 
   it('explanations: finish, attempts only while running and never below 0, running in age order, prune keeps the newest', async () => {
-    const s = store()
+    const s = await store()
     const t = (d: number) => `2026-01-0${d}T00:00:00.000Z`
     await s.explanations.add(explanation({ id: 'e3', createdAt: t(3) }))
     await s.explanations.add(explanation({ id: 'e1', createdAt: t(1) }))
@@ -280,5 +271,65 @@ describe('SQLite record stores', () => {
     expect(await s.explanations.get('e3')).toBeDefined() // among the 2 newest
     await s.explanations.prune(1)
     expect(await s.explanations.get('e3')).toBeUndefined()
+  })
+
+  it('objectives: buckets summed per minute, tallies and steps over [from, to) with and without a floor, arms, prune, alerts, forget', async () => {
+    const s = await store()
+    await s.workspaces.create('team')
+    const whole = { workspace: 'default', pipeline: 'p', objective: 'latency', arm: '' }
+    const arm = { ...whole, arm: 'm:2' }
+    await s.slo.add([
+      { ...whole, minute: 0, good: 5, total: 6 },
+      { ...whole, minute: 60_000, good: 1, total: 4 },
+      { ...arm, minute: 0, good: 2, total: 2 },
+    ])
+    await s.slo.add([
+      { ...whole, minute: 60_000, good: 2, total: 2 }, // added to the minute's counts: 3 of 6
+      { ...whole, minute: 180_000, good: 0, total: 1 },
+      { ...whole, pipeline: 'q', minute: 0, good: 9, total: 9 }, // another pipeline's series
+    ])
+    expect(await s.slo.tally(whole, 0, 240_000)).toEqual({ good: 8, total: 13 })
+    expect(await s.slo.tally(whole, 60_000, 180_000)).toEqual({ good: 3, total: 6 }) // `to` excluded
+    expect(await s.slo.tally(whole, 300_000, 360_000)).toEqual({ good: 0, total: 0 })
+    // Floor 5: minute 0 is a good slice (5 of 6), minute 1 a bad one (3 of 6), minute 3 no slice (1 < 5).
+    expect(await s.slo.tally(whole, 0, 240_000, 5)).toEqual({ good: 1, total: 2 })
+    expect(await s.slo.history(whole, 0, 240_000, 120_000)).toEqual([
+      { start: 0, good: 8, total: 12 },
+      { start: 120_000, good: 0, total: 1 },
+    ])
+    expect(await s.slo.history(whole, 0, 240_000, 120_000, 5)).toEqual([
+      { start: 0, good: 1, total: 2 },
+      { start: 120_000, good: 0, total: 0 },
+    ])
+    expect(await s.slo.history(whole, 60_000, 240_000, 120_000)).toEqual([
+      { start: 60_000, good: 3, total: 6 },
+      { start: 180_000, good: 0, total: 1 },
+    ])
+    expect(await s.slo.arms('default', 'p', 'latency')).toEqual(['', 'm:2'])
+    expect(await s.slo.arms('default', 'p', 'errors')).toEqual([])
+    expect(await s.slo.prune('default', 'p', 60_000)).toBe(2) // minute 0 of both arms
+    expect(await s.slo.tally(arm, 0, 240_000)).toEqual({ good: 0, total: 0 })
+    expect(await s.slo.tally({ ...whole, pipeline: 'q' }, 0, 60_000)).toEqual({ good: 9, total: 9 })
+
+    await s.slo.putAlert({ ...whole, severity: 'page', since: 1000, detail: { rule: 'fast' } })
+    await s.slo.putAlert({ ...arm, severity: 'ticket', since: 2000, detail: {} })
+    await s.slo.putAlert({ ...whole, workspace: 'team', severity: 'page', since: 500, detail: {} })
+    await s.slo.putAlert({ ...whole, severity: 'page', since: 3000, detail: { rule: 'slow' } }) // replaces
+    expect((await s.slo.alerts()).map((a) => `${a.workspace}/${a.arm}/${a.severity}@${a.since}`)).toEqual([
+      'default//page@3000',
+      'default/m:2/ticket@2000',
+      'team//page@500',
+    ])
+    expect(await s.slo.alerts('default', 'p')).toEqual([
+      { ...whole, severity: 'page', since: 3000, detail: { rule: 'slow' } },
+      { ...arm, severity: 'ticket', since: 2000, detail: {} },
+    ])
+    await s.slo.clearAlert(whole, 'page')
+    expect((await s.slo.alerts('default', 'p')).map((a) => a.severity)).toEqual(['ticket'])
+    await s.slo.forget('default', 'p')
+    expect(await s.slo.alerts('default', 'p')).toEqual([])
+    expect(await s.slo.arms('default', 'p', 'latency')).toEqual([])
+    expect((await s.slo.alerts()).map((a) => a.workspace)).toEqual(['team']) // another workspace's stays
+    expect(await s.slo.arms('default', 'q', 'latency')).toEqual(['']) // another pipeline's stays
   })
 })

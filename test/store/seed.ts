@@ -1,6 +1,5 @@
 /** A store holding one record of every kind, for tests that read rows back or change them by hand. */
-import type { SqliteStore } from '../../src/store/sqlite-store.js'
-import type { ExplanationRecord, JobRecord } from '../../src/store/types.js'
+import type { ExplanationRecord, JobRecord, Store } from '../../src/store/types.js'
 
 /** A job record: `over` on top of uneven defaults. */
 export const job = (over: Partial<JobRecord> & Pick<JobRecord, 'id'>): JobRecord => ({
@@ -42,7 +41,7 @@ export const explanation = (over: Partial<ExplanationRecord> & Pick<ExplanationR
 })
 
 /** Add one record to each table of `store` (one workspace, `default`); returns the assay's id. */
-export async function seedStore(store: SqliteStore): Promise<{ assayId: number }> {
+export async function seedStore(store: Store): Promise<{ assayId: number }> {
   const meta = { inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 4] }], outputs: [] }
   await store.models.add({ workspace: 'default', name: 'm', sha256: 'a'.repeat(64), size: 10, ...meta })
   await store.pipelines.add('default', 'p', [{ model: 'm:1' }])

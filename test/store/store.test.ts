@@ -1,4 +1,7 @@
-/** The SQLite store and the artifact folder: schema, versions, idempotency, durability on reopen. */
+/**
+ * The store on each backend and the artifact folder: schema, versions, idempotency, durability on
+ * reopen; SQLite's write-ahead log.
+ */
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
@@ -8,6 +11,7 @@ import { ArtifactStore } from '../../src/store/artifacts.js'
 import { MIGRATIONS } from '../../src/store/migrations.js'
 import { SqliteStore } from '../../src/store/sqlite-store.js'
 import { tempDir as newTempDir } from '../helpers/server.js'
+import { BACKENDS } from './backends.js'
 
 const dirs: string[] = []
 afterEach(() => {
@@ -45,9 +49,13 @@ describe('SQLite store', () => {
     expect(other.pragma('journal_mode', { simple: true })).toBe('wal')
     other.close()
   })
+})
+
+describe.each(BACKENDS)('$name store', (backend) => {
+  const { open } = backend.use()
 
   it('numbers model versions 1, 2, 3 and returns the same version for the same bytes', async () => {
-    const s = SqliteStore.open(tempDir())
+    const { store: s } = await open()
     const a = await s.models.add({ workspace: 'default', name: 'm', sha256: 'a'.repeat(64), size: 10, ...meta })
     const b = await s.models.add({ workspace: 'default', name: 'm', sha256: 'b'.repeat(64), size: 11, ...meta })
     const again = await s.models.add({
@@ -61,12 +69,10 @@ describe('SQLite store', () => {
     expect([again.record.version, again.created]).toEqual([1, false])
     expect((await s.models.versions('default', 'm')).map((m) => m.version)).toEqual([1, 2])
     expect((await s.models.get('default', 'm', 2))?.inputs).toEqual(meta.inputs)
-    await s.close()
   })
 
   it('keeps pipeline versions, deployments and keys across a reopen', async () => {
-    const dir = tempDir()
-    const s = SqliteStore.open(dir)
+    const { store: s, again } = await open()
     await s.workspaces.create('team')
     await expect(s.workspaces.create('team')).rejects.toBeInstanceOf(ConflictError)
     await s.pipelines.add('team', 'p', [{ model: 'm' }])
@@ -87,7 +93,7 @@ describe('SQLite store', () => {
       createdAt: 'now',
     })
     await s.close()
-    const r = SqliteStore.open(dir)
+    const r = await again()
     expect((await r.pipelines.latest('team')).map((p) => [p.name, p.version, p.steps])).toEqual([
       ['p', 2, [{ model: 'm:2' }]],
     ])
@@ -99,7 +105,6 @@ describe('SQLite store', () => {
     expect(await r.deployments.list()).toEqual([]) // cascades
     await expect(r.workspaces.delete('default')).rejects.toBeInstanceOf(ConflictError)
     await expect(r.workspaces.delete('nope')).rejects.toBeInstanceOf(NotFoundError)
-    await r.close()
   })
 })
 

@@ -1,8 +1,9 @@
 /**
- * Reading SQLite rows: each table's row is parsed by a zod schema of its columns, never cast, so a
- * corrupt or hand-edited row fails with an error naming the table, the column and the row rather
- * than passing a wrong value on. Column schemas for what SQLite cannot type: JSON kept as text,
- * 0/1 for booleans, BLOBs of float64 values.
+ * Reading rows, on either backend: each table's row is parsed by a zod schema of its columns
+ * (`table-rows.ts`), never cast, so a corrupt or hand-edited row fails with an error naming the
+ * table, the column and the row rather than passing a wrong value on. Column schemas for what the
+ * column types do not say: JSON kept as text, SQLite's 0/1 for booleans, BLOBs (bytea) of float64
+ * values.
  */
 import { z } from 'zod'
 import { CorruptRowError } from './schemas.js'
@@ -25,19 +26,19 @@ export function jsonText<T extends z.ZodType>(schema: T) {
 /** An INTEGER column holding a boolean as 0 or 1. */
 export const booleanInteger = z.literal([0, 1]).transform((v) => v === 1)
 
-/** A BLOB column holding float64 values (native byte order), copied out of SQLite's buffer. */
+/** A BLOB (bytea) column holding float64 values (native byte order), copied out of the driver's buffer. */
 export const float64Blob = z
   .instanceof(Uint8Array)
   .refine((b) => b.byteLength % Float64Array.BYTES_PER_ELEMENT === 0, {
     message: 'float64 values need a multiple of 8 bytes',
   })
   .transform((b) => {
-    const copy = new Uint8Array(b.byteLength) // aligned, and not a view of a buffer SQLite reuses
+    const copy = new Uint8Array(b.byteLength) // aligned, and not a view of a buffer the driver reuses
     copy.set(b)
     return new Float64Array(copy.buffer)
   })
 
-/** A BLOB column, as a Uint8Array of its own. */
+/** A BLOB (bytea) column, as a Uint8Array of its own. */
 export const bytesBlob = z.instanceof(Uint8Array).transform((b) => new Uint8Array(b))
 
 /** How far a row's key values are shown in an error (a corrupt key may be long). */
