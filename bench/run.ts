@@ -20,6 +20,7 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   jobs: async () => (await import('./jobs.js')).benchJobs,
   explain: async () => (await import('./explain.js')).benchExplain,
   console: async () => (await import('./console.js')).benchConsole,
+  autoscale: async () => (await import('./autoscale.js')).benchAutoscale,
 }
 
 const { values, positionals } = parseArgs({

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod'
 import { InvalidConfigError } from '../errors.js'
-import { batchingSchema, NON_FINITE_POLICIES } from '../serving/settings.js'
+import { autoscalingSchema, batchingSchema, MAX_REPLICAS, NON_FINITE_POLICIES } from '../serving/settings.js'
 import { sloSchema } from '../slo/spec.js'
 import { ROLES } from '../store/schemas.js'
 
@@ -17,8 +17,16 @@ export const deployRequestSchema = z
     engine: z.enum(['auto', 'webgpu', 'cpu', 'wasm']).optional(),
     /** Dynamic batching settings (see the README's table for defaults; `{}` is every default). */
     batching: batchingSchema.partial().optional(),
-    /** Copies of the pipeline's sessions; up to this many batches run at once (CPU cores). 1 by default. */
-    replicas: z.number().int().min(1).max(64).optional(),
+    /**
+     * Copies of the pipeline's sessions; up to this many batches run at once (CPU cores). 1 by
+     * default. A fixed count: not with `autoscaling`.
+     */
+    replicas: z.number().int().min(1).max(MAX_REPLICAS).optional(),
+    /**
+     * Replicas that follow the load, between `min_replicas` and `max_replicas` (the README's
+     * "Autoscaling"). Not with a fixed `replicas`; giving either replaces the other.
+     */
+    autoscaling: autoscalingSchema.optional(),
     /**
      * NaN and ±Infinity in float inputs (JSON null, or a number past float32's range, too):
      * `refuse` (the default) answers 400 naming the row and column; `pass` hands them to the model.
@@ -26,12 +34,17 @@ export const deployRequestSchema = z
      */
     non_finite_inputs: z.enum(NON_FINITE_POLICIES).optional(),
     /**
-     * A deployed pipeline keeps its engine, batching, replicas and non_finite_inputs for the
+     * A deployed pipeline keeps its engine, batching, replicas (or autoscaling) and non_finite_inputs for the
      * fields a deploy leaves out (a redeploy, a rollback); `true` gives those fields their defaults.
      */
     reset: z.boolean().optional(),
   })
   .strict()
+  .refine((r) => r.replicas === undefined || r.autoscaling === undefined, {
+    message:
+      'give either replicas (a fixed count) or autoscaling (min_replicas to max_replicas, following the load), not both',
+    path: ['autoscaling'],
+  })
 
 export type DeployRequest = z.infer<typeof deployRequestSchema>
 
@@ -53,6 +66,9 @@ export function deploySettings(req: DeployRequest, deployed: Record<string, unkn
     )
   }
   const { version: _kv, reset: _kr, ...previous } = kept.data
+  // A fixed count and autoscaling exclude each other: the one given replaces the one deployed.
+  if (given.replicas !== undefined) delete previous.autoscaling
+  if (given.autoscaling !== undefined) delete previous.replicas
   return { ...previous, ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) }
 }
 

@@ -1,14 +1,14 @@
 /**
  * Prometheus metrics (prom-client): requests and rows by pipeline and status, latency per stage,
- * batch sizes, queue depth, and what each deployment and the GPU run on. One registry per server.
+ * batch sizes, queue depth, requests in flight, replicas and autoscaling decisions, and what each
+ * deployment and the GPU run on. One registry per server.
  */
 import client from 'prom-client'
 import type { AssayService } from '../assays/service.js'
 import type { Engine } from '../engine/engine.js'
 import type { LiveStats } from '../live/stats.js'
 import type { InferenceLog } from '../logs/inference-log.js'
-import type { BatchObserver } from '../serving/batcher.js'
-import type { Deployment, DeploymentManager, InferResult } from '../serving/deployment.js'
+import type { Deployment, DeploymentManager, DeploymentObserver, InferResult } from '../serving/deployment.js'
 import type { SloService } from '../slo/service.js'
 import { sloMetrics } from './slo-metrics.js'
 
@@ -32,6 +32,7 @@ export class Metrics {
   private readonly rows: client.Counter<'workspace' | 'pipeline' | 'protocol' | 'code'>
   private readonly stages: client.Histogram<'workspace' | 'pipeline' | 'stage'>
   private readonly batchRows: client.Histogram<'workspace' | 'pipeline'>
+  private readonly decisions: client.Counter<'workspace' | 'pipeline' | 'direction'>
 
   constructor(
     manager: DeploymentManager,
@@ -81,6 +82,34 @@ export class Metrics {
         this.reset()
         for (const d of manager.list()) this.set({ workspace: d.workspace, pipeline: d.name }, d.queuedRows())
       },
+    })
+    // The name a Kubernetes autoscaler (KEDA, a HorizontalPodAutoscaler on custom metrics) sums
+    // over pods: keep it as it is.
+    new client.Gauge({
+      name: 'lastmile_in_flight_requests',
+      help: 'Inference requests admitted and not yet answered, by pipeline',
+      labelNames: ['workspace', 'pipeline'],
+      registers,
+      collect() {
+        this.reset()
+        for (const d of manager.list()) this.set({ workspace: d.workspace, pipeline: d.name }, d.inFlightRequests)
+      },
+    })
+    new client.Gauge({
+      name: 'lastmile_replicas',
+      help: "Replicas serving each pipeline (copies of its models' sessions)",
+      labelNames: ['workspace', 'pipeline'],
+      registers,
+      collect() {
+        this.reset()
+        for (const d of manager.list()) this.set({ workspace: d.workspace, pipeline: d.name }, d.replicaCount)
+      },
+    })
+    this.decisions = new client.Counter({
+      name: 'lastmile_autoscaler_decisions_total',
+      help: 'Changes of the replica count the autoscaler decided, by pipeline and direction (up, down)',
+      labelNames: ['workspace', 'pipeline', 'direction'],
+      registers,
     })
     new client.Gauge({
       name: 'lastmile_deployment_info',
@@ -185,8 +214,8 @@ export class Metrics {
       .join('\n')
   }
 
-  /** Batch-level observations for a deployment (passed to its batcher). */
-  observer(d: Deployment): BatchObserver {
+  /** Batch-level observations (passed to its batcher) and autoscaling decisions of a deployment. */
+  observer(d: Deployment): DeploymentObserver {
     const labels = { workspace: d.workspace, pipeline: d.name }
     // Labelled children, resolved once: label hashing per observation is measurable on the hot path.
     const rows = this.batchRows.labels(labels)
@@ -202,6 +231,7 @@ export class Metrics {
         post.observe(t.post / 1000)
         live?.batch(d.workspace, d.name, t)
       },
+      onScale: (decision) => this.decisions.inc({ ...labels, direction: decision.direction }),
     }
   }
 

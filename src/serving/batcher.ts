@@ -4,7 +4,8 @@
  * or `maxQueueDelayMs` after its oldest request arrived (0 = never wait). A many-row request may
  * span batches and a batch may hold many requests; each request gets exactly its own rows back,
  * in order. Up to `concurrency` batches run at once, one per replica of the deployment's model
- * sessions; each next batch forms from whatever queued meanwhile.
+ * sessions (the count may change while it runs: autoscaling); each next batch forms from
+ * whatever queued meanwhile.
  *
  * Bulk requests (batch jobs, explanations) queue apart and run as batches of their own rows,
  * sized to about `BULK_SLICE_MS` of measured work, and interactive requests go first: an
@@ -93,10 +94,20 @@ export class DynamicBatcher {
     private readonly run: BatchRunner,
     readonly config: BatchingConfig,
     private readonly observer: BatchObserver = {},
-    private readonly concurrency = 1,
+    private concurrency = 1,
   ) {
     // Largest first. A size above max_batch_size is never chosen: a full batch is dispatched first.
     this.preferred = [...config.preferred_batch_sizes].sort((a, b) => b - a)
+  }
+
+  /**
+   * Run up to `n` batches at once from now on. More start at once; with fewer, the batches
+   * running finish and no new one starts until fewer than `n` run.
+   */
+  setConcurrency(n: number): void {
+    if (!Number.isInteger(n) || n < 1) throw new RangeError(`concurrency must be a positive integer, got ${n}`)
+    this.concurrency = n
+    this.schedule()
   }
 
   /** Rows waiting for a batch. */

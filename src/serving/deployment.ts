@@ -2,7 +2,9 @@
  * A deployed pipeline: its model sessions (a set per replica), pre/post steps and dynamic
  * batcher, ready to answer inference requests; and the manager that holds the deployments of a
  * server. Replacing a deployment starts and warms the new one first, switches atomically, then
- * lets the old one finish what it holds (no request fails for a hot swap).
+ * lets the old one finish what it holds (no request fails for a hot swap). With autoscaling, a
+ * deployment adds and removes replicas as its {@link Autoscaler} decides, without failing a
+ * request: a new replica serves once built and warmed, an old one leaves after its batch.
  */
 
 import type { z } from 'zod'
@@ -20,9 +22,19 @@ import type { FusedOutputs, FusedSteps } from '../pipeline/fused.js'
 import type { OutputSpec } from '../pipeline/post.js'
 import { CHECKS_COLUMN, MODEL_COLUMN, PipelineRunner, SHADOW_PREFIX } from '../pipeline/runner.js'
 import { compileStages, parseSteps } from '../pipeline/steps.js'
-import { type BatchObserver, DynamicBatcher } from './batcher.js'
+import { Autoscaler, type AutoscalerView, DECISIONS_KEPT, InFlight, type ScaleDecision } from './autoscaler.js'
+import { type BatchObserver, type BatchRunner, DynamicBatcher } from './batcher.js'
 import { nonFiniteRows, refuseNonFinite } from './finite.js'
-import { type BatchingConfig, batchingSchema, type NonFinitePolicy } from './settings.js'
+import {
+  type AutoscalingConfig,
+  autoscalingSchema,
+  type BatchingConfig,
+  batchingSchema,
+  type NonFinitePolicy,
+} from './settings.js'
+
+/** How often an autoscaled deployment samples its requests in flight and asks its autoscaler. */
+const AUTOSCALE_TICK_MS = 1000
 
 export interface DeploymentSpec {
   workspace: string
@@ -34,8 +46,13 @@ export interface DeploymentSpec {
   models: Record<string, Uint8Array>
   backend?: BackendChoice
   batching?: z.input<typeof batchingSchema>
-  /** Copies of the pipeline's sessions; up to this many batches run at once. Default 1. */
+  /**
+   * Copies of the pipeline's sessions; up to this many batches run at once. Default 1. With
+   * `autoscaling`, the count to start at (clamped to its range; its minimum by default).
+   */
   replicas?: number
+  /** Replicas that follow the requests in flight (src/serving/autoscaler.ts). */
+  autoscaling?: z.input<typeof autoscalingSchema>
   /** NaN and ±Infinity in float inputs: refused (400, the default) or passed to the model. */
   nonFiniteInputs?: NonFinitePolicy
 }
@@ -79,11 +96,31 @@ export interface InferResult {
   timings: { queue: number; pre: number; model: number; post: number; total: number }
 }
 
+/** What a deployment reports as it runs (metrics): each batch, each autoscaling decision. */
+export interface DeploymentObserver extends BatchObserver {
+  onScale?(decision: ScaleDecision): void
+}
+
 export interface DeploymentDeps {
   log?: Logger
   sink?: InferenceSink
-  /** Batch-level metrics. */
-  observer?: (deployment: Deployment) => BatchObserver
+  /** Batch-level and autoscaling metrics. */
+  observer?: (deployment: Deployment) => DeploymentObserver
+  /**
+   * Runs each batch on a replica: `run` is the replica's own run. Tests and benchmarks wrap it
+   * (a batch that takes a fixed time bounds a replica's capacity by time, not by the machine's
+   * CPU); the default calls it.
+   */
+  runBatch?: (run: BatchRunner, feeds: Columns) => ReturnType<BatchRunner>
+}
+
+/** A deployment's autoscaling as its status shows it. */
+export interface AutoscalingStatus extends AutoscalerView {
+  config: AutoscalingConfig
+  /** Requests admitted and not yet answered, now. */
+  in_flight: number
+  /** The latest decisions, oldest first (at most DECISIONS_KEPT). */
+  decisions: ScaleDecision[]
 }
 
 export type DeploymentState = 'ready' | 'draining' | 'stopped'
@@ -100,60 +137,251 @@ export class Deployment {
     return this.stop()
   }
 
-  /** The first replica: what status and metadata describe (replicas are identical). */
+  /** The first replica: what status and metadata describe (replicas are identical); never removed. */
   readonly runner: PipelineRunner
   /** Request inputs whose NaN a pre step imputes, by row column (see src/serving/finite.ts). */
   private readonly imputed: Map<string, readonly boolean[]>
+  /** Replicas not running a batch. The batcher runs at most as many batches as there are serving replicas. */
+  private readonly idle: PipelineRunner[]
+  /** Replicas to take out as soon as one other than the first is idle (a scale-down in progress). */
+  private readonly leaving: Array<() => void> = []
+  /** Releases of replicas taken out, which stop() waits for. */
+  private readonly releases = new Set<Promise<void>>()
+  /** Requests admitted and not yet answered. */
+  private readonly inFlight = new InFlight(performance.now())
+  private readonly observer: DeploymentObserver
+  private readonly autoscale:
+    | {
+        scaler: Autoscaler
+        /** Builds another replica (its models' bytes are kept for this, only while autoscaling). */
+        build: () => Promise<PipelineRunner>
+        timer: NodeJS.Timeout | undefined
+        decisions: ScaleDecision[]
+        /** The scale change in progress, if any; `again` when another decision came meanwhile. */
+        change: Promise<void> | undefined
+        again: boolean
+      }
+    | undefined
 
   private constructor(
     readonly spec: Omit<DeploymentSpec, 'models'>,
     private readonly replicas: PipelineRunner[],
     readonly batching: BatchingConfig,
     private readonly deps: DeploymentDeps,
+    autoscale?: { config: AutoscalingConfig; build: () => Promise<PipelineRunner>; previous?: Deployment },
   ) {
     this.runner = replicas[0] as PipelineRunner
     this.imputed = this.runner.imputed()
-    // One batch per idle replica: the batcher never runs more batches than there are replicas.
-    const idle = [...replicas]
+    this.idle = [...replicas]
+    const runBatch = deps.runBatch ?? ((run, feeds) => run(feeds))
     const run = async (feeds: Columns) => {
-      const r = idle.pop() as PipelineRunner
+      const r = this.idle.pop() as PipelineRunner
       try {
-        return await r.runTimed(feeds)
+        return await runBatch((f) => r.runTimed(f), feeds)
       } finally {
-        idle.push(r)
+        this.idle.push(r)
+        this.takeOutIdle()
       }
     }
-    this.batcher = new DynamicBatcher(run, batching, deps.observer?.(this) ?? {}, replicas.length)
+    this.observer = deps.observer?.(this) ?? {}
+    this.batcher = new DynamicBatcher(run, batching, this.observer, replicas.length)
+    if (autoscale) {
+      const now = performance.now()
+      const history = autoscale.previous?.autoscale?.scaler.history()
+      const scaler = new Autoscaler(autoscale.config, replicas.length, now, history)
+      this.autoscale = {
+        scaler,
+        build: autoscale.build,
+        timer: undefined,
+        decisions: [],
+        change: undefined,
+        again: false,
+      }
+    }
   }
 
   /**
    * Load every model of the steps, resolve pre/post/splits, and warm up (a first run compiles
-   * GPU shaders), so the deployment answers at full speed from its first request.
+   * GPU shaders), so the deployment answers at full speed from its first request. With
+   * autoscaling, `previous` (the deployment this one replaces) gives the replica count to start
+   * at and its autoscaler's samples, so a hot swap under load does not drop to the minimum.
    */
-  static async start(engine: Engine, spec: DeploymentSpec, deps: DeploymentDeps = {}): Promise<Deployment> {
+  static async start(
+    engine: Engine,
+    spec: DeploymentSpec,
+    deps: DeploymentDeps = {},
+    previous?: Deployment,
+  ): Promise<Deployment> {
     const batching = batchingSchema.parse(spec.batching ?? {})
+    const autoscaling = spec.autoscaling === undefined ? undefined : autoscalingSchema.parse(spec.autoscaling)
     const stages = compileStages(parseSteps(spec.steps))
     const backend = spec.backend ?? engine.config.backend
+    const models = spec.models
     const runnerDeps = {
       load: async (ref: string) => {
-        const bytes = spec.models[ref]
+        const bytes = models[ref]
         if (!bytes) throw new NotFoundError(`pipeline '${spec.pipeline}': no bytes for model '${ref}'`)
         return engine.load(bytes, { backend })
       },
       ...(backend !== 'cpu' && backend !== 'wasm' ? { gpu: await engine.gpu().catch(() => undefined) } : {}),
       ...(deps.log ? { log: deps.log } : {}),
     } as Parameters<typeof PipelineRunner.build>[1]
+    let count = spec.replicas ?? 1
+    if (autoscaling) {
+      const from =
+        previous?.autoscale?.scaler.replicas ?? previous?.replicaCount ?? spec.replicas ?? autoscaling.min_replicas
+      count = Math.min(autoscaling.max_replicas, Math.max(autoscaling.min_replicas, from))
+    }
     const replicas: PipelineRunner[] = []
     try {
-      for (let i = 0; i < (spec.replicas ?? 1); i++) replicas.push(await PipelineRunner.build(stages, runnerDeps))
+      for (let i = 0; i < count; i++) replicas.push(await PipelineRunner.build(stages, runnerDeps))
     } catch (e) {
       await Promise.all(replicas.map((r) => r.release()))
       throw e
     }
     const { models: _models, ...rest } = spec
-    const d = new Deployment(rest, replicas, batching, deps)
-    await d.warmUp()
+    const build = () => PipelineRunner.build(stages, runnerDeps)
+    const d = new Deployment(
+      rest,
+      replicas,
+      batching,
+      deps,
+      autoscaling ? { config: autoscaling, build, ...(previous ? { previous } : {}) } : undefined,
+    )
+    await d.warmUp(replicas)
+    if (d.autoscale) {
+      d.autoscale.timer = setInterval(() => d.tick(), AUTOSCALE_TICK_MS)
+      d.autoscale.timer.unref()
+    }
     return d
+  }
+
+  /** Replicas serving now (a scale-down in progress counts until its replica is out). */
+  get replicaCount(): number {
+    return this.replicas.length
+  }
+
+  /** Requests admitted and not yet answered. */
+  get inFlightRequests(): number {
+    return this.inFlight.now
+  }
+
+  /** The autoscaler's view, its settings and its latest decisions; null without autoscaling. */
+  autoscalingStatus(): AutoscalingStatus | null {
+    const a = this.autoscale
+    if (!a) return null
+    return {
+      config: a.scaler.config,
+      ...a.scaler.view(performance.now()),
+      in_flight: this.inFlight.now,
+      decisions: [...a.decisions],
+    }
+  }
+
+  /** One autoscaling tick: sample, decide, and start the change a decision asks for. */
+  private tick(): void {
+    const a = this.autoscale
+    if (!a || this.stateValue !== 'ready') return
+    const now = performance.now()
+    const decision = a.scaler.tick(now, this.inFlight.sample(now))
+    if (decision) {
+      const shown = { ...decision, time: Date.now() }
+      a.decisions.push(shown)
+      if (a.decisions.length > DECISIONS_KEPT) a.decisions.shift()
+      this.observer.onScale?.(shown)
+      ;(this.deps.log ?? silentLogger).info('autoscaled', {
+        workspace: this.workspace,
+        pipeline: this.name,
+        from: shown.from,
+        to: shown.to,
+        direction: shown.direction,
+        mode: shown.mode,
+        reason: shown.reason,
+        stable_in_flight: shown.stable_in_flight,
+        panic_in_flight: shown.panic_in_flight,
+      })
+    }
+    // Also without a decision: a replica that failed to build is tried again.
+    if (a.scaler.replicas !== this.replicas.length - this.leaving.length) this.changeReplicas()
+  }
+
+  /**
+   * Move the serving replicas toward the autoscaler's count, one change at a time: new replicas
+   * are built in parallel and each serves once warm; replicas leave one by one, each after its
+   * batch. A decision that comes meanwhile is followed once the change in progress ends.
+   */
+  private changeReplicas(): void {
+    const a = this.autoscale as NonNullable<Deployment['autoscale']>
+    if (a.change) {
+      a.again = true
+      return
+    }
+    a.change = (async () => {
+      do {
+        a.again = false
+        const have = this.replicas.length - this.leaving.length
+        const want = a.scaler.replicas
+        if (want > have) {
+          // Every build settles before the next change (none is left running unseen); then the first failure is reported.
+          const built = await Promise.allSettled(Array.from({ length: want - have }, () => this.addReplica(a.build)))
+          const failed = built.find((b) => b.status === 'rejected')
+          if (failed) throw failed.reason
+        } else if (want < have) await Promise.all(Array.from({ length: have - want }, () => this.removeReplica()))
+      } while (a.again && this.stateValue === 'ready')
+    })()
+      .catch((e) =>
+        this.deps.log?.error('autoscaling: a replica could not be added', {
+          workspace: this.workspace,
+          pipeline: this.name,
+          error: errorMessage(e),
+        }),
+      )
+      .finally(() => {
+        a.change = undefined
+      })
+  }
+
+  /** Build and warm a replica, then hand it to the batcher; released instead if the deployment stopped meanwhile. */
+  private async addReplica(build: () => Promise<PipelineRunner>): Promise<void> {
+    const r = await build()
+    await this.warmUp([r])
+    if (this.stateValue !== 'ready') {
+      await r.release()
+      return
+    }
+    this.replicas.push(r)
+    this.idle.push(r)
+    this.batcher.setConcurrency(this.replicas.length - this.leaving.length)
+  }
+
+  /** Take a replica out once one other than the first is idle, and release its sessions. */
+  private removeReplica(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.leaving.push(resolve)
+      this.batcher.setConcurrency(this.replicas.length - this.leaving.length)
+      this.takeOutIdle()
+    })
+  }
+
+  /** Take idle replicas out (never the first) for the scale-downs waiting. */
+  private takeOutIdle(): void {
+    while (this.leaving.length > 0) {
+      const i = this.idle.findIndex((r) => r !== this.runner)
+      if (i < 0) return
+      const [r] = this.idle.splice(i, 1) as [PipelineRunner]
+      this.replicas.splice(this.replicas.indexOf(r), 1)
+      const done = this.leaving.shift() as () => void
+      const release = r
+        .release()
+        .catch((e) =>
+          this.deps.log?.error('releasing a replica failed', { pipeline: this.name, error: errorMessage(e) }),
+        )
+        .finally(() => {
+          this.releases.delete(release)
+          done()
+        })
+      this.releases.add(release)
+    }
   }
 
   get workspace(): string {
@@ -194,6 +422,7 @@ export class Deployment {
       active_backend: b.active,
       path: b.path,
       replicas: this.replicas.length,
+      autoscaling: this.autoscalingStatus(),
       stages: this.runner.describe(),
       inputs: this.runner.inputs.map(oipTensorMetadata),
       outputs: this.runner.outputs.map(oipTensorMetadata),
@@ -230,7 +459,13 @@ export class Deployment {
     validateFeeds(this.runner.inputs, feeds)
     if (this.nonFiniteInputs === 'refuse') refuseNonFinite(this.runner.inputs, feeds, this.imputed)
     const rows = requestRows(feeds)
-    const r = await this.batcher.submit(feeds, rows, opts)
+    this.inFlight.add(performance.now())
+    let r: Awaited<ReturnType<DynamicBatcher['submit']>>
+    try {
+      r = await this.batcher.submit(feeds, rows, opts)
+    } finally {
+      this.inFlight.done(performance.now())
+    }
     const total = performance.now() - t0
     const outputs: FusedOutputs = {}
     const shadow: FusedOutputs = {}
@@ -279,17 +514,22 @@ export class Deployment {
     }
   }
 
-  /** Finish queued work, refuse new work, release the sessions. Idempotent. */
+  /**
+   * Finish queued work, refuse new work, release the sessions. Idempotent. A scale change in
+   * progress ends first: a replica being built is released once built, one leaving once out.
+   */
   async stop(): Promise<void> {
     if (this.stateValue !== 'ready') return
     this.stateValue = 'draining'
+    clearInterval(this.autoscale?.timer)
     await this.batcher.drain()
-    await Promise.all(this.replicas.map((r) => r.release()))
+    await this.autoscale?.change
+    await Promise.all([...this.releases, ...this.replicas.map((r) => r.release())])
     this.stateValue = 'stopped'
   }
 
-  /** One run of a row of zeros when every request column has a fixed row shape. */
-  private async warmUp(): Promise<void> {
+  /** One run of a row of zeros on each of `replicas` when every request column has a fixed row shape. */
+  private async warmUp(replicas: readonly PipelineRunner[]): Promise<void> {
     const feeds: Columns = {}
     for (const spec of this.runner.inputs) {
       const row = spec.shape.slice(1)
@@ -299,7 +539,7 @@ export class Deployment {
       feeds[spec.name] = zeros(spec.dtype, dims)
     }
     try {
-      for (const r of this.replicas) await r.runTimed(feeds)
+      for (const r of replicas) await r.runTimed(feeds)
     } catch (e) {
       this.deps.log?.warn('warm-up run failed; the first request will pay for compilation', {
         pipeline: this.name,
@@ -350,10 +590,13 @@ export class DeploymentManager {
     return d
   }
 
-  /** Start `spec`, then switch traffic to it; a deployment it replaces drains in the background. */
+  /**
+   * Start `spec`, then switch traffic to it; a deployment it replaces drains in the background.
+   * An autoscaled one starts at the replica count of the one it replaces.
+   */
   async deploy(spec: DeploymentSpec): Promise<Deployment> {
-    const next = await Deployment.start(this.engine, spec, this.deps)
     const key = this.key(spec.workspace, spec.pipeline)
+    const next = await Deployment.start(this.engine, spec, this.deps, this.deployments.get(key))
     const previous = this.deployments.get(key)
     this.deployments.set(key, next)
     if (previous) {

@@ -1,6 +1,6 @@
 /**
- * A deployment's settings as a deploy request gives them: its dynamic batching and what it does
- * with non-finite inputs. Schemas only (zod, no runtime), so the registry's request schemas and
+ * A deployment's settings as a deploy request gives them: its dynamic batching, its autoscaling
+ * and what it does with non-finite inputs. Schemas only (zod, no runtime), so the registry's request schemas and
  * the wire schemas can share them without importing the batcher.
  */
 import { z } from 'zod'
@@ -28,3 +28,42 @@ export type BatchingConfig = z.infer<typeof batchingSchema>
 export const NON_FINITE_POLICIES = ['refuse', 'pass'] as const
 /** One of {@link NON_FINITE_POLICIES}. */
 export type NonFinitePolicy = (typeof NON_FINITE_POLICIES)[number]
+
+/** Most replicas a deployment may have, fixed or autoscaled. */
+export const MAX_REPLICAS = 64
+
+/**
+ * A deployment's autoscaling (src/serving/autoscaler.ts), Knative KPA style: the README's
+ * "Autoscaling" section lists the fields, their defaults and Knative's.
+ */
+export const autoscalingSchema = z
+  .object({
+    /** Fewest replicas, whatever the load. */
+    min_replicas: z.number().int().min(1).max(MAX_REPLICAS).default(1),
+    /** Most replicas, whatever the load. */
+    max_replicas: z.number().int().min(1).max(MAX_REPLICAS),
+    /** Requests admitted and not yet answered that one replica is meant to hold. */
+    target_in_flight: z.number().gt(0).max(100_000).default(8),
+    /** The share of `target_in_flight` to aim at, leaving headroom for bursts. */
+    target_utilization: z.number().gt(0).max(1).default(0.7),
+    /** Seconds the stable average covers: every scale-down, and scale-ups outside panic. */
+    stable_window_s: z.number().min(1).max(3600).default(60),
+    /** Seconds the panic average covers: a burst this short can scale up (never down). */
+    panic_window_s: z.number().min(1).max(3600).default(6),
+    /** Panic when the panic average reaches this many times the current replicas' target. */
+    panic_threshold: z.number().min(1).max(100).default(2),
+    /** A scale-down waits until the lower count has been enough for this many seconds. */
+    scale_down_delay_s: z.number().min(0).max(3600).default(0),
+  })
+  .strict()
+  .refine((a) => a.min_replicas <= a.max_replicas, {
+    message: 'min_replicas must not exceed max_replicas',
+    path: ['min_replicas'],
+  })
+  .refine((a) => a.panic_window_s <= a.stable_window_s, {
+    message: 'panic_window_s must not exceed stable_window_s',
+    path: ['panic_window_s'],
+  })
+
+/** Autoscaling settings with every default filled in. */
+export type AutoscalingConfig = z.infer<typeof autoscalingSchema>

@@ -6,7 +6,7 @@
 import { z } from 'zod'
 import { BACKENDS } from '../engine/types.js'
 import type { deployRequestSchema } from '../registry/schemas.js'
-import { batchingSchema, NON_FINITE_POLICIES } from '../serving/settings.js'
+import { autoscalingSchema, batchingSchema, NON_FINITE_POLICIES } from '../serving/settings.js'
 import { type Slo, sloSchema } from '../slo/spec.js'
 import { ROLES } from '../store/schemas.js'
 import type { ApiKeyRecord, AuditRecord, ModelRecord, PipelineRecord, WorkspaceRecord } from '../store/types.js'
@@ -80,11 +80,34 @@ export const pipelinePutSchema = pipelineVersionSchema
 
 /**
  * The body of a deploy request as a client writes it (every field optional): version, engine,
- * batching, replicas, non_finite_inputs, and reset.
+ * batching, replicas or autoscaling, non_finite_inputs, and reset.
  */
 export type DeployOptions = z.input<typeof deployRequestSchema>
 
 const backend = z.enum(BACKENDS)
+
+/** One change of an autoscaled deployment's replica count (src/serving/autoscaler.ts). */
+const scaleDecisionSchema = z.object({
+  time: z.number().describe('when, ms since the epoch'),
+  from: z.number().int(),
+  to: z.number().int(),
+  direction: z.enum(['up', 'down']),
+  mode: z.enum(['panic', 'stable']).describe('which average decided: the panic window (up only) or the stable one'),
+  reason: z.string().describe('e.g. "panic: in-flight avg 37.2 over 6 s ≥ 2× target (1 replica × 5.6)"'),
+  stable_in_flight: z.number().describe('mean requests in flight over the stable window'),
+  panic_in_flight: z.number().describe('mean requests in flight over the panic window'),
+})
+
+/** An autoscaled deployment: its settings, what its autoscaler sees and its latest decisions. */
+const autoscalingStatusSchema = z.object({
+  config: autoscalingSchema,
+  desired_replicas: z.number().int().describe('the count the autoscaler wants; `replicas` follows it'),
+  panic: z.boolean().describe('whether the panic window decides (scale-up only)'),
+  in_flight: z.number().int().describe('requests admitted and not yet answered, now'),
+  stable_in_flight: z.number().describe('mean requests in flight over the stable window'),
+  panic_in_flight: z.number().describe('mean requests in flight over the panic window'),
+  decisions: z.array(scaleDecisionSchema).describe('the latest decisions (at most 20), oldest first'),
+})
 
 /** A deployment: what runs, where, and its queue and batching. */
 export const deploymentStatusSchema = z
@@ -98,7 +121,8 @@ export const deploymentStatusSchema = z
     backend,
     active_backend: backend,
     path: z.enum(['gpu', 'cpu']).describe('Where the first model runs right now.'),
-    replicas: z.number().int(),
+    replicas: z.number().int().describe('Replicas serving now.'),
+    autoscaling: autoscalingStatusSchema.nullable().describe('null when the replica count is fixed'),
     /** Per model stage: its routing, and where each model runs right now. */
     stages: z.array(
       z.object({

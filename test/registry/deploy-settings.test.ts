@@ -155,3 +155,65 @@ describe.runIf(cliBuilt)(
     })
   },
 )
+
+describe('autoscaling in a deploy', () => {
+  let s: Awaited<ReturnType<typeof testServer>>
+  let lm: LastmileClient
+  beforeAll(async () => {
+    s = await testServer()
+    lm = clientFor(s.app)
+    await lm.uploadModel('default', 'a', doubler())
+    await lm.putPipeline('default', 'a', [{ model: 'a' }])
+  })
+  afterAll(() => s?.shutdown())
+
+  const deploy = (body: unknown) => s.app.request('/v1/workspaces/default/pipelines/a/deploy', post(body))
+  const refusal = async (body: unknown) => {
+    const res = await deploy(body)
+    return { status: res.status, ...((await res.json()) as { error: { code: string; message: string } }).error }
+  }
+
+  it('fills the defaults, starts at min_replicas and keeps the settings through a redeploy', async () => {
+    const st = await lm.deploy('default', 'a', { autoscaling: { min_replicas: 2, max_replicas: 5 } })
+    expect(st.replicas).toBe(2)
+    // The defaults the README lists beside Knative's.
+    expect(st.autoscaling?.config).toEqual({
+      min_replicas: 2,
+      max_replicas: 5,
+      target_in_flight: 8,
+      target_utilization: 0.7,
+      stable_window_s: 60,
+      panic_window_s: 6,
+      panic_threshold: 2,
+      scale_down_delay_s: 0,
+    })
+    expect(st.autoscaling).toMatchObject({ desired_replicas: 2, in_flight: 0, panic: false, decisions: [] })
+    const again = await lm.deploy('default', 'a', { non_finite_inputs: 'pass' })
+    expect(again.autoscaling?.config).toMatchObject({ min_replicas: 2, max_replicas: 5 })
+    expect(again.non_finite_inputs).toBe('pass')
+  })
+
+  it('a fixed replicas given replaces autoscaling, and autoscaling given replaces replicas', async () => {
+    const fixed = await lm.deploy('default', 'a', { replicas: 3 })
+    expect([fixed.replicas, fixed.autoscaling]).toEqual([3, null])
+    const auto = await lm.deploy('default', 'a', { autoscaling: { max_replicas: 2 } })
+    // It starts at the count it replaces, within its range.
+    expect([auto.replicas, auto.autoscaling?.config.min_replicas]).toEqual([2, 1])
+    expect((await lm.deploy('default', 'a', { reset: true })).autoscaling).toBeNull()
+  })
+
+  it('refuses both at once, a range upside down, and a missing max_replicas, naming the field', async () => {
+    expect(await refusal({ replicas: 2, autoscaling: { max_replicas: 4 } })).toMatchObject({
+      status: 400,
+      code: 'invalid_request',
+      message: expect.stringMatching(/^deploy: autoscaling: give either replicas .* or autoscaling .*, not both$/),
+    })
+    expect(await refusal({ autoscaling: { min_replicas: 5, max_replicas: 4 } })).toMatchObject({
+      status: 400,
+      message: 'deploy: autoscaling.min_replicas: min_replicas must not exceed max_replicas',
+    })
+    expect((await refusal({ autoscaling: {} })).message).toMatch(/^deploy: autoscaling\.max_replicas: /)
+    expect((await refusal({ autoscaling: { max_replicas: 65 } })).message).toMatch(/autoscaling\.max_replicas: .*64/)
+    expect((await refusal({ autoscaling: { max_replicas: 4, tick: 1 } })).message).toMatch(/tick/)
+  })
+})

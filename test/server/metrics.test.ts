@@ -73,6 +73,19 @@ describe('Prometheus metrics', () => {
       post({ start: t0 - 1000, end: Date.now() + 1000 }),
     )
     expect(run.status).toBe(200)
+    // An autoscaled pipeline that scales down from the 2 replicas it was deployed with to 1, with
+    // no load, once its 1-second stable window has passed: a decision to count.
+    await lm.putPipeline('default', 'auto', [{ model: 'm' }])
+    await lm.deploy('default', 'auto', { replicas: 2 })
+    const auto = { max_replicas: 2, stable_window_s: 1, panic_window_s: 1 }
+    expect((await lm.deploy('default', 'auto', { autoscaling: auto })).replicas).toBe(2)
+    await vi.waitFor(
+      async () => {
+        const st = await lm.deployment('default', 'auto')
+        if (st.replicas !== 1) throw new Error(`${st.replicas} replicas`)
+      },
+      { timeout: 30_000, interval: 100 },
+    )
   })
   afterAll(() => s.shutdown())
 
@@ -86,6 +99,7 @@ describe('Prometheus metrics', () => {
     expect(text).toMatch(/lastmile_requests_total\{[^}]*protocol="oip"/)
     expect(text).toMatch(/lastmile_assay_score\{[^}]*assay="drift"\} /)
     expect(text).toMatch(/lastmile_batch_rows_count\{[^}]*\} [1-9]/)
+    expect(text).toMatch(/lastmile_autoscaler_decisions_total\{[^}]*direction="down"\} 1/)
     const r = check(text)
     expect(r.problems).toBe('')
     expect(r.status).toBe(0)
@@ -97,6 +111,19 @@ describe('Prometheus metrics', () => {
     expect(text).toContain('lastmile_rows_total{workspace="default",pipeline="m",protocol="records",code="200"} 2')
     expect(text).toContain('lastmile_rows_total{workspace="default",pipeline="m",protocol="arrow",code="200"} 1')
     expect(text).toContain('lastmile_rows_total{workspace="default",pipeline="m",protocol="oip",code="400"} 0')
+  })
+
+  it('shows requests in flight, replicas and autoscaling decisions by pipeline', async () => {
+    const text = await (await s.app.request('/metrics')).text()
+    // The name a KEDA ScaledObject sums over pods: it must not change.
+    expect(text).toContain('# TYPE lastmile_in_flight_requests gauge')
+    expect(text).toContain('lastmile_in_flight_requests{workspace="default",pipeline="m"} 0')
+    expect(text).toContain('lastmile_replicas{workspace="default",pipeline="m"} 1')
+    expect(text).toContain('lastmile_replicas{workspace="default",pipeline="auto"} 1')
+    expect(text).toContain(
+      'lastmile_autoscaler_decisions_total{workspace="default",pipeline="auto",direction="down"} 1',
+    )
+    expect(text).not.toContain('direction="up"')
   })
 })
 
