@@ -3,13 +3,39 @@ import type { Config } from '../config.js'
 import { JSON_TYPE, RECORDS_TYPE } from '../formats/media-types.js'
 import { createLogger } from '../logger.js'
 import { DEMO_ASSAY, DEMO_PIPELINE, DEMO_ROW } from '../registry/demo.js'
-import { startServer } from '../server/serve.js'
+import { runPrimary, thisWorker, workerCount, workerReady } from '../server/cluster.js'
+import { type RunningServer, startServer } from '../server/serve.js'
 
 export async function runServe(config: Config): Promise<number> {
   const log = createLogger(config.logLevel)
-  const server = await startServer(config, { log })
+  const count = workerCount(config.server.workers)
+  const worker = thisWorker()
+  if (count > 1 && !worker) return runPrimary(config, count, log)
+  const server = await startServer(config, { log, ...(worker ? { worker } : {}) })
+  if (worker) workerReady()
+  // One banner: the first worker's (not again when it is started anew).
+  if (!worker || (worker.index === 0 && !worker.restarted)) await banner(server, config, count)
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log.info('shutting down', { signal })
+      server.close().then(resolve, (e) => {
+        log.error('shutdown failed', { error: String(e) })
+        resolve()
+      })
+    }
+    process.once('SIGTERM', () => stop('SIGTERM'))
+    process.once('SIGINT', () => stop('SIGINT'))
+    if (worker) process.once('disconnect', () => stop('primary gone'))
+  })
+  // The channel to the primary would keep this process alive: what it serves is closed, let go.
+  if (worker && process.connected) process.disconnect()
+  return 0
+}
+
+/** What serves where, and how to try it, on stdout. */
+async function banner(server: RunningServer, config: Config, workers: number): Promise<void> {
   const lines = [
-    `lastmile serving on ${server.url}  (data: ${config.dataDir})`,
+    `lastmile serving on ${server.url}  (data: ${config.dataDir}${workers > 1 ? `; ${workers} worker processes` : ''})`,
     server.deps.console.has('/')
       ? `  console: ${server.url}/  (open it in a browser${server.deps.authRequired ? '; sign in with an API key' : ''})`
       : '  console: not built (npm run build); the API is served as usual',
@@ -48,16 +74,4 @@ export async function runServe(config: Config): Promise<number> {
   }
   lines.push('', 'Ctrl-C stops the server (queued requests are answered first).')
   process.stdout.write(`${lines.join('\n')}\n`)
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      log.info('shutting down', { signal })
-      server.close().then(resolve, (e) => {
-        log.error('shutdown failed', { error: String(e) })
-        resolve()
-      })
-    }
-    process.once('SIGTERM', () => stop('SIGTERM'))
-    process.once('SIGINT', () => stop('SIGINT'))
-  })
-  return 0
 }

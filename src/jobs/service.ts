@@ -42,11 +42,16 @@ export interface CreateJob {
 
 const ACTIVE: JobRecord['status'][] = ['queued', 'running']
 
+/** The change-feed topic of jobs: published when a process that does not run jobs creates or cancels one. */
+export const JOBS_TOPIC = 'jobs'
+
 export class JobService {
   private readonly queue: string[] = []
   private readonly running = new Map<string, RunState>()
   private readonly finished = new Set<() => void>()
   private stopping = false
+  /** Whether this process runs jobs (see {@link start}); one that does not only creates and answers them. */
+  private runs = false
   private watchdog: NodeJS.Timeout | undefined
 
   constructor(private readonly deps: JobServiceDeps) {}
@@ -135,7 +140,8 @@ export class JobService {
         finishedAt: null,
       }
       await this.deps.store.jobs.add(job)
-      this.enqueue(id)
+      if (this.runs) this.enqueue(id)
+      else await this.deps.store.changes.publish(JOBS_TOPIC) // the process that runs jobs takes it
       return job
     } catch (e) {
       await rm(dir, { recursive: true, force: true })
@@ -168,12 +174,24 @@ export class JobService {
         const queued = this.queue.indexOf(id)
         if (queued >= 0) this.queue.splice(queued, 1)
         await this.finish(job, 'cancelled')
+        if (!this.runs) await this.deps.store.changes.publish(JOBS_TOPIC) // the runner stops it
       }
       return 'cancelled'
     }
     await this.deps.store.jobs.delete(id)
     await rm(this.dir(id), { recursive: true, force: true })
     return 'deleted'
+  }
+
+  /**
+   * Whether a job's files are in this data folder: servers sharing a PostgreSQL store keep their
+   * jobs' files apart, and each runs its own (the processes of one server share one folder).
+   */
+  private async ours(id: string): Promise<boolean> {
+    return stat(this.dir(id)).then(
+      () => true,
+      () => false,
+    )
   }
 
   /** The result as `format` (default: the input's), streamed chunk by chunk. */
@@ -192,8 +210,11 @@ export class JobService {
    * `maxAttempts` times: those are failed with the reason, never run again.
    */
   async start(): Promise<void> {
+    this.stopping = false
+    this.runs = true
     const { maxAttempts, stallSeconds } = this.deps.config
     for (const job of (await this.deps.store.jobs.list({ status: ACTIVE })).reverse()) {
+      if (!(await this.ours(job.id))) continue
       if (job.attempts < maxAttempts) this.enqueue(job.id)
       else {
         this.deps.log.warn('job not resumed: the server stopped while running it', {
@@ -213,8 +234,22 @@ export class JobService {
     this.watchdog.unref()
   }
 
+  /**
+   * Another process sharing the store created or cancelled a job ({@link JOBS_TOPIC}): the runner
+   * queues the new ones and stops the cancelled ones after their current chunk.
+   */
+  async changed(): Promise<void> {
+    if (!this.runs) return
+    for (const job of (await this.deps.store.jobs.list({ status: ['queued'] })).reverse())
+      if (await this.ours(job.id)) this.enqueue(job.id)
+    for (const [id, state] of this.running) {
+      if ((await this.deps.store.jobs.get(id))?.status === 'cancelled') state.cancel = true
+    }
+  }
+
   /** Stop running jobs after their current chunk; they resume at the next start. */
   async stop(): Promise<void> {
+    this.runs = false
     this.stopping = true
     clearInterval(this.watchdog)
     this.queue.length = 0

@@ -8,6 +8,12 @@
  * (temp, fsync, rename) before deleting the open file; at start, an open file whose segment exists
  * is the remains of a roll that crashed and is removed, and a torn last frame is cut off.
  * Retention deletes whole segments. Clean shutdown flushes everything: no answered row is lost.
+ *
+ * Several processes may write one folder (`lastmile serve --workers N`): each is a {@link LogWriter}
+ * and owns the segment ids congruent to its index modulo {@link WRITER_STRIDE}, so ids never collide
+ * and a position stays valid; it recovers and rolls only its own open segments (writer 0 also
+ * those of writers a smaller pool no longer has). Reads see every writer's segments, each writer's
+ * rows once it has flushed them.
  */
 import { mkdir, open, readdir, readFile, rename, rm, truncate } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -61,9 +67,35 @@ export interface LogQuery {
   where?: LogFilter
 }
 
+/** Which of `count` processes writing the log folder this one is (0 ≤ index < count). */
+export interface LogWriter {
+  index: number
+  count: number
+}
+
+/** Segment ids are `n × WRITER_STRIDE + writer index`: room for this many writers. */
+const WRITER_STRIDE = 1024
+
+/** The writer that owns segment `id`: its residue, or writer 0 when no writer of that index is left. */
+export function segmentOwner(id: number, count: number): number {
+  const residue = id % WRITER_STRIDE
+  return residue < count ? residue : 0
+}
+
+/** The smallest id above every id in `known` that `writer` owns. */
+export function nextSegmentId(known: readonly number[], writer: LogWriter): number {
+  if (writer.count === 1) return Math.max(0, ...known) + 1 // one writer: ids count up as they always have
+  const above = Math.max(0, ...known) + 1
+  const base = above - (above % WRITER_STRIDE)
+  const id = base + writer.index
+  return id >= above ? id : id + WRITER_STRIDE
+}
+
 interface PipelineLog {
   dir: string
   openId: number
+  /** The highest segment id in the folder when it was opened or since: the next one goes above it. */
+  topId: number
   openPath: string
   openBytes: number
   openSince: number
@@ -101,11 +133,21 @@ export class InferenceLog implements InferenceSink {
     private readonly root: string,
     private readonly cfg: LogConfig,
     private readonly work: LogWork,
+    private readonly writer: LogWriter,
   ) {}
 
-  /** `work`: where frames are encoded and segments rolled (the server passes its body workers). */
-  static async open(dataDir: string, cfg: LogConfig, log: Logger, work = INLINE_LOG_WORK): Promise<InferenceLog> {
-    const l = new InferenceLog(join(dataDir, 'logs'), cfg, work)
+  /**
+   * `work`: where frames are encoded and segments rolled (the server passes its body workers);
+   * `writer`: which of the processes writing this data folder's log this one is.
+   */
+  static async open(
+    dataDir: string,
+    cfg: LogConfig,
+    log: Logger,
+    work = INLINE_LOG_WORK,
+    writer: LogWriter = { index: 0, count: 1 },
+  ): Promise<InferenceLog> {
+    const l = new InferenceLog(join(dataDir, 'logs'), cfg, work, writer)
     await mkdir(l.root, { recursive: true, mode: DIR_MODE })
     l.timer = setInterval(
       () => void l.flush().catch((e) => log.error('inference log flush failed', { error: errorMessage(e) })),
@@ -146,6 +188,7 @@ export class InferenceLog implements InferenceSink {
       p = {
         dir,
         openId: 0,
+        topId: 0,
         openPath: '',
         openBytes: 0,
         openSince: Date.now(),
@@ -170,13 +213,18 @@ export class InferenceLog implements InferenceSink {
         .flatMap((f) => re.exec(f)?.[1] ?? [])
         .map(Number)
         .sort((a, b) => a - b)
-    for (const id of ids(LEGACY_OPEN)) await this.rollLegacy(p.dir, id, rolled.has(String(id)))
-    const opens = ids(OPEN)
+    const { index, count } = this.writer
+    if (index === 0) for (const id of ids(LEGACY_OPEN)) await this.rollLegacy(p.dir, id, rolled.has(String(id)))
+    const all = ids(OPEN)
+    const opens = all.filter((id) => segmentOwner(id, count) === index)
     for (const id of opens) if (rolled.has(String(id))) await rm(join(p.dir, openName(id)), { force: true })
     const live = opens.filter((id) => !rolled.has(String(id)))
-    // More than one live open file only after an unclean stop mid-roll: roll all but the newest.
-    for (const id of live.slice(0, -1)) {
-      // Its size is not known here: rolled as a large one.
+    // This writer carries on with its newest open segment. Others are left only by an unclean stop
+    // mid-roll, or by a writer a smaller pool no longer has: rolled, as large ones (size unknown).
+    const own = live.filter((id) => count === 1 || id % WRITER_STRIDE === index)
+    const current = own[own.length - 1]
+    for (const id of live) {
+      if (id === current) continue
       await this.work.roll({
         dir: p.dir,
         openId: id,
@@ -184,8 +232,9 @@ export class InferenceLog implements InferenceSink {
         bytes: Number.POSITIVE_INFINITY,
       })
     }
-    const known = [...rolled].map(Number).concat(ids(LEGACY_OPEN))
-    p.openId = live[live.length - 1] ?? Math.max(0, ...known) + 1
+    const known = [...rolled].map(Number).concat(ids(LEGACY_OPEN), all)
+    p.topId = Math.max(0, ...known)
+    p.openId = current ?? nextSegmentId(known, this.writer)
     p.openPath = join(p.dir, openName(p.openId))
     const bytes = await readFile(p.openPath).catch(() => new Uint8Array(0))
     const { tables, end } = decodeFrames(bytes)
@@ -260,7 +309,8 @@ export class InferenceLog implements InferenceSink {
   /** Roll the open segment and start the next one. */
   private async rollOpen(p: PipelineLog): Promise<void> {
     await this.work.roll({ dir: p.dir, openId: p.openId, openPath: p.openPath, bytes: p.openBytes })
-    p.openId += 1
+    p.topId = Math.max(p.topId, p.openId)
+    p.openId = nextSegmentId([p.topId], this.writer)
     p.openPath = join(p.dir, openName(p.openId))
     p.openBytes = 0
     p.openSchema = new Map()

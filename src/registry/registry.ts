@@ -4,6 +4,7 @@
  * deployments that survive restarts. A PUT on a deployed pipeline hot-swaps it to the new version.
  */
 import type { Engine } from '../engine/engine.js'
+import { SerialQueue } from '../engine/serial-queue.js'
 import { trialLoad } from '../engine/trial-load.js'
 import {
   ConflictError,
@@ -23,7 +24,7 @@ import type { SloService } from '../slo/service.js'
 import type { ArtifactStore } from '../store/artifacts.js'
 import { checkName } from '../store/names.js'
 import type { DeploymentRecord, ModelRecord, PipelineRecord, Store, WorkspaceRecord } from '../store/types.js'
-import { type DeployRequest, deployRequestSchema, deploySettings } from './schemas.js'
+import { type DeployRequest, type DeploySettings, deployRequestSchema, deploySettings } from './schemas.js'
 
 export interface RegistryDeps {
   store: Store
@@ -35,7 +36,15 @@ export interface RegistryDeps {
   slo: SloService
 }
 
+/** The change-feed topic of deployments: published on every deploy and undeploy. */
+export const DEPLOYMENTS_TOPIC = 'deployments'
+
 export class Registry {
+  /** Deploys, undeploys and reconciles, one at a time. */
+  private readonly changes = new SerialQueue()
+  /** The stored deployment each served pipeline follows, by `workspace/pipeline`: its `deployedAt`. */
+  private readonly applied = new Map<string, string>()
+
   constructor(private readonly deps: RegistryDeps) {}
 
   private get store(): Store {
@@ -274,6 +283,7 @@ export class Registry {
   /**
    * Deploy a pipeline version (the latest by default; an earlier one is a rollback). On a deployed
    * pipeline, the settings the request leaves out keep their deployed values unless it says `reset`.
+   * Every process sharing the store serves it within a second ({@link reconcile}).
    */
   async deploy(workspace: string, name: string, raw: unknown = {}) {
     await this.requireWorkspace(workspace)
@@ -284,9 +294,29 @@ export class Registry {
       )
     }
     const req: DeployRequest = parsed.data
-    const versions = await this.store.pipelines.versions(workspace, name)
-    if (versions.length === 0) throw new NotFoundError(`no pipeline '${name}' in workspace '${workspace}'`)
-    const version = req.version ?? (versions[versions.length - 1] as PipelineRecord).version
+    return this.changes.run(async () => {
+      const versions = await this.store.pipelines.versions(workspace, name)
+      if (versions.length === 0) throw new NotFoundError(`no pipeline '${name}' in workspace '${workspace}'`)
+      const version = req.version ?? (versions[versions.length - 1] as PipelineRecord).version
+      const deployed = (await this.store.deployments.list(workspace)).find((d) => d.pipeline === name)
+      const config = deploySettings(req, deployed?.config)
+      const d = await this.apply(workspace, name, version, config)
+      const record: DeploymentRecord = {
+        workspace,
+        pipeline: name,
+        version,
+        config,
+        deployedAt: new Date().toISOString(),
+      }
+      await this.store.deployments.put(record)
+      this.applied.set(`${workspace}/${name}`, record.deployedAt)
+      await this.store.changes.publish(DEPLOYMENTS_TOPIC)
+      return d.status()
+    })
+  }
+
+  /** Serve `version` of a pipeline here with `config`, and measure its objectives; the store is not written. */
+  private async apply(workspace: string, name: string, version: number, config: DeploySettings) {
     const pipeline = await this.getPipelineVersion(workspace, name, version)
     const models: Record<string, Uint8Array> = {}
     for (const ref of modelRefs(parseSteps(pipeline.steps))) {
@@ -294,8 +324,6 @@ export class Registry {
       const m = await this.getModelVersion(workspace, model, Number(v))
       models[ref] = await this.modelBytes(m)
     }
-    const deployed = (await this.store.deployments.list(workspace)).find((d) => d.pipeline === name)
-    const config = deploySettings(req, deployed?.config)
     const d = await this.deps.manager.deploy({
       workspace,
       pipeline: name,
@@ -305,50 +333,80 @@ export class Registry {
       ...(config.engine ? { backend: config.engine } : {}),
       ...(config.batching ? { batching: config.batching } : {}),
       ...(config.replicas ? { replicas: config.replicas } : {}),
+      ...(config.autoscaling ? { autoscaling: config.autoscaling } : {}),
       ...(config.non_finite_inputs ? { nonFiniteInputs: config.non_finite_inputs } : {}),
     })
-    const record: DeploymentRecord = {
-      workspace,
-      pipeline: name,
-      version,
-      config,
-      deployedAt: new Date().toISOString(),
-    }
-    await this.store.deployments.put(record)
     // The version serves now: measuring it must not turn the deploy into a failure.
     await this.deps.slo
       .watch(workspace, name, version, pipeline.slo)
       .catch((e) =>
         this.deps.log.error('objectives not measured', { workspace, pipeline: name, version, error: errorMessage(e) }),
       )
-    return d.status()
+    return d
   }
 
   async undeploy(workspace: string, name: string): Promise<void> {
     await this.requireWorkspace(workspace)
-    await this.deps.manager.undeploy(workspace, name)
-    await this.store.deployments.remove(workspace, name)
-    await this.deps.slo.unwatch(workspace, name)
+    await this.changes.run(async () => {
+      await this.deps.manager.undeploy(workspace, name)
+      await this.store.deployments.remove(workspace, name)
+      this.applied.delete(`${workspace}/${name}`)
+      await this.deps.slo.unwatch(workspace, name)
+      await this.store.changes.publish(DEPLOYMENTS_TOPIC)
+    })
   }
 
   /** Bring back every deployment the store remembers (after a restart); failures are logged, not fatal. */
   async restore(): Promise<{ restored: string[]; failed: string[] }> {
     const restored: string[] = []
     const failed: string[] = []
-    for (const d of await this.store.deployments.list()) {
-      const id = `${d.workspace}/${d.pipeline}`
-      try {
-        await this.deploy(d.workspace, d.pipeline, { version: d.version }) // with its stored settings
-        restored.push(id)
-      } catch (e) {
-        failed.push(id)
-        this.deps.log.error('could not restore a deployment', {
-          pipeline: id,
-          version: d.version,
-          error: errorMessage(e),
-        })
+    await this.changes.run(async () => {
+      for (const d of await this.store.deployments.list()) {
+        const id = `${d.workspace}/${d.pipeline}`
+        if (await this.follow(d)) restored.push(id)
+        else failed.push(id)
       }
-    }
+    })
     return { restored, failed }
+  }
+
+  /**
+   * Serve what the store says is deployed: deploy here what another process sharing the store
+   * deployed, swapped or rolled back since, and stop what it undeployed. Run on every change of the
+   * deployments ({@link DEPLOYMENTS_TOPIC}); a record this process already serves is left alone.
+   */
+  reconcile(): Promise<void> {
+    return this.changes.run(async () => {
+      const records = await this.store.deployments.list()
+      for (const d of records)
+        if (this.applied.get(`${d.workspace}/${d.pipeline}`) !== d.deployedAt) await this.follow(d)
+      const wanted = new Set(records.map((d) => `${d.workspace}/${d.pipeline}`))
+      for (const d of this.deps.manager.list()) {
+        const id = `${d.workspace}/${d.name}`
+        if (wanted.has(id)) continue
+        await this.deps.manager.undeploy(d.workspace, d.name)
+        this.applied.delete(id)
+        await this.deps.slo.unwatch(d.workspace, d.name)
+        this.deps.log.info('pipeline undeployed by another process', { workspace: d.workspace, pipeline: d.name })
+      }
+    })
+  }
+
+  /** Serve a stored deployment here as it is recorded; whether it could be. */
+  private async follow(d: DeploymentRecord): Promise<boolean> {
+    try {
+      await this.apply(d.workspace, d.pipeline, d.version, deploySettings({}, d.config))
+      this.applied.set(`${d.workspace}/${d.pipeline}`, d.deployedAt)
+      return true
+    } catch (e) {
+      // Tried again at the next change, not at every one in between: the record stays unapplied.
+      this.applied.set(`${d.workspace}/${d.pipeline}`, d.deployedAt)
+      this.deps.log.error('could not serve a stored deployment', {
+        pipeline: `${d.workspace}/${d.pipeline}`,
+        version: d.version,
+        error: errorMessage(e),
+      })
+      return false
+    }
   }
 }

@@ -11,24 +11,25 @@ import { Engine } from '../engine/engine.js'
 import { errorMessage, InvalidConfigError } from '../errors.js'
 import { ExplainService } from '../explain/service.js'
 import { BodyPool } from '../formats/decode-pool.js'
-import { JobService } from '../jobs/service.js'
+import { JOBS_TOPIC, JobService } from '../jobs/service.js'
 import { LiveStats } from '../live/stats.js'
 import { createLogger, type Logger, silentLogger } from '../logger.js'
-import { InferenceLog } from '../logs/inference-log.js'
+import { InferenceLog, type LogWriter } from '../logs/inference-log.js'
 import type { InferenceSink } from '../logs/record.js'
 import { OutboundPolicy, type Resolver } from '../outbound/policy.js'
 import { installDemo } from '../registry/demo.js'
-import { Registry } from '../registry/registry.js'
+import { DEPLOYMENTS_TOPIC, Registry } from '../registry/registry.js'
 import { DeploymentManager } from '../serving/deployment.js'
 import { SloService } from '../slo/service.js'
 import { ArtifactStore } from '../store/artifacts.js'
 import { lockDataDir, tidyDataDir } from '../store/data-dir.js'
-import { SqliteStore } from '../store/sqlite-store.js'
+import { openStore } from '../store/open.js'
 import { createApp } from './app.js'
 import { consoleDir, loadConsole } from './console.js'
 import type { ServerDeps } from './deps.js'
 import { errorResponse } from './errors.js'
 import { Metrics } from './metrics.js'
+import { dataDirId, leaseHolder, Singletons } from './singletons.js'
 
 export interface BuiltServer {
   app: Hono
@@ -49,19 +50,29 @@ function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || host.startsWith('127.')
 }
 
+export interface ServerOptions {
+  log?: Logger
+  sink?: InferenceSink
+  resolve?: Resolver
+  /**
+   * Which of the `lastmile serve --workers N` processes this is: the primary holds the data
+   * folder's lock and tidied it; this one shares it (see src/server/cluster.ts).
+   */
+  worker?: LogWriter
+}
+
 /** The core services and the app, without listening (tests use `app.request()`). */
-export async function buildServer(
-  config: Config,
-  opts: { log?: Logger; sink?: InferenceSink; resolve?: Resolver } = {},
-): Promise<BuiltServer> {
+export async function buildServer(config: Config, opts: ServerOptions = {}): Promise<BuiltServer> {
   const log = opts.log ?? createLogger(config.logLevel)
   const outbound = new OutboundPolicy(config.outbound, opts.resolve) // refuses a bad allowlist before opening anything
   const authRequired = config.server.auth === 'on' || (config.server.auth === 'auto' && !isLoopback(config.server.host))
-  const lock = await lockDataDir(config.dataDir) // one server per data folder
-  const store = SqliteStore.open(config.dataDir)
-  const artifacts = await ArtifactStore.open(config.dataDir)
+  const worker = opts.worker
+  // One server per data folder: its primary process holds the lock for the workers.
+  const lock = worker ? { release() {} } : await lockDataDir(config.dataDir)
+  const store = await openStore(config, log)
+  const artifacts = await ArtifactStore.open(config.dataDir, store.blobs)
   // Before anything reads the folder or serves: what a crash left behind goes, modes are fixed.
-  await tidyDataDir(config.dataDir, store, log)
+  if (!worker) await tidyDataDir(config.dataDir, store, log)
   if (authRequired && (await store.apiKeys.list()).length === 0) {
     await store.close()
     lock.release()
@@ -75,7 +86,7 @@ export async function buildServer(
   const engine = new Engine(config, log)
   // Large bodies, answers and log frames are worked on in worker threads, started on first use.
   const bodies = new BodyPool(config.bodies)
-  const inferenceLog = await InferenceLog.open(config.dataDir, config.inferenceLog, log, bodies)
+  const inferenceLog = await InferenceLog.open(config.dataDir, config.inferenceLog, log, bodies, worker)
   // Answered requests go to the inference log (and to a caller's sink, e.g. in tests).
   const extra = opts.sink
   const sink: InferenceSink = extra
@@ -146,20 +157,45 @@ export async function buildServer(
     shuttingDown: () => shuttingDown,
     statusOf: (e) => errorResponse(e, silentLogger).status,
   }
+  // Shared with other processes (workers on this host, or servers on others through PostgreSQL):
+  // singleton work runs under leases, and changes made elsewhere are followed.
+  const shared = (worker?.count ?? 1) > 1 || store.blobs !== undefined
+  const singletons = new Singletons(shared ? store.leases : undefined, leaseHolder(), log)
+  // Jobs' files are in the data folder: one runner per folder (the servers of other hosts run theirs).
+  singletons.add({ name: `jobs@${dataDirId(config.dataDir)}`, start: () => jobs.start(), stop: () => jobs.stop() })
+  singletons.add({ name: 'assays', start: () => assays.start(config.assays.tickMs), stop: () => assays.stop() })
+  singletons.add({ name: 'slo-alerts', start: () => slo.setEvaluating(true), stop: () => slo.setEvaluating(false) })
+  singletons.add({
+    name: 'explanations',
+    async start() {
+      const explanations = await explain.resume()
+      if (explanations.length) log.info('explanation jobs resumed', { ids: explanations })
+    },
+    stop: async () => undefined, // running ones finish here; stopped at shutdown
+  })
+  let unsubscribe = () => {}
   try {
     const { restored, failed } = await registry.restore()
     if (restored.length || failed.length) log.info('deployments restored', { restored, failed })
     const firstStart =
       (await store.models.list('default')).length === 0 && (await store.pipelines.latest('default')).length === 0
-    if (config.server.demo && firstStart)
+    if (config.server.demo && firstStart && (worker?.index ?? 0) === 0)
       await installDemo(registry, config.dataDir, (ws, body) => assays.define(ws, body))
-    await assays.start(config.assays.tickMs)
+    if (shared) await slo.setEvaluating(false) // until this process holds the lease
     slo.start(config.slo.flushMs, config.slo.tickMs)
-    await jobs.start() // resume what a previous run left unfinished, now that deployments are back
-    const explanations = await explain.resume()
-    if (explanations.length) log.info('explanation jobs resumed', { ids: explanations })
+    // Jobs resume what a previous run left unfinished, now that deployments are back.
+    await singletons.start()
+    if (shared) {
+      unsubscribe = store.changes.subscribe((topic) => {
+        const done = (e: unknown) => log.error('following a change failed', { topic, error: errorMessage(e) })
+        if (topic === DEPLOYMENTS_TOPIC) registry.reconcile().catch(done)
+        else if (topic === JOBS_TOPIC) jobs.changed().catch(done)
+      })
+      await registry.reconcile() // what changed between the restore and the subscription
+    }
   } catch (e) {
-    await jobs.stop()
+    unsubscribe()
+    await singletons.stop()
     await manager.stopAll()
     await slo.stop()
     await inferenceLog.close()
@@ -174,8 +210,10 @@ export async function buildServer(
     async shutdown() {
       shuttingDown = true
       liveStreams.abort() // live event streams end now, cleanly, rather than be cut with their connections
-      await assays.stop()
-      await jobs.stop() // running jobs stop after their current chunk and resume at the next start
+      unsubscribe()
+      // Running jobs stop after their current chunk and resume at the next start, or at once in the
+      // process that takes their lease over.
+      await singletons.stop()
       await explain.stop() // running explanations are run again at the next start
       await manager.stopAll() // every queued request is answered (and handed to the log) first
       await slo.stop() // then what they counted toward the objectives is written
@@ -189,10 +227,7 @@ export async function buildServer(
 }
 
 /** Build and listen on `config.server.host:port` (port 0 = any free port). */
-export async function startServer(
-  config: Config,
-  opts: { log?: Logger; sink?: InferenceSink; resolve?: Resolver } = {},
-): Promise<RunningServer> {
+export async function startServer(config: Config, opts: ServerOptions = {}): Promise<RunningServer> {
   const built = await buildServer(config, opts)
   const server = await listen(built.app.fetch, config.server.host, config.server.port).catch(async (e) => {
     await built.shutdown()

@@ -47,6 +47,11 @@ export class SloService {
   private timers: NodeJS.Timeout[] = []
   private working: Promise<void> | undefined
   private readonly webhooks: Webhooks
+  /**
+   * Whether this process evaluates objectives and sends alerts (see {@link setEvaluating}); every
+   * process counts its own requests.
+   */
+  private evaluating = true
 
   constructor(private readonly deps: SloServiceDeps) {
     this.now = deps.now ?? Date.now
@@ -110,23 +115,42 @@ export class SloService {
       const o = plan.slo.objectives.find((x) => x.name === objective)
       return o !== undefined && (arm === '' || (o.indicator === 'latency' && plan.slo.per_arm))
     }
-    await this.alerts.resolveWhere(
-      workspace,
-      pipeline,
-      (a) => !measured(a.objective, a.arm),
-      'objective_removed',
-      this.now(),
-    )
+    if (this.evaluating)
+      await this.alerts.resolveWhere(
+        workspace,
+        pipeline,
+        (a) => !measured(a.objective, a.arm),
+        'objective_removed',
+        this.now(),
+      )
     await this.alerts.load(workspace, pipeline)
   }
 
-  /** Stop measuring (undeployed, deleted): what was counted is written, its alerts resolved. */
-  async unwatch(workspace: string, pipeline: string, reason: ResolveReason = 'undeployed'): Promise<void> {
+  /**
+   * Stop measuring (undeployed, deleted): what was counted is written, its alerts resolved by the
+   * process that evaluates (`resolve`: whether this one resolves them anyway).
+   */
+  async unwatch(
+    workspace: string,
+    pipeline: string,
+    reason: ResolveReason = 'undeployed',
+    resolve = this.evaluating,
+  ): Promise<void> {
     const w = this.get(workspace, pipeline)
     await this.flushOne(w)
     this.watched.get(workspace)?.delete(pipeline)
     if (w) this.latest.delete(w)
-    await this.alerts.resolveWhere(workspace, pipeline, () => true, reason, this.now())
+    if (resolve) await this.alerts.resolveWhere(workspace, pipeline, () => true, reason, this.now())
+  }
+
+  /**
+   * Among processes sharing a store, one evaluates the objectives and sends alerts (it holds the
+   * lease, see src/server/singletons.ts); the others only count. One that takes over reads the
+   * alerts firing from the store first, so it neither forgets nor repeats them.
+   */
+  async setEvaluating(on: boolean): Promise<void> {
+    if (on) for (const w of this.all()) await this.alerts.load(w.account.workspace, w.account.pipeline)
+    this.evaluating = on
   }
 
   /** Count one request of a pipeline (nothing when it has no objectives). The hot path: memory only. */
@@ -150,7 +174,7 @@ export class SloService {
         flushMs,
       ),
       setInterval(
-        run(() => this.tick()),
+        run(() => (this.evaluating ? this.tick() : this.flush())),
         tickMs,
       ),
     ]
@@ -255,7 +279,7 @@ export class SloService {
 
   /** Forget a deleted pipeline's counts (its alerts resolved first). */
   async forget(workspace: string, pipeline: string): Promise<void> {
-    await this.unwatch(workspace, pipeline, 'pipeline_deleted')
+    await this.unwatch(workspace, pipeline, 'pipeline_deleted', true)
     await this.deps.store.slo.forget(workspace, pipeline)
   }
 

@@ -10,8 +10,9 @@ import { describe, expect, it } from 'vitest'
 import { tensor } from '../../src/engine/tensor.js'
 import { silentLogger } from '../../src/logger.js'
 import { encodeFrames } from '../../src/logs/frames.js'
-import { InferenceLog, type LogConfig } from '../../src/logs/inference-log.js'
+import { InferenceLog, type LogConfig, nextSegmentId, segmentOwner } from '../../src/logs/inference-log.js'
 import { type LogFilter, readLogRows } from '../../src/logs/log-query.js'
+import { INLINE_LOG_WORK } from '../../src/logs/log-work.js'
 import type { InferenceRecord } from '../../src/logs/record.js'
 import { mulberry32 } from '../../src/random.js'
 import { freshSeed } from '../helpers/compare.js'
@@ -185,6 +186,64 @@ describe('inference log', () => {
     expect(rows).toHaveLength(51)
     expect(rows[50]?.time).toBe(T + 20_000)
     await b.close()
+  })
+
+  it('lets several processes write one folder: ids never collide, each recovers its own, reads see all', async () => {
+    // Ids by hand: writer k of a pool owns n·1024 + k.
+    expect(nextSegmentId([], { index: 0, count: 2 })).toBe(1024)
+    expect(nextSegmentId([], { index: 1, count: 2 })).toBe(1)
+    expect(nextSegmentId([1, 3, 5], { index: 0, count: 3 })).toBe(1024)
+    expect(nextSegmentId([1, 3, 1025], { index: 1, count: 3 })).toBe(2049)
+    expect(nextSegmentId([7], { index: 0, count: 1 })).toBe(8)
+    expect([segmentOwner(2050, 3), segmentOwner(2051, 3), segmentOwner(1, 1), segmentOwner(5, 3)]).toEqual([2, 0, 0, 0])
+    const dir = tempDir()
+    const single = await InferenceLog.open(dir, cfg(), silentLogger) // an earlier single-process run left open-1
+    single.append(record(T + 100, [[0, 0]]))
+    await single.close()
+    const open = (index: number, over: Partial<LogConfig> = {}) =>
+      InferenceLog.open(dir, cfg(over), silentLogger, INLINE_LOG_WORK, { index, count: 2 })
+    const w0 = await open(0)
+    const w1 = await open(1, { rollBytes: 1 })
+    for (let i = 0; i < 3; i++) {
+      w0.append(record(T + 1000 + i, [[i, 1]]))
+      w1.append(record(T + 2000 + i, [[i, 2]], 'p'))
+    }
+    await w0.flush()
+    await w1.flush() // rolls its open segment on every flush
+    w1.append(record(T + 3000, [[9, 2]]))
+    await w1.flush()
+    const pdir = join(dir, 'logs', 'default', 'p')
+    // The single run's open-1 belongs to writer 1 (1 = 0·1024 + 1), which carries on in it; writer 0
+    // starts at 1024; writer 1's next id after 1 is 1025. No id is used twice.
+    const names = readdirSync(pdir).sort()
+    expect(names).toEqual(
+      ['open-1024.arrows', `seg-1-${T + 100}-${T + 2002}.arrow`, `seg-1025-${T + 3000}-${T + 3000}.arrow`].sort(),
+    )
+    // Either writer reads every writer's flushed rows, in segment id order.
+    const times = (rows: { time: number }[]) => rows.map((r) => r.time - T)
+    expect(times(await w0.query('default', 'p'))).toEqual([100, 2000, 2001, 2002, 1000, 1001, 1002, 3000])
+    expect(times(await w1.query('default', 'p'))).toEqual(times(await w0.query('default', 'p')))
+    await w0.close()
+    await w1.close()
+    // A pool of one again: it owns everything, carries on in the newest open segment (1024), and
+    // rolls it into the next id above every id there (1026, not 1025).
+    const again = await InferenceLog.open(dir, cfg({ rollBytes: 1 }), silentLogger)
+    again.append(record(T + 4000, [[4, 4]]))
+    await again.flush()
+    again.append(record(T + 5000, [[5, 5]]))
+    await again.flush()
+    expect(readdirSync(pdir).sort()).toEqual(
+      [
+        `seg-1-${T + 100}-${T + 2002}.arrow`,
+        `seg-1024-${T + 1000}-${T + 4000}.arrow`,
+        `seg-1025-${T + 3000}-${T + 3000}.arrow`,
+        `seg-1026-${T + 5000}-${T + 5000}.arrow`,
+      ].sort(),
+    )
+    expect(times(await again.query('default', 'p'))).toEqual([
+      100, 2000, 2001, 2002, 1000, 1001, 1002, 4000, 3000, 5000,
+    ])
+    await again.close()
   })
 
   it('recovers from a roll cut short by a crash and from a torn last frame', async () => {
