@@ -1,6 +1,7 @@
 /** What the HTTP layer is built from: core services, created by the caller (serve, tests). */
 import type { AssayService } from '../assays/service.js'
 import type { Engine } from '../engine/engine.js'
+import { NotReadyError } from '../errors.js'
 import type { ExplainService } from '../explain/service.js'
 import type { BodyPool } from '../formats/decode-pool.js'
 import type { JobService } from '../jobs/service.js'
@@ -8,7 +9,7 @@ import type { LiveStats } from '../live/stats.js'
 import type { Logger } from '../logger.js'
 import type { InferenceLog } from '../logs/inference-log.js'
 import type { Registry } from '../registry/registry.js'
-import type { DeploymentManager } from '../serving/deployment.js'
+import type { Deployment, DeploymentManager } from '../serving/deployment.js'
 import type { SloService } from '../slo/service.js'
 import type { Store } from '../store/types.js'
 import type { BodyPace } from './body-pace.js'
@@ -61,4 +62,13 @@ export interface ServerDeps {
   shuttingDown(): boolean
   /** HTTP status an error maps to (for metrics). */
   statusOf(e: unknown): number
+}
+
+/**
+ * The deployment an inference request goes to; 503 once the server has begun to shut down, even
+ * before its deployments drain (running jobs still finish their chunk on them meanwhile).
+ */
+export function servingDeployment(deps: ServerDeps, workspace: string, pipeline: string): Deployment {
+  if (deps.shuttingDown()) throw new NotReadyError('the server is shutting down; retry on another replica')
+  return deps.manager.require(workspace, pipeline)
 }

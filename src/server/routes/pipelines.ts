@@ -15,7 +15,7 @@ import { datasetQuerySchema, recordsRowSchema } from '../../wire/records.js'
 import { deploymentStatusSchema } from '../../wire/registry.js'
 import { ANSWER_TYPES, negotiate } from '../accept.js'
 import { type AdmittedBody, answer, contentType, inferenceBody } from '../body.js'
-import type { ServerDeps } from '../deps.js'
+import { type ServerDeps, servingDeployment } from '../deps.js'
 import { feedRows } from '../metrics.js'
 import type { RouteTable } from '../route-table.js'
 
@@ -118,7 +118,7 @@ export function inferenceRoutes(app: Hono, routes: RouteTable, deps: ServerDeps)
     let rows = 0
     let body: AdmittedBody | undefined
     try {
-      const d = manager.require(ws, name)
+      const d = servingDeployment(deps, ws, name)
       labels.workspace = ws // only deployed names become label values
       labels.pipeline = name
       // Refused before the body is read: an answer nobody can take, a layout that cannot be.

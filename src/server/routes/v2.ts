@@ -20,7 +20,7 @@ import {
   serverMetadataSchema,
 } from '../../wire/oip.js'
 import { type AdmittedBody, answer, inferenceBody } from '../body.js'
-import type { ServerDeps } from '../deps.js'
+import { type ServerDeps, servingDeployment } from '../deps.js'
 import { feedRows } from '../metrics.js'
 import type { RouteTable } from '../route-table.js'
 
@@ -51,7 +51,7 @@ export function v2Routes(app: Hono, routes: RouteTable, deps: ServerDeps): void 
   const { manager, metrics } = deps
 
   const deployment = (c: Context): Deployment => {
-    const d = manager.require(WORKSPACE, c.req.param('name') as string)
+    const d = servingDeployment(deps, WORKSPACE, c.req.param('name') as string)
     const v = c.req.param('version')
     if (v !== undefined && v !== String(d.spec.pipelineVersion)) {
       throw new NotFoundError(`version ${v} of '${d.name}' is not deployed (deployed: ${d.spec.pipelineVersion})`)
