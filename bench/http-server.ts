@@ -2,8 +2,10 @@
  * The server side of bench/http and bench/bodies, run in its own process so the load generator
  * does not share its event loop: `node dist/bench/http-server.js lastmile|bodies|hello`. Prints
  * `listening <url>` when ready. `bodies` deploys `mlp` (16 features, for single rows) and `wide`
- * (4096 features, for 60 MiB bodies).
+ * (4096 features, for 60 MiB bodies). `hello` with BENCH_HELLO_WORKERS=N (bench/workers) runs the
+ * hello-world app in N processes on one port (node:cluster, as `lastmile serve --workers N` does).
  */
+import cluster from 'node:cluster'
 import { serve } from '@hono/node-server'
 import { Hono } from 'hono'
 import { loadConfig } from '../src/config.js'
@@ -14,7 +16,23 @@ import { mlpClassifier } from '../test/fixtures/models.js'
 import { BENCH_SLO } from './lib.js'
 
 const kind = process.argv[2] ?? 'lastmile'
-if (kind === 'hello') {
+const helloWorkers = Number(process.env.BENCH_HELLO_WORKERS ?? 1)
+if (kind === 'hello' && helloWorkers > 1 && cluster.isPrimary) {
+  // The primary only hands out connections; it says `listening` once every worker listens.
+  let up = 0
+  for (let i = 0; i < helloWorkers; i++) {
+    cluster.fork().on('listening', (a) => {
+      if (++up === helloWorkers) process.stdout.write(`listening http://127.0.0.1:${a.port}\n`)
+    })
+  }
+  process.on('SIGTERM', () => {
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM')
+  })
+  let exited = 0
+  cluster.on('exit', () => {
+    if (++exited === helloWorkers) process.exit(0)
+  })
+} else if (kind === 'hello') {
   const app = new Hono()
   app.get('/hello', (c) => c.text('hello'))
   // The HTTP work of an inference request without the inference: parse the JSON body, answer JSON.

@@ -43,12 +43,13 @@ export async function startChild(
   return { url, child }
 }
 
-function oipBody(rows: number): string {
+/** An OIP request body of `rows` rows of 16 features, the same values every run. */
+export function oipBody(rows: number): string {
   const data = Array.from(uniform(mulberry32(rows), rows * 16, -2, 2), (v) => Math.round(v * 1000) / 1000)
   return JSON.stringify({ inputs: [{ name: 'x', shape: [rows, 16], datatype: 'FP32', data }] })
 }
 
-interface Row {
+export interface Row {
   scenario: string
   rowsPerRequest: number
   reqPerSec: number
@@ -59,7 +60,8 @@ interface Row {
   errors: number
 }
 
-async function load(
+/** `seconds` of autocannon (32 connections) against `url`: GET, or POST of `body` as JSON. */
+export async function load(
   scenario: string,
   url: string,
   rowsPerRequest: number,
@@ -86,7 +88,7 @@ async function load(
 
 const SLO_ROUNDS = 5
 
-function median(v: number[]): number {
+export function median(v: number[]): number {
   const s = [...v].sort((a, b) => a - b)
   return s[Math.floor(s.length / 2)] as number
 }

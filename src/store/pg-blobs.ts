@@ -4,8 +4,10 @@
  * bytea value and one protocol message may carry; parts also keep the memory a read or a write
  * needs beside the bytes themselves small. Parts are read one at a time into the blob's buffer.
  */
+import { open } from 'node:fs/promises'
 import type pg from 'pg'
 import { z } from 'zod'
+import { FILE_MODE } from '../durable.js'
 import { transaction } from './pg-pool.js'
 import { rowParser } from './rows.js'
 import { CorruptRowError } from './schemas.js'
@@ -64,6 +66,62 @@ export class PgBlobs implements BlobStore {
     }
     if (at !== size) throw sizeMismatch(sha256, `${at} bytes, not its ${size}`)
     return out
+  }
+
+  /** Store the file at `path` under `sha256` (the caller's hash of it), a part at a time; a blob already there is kept. */
+  async putFile(sha256: string, path: string): Promise<void> {
+    const file = await open(path, 'r')
+    try {
+      const size = (await file.stat()).size
+      const parts = Math.ceil(size / PART_BYTES)
+      await transaction(this.db, async (c) => {
+        const added = await c.query(
+          'INSERT INTO blobs (sha256, size, parts) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING',
+          [sha256, size, parts],
+        )
+        if (added.rowCount === 0) return
+        const buffer = Buffer.alloc(Math.min(PART_BYTES, size))
+        for (let part = 0; part < parts; part++) {
+          const want = Math.min(PART_BYTES, size - part * PART_BYTES)
+          const { bytesRead } = await file.read(buffer, 0, want, part * PART_BYTES)
+          if (bytesRead !== want) throw new Error(`${path} changed while it was stored`)
+          await c.query('INSERT INTO blob_parts (sha256, part, bytes) VALUES ($1, $2, $3)', [
+            sha256,
+            part,
+            buffer.subarray(0, want),
+          ])
+        }
+      })
+    } finally {
+      await file.close()
+    }
+  }
+
+  /** Write the blob to `path` a part at a time (unchecked: the caller hashes it); false when there is none. */
+  async getFile(sha256: string, path: string): Promise<boolean> {
+    const found = (await this.db.query('SELECT sha256, size, parts FROM blobs WHERE sha256 = $1', [sha256])).rows[0]
+    if (found === undefined) return false
+    const { size, parts } = blobFrom(found)
+    const file = await open(path, 'w', FILE_MODE)
+    try {
+      let at = 0
+      for (let part = 0; part < parts; part++) {
+        const { rows } = await this.db.query('SELECT bytes FROM blob_parts WHERE sha256 = $1 AND part = $2', [
+          sha256,
+          part,
+        ])
+        if (rows[0] === undefined) return false // deleted while it was read
+        const { bytes } = partFrom(rows[0])
+        if (at + bytes.byteLength > size) throw sizeMismatch(sha256, `more than its ${size} bytes`)
+        await file.write(bytes, 0, bytes.byteLength, at)
+        at += bytes.byteLength
+      }
+      if (at !== size) throw sizeMismatch(sha256, `${at} bytes, not its ${size}`)
+      await file.sync()
+      return true
+    } finally {
+      await file.close()
+    }
   }
 
   async delete(sha256: string): Promise<void> {

@@ -87,6 +87,11 @@ export const PG_MIGRATIONS: readonly string[] = [
    CREATE TABLE blob_parts (
      sha256 text COLLATE "C" NOT NULL REFERENCES blobs(sha256) ON DELETE CASCADE,
      part integer NOT NULL, bytes bytea NOT NULL, PRIMARY KEY (sha256, part));`,
+  // 2: files every host reads (jobs' inputs and chunks, log segments), by scope and name, in blobs
+  `CREATE TABLE shared_files (
+     scope text COLLATE "C" NOT NULL, name text COLLATE "C" NOT NULL,
+     sha256 text COLLATE "C" NOT NULL, size bigint NOT NULL, PRIMARY KEY (scope, name));
+   CREATE INDEX shared_files_by_blob ON shared_files (sha256);`,
 ]
 
 /** The table that records the versions applied. */

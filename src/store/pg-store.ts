@@ -15,6 +15,7 @@ import { PgBlobs } from './pg-blobs.js'
 import { latestRevision, PgChanges } from './pg-changes.js'
 import { PgDeployments } from './pg-deployments.js'
 import { PgExplanations } from './pg-explanations.js'
+import { PgFiles } from './pg-files.js'
 import { PgJobs } from './pg-jobs.js'
 import { PgLeases } from './pg-leases.js'
 import { pgMigrate, pgSchemaVersion } from './pg-migrations.js'
@@ -40,6 +41,7 @@ export class PgStore implements Store {
   readonly leases: PgLeases
   readonly changes: PgChanges
   readonly blobs: PgBlobs
+  readonly files: PgFiles
   private closing: Promise<void> | undefined
 
   /** `pool` is on a migrated database; `revision` is its change feed's latest. */
@@ -62,6 +64,7 @@ export class PgStore implements Store {
     this.leases = new PgLeases(pool)
     this.changes = new PgChanges(pool, url, revision, log)
     this.blobs = new PgBlobs(pool)
+    this.files = new PgFiles(pool)
   }
 
   /**

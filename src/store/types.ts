@@ -357,11 +357,36 @@ export interface ChangeFeed {
   subscribe(listener: (topic: string) => void): () => void
 }
 
-/** Model bytes shared by every host, by sha256. */
+/** Bytes shared by every host, by sha256: model artifacts, and the files of {@link SharedFileStore}. */
 export interface BlobStore {
   put(sha256: string, bytes: Uint8Array): Promise<void>
   get(sha256: string): Promise<Uint8Array | undefined>
+  /** Store the file at `path` under `sha256` (the caller's hash of it), read a part at a time: it may not fit in memory. */
+  putFile(sha256: string, path: string): Promise<void>
+  /** Write the blob to `path` a part at a time (unchecked: the caller hashes it); false when there is no such blob. */
+  getFile(sha256: string, path: string): Promise<boolean>
   delete(sha256: string): Promise<void>
+}
+
+/** A file every host can read: its name in its scope, and the blob that holds its bytes. */
+export interface SharedFile {
+  name: string
+  sha256: string
+  size: number
+}
+
+/**
+ * Files every host sees, by scope (`job/<id>`, `log/<workspace>/<pipeline>`) and name, their bytes
+ * in the {@link BlobStore}: batch jobs' inputs and committed chunks, the inference log's rolled
+ * segments. PostgreSQL only: a server alone keeps them in its data folder.
+ */
+export interface SharedFileStore {
+  /** Record `name` in `scope` as the blob `sha256` (put first), replacing what the name held. */
+  put(scope: string, file: SharedFile): Promise<void>
+  /** The files of a scope, by name. */
+  list(scope: string): Promise<SharedFile[]>
+  /** Forget the named files of a scope (every file when `names` is absent); the blobs no file names any longer are deleted. */
+  delete(scope: string, names?: readonly string[]): Promise<void>
 }
 
 /** The metadata store: one store per aggregate, opened and closed together. */
@@ -380,6 +405,8 @@ export interface Store {
   readonly changes: ChangeFeed
   /** Model bytes every host reads (PostgreSQL only; SQLite's artifacts/ folder is all there is). */
   readonly blobs?: BlobStore
+  /** Files every host reads (PostgreSQL only, beside `blobs`). */
+  readonly files?: SharedFileStore
 
   /** Close the connections and stop the change feed's timers. */
   close(): Promise<void>
