@@ -143,6 +143,7 @@ describe.skipIf(!hasChromium())('the web console in Chromium', { timeout: 180_00
   })
 
   it('deploys, answers from the try-it panel, and the live figures move', async () => {
+    await page.getByLabel('Autoscale up to').fill('2') // autoscaled from 1 to 2 replicas
     await page.getByRole('button', { name: 'Deploy' }).click()
     await page.getByText(/Version 1 is ready on cpu/).waitFor(LONG)
     await visit('#/w/default/pipelines/lin/live', 'Try it')
@@ -165,6 +166,9 @@ describe.skipIf(!hasChromium())('the web console in Chromium', { timeout: 180_00
     budgets.answerToLiveFiguresMs = Date.now() - answered // the budget is 2 s: measured, not asserted (machine speed)
     await page.getByText('Rows per model').waitFor(LONG)
     await page.getByLabel('share of lin:1').waitFor(LONG)
+    await page
+      .getByText(/replicas serving, \d wanted \(from 1 to 2; target 8 in flight per replica at 70%\)/)
+      .waitFor(LONG)
     await page.screenshot({ path: join(shots, 'live.png'), fullPage: true })
   })
 

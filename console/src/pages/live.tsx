@@ -124,10 +124,57 @@ export function LiveTab({ ctx, pipeline }: { ctx: Ctx; pipeline: Pipeline }) {
               )}
             </Section>
           </div>
+          {d?.autoscaling && <Autoscaling replicas={d.replicas} status={d.autoscaling} />}
         </>
       )}
       {d && <TryIt ctx={ctx} pipeline={pipeline.name} deployment={d} />}
     </>
+  )
+}
+
+/** An autoscaled deployment: replicas now and wanted, what the autoscaler sees, its decisions as a timeline. */
+function Autoscaling({
+  replicas,
+  status,
+}: {
+  replicas: number
+  status: NonNullable<DeploymentStatus['autoscaling']>
+}) {
+  const c = status.config
+  return (
+    <Section title="Autoscaling">
+      <p>
+        <b>{replicas}</b> replicas serving, {status.desired_replicas} wanted (from {c.min_replicas} to{' '}
+        {c.max_replicas}; target {c.target_in_flight} in flight per replica at {Math.round(100 * c.target_utilization)}
+        %){status.panic ? ' · panic mode: scaling up only' : ''}. In flight now {status.in_flight}; mean{' '}
+        {fmt.num(status.stable_in_flight)} over {c.stable_window_s} s, {fmt.num(status.panic_in_flight)} over{' '}
+        {c.panic_window_s} s.
+      </p>
+      {status.decisions.length === 0 ? (
+        <p class="muted">No scaling decision yet.</p>
+      ) : (
+        <table aria-label="scaling decisions">
+          <thead>
+            <tr>
+              <th>When</th>
+              <th>Replicas</th>
+              <th>Why</th>
+            </tr>
+          </thead>
+          <tbody>
+            {[...status.decisions].reverse().map((x) => (
+              <tr key={x.time}>
+                <td>{new Date(x.time).toLocaleTimeString()}</td>
+                <td>
+                  {x.from} → {x.to}
+                </td>
+                <td>{x.reason}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </Section>
   )
 }
 

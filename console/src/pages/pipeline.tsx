@@ -62,6 +62,7 @@ function Overview(props: { ctx: Ctx; caller: Caller; pipeline: Pipeline; reload:
   const [version, setVersion] = useState(latest.version)
   const [backend, setBackend] = useState<'auto' | 'webgpu' | 'cpu' | 'wasm' | ''>('')
   const [replicas, setReplicas] = useState('')
+  const [maxReplicas, setMaxReplicas] = useState('')
   const shown = pipeline.versions.find((v) => v.version === (d?.pipeline_version ?? latest.version)) ?? latest
   return (
     <>
@@ -116,6 +117,16 @@ function Overview(props: { ctx: Ctx; caller: Caller; pipeline: Pipeline; reload:
                 onInput={(e) => setReplicas(e.currentTarget.value)}
               />
             </Field>
+            <Field label="Autoscale up to">
+              <input
+                name="max-replicas"
+                type="number"
+                min={1}
+                placeholder="(off)"
+                value={maxReplicas}
+                onInput={(e) => setMaxReplicas(e.currentTarget.value)}
+              />
+            </Field>
             <Action
               label={d && version < d.pipeline_version ? `Roll back to v${version}` : 'Deploy'}
               kind="primary"
@@ -123,7 +134,12 @@ function Overview(props: { ctx: Ctx; caller: Caller; pipeline: Pipeline; reload:
                 await ctx.client.deploy(ctx.ws, pipeline.name, {
                   version,
                   ...(backend ? { engine: backend } : {}),
-                  ...(replicas ? { replicas: Number(replicas) } : {}),
+                  // With a ceiling, the replicas field is the floor of the autoscaler (the server's defaults otherwise).
+                  ...(maxReplicas
+                    ? { autoscaling: { min_replicas: Number(replicas || 1), max_replicas: Number(maxReplicas) } }
+                    : replicas
+                      ? { replicas: Number(replicas) }
+                      : {}),
                 })
                 reload()
               }}
