@@ -271,6 +271,74 @@ const liveLine = (live: Json) =>
   `Live view: recording one request and its batch costs ${live.recordNs.toFixed(0)} ns in process, ${(100 * live.recordShareOfRequest).toFixed(2)}% of a request at the measured rate.`
 if (http?.live) out.push(liveLine(http.live), '')
 
+/** A worker count as `--workers` was given, with what `auto` came to. */
+const workersLabel = (r: Json) => (r.workers === 'auto' ? `auto (${r.processes})` : String(r.workers))
+/**
+ * bench/workers' goals from its figures: single-row ≥ 0.5× the hello-world route at every worker
+ * count; single-row req/s growing with workers until the cores run out: at each count up to the
+ * cores, at least 5% (more than a round's noise) over the next smaller count measured.
+ */
+function workersGoals(j: Json): { ratioMet: boolean; growthMet: boolean; steps: string[] } {
+  const results = j.results as Json[]
+  const ratioMet = results.every((r) => r.singleOverHello >= 0.5)
+  const steps: string[] = []
+  let growthMet = true
+  for (const r of results) {
+    const below = results
+      .filter((b) => b.processes < r.processes)
+      .reduce<Json | undefined>((a, b) => (a && a.processes >= b.processes ? a : b), undefined)
+    if (!below || r.processes > j.availableParallelism) continue
+    const gain = (r.single.reqPerSec as number) / (below.single.reqPerSec as number)
+    if (gain < 1.05) growthMet = false
+    steps.push(`${workersLabel(below)} → ${workersLabel(r)} workers ${gain.toFixed(2)}×`)
+  }
+  return { ratioMet, growthMet, steps }
+}
+
+const workersJ = latest('workers')
+if (workersJ) {
+  const results = workersJ.results as Json[]
+  const base = results[0]?.single.reqPerSec as number
+  const load = workersJ.load1m as number[]
+  out.push(
+    '## workers: `lastmile serve --workers N` against a hello-world in N processes',
+    '',
+    where(workersJ),
+    '',
+    table(
+      [
+        'workers',
+        'hello-world GET req/s (ceiling)',
+        'p99 ms',
+        '`/v2/health/live` req/s',
+        'p99 ms',
+        '1-row OIP req/s',
+        'p99 ms',
+        '1-row ÷ hello',
+        '1-row ÷ health',
+        '1-row vs 1 worker',
+      ],
+      results.map((r) => [
+        workersLabel(r),
+        fmt.rate(r.hello.reqPerSec),
+        r.hello.p99,
+        fmt.rate(r.health.reqPerSec),
+        r.health.p99,
+        fmt.rate(r.single.reqPerSec),
+        r.single.p99,
+        `${(r.singleOverHello as number).toFixed(2)}×`,
+        `${(r.singleOverHealth as number).toFixed(2)}×`,
+        `${((r.single.reqPerSec as number) / base).toFixed(2)}×`,
+      ]),
+    ),
+    '',
+    `Each worker count is the real command (\`lastmile serve --workers N --backend cpu\`) with bench/http's \`eager\` pipeline (the 16-feature MLP, batching on, no queue delay) deployed through the API; the ceiling is a bare Hono hello-world GET in as many processes on one port (node:cluster). autocannon (32 connections, ${workersJ.seconds} s a run) runs in the bench process; every server stays up for the whole run and the runs are interleaved over counts and routes; medians of ${workersJ.rounds} rounds (1-row req/s of each round: ${results.map((r) => `${workersLabel(r)}: ${(r.single.runs as number[]).join(' ')}`).join('; ')}).`,
+    '',
+    `Limits: the client (autocannon) and the servers share the same ${workersJ.availableParallelism} cores, so \`auto\` is ${workersJ.availableParallelism} workers here and a second worker competes with the client for the second core; the machine is shared (load average over 1 min ${load[0]?.toFixed(1)} at the start, ${Math.min(...load.slice(1)).toFixed(1)}–${Math.max(...load.slice(1)).toFixed(1)} after the rounds, this run's own processes included).`,
+    '',
+  )
+} else out.push(...keptSection('workers'))
+
 const sdk = latest('python-sdk')
 if (sdk) {
   const m = sdk.machine
@@ -512,6 +580,14 @@ if (http) {
     ...keptGoal("- Objectives' accounting"),
     ...keptGoal("- Live view's recording"),
   )
+if (workersJ) {
+  const results = workersJ.results as Json[]
+  const { ratioMet, growthMet, steps } = workersGoals(workersJ)
+  goals.push(
+    `- Worker processes, single-row ≥ 0.5× a hello-world route in as many processes at every worker count: ${ratioMet ? 'met' : 'not met'} (${results.map((r) => `${workersLabel(r)}: ${(r.singleOverHello as number).toFixed(2)}×, p99 ${r.single.p99} ms`).join('; ')}).`,
+    `- Worker processes, single-row req/s growing with workers until the cores run out (each count up to the ${workersJ.availableParallelism} cores ≥ 1.05× the next smaller one; the load generator runs on those cores too): ${growthMet ? 'met' : 'not met'} (${steps.join(', ') || 'one core: nothing to grow into'}).`,
+  )
+} else goals.push(...keptGoal('- Worker processes'))
 if (sdk) {
   const worst = Math.max(...(sdk.rows as Json[]).map((r) => r.ratio as number))
   goals.push(

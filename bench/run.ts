@@ -15,6 +15,7 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   kernels: async () => (await import('./kernels.js')).benchKernels,
   capture: async () => (await import('./capture.js')).benchCapture,
   http: async () => (await import('./http.js')).benchHttp,
+  workers: async () => (await import('./workers.js')).benchWorkers,
   bodies: async () => (await import('./bodies.js')).benchBodies,
   assays: async () => (await import('./assays.js')).benchAssays,
   jobs: async () => (await import('./jobs.js')).benchJobs,

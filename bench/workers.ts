@@ -69,7 +69,8 @@ function startProcess(
       const text = String(b)
       err += text
       // Pass on what is not routine (warnings, errors); info lines only mark the start.
-      for (const line of text.split('\n')) if (line && !line.startsWith('[lastmile] info')) process.stderr.write(`${line}\n`)
+      for (const line of text.split('\n'))
+        if (line && !line.startsWith('[lastmile] info')) process.stderr.write(`${line}\n`)
       check()
     })
     void exited.then(() => {
@@ -265,7 +266,9 @@ export async function benchWorkers(opts: { seconds: number }): Promise<void> {
       `  ${label(r)}: single-row req/s of each round ${r.single.runs.join(' ')}; hello-world ${r.hello.runs.join(' ')}\n`,
     )
   }
-  process.stdout.write(`load average (1 min) at the start and after each round: ${load1m.map((l) => l.toFixed(2)).join(' ')}\n`)
+  process.stdout.write(
+    `load average (1 min) at the start and after each round: ${load1m.map((l) => l.toFixed(2)).join(' ')}\n`,
+  )
   const path = await writeResults('workers', {
     suite: 'workers',
     machine: await machineInfo(),
