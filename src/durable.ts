@@ -33,3 +33,13 @@ export async function writeAtomically(path: string, bytes: Uint8Array): Promise<
   await writeSynced(`${path}.tmp`, bytes)
   await rename(`${path}.tmp`, path)
 }
+
+/** fsync a folder, so that a rename into it survives power loss. */
+export async function syncDir(dir: string): Promise<void> {
+  const d = await open(dir, 'r')
+  try {
+    await d.sync()
+  } finally {
+    await d.close()
+  }
+}

@@ -1,12 +1,13 @@
 /**
  * One job's loop: read a chunk of rows, feed the usable ones to the deployed pipeline as bulk
  * batches, write input columns plus `out.*` columns as one Arrow chunk file (temp, fsync,
- * rename), then commit the chunk in the store with one UPDATE. A crash between the rename and
- * the UPDATE leaves a chunk file the store does not count: it is removed and redone on resume,
- * so no row is lost and none is written twice.
+ * rename), with a shared store also store it as a shared file, then commit the chunk in the store
+ * with one UPDATE: that is the one point where it counts. A crash before the UPDATE leaves a chunk
+ * file (here, or shared) the store does not count: it is removed and redone on resume, by this
+ * host or another, so no row is lost and none is written twice.
  */
 import { mkdir, readdir, rm } from 'node:fs/promises'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { DIR_MODE, writeAtomically } from '../durable.js'
 import { concatRows, sliceRows, takeRows } from '../engine/rows.js'
 import type { AnyTensor } from '../engine/tensor.js'
@@ -18,6 +19,7 @@ import type { JobRecord, JobRowError, JobStore } from '../store/types.js'
 import { type Extracted, extractFeeds, planFeeds } from './features.js'
 import { type ChunkReader, encodeChunk, isJobFormat, JOB_FORMATS, type JobFormat, openReader } from './io/index.js'
 import { fillOutputs, type OutputColumn, planOutputs } from './outputs.js'
+import type { SharedJobFiles } from './shared-files.js'
 
 /** Row errors kept per job (all are counted). */
 const MAX_STORED_ERRORS = 1000
@@ -48,7 +50,17 @@ export interface JobLimits {
   chunkCells: number
 }
 
-const chunkPath = (dir: string, k: number) => join(dir, `chunk-${String(k).padStart(6, '0')}.arrow`)
+/** The name of chunk `k`'s file, in the job's folder and among its shared files. */
+export const chunkName = (k: number) => `chunk-${String(k).padStart(6, '0')}.arrow`
+
+/** The number of a chunk file's name, or undefined for any other name. */
+function chunkNumber(name: string): number | undefined {
+  const m = /^chunk-(\d+)\.arrow$/.exec(name)
+  return m ? Number(m[1]) : undefined
+}
+
+/** Chunk `k`'s file in the job's folder `dir`. */
+export const chunkPath = (dir: string, k: number) => join(dir, chunkName(k))
 
 /**
  * The input format of a stored job, checked against the format list (the store keeps it as text:
@@ -69,7 +81,7 @@ export function formatOf(job: JobRecord): JobFormat {
 export async function chunkFiles(dir: string): Promise<string[]> {
   const files = await readdir(dir).catch(() => [] as string[])
   return files
-    .filter((f) => /^chunk-\d+\.arrow$/.test(f))
+    .filter((f) => chunkNumber(f) !== undefined)
     .sort()
     .map((f) => join(dir, f))
 }
@@ -105,7 +117,10 @@ function withoutNonFinite(ex: Extracted, deployment: Deployment, firstRow: numbe
   ex.kept = Int32Array.from(keep, (i) => ex.kept[i] as number)
 }
 
-/** Run (or resume) `job` until it ends, is cancelled, or the server stops (`state.stop`). */
+/**
+ * Run (or resume) `job` until it ends, is cancelled, or the server stops (`state.stop`); `shared`:
+ * the shared store's files, for a job whose chunks every host must see.
+ */
 export async function runJob(
   job: JobRecord,
   dir: string,
@@ -113,6 +128,7 @@ export async function runJob(
   manager: DeploymentManager,
   state: RunState,
   limits: JobLimits,
+  shared?: SharedJobFiles,
 ): Promise<'done' | 'cancelled' | 'stopped'> {
   const opts = job.options
   const reader = await openReader(job.inputPath, formatOf(job), limits)
@@ -126,8 +142,14 @@ export async function runJob(
     )
     await mkdir(dir, { recursive: true, mode: DIR_MODE })
     for (const f of await chunkFiles(dir)) {
-      const k = Number(/chunk-(\d+)/.exec(f)?.[1])
+      const k = chunkNumber(basename(f)) as number
       if (k >= job.chunksDone) await rm(f, { force: true }) // written, never committed: redo it
+    }
+    if (shared) {
+      // Stored, never committed (the store's commit did not follow): forgotten, and redone.
+      const names = [...(await shared.list(job.id)).keys()]
+      const leftovers = names.filter((n) => (chunkNumber(n) ?? -1) >= job.chunksDone)
+      if (leftovers.length > 0) await shared.forget(job.id, leftovers)
     }
     if (job.rowsDone > 0) await reader.skip(job.rowsDone)
     let { rowsDone, chunksDone, errorCount } = job
@@ -174,7 +196,10 @@ export async function runJob(
       }
       for (const c of outCols) out[c.name] ??= new Array(chunk.rows).fill(null)
       const schema = [...reader.schema, ...outCols.map((c) => ({ name: c.name, type: c.type }))]
-      await writeAtomically(chunkPath(dir, chunksDone), encodeChunk(schema, { ...chunk.columns, ...out }, chunk.rows))
+      const bytes = encodeChunk(schema, { ...chunk.columns, ...out }, chunk.rows)
+      await writeAtomically(chunkPath(dir, chunksDone), bytes)
+      // Every host's before it counts: a crash between the two leaves a shared chunk not counted.
+      await shared?.putChunk(job.id, chunkName(chunksDone), bytes)
       const chunkErrors = [...readErrors, ...ex.errors].sort((a, b) => a.row - b.row)
       rowsDone += chunk.rows
       chunksDone++

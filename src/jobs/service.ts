@@ -5,6 +5,11 @@
  * A job is never resumed blindly: each start is counted in the store before it runs, and a job
  * the server did not survive `maxAttempts` times is failed instead; a job that commits no chunk
  * for `stallSeconds` is failed as stalled.
+ *
+ * With a shared store (PostgreSQL: `files`), an uploaded job's input and committed chunks are
+ * shared files (src/jobs/shared-files.ts): one runner serves every host, and a host that runs or
+ * serves a job fetches what its folder lacks. A job given a local file keeps to the data folder
+ * of the process that created it, which runs it.
  */
 import { randomBytes } from 'node:crypto'
 import { mkdir, rm, stat } from 'node:fs/promises'
@@ -18,7 +23,17 @@ import { namedPath } from '../store/names.js'
 import type { JobOptions, JobRecord, Role, Store } from '../store/types.js'
 import { planFeeds } from './features.js'
 import { type JobFormat, openReader, writeOutput } from './io/index.js'
-import { chunkFiles, formatOf, type JobLimits, type RunState, runJob, tooManyRows } from './runner.js'
+import {
+  chunkFiles,
+  chunkName,
+  chunkPath,
+  formatOf,
+  type JobLimits,
+  type RunState,
+  runJob,
+  tooManyRows,
+} from './runner.js'
+import { INPUT_FILE, SharedJobFiles } from './shared-files.js'
 import { receive, type UploadLimit } from './upload.js'
 import { type JobView, jobView } from './view.js'
 
@@ -42,6 +57,13 @@ export interface CreateJob {
 
 const ACTIVE: JobRecord['status'][] = ['queued', 'running']
 
+/** Whether `path` exists. */
+const exists = (path: string) =>
+  stat(path).then(
+    () => true,
+    () => false,
+  )
+
 /** The change-feed topic of jobs: published when a process that does not run jobs creates or cancels one. */
 export const JOBS_TOPIC = 'jobs'
 
@@ -53,8 +75,13 @@ export class JobService {
   /** Whether this process runs jobs (see {@link start}); one that does not only creates and answers them. */
   private runs = false
   private watchdog: NodeJS.Timeout | undefined
+  /** Jobs' files in the shared store, when there is one. */
+  private readonly shared: SharedJobFiles | undefined
 
-  constructor(private readonly deps: JobServiceDeps) {}
+  constructor(private readonly deps: JobServiceDeps) {
+    const { blobs, files } = deps.store
+    this.shared = blobs && files ? new SharedJobFiles(blobs, files) : undefined
+  }
 
   /** The largest upload a key of `role` may send (undefined: auth is off, anything goes). */
   uploadLimit(role: Role | undefined): UploadLimit {
@@ -74,9 +101,15 @@ export class JobService {
     return namedPath(join(this.deps.dataDir, 'jobs'), ['job', id])
   }
 
+  /** Where an uploaded input is kept in the job's folder. */
+  private inputHere(job: Pick<JobRecord, 'id' | 'format'>): string {
+    return join(this.dir(job.id), `input.${job.format}`)
+  }
+
   /**
-   * Create a job. `input` is the uploaded body (written to the job's folder and fsynced before
-   * the job exists: an acknowledged job never loses its input) or a local file used in place.
+   * Create a job. `input` is the uploaded body (written to the job's folder and fsynced, and with a
+   * shared store stored as a shared file, before the job exists: an acknowledged job never loses
+   * its input) or a local file used in place.
    */
   async create(
     workspace: string,
@@ -88,13 +121,15 @@ export class JobService {
     const id = `job-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`
     const dir = this.dir(id)
     await mkdir(dir, { recursive: true, mode: DIR_MODE })
+    let sharedInput = false
     try {
       let inputPath: string
+      let received: { sha256: string; size: number } | undefined
       if ('path' in input) inputPath = input.path
       else {
-        inputPath = join(dir, `input.${opts.format}`)
+        inputPath = this.inputHere({ id, format: opts.format })
         const role = opts.key?.role
-        await receive(input.stream, inputPath, this.uploadLimit(role), role)
+        received = await receive(input.stream, inputPath, this.uploadLimit(role), role)
       }
       // Refuse now what is cheap to know: the format, the column count, the columns the pipeline
       // needs, the row count. Reading the first rows costs what their text does, with turns between.
@@ -111,6 +146,11 @@ export class JobService {
         }
       } finally {
         await reader.close()
+      }
+      if (received && this.shared) {
+        // Any host may run the job: its input is every host's before the job exists.
+        sharedInput = true
+        await this.shared.putInput(id, inputPath, received)
       }
       const options: JobOptions = {
         ...(opts.features ? { features: opts.features } : {}),
@@ -140,11 +180,16 @@ export class JobService {
         finishedAt: null,
       }
       await this.deps.store.jobs.add(job)
-      if (this.runs) this.enqueue(id)
+      // A local file's job with a shared store runs where the file is: here (no runner elsewhere takes it).
+      if (this.runs || (this.shared && !received)) this.enqueue(id)
       else await this.deps.store.changes.publish(JOBS_TOPIC) // the process that runs jobs takes it
       return job
     } catch (e) {
       await rm(dir, { recursive: true, force: true })
+      if (sharedInput)
+        await this.shared?.forget(id).catch((f) => {
+          this.deps.log.warn('the input of a job refused could not be forgotten', { id, error: errorMessage(f) })
+        })
       throw e
     }
   }
@@ -178,20 +223,47 @@ export class JobService {
       }
       return 'cancelled'
     }
+    // Its shared files first: a delete cut short leaves the job, to be deleted again, not orphaned files.
+    await this.shared?.forget(id)
     await this.deps.store.jobs.delete(id)
     await rm(this.dir(id), { recursive: true, force: true })
     return 'deleted'
   }
 
   /**
-   * Whether a job's files are in this data folder: servers sharing a PostgreSQL store keep their
-   * jobs' files apart, and each runs its own (the processes of one server share one folder).
+   * Whether this process's runner may run a job: one whose input is a shared file, with a shared
+   * store; else one whose files are in this data folder (the processes of one server share it; a
+   * local file's job stays with the folder of the process that created it).
    */
-  private async ours(id: string): Promise<boolean> {
-    return stat(this.dir(id)).then(
-      () => true,
-      () => false,
-    )
+  private async runnable(id: string): Promise<boolean> {
+    if (this.shared && (await this.shared.list(id)).has(INPUT_FILE)) return true
+    return exists(this.dir(id))
+  }
+
+  /**
+   * The committed chunk files of `job` in this data folder, in order. With a shared store each one
+   * that is a shared file is checked against it, and fetched when missing here or different (a
+   * chunk this host wrote but another one redid and committed).
+   */
+  private async chunksHere(job: JobRecord): Promise<string[]> {
+    const dir = this.dir(job.id)
+    if (!this.shared) return chunkFiles(dir)
+    const files = await this.shared.list(job.id)
+    const paths: string[] = []
+    for (let k = 0; k < job.chunksDone; k++) {
+      const path = chunkPath(dir, k)
+      const file = files.get(chunkName(k))
+      if (file) {
+        await mkdir(dir, { recursive: true, mode: DIR_MODE })
+        await this.shared.materialize(job.id, file, path, 'hash')
+      } else if (!(await exists(path))) {
+        throw new ConflictError(
+          `chunk ${k} of job '${job.id}' is neither in this server's data folder nor in the shared store: the job read a local file; download its result from the server that ran it`,
+        )
+      }
+      paths.push(path)
+    }
+    return paths
   }
 
   /** The result as `format` (default: the input's), streamed chunk by chunk. */
@@ -202,7 +274,7 @@ export class JobService {
       throw new ConflictError(`job '${id}' is ${job.status}${where}; its result is ready when it has succeeded`)
     }
     const f = format ?? formatOf(job)
-    return { format: f, body: writeOutput(await chunkFiles(this.dir(id)), f) }
+    return { format: f, body: writeOutput(await this.chunksHere(job), f) }
   }
 
   /**
@@ -214,7 +286,7 @@ export class JobService {
     this.runs = true
     const { maxAttempts, stallSeconds } = this.deps.config
     for (const job of (await this.deps.store.jobs.list({ status: ACTIVE })).reverse()) {
-      if (!(await this.ours(job.id))) continue
+      if (!(await this.runnable(job.id))) continue
       if (job.attempts < maxAttempts) this.enqueue(job.id)
       else {
         this.deps.log.warn('job not resumed: the server stopped while running it', {
@@ -239,9 +311,10 @@ export class JobService {
    * queues the new ones and stops the cancelled ones after their current chunk.
    */
   async changed(): Promise<void> {
-    if (!this.runs) return
-    for (const job of (await this.deps.store.jobs.list({ status: ['queued'] })).reverse())
-      if (await this.ours(job.id)) this.enqueue(job.id)
+    if (this.runs) {
+      for (const job of (await this.deps.store.jobs.list({ status: ['queued'] })).reverse())
+        if (await this.runnable(job.id)) this.enqueue(job.id)
+    }
     for (const [id, state] of this.running) {
       if ((await this.deps.store.jobs.get(id))?.status === 'cancelled') state.cancel = true
     }
@@ -313,7 +386,15 @@ export class JobService {
     this.deps.log.info('job running', { id, pipeline: job.pipeline, resumeFrom: job.rowsDone, attempt: attempts })
     const limits = this.limits()
     try {
-      const outcome = await runJob(job, this.dir(id), this.deps.store.jobs, this.deps.manager, state, limits)
+      // A shared job runs on its input here, fetched first when this host lacks it.
+      const input = (await this.shared?.list(id))?.get(INPUT_FILE)
+      const here = input ? { ...job, inputPath: this.inputHere(job) } : job
+      if (input) {
+        await mkdir(this.dir(id), { recursive: true, mode: DIR_MODE })
+        await this.shared?.materialize(id, input, here.inputPath, 'present')
+      }
+      const shared = input ? this.shared : undefined
+      const outcome = await runJob(here, this.dir(id), this.deps.store.jobs, this.deps.manager, state, limits, shared)
       if (state.stalled) return // already failed, its slot given to the next job
       if (outcome === 'stopped') {
         // Still 'running' in the store, resumed at the next start; a graceful stop is not a crash.
@@ -323,8 +404,10 @@ export class JobService {
       await this.finish(await this.get(id), outcome === 'done' ? 'succeeded' : 'cancelled')
     } catch (e) {
       if (state.stalled) return
+      const now = await this.get(id)
+      if (!ACTIVE.includes(now.status)) return // cancelled meanwhile through another process, its input gone with it
       this.deps.log.warn('job failed', { id, error: errorMessage(e) })
-      await this.finish(await this.get(id), 'failed', errorMessage(e))
+      await this.finish(now, 'failed', errorMessage(e))
     }
   }
 
@@ -361,8 +444,12 @@ export class JobService {
       finishedAt: new Date().toISOString(),
       ...(error ? { error } : {}),
     })
-    // An uploaded input is not needed once the job has ended; a local file is the user's.
-    if (job.inputPath.startsWith(this.dir(job.id))) await rm(job.inputPath, { force: true })
+    // An uploaded input is not needed once the job has ended (here, nor shared); a local file is the user's.
+    const shared = this.shared && (await this.shared.list(job.id)).has(INPUT_FILE)
+    if (shared) {
+      await rm(this.inputHere(job), { force: true })
+      await this.shared?.forget(job.id, [INPUT_FILE])
+    } else if (job.inputPath.startsWith(this.dir(job.id))) await rm(job.inputPath, { force: true })
     this.deps.log.info('job finished', { id: job.id, status, rows: job.rowsDone, errors: job.errorCount })
   }
 }

@@ -1,4 +1,5 @@
 /** Receiving a job's input file: streamed to disk, never past the sender's upload limit. */
+import { createHash } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
 import { open, rename } from 'node:fs/promises'
 import { pipeline } from 'node:stream/promises'
@@ -21,16 +22,18 @@ export function tooLarge(limit: UploadLimit, role: Role | undefined): PayloadToo
 }
 
 /**
- * Stream an upload to `path` (temp file, fsync, rename). Past `limit` it stops reading and throws
- * 413; the caller removes the job's folder, temp file included.
+ * Stream an upload to `path` (temp file, fsync, rename); returns its sha256 (lower-case hex) and
+ * size, measured on the way. Past `limit` it stops reading and throws 413; the caller removes the
+ * job's folder, temp file included.
  */
 export async function receive(
   stream: AsyncIterable<Uint8Array>,
   path: string,
   limit: UploadLimit,
   role: Role | undefined,
-): Promise<void> {
+): Promise<{ sha256: string; size: number }> {
   const tmp = `${path}.tmp`
+  const hash = createHash('sha256')
   let bytes = 0
   // pipeline() ends every stream on any failure (the limit, a full disk, the client leaving), with
   // each stream's errors handled: a write failing after the abort must not surface as uncaught.
@@ -40,6 +43,7 @@ export async function receive(
       for await (const chunk of chunks) {
         bytes += chunk.length
         if (bytes > limit.bytes) throw tooLarge(limit, role)
+        hash.update(chunk)
         yield chunk
       }
     },
@@ -49,4 +53,5 @@ export async function receive(
   await f.sync()
   await f.close()
   await rename(tmp, path)
+  return { sha256: hash.digest('hex'), size: bytes }
 }

@@ -14,6 +14,13 @@
  * and a position stays valid; it recovers and rolls only its own open segments (writer 0 also
  * those of writers a smaller pool no longer has). Reads see every writer's segments, each writer's
  * rows once it has flushed them.
+ *
+ * With a shared store (PostgreSQL: `blobs` and `files`), servers on several hosts share their rolled
+ * segments: a writer draws the number n of each segment from the store's sequence (id n·1024 + its
+ * index: unique on every host, growing as drawn), shares each segment it rolls (a blob, and its name
+ * in the scope `log/<ws>/<pipeline>`) at the flush after the roll, and a read first copies the
+ * shared segments of its range that this folder lacks into it (checked against their sha256), to
+ * read them as its own. Open segments stay with their host: its rows reach the others once rolled.
  */
 import { mkdir, open, readdir, readFile, rename, rm, truncate } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -22,7 +29,9 @@ import { type AnyTensor, concatTyped } from '../engine/tensor.js'
 import type { Columns } from '../engine/types.js'
 import { errorMessage, InvalidConfigError } from '../errors.js'
 import type { Logger } from '../logger.js'
+import { copyBlob, hashFile } from '../store/blob-files.js'
 import { namedPath } from '../store/names.js'
+import type { BlobStore, SharedFileStore, Store } from '../store/types.js'
 import { decodeFrames, schemaKeys } from './frames.js'
 import { LEGACY_OPEN, readLegacyRows } from './legacy-jsonl.js'
 import {
@@ -93,6 +102,8 @@ export function nextSegmentId(known: readonly number[], writer: LogWriter): numb
 
 interface PipelineLog {
   dir: string
+  /** Where its segments are shared: `log/<ws>/<pipeline>`. */
+  scope: string
   openId: number
   /** The highest segment id in the folder when it was opened or since: the next one goes above it. */
   topId: number
@@ -104,7 +115,24 @@ interface PipelineLog {
   pending: InferenceRecord[]
   pendingRows: number
   pendingBytes: number
+  /** Shared log: the id of the next open segment, drawn ahead of the roll that needs it. */
+  spare: number | undefined
+  /** Shared log: ids of segments rolled here that are not shared yet. */
+  unshared: Set<number>
+  /** Shared log: whether the folder was looked through for segments a crash kept from being shared. */
+  scanned: boolean
 }
+
+/** The parts of a shared store the log uses: both, or the log is this server's own. */
+interface SharedLog {
+  blobs: BlobStore
+  files: SharedFileStore
+}
+
+/** Ids drawn from the store's sequence start here (number 2^20, see PG migration 3): only they are shared. */
+const FIRST_SHARED_ID = 2 ** 30
+/** How often a writer looks through a pipeline's shared segments for expired ones no host forgot. */
+const SWEEP_MS = 60_000
 
 const SEGMENT = /^seg-(\d+)-(\d+)-(\d+)\.arrow$/
 const OPEN = /^open-(\d+)\.arrows$/
@@ -128,17 +156,24 @@ export class InferenceLog implements InferenceSink {
   /** Rows not logged because the buffer was full (exposed as a metric). */
   dropped = 0
   private closed = false
+  /** Folders shared segments were copied into, with their scopes: retention goes through them too. */
+  private readonly fetchedInto = new Map<string, string>()
+  /** When retention next looks through the shared scopes (see applyRetention). */
+  private sweepAt = 0
 
   private constructor(
     private readonly root: string,
     private readonly cfg: LogConfig,
     private readonly work: LogWork,
     private readonly writer: LogWriter,
+    private readonly log: Logger,
+    private readonly shared: SharedLog | undefined,
   ) {}
 
   /**
    * `work`: where frames are encoded and segments rolled (the server passes its body workers);
-   * `writer`: which of the processes writing this data folder's log this one is.
+   * `writer`: which of the processes writing this data folder's log this one is; `store`: the
+   * server's store, whose `blobs` and `files` (PostgreSQL) make the log shared by every host.
    */
   static async open(
     dataDir: string,
@@ -146,8 +181,10 @@ export class InferenceLog implements InferenceSink {
     log: Logger,
     work = INLINE_LOG_WORK,
     writer: LogWriter = { index: 0, count: 1 },
+    store: Pick<Store, 'blobs' | 'files'> = {},
   ): Promise<InferenceLog> {
-    const l = new InferenceLog(join(dataDir, 'logs'), cfg, work, writer)
+    const shared = store.blobs && store.files ? { blobs: store.blobs, files: store.files } : undefined
+    const l = new InferenceLog(join(dataDir, 'logs'), cfg, work, writer, log, shared)
     await mkdir(l.root, { recursive: true, mode: DIR_MODE })
     l.timer = setInterval(
       () => void l.flush().catch((e) => log.error('inference log flush failed', { error: errorMessage(e) })),
@@ -187,6 +224,7 @@ export class InferenceLog implements InferenceSink {
       const dir = this.dir(ws, pipeline)
       p = {
         dir,
+        scope: scopeOf(ws, pipeline),
         openId: 0,
         topId: 0,
         openPath: '',
@@ -196,6 +234,9 @@ export class InferenceLog implements InferenceSink {
         pending: [],
         pendingRows: 0,
         pendingBytes: 0,
+        spare: undefined,
+        unshared: new Set(),
+        scanned: false,
       }
       this.pipelines.set(key, p)
     }
@@ -234,7 +275,7 @@ export class InferenceLog implements InferenceSink {
     }
     const known = [...rolled].map(Number).concat(ids(LEGACY_OPEN), all)
     p.topId = Math.max(0, ...known)
-    p.openId = current ?? nextSegmentId(known, this.writer)
+    p.openId = current ?? (await this.nextId(p))
     p.openPath = join(p.dir, openName(p.openId))
     const bytes = await readFile(p.openPath).catch(() => new Uint8Array(0))
     const { tables, end } = decodeFrames(bytes)
@@ -264,66 +305,170 @@ export class InferenceLog implements InferenceSink {
   }
 
   private async flushNow(): Promise<void> {
+    // A pipeline that fails (its folder, the store) holds up neither the others nor retention.
+    let failed: { error: unknown } | undefined
     for (const p of this.pipelines.values()) {
-      if (p.pending.length > 0) {
-        await this.ready(p)
-        const records = p.pending
-        const rows = p.pendingRows
-        const bytes = p.pendingBytes
-        p.pending = []
-        p.pendingRows = 0
-        p.pendingBytes = 0
-        try {
-          // Encode a slice at a time, yielding between them: one burst of thousands of requests
-          // would hold the event loop (and every request's latency) for tens of ms.
-          const frames: Uint8Array[] = []
-          for (let i = 0; i < records.length; i += FRAME_RECORDS) {
-            if (i > 0) await new Promise(setImmediate)
-            for (const frame of await this.work.frames(records.slice(i, i + FRAME_RECORDS))) {
-              if (frame.keys.some(([name, key]) => (p.openSchema.get(name) ?? key) !== key)) {
-                await appendSynced(p.openPath, frames.splice(0))
-                await this.rollOpen(p)
-              }
-              frames.push(frame.bytes)
-              p.openBytes += frame.bytes.length
-              for (const [name, key] of frame.keys) p.openSchema.set(name, key)
-            }
-          }
-          await appendSynced(p.openPath, frames)
-        } finally {
-          this.buffered -= rows
-          this.bufferedBytes -= bytes
-        }
-      }
-      if (
-        p.openPath &&
-        p.openBytes > 0 &&
-        (p.openBytes >= this.cfg.rollBytes || Date.now() - p.openSince >= this.cfg.rollSeconds * 1000)
-      ) {
-        await this.rollOpen(p)
+      try {
+        await this.flushPipeline(p)
+      } catch (error) {
+        failed ??= { error }
       }
     }
     await this.applyRetention()
+    if (failed) throw failed.error
+  }
+
+  /** Write a pipeline's buffered rows, roll its open segment when due, share what it rolled. */
+  private async flushPipeline(p: PipelineLog): Promise<void> {
+    if (p.pending.length > 0) {
+      await this.ready(p)
+      await this.drawSpare(p) // before the rows are taken: a roll for a column that changes type needs no store then
+      const records = p.pending
+      const rows = p.pendingRows
+      const bytes = p.pendingBytes
+      p.pending = []
+      p.pendingRows = 0
+      p.pendingBytes = 0
+      try {
+        // Encode a slice at a time, yielding between them: one burst of thousands of requests
+        // would hold the event loop (and every request's latency) for tens of ms.
+        const frames: Uint8Array[] = []
+        for (let i = 0; i < records.length; i += FRAME_RECORDS) {
+          if (i > 0) await new Promise(setImmediate)
+          for (const frame of await this.work.frames(records.slice(i, i + FRAME_RECORDS))) {
+            if (frame.keys.some(([name, key]) => (p.openSchema.get(name) ?? key) !== key)) {
+              await appendSynced(p.openPath, frames.splice(0))
+              await this.rollOpen(p)
+            }
+            frames.push(frame.bytes)
+            p.openBytes += frame.bytes.length
+            for (const [name, key] of frame.keys) p.openSchema.set(name, key)
+          }
+        }
+        await appendSynced(p.openPath, frames)
+      } finally {
+        this.buffered -= rows
+        this.bufferedBytes -= bytes
+      }
+    }
+    if (
+      p.openPath &&
+      p.openBytes > 0 &&
+      (p.openBytes >= this.cfg.rollBytes || Date.now() - p.openSince >= this.cfg.rollSeconds * 1000) &&
+      (await this.drawSpare(p))
+    ) {
+      await this.rollOpen(p)
+    }
+    if (this.shared && p.openPath) await this.share(p, this.shared)
+  }
+
+  /** The id of `p`'s next open segment: above every id its folder has held; drawn from the store's sequence when shared. */
+  private async nextId(p: PipelineLog): Promise<number> {
+    if (!this.shared) return nextSegmentId([p.topId], this.writer)
+    const n = await this.shared.files.nextSequence('log_segments', Math.floor(p.topId / WRITER_STRIDE) + 1)
+    return n * WRITER_STRIDE + this.writer.index
+  }
+
+  /**
+   * A shared log draws the id a roll gives the next open segment ahead of the roll; false (logged)
+   * when the store cannot give one now: the open segment then rolls at a later flush, and rows
+   * are written to it meanwhile.
+   */
+  private async drawSpare(p: PipelineLog): Promise<boolean> {
+    if (!this.shared || p.spare !== undefined) return true
+    try {
+      p.spare = await this.nextId(p)
+      return true
+    } catch (e) {
+      this.log.error('inference log: no segment id from the store, the open segment rolls later', {
+        scope: p.scope,
+        error: errorMessage(e),
+      })
+      return false
+    }
   }
 
   /** Roll the open segment and start the next one. */
   private async rollOpen(p: PipelineLog): Promise<void> {
-    await this.work.roll({ dir: p.dir, openId: p.openId, openPath: p.openPath, bytes: p.openBytes })
     p.topId = Math.max(p.topId, p.openId)
-    p.openId = nextSegmentId([p.topId], this.writer)
+    p.spare ??= await this.nextId(p) // drawn before the roll: a store out of reach leaves the open segment as it is
+    await this.work.roll({ dir: p.dir, openId: p.openId, openPath: p.openPath, bytes: p.openBytes })
+    if (this.shared && p.openId >= FIRST_SHARED_ID) p.unshared.add(p.openId)
+    p.openId = p.spare
+    p.spare = undefined
     p.openPath = join(p.dir, openName(p.openId))
     p.openBytes = 0
     p.openSchema = new Map()
     p.openSince = Date.now()
   }
 
-  private async applyRetention(): Promise<void> {
-    const cutoff = Date.now() - this.cfg.retentionHours * 3600_000
-    for (const p of this.pipelines.values()) {
-      if (!p.openPath) continue
+  /**
+   * Store the segments rolled here that the other hosts lack yet: the blob, then its name in the
+   * pipeline's scope. A failure is logged and tried again at the next flush; the segment stays here
+   * meanwhile. The first time, the folder is looked through for segments of this writer's that a
+   * crash kept from being shared (their ids were drawn from the store: from {@link FIRST_SHARED_ID}).
+   */
+  private async share(p: PipelineLog, shared: SharedLog): Promise<void> {
+    try {
+      if (!p.scanned) {
+        const listed = new Set((await shared.files.list(p.scope)).map((f) => f.name))
+        for (const f of await readdir(p.dir)) {
+          const id = Number(SEGMENT.exec(f)?.[1] ?? 0)
+          if (id >= FIRST_SHARED_ID && segmentOwner(id, this.writer.count) === this.writer.index && !listed.has(f))
+            p.unshared.add(id)
+        }
+        p.scanned = true
+      }
+      if (p.unshared.size === 0) return
+      const cutoff = this.cutoff()
       for (const f of await readdir(p.dir)) {
         const m = SEGMENT.exec(f)
-        if (m && Number(m[3]) < cutoff) await rm(join(p.dir, f), { force: true })
+        if (!m || !p.unshared.has(Number(m[1]))) continue
+        if (Number(m[3]) >= cutoff) {
+          const path = join(p.dir, f)
+          const { sha256, size } = await hashFile(path)
+          await shared.blobs.putFile(sha256, path)
+          await shared.files.put(p.scope, { name: f, sha256, size })
+        }
+        p.unshared.delete(Number(m[1]))
+      }
+      p.unshared.clear() // the rest left no segment (removed by retention since)
+    } catch (e) {
+      this.log.error('inference log: sharing rolled segments failed, tried again at the next flush', {
+        scope: p.scope,
+        error: errorMessage(e),
+      })
+    }
+  }
+
+  /** Rows older than this are past retention. */
+  private cutoff(): number {
+    return Date.now() - this.cfg.retentionHours * 3600_000
+  }
+
+  /**
+   * Delete the segments past retention of the folders this log writes or copied shared segments
+   * into, and forget them in the shared scope. Every host does it, for the segments it holds; and
+   * every {@link SWEEP_MS}, for every expired name of the scopes it writes (a segment no surviving
+   * host holds). Forgetting a name twice is no error.
+   */
+  private async applyRetention(): Promise<void> {
+    const cutoff = this.cutoff()
+    const expired = (names: string[]) => names.filter((f) => Number(SEGMENT.exec(f)?.[3] ?? cutoff) < cutoff)
+    const folders = new Map(this.fetchedInto)
+    for (const p of this.pipelines.values()) if (p.openPath) folders.set(p.dir, p.scope)
+    const sweep = this.shared !== undefined && Date.now() >= this.sweepAt
+    if (sweep) this.sweepAt = Date.now() + SWEEP_MS
+    for (const [dir, scope] of folders) {
+      const gone = expired(await readdir(dir).catch(() => []))
+      for (const f of gone) await rm(join(dir, f), { force: true })
+      if (!this.shared) continue
+      try {
+        const listed = sweep ? expired((await this.shared.files.list(scope)).map((f) => f.name)) : []
+        const names = [...new Set([...gone, ...listed])]
+        if (names.length > 0) await this.shared.files.delete(scope, names)
+      } catch (e) {
+        this.log.error('inference log: forgetting expired shared segments failed', { scope, error: errorMessage(e) })
       }
     }
   }
@@ -333,10 +478,16 @@ export class InferenceLog implements InferenceSink {
     return namedPath(this.root, ['workspace', ws], ['pipeline', pipeline])
   }
 
-  /** A pipeline's segments that may hold rows in `[start, end)`, oldest first: rolled ones by their names' times, open ones all. */
-  private async files(ws: string, pipeline: string, start: number, end: number): Promise<SegmentFile[]> {
+  /**
+   * A pipeline's segments that may hold rows in `[start, end)`, oldest first: rolled ones by their
+   * names' times, open ones all; with a shared store, the shared ones too, copied here first (the
+   * ids below `from` are not read, nor copied).
+   */
+  private async files(ws: string, pipeline: string, start: number, end: number, from = 0): Promise<SegmentFile[]> {
     const dir = this.dir(ws, pipeline)
     const files = await readdir(dir).catch(() => [] as string[])
+    if (this.shared)
+      files.push(...(await this.fetchShared(this.shared, dir, scopeOf(ws, pipeline), files, start, end, from)))
     return files
       .flatMap((f): SegmentFile[] => {
         const m = SEGMENT.exec(f)
@@ -350,13 +501,57 @@ export class InferenceLog implements InferenceSink {
       .sort((a, b) => a.id - b.id || Number(a.open) - Number(b.open))
   }
 
+  /**
+   * Copy the shared segments that may hold rows in `[start, end)`, from id `from` on, that are not
+   * among `here` (the folder's files) into `dir`, one at a time; their names.
+   */
+  private async fetchShared(
+    shared: SharedLog,
+    dir: string,
+    scope: string,
+    here: readonly string[],
+    start: number,
+    end: number,
+    from: number,
+  ): Promise<string[]> {
+    const have = new Set(here)
+    const cutoff = this.cutoff()
+    const fetched: string[] = []
+    for (const file of await shared.files.list(scope)) {
+      // The name is the store's: only a segment's name, rebuilt from its numbers, becomes a path.
+      const m = SEGMENT.exec(file.name)
+      if (!m) continue
+      const [id, min, max] = [Number(m[1]), Number(m[2]), Number(m[3])]
+      const name = `seg-${id}-${min}-${max}.arrow`
+      if (have.has(name) || id < from || max < start || min >= end || max < cutoff) continue
+      if (await this.fetch(shared, dir, scope, name, file.sha256)) fetched.push(name)
+    }
+    return fetched
+  }
+
+  /**
+   * Copy a shared segment into `dir` as `name`: written to a temporary file (fsynced), checked
+   * against its sha256, renamed in, the folder fsynced. A corrupt one is refused; false when it was
+   * forgotten since it was listed.
+   */
+  private async fetch(shared: SharedLog, dir: string, scope: string, name: string, sha256: string): Promise<boolean> {
+    await mkdir(dir, { recursive: true, mode: DIR_MODE })
+    this.fetchedInto.set(dir, scope)
+    const copied = await copyBlob(shared.blobs, sha256, join(dir, name))
+    if (copied === 'corrupt')
+      throw new Error(
+        `inference log segment ${name} of ${scope} is corrupt in the shared store (its bytes do not match their sha256 ${sha256}): not read`,
+      )
+    return copied === 'copied'
+  }
+
   /** What to read for `q`: the segments, the range and the limit. */
   private async read(ws: string, pipeline: string, q: LogQuery): Promise<LogRead> {
     await this.flush()
     const start = q.start ?? Number.NEGATIVE_INFINITY
     const end = q.end ?? Number.POSITIVE_INFINITY
     return {
-      segments: await this.files(ws, pipeline, start, end),
+      segments: await this.files(ws, pipeline, start, end, q.from?.segment),
       start,
       end,
       limit: q.limit ?? Number.POSITIVE_INFINITY,
@@ -419,6 +614,11 @@ export function parseIopath(iopath: string): { column: string; index: number } {
   const m = /^((?:in|out)\.[^[\]]+?)(?:\[(\d+)\])?$/.exec(iopath)
   if (!m) throw new InvalidConfigError(`iopath '${iopath}' is not in.<input>[i] or out.<output>[i]`)
   return { column: m[1] as string, index: Number(m[2] ?? 0) }
+}
+
+/** Where a pipeline's segments are shared. */
+function scopeOf(ws: string, pipeline: string): string {
+  return `log/${ws}/${pipeline}`
 }
 
 /** Append `chunks` to `path` and fsync before returning. */

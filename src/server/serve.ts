@@ -86,7 +86,7 @@ export async function buildServer(config: Config, opts: ServerOptions = {}): Pro
   const engine = new Engine(config, log)
   // Large bodies, answers and log frames are worked on in worker threads, started on first use.
   const bodies = new BodyPool(config.bodies)
-  const inferenceLog = await InferenceLog.open(config.dataDir, config.inferenceLog, log, bodies, worker)
+  const inferenceLog = await InferenceLog.open(config.dataDir, config.inferenceLog, log, bodies, worker, store)
   // Answered requests go to the inference log (and to a caller's sink, e.g. in tests).
   const extra = opts.sink
   const sink: InferenceSink = extra
@@ -161,8 +161,10 @@ export async function buildServer(config: Config, opts: ServerOptions = {}): Pro
   // singleton work runs under leases, and changes made elsewhere are followed.
   const shared = (worker?.count ?? 1) > 1 || store.blobs !== undefined
   const singletons = new Singletons(shared ? store.leases : undefined, leaseHolder(), log)
-  // Jobs' files are in the data folder: one runner per folder (the servers of other hosts run theirs).
-  singletons.add({ name: `jobs@${dataDirId(config.dataDir)}`, start: () => jobs.start(), stop: () => jobs.stop() })
+  // Jobs' files: with a shared store, shared files every host fetches (one runner for all hosts);
+  // else in the data folder (one runner per folder, whose worker processes share it).
+  const jobsLease = store.blobs && store.files ? 'jobs' : `jobs@${dataDirId(config.dataDir)}`
+  singletons.add({ name: jobsLease, start: () => jobs.start(), stop: () => jobs.stop() })
   singletons.add({ name: 'assays', start: () => assays.start(config.assays.tickMs), stop: () => assays.stop() })
   singletons.add({ name: 'slo-alerts', start: () => slo.setEvaluating(true), stop: () => slo.setEvaluating(false) })
   singletons.add({

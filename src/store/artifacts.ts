@@ -9,9 +9,9 @@
  * blob store, checked, and written here before it is used.
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { open, readFile, rename, rm } from 'node:fs/promises'
+import { readFile, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { mkdirPrivate, writeSynced } from '../durable.js'
+import { mkdirPrivate, syncDir, writeSynced } from '../durable.js'
 import { NotFoundError } from '../errors.js'
 import { within } from './names.js'
 import type { BlobStore } from './types.js'
@@ -103,15 +103,5 @@ export class ArtifactStore {
     await mkdirPrivate(folder)
     await rename(tmp, this.path(sha256))
     await syncDir(folder)
-  }
-}
-
-/** fsync a directory so a rename into it survives power loss. */
-async function syncDir(dir: string): Promise<void> {
-  const d = await open(dir, 'r')
-  try {
-    await d.sync()
-  } finally {
-    await d.close()
   }
 }

@@ -1,13 +1,18 @@
 /**
  * Files every host reads, in the PostgreSQL store: a row per file (scope, name, the blob of its
  * bytes, its size). Forgetting files deletes the blobs that no file and no model version names any
- * longer, in the same transaction.
+ * longer, in the same transaction. Sequences number what hosts name apart (log segments).
  */
 import type pg from 'pg'
 import { z } from 'zod'
 import { transaction } from './pg-pool.js'
 import { rowParser } from './rows.js'
 import type { SharedFile, SharedFileStore } from './types.js'
+
+const numberFrom = z.object({ n: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER) })
+
+/** One lock for the draws of every sequence (an arbitrary constant key): see nextSequence. */
+const SEQUENCE_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('lastmile sequences', 0))"
 
 const fileFrom = rowParser(
   'shared_files',
@@ -50,6 +55,20 @@ export class PgFiles implements SharedFileStore {
            AND NOT EXISTS (SELECT 1 FROM models m WHERE m.sha256 = b.sha256)`,
         [gone],
       )
+    })
+  }
+
+  /**
+   * Draws take turns under a lock, so that raising the sequence to `atLeast` (setval) never moves
+   * it below a number another host has just drawn.
+   */
+  async nextSequence(name: 'log_segments', atLeast: number): Promise<number> {
+    return transaction(this.db, async (c) => {
+      await c.query(SEQUENCE_LOCK)
+      const { n } = numberFrom.parse((await c.query('SELECT nextval($1::regclass) AS n', [name])).rows[0])
+      if (n >= atLeast) return n
+      await c.query('SELECT setval($1::regclass, $2)', [name, atLeast])
+      return atLeast
     })
   }
 }

@@ -92,6 +92,10 @@ export const PG_MIGRATIONS: readonly string[] = [
      scope text COLLATE "C" NOT NULL, name text COLLATE "C" NOT NULL,
      sha256 text COLLATE "C" NOT NULL, size bigint NOT NULL, PRIMARY KEY (scope, name));
    CREATE INDEX shared_files_by_blob ON shared_files (sha256);`,
+  // 3: numbers of the inference log's shared segments (segment id = number × 1024 + writer index),
+  // drawn by every host. They start at 2^20, ids at 2^30: above any id a log folder numbered alone
+  // reaches (one a roll), so a segment rolled before its server shared the store never meets one.
+  `CREATE SEQUENCE log_segments START 1048576;`,
 ]
 
 /** The table that records the versions applied. */

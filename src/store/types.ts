@@ -387,6 +387,12 @@ export interface SharedFileStore {
   list(scope: string): Promise<SharedFile[]>
   /** Forget the named files of a scope (every file when `names` is absent); the blobs no file names any longer are deleted. */
   delete(scope: string, names?: readonly string[]): Promise<void>
+  /**
+   * The next number of a sequence every host draws from, at least `atLeast` (the sequence is raised
+   * to it first): unique, and growing in the order numbers are drawn. `log_segments` numbers the
+   * inference log's shared segments, from 2^20.
+   */
+  nextSequence(name: 'log_segments', atLeast: number): Promise<number>
 }
 
 /** The metadata store: one store per aggregate, opened and closed together. */

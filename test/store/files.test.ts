@@ -71,4 +71,22 @@ describe('shared files in PostgreSQL', () => {
     expect(await store.blobs.get(sha(a))).toBeDefined()
     expect((await cluster.sql(url, 'SELECT count(*)::int AS n FROM shared_files')).rows).toEqual([{ n: 0 }])
   })
+
+  it('draws sequence numbers unique across stores, growing, raised to a floor when asked', async () => {
+    const { store, url } = await open()
+    const other = await PgStore.open(url) // another host's
+    stores.push(other)
+    expect(await store.files.nextSequence('log_segments', 1)).toBe(2 ** 20)
+    expect(await other.files.nextSequence('log_segments', 1)).toBe(2 ** 20 + 1)
+    expect(await store.files.nextSequence('log_segments', 5_000_000)).toBe(5_000_000)
+    expect(await other.files.nextSequence('log_segments', 3)).toBe(5_000_001)
+    // Drawn at once from both, some raising the floor: never the same number twice.
+    const drawn = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        (i % 2 ? store : other).files.nextSequence('log_segments', i % 5 === 0 ? 5_000_010 + i : 1),
+      ),
+    )
+    expect(new Set(drawn).size).toBe(40)
+    expect(Math.min(...drawn)).toBeGreaterThan(5_000_001)
+  })
 })
