@@ -15,12 +15,8 @@
  * those of writers a smaller pool no longer has). Reads see every writer's segments, each writer's
  * rows once it has flushed them.
  *
- * With a shared store (PostgreSQL: `blobs` and `files`), servers on several hosts share their rolled
- * segments: a writer draws the number n of each segment from the store's sequence (id n·1024 + its
- * index: unique on every host, growing as drawn), shares each segment it rolls (a blob, and its name
- * in the scope `log/<ws>/<pipeline>`) at the flush after the roll, and a read first copies the
- * shared segments of its range that this folder lacks into it (checked against their sha256), to
- * read them as its own. Open segments stay with their host: its rows reach the others once rolled.
+ * With a shared store (PostgreSQL), servers on several hosts share their rolled segments and read
+ * each other's ({@link SharedSegments}, shared-segments.ts).
  */
 import { mkdir, open, readdir, readFile, rename, rm, truncate } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -29,9 +25,8 @@ import { type AnyTensor, concatTyped } from '../engine/tensor.js'
 import type { Columns } from '../engine/types.js'
 import { errorMessage, InvalidConfigError } from '../errors.js'
 import type { Logger } from '../logger.js'
-import { copyBlob, hashFile } from '../store/blob-files.js'
 import { namedPath } from '../store/names.js'
-import type { BlobStore, SharedFileStore, Store } from '../store/types.js'
+import type { Store } from '../store/types.js'
 import { decodeFrames, schemaKeys } from './frames.js'
 import { LEGACY_OPEN, readLegacyRows } from './legacy-jsonl.js'
 import {
@@ -46,6 +41,17 @@ import {
 import { INLINE_LOG_WORK, type LogWork, tensorBytes } from './log-work.js'
 import type { InferenceRecord, InferenceSink, LogRow } from './record.js'
 import { readSegmentValues, tableValues, writeSegment } from './segment.js'
+import {
+  FIRST_SHARED_ID,
+  type LogWriter,
+  nextSegmentId,
+  OPEN,
+  openName,
+  SEGMENT,
+  segmentOwner,
+  WRITER_STRIDE,
+} from './segment-names.js'
+import { SharedSegments, scopeOf } from './shared-segments.js'
 
 export interface LogConfig {
   /** Share of requests logged, 0..1. */
@@ -76,30 +82,6 @@ export interface LogQuery {
   where?: LogFilter
 }
 
-/** Which of `count` processes writing the log folder this one is (0 ≤ index < count). */
-export interface LogWriter {
-  index: number
-  count: number
-}
-
-/** Segment ids are `n × WRITER_STRIDE + writer index`: room for this many writers. */
-const WRITER_STRIDE = 1024
-
-/** The writer that owns segment `id`: its residue, or writer 0 when no writer of that index is left. */
-export function segmentOwner(id: number, count: number): number {
-  const residue = id % WRITER_STRIDE
-  return residue < count ? residue : 0
-}
-
-/** The smallest id above every id in `known` that `writer` owns. */
-export function nextSegmentId(known: readonly number[], writer: LogWriter): number {
-  if (writer.count === 1) return Math.max(0, ...known) + 1 // one writer: ids count up as they always have
-  const above = Math.max(0, ...known) + 1
-  const base = above - (above % WRITER_STRIDE)
-  const id = base + writer.index
-  return id >= above ? id : id + WRITER_STRIDE
-}
-
 interface PipelineLog {
   dir: string
   /** Where its segments are shared: `log/<ws>/<pipeline>`. */
@@ -123,20 +105,6 @@ interface PipelineLog {
   scanned: boolean
 }
 
-/** The parts of a shared store the log uses: both, or the log is this server's own. */
-interface SharedLog {
-  blobs: BlobStore
-  files: SharedFileStore
-}
-
-/** Ids drawn from the store's sequence start here (number 2^20, see PG migration 3): only they are shared. */
-const FIRST_SHARED_ID = 2 ** 30
-/** How often a writer looks through a pipeline's shared segments for expired ones no host forgot. */
-const SWEEP_MS = 60_000
-
-const SEGMENT = /^seg-(\d+)-(\d+)-(\d+)\.arrow$/
-const OPEN = /^open-(\d+)\.arrows$/
-const openName = (id: number) => `open-${id}.arrows`
 /** Requests encoded per step of a flush (see flushNow). */
 const FRAME_RECORDS = 256
 
@@ -156,10 +124,6 @@ export class InferenceLog implements InferenceSink {
   /** Rows not logged because the buffer was full (exposed as a metric). */
   dropped = 0
   private closed = false
-  /** Folders shared segments were copied into, with their scopes: retention goes through them too. */
-  private readonly fetchedInto = new Map<string, string>()
-  /** When retention next looks through the shared scopes (see applyRetention). */
-  private sweepAt = 0
 
   private constructor(
     private readonly root: string,
@@ -167,7 +131,7 @@ export class InferenceLog implements InferenceSink {
     private readonly work: LogWork,
     private readonly writer: LogWriter,
     private readonly log: Logger,
-    private readonly shared: SharedLog | undefined,
+    private readonly shared: SharedSegments | undefined,
   ) {}
 
   /**
@@ -183,7 +147,7 @@ export class InferenceLog implements InferenceSink {
     writer: LogWriter = { index: 0, count: 1 },
     store: Pick<Store, 'blobs' | 'files'> = {},
   ): Promise<InferenceLog> {
-    const shared = store.blobs && store.files ? { blobs: store.blobs, files: store.files } : undefined
+    const shared = store.blobs && store.files ? new SharedSegments(store.blobs, store.files, writer, log) : undefined
     const l = new InferenceLog(join(dataDir, 'logs'), cfg, work, writer, log, shared)
     await mkdir(l.root, { recursive: true, mode: DIR_MODE })
     l.timer = setInterval(
@@ -359,14 +323,12 @@ export class InferenceLog implements InferenceSink {
     ) {
       await this.rollOpen(p)
     }
-    if (this.shared && p.openPath) await this.share(p, this.shared)
+    if (this.shared && p.openPath) await this.shared.share(p, this.cutoff())
   }
 
   /** The id of `p`'s next open segment: above every id its folder has held; drawn from the store's sequence when shared. */
   private async nextId(p: PipelineLog): Promise<number> {
-    if (!this.shared) return nextSegmentId([p.topId], this.writer)
-    const n = await this.shared.files.nextSequence('log_segments', Math.floor(p.topId / WRITER_STRIDE) + 1)
-    return n * WRITER_STRIDE + this.writer.index
+    return this.shared ? this.shared.nextId(p.topId) : nextSegmentId([p.topId], this.writer)
   }
 
   /**
@@ -402,45 +364,6 @@ export class InferenceLog implements InferenceSink {
     p.openSince = Date.now()
   }
 
-  /**
-   * Store the segments rolled here that the other hosts lack yet: the blob, then its name in the
-   * pipeline's scope. A failure is logged and tried again at the next flush; the segment stays here
-   * meanwhile. The first time, the folder is looked through for segments of this writer's that a
-   * crash kept from being shared (their ids were drawn from the store: from {@link FIRST_SHARED_ID}).
-   */
-  private async share(p: PipelineLog, shared: SharedLog): Promise<void> {
-    try {
-      if (!p.scanned) {
-        const listed = new Set((await shared.files.list(p.scope)).map((f) => f.name))
-        for (const f of await readdir(p.dir)) {
-          const id = Number(SEGMENT.exec(f)?.[1] ?? 0)
-          if (id >= FIRST_SHARED_ID && segmentOwner(id, this.writer.count) === this.writer.index && !listed.has(f))
-            p.unshared.add(id)
-        }
-        p.scanned = true
-      }
-      if (p.unshared.size === 0) return
-      const cutoff = this.cutoff()
-      for (const f of await readdir(p.dir)) {
-        const m = SEGMENT.exec(f)
-        if (!m || !p.unshared.has(Number(m[1]))) continue
-        if (Number(m[3]) >= cutoff) {
-          const path = join(p.dir, f)
-          const { sha256, size } = await hashFile(path)
-          await shared.blobs.putFile(sha256, path)
-          await shared.files.put(p.scope, { name: f, sha256, size })
-        }
-        p.unshared.delete(Number(m[1]))
-      }
-      p.unshared.clear() // the rest left no segment (removed by retention since)
-    } catch (e) {
-      this.log.error('inference log: sharing rolled segments failed, tried again at the next flush', {
-        scope: p.scope,
-        error: errorMessage(e),
-      })
-    }
-  }
-
   /** Rows older than this are past retention. */
   private cutoff(): number {
     return Date.now() - this.cfg.retentionHours * 3600_000
@@ -455,21 +378,13 @@ export class InferenceLog implements InferenceSink {
   private async applyRetention(): Promise<void> {
     const cutoff = this.cutoff()
     const expired = (names: string[]) => names.filter((f) => Number(SEGMENT.exec(f)?.[3] ?? cutoff) < cutoff)
-    const folders = new Map(this.fetchedInto)
+    const folders = new Map(this.shared?.fetchedInto)
     for (const p of this.pipelines.values()) if (p.openPath) folders.set(p.dir, p.scope)
-    const sweep = this.shared !== undefined && Date.now() >= this.sweepAt
-    if (sweep) this.sweepAt = Date.now() + SWEEP_MS
+    const sweep = this.shared?.sweepDue() ?? false
     for (const [dir, scope] of folders) {
       const gone = expired(await readdir(dir).catch(() => []))
       for (const f of gone) await rm(join(dir, f), { force: true })
-      if (!this.shared) continue
-      try {
-        const listed = sweep ? expired((await this.shared.files.list(scope)).map((f) => f.name)) : []
-        const names = [...new Set([...gone, ...listed])]
-        if (names.length > 0) await this.shared.files.delete(scope, names)
-      } catch (e) {
-        this.log.error('inference log: forgetting expired shared segments failed', { scope, error: errorMessage(e) })
-      }
+      await this.shared?.forgetExpired(scope, gone, expired, sweep)
     }
   }
 
@@ -487,7 +402,9 @@ export class InferenceLog implements InferenceSink {
     const dir = this.dir(ws, pipeline)
     const files = await readdir(dir).catch(() => [] as string[])
     if (this.shared)
-      files.push(...(await this.fetchShared(this.shared, dir, scopeOf(ws, pipeline), files, start, end, from)))
+      files.push(
+        ...(await this.shared.fetchMissing(dir, scopeOf(ws, pipeline), files, start, end, from, this.cutoff())),
+      )
     return files
       .flatMap((f): SegmentFile[] => {
         const m = SEGMENT.exec(f)
@@ -499,50 +416,6 @@ export class InferenceLog implements InferenceSink {
         return o ? [{ id: Number(o[1]), path: join(dir, f), open: true }] : []
       })
       .sort((a, b) => a.id - b.id || Number(a.open) - Number(b.open))
-  }
-
-  /**
-   * Copy the shared segments that may hold rows in `[start, end)`, from id `from` on, that are not
-   * among `here` (the folder's files) into `dir`, one at a time; their names.
-   */
-  private async fetchShared(
-    shared: SharedLog,
-    dir: string,
-    scope: string,
-    here: readonly string[],
-    start: number,
-    end: number,
-    from: number,
-  ): Promise<string[]> {
-    const have = new Set(here)
-    const cutoff = this.cutoff()
-    const fetched: string[] = []
-    for (const file of await shared.files.list(scope)) {
-      // The name is the store's: only a segment's name, rebuilt from its numbers, becomes a path.
-      const m = SEGMENT.exec(file.name)
-      if (!m) continue
-      const [id, min, max] = [Number(m[1]), Number(m[2]), Number(m[3])]
-      const name = `seg-${id}-${min}-${max}.arrow`
-      if (have.has(name) || id < from || max < start || min >= end || max < cutoff) continue
-      if (await this.fetch(shared, dir, scope, name, file.sha256)) fetched.push(name)
-    }
-    return fetched
-  }
-
-  /**
-   * Copy a shared segment into `dir` as `name`: written to a temporary file (fsynced), checked
-   * against its sha256, renamed in, the folder fsynced. A corrupt one is refused; false when it was
-   * forgotten since it was listed.
-   */
-  private async fetch(shared: SharedLog, dir: string, scope: string, name: string, sha256: string): Promise<boolean> {
-    await mkdir(dir, { recursive: true, mode: DIR_MODE })
-    this.fetchedInto.set(dir, scope)
-    const copied = await copyBlob(shared.blobs, sha256, join(dir, name))
-    if (copied === 'corrupt')
-      throw new Error(
-        `inference log segment ${name} of ${scope} is corrupt in the shared store (its bytes do not match their sha256 ${sha256}): not read`,
-      )
-    return copied === 'copied'
   }
 
   /** What to read for `q`: the segments, the range and the limit. */
@@ -614,11 +487,6 @@ export function parseIopath(iopath: string): { column: string; index: number } {
   const m = /^((?:in|out)\.[^[\]]+?)(?:\[(\d+)\])?$/.exec(iopath)
   if (!m) throw new InvalidConfigError(`iopath '${iopath}' is not in.<input>[i] or out.<output>[i]`)
   return { column: m[1] as string, index: Number(m[2] ?? 0) }
-}
-
-/** Where a pipeline's segments are shared. */
-function scopeOf(ws: string, pipeline: string): string {
-  return `log/${ws}/${pipeline}`
 }
 
 /** Append `chunks` to `path` and fsync before returning. */

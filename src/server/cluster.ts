@@ -12,7 +12,7 @@ import { availableParallelism } from 'node:os'
 import type { Config } from '../config.js'
 import { InvalidConfigError } from '../errors.js'
 import type { Logger } from '../logger.js'
-import type { LogWriter } from '../logs/inference-log.js'
+import type { LogWriter } from '../logs/segment-names.js'
 import { lockDataDir, tidyDataDir } from '../store/data-dir.js'
 import { openStore } from '../store/open.js'
 
