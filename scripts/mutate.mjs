@@ -86,6 +86,14 @@ export const MODULES = {
   },
   // Its tests take seconds, and many of its mutants loop forever: a short timeout keeps those cheap.
   batcher: { mutate: ['src/serving/batcher.ts'], tests: ['test/serving/*.test.ts'], timeoutMS: 5000 },
+  // The autoscaler's decisions, judged by their unit tests (an injected clock, no waiting).
+  autoscaler: { mutate: ['src/serving/autoscaler.ts'], tests: ['test/serving/autoscaler.test.ts'], timeoutMS: 5000 },
+  // What several processes share: leases on singleton work, and the log writers' segment ids.
+  'scale-out': {
+    mutate: ['src/server/singletons.ts', 'src/logs/segment-names.ts'],
+    tests: ['test/server/singletons.test.ts', 'test/logs/inference-log.test.ts'],
+    timeoutMS: 10_000,
+  },
   // Judged by its unit tests (test/jobs/io/: one per source file, bytes laid by hand, flechette and
   // parquet-wasm as independent readers). Not by the job suites (test/jobs/*.test.ts), which run whole
   // files through a server and cost seconds per mutant.

@@ -14,7 +14,7 @@ import { InferenceLog, type LogConfig } from '../../src/logs/inference-log.js'
 import { type LogFilter, readLogRows } from '../../src/logs/log-query.js'
 import { INLINE_LOG_WORK } from '../../src/logs/log-work.js'
 import type { InferenceRecord } from '../../src/logs/record.js'
-import { nextSegmentId, segmentOwner } from '../../src/logs/segment-names.js'
+import { nextSegmentId, OPEN, SEGMENT, segmentOwner } from '../../src/logs/segment-names.js'
 import { mulberry32 } from '../../src/random.js'
 import { freshSeed } from '../helpers/compare.js'
 import { tempDir } from '../helpers/server.js'
@@ -197,6 +197,16 @@ describe('inference log', () => {
     expect(nextSegmentId([1, 3, 1025], { index: 1, count: 3 })).toBe(2049)
     expect(nextSegmentId([7], { index: 0, count: 1 })).toBe(8)
     expect([segmentOwner(2050, 3), segmentOwner(2051, 3), segmentOwner(1, 1), segmentOwner(5, 3)]).toEqual([2, 0, 0, 0])
+    // Only whole names are segments: a roll's temporary file, or a name inside another, is not.
+    const candidates = [
+      'seg-4-10-20.arrow',
+      'seg-4-10-20.arrow.tmp',
+      'xseg-4-10-20.arrow',
+      'open-7.arrows',
+      'open-7.arrows.tmp',
+      'old-open-7.arrows',
+    ]
+    expect(candidates.map((n) => SEGMENT.test(n) || OPEN.test(n))).toEqual([true, false, false, true, false, false])
     const dir = tempDir()
     const single = await InferenceLog.open(dir, cfg(), silentLogger) // an earlier single-process run left open-1
     single.append(record(T + 100, [[0, 0]]))
