@@ -1,6 +1,6 @@
 /** The audit trail in the PostgreSQL store: one row per change made through the API, newest first. */
 import type pg from 'pg'
-import { auditFrom } from './table-rows.js'
+import { auditFrom, auditInsert, insertSql } from './table-rows.js'
 import type { AuditRecord, AuditStore } from './types.js'
 
 /** AuditStore on PostgreSQL, over the pool `PgStore` opened and migrated. */
@@ -8,19 +8,7 @@ export class PgAudit implements AuditStore {
   constructor(private readonly db: pg.Pool) {}
 
   async append(row: Omit<AuditRecord, 'id'>, maxRows: number): Promise<void> {
-    await this.db.query(
-      'INSERT INTO audit (time, workspace, key_id, key_name, role, method, path, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
-      [
-        row.time,
-        row.workspace ?? null,
-        row.key?.id ?? null,
-        row.key?.name ?? null,
-        row.key?.role ?? null,
-        row.method,
-        row.path,
-        row.status,
-      ],
-    )
+    await this.db.query(insertSql(auditInsert, 'pg'), auditInsert.values(row))
     // Ids come from a sequence, which may skip (several servers append at once, a transaction rolls
     // back): the oldest rows are those past the newest maxRows, counted, not computed from an id.
     await this.db.query('DELETE FROM audit WHERE id <= (SELECT id FROM audit ORDER BY id DESC OFFSET $1 LIMIT 1)', [

@@ -1,33 +1,14 @@
 /** Explanation jobs in the PostgreSQL store: the request (to run again after a restart) and the finished report. */
 import type pg from 'pg'
-import { explanationFrom } from './table-rows.js'
+import { bytesParam, explanationFrom, explanationInsert, insertSql } from './table-rows.js'
 import type { ExplanationRecord, ExplanationStore } from './types.js'
-
-const bytes = (b: Uint8Array | null) => (b === null ? null : Buffer.from(b.buffer, b.byteOffset, b.byteLength))
 
 /** ExplanationStore on PostgreSQL, over the pool `PgStore` opened and migrated. */
 export class PgExplanations implements ExplanationStore {
   constructor(private readonly db: pg.Pool) {}
 
   async add(r: ExplanationRecord): Promise<void> {
-    await this.db.query(
-      `INSERT INTO explanations (id, workspace, pipeline, method, request, status, error, attempts, report,
-         summary, created_at, finished_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-      [
-        r.id,
-        r.workspace,
-        r.pipeline,
-        r.method,
-        JSON.stringify(r.request),
-        r.status,
-        r.error,
-        r.attempts,
-        r.report === null ? null : JSON.stringify(r.report),
-        bytes(r.summary),
-        r.createdAt,
-        r.finishedAt,
-      ],
-    )
+    await this.db.query(insertSql(explanationInsert, 'pg'), explanationInsert.values(r))
   }
 
   async finish(
@@ -40,7 +21,7 @@ export class PgExplanations implements ExplanationStore {
         end.status,
         end.error,
         end.report === null ? null : JSON.stringify(end.report),
-        bytes(end.summary),
+        bytesParam(end.summary),
         end.finishedAt,
         id,
       ],

@@ -2,7 +2,7 @@
 import type pg from 'pg'
 import { lockFor, transaction } from './pg-pool.js'
 import { nextVersion } from './rows.js'
-import { modelFrom } from './table-rows.js'
+import { insertSql, modelFrom, modelInsert } from './table-rows.js'
 import type { ModelRecord, ModelStore } from './types.js'
 
 /** ModelStore on PostgreSQL, over the pool `PgStore` opened and migrated. */
@@ -25,19 +25,7 @@ export class PgModels implements ModelStore {
       )
       const version = nextVersion('models', max.rows[0])
       const record: ModelRecord = { ...m, version, createdAt: new Date().toISOString() }
-      await c.query(
-        'INSERT INTO models (workspace, name, version, sha256, size, inputs, outputs, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
-        [
-          m.workspace,
-          m.name,
-          version,
-          m.sha256,
-          m.size,
-          JSON.stringify(m.inputs),
-          JSON.stringify(m.outputs),
-          record.createdAt,
-        ],
-      )
+      await c.query(insertSql(modelInsert, 'pg'), modelInsert.values(record))
       return { record, created: true }
     })
   }

@@ -1,12 +1,10 @@
 /** The audit trail in the SQLite store: one row per change made through the API, newest first. */
 import type Database from 'better-sqlite3'
-import { auditFrom } from './table-rows.js'
+import { auditFrom, auditInsert, insertSql } from './table-rows.js'
 import type { AuditRecord, AuditStore } from './types.js'
 
 const statements = (db: Database.Database) => ({
-  insert: db.prepare(
-    'INSERT INTO audit (time, workspace, key_id, key_name, role, method, path, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-  ),
+  insert: db.prepare(insertSql(auditInsert, 'sqlite')),
   prune: db.prepare('DELETE FROM audit WHERE id <= ?'),
   all: db.prepare('SELECT * FROM audit WHERE id < ? ORDER BY id DESC LIMIT ?'),
   ofWorkspace: db.prepare('SELECT * FROM audit WHERE workspace = ? AND id < ? ORDER BY id DESC LIMIT ?'),
@@ -21,16 +19,7 @@ export class SqliteAudit implements AuditStore {
   }
 
   async append(row: Omit<AuditRecord, 'id'>, maxRows: number): Promise<void> {
-    const { lastInsertRowid } = this.sql.insert.run(
-      row.time,
-      row.workspace ?? null,
-      row.key?.id ?? null,
-      row.key?.name ?? null,
-      row.key?.role ?? null,
-      row.method,
-      row.path,
-      row.status,
-    )
+    const { lastInsertRowid } = this.sql.insert.run(...auditInsert.values(row))
     // Ids only grow (AUTOINCREMENT): the rows more than maxRows behind this one are the oldest.
     this.sql.prune.run(Number(lastInsertRowid) - maxRows)
   }

@@ -1,13 +1,10 @@
 /** Explanation jobs in the SQLite store: the request (to run again after a restart) and the finished report. */
 import type Database from 'better-sqlite3'
-import { explanationFrom } from './table-rows.js'
+import { explanationFrom, explanationInsert, insertSql } from './table-rows.js'
 import type { ExplanationRecord, ExplanationStore } from './types.js'
 
 const statements = (db: Database.Database) => ({
-  insert: db.prepare(
-    `INSERT INTO explanations (id, workspace, pipeline, method, request, status, error, attempts, report,
-       summary, created_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  ),
+  insert: db.prepare(insertSql(explanationInsert, 'sqlite')),
   finish: db.prepare(
     'UPDATE explanations SET status = ?, error = ?, report = ?, summary = ?, finished_at = ? WHERE id = ?',
   ),
@@ -32,20 +29,7 @@ export class SqliteExplanations implements ExplanationStore {
   }
 
   async add(r: ExplanationRecord): Promise<void> {
-    this.sql.insert.run(
-      r.id,
-      r.workspace,
-      r.pipeline,
-      r.method,
-      JSON.stringify(r.request),
-      r.status,
-      r.error,
-      r.attempts,
-      r.report === null ? null : JSON.stringify(r.report),
-      r.summary,
-      r.createdAt,
-      r.finishedAt,
-    )
+    this.sql.insert.run(...explanationInsert.values(r))
   }
 
   async finish(

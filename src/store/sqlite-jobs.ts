@@ -1,14 +1,10 @@
 /** Batch jobs in the SQLite store: one row per job; each committed chunk is one UPDATE. */
 import type Database from 'better-sqlite3'
-import { JOB_COLUMNS, jobFrom } from './table-rows.js'
+import { insertSql, jobFrom, jobInsert, jobPatch } from './table-rows.js'
 import type { JobRecord, JobStatus, JobStore } from './types.js'
 
 const statements = (db: Database.Database) => ({
-  insert: db.prepare(
-    `INSERT INTO jobs (id, workspace, pipeline, status, format, input_path, input_bytes, options, rows_total,
-       rows_done, chunks_done, error_count, errors, error, attempts, created_by, created_at, started_at, finished_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  ),
+  insert: db.prepare(insertSql(jobInsert, 'sqlite')),
   one: db.prepare('SELECT * FROM jobs WHERE id = ?'),
   delete: db.prepare('DELETE FROM jobs WHERE id = ?'),
 })
@@ -23,27 +19,7 @@ export class SqliteJobs implements JobStore {
   }
 
   async add(j: JobRecord): Promise<void> {
-    this.sql.insert.run(
-      j.id,
-      j.workspace,
-      j.pipeline,
-      j.status,
-      j.format,
-      j.inputPath,
-      j.inputBytes,
-      JSON.stringify(j.options),
-      j.rowsTotal,
-      j.rowsDone,
-      j.chunksDone,
-      j.errorCount,
-      JSON.stringify(j.errors),
-      j.error,
-      j.attempts,
-      j.createdBy,
-      j.createdAt,
-      j.startedAt,
-      j.finishedAt,
-    )
+    this.sql.insert.run(...jobInsert.values(j))
   }
 
   async get(id: string): Promise<JobRecord | undefined> {
@@ -70,16 +46,11 @@ export class SqliteJobs implements JobStore {
   }
 
   async update(id: string, patch: Partial<JobRecord>): Promise<void> {
-    const sets: string[] = []
-    const args: unknown[] = []
-    for (const [k, v] of Object.entries(patch)) {
-      const c = JOB_COLUMNS[k]
-      if (!c || v === undefined) continue
-      sets.push(`${c.column} = ?`)
-      args.push(c.json ? JSON.stringify(v) : v)
-    }
+    const sets = jobPatch(patch)
     if (sets.length === 0) return
-    this.db.prepare(`UPDATE jobs SET ${sets.join(', ')} WHERE id = ?`).run(...args, id)
+    this.db
+      .prepare(`UPDATE jobs SET ${sets.map((c) => `${c.column} = ?`).join(', ')} WHERE id = ?`)
+      .run(...sets.map((c) => c.value), id)
   }
 
   async delete(id: string): Promise<boolean> {

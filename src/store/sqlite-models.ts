@@ -1,15 +1,13 @@
 /** Model versions in the SQLite store: numbered from 1 per model, one per distinct sha256. */
 import type Database from 'better-sqlite3'
 import { nextVersion } from './rows.js'
-import { modelFrom } from './table-rows.js'
+import { insertSql, modelFrom, modelInsert } from './table-rows.js'
 import type { ModelRecord, ModelStore } from './types.js'
 
 const statements = (db: Database.Database) => ({
   bySha: db.prepare('SELECT * FROM models WHERE workspace = ? AND name = ? AND sha256 = ?'),
   maxVersion: db.prepare('SELECT COALESCE(MAX(version), 0) AS v FROM models WHERE workspace = ? AND name = ?'),
-  insert: db.prepare(
-    'INSERT INTO models (workspace, name, version, sha256, size, inputs, outputs, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-  ),
+  insert: db.prepare(insertSql(modelInsert, 'sqlite')),
   ofWorkspace: db.prepare('SELECT * FROM models WHERE workspace = ? ORDER BY name, version'),
   ofModel: db.prepare('SELECT * FROM models WHERE workspace = ? AND name = ? ORDER BY version'),
   one: db.prepare('SELECT * FROM models WHERE workspace = ? AND name = ? AND version = ?'),
@@ -32,16 +30,7 @@ export class SqliteModels implements ModelStore {
       if (existing !== undefined) return { record: modelFrom(existing), created: false }
       const version = nextVersion('models', this.sql.maxVersion.get(m.workspace, m.name))
       const record: ModelRecord = { ...m, version, createdAt: new Date().toISOString() }
-      this.sql.insert.run(
-        m.workspace,
-        m.name,
-        version,
-        m.sha256,
-        m.size,
-        JSON.stringify(m.inputs),
-        JSON.stringify(m.outputs),
-        record.createdAt,
-      )
+      this.sql.insert.run(...modelInsert.values(record))
       return { record, created: true }
     })()
   }

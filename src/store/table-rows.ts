@@ -2,7 +2,9 @@
  * Each table's row as both backends read it: the same column names and values in SQLite and in
  * PostgreSQL (JSON documents as text, ids and counts as integers, bytes as BLOB or bytea), so one
  * parser per table turns a row into its record. The one difference, a boolean column (SQLite's 0 or
- * 1, PostgreSQL's boolean), is a parameter of the assays' parser.
+ * 1, PostgreSQL's boolean), is a parameter of the assays' parser. And the other way for the wide
+ * tables: a record's values in the order of its insert's columns ({@link Insert}), each backend
+ * writing the statement with its own placeholders.
  */
 import { z } from 'zod'
 import { booleanInteger, bytesBlob, float64Blob, jsonText, rowParser } from './rows.js'
@@ -30,6 +32,131 @@ import type {
 } from './types.js'
 
 const count = z.int().min(0)
+
+/** A table's insert: its columns, and a record's values in their order (JSON documents as text). */
+export interface Insert<T> {
+  table: string
+  columns: readonly string[]
+  values(r: T): unknown[]
+}
+
+/** The INSERT statement of `insert`, with SQLite's (`?`) or PostgreSQL's (`$1`…) placeholders. */
+export function insertSql(insert: Insert<never>, placeholders: 'sqlite' | 'pg'): string {
+  const marks = insert.columns.map((_, i) => (placeholders === 'sqlite' ? '?' : `$${i + 1}`))
+  return `INSERT INTO ${insert.table} (${insert.columns.join(', ')}) VALUES (${marks.join(', ')})`
+}
+
+/** Bytes as both drivers take them (a Buffer over the same memory). */
+export const bytesParam = (b: Uint8Array | null) =>
+  b === null ? null : Buffer.from(b.buffer, b.byteOffset, b.byteLength)
+
+export const modelInsert: Insert<ModelRecord> = {
+  table: 'models',
+  columns: ['workspace', 'name', 'version', 'sha256', 'size', 'inputs', 'outputs', 'created_at'],
+  values: (m) => [
+    m.workspace,
+    m.name,
+    m.version,
+    m.sha256,
+    m.size,
+    JSON.stringify(m.inputs),
+    JSON.stringify(m.outputs),
+    m.createdAt,
+  ],
+}
+
+export const auditInsert: Insert<Omit<AuditRecord, 'id'>> = {
+  table: 'audit',
+  columns: ['time', 'workspace', 'key_id', 'key_name', 'role', 'method', 'path', 'status'],
+  values: (r) => [
+    r.time,
+    r.workspace ?? null,
+    r.key?.id ?? null,
+    r.key?.name ?? null,
+    r.key?.role ?? null,
+    r.method,
+    r.path,
+    r.status,
+  ],
+}
+
+export const jobInsert: Insert<JobRecord> = {
+  table: 'jobs',
+  columns: [
+    'id',
+    'workspace',
+    'pipeline',
+    'status',
+    'format',
+    'input_path',
+    'input_bytes',
+    'options',
+    'rows_total',
+    'rows_done',
+    'chunks_done',
+    'error_count',
+    'errors',
+    'error',
+    'attempts',
+    'created_by',
+    'created_at',
+    'started_at',
+    'finished_at',
+  ],
+  values: (j) => [
+    j.id,
+    j.workspace,
+    j.pipeline,
+    j.status,
+    j.format,
+    j.inputPath,
+    j.inputBytes,
+    JSON.stringify(j.options),
+    j.rowsTotal,
+    j.rowsDone,
+    j.chunksDone,
+    j.errorCount,
+    JSON.stringify(j.errors),
+    j.error,
+    j.attempts,
+    j.createdBy,
+    j.createdAt,
+    j.startedAt,
+    j.finishedAt,
+  ],
+}
+
+export const explanationInsert: Insert<ExplanationRecord> = {
+  table: 'explanations',
+  columns: [
+    'id',
+    'workspace',
+    'pipeline',
+    'method',
+    'request',
+    'status',
+    'error',
+    'attempts',
+    'report',
+    'summary',
+    'created_at',
+    'finished_at',
+  ],
+  values: (r) => [
+    r.id,
+    r.workspace,
+    r.pipeline,
+    r.method,
+    JSON.stringify(r.request),
+    r.status,
+    r.error,
+    r.attempts,
+    r.report === null ? null : JSON.stringify(r.report),
+    bytesParam(r.summary),
+    r.createdAt,
+    r.finishedAt,
+  ],
+}
 
 export const workspaceFrom = rowParser(
   'workspaces',
@@ -232,7 +359,7 @@ export const assayResultFrom = rowParser(
 )
 
 /** JobRecord field → column (JSON-encoded where marked), for the fields an update may set. */
-export const JOB_COLUMNS: Record<string, { column: string; json?: boolean }> = {
+const JOB_COLUMNS: Record<string, { column: string; json?: boolean }> = {
   status: { column: 'status' },
   format: { column: 'format' },
   inputPath: { column: 'input_path' },
@@ -247,6 +374,16 @@ export const JOB_COLUMNS: Record<string, { column: string; json?: boolean }> = {
   attempts: { column: 'attempts' },
   startedAt: { column: 'started_at' },
   finishedAt: { column: 'finished_at' },
+}
+
+/** The columns a job update sets and their values: names from {@link JOB_COLUMNS} only, never from the patch. */
+export function jobPatch(patch: Partial<JobRecord>): Array<{ column: string; value: unknown }> {
+  const out: Array<{ column: string; value: unknown }> = []
+  for (const [k, v] of Object.entries(patch)) {
+    const c = JOB_COLUMNS[k]
+    if (c && v !== undefined) out.push({ column: c.column, value: c.json ? JSON.stringify(v) : v })
+  }
+  return out
 }
 
 export const jobFrom = rowParser(
