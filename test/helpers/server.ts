@@ -1,10 +1,10 @@
 /** Building servers for tests: temp data folder, silent logs, pipelines deployed from fixtures. */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { existsSync, mkdtempSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { vi } from 'vitest'
-import { LastmileClient } from '../../src/client/client.js'
+import { afterEach, vi } from 'vitest'
+import { type JobStatus, LastmileClient } from '../../src/client/client.js'
 import { type ConfigOverrides, loadConfig } from '../../src/config.js'
 import { silentLogger } from '../../src/logger.js'
 import type { InferenceRecord } from '../../src/logs/record.js'
@@ -15,6 +15,32 @@ import { checkedRequest, OpenApiChecker, type OpenApiDoc } from './openapi-check
 
 export function tempDir(prefix = 'lastmile-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix))
+}
+
+/**
+ * What a test file's tests open, undone after each test (registers the afterEach): `closes(x)`
+ * closes `x` (a store, a log), the last opened first; `dir()` is a new temporary folder and
+ * `removes(path)` takes one the test made, both removed.
+ */
+export function afterEachTest() {
+  const opened: Array<{ close(): Promise<void> }> = []
+  const dirs: string[] = []
+  afterEach(async () => {
+    for (const x of opened.splice(0).reverse()) await x.close()
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
+  })
+  const removes = (path: string) => {
+    dirs.push(path)
+    return path
+  }
+  return {
+    closes<T extends { close(): Promise<void> }>(x: T): T {
+      opened.push(x)
+      return x
+    },
+    removes,
+    dir: () => removes(tempDir()),
+  }
 }
 
 export function testConfig(over: ConfigOverrides = {}) {
@@ -165,4 +191,16 @@ export function runCli(
     })
     child.on('exit', (code) => resolve({ code, stdout, stderr }))
   })
+}
+
+/** A job once it has ended (succeeded, failed or cancelled), polled through the client. */
+export function finishedJob(lm: LastmileClient, id: string): Promise<JobStatus> {
+  return vi.waitFor(
+    async () => {
+      const j = await lm.job(id)
+      if (j.status === 'queued' || j.status === 'running') throw new Error(`still ${j.status}`)
+      return j
+    },
+    { timeout: 60_000, interval: 50 },
+  )
 }

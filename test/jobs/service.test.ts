@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises'
 import { tableFromIPC, tableToIPC } from '@uwdata/flechette'
 import * as pw from 'parquet-wasm/esm'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import type { JobStatus, LastmileClient } from '../../src/client/client.js'
+import type { LastmileClient } from '../../src/client/client.js'
 import { openReader } from '../../src/jobs/io/index.js'
 import { silentLogger } from '../../src/logger.js'
 import { buildServer } from '../../src/server/serve.js'
@@ -19,22 +19,11 @@ import { SqliteStore } from '../../src/store/sqlite-store.js'
 import type { JobRecord } from '../../src/store/types.js'
 import { expectClose } from '../helpers/compare.js'
 import { expectedDelay, FLIGHTS_200K, flights200k, flightsModel } from '../helpers/flights.js'
-import { clientFor, tempDir, testConfig } from '../helpers/server.js'
+import { clientFor, finishedJob, tempDir, testConfig } from '../helpers/server.js'
 
 const model = flightsModel()
 const flights = flights200k()
 const arrowBytes = readFileSync(FLIGHTS_200K)
-
-async function finished(lm: LastmileClient, id: string): Promise<JobStatus> {
-  return vi.waitFor(
-    async () => {
-      const j = await lm.job(id)
-      if (j.status === 'queued' || j.status === 'running') throw new Error(`still ${j.status}`)
-      return j
-    },
-    { timeout: 60_000, interval: 50 },
-  )
-}
 
 /** out.y of a result must be the model's answer for each input row, in input order. */
 function expectScored(table: ReturnType<typeof tableFromIPC>, first = 0) {
@@ -123,7 +112,7 @@ describe('batch scoring jobs', () => {
     const upload = Readable.toWeb(createReadStream(path)) as unknown as ReadableStream<Uint8Array>
     const job = await lm.createJob('default', 'delays', upload, { format: 'parquet', features: ['distance', 'time'] })
     expect(job.rows_total).toBe(200_000) // from the Parquet footer, before the 202
-    expect(await finished(lm, job.id)).toMatchObject({ status: 'succeeded', rows_done: 200_000, error_count: 0 })
+    expect(await finishedJob(lm, job.id)).toMatchObject({ status: 'succeeded', rows_done: 200_000, error_count: 0 })
     const out = join(tempDir(), 'scored.parquet')
     await pipeline(Readable.fromWeb((await lm.jobResult(job.id)).body as never), createWriteStream(out))
     const reader = await openReader(out, 'parquet')
@@ -152,7 +141,7 @@ describe('batch scoring jobs', () => {
     lines[1 + 10] = 'abc,12.5' // row 10: not a number
     lines[1 + 42] = '500,' // row 42: empty
     const csv = new TextEncoder().encode(`${lines.join('\n')}\n`)
-    const ok = await finished(
+    const ok = await finishedJob(
       lm,
       (
         await lm.createJob('default', 'delays', csv, {
@@ -176,7 +165,7 @@ describe('batch scoring jobs', () => {
       3,
     )
 
-    const strict = await finished(
+    const strict = await finishedJob(
       lm,
       (
         await lm.createJob('default', 'delays', csv, {
@@ -225,7 +214,7 @@ describe('batch scoring jobs', () => {
     ).id
     const cancelled = await lm.cancelJob(id)
     expect(cancelled?.status === 'cancelled' || cancelled?.status === 'running').toBe(true)
-    expect((await finished(lm, id)).status).toBe('cancelled')
+    expect((await finishedJob(lm, id)).status).toBe('cancelled')
     expect(await lm.cancelJob(id)).toBeUndefined() // deleted
     await expect(lm.job(id)).rejects.toMatchObject({ status: 404 })
   })
@@ -254,7 +243,7 @@ describe('batch scoring jobs', () => {
     await store.close()
     s = await buildServer(config, { log: silentLogger })
     lm = clientFor(s.app)
-    const j = await finished(lm, id)
+    const j = await finishedJob(lm, id)
     expect(j).toMatchObject({ status: 'succeeded', rows_done: 200_000 })
     const table = tableFromIPC(new Uint8Array(await (await lm.jobResult(id, 'arrow')).arrayBuffer()))
     expect(table.numRows).toBe(200_000)

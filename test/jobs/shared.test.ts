@@ -12,12 +12,12 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'no
 import { join } from 'node:path'
 import { tableFromArrays, tableToIPC } from '@uwdata/flechette'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import type { JobStatus, LastmileClient } from '../../src/client/client.js'
+import type { LastmileClient } from '../../src/client/client.js'
 import { silentLogger } from '../../src/logger.js'
 import { type BuiltServer, buildServer } from '../../src/server/serve.js'
 import { PgStore } from '../../src/store/pg-store.js'
 import { usePostgres } from '../helpers/postgres.js'
-import { clientFor, doubler, tempDir, testConfig } from '../helpers/server.js'
+import { clientFor, doubler, finishedJob, tempDir, testConfig } from '../helpers/server.js'
 
 const cluster = usePostgres()
 const servers: BuiltServer[] = []
@@ -47,17 +47,6 @@ const csvOf = (rows: number) =>
 
 /** The result every row of {@link csvOf} must score to, by hand: y = 2x, each row once, in order. */
 const expectedCsv = (rows: number) => ['x,out.y', ...Array.from({ length: rows }, (_, i) => `${i},${2 * i}`)]
-
-async function finished(lm: LastmileClient, id: string): Promise<JobStatus> {
-  return vi.waitFor(
-    async () => {
-      const j = await lm.job(id)
-      if (j.status === 'queued' || j.status === 'running') throw new Error(`still ${j.status}`)
-      return j
-    },
-    { timeout: 60_000, interval: 50 },
-  )
-}
 
 const resultLines = async (lm: LastmileClient, id: string) =>
   (await (await lm.jobResult(id, 'csv')).text()).trimEnd().split('\n')
@@ -127,7 +116,7 @@ describe('batch jobs shared through PostgreSQL', () => {
     rmSync(a.data, { recursive: true, force: true }) // A's host is gone, with its folder
 
     const b = await server(url)
-    const done = await finished(b.lm, id)
+    const done = await finishedJob(b.lm, id)
     expect(done).toMatchObject({ status: 'succeeded', rows_done: rows, error_count: 0, attempts: 1 })
     expect(await resultLines(b.lm, id)).toEqual(expectedCsv(rows))
     // Every chunk is shared; the input is forgotten (here and in the store) once the job has ended,
@@ -158,7 +147,7 @@ describe('batch jobs shared through PostgreSQL', () => {
     await a.lm.deploy('default', 'd', { engine: 'cpu' })
     const rows = 200 // 4 chunks
     const { id } = await a.lm.createJob('default', 'd', csvOf(rows), { format: 'csv' })
-    expect(await finished(a.lm, id)).toMatchObject({ status: 'succeeded', rows_done: rows })
+    expect(await finishedJob(a.lm, id)).toMatchObject({ status: 'succeeded', rows_done: rows })
     const sha = (await sharedFiles(url, id)).get('chunk-000002.arrow')
     // One byte of chunk 2's stored bytes changed: same size, another hash.
     await cluster.sql(

@@ -5,9 +5,9 @@
  * folder first, checked); a segment that could not be shared is shared later, retention on one
  * host forgets the shared file, and a tampered shared segment is refused.
  */
-import { existsSync, readdirSync, rmSync } from 'node:fs'
+import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { tensor } from '../../src/engine/tensor.js'
 import { createLogger, silentLogger } from '../../src/logger.js'
 import { InferenceLog, type LogConfig } from '../../src/logs/inference-log.js'
@@ -15,17 +15,10 @@ import { INLINE_LOG_WORK } from '../../src/logs/log-work.js'
 import type { InferenceRecord } from '../../src/logs/record.js'
 import { PgStore } from '../../src/store/pg-store.js'
 import { usePostgres } from '../helpers/postgres.js'
-import { tempDir } from '../helpers/server.js'
+import { afterEachTest, tempDir } from '../helpers/server.js'
 
 const cluster = usePostgres()
-const stores: PgStore[] = []
-const logs: InferenceLog[] = []
-const dirs: string[] = []
-afterEach(async () => {
-  for (const l of logs.splice(0)) await l.close()
-  for (const s of stores.splice(0)) await s.close()
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
-})
+const undo = afterEachTest()
 
 /** Log times near now: retention would delete rows from 1970. */
 const T = Date.now() - 3_600_000
@@ -68,15 +61,15 @@ async function database(hosts: number): Promise<{ url: string; stores: PgStore[]
   const url = await cluster.database()
   const opened: PgStore[] = []
   for (let i = 0; i < hosts; i++) opened.push(await PgStore.open(url))
-  stores.push(...opened)
+  for (const o of opened) undo.closes(o)
   return { url, stores: opened }
 }
 
 /** A host's log: a data folder of its own (or `dir`), one writer, the shared store. */
 async function host(store: PgStore, over: Partial<LogConfig> = {}, dir = tempDir(), log = silentLogger) {
-  dirs.push(dir)
+  undo.removes(dir)
   const l = await InferenceLog.open(dir, cfg(over), log, INLINE_LOG_WORK, { index: 0, count: 1 }, store)
-  logs.push(l)
+  undo.closes(l)
   return { log: l, dir, pdir: join(dir, 'logs', 'default', 'p') }
 }
 

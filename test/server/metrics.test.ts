@@ -6,8 +6,7 @@
 import { spawnSync } from 'node:child_process'
 import { tableFromArrays, tableToIPC } from '@uwdata/flechette'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import type { LastmileClient } from '../../src/client/client.js'
-import { clientFor, doubler, post, testServer } from '../helpers/server.js'
+import { clientFor, doubler, finishedJob, post, testServer } from '../helpers/server.js'
 
 const promtool = spawnSync('promtool', ['--version']).status === 0
 const required = process.env.LASTMILE_REQUIRE_TOOLS === '1'
@@ -19,17 +18,6 @@ function check(text: string): { status: number | null; problems: string } {
 }
 
 const RECORDS = 'application/json; format=pandas-records'
-
-async function finished(lm: LastmileClient, id: string): Promise<string> {
-  return vi.waitFor(
-    async () => {
-      const j = await lm.job(id)
-      if (j.status === 'queued' || j.status === 'running') throw new Error(`still ${j.status}`)
-      return j.status
-    },
-    { timeout: 60_000, interval: 50 },
-  )
-}
 
 describe('Prometheus metrics', () => {
   let s: Awaited<ReturnType<typeof testServer>>
@@ -53,7 +41,7 @@ describe('Prometheus metrics', () => {
     expect((await s.app.request('/v1/workspaces/default/pipelines/m/infer', arrowPost)).status).toBe(200)
     expect((await s.app.request('/v2/models/m/infer', post({ inputs: [] }))).status).toBe(400)
     const job = await lm.createJob('default', 'm', new TextEncoder().encode('x\n1\n2\n3\n4\n'), { format: 'csv' })
-    expect(await finished(lm, job.id)).toBe('succeeded')
+    expect((await finishedJob(lm, job.id)).status).toBe('succeeded')
     await s.deps.inferenceLog.flush()
     const assay = await s.app.request(
       '/v1/workspaces/default/assays',

@@ -5,34 +5,27 @@
  * corrupt copy of its own, refuses a corrupt blob, and removing an artifact removes the blob.
  */
 import { randomBytes } from 'node:crypto'
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { afterEach, describe, expect, it } from 'vitest'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
 import { NotFoundError } from '../../src/errors.js'
 import { ArtifactStore } from '../../src/store/artifacts.js'
 import { PgStore } from '../../src/store/pg-store.js'
 import { CorruptRowError } from '../../src/store/schemas.js'
 import { usePostgres } from '../helpers/postgres.js'
-import { tempDir } from '../helpers/server.js'
+import { afterEachTest } from '../helpers/server.js'
 
 const cluster = usePostgres()
-const stores: PgStore[] = []
-const dirs: string[] = []
-afterEach(async () => {
-  for (const s of stores.splice(0)) await s.close()
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
-})
+const undo = afterEachTest()
 
 async function open(url?: string): Promise<{ store: PgStore; url: string }> {
   const at = url ?? (await cluster.database())
   const store = await PgStore.open(at)
-  stores.push(store)
+  undo.closes(store)
   return { store, url: at }
 }
 
 function dataDir(): string {
-  const d = tempDir()
-  dirs.push(d)
-  return d
+  return undo.dir()
 }
 
 // Python 3: hashlib.sha256(b'model bytes').hexdigest()

@@ -4,27 +4,21 @@
  * files deletes only the blobs nothing else names (another file, a model version).
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { PgStore } from '../../src/store/pg-store.js'
 import { usePostgres } from '../helpers/postgres.js'
-import { tempDir } from '../helpers/server.js'
+import { afterEachTest } from '../helpers/server.js'
 
 const cluster = usePostgres()
-const stores: PgStore[] = []
-const dirs: string[] = []
-afterEach(async () => {
-  for (const s of stores.splice(0)) await s.close()
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
-})
+const undo = afterEachTest()
 
 async function open(): Promise<{ store: PgStore; url: string; dir: string }> {
   const url = await cluster.database()
   const store = await PgStore.open(url)
-  stores.push(store)
-  const dir = tempDir()
-  dirs.push(dir)
+  undo.closes(store)
+  const dir = undo.dir()
   return { store, url, dir }
 }
 
@@ -75,7 +69,7 @@ describe('shared files in PostgreSQL', () => {
   it('draws sequence numbers unique across stores, growing, raised to a floor when asked', async () => {
     const { store, url } = await open()
     const other = await PgStore.open(url) // another host's
-    stores.push(other)
+    undo.closes(other)
     expect(await store.files.nextSequence('log_segments', 1)).toBe(2 ** 20)
     expect(await other.files.nextSequence('log_segments', 1)).toBe(2 ** 20 + 1)
     expect(await store.files.nextSequence('log_segments', 5_000_000)).toBe(5_000_000)

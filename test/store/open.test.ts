@@ -4,8 +4,7 @@
  * is accepted; a URL's password never shows in a message. `lastmile keys create --offline` writes
  * the first key into either.
  */
-import { rmSync } from 'node:fs'
-import { afterEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { main } from '../../src/cli/main.js'
 import { loadConfig } from '../../src/config.js'
 import { InvalidConfigError } from '../../src/errors.js'
@@ -13,21 +12,13 @@ import { openStore } from '../../src/store/open.js'
 import { redactUrl } from '../../src/store/pg-pool.js'
 import { PgStore } from '../../src/store/pg-store.js'
 import { SqliteStore } from '../../src/store/sqlite-store.js'
-import type { Store } from '../../src/store/types.js'
 import { usePostgres } from '../helpers/postgres.js'
-import { tempDir } from '../helpers/server.js'
+import { afterEachTest } from '../helpers/server.js'
 
 const cluster = usePostgres()
-const stores: Store[] = []
-const dirs: string[] = []
-afterEach(async () => {
-  for (const s of stores.splice(0)) await s.close()
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
-})
+const undo = afterEachTest()
 const dataDir = () => {
-  const d = tempDir()
-  dirs.push(d)
-  return d
+  return undo.dir()
 }
 
 /** Run the CLI; its exit code, stdout and stderr. */
@@ -74,12 +65,12 @@ describe('the store URL', () => {
 
   it('opens SQLite in the data folder when empty, PostgreSQL for its URL, and refuses another scheme', async () => {
     const sqlite = await openStore({ dataDir: dataDir(), storeUrl: '' })
-    stores.push(sqlite)
+    undo.closes(sqlite)
     expect(sqlite).toBeInstanceOf(SqliteStore)
     expect(sqlite.blobs).toBeUndefined()
     const url = await cluster.database()
     const pg = await openStore({ dataDir: dataDir(), storeUrl: url.replace(/^postgres:/, 'postgresql:') })
-    stores.push(pg)
+    undo.closes(pg)
     expect(pg).toBeInstanceOf(PgStore)
     expect(pg.blobs).toBeDefined()
     await expect(openStore({ dataDir: dataDir(), storeUrl: 'mysql://app:hunter2@db/x' })).rejects.toThrow(
@@ -91,7 +82,7 @@ describe('the store URL', () => {
     const port = new URL(cluster.url()).port
     const url = `postgres://lastmile:hunter2@127.0.0.1:${port}/no_such_database`
     const e = await PgStore.open(url).then(
-      (s) => void stores.push(s),
+      (s) => void undo.closes(s),
       (err: unknown) => err as Error,
     )
     expect(e?.message).toContain(
@@ -112,13 +103,13 @@ describe('lastmile keys create --offline', () => {
     const key = JSON.parse(shared.out) as { id: string; key: string; role: string }
     expect(key.role).toBe('admin')
     const store = await PgStore.open(url)
-    stores.push(store)
+    undo.closes(store)
     expect((await store.apiKeys.list()).map((k) => [k.id, k.name, k.role])).toEqual([[key.id, 'root', 'admin']])
 
     const data = dataDir()
     expect((await cli([...args, '--data', data])).code).toBe(0)
     const local = SqliteStore.open(data)
-    stores.push(local)
+    undo.closes(local)
     expect((await local.apiKeys.list()).map((k) => k.name)).toEqual(['root'])
     expect((await store.apiKeys.list()).length).toBe(1) // the shared store got none of it
 
