@@ -33,7 +33,7 @@ import {
   runJob,
   tooManyRows,
 } from './runner.js'
-import { INPUT_FILE, SharedJobFiles } from './shared-files.js'
+import { exists, INPUT_FILE, SharedJobFiles } from './shared-files.js'
 import { receive, type UploadLimit } from './upload.js'
 import { type JobView, jobView } from './view.js'
 
@@ -56,13 +56,6 @@ export interface CreateJob {
 }
 
 const ACTIVE: JobRecord['status'][] = ['queued', 'running']
-
-/** Whether `path` exists. */
-const exists = (path: string) =>
-  stat(path).then(
-    () => true,
-    () => false,
-  )
 
 /** The change-feed topic of jobs: published when a process that does not run jobs creates or cancels one. */
 export const JOBS_TOPIC = 'jobs'

@@ -28,8 +28,8 @@ const sameFile = (path: string, sha256: string) =>
     },
   )
 
-/** Whether there is a file at `path`. */
-const exists = (path: string) =>
+/** Whether there is a file (or folder) at `path`. */
+export const exists = (path: string) =>
   access(path).then(
     () => true,
     () => false,

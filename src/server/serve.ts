@@ -160,11 +160,12 @@ export async function buildServer(config: Config, opts: ServerOptions = {}): Pro
   }
   // Shared with other processes (workers on this host, or servers on others through PostgreSQL):
   // singleton work runs under leases, and changes made elsewhere are followed.
-  const shared = (worker?.count ?? 1) > 1 || store.blobs !== undefined
+  const hostsShare = store.blobs !== undefined && store.files !== undefined
+  const shared = (worker?.count ?? 1) > 1 || hostsShare
   const singletons = new Singletons(shared ? store.leases : undefined, leaseHolder(), log)
   // Jobs' files: with a shared store, shared files every host fetches (one runner for all hosts);
   // else in the data folder (one runner per folder, whose worker processes share it).
-  const jobsLease = store.blobs && store.files ? 'jobs' : `jobs@${dataDirId(config.dataDir)}`
+  const jobsLease = hostsShare ? 'jobs' : `jobs@${dataDirId(config.dataDir)}`
   singletons.add({ name: jobsLease, start: () => jobs.start(), stop: () => jobs.stop() })
   singletons.add({ name: 'assays', start: () => assays.start(config.assays.tickMs), stop: () => assays.stop() })
   singletons.add({ name: 'slo-alerts', start: () => slo.setEvaluating(true), stop: () => slo.setEvaluating(false) })
