@@ -81,6 +81,34 @@ export const MIGRATIONS: readonly string[] = [
   // and the change feed: each topic with the revision it last changed at (revisions only grow).
   `CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL);
    CREATE TABLE changes (topic TEXT PRIMARY KEY, revision INTEGER NOT NULL);`,
+  // 9: ground truth: each pipeline's outcome settings (task, output, labels, key), and the outcomes
+  // clients sent, one per key (a request id and row, or a key column's value), the latest kept.
+  `CREATE TABLE outcome_specs (
+     workspace TEXT NOT NULL REFERENCES workspaces(name) ON DELETE CASCADE,
+     pipeline TEXT NOT NULL, config TEXT NOT NULL, updated_at TEXT NOT NULL,
+     PRIMARY KEY (workspace, pipeline));
+   CREATE TABLE outcomes (
+     workspace TEXT NOT NULL REFERENCES workspaces(name) ON DELETE CASCADE,
+     pipeline TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, time INTEGER NOT NULL,
+     PRIMARY KEY (workspace, pipeline, key)) WITHOUT ROWID;
+   CREATE INDEX outcomes_by_time ON outcomes (workspace, pipeline, time);`,
+  // 10: champion vs challenger: each pipeline's promotion rule, and every decision taken with its evidence
+  `CREATE TABLE promotion_rules (
+     workspace TEXT NOT NULL REFERENCES workspaces(name) ON DELETE CASCADE,
+     pipeline TEXT NOT NULL, config TEXT NOT NULL, updated_at TEXT NOT NULL,
+     PRIMARY KEY (workspace, pipeline));
+   CREATE TABLE decisions (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     workspace TEXT NOT NULL REFERENCES workspaces(name) ON DELETE CASCADE,
+     pipeline TEXT NOT NULL, time TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL);
+   CREATE INDEX decisions_by_pipeline ON decisions (workspace, pipeline, id);`,
+  // 11: measured tuning runs of a pipeline and their reports
+  `CREATE TABLE optimizations (
+     id TEXT PRIMARY KEY,
+     workspace TEXT NOT NULL REFERENCES workspaces(name) ON DELETE CASCADE,
+     pipeline TEXT NOT NULL, version INTEGER NOT NULL, status TEXT NOT NULL, request TEXT NOT NULL,
+     report TEXT, error TEXT, created_at TEXT NOT NULL, finished_at TEXT);
+   CREATE INDEX optimizations_by_pipeline ON optimizations (workspace, pipeline, created_at);`,
 ]
 
 /** The schema version of an open database (how many migrations it has had). */

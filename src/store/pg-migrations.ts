@@ -96,6 +96,33 @@ export const PG_MIGRATIONS: readonly string[] = [
   // drawn by every host. They start at 2^20, ids at 2^30: above any id a log folder numbered alone
   // reaches (one a roll), so a segment rolled before its server shared the store never meets one.
   `CREATE SEQUENCE log_segments START 1048576;`,
+  // 4: SQLite's version 9: outcome settings and outcomes
+  `CREATE TABLE outcome_specs (
+     workspace text COLLATE "C" NOT NULL REFERENCES workspaces(name) ON DELETE CASCADE,
+     pipeline text COLLATE "C" NOT NULL, config text NOT NULL, updated_at text NOT NULL,
+     PRIMARY KEY (workspace, pipeline));
+   CREATE TABLE outcomes (
+     workspace text COLLATE "C" NOT NULL REFERENCES workspaces(name) ON DELETE CASCADE,
+     pipeline text COLLATE "C" NOT NULL, key text COLLATE "C" NOT NULL, value text NOT NULL, time bigint NOT NULL,
+     PRIMARY KEY (workspace, pipeline, key));
+   CREATE INDEX outcomes_by_time ON outcomes (workspace, pipeline, time);`,
+  // 5: SQLite's version 10: promotion rules and decisions
+  `CREATE TABLE promotion_rules (
+     workspace text COLLATE "C" NOT NULL REFERENCES workspaces(name) ON DELETE CASCADE,
+     pipeline text COLLATE "C" NOT NULL, config text NOT NULL, updated_at text NOT NULL,
+     PRIMARY KEY (workspace, pipeline));
+   CREATE TABLE decisions (
+     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+     workspace text COLLATE "C" NOT NULL REFERENCES workspaces(name) ON DELETE CASCADE,
+     pipeline text COLLATE "C" NOT NULL, time text NOT NULL, action text NOT NULL, detail text NOT NULL);
+   CREATE INDEX decisions_by_pipeline ON decisions (workspace, pipeline, id);`,
+  // 6: SQLite's version 11: measured tuning runs
+  `CREATE TABLE optimizations (
+     id text COLLATE "C" PRIMARY KEY,
+     workspace text COLLATE "C" NOT NULL REFERENCES workspaces(name) ON DELETE CASCADE,
+     pipeline text COLLATE "C" NOT NULL, version integer NOT NULL, status text NOT NULL, request text NOT NULL,
+     report text, error text, created_at text COLLATE "C" NOT NULL, finished_at text);
+   CREATE INDEX optimizations_by_pipeline ON optimizations (workspace, pipeline, created_at);`,
 ]
 
 /** The table that records the versions applied. */
