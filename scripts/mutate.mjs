@@ -80,6 +80,13 @@ export const MODULES = {
   },
   // The live view's histograms and per-second counts, judged by their unit tests (injected clock).
   live: { mutate: ['src/live/*.ts'], tests: ['test/live/*.test.ts'], timeoutMS: 10_000 },
+  // The statistics of outcomes: metrics and their intervals, the sequential test, CBPE; judged by
+  // their unit tests (scikit-learn's numbers, brute force, seeded simulations: seconds in all).
+  'outcomes-stats': {
+    mutate: ['src/outcomes/metrics.ts', 'src/outcomes/sequential.ts', 'src/outcomes/cbpe.ts'],
+    tests: ['test/outcomes/metrics.test.ts', 'test/outcomes/sequential.test.ts', 'test/outcomes/cbpe.test.ts'],
+    timeoutMS: 10_000,
+  },
   pipeline: {
     mutate: ['src/pipeline/routing.ts', 'src/pipeline/expr.ts', 'src/pipeline/steps.ts'],
     tests: ['test/pipeline/*.test.ts', 'test/registry/rollouts.test.ts'],

@@ -137,6 +137,17 @@ export const configSchema = z.object({
       maxWebhooks: z.number().int().min(0).default(10),
     })
     .prefault({}),
+  /** Training sets for retraining: a log range joined with its outcomes, exported as Parquet. */
+  exports: z
+    .object({
+      /** Folder the training sets are written in (`<dir>/<ws>/<pipeline>/…parquet`); empty: `<dataDir>/exports`. */
+      dir: z.string().default(''),
+      /** Log rows one export reads at most: a range holding more is cut there (and the export says so). */
+      maxRows: z.number().int().min(1).default(10_000_000),
+      /** How often pipelines with `retraining.every_s` are looked at for an export that is due, in ms. */
+      tickMs: z.number().int().min(10).default(30_000),
+    })
+    .prefault({}),
   /** The audit trail of changes made through the API (…/audit). */
   audit: z
     .object({
@@ -201,6 +212,13 @@ export const configSchema = z.object({
       maxRepeats: z.number().int().min(1).default(100),
       /** Partial dependence grid points (`num_points`). */
       maxNumPoints: z.number().int().min(2).default(500),
+    })
+    .prefault({}),
+  /** Measured tuning (`…/optimize`, src/optimize/). */
+  optimize: z
+    .object({
+      /** Longest a tuning run may take, in seconds: the default budget of a run, and the most one may ask for. */
+      maxSeconds: z.number().gt(0).max(3600).default(60),
     })
     .prefault({}),
   /** Batch file scoring jobs. */

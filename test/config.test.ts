@@ -43,8 +43,10 @@ describe('config', () => {
         maxRequestValues: 1_000_000,
         maxWebhooks: 10,
       },
+      exports: { dir: '', maxRows: 10_000_000, tickMs: 30_000 },
       audit: { maxRows: 100_000 },
       live: { maxStreams: 64 },
+      optimize: { maxSeconds: 60 },
       slo: { flushMs: 5000, tickMs: 30_000 },
       outbound: {
         allowLocal: false,

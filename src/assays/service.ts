@@ -40,6 +40,24 @@ export interface AssayServiceDeps {
   webhookAttempts: number
   /** First retry delay; doubles per attempt. */
   webhookBaseDelayMs?: number
+  /**
+   * Values assays may watch besides the log's columns: per-row outcome metrics (`outcome.correct`
+   * and the others, see src/outcomes/assay-values.ts), given by the server so that assays need not
+   * know how outcomes are joined. Without it such an iopath is refused.
+   */
+  derived?: DerivedValues
+  /** Told of each alert after its webhooks are sent (a training-set export); must not throw. */
+  onAlert?(a: AssayRecord, r: AssayResultRecord): void
+}
+
+/** A source of per-row values an assay may watch that are not columns of the log (see AssayServiceDeps.derived). */
+export interface DerivedValues {
+  /** Whether `iopath` names values of this source (`outcome.correct`, …). */
+  accepts(iopath: string): boolean
+  /** Refuse (InvalidConfigError) an iopath the pipeline cannot give, before an assay is defined on it. */
+  check(workspace: string, pipeline: string, iopath: string): Promise<void>
+  /** One value per row with `start <= time < end`, oldest first. */
+  values(workspace: string, pipeline: string, iopath: string, start: number, end: number): Promise<Float64Array>
 }
 
 const toNumbers = (v: Array<number | null>) => Float64Array.from(v, (x) => (x === null ? Number.NaN : x))
@@ -83,7 +101,7 @@ export class AssayService {
     if (!parsed.success) throw invalid('assay', parsed.error)
     const def = parsed.data
     await this.deps.requirePipeline(workspace, def.pipeline)
-    parseIopath(def.iopath)
+    await this.checkIopath(workspace, def.pipeline, def.iopath)
     // Refuse a bad window now, not at every scheduler tick.
     const width = parseDuration(def.window.width)
     checkWindow(
@@ -96,7 +114,7 @@ export class AssayService {
     let baseline: Float64Array
     if ('values' in def.baseline) baseline = toNumbers(def.baseline.values)
     else {
-      baseline = await this.deps.log.values(
+      baseline = await this.values(
         workspace,
         def.pipeline,
         def.iopath,
@@ -193,9 +211,23 @@ export class AssayService {
     return this.scheduler.state(id)
   }
 
+  /** Refuse an iopath that names no log column nor values of the derived source. */
+  private async checkIopath(workspace: string, pipeline: string, iopath: string): Promise<void> {
+    const derived = this.deps.derived
+    if (derived?.accepts(iopath)) await derived.check(workspace, pipeline, iopath)
+    else parseIopath(iopath)
+  }
+
+  /** An assay's values in `[start, end)`: from the log's column, or from the derived source. */
+  private values(workspace: string, pipeline: string, iopath: string, start: number, end: number) {
+    const derived = this.deps.derived
+    if (derived?.accepts(iopath)) return derived.values(workspace, pipeline, iopath, start, end)
+    return this.deps.log.values(workspace, pipeline, iopath, start, end)
+  }
+
   private async runWindow(a: AssayRecord, start: number, end: number): Promise<AssayResultRecord> {
     const cfg = storedDefinition(a)
-    const values = await this.deps.log.values(a.workspace, a.pipeline, cfg.iopath, start, end)
+    const values = await this.values(a.workspace, a.pipeline, cfg.iopath, start, end)
     let record: AssayResultRecord
     if (values.length === 0) {
       record = {
@@ -243,6 +275,7 @@ export class AssayService {
       thresholds: { warning: cfg.warning_threshold ?? null, alert: cfg.alert_threshold },
     })
     this.webhooks.post(cfg.webhooks, payload, { assay: a.id })
+    this.deps.onAlert?.(a, r)
   }
 
   /** Resolves when the tick in progress and pending webhook deliveries have finished (tests, shutdown). */

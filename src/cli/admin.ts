@@ -14,6 +14,7 @@ import { createApiKey } from '../registry/keys.js'
 import { openStore, storeLocation } from '../store/open.js'
 import type { Role } from '../store/types.js'
 import { apiKeyJson } from '../wire/registry.js'
+import { optimizeCommand } from './optimize.js'
 
 export interface AdminArgs {
   positionals: string[]
@@ -29,6 +30,10 @@ export interface AdminArgs {
   reset?: boolean
   role?: string
   offline?: boolean
+  /** `pipelines optimize`: the p99 target in ms, the budget in seconds, and whether to apply. */
+  targetP99Ms?: string
+  budgetS?: string
+  apply?: boolean
 }
 
 const print = (v: unknown) => process.stdout.write(`${JSON.stringify(v, null, 2)}\n`)
@@ -105,6 +110,12 @@ export async function runAdmin(config: Config, area: string, args: AdminArgs): P
         }),
       )
       return 0
+    case 'pipelines optimize':
+      return optimizeCommand(lm, ws, need(target, 'a pipeline name'), {
+        ...(args.targetP99Ms !== undefined ? { targetP99Ms: Number(args.targetP99Ms) } : {}),
+        ...(args.budgetS !== undefined ? { budgetS: Number(args.budgetS) } : {}),
+        apply: args.apply === true,
+      })
     case 'pipelines undeploy':
       print(await lm.undeploy(ws, need(target, 'a pipeline name')))
       return 0

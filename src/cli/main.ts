@@ -36,6 +36,9 @@ Registry commands (against a running server: --url, --key; workspace from --work
       (a deployed pipeline keeps the engine, replicas, batching and non-finite-inputs a deploy
        leaves out; --reset gives those their defaults)
   pipelines undeploy <name>                   pipelines status <name>
+  pipelines optimize <name> [--target-p99-ms n] [--budget-s n] [--apply]
+      (measures backends, batching, threads and graph optimization on the server, prints the
+       table and the recommendation; --apply redeploys with it)
   workspaces list | create <name> | get <name> | delete <name>
   keys create --role <admin|deployer|viewer> [--name n] [--offline --data dir | --offline --store url]
   keys list | revoke <id>
@@ -86,6 +89,9 @@ const OPTIONS = {
   replicas: { type: 'string' },
   'non-finite-inputs': { type: 'string' },
   reset: { type: 'boolean' },
+  'target-p99-ms': { type: 'string' },
+  'budget-s': { type: 'string' },
+  apply: { type: 'boolean' },
   role: { type: 'string' },
   offline: { type: 'boolean' },
   pipeline: { type: 'string' },
@@ -198,6 +204,9 @@ export async function main(argv: string[], env: Record<string, string | undefine
           ...(values.reset ? { reset: true } : {}),
           ...(values.role !== undefined ? { role: values.role } : {}),
           ...(values.offline ? { offline: true } : {}),
+          ...(values['target-p99-ms'] !== undefined ? { targetP99Ms: values['target-p99-ms'] } : {}),
+          ...(values['budget-s'] !== undefined ? { budgetS: values['budget-s'] } : {}),
+          ...(values.apply ? { apply: true } : {}),
         })
       default:
         process.stderr.write(`lastmile: unknown command '${command}'\n\n${HELP}`)

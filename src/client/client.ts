@@ -37,6 +37,9 @@ import type { ExplainReport, ExplanationJob } from '../wire/explain.js'
 import type { Job } from '../wire/jobs.js'
 import type { LiveSnapshotWire } from '../wire/live.js'
 import type { InferResponse } from '../wire/oip.js'
+import type { Optimization, OptimizeOptions } from '../wire/optimize.js'
+import type { FeedbackResult, OutcomeMetrics, OutcomeSettings, OutcomeSpecInput } from '../wire/outcomes.js'
+import type { ChallengerReportWire, Decision, PromotionRuleView } from '../wire/promotion.js'
 import type {
   ApiKey,
   AuditRow,
@@ -57,6 +60,7 @@ import type {
   WorkspaceDetail,
 } from '../wire/registry.js'
 import type { SloStatus } from '../wire/slo.js'
+import type { TrainingSet } from '../wire/training-sets.js'
 
 export type {
   ApiKey,
@@ -306,6 +310,22 @@ export class LastmileClient {
     return this.request('GET', `/v1/jobs/${enc(id)}/result${format ? `?format=${format}` : ''}`)
   }
 
+  // Training sets
+  /** Export `[start, end)` of the pipeline's log joined with its outcomes (runs in the background): its record. */
+  exportTrainingSet(ws: string, pipeline: string, range: { start: string | number; end: string | number }) {
+    return this.call<TrainingSet>('POST', `/v1/workspaces/${enc(ws)}/pipelines/${enc(pipeline)}/training-sets`, {
+      json: range,
+    })
+  }
+  /** The pipeline's training sets, newest first. */
+  trainingSets(ws: string, pipeline: string) {
+    return this.call<TrainingSet[]>('GET', `/v1/workspaces/${enc(ws)}/pipelines/${enc(pipeline)}/training-sets`)
+  }
+  /** A training set's Parquet file as a streaming response (write `body` to a file). */
+  downloadTrainingSet(ws: string, pipeline: string, file: string) {
+    return this.request('GET', `/v1/workspaces/${enc(ws)}/pipelines/${enc(pipeline)}/training-sets/${enc(file)}`)
+  }
+
   // Inference log
   /**
    * A page of the inference log as a raw response (JSON rows or Arrow; `Link` rel="next" when
@@ -414,6 +434,85 @@ export class LastmileClient {
     return res.text()
   }
 
+  // Ground truth
+  /** Set the pipeline's outcome settings (`task`, `output`, `labels`, `key`, `retraining`). */
+  putOutcomeSettings(ws: string, pipeline: string, settings: OutcomeSpecInput) {
+    return this.call<OutcomeSettings>('PUT', `/v1/workspaces/${enc(ws)}/pipelines/${enc(pipeline)}/outcomes`, {
+      json: settings,
+    })
+  }
+  getOutcomeSettings(ws: string, pipeline: string) {
+    return this.call<OutcomeSettings>('GET', `/v1/workspaces/${enc(ws)}/pipelines/${enc(pipeline)}/outcomes`)
+  }
+  deleteOutcomeSettings(ws: string, pipeline: string) {
+    return this.call<void>('DELETE', `/v1/workspaces/${enc(ws)}/pipelines/${enc(pipeline)}/outcomes`)
+  }
+  /**
+   * Send actual outcomes: rows `{id, row?, outcome}` (or `{key, outcome}`) as JSON, or a CSV or
+   * Arrow IPC body with those columns (`bytes` and its media type: `text/csv`, Arrow's stream type).
+   */
+  feedback(
+    ws: string,
+    pipeline: string,
+    outcomes: Array<Record<string, unknown>> | { bytes: Uint8Array; type: string },
+  ) {
+    return this.call<FeedbackResult>(
+      'POST',
+      `/v1/workspaces/${enc(ws)}/pipelines/${enc(pipeline)}/feedback`,
+      Array.isArray(outcomes) ? { json: { outcomes } } : outcomes,
+    )
+  }
+  /** Outcome metrics per window (`window` seconds), version and arm: realized beside estimated. */
+  outcomeMetrics(
+    ws: string,
+    pipeline: string,
+    q: { start?: string | number; end?: string | number; window?: number } = {},
+  ) {
+    const query = new URLSearchParams(Object.entries(q).map(([k, v]): [string, string] => [k, String(v)])).toString()
+    return this.call<OutcomeMetrics>(
+      'GET',
+      `/v1/workspaces/${enc(ws)}/pipelines/${enc(pipeline)}/outcomes/metrics${query ? `?${query}` : ''}`,
+    )
+  }
+
+  // Champion vs challenger
+  /** A version's champion and challengers (the deployed one by default): metrics per arm, latency, drift, the test. */
+  challengers(ws: string, pipeline: string, q: { version?: number; start?: string; end?: string } = {}) {
+    const query = new URLSearchParams(Object.entries(q).map(([k, v]): [string, string] => [k, String(v)])).toString()
+    return this.call<ChallengerReportWire>(
+      'GET',
+      `/v1/workspaces/${enc(ws)}/pipelines/${enc(pipeline)}/challengers${query ? `?${query}` : ''}`,
+    )
+  }
+  /** Put `model` beside the deployed model as a `shadow` or a `canary` of `weight`%: a new version, hot-swapped in. */
+  deployChallenger(ws: string, pipeline: string, body: { model: string; mode?: 'shadow' | 'canary'; weight?: number }) {
+    return this.call<{ version: number; steps: unknown[] }>(
+      'POST',
+      `/v1/workspaces/${enc(ws)}/pipelines/${enc(pipeline)}/challenger`,
+      { json: body },
+    )
+  }
+  /** Set the pipeline's promotion rule (the README's fields); answers it with its defaults. */
+  putPromotion(ws: string, pipeline: string, rule: Record<string, unknown>) {
+    return this.call<PromotionRuleView>('PUT', `/v1/workspaces/${enc(ws)}/pipelines/${enc(pipeline)}/promotion`, {
+      json: rule,
+    })
+  }
+  getPromotion(ws: string, pipeline: string) {
+    return this.call<PromotionRuleView>('GET', `/v1/workspaces/${enc(ws)}/pipelines/${enc(pipeline)}/promotion`)
+  }
+  deletePromotion(ws: string, pipeline: string) {
+    return this.call<{ deleted: string }>('DELETE', `/v1/workspaces/${enc(ws)}/pipelines/${enc(pipeline)}/promotion`)
+  }
+  /** The promotion rule's decisions, newest first: at most `limit`, older than id `before`. */
+  decisions(ws: string, pipeline: string, q: { limit?: number; before?: number } = {}) {
+    const query = new URLSearchParams(Object.entries(q).map(([k, v]): [string, string] => [k, String(v)])).toString()
+    return this.call<Decision[]>(
+      'GET',
+      `/v1/workspaces/${enc(ws)}/pipelines/${enc(pipeline)}/decisions${query ? `?${query}` : ''}`,
+    )
+  }
+
   // Explanations
   /** An explanation report (JSON), or its chart / Arrow table as a raw response (`format`). */
   explain(ws: string, pipeline: string, request: unknown) {
@@ -437,6 +536,29 @@ export class LastmileClient {
   }
   explanation(ws: string, id: string) {
     return this.call<ExplanationJob>('GET', `/v1/workspaces/${enc(ws)}/explanations/${enc(id)}`)
+  }
+
+  // Measured tuning
+  /**
+   * Start a tuning run on a deployed pipeline (202); follow it with {@link LastmileClient.optimization}
+   * until its status is no longer `running`. `apply`: redeploy with the recommendation when it ends.
+   */
+  optimize(ws: string, pipeline: string, options: OptimizeOptions = {}, opts: { apply?: boolean } = {}) {
+    return this.call<Optimization>(
+      'POST',
+      `/v1/workspaces/${enc(ws)}/pipelines/${enc(pipeline)}/optimize${opts.apply ? '?apply=true' : ''}`,
+      { json: options },
+    )
+  }
+  optimization(ws: string, id: string) {
+    return this.call<Optimization>('GET', `/v1/workspaces/${enc(ws)}/optimizations/${enc(id)}`)
+  }
+  /** A pipeline's tuning runs, newest first. */
+  optimizations(ws: string, pipeline: string, limit?: number) {
+    return this.call<Optimization[]>(
+      'GET',
+      `/v1/workspaces/${enc(ws)}/pipelines/${enc(pipeline)}/optimizations${limit === undefined ? '' : `?limit=${limit}`}`,
+    )
   }
 
   // API keys

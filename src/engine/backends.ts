@@ -8,6 +8,7 @@ import type { LogLevel } from '../logger.js'
 import { loadError, type OrtModule } from './ort-common.js'
 import { OrtBackedSession } from './ort-session.js'
 import { SerialQueue } from './serial-queue.js'
+import type { GraphOptimizationLevel } from './types.js'
 
 export interface SessionOptions {
   /** Intra-op threads for the native CPU backend; 0 = onnxruntime's default. */
@@ -15,6 +16,8 @@ export interface SessionOptions {
   /** Whether the CPU thread pool spin-waits between runs (onnxruntime's default) or sleeps. */
   cpuSpin: boolean
   logLevel: LogLevel
+  /** onnxruntime's graph optimization level; `all` when absent. */
+  graphOptimization?: GraphOptimizationLevel
 }
 
 /** onnxruntime-node session options for the native CPU backend (the bench's raw baseline uses them too). */
@@ -22,7 +25,7 @@ export function cpuSessionOptions(opts: Omit<SessionOptions, 'logLevel'>) {
   const spin = opts.cpuSpin ? '1' : '0'
   return {
     executionProviders: ['cpu'],
-    graphOptimizationLevel: 'all' as const,
+    graphOptimizationLevel: opts.graphOptimization ?? 'all',
     ...(opts.cpuThreads > 0 ? { intraOpNumThreads: opts.cpuThreads } : {}),
     extra: { session: { intra_op: { allow_spinning: spin }, inter_op: { allow_spinning: spin } } },
   }
@@ -82,7 +85,7 @@ export async function loadWasmSession(bytes: Uint8Array, opts: SessionOptions): 
     const session = await webRunQueue.run(() =>
       ort.InferenceSession.create(bytes, {
         executionProviders: ['wasm'],
-        graphOptimizationLevel: 'all',
+        graphOptimizationLevel: opts.graphOptimization ?? 'all',
         logSeverityLevel: ORT_SEVERITY[opts.logLevel],
       }),
     )
@@ -126,7 +129,7 @@ export async function loadWebGpuSession(
       ort.InferenceSession.create(bytes, {
         executionProviders: [{ name: 'webgpu', device }],
         preferredOutputLocation,
-        graphOptimizationLevel: 'all',
+        graphOptimizationLevel: opts.graphOptimization ?? 'all',
         logSeverityLevel: ORT_SEVERITY[opts.logLevel],
       }),
     )

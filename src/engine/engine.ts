@@ -14,7 +14,7 @@ import { acquireGpu, type GpuRuntime, type GpuStatus, releaseGpu } from '../gpu/
 import { type Logger, silentLogger } from '../logger.js'
 import { checkModel } from '../onnx/model-check.js'
 import { loadCpuSession, loadWasmSession, loadWebGpuSession, type SessionOptions } from './backends.js'
-import type { BackendName, Feeds, ModelSession } from './types.js'
+import type { BackendName, Feeds, GraphOptimizationLevel, ModelSession } from './types.js'
 import { WebGpuSession } from './webgpu-session.js'
 
 /** How long a load waits for a recovering GPU before giving up with NotReadyError. */
@@ -32,6 +32,10 @@ export interface EngineStatus {
 export interface LoadOptions {
   /** Overrides the configured backend for this model. */
   backend?: BackendChoice
+  /** Overrides the configured intra-op threads of a `cpu` session (`LASTMILE_CPU_THREADS`). */
+  threads?: number
+  /** onnxruntime's graph optimization level for this model; `all` by default. */
+  graphOptimization?: GraphOptimizationLevel
 }
 
 export class Engine {
@@ -94,13 +98,18 @@ export class Engine {
     const backend = await this.resolveBackend(choice)
     let inner: ModelSession
     let note: string | undefined
+    const options: SessionOptions = {
+      ...this.sessionOptions,
+      ...(opts.threads !== undefined ? { cpuThreads: opts.threads } : {}),
+      ...(opts.graphOptimization !== undefined ? { graphOptimization: opts.graphOptimization } : {}),
+    }
     try {
-      inner = await this.loadOn(backend, bytes)
+      inner = await this.loadOn(backend, bytes, options)
     } catch (e) {
       // `auto` promised a backend that runs the model: one onnxruntime-web lacks a kernel for
       // (ai.onnx.ml, some float64/int16/uint16 operators) runs on the native CPU backend instead.
       if (!(choice === 'auto' && backend === 'webgpu' && e instanceof UnsupportedModelError)) throw e
-      inner = await this.loadOn('cpu', bytes)
+      inner = await this.loadOn('cpu', bytes, options)
       const op = e.details?.operator
       note = `auto chose webgpu, which cannot run ${typeof op === 'string' ? `operator ${op} of ` : ''}this model: it runs on cpu`
       this.log.warn('the webgpu backend cannot load a model; auto runs it on cpu', { error: e.message })
@@ -110,12 +119,12 @@ export class Engine {
     return session
   }
 
-  private async loadOn(backend: BackendName, bytes: Uint8Array): Promise<ModelSession> {
+  private async loadOn(backend: BackendName, bytes: Uint8Array, options: SessionOptions): Promise<ModelSession> {
     switch (backend) {
       case 'cpu':
-        return loadCpuSession(bytes, this.sessionOptions)
+        return loadCpuSession(bytes, options)
       case 'wasm':
-        return loadWasmSession(bytes, this.sessionOptions)
+        return loadWasmSession(bytes, options)
       case 'webgpu': {
         let gpu: GpuRuntime
         try {
@@ -127,8 +136,8 @@ export class Engine {
         return WebGpuSession.load({
           gpu,
           log: this.log,
-          loadOnDevice: (device, generation) => loadWebGpuSession(bytes, device, generation, this.sessionOptions),
-          loadFallback: () => loadCpuSession(bytes, this.sessionOptions),
+          loadOnDevice: (device, generation) => loadWebGpuSession(bytes, device, generation, options),
+          loadFallback: () => loadCpuSession(bytes, options),
         })
       }
     }

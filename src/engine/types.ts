@@ -8,6 +8,11 @@ import type { AnyTensor, DType, HostTensor, TensorSpec } from './tensor.js'
 export const BACKENDS = ['webgpu', 'cpu', 'wasm'] as const
 export type BackendName = (typeof BACKENDS)[number]
 
+/** onnxruntime's graph optimization levels, least to most (its `graphOptimizationLevel`). */
+export const GRAPH_OPTIMIZATION_LEVELS = ['disabled', 'basic', 'extended', 'all'] as const
+/** One of {@link GRAPH_OPTIMIZATION_LEVELS}. */
+export type GraphOptimizationLevel = (typeof GRAPH_OPTIMIZATION_LEVELS)[number]
+
 export type Feeds = Record<string, HostTensor>
 /** A pipeline's request columns: tensors, plus string columns (routing keys). */
 export type Columns = Record<string, AnyTensor>

@@ -2,7 +2,9 @@
  * The open log segment's frames. Each flush appends one frame per group of compatible requests: a
  * little-endian uint32 byte length and the magic "LMF1", then an Arrow IPC stream of the rows flushed, built column-wise
  * straight from the tensors (no JSON on the way in or out). Columns as in rolled segments: `time`
- * (timestamp ms), `pipeline_version`, `model`, `check_failures`, `latency_ms`, then one column per
+ * (timestamp ms), `pipeline_version`, `model`, `check_failures`, `latency_ms`, `request_id` (the
+ * client's request id, null without one) and `request_row` (the row's index in its request, null
+ * without an id; segments written before these columns lack them), then one column per
  * tensor (`in.x`, `out.y`, `out_<model>.y`): a scalar per row for [N] tensors, a list per row
  * (row-major) for [N, ...] ones; INT64 and UINT64 as int64 and uint64 (exact), other numbers as
  * float64 (FP16 as each half's value), strings as utf8, booleans as bool (0/1 in lists). A crash
@@ -204,6 +206,20 @@ function builtColumn(n: number, c: Built): Column<unknown> {
   return columnFromArray(values, (c.kind === 'bool' ? bool() : list(utf8())) as never)
 }
 
+/** Each row's index in its request as a float64 column, null where the request had no id. */
+function rowsOfIds(rows: Float64Array, ids: ArrayLike<string | undefined>): Column<unknown> {
+  const n = rows.length
+  let nulls = 0
+  for (let i = 0; i < n; i++) if (ids[i] === undefined) nulls++
+  let bits = NONE
+  if (nulls > 0) {
+    bits = new Uint8Array((n + 7) >> 3)
+    for (let i = 0; i < n; i++) if (ids[i] !== undefined) bits[i >> 3] = (bits[i >> 3] as number) | (1 << (i & 7))
+  }
+  const F64 = batchType(float64())
+  return new Column([new F64({ length: n, nullCount: nulls, type: float64(), validity: bits, values: rows })])
+}
+
 /** One run of compatible requests as an Arrow table, one row per inference row. */
 function recordsTable(records: InferenceRecord[]): Table {
   const n = records.reduce((a, r) => a + r.rows, 0)
@@ -212,6 +228,8 @@ function recordsTable(records: InferenceRecord[]): Table {
   const latency = new Float64Array(n)
   const checks = new Float64Array(n)
   const model: string[] = new Array(n)
+  const ids: Array<string | undefined> = new Array(n)
+  const idRows = new Float64Array(n)
   const cols = new Map<string, Built>()
   let at = 0
   for (const r of records) {
@@ -221,6 +239,8 @@ function recordsTable(records: InferenceRecord[]): Table {
     for (let i = 0; i < r.rows; i++) {
       checks[at + i] = r.checkFailures[i] ?? 0
       model[at + i] = r.rowModels[i] ?? r.model
+      ids[at + i] = r.requestId
+      idRows[at + i] = i
     }
     for (const [name, t] of tensorsOf(r)) {
       let col = cols.get(name)
@@ -245,6 +265,8 @@ function recordsTable(records: InferenceRecord[]): Table {
     model: utf8Column(model),
     check_failures: f64(checks),
     latency_ms: f64(latency),
+    request_id: utf8Column(ids),
+    request_row: rowsOfIds(idRows, ids),
   }
   for (const [name, c] of cols) {
     const element = c.kind.replace('[]', '') as Element | 'str' | 'bool'

@@ -473,6 +473,15 @@ export class InferenceLog implements InferenceSink {
     return concatTyped(Float64Array, parts)
   }
 
+  /**
+   * The segments of a pipeline's log that may hold rows in `[start, end)`, oldest first, once
+   * buffered rows are written: for readers of their own, column-wise (`segmentTables`, log-query.ts).
+   */
+  async segments(ws: string, pipeline: string, start: number, end: number): Promise<SegmentFile[]> {
+    await this.flush()
+    return this.files(ws, pipeline, start, end)
+  }
+
   /** Flush, stop the timer. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return

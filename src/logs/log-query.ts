@@ -90,7 +90,7 @@ export interface LogPage {
 export type LogPageTask = LogRead & { format: 'json' | 'arrow' }
 
 /** A segment's tables: one for a rolled segment, one per frame for an open one (a missing file: none). */
-async function tablesOf(segment: SegmentFile): Promise<Table[]> {
+export async function segmentTables(segment: SegmentFile): Promise<Table[]> {
   const file = await readFile(segment.path).catch(() => undefined)
   if (!file) return [] // rolled or removed by retention since it was listed
   // A view of the file's bytes, not a copy: a rolled segment is tens of MiB.
@@ -115,7 +115,7 @@ export async function readLogRows(q: LogRead): Promise<LogRows> {
   for (const segment of q.segments) {
     if (q.from && segment.id < q.from.segment) continue
     let at = 0 // the row's index in its segment
-    for (const table of await tablesOf(segment)) {
+    for (const table of await segmentTables(segment)) {
       const times = rowTimes(table)
       let typed = false
       for (let i = 0; i < times.length; i++, at++) {

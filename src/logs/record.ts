@@ -23,7 +23,15 @@ export interface InferenceRecord {
   /** Shadow challengers' outputs, as `out_<model>.<output>` columns. */
   shadow: Columns
   latencyMs: number
+  /**
+   * The request's id as the client gave it (OIP `id`), at most {@link MAX_REQUEST_ID_BYTES} bytes
+   * of UTF-8: feedback names a row by it and the row's index in the request.
+   */
+  requestId?: string
 }
+
+/** Longest request id the log keeps, in UTF-8 bytes: the OIP routes refuse a longer one. */
+export const MAX_REQUEST_ID_BYTES = 256
 
 /** Where answered inferences go (the inference log). `append` must not block or throw. */
 export interface InferenceSink {

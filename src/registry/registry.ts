@@ -272,6 +272,8 @@ export class Registry {
       throw new ConflictError(`pipeline '${name}' is deployed; undeploy it first`)
     await this.store.pipelines.delete(workspace, name)
     await this.deps.slo.forget(workspace, name)
+    await this.store.outcomes.forget(workspace, name)
+    await this.store.promotion.forget(workspace, name)
   }
 
   private deploymentOf(workspace: string, name: string) {
@@ -315,8 +317,12 @@ export class Registry {
     })
   }
 
-  /** Serve `version` of a pipeline here with `config`, and measure its objectives; the store is not written. */
-  private async apply(workspace: string, name: string, version: number, config: DeploySettings) {
+  /** A pipeline version and the bytes of each model it references, checked, by pinned reference. */
+  async pipelineModels(
+    workspace: string,
+    name: string,
+    version: number,
+  ): Promise<{ pipeline: PipelineRecord; models: Record<string, Uint8Array> }> {
     const pipeline = await this.getPipelineVersion(workspace, name, version)
     const models: Record<string, Uint8Array> = {}
     for (const ref of modelRefs(parseSteps(pipeline.steps))) {
@@ -324,6 +330,12 @@ export class Registry {
       const m = await this.getModelVersion(workspace, model, Number(v))
       models[ref] = await this.modelBytes(m)
     }
+    return { pipeline, models }
+  }
+
+  /** Serve `version` of a pipeline here with `config`, and measure its objectives; the store is not written. */
+  private async apply(workspace: string, name: string, version: number, config: DeploySettings) {
+    const { pipeline, models } = await this.pipelineModels(workspace, name, version)
     const d = await this.deps.manager.deploy({
       workspace,
       pipeline: name,
@@ -335,6 +347,7 @@ export class Registry {
       ...(config.replicas ? { replicas: config.replicas } : {}),
       ...(config.autoscaling ? { autoscaling: config.autoscaling } : {}),
       ...(config.non_finite_inputs ? { nonFiniteInputs: config.non_finite_inputs } : {}),
+      ...(config.session ? { session: config.session } : {}),
     })
     // The version serves now: measuring it must not turn the deploy into a failure.
     await this.deps.slo

@@ -5,7 +5,13 @@
  */
 import { z } from 'zod'
 import { InvalidConfigError } from '../errors.js'
-import { autoscalingSchema, batchingSchema, MAX_REPLICAS, NON_FINITE_POLICIES } from '../serving/settings.js'
+import {
+  autoscalingSchema,
+  batchingSchema,
+  MAX_REPLICAS,
+  NON_FINITE_POLICIES,
+  sessionSettingsSchema,
+} from '../serving/settings.js'
 import { sloSchema } from '../slo/spec.js'
 import { ROLES } from '../store/schemas.js'
 
@@ -34,7 +40,12 @@ export const deployRequestSchema = z
      */
     non_finite_inputs: z.enum(NON_FINITE_POLICIES).optional(),
     /**
-     * A deployed pipeline keeps its engine, batching, replicas (or autoscaling) and non_finite_inputs for the
+     * The sessions' intra-op threads (`cpu`) and onnxruntime graph optimization level, e.g. as
+     * measured tuning recommends them (`…/optimize`). An object replaces the deployed one whole.
+     */
+    session: sessionSettingsSchema.optional(),
+    /**
+     * A deployed pipeline keeps its engine, batching, replicas (or autoscaling), session and non_finite_inputs for the
      * fields a deploy leaves out (a redeploy, a rollback); `true` gives those fields their defaults.
      */
     reset: z.boolean().optional(),

@@ -18,10 +18,14 @@ import { jobRoutes } from './routes/jobs.js'
 import { keyRoutes } from './routes/keys.js'
 import { liveRoutes } from './routes/live.js'
 import { observeRoutes } from './routes/observe.js'
+import { optimizeRoutes } from './routes/optimize.js'
+import { outcomeRoutes } from './routes/outcomes.js'
 import { pipelineRegistryRoutes } from './routes/pipeline-registry.js'
 import { inferenceRoutes } from './routes/pipelines.js'
+import { promotionRoutes } from './routes/promotion.js'
 import { registryRoutes } from './routes/registry.js'
 import { sloRoutes } from './routes/slo.js'
+import { trainingSetRoutes } from './routes/training-sets.js'
 import { v2Routes } from './routes/v2.js'
 
 export function createApp(deps: ServerDeps): { app: Hono; routes: RouteTable } {
@@ -66,9 +70,13 @@ export function createApp(deps: ServerDeps): { app: Hono; routes: RouteTable } {
   auditRoutes(app, routes, deps)
   observeRoutes(app, routes, deps)
   sloRoutes(app, routes, deps)
+  outcomeRoutes(app, routes, deps)
+  promotionRoutes(app, routes, deps)
   liveRoutes(app, routes, deps)
   jobRoutes(app, routes, deps)
+  trainingSetRoutes(app, routes, deps)
   explainRoutes(app, routes, deps)
+  optimizeRoutes(app, routes, deps)
   // The console's page and assets: not API routes, so not in the route table nor the document.
   consoleRoutes(app, deps.console)
   return { app, routes }

@@ -8,6 +8,9 @@ import type { JobService } from '../jobs/service.js'
 import type { LiveStats } from '../live/stats.js'
 import type { Logger } from '../logger.js'
 import type { InferenceLog } from '../logs/inference-log.js'
+import type { OptimizeService } from '../optimize/service.js'
+import type { TrainingSets } from '../outcomes/export.js'
+import type { PromotionService } from '../outcomes/promotion.js'
 import type { Registry } from '../registry/registry.js'
 import type { Deployment, DeploymentManager } from '../serving/deployment.js'
 import type { SloService } from '../slo/service.js'
@@ -32,7 +35,13 @@ export interface ServerDeps {
    */
   live: { stats: LiveStats; open: number; maxStreams: number; closing: AbortSignal }
   jobs: JobService
+  /** Champion vs challenger: reports, promotion rules and their decisions. */
+  promotion: PromotionService
+  /** Training sets exported for retraining (…/training-sets). */
+  trainingSets: TrainingSets
   explain: ExplainService
+  /** Measured tuning runs (…/optimize). */
+  optimize: OptimizeService
   log: Logger
   /** Whether routes other than health and the OpenAPI document need an API key. */
   authRequired: boolean

@@ -202,6 +202,8 @@ const NAMED_BY: Readonly<Record<string, NameKind>> = {
   explanations: 'explanation',
   keys: 'key',
   versions: 'version',
+  'training-sets': 'training-set',
+  optimizations: 'optimization',
 }
 
 /** A path template's parameters and what each names; a parameter nothing here names is refused. */

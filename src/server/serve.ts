@@ -3,6 +3,7 @@
  * pipeline if asked, listen, and shut down gracefully: stop accepting, answer what is queued,
  * release the engine.
  */
+import { join } from 'node:path'
 import { type ServerType, serve } from '@hono/node-server'
 import type { Hono } from 'hono'
 import { AssayService } from '../assays/service.js'
@@ -11,13 +12,19 @@ import { Engine } from '../engine/engine.js'
 import { errorMessage, InvalidConfigError } from '../errors.js'
 import { ExplainService } from '../explain/service.js'
 import { BodyPool } from '../formats/decode-pool.js'
+import { emptyParquet, parquetStream } from '../jobs/io/parquet.js'
 import { JOBS_TOPIC, JobService } from '../jobs/service.js'
 import { LiveStats } from '../live/stats.js'
 import { createLogger, type Logger, silentLogger } from '../logger.js'
 import { InferenceLog } from '../logs/inference-log.js'
 import type { InferenceSink } from '../logs/record.js'
 import type { LogWriter } from '../logs/segment-names.js'
+import { OptimizeService } from '../optimize/service.js'
 import { OutboundPolicy, type Resolver } from '../outbound/policy.js'
+import { outcomeAssayValues } from '../outcomes/assay-values.js'
+import { TrainingSets } from '../outcomes/export.js'
+import { PromotionService } from '../outcomes/promotion.js'
+import { RetrainingScheduler } from '../outcomes/retraining.js'
 import { installDemo } from '../registry/demo.js'
 import { DEPLOYMENTS_TOPIC, Registry } from '../registry/registry.js'
 import { DeploymentManager } from '../serving/deployment.js'
@@ -102,6 +109,18 @@ export async function buildServer(config: Config, opts: ServerOptions = {}): Pro
   const manager = new DeploymentManager(engine, { log, sink, observer: (d) => metrics?.observer(d) ?? {} })
   const slo = new SloService({ store, logger: log, outbound, webhookAttempts: config.assays.webhookAttempts })
   const registry = new Registry({ store, artifacts, engine, manager, log, slo })
+  const trainingSets = new TrainingSets({
+    store,
+    log: inferenceLog,
+    logger: log,
+    outbound,
+    parquet: { stream: parquetStream, empty: emptyParquet },
+    dir: config.exports.dir || join(config.dataDir, 'exports'),
+    maxRows: config.exports.maxRows,
+    holder: leaseHolder(),
+    webhookAttempts: config.assays.webhookAttempts,
+  })
+  const retraining = new RetrainingScheduler({ store, exports: trainingSets, logger: log })
   const assays = new AssayService({
     store,
     log: inferenceLog,
@@ -112,8 +131,24 @@ export async function buildServer(config: Config, opts: ServerOptions = {}): Pro
     outbound,
     limits: config.assays,
     webhookAttempts: config.assays.webhookAttempts,
+    derived: outcomeAssayValues(store.outcomes, inferenceLog),
+    onAlert: (a, r) =>
+      trainingSets.onAssayAlert(a.workspace, a.pipeline, {
+        id: a.id,
+        name: a.name,
+        window: { start: new Date(r.windowStart).toISOString(), end: new Date(r.windowEnd).toISOString() },
+      }),
   })
   const jobs = new JobService({ store, manager, dataDir: config.dataDir, log, config: config.jobs })
+  const promotion = new PromotionService({
+    store,
+    log: inferenceLog,
+    logger: log,
+    outbound,
+    webhookAttempts: config.assays.webhookAttempts,
+    putPipeline: async (ws, name, steps, sloOf) =>
+      (await registry.putPipeline(ws, name, steps, sloOf ?? undefined)).record,
+  })
   const explain = new ExplainService({
     manager,
     log: inferenceLog,
@@ -121,6 +156,15 @@ export async function buildServer(config: Config, opts: ServerOptions = {}): Pro
     store: store.explanations,
     limits: config.explain,
     maxAttempts: config.jobs.maxAttempts,
+  })
+  const optimize = new OptimizeService({
+    store: store.optimizations,
+    manager,
+    registry,
+    engine,
+    log: inferenceLog,
+    logger: log,
+    maxSeconds: config.optimize.maxSeconds,
   })
   const live = new LiveStats()
   metrics = new Metrics(manager, engine, { assays, inferenceLog, slo, live })
@@ -137,7 +181,10 @@ export async function buildServer(config: Config, opts: ServerOptions = {}): Pro
     slo,
     live: { stats: live, open: 0, maxStreams: config.live.maxStreams, closing: liveStreams.signal },
     jobs,
+    promotion,
+    trainingSets,
     explain,
+    optimize,
     log,
     authRequired,
     // A keyless server on loopback is what a DNS-rebinding page would aim at.
@@ -168,6 +215,12 @@ export async function buildServer(config: Config, opts: ServerOptions = {}): Pro
   const jobsLease = hostsShare ? 'jobs' : `jobs@${dataDirId(config.dataDir)}`
   singletons.add({ name: jobsLease, start: () => jobs.start(), stop: () => jobs.stop() })
   singletons.add({ name: 'assays', start: () => assays.start(config.assays.tickMs), stop: () => assays.stop() })
+  singletons.add({
+    name: 'retraining',
+    start: async () => retraining.start(config.exports.tickMs),
+    stop: () => retraining.stop(),
+  })
+  singletons.add({ name: 'promotion', start: () => promotion.start(), stop: () => promotion.stop() })
   singletons.add({ name: 'slo-alerts', start: () => slo.setEvaluating(true), stop: () => slo.setEvaluating(false) })
   singletons.add({
     name: 'explanations',
@@ -219,6 +272,8 @@ export async function buildServer(config: Config, opts: ServerOptions = {}): Pro
       // process that takes their lease over.
       await singletons.stop()
       await explain.stop() // running explanations are run again at the next start
+      await optimize.stop() // a tuning run ends at its next point, stored with what it measured
+      await trainingSets.idle() // exports finish (their rows are read from the log, still open)
       await manager.stopAll() // every queued request is answered (and handed to the log) first
       await slo.stop() // then what they counted toward the objectives is written
       await inferenceLog.close() // then the log writes everything it holds

@@ -12,7 +12,7 @@ import type { BackendChoice } from '../config.js'
 import type { Engine } from '../engine/engine.js'
 import { rowCount } from '../engine/rows.js'
 import { type ColumnSpec, elementCount, type HostTensor, type StringTensor, zeros } from '../engine/tensor.js'
-import type { Columns } from '../engine/types.js'
+import type { Columns, GraphOptimizationLevel } from '../engine/types.js'
 import { validateFeeds } from '../engine/validate.js'
 import { errorMessage, InvalidInputError, NotFoundError } from '../errors.js'
 import { oipTensorMetadata } from '../formats/oip.js'
@@ -31,6 +31,7 @@ import {
   type BatchingConfig,
   batchingSchema,
   type NonFinitePolicy,
+  type SessionSettings,
 } from './settings.js'
 
 /** How often an autoscaled deployment samples its requests in flight and asks its autoscaler. */
@@ -55,6 +56,8 @@ export interface DeploymentSpec {
   autoscaling?: z.input<typeof autoscalingSchema>
   /** NaN and ±Infinity in float inputs: refused (400, the default) or passed to the model. */
   nonFiniteInputs?: NonFinitePolicy
+  /** The sessions' intra-op threads and graph optimization level (the server's settings by default). */
+  session?: SessionSettings
 }
 
 /** A one-model pipeline: [pre?] model [post?]. */
@@ -221,7 +224,7 @@ export class Deployment {
       load: async (ref: string) => {
         const bytes = models[ref]
         if (!bytes) throw new NotFoundError(`pipeline '${spec.pipeline}': no bytes for model '${ref}'`)
-        return engine.load(bytes, { backend })
+        return engine.load(bytes, { backend, ...loadOptions(spec.session) })
       },
       ...(backend !== 'cpu' && backend !== 'wasm' ? { gpu: await engine.gpu().catch(() => undefined) } : {}),
       ...(deps.log ? { log: deps.log } : {}),
@@ -428,6 +431,7 @@ export class Deployment {
       outputs: this.runner.outputs.map(oipTensorMetadata),
       queued_rows: this.batcher.queuedRows(),
       batching: this.batching,
+      session: this.spec.session ?? {},
       non_finite_inputs: this.nonFiniteInputs,
     }
   }
@@ -451,9 +455,9 @@ export class Deployment {
   /**
    * Validate and queue a request; resolves with its own rows' outputs. `bulk` (batch jobs): run
    * as batches of its own rows, without queue limits or timeout, and leave it out of the
-   * inference log.
+   * inference log. `requestId` (the client's, e.g. OIP `id`) is logged with the request's rows.
    */
-  async infer(feeds: Columns, opts: { bulk?: boolean } = {}): Promise<InferResult> {
+  async infer(feeds: Columns, opts: { bulk?: boolean; requestId?: string } = {}): Promise<InferResult> {
     if (this.stateValue !== 'ready' && this.replacedBy) return this.replacedBy.infer(feeds, opts)
     const t0 = performance.now()
     validateFeeds(this.runner.inputs, feeds)
@@ -462,7 +466,7 @@ export class Deployment {
     this.inFlight.add(performance.now())
     let r: Awaited<ReturnType<DynamicBatcher['submit']>>
     try {
-      r = await this.batcher.submit(feeds, rows, opts)
+      r = await this.batcher.submit(feeds, rows, { bulk: opts.bulk })
     } finally {
       this.inFlight.done(performance.now())
     }
@@ -487,11 +491,11 @@ export class Deployment {
       pipelineVersion: this.spec.pipelineVersion,
       timings: { queue: r.queueMs, ...r.timings, total },
     }
-    if (!opts.bulk) this.record(feeds, result)
+    if (!opts.bulk) this.record(feeds, result, opts.requestId)
     return result
   }
 
-  private record(inputs: Columns, r: InferResult): void {
+  private record(inputs: Columns, r: InferResult, requestId: string | undefined): void {
     if (!this.deps.sink) return
     try {
       this.deps.sink.append({
@@ -507,6 +511,7 @@ export class Deployment {
         checkFailures: r.checkFailures,
         shadow: r.shadow,
         latencyMs: r.timings.total,
+        ...(requestId === undefined ? {} : { requestId }),
       })
     } catch (e) {
       // Logging never fails an answered request.
@@ -546,6 +551,17 @@ export class Deployment {
         error: errorMessage(e),
       })
     }
+  }
+}
+
+/** The engine's load options for a deployment's session settings. */
+export function loadOptions(session: SessionSettings | undefined): {
+  threads?: number
+  graphOptimization?: GraphOptimizationLevel
+} {
+  return {
+    ...(session?.threads !== undefined ? { threads: session.threads } : {}),
+    ...(session?.graph_optimization !== undefined ? { graphOptimization: session.graph_optimization } : {}),
   }
 }
 

@@ -1,9 +1,10 @@
 /**
- * A deployment's settings as a deploy request gives them: its dynamic batching, its autoscaling
- * and what it does with non-finite inputs. Schemas only (zod, no runtime), so the registry's request schemas and
+ * A deployment's settings as a deploy request gives them: its dynamic batching, its autoscaling,
+ * its sessions' options and what it does with non-finite inputs. Schemas only (zod, no runtime), so the registry's request schemas and
  * the wire schemas can share them without importing the batcher.
  */
 import { z } from 'zod'
+import { GRAPH_OPTIMIZATION_LEVELS } from '../engine/types.js'
 
 /** A deployment's dynamic batching (src/serving/batcher.ts); the README's "Dynamic batching" table lists them. */
 export const batchingSchema = z
@@ -23,6 +24,23 @@ export const batchingSchema = z
 
 /** Batching settings with every default filled in. */
 export type BatchingConfig = z.infer<typeof batchingSchema>
+
+/**
+ * A deployment's model sessions: onnxruntime's intra-op threads (the `cpu` backend; the web
+ * backends run one thread) and its graph optimization level. What is left out takes the server's
+ * setting (`LASTMILE_CPU_THREADS`) and `all`. Measured tuning (src/optimize/) recommends them.
+ */
+export const sessionSettingsSchema = z
+  .object({
+    /** Intra-op threads of each `cpu` session (ignored on `wasm` and `webgpu`). */
+    threads: z.number().int().min(1).max(1024).optional(),
+    /** onnxruntime's graph optimization level when it loads the models. */
+    graph_optimization: z.enum(GRAPH_OPTIMIZATION_LEVELS).optional(),
+  })
+  .strict()
+
+/** A deployment's session settings. */
+export type SessionSettings = z.infer<typeof sessionSettingsSchema>
 
 /** `refuse` (the default): a 400 naming the first non-finite value; `pass`: the model gets them as they are. */
 export const NON_FINITE_POLICIES = ['refuse', 'pass'] as const

@@ -58,8 +58,11 @@ export interface TidyReport {
   modesFixed: number
 }
 
-/** lastmile's folders in the data folder: artifacts, job inputs and results, the inference log, the demo model. */
-const OWN_FOLDERS = ['artifacts', 'jobs', 'logs', 'models']
+/**
+ * lastmile's folders in the data folder: artifacts, job inputs and results, the inference log, the
+ * demo model, exported training sets (when LASTMILE_EXPORT_DIR leaves them there).
+ */
+const OWN_FOLDERS = ['artifacts', 'jobs', 'logs', 'models', 'exports']
 /** lastmile's files at the top of the data folder. Nothing else there is touched: it may be the user's. */
 const OWN_FILES = ['lastmile.db', 'lastmile.db-wal', 'lastmile.db-shm', 'server.lock']
 
@@ -83,10 +86,15 @@ export async function tidyDataDir(dataDir: string, store: Store, log: Logger): P
       if (sha && !(await store.models.artifactInUse(sha))) await remove(join(artifacts, sub.name, f.name))
     }
   }
-  // Writes cut short before their rename (artifacts, job inputs and chunks, log rolls, the demo model).
+  // Writes cut short before their rename (artifacts, job inputs and chunks, log rolls, the demo
+  // model, training sets).
   for (const folder of OWN_FOLDERS) {
     for (const f of await filesUnder(join(dataDir, folder))) if (f.endsWith('.tmp')) await remove(f)
   }
+  // A training set is announced by its record (`<name>.json`), written after its file: a file
+  // without one is an export a crash cut short between the two, never listed nor announced.
+  const exported = new Set(await filesUnder(join(dataDir, 'exports')))
+  for (const f of exported) if (f.endsWith('.parquet') && !exported.has(`${f.slice(0, -8)}.json`)) await remove(f)
   const modesFixed = await privatise(dataDir)
   if (removed.length > 0 || modesFixed > 0) {
     const shown = 50 // keep the log line short after a crash that left many files

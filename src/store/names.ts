@@ -9,7 +9,17 @@ import { isAbsolute, join, relative, resolve, sep } from 'node:path'
 import { InvalidRequestError } from '../errors.js'
 
 /** What a name names; its rule and how an error message calls it. */
-export type NameKind = 'workspace' | 'model' | 'pipeline' | 'assay' | 'job' | 'explanation' | 'key' | 'version'
+export type NameKind =
+  | 'workspace'
+  | 'model'
+  | 'pipeline'
+  | 'assay'
+  | 'job'
+  | 'explanation'
+  | 'key'
+  | 'version'
+  | 'training-set'
+  | 'optimization'
 
 interface Rule {
   pattern: RegExp
@@ -27,6 +37,12 @@ const WORKSPACE: Rule = {
   says: 'lower-case letters, digits, - and _, first a letter or digit, at most 63',
 }
 
+/** Exported training sets: the name the server gave the file (UTC time of the export, a random id). */
+const TRAINING_SET: Rule = {
+  pattern: /^\d{8}T\d{6}Z-[0-9a-f]{8}\.parquet$/,
+  says: '<yyyymmdd>T<hhmmss>Z-<8 hex digits>.parquet, a name the server gave an export',
+}
+
 const KINDS: Record<NameKind, { rule: Rule; called: string }> = {
   workspace: { rule: WORKSPACE, called: 'workspace name' },
   model: { rule: NAME, called: 'model name' },
@@ -36,6 +52,8 @@ const KINDS: Record<NameKind, { rule: Rule; called: string }> = {
   explanation: { rule: NAME, called: 'explanation id' },
   key: { rule: NAME, called: 'key id' },
   version: { rule: NAME, called: 'version' },
+  'training-set': { rule: TRAINING_SET, called: 'training set' },
+  optimization: { rule: NAME, called: 'tuning run id' },
 }
 
 /** How a refused name is shown: quoted and escaped (it may hold control characters), and cut short. */

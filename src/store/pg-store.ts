@@ -20,8 +20,11 @@ import { PgJobs } from './pg-jobs.js'
 import { PgLeases } from './pg-leases.js'
 import { pgMigrate, pgSchemaVersion } from './pg-migrations.js'
 import { PgModels } from './pg-models.js'
+import { PgOptimizations } from './pg-optimizations.js'
+import { PgOutcomes } from './pg-outcomes.js'
 import { PgPipelines } from './pg-pipelines.js'
 import { openPool, redactUrl } from './pg-pool.js'
+import { PgPromotion } from './pg-promotion.js'
 import { PgSlo } from './pg-slo.js'
 import { PgWorkspaces } from './pg-workspaces.js'
 import type { Store } from './types.js'
@@ -37,7 +40,10 @@ export class PgStore implements Store {
   readonly assays: PgAssays
   readonly jobs: PgJobs
   readonly explanations: PgExplanations
+  readonly optimizations: PgOptimizations
   readonly slo: PgSlo
+  readonly outcomes: PgOutcomes
+  readonly promotion: PgPromotion
   readonly leases: PgLeases
   readonly changes: PgChanges
   readonly blobs: PgBlobs
@@ -60,7 +66,10 @@ export class PgStore implements Store {
     this.assays = new PgAssays(pool)
     this.jobs = new PgJobs(pool)
     this.explanations = new PgExplanations(pool)
+    this.optimizations = new PgOptimizations(pool)
     this.slo = new PgSlo(pool)
+    this.outcomes = new PgOutcomes(pool)
+    this.promotion = new PgPromotion(pool)
     this.leases = new PgLeases(pool)
     this.changes = new PgChanges(pool, url, revision, log)
     this.blobs = new PgBlobs(pool)

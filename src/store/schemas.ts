@@ -43,6 +43,9 @@ export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancel
 /** An explanation job's state. */
 export const EXPLANATION_STATUSES = ['running', 'succeeded', 'failed'] as const
 
+/** A measured tuning run's state. */
+export const OPTIMIZATION_STATUSES = ['running', 'succeeded', 'failed'] as const
+
 /** One input or output of a model version. */
 export const tensorMetaSchema = z.object({
   name: z.string(),

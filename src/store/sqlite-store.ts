@@ -19,7 +19,10 @@ import { SqliteExplanations } from './sqlite-explanations.js'
 import { SqliteJobs } from './sqlite-jobs.js'
 import { SqliteLeases } from './sqlite-leases.js'
 import { SqliteModels } from './sqlite-models.js'
+import { SqliteOptimizations } from './sqlite-optimizations.js'
+import { SqliteOutcomes } from './sqlite-outcomes.js'
 import { SqlitePipelines } from './sqlite-pipelines.js'
+import { SqlitePromotion } from './sqlite-promotion.js'
 import { SqliteSlo } from './sqlite-slo.js'
 import { SqliteWorkspaces } from './sqlite-workspaces.js'
 import type { Store } from './types.js'
@@ -35,7 +38,10 @@ export class SqliteStore implements Store {
   readonly assays: SqliteAssays
   readonly jobs: SqliteJobs
   readonly explanations: SqliteExplanations
+  readonly optimizations: SqliteOptimizations
   readonly slo: SqliteSlo
+  readonly outcomes: SqliteOutcomes
+  readonly promotion: SqlitePromotion
   readonly leases: SqliteLeases
   readonly changes: SqliteChanges
 
@@ -53,7 +59,10 @@ export class SqliteStore implements Store {
     this.assays = new SqliteAssays(db)
     this.jobs = new SqliteJobs(db)
     this.explanations = new SqliteExplanations(db)
+    this.optimizations = new SqliteOptimizations(db)
     this.slo = new SqliteSlo(db)
+    this.outcomes = new SqliteOutcomes(db)
+    this.promotion = new SqlitePromotion(db)
     this.leases = new SqliteLeases(db)
     this.changes = new SqliteChanges(db, log)
   }

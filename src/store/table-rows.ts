@@ -14,6 +14,7 @@ import {
   jobOptionsSchema,
   jobRowErrorSchema,
   jsonObjectSchema,
+  OPTIMIZATION_STATUSES,
   ROLES,
   tensorMetaSchema,
 } from './schemas.js'
@@ -22,11 +23,16 @@ import type {
   AssayRecord,
   AssayResultRecord,
   AuditRecord,
+  DecisionRecord,
   DeploymentRecord,
   ExplanationRecord,
   JobRecord,
   ModelRecord,
+  OptimizationRecord,
+  OutcomeRecord,
+  OutcomeSpecRecord,
   PipelineRecord,
+  PromotionRuleRecord,
   SloAlertRecord,
   WorkspaceRecord,
 } from './types.js'
@@ -473,6 +479,67 @@ export const explanationFrom = rowParser(
   ['id'],
 )
 
+export const optimizationInsert: Insert<OptimizationRecord> = {
+  table: 'optimizations',
+  columns: [
+    'id',
+    'workspace',
+    'pipeline',
+    'version',
+    'status',
+    'request',
+    'report',
+    'error',
+    'created_at',
+    'finished_at',
+  ],
+  values: (r) => [
+    r.id,
+    r.workspace,
+    r.pipeline,
+    r.version,
+    r.status,
+    JSON.stringify(r.request),
+    r.report === null ? null : JSON.stringify(r.report),
+    r.error,
+    r.createdAt,
+    r.finishedAt,
+  ],
+}
+
+// The optimize service reads the request and report as its own JSON (they are written only by it).
+export const optimizationFrom = rowParser(
+  'optimizations',
+  z
+    .object({
+      id: z.string(),
+      workspace: z.string(),
+      pipeline: z.string(),
+      version: z.int().min(1),
+      status: z.enum(OPTIMIZATION_STATUSES),
+      request: jsonText(z.unknown()),
+      report: jsonText(z.unknown()).nullable(),
+      error: z.string().nullable(),
+      created_at: z.string(),
+      finished_at: z.string().nullable(),
+    })
+    .transform(
+      (r): OptimizationRecord => ({
+        id: r.id,
+        workspace: r.workspace,
+        pipeline: r.pipeline,
+        version: r.version,
+        status: r.status,
+        request: r.request,
+        report: r.report,
+        error: r.error,
+        createdAt: r.created_at,
+        finishedAt: r.finished_at,
+      }),
+    ),
+  ['id'],
+)
+
 /** The key columns of an objective's series. */
 const SLO_KEY = ['workspace', 'pipeline', 'objective', 'arm'] as const
 
@@ -504,3 +571,86 @@ export const changeFrom = rowParser('changes', z.object({ topic: z.string(), rev
 
 /** The latest revision of the change feed (0 before the first change). */
 export const revisionFrom = rowParser('changes', z.object({ revision: z.int().min(0) }), [])
+
+/** A pipeline's outcome settings row. */
+export const outcomeSpecFrom = rowParser(
+  'outcome_specs',
+  z
+    .object({
+      workspace: z.string(),
+      pipeline: z.string(),
+      // src/outcomes/spec.ts parses the settings where they are used (outcomeSpecSchema).
+      config: jsonText(jsonObjectSchema),
+      updated_at: z.string(),
+    })
+    .transform(
+      (r): OutcomeSpecRecord => ({
+        workspace: r.workspace,
+        pipeline: r.pipeline,
+        config: r.config,
+        updatedAt: r.updated_at,
+      }),
+    ),
+  ['workspace', 'pipeline'],
+)
+
+/** An outcome row: its value is JSON text of a number or a string. */
+export const outcomeFrom = rowParser(
+  'outcomes',
+  z
+    .object({ key: z.string(), value: jsonText(z.union([z.number(), z.string()])), time: z.int() })
+    .transform((r): OutcomeRecord => ({ key: r.key, value: r.value, time: r.time })),
+  ['key'],
+)
+
+/** A pipeline's promotion rule row. */
+export const promotionRuleFrom = rowParser(
+  'promotion_rules',
+  z
+    .object({
+      workspace: z.string(),
+      pipeline: z.string(),
+      // src/outcomes/promotion-spec.ts parses the rule where it is used (promotionRuleSchema).
+      config: jsonText(jsonObjectSchema),
+      updated_at: z.string(),
+    })
+    .transform(
+      (r): PromotionRuleRecord => ({
+        workspace: r.workspace,
+        pipeline: r.pipeline,
+        config: r.config,
+        updatedAt: r.updated_at,
+      }),
+    ),
+  ['workspace', 'pipeline'],
+)
+
+/** A decision row: its evidence is a JSON object. */
+export const decisionFrom = rowParser(
+  'decisions',
+  z
+    .object({
+      id: z.int().min(1),
+      workspace: z.string(),
+      pipeline: z.string(),
+      time: z.string(),
+      action: z.string(),
+      detail: jsonText(jsonObjectSchema),
+    })
+    .transform((r): DecisionRecord => ({ ...r })),
+  ['id'],
+)
+
+/**
+ * Outcomes to write, each key once (a key sent twice: the later outcome) and in key order (servers
+ * writing the same keys at once lock them in the same order), with how many were repeats.
+ */
+export function outcomeRows(outcomes: readonly OutcomeRecord[]): { rows: OutcomeRecord[]; repeats: number } {
+  const latest = new Map<string, OutcomeRecord>()
+  for (const o of outcomes) latest.set(o.key, o)
+  const rows = [...latest.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+  return { rows, repeats: outcomes.length - rows.length }
+}
+
+/** What PostgreSQL's upsert of an outcome returns: whether it replaced one. */
+export const outcomeUpsertFrom = rowParser('outcomes', z.object({ updated: z.boolean() }), [])

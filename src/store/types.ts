@@ -14,6 +14,7 @@ import type {
   JOB_STATUSES,
   jobOptionsSchema,
   jobRowErrorSchema,
+  OPTIMIZATION_STATUSES,
   ROLES,
   tensorMetaSchema,
 } from './schemas.js'
@@ -191,6 +192,34 @@ export interface ExplanationStore {
   prune(keep: number): Promise<void>
 }
 
+/** A measured tuning run of a deployed pipeline (src/optimize/): its request, then its report. */
+export interface OptimizationRecord {
+  id: string
+  workspace: string
+  pipeline: string
+  /** The pipeline version measured. */
+  version: number
+  status: (typeof OPTIMIZATION_STATUSES)[number]
+  /** The validated request (JSON). */
+  request: unknown
+  /** The report once it has succeeded (JSON). */
+  report: unknown | null
+  error: string | null
+  createdAt: string
+  finishedAt: string | null
+}
+
+/** Measured tuning runs, newest first per pipeline. */
+export interface OptimizationStore {
+  add(record: OptimizationRecord): Promise<void>
+  finish(id: string, end: Pick<OptimizationRecord, 'status' | 'report' | 'error' | 'finishedAt'>): Promise<void>
+  get(id: string): Promise<OptimizationRecord | undefined>
+  /** A pipeline's runs, newest first, at most `limit`. */
+  list(workspace: string, pipeline: string, limit: number): Promise<OptimizationRecord[]>
+  /** Delete a pipeline's finished runs beyond its newest `keep`. */
+  prune(workspace: string, pipeline: string, keep: number): Promise<void>
+}
+
 /** Workspaces; `default` always exists. */
 export interface WorkspaceStore {
   /** Throws ConflictError when the name is taken. */
@@ -339,6 +368,80 @@ export interface SloStore {
   forget(workspace: string, pipeline: string): Promise<void>
 }
 
+/** A pipeline's outcome settings (ground truth): the validated JSON of `outcomeSpecSchema` (src/outcomes/spec.ts). */
+export interface OutcomeSpecRecord {
+  workspace: string
+  pipeline: string
+  config: Record<string, unknown>
+  updatedAt: string
+}
+
+/**
+ * One actual outcome a client sent: the key it joins the inference log on (see `requestKey` and
+ * `columnKey` in src/outcomes/spec.ts), the outcome (a class label, a class index or a value),
+ * and when it was received (ms since the epoch).
+ */
+export interface OutcomeRecord {
+  key: string
+  value: number | string
+  time: number
+}
+
+/** Ground truth per pipeline: its outcome settings, and one outcome per key (the latest received wins). */
+export interface OutcomeStore {
+  /** Set a pipeline's outcome settings (replacing them). */
+  putSpec(workspace: string, pipeline: string, config: Record<string, unknown>): Promise<OutcomeSpecRecord>
+  getSpec(workspace: string, pipeline: string): Promise<OutcomeSpecRecord | undefined>
+  /** Whether there were settings to delete (the outcomes stay). */
+  deleteSpec(workspace: string, pipeline: string): Promise<boolean>
+  /**
+   * Record outcomes in one transaction, each replacing what its key held (a key twice in `outcomes`:
+   * the later one); `updated` counts those that replaced one.
+   */
+  put(workspace: string, pipeline: string, outcomes: readonly OutcomeRecord[]): Promise<{ updated: number }>
+  /** The outcomes held for `keys` (callers ask a few hundred at a time), in no particular order. */
+  get(workspace: string, pipeline: string, keys: readonly string[]): Promise<OutcomeRecord[]>
+  /** Remove a pipeline's settings and outcomes (it was deleted). */
+  forget(workspace: string, pipeline: string): Promise<void>
+}
+
+/** A pipeline's promotion rule (champion vs challenger): the rule as given, its defaults filled in. */
+export interface PromotionRuleRecord {
+  workspace: string
+  pipeline: string
+  /** The validated rule (JSON object; `promotionRuleSchema` parses it where it is used). */
+  config: Record<string, unknown>
+  updatedAt: string
+}
+
+/** A decision a promotion rule took (a promotion, a rollback, or one it only recommended), with its evidence. */
+export interface DecisionRecord {
+  id: number
+  workspace: string
+  pipeline: string
+  time: string
+  /** What was decided: `promote` or `rollback`. */
+  action: string
+  /** The evidence and what came of it (JSON object). */
+  detail: Record<string, unknown>
+}
+
+/** Promotion rules, one per pipeline, and the decisions they took (ids only grow). */
+export interface PromotionStore {
+  /** Set a pipeline's rule, replacing the one it had. */
+  putRule(r: PromotionRuleRecord): Promise<void>
+  getRule(workspace: string, pipeline: string): Promise<PromotionRuleRecord | undefined>
+  /** One workspace's rules, or every workspace's, by workspace then pipeline. */
+  rules(workspace?: string): Promise<PromotionRuleRecord[]>
+  /** Whether a rule was deleted (its decisions stay). */
+  deleteRule(workspace: string, pipeline: string): Promise<boolean>
+  addDecision(d: Omit<DecisionRecord, 'id'>): Promise<DecisionRecord>
+  /** A pipeline's decisions, newest first: at most `limit`, with ids below `before` when given. */
+  decisions(workspace: string, pipeline: string, limit: number, before?: number): Promise<DecisionRecord[]>
+  /** Drop a deleted pipeline's rule and decisions, so one created again under its name starts afresh. */
+  forget(workspace: string, pipeline: string): Promise<void>
+}
+
 /** Leases on singleton work (the job runner, the assay scheduler, log retention) among processes sharing a store. */
 export interface LeaseStore {
   /** Take or renew `name` for `holder` until now + ttlMs; true when `holder` holds it afterwards (false: another holder's unexpired lease). Expiry is judged by the database's clock in PostgreSQL. */
@@ -405,7 +508,10 @@ export interface Store {
   readonly assays: AssayStore
   readonly jobs: JobStore
   readonly explanations: ExplanationStore
+  readonly optimizations: OptimizationStore
   readonly slo: SloStore
+  readonly promotion: PromotionStore
+  readonly outcomes: OutcomeStore
   readonly audit: AuditStore
   readonly leases: LeaseStore
   readonly changes: ChangeFeed

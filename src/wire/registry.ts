@@ -6,7 +6,7 @@
 import { z } from 'zod'
 import { BACKENDS } from '../engine/types.js'
 import type { deployRequestSchema } from '../registry/schemas.js'
-import { autoscalingSchema, batchingSchema, NON_FINITE_POLICIES } from '../serving/settings.js'
+import { autoscalingSchema, batchingSchema, NON_FINITE_POLICIES, sessionSettingsSchema } from '../serving/settings.js'
 import { type Slo, sloSchema } from '../slo/spec.js'
 import { ROLES } from '../store/schemas.js'
 import type { ApiKeyRecord, AuditRecord, ModelRecord, PipelineRecord, WorkspaceRecord } from '../store/types.js'
@@ -149,6 +149,9 @@ export const deploymentStatusSchema = z
     outputs: z.array(tensorMetaSchema).describe("The pipeline's outputs: what an answer holds."),
     queued_rows: z.number().int(),
     batching: batchingSchema,
+    session: sessionSettingsSchema.describe(
+      "The sessions' intra-op threads and graph optimization level as deployed; {} = the server's settings.",
+    ),
     non_finite_inputs: z
       .enum(NON_FINITE_POLICIES)
       .describe('NaN and ±Infinity in float inputs: refused with a 400, or passed to the model.'),

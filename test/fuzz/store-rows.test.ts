@@ -44,6 +44,10 @@ const READS: Record<string, () => Promise<unknown>> = {
   assay_results: () => store.assays.results(assayId),
   jobs: () => store.jobs.list(),
   explanations: () => store.explanations.get('e1'),
+  optimizations: () => store.optimizations.get('o1'),
+  outcome_specs: () => store.outcomes.getSpec('default', 'p'),
+  promotion_rules: () => store.promotion.rules(),
+  decisions: () => store.promotion.decisions('default', 'p', 10),
 }
 
 const columns = (table: string) => (db.pragma(`table_info(${table})`) as { name: string }[]).map((c) => c.name)

@@ -50,13 +50,13 @@ export const TIERS: readonly Tier[] = [
   { name: 'steps', modules: ['pipeline', 'logs'], why: 'pre, model and post steps; the inference log' },
   {
     name: 'serving',
-    modules: ['serving', 'formats', 'assays', 'slo', 'live'],
-    why: "deployments and their batchers; request and response codecs; drift assays; service-level objectives; each deployment's last minute, live",
+    modules: ['serving', 'formats', 'assays', 'slo', 'live', 'outcomes'],
+    why: "deployments and their batchers; request and response codecs; drift assays; service-level objectives; each deployment's last minute, live; ground truth, outcome metrics, champion vs challenger",
   },
   {
     name: 'services',
-    modules: ['registry', 'jobs', 'jobs/io', 'explain', 'wire'],
-    why: 'the model registry, batch jobs and their file formats, explanations, the wire schemas',
+    modules: ['registry', 'jobs', 'jobs/io', 'explain', 'optimize', 'wire'],
+    why: 'the model registry, batch jobs and their file formats, explanations, measured tuning, the wire schemas',
   },
   { name: 'interfaces', modules: ['server', 'client'], why: 'the HTTP server (Hono) and the typed client' },
   { name: 'commands', modules: ['cli'], why: 'the `lastmile` command' },

@@ -81,6 +81,27 @@ const INTENDED: Record<string, Intended> = {
   // Explaining is inference over rows the caller sends.
   [`POST ${V}/pipelines/{name}/explain`]: 'viewer',
   [`GET ${V}/explanations/{id}`]: 'viewer',
+  // Ground truth: settings and feedback change what metrics and promotions see (deployer); reading them is viewer's.
+  [`PUT ${V}/pipelines/{name}/outcomes`]: 'deployer',
+  [`GET ${V}/pipelines/{name}/outcomes`]: 'viewer',
+  [`DELETE ${V}/pipelines/{name}/outcomes`]: 'deployer',
+  [`POST ${V}/pipelines/{name}/feedback`]: 'deployer',
+  [`GET ${V}/pipelines/{name}/outcomes/metrics`]: 'viewer',
+  // Training sets: exporting writes files (deployer); reading them is reading the log (viewer).
+  [`POST ${V}/pipelines/{name}/training-sets`]: 'deployer',
+  [`GET ${V}/pipelines/{name}/training-sets`]: 'viewer',
+  [`GET ${V}/pipelines/{name}/training-sets/{file}`]: 'viewer',
+  // Champion vs challenger: a challenger or a rule deploys versions (deployer); reports and decisions are viewer's.
+  [`GET ${V}/pipelines/{name}/challengers`]: 'viewer',
+  [`POST ${V}/pipelines/{name}/challenger`]: 'deployer',
+  [`PUT ${V}/pipelines/{name}/promotion`]: 'deployer',
+  [`GET ${V}/pipelines/{name}/promotion`]: 'viewer',
+  [`DELETE ${V}/pipelines/{name}/promotion`]: 'deployer',
+  [`GET ${V}/pipelines/{name}/decisions`]: 'viewer',
+  // Measured tuning: a run loads sessions and may redeploy (deployer); its reports are viewer's.
+  [`POST ${V}/pipelines/{name}/optimize`]: 'deployer',
+  [`GET ${V}/optimizations/{id}`]: 'viewer',
+  [`GET ${V}/pipelines/{name}/optimizations`]: 'viewer',
 }
 
 type Kind = { name: string; header?: string; ws?: string; role?: 'viewer' | 'deployer' | 'admin' }
@@ -101,7 +122,13 @@ const key = (spec: RouteSpec) => `${spec.method.toUpperCase()} ${spec.path}`
 
 /** A request for the route with parameters that name nothing, so no allowed call changes anything. */
 function requestFor(spec: RouteSpec, authorization: string | undefined): [string, RequestInit] {
-  const params: Record<string, string> = { ws: 'team', name: 'nope', version: '1', id: '999999' }
+  const params: Record<string, string> = {
+    ws: 'team',
+    name: 'nope',
+    version: '1',
+    id: '999999',
+    file: '20200101T000000Z-00000000.parquet',
+  }
   const url = spec.path.replace(/\{(\w+)\}/g, (_, p: string) => params[p] as string)
   const headers: Record<string, string> = authorization ? { authorization } : {}
   let body: string | undefined

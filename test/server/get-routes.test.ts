@@ -1,8 +1,8 @@
 /**
  * GET routes never change state: the cross-site check lets browsers send any GET (a page cannot
  * read the answer, but it can make the request), so every GET route in the route table is called
- * with parameters naming real things, and the registry, deployments, assays, jobs, explanations
- * and keys are compared before and after.
+ * with parameters naming real things, and the registry, deployments, assays, jobs, explanations,
+ * tuning runs and keys are compared before and after.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createApp } from '../../src/server/app.js'
@@ -28,6 +28,7 @@ describe('GET routes', () => {
       explanation: ((await json(`/v1/workspaces/default/explanations/${ids.explanation}`)) as { status: string })
         .status,
       keys: await lm.listKeys('default'),
+      optimizations: (await lm.optimizations('default', 'd')).map((r) => [r.id, r.status]),
     }
   }
 
@@ -41,6 +42,31 @@ describe('GET routes', () => {
     await lm.deploy('default', 'd')
     await lm.inferRecords('default', 'd', [{ x: [1, 2] }, { x: [3, 4] }])
     await lm.createKey('default', 'k', 'viewer')
+    // A training set to download: the rows just logged, with outcome settings to export them by.
+    await s.deps.store.outcomes.putSpec('default', 'd', { task: 'regression', output: 'y' })
+    // A promotion rule to read (the deployed version has no challenger: its report names none).
+    await lm.putPromotion('default', 'd', { metric: 'mae', tau: 0.5 })
+    const exported = await s.app.request('/v1/workspaces/default/pipelines/d/training-sets', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ start: 0, end: Date.now() + 60_000 }),
+    })
+    ids.file = ((await exported.json()) as { file: string }).file
+    await s.deps.trainingSets.idle()
+    // A tuning run to read: one point, a short budget.
+    const tuning = await lm.optimize('default', 'd', {
+      backends: ['cpu'],
+      batch_sizes: [1],
+      queue_delays_ms: [0],
+      threads: [1],
+      graph_optimizations: ['all'],
+      search: 'exhaustive',
+      window_ms: 20,
+      max_windows: 3,
+      budget_s: 5,
+    })
+    ids.optimization = tuning.id
+    await s.deps.optimize.idle()
     const assay = await s.app.request('/v1/workspaces/default/assays', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -91,8 +117,16 @@ describe('GET routes', () => {
         ? ids.assay
         : spec.path.includes('/explanations/')
           ? ids.explanation
-          : ids.job
-      const params: Record<string, string> = { ws: 'default', name: 'd', version: '1', id: id as string }
+          : spec.path.includes('/optimizations/')
+            ? ids.optimization
+            : ids.job
+      const params: Record<string, string> = {
+        ws: 'default',
+        name: 'd',
+        version: '1',
+        id: id as string,
+        file: ids.file as string,
+      }
       const url = spec.path.replace(/\{(\w+)\}/g, (_, p: string) => params[p] as string)
       const res = await s.app.request(url)
       // An event stream (…/live) never ends by itself: its first event is enough, then hang up.

@@ -111,8 +111,15 @@ describe('path parameters are checked names (review finding F1)', () => {
 
   it('answers 4xx on every route with a path parameter, for every hostile spelling of each, never with teamb data', async () => {
     // Honest values in teama, and what the same parameter would be aimed at in teamb.
-    const own: Record<string, string> = { ws: 'teama', name: 'secretpipe', id: '1', version: '1' }
-    const target: Record<string, string> = { ws: 'teamb', name: 'teamb/secretpipe', id: 'teamb/1', version: '1' }
+    const file = '20200101T000000Z-00000000.parquet'
+    const own: Record<string, string> = { ws: 'teama', name: 'secretpipe', id: '1', version: '1', file }
+    const target: Record<string, string> = {
+      ws: 'teamb',
+      name: 'teamb/secretpipe',
+      id: 'teamb/1',
+      version: '1',
+      file: `teamb/secretpipe/${file}`,
+    }
     const walked = new Set<string>()
     const wrong: string[] = []
     for (const spec of specs) {

@@ -81,5 +81,26 @@ export async function seedStore(store: Store): Promise<{ assayId: number }> {
     }),
   )
   await store.explanations.add(explanation({ id: 'e1', request: {}, createdAt: 'now' }))
+  await store.optimizations.add({
+    id: 'o1',
+    workspace: 'default',
+    pipeline: 'p',
+    version: 1,
+    status: 'succeeded',
+    request: { target_p99_ms: 10 },
+    report: { table: [] },
+    error: null,
+    createdAt: 'now',
+    finishedAt: 'later',
+  })
+  await store.outcomes.putSpec('default', 'p', { task: 'regression', output: 'y' })
+  await store.promotion.putRule({ workspace: 'default', pipeline: 'p', config: { confidence: 0.9 }, updatedAt: 'now' })
+  await store.promotion.addDecision({
+    workspace: 'default',
+    pipeline: 'p',
+    time: 'now',
+    action: 'promote',
+    detail: { applied: true },
+  })
   return { assayId: assay.id }
 }

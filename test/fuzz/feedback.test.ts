@@ -1,0 +1,130 @@
+/**
+ * Fuzzing the feedback decoders (src/outcomes/feedback*.ts) in process: CSV written from random
+ * rows (commas, quotes, line breaks, non-ASCII in the values) reads back as the values written;
+ * mutated CSV, mutated and lying Arrow tables (counts replaced, several at once) and random JSON
+ * values either decode or throw lastmile's typed error (a 400), never anything else (a 500); and
+ * what decodes passes or fails the checks against the settings with a typed error too.
+ */
+import { dictionary, float64, int64, tableFromArrays, tableToIPC, utf8 } from '@uwdata/flechette'
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { LastmileError } from '../../src/errors.js'
+import { type FeedbackItems, feedbackFromJson, feedbackOutcomes } from '../../src/outcomes/feedback.js'
+import { feedbackFromArrow } from '../../src/outcomes/feedback-arrow.js'
+import { feedbackFromCsv } from '../../src/outcomes/feedback-csv.js'
+import type { OutcomeSpec } from '../../src/outcomes/spec.js'
+import { messagesOf, withInt64 } from './arrow-craft.js'
+import { fuzzParams } from './budget.js'
+import { mutated } from './mutate.js'
+
+const SPECS: OutcomeSpec[] = [
+  { task: 'classification', output: 'p', labels: ['a', 'b'] },
+  { task: 'regression', output: 'p', key: 'k' },
+]
+
+/** Decode and check: the result, or a typed error; anything else fails the property. */
+function decodeOrRefuse(decode: () => FeedbackItems): void {
+  try {
+    const items = decode()
+    for (const spec of SPECS) {
+      try {
+        feedbackOutcomes(items, spec, 0)
+      } catch (e) {
+        if (!(e instanceof LastmileError)) throw e
+      }
+    }
+  } catch (e) {
+    if (!(e instanceof LastmileError)) throw e
+  }
+}
+
+/** A CSV field as RFC 4180 writes it: quoted when it holds a comma, a quote or a line break. */
+const field = (v: string) => (/[",\r\n]/.test(v) || v === '' ? `"${v.replaceAll('"', '""')}"` : v)
+const value = fc.oneof(
+  fc.string({ maxLength: 8 }),
+  fc.constantFrom('a,b', 'say "hi"', 'two\nlines', 'cr\r\nlf', 'ünï', '1', '-2.5'),
+)
+
+const SEEDS = [
+  tableToIPC(
+    tableFromArrays(
+      { id: ['r1', 'r2', 'r1'], row: [0, 1, 2], outcome: ['a', 'b', '1'] },
+      { types: { id: dictionary(utf8()), outcome: utf8() }, maxBatchRows: 2 },
+    ),
+    { format: 'stream' },
+  ) as Uint8Array,
+  tableToIPC(
+    tableFromArrays({ key: [7n, 8n], outcome: [1.5, null] }, { types: { key: int64(), outcome: float64() } }),
+    { format: 'file' },
+  ) as Uint8Array,
+]
+const LIES = [0, 1, 2, 7, 8, 255, 2 ** 31 - 1, 2 ** 31, 2 ** 32, 1e9, 2 ** 53 - 1, -1]
+
+describe('fuzz: feedback decoders', () => {
+  it('reads back every value of CSV written from random rows', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(value, value, value), { minLength: 1, maxLength: 20 }),
+        fc.constantFrom('\n', '\r\n'),
+        (rows, eol) => {
+          const text = ['id,key,outcome', ...rows.map((r) => r.map(field).join(','))].join(eol)
+          const { items } = feedbackFromCsv(new TextEncoder().encode(text))
+          const want = rows.map(([id, key, outcome]) =>
+            Object.fromEntries(
+              Object.entries({ id, key, outcome }).filter(([, v]) => v !== ''), // an empty field is missing
+            ),
+          )
+          expect(items).toEqual(want)
+        },
+      ),
+      fuzzParams(300),
+    )
+  })
+
+  it('decodes or refuses (typed) mutated CSV and JSON', () => {
+    const csv = new TextEncoder().encode('id,row,outcome\r\nr1,0,a\n"r,2",1,"b"\nr3,,1\n')
+    fc.assert(
+      fc.property(mutated([csv], 6), (bytes) => decodeOrRefuse(() => feedbackFromCsv(bytes))),
+      fuzzParams(1000),
+    )
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 4 }), fc.jsonValue({ maxDepth: 3 }), (v, row) => {
+        decodeOrRefuse(() => feedbackFromJson(v))
+        decodeOrRefuse(() =>
+          feedbackFromJson({ outcomes: [row, { id: 'x', row, outcome: row }, { key: row, outcome: 1 }] }),
+        )
+      }),
+      fuzzParams(1000),
+    )
+  })
+
+  it('decodes or refuses (typed) mutated and lying Arrow tables', () => {
+    for (const seed of SEEDS) expect(feedbackFromArrow(seed).items.length).toBeGreaterThan(0)
+    const lying = fc
+      .tuple(
+        fc.nat(SEEDS.length - 1),
+        fc.array(fc.tuple(fc.nat(), fc.nat(), fc.constantFrom(...LIES)), { minLength: 1, maxLength: 3 }),
+      )
+      .map(([k, lies]) => {
+        let bytes = SEEDS[k] as Uint8Array
+        for (const [m, f, lie] of lies) {
+          const messages = messagesOf(bytes)
+          const message = messages[m % messages.length]
+          if (!message) continue
+          const counts = [
+            message.lengthAt,
+            message.bodyLengthAt,
+            message.idAt,
+            ...message.nodesAt.flatMap((at) => [at, at + 8]),
+            ...message.buffersAt.flatMap((at) => [at, at + 8]),
+          ].filter((at): at is number => at !== undefined)
+          if (counts.length) bytes = withInt64(bytes, counts[f % counts.length] as number, lie)
+        }
+        return bytes
+      })
+    fc.assert(
+      fc.property(fc.oneof(lying, mutated(SEEDS, 6)), (bytes) => decodeOrRefuse(() => feedbackFromArrow(bytes))),
+      fuzzParams(2000),
+    )
+  })
+})
