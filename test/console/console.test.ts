@@ -296,6 +296,54 @@ describe.skipIf(!hasChromium())('the web console in Chromium', { timeout: 180_00
     await page.screenshot({ path: join(shots, 'explain.png'), fullPage: true })
   })
 
+  it("shows outcome metrics worked out by hand, and deploys a measured tuning run's recommendation", async () => {
+    // Whichever model serves now (lin, or lin2: y = x₀ + x₁ + x₂), its answers are worked out here.
+    await api.putOutcomeSettings('default', 'lin', { task: 'regression', output: 'y' })
+    const serving = (await api.deployment('default', 'lin')).model
+    const [w, b] = serving === 'lin2:1' ? [[1, 1, 1], 0] : [W, B]
+    const rows = [
+      [1, 2, 3],
+      [-4, 0.5, 8],
+      [0, 0, 1],
+    ]
+    const inputs = [{ name: 'x', datatype: 'FP32', shape: [3, 3], data: rows.flat() }]
+    await api.inferOip('lin', { id: 'console-req', inputs })
+    await new Promise((r) => setTimeout(r, 1500)) // the log flushes every 500 ms
+    // Actual outcomes off by +1, 0 and −2: errors (predicted − actual) −1, 0 and 2.
+    const actual = rows.map((x, i) => x.reduce((s, v, j) => s + v * (w[j] as number), b) + ([1, 0, -2][i] as number))
+    await api.feedback(
+      'default',
+      'lin',
+      actual.map((outcome, row) => ({ id: 'console-req', row, outcome })),
+    )
+    await visit('#/w/default/pipelines/lin/outcomes', 'Outcome metrics, last 24 hours')
+    const metrics = page.getByRole('table', { name: 'outcome metrics' })
+    await metrics.getByText('3 / ').first().waitFor(LONG)
+    const cells = await metrics.locator('tbody tr', { hasText: '3 / ' }).first().locator('td').allTextContents()
+    expect(cells[4]).toMatch(/^1\.000 \[/) // MAE = (1 + 0 + 2) / 3
+    expect(cells[6]).toMatch(/^0\.333 \[/) // bias = (−1 + 0 + 2) / 3
+    // A small measured run (two batch sizes on cpu), then its recommendation deployed from the tab.
+    const run = await api.optimize('default', 'lin', {
+      target_p99_ms: 10_000,
+      backends: ['cpu'],
+      batch_sizes: [1, 8],
+      queue_delays_ms: [1],
+      threads: [1],
+      graph_optimizations: ['all'],
+      search: 'exhaustive',
+      concurrency: 4,
+      window_ms: 100,
+      budget_s: 20,
+    })
+    await page.getByText(`Run ${run.id} of version`).waitFor(LONG)
+    await page.getByText(/Recommended: cpu, batches of (1|8), 1 ms delay/).waitFor(LONG)
+    expect(await page.getByRole('table', { name: 'tuning table' }).locator('tbody tr').count()).toBe(2)
+    await page.getByRole('button', { name: 'Deploy the recommended settings' }).click()
+    const chosen = Number((await page.locator('tr.chosen td').nth(1).textContent()) ?? '')
+    await expect.poll(async () => (await api.deployment('default', 'lin')).batching?.max_batch_size, LONG).toBe(chosen)
+    await page.screenshot({ path: join(shots, 'outcomes.png'), fullPage: true })
+  })
+
   it('shows a viewer no upload, deploy, rollout or keys', async () => {
     const context = await browser.newContext()
     const p = await context.newPage()

@@ -1,5 +1,5 @@
 /**
- * One pipeline: its tabs (overview, live, inference log, explanations). The overview draws the
+ * One pipeline: its tabs (overview, live, inference log, explanations, outcomes and tuning). The overview draws the
  * steps as a graph, lists the versions with a diff between any two, deploys, undeploys and rolls
  * back (deployers), and edits a rollout: a split's weights or a shadow's champion, saved as a new
  * version (a deployed pipeline moves to it by hot swap).
@@ -15,12 +15,14 @@ import { ComparePanel } from './compare.js'
 import { ExplainTab } from './explain.js'
 import { LiveTab } from './live.js'
 import { LogsTab } from './logs.js'
+import { OutcomesTab } from './outcomes.js'
 
 const TABS = [
   ['overview', 'Overview'],
   ['live', 'Live'],
   ['logs', 'Inference log'],
   ['explain', 'Explanations'],
+  ['outcomes', 'Outcomes and tuning'],
 ] as const
 
 export function PipelinePage(props: { ctx: Ctx; caller: Caller; name: string; tab: string }) {
@@ -47,6 +49,8 @@ export function PipelinePage(props: { ctx: Ctx; caller: Caller; name: string; ta
         <LogsTab ctx={ctx} pipeline={p.data} />
       ) : tab === 'explain' ? (
         <ExplainTab ctx={ctx} pipeline={p.data} />
+      ) : tab === 'outcomes' ? (
+        <OutcomesTab ctx={ctx} caller={props.caller} pipeline={p.data} />
       ) : (
         <Overview {...props} pipeline={p.data} reload={p.reload} />
       )}
