@@ -97,6 +97,28 @@ export function withInt64(bytes: Uint8Array, at: number, value: number): Uint8Ar
   return out
 }
 
+/**
+ * `bytes` with each lie `[message, count, value]` written over one of the counts of one of its
+ * messages (both picked modulo how many there are): a length, a body length, a dictionary id, a
+ * field node's length or null count, a buffer's offset or length.
+ */
+export function withLies(bytes: Uint8Array, lies: ReadonlyArray<readonly [number, number, number]>): Uint8Array {
+  for (const [m, f, value] of lies) {
+    const messages = messagesOf(bytes)
+    const message = messages[m % messages.length]
+    if (!message) continue
+    const counts = [
+      message.lengthAt,
+      message.bodyLengthAt,
+      message.idAt,
+      ...message.nodesAt.flatMap((at) => [at, at + 8]),
+      ...message.buffersAt.flatMap((at) => [at, at + 8]),
+    ].filter((at): at is number => at !== undefined)
+    if (counts.length) bytes = withInt64(bytes, counts[f % counts.length] as number, value)
+  }
+  return bytes
+}
+
 /** The first record batch of a stream or file. */
 export function firstBatch(bytes: Uint8Array): MessageAt {
   const batch = messagesOf(bytes).find((m) => m.type === 3)

@@ -28,7 +28,7 @@ import { describe, expect, it } from 'vitest'
 import type { ColumnSpec } from '../../src/engine/tensor.js'
 import { LastmileError } from '../../src/errors.js'
 import { decodeArrow } from '../../src/formats/arrow.js'
-import { messagesOf, withInt64 } from './arrow-craft.js'
+import { withLies } from './arrow-craft.js'
 import { fuzzParams } from './budget.js'
 import { mutated } from './mutate.js'
 
@@ -104,23 +104,7 @@ const lying = fc
     fc.nat(SEEDS.length - 1),
     fc.array(fc.tuple(fc.nat(), fc.nat(), fc.constantFrom(...LIES)), { minLength: 1, maxLength: 3 }),
   )
-  .map(([k, lies]) => {
-    let bytes = (SEEDS[k] as [Uint8Array, ColumnSpec[]])[0]
-    for (const [m, f, value] of lies) {
-      const messages = messagesOf(bytes)
-      const message = messages[m % messages.length]
-      if (!message) continue
-      const counts = [
-        message.lengthAt,
-        message.bodyLengthAt,
-        message.idAt,
-        ...message.nodesAt.flatMap((at) => [at, at + 8]),
-        ...message.buffersAt.flatMap((at) => [at, at + 8]),
-      ].filter((at): at is number => at !== undefined)
-      if (counts.length) bytes = withInt64(bytes, counts[f % counts.length] as number, value)
-    }
-    return [bytes, k] as const
-  })
+  .map(([k, lies]) => [withLies((SEEDS[k] as [Uint8Array, ColumnSpec[]])[0], lies), k] as const)
 const mutation = fc
   .nat(SEEDS.length - 1)
   .chain((k) => mutated([(SEEDS[k] as [Uint8Array, ColumnSpec[]])[0]], 6).map((bytes) => [bytes, k] as const))

@@ -13,7 +13,7 @@ import { type FeedbackItems, feedbackFromJson, feedbackOutcomes } from '../../sr
 import { feedbackFromArrow } from '../../src/outcomes/feedback-arrow.js'
 import { feedbackFromCsv } from '../../src/outcomes/feedback-csv.js'
 import type { OutcomeSpec } from '../../src/outcomes/spec.js'
-import { messagesOf, withInt64 } from './arrow-craft.js'
+import { withLies } from './arrow-craft.js'
 import { fuzzParams } from './budget.js'
 import { mutated } from './mutate.js'
 
@@ -105,23 +105,7 @@ describe('fuzz: feedback decoders', () => {
         fc.nat(SEEDS.length - 1),
         fc.array(fc.tuple(fc.nat(), fc.nat(), fc.constantFrom(...LIES)), { minLength: 1, maxLength: 3 }),
       )
-      .map(([k, lies]) => {
-        let bytes = SEEDS[k] as Uint8Array
-        for (const [m, f, lie] of lies) {
-          const messages = messagesOf(bytes)
-          const message = messages[m % messages.length]
-          if (!message) continue
-          const counts = [
-            message.lengthAt,
-            message.bodyLengthAt,
-            message.idAt,
-            ...message.nodesAt.flatMap((at) => [at, at + 8]),
-            ...message.buffersAt.flatMap((at) => [at, at + 8]),
-          ].filter((at): at is number => at !== undefined)
-          if (counts.length) bytes = withInt64(bytes, counts[f % counts.length] as number, lie)
-        }
-        return bytes
-      })
+      .map(([k, lies]) => withLies(SEEDS[k] as Uint8Array, lies))
     fc.assert(
       fc.property(fc.oneof(lying, mutated(SEEDS, 6)), (bytes) => decodeOrRefuse(() => feedbackFromArrow(bytes))),
       fuzzParams(2000),

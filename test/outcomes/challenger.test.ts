@@ -12,13 +12,13 @@
  * - a worse challenger, not yet judged, is rolled back by the next evaluation after an assay alert;
  * - and what is refused, with 400s (404, 409) that say why.
  */
-import { createServer, type Server } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { silentLogger } from '../../src/logger.js'
 import { GraphBuilder } from '../../src/onnx/builder.js'
 import { mulberry32 } from '../../src/random.js'
 import { type BuiltServer, buildServer } from '../../src/server/serve.js'
 import { clientFor, post, testConfig } from '../helpers/server.js'
+import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js'
 
 const INTERVAL_MS = 60_000
 
@@ -35,9 +35,7 @@ const put = (body: unknown) => ({ ...post(body), method: 'PUT' })
 
 describe('champion vs challenger on a server', () => {
   let s: BuiltServer
-  const received: Array<Record<string, unknown>> = []
-  let hook: Server
-  let hookUrl = ''
+  let hook: WebhookReceiver
   /** The evaluator's clock: an interval further at each tick. */
   let clock = Date.now() + 3_600_000
   const tick = async () => {
@@ -47,18 +45,7 @@ describe('champion vs challenger on a server', () => {
   }
 
   beforeAll(async () => {
-    hook = createServer((req, res) => {
-      let body = ''
-      req.on('data', (c) => {
-        body += c
-      })
-      req.on('end', () => {
-        received.push(JSON.parse(body) as Record<string, unknown>)
-        res.writeHead(204).end()
-      })
-    })
-    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r))
-    hookUrl = `http://127.0.0.1:${(hook.address() as { port: number }).port}/promotions`
+    hook = await startWebhookReceiver('/promotions')
     s = await buildServer(testConfig({ outbound: { allowLocal: true } }), { log: silentLogger })
     const lm = clientFor(s.app)
     await lm.uploadModel('default', 'sharp', classifier(1, 0))
@@ -67,8 +54,7 @@ describe('champion vs challenger on a server', () => {
   })
   afterAll(async () => {
     await s.shutdown()
-    hook.closeAllConnections()
-    await new Promise((r) => hook.close(r))
+    await hook.close()
   })
 
   /** A deployed pipeline of `champion`, with outcome settings and `challenger` as a 50/50 canary. */
@@ -120,7 +106,7 @@ describe('champion vs challenger on a server', () => {
 
   it('promotes a better challenger, with the evidence stored and sent to a webhook', async () => {
     const { lm, version } = await contest('better', 'blurred', 'sharp')
-    const rule = await lm.putPromotion('default', 'better', { interval_s: 60, min_samples: 300, webhooks: [hookUrl] })
+    const rule = await lm.putPromotion('default', 'better', { interval_s: 60, min_samples: 300, webhooks: [hook.url] })
     expect(rule.rule).toMatchObject({ confidence: 0.95, metric: 'accuracy', min_samples: 300, action: 'promote' })
     await traffic('better', 11, 6, 400)
     const report = await lm.challengers('default', 'better')
@@ -160,7 +146,7 @@ describe('champion vs challenger on a server', () => {
     })
     expect((await lm.getPipelineVersion('default', 'better', version + 1)).steps).toEqual([{ model: 'sharp:1' }])
     expect(s.deps.manager.get('default', 'better')?.spec.pipelineVersion).toBe(version + 1)
-    expect(received).toContainEqual(
+    expect(hook.received).toContainEqual(
       expect.objectContaining({ event: 'promotion.decision', id: d?.id, kept: 'sharp:1' }),
     )
     // The rule stays, with nothing to decide until the next challenger.

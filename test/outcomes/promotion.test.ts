@@ -8,7 +8,6 @@
  * stores its recommendation once and changes nothing; a rule with `auto_challenger` puts a newer
  * version of the deployed model beside it as a canary, once.
  */
-import { createServer, type Server } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { silentLogger } from '../../src/logger.js'
 import { InferenceLog } from '../../src/logs/inference-log.js'
@@ -19,6 +18,7 @@ import type { Step } from '../../src/pipeline/steps.js'
 import { mulberry32 } from '../../src/random.js'
 import { SqliteStore } from '../../src/store/sqlite-store.js'
 import { afterEachTest, testConfig } from '../helpers/server.js'
+import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js'
 
 const INTERVAL_S = 60
 const SPLIT = {
@@ -34,27 +34,13 @@ const RATE = 50
 
 describe('the promotion evaluator', () => {
   const { closes, dir } = afterEachTest()
-  const received: Array<Record<string, unknown>> = []
-  let hook: Server
-  let hookUrl = ''
+  let hook: WebhookReceiver
 
   beforeAll(async () => {
-    hook = createServer((req, res) => {
-      let body = ''
-      req.on('data', (c) => {
-        body += c
-      })
-      req.on('end', () => {
-        received.push(JSON.parse(body) as Record<string, unknown>)
-        res.writeHead(204).end()
-      })
-    })
-    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r))
-    hookUrl = `http://127.0.0.1:${(hook.address() as { port: number }).port}/decisions`
+    hook = await startWebhookReceiver('/decisions')
   })
   afterAll(async () => {
-    hook.closeAllConnections()
-    await new Promise((r) => hook.close(r))
+    await hook.close()
   })
 
   /**
@@ -130,7 +116,7 @@ describe('the promotion evaluator', () => {
 
   it('promotes a challenger that is truly better, stores the evidence and POSTs it', async () => {
     const { store, service, put, ticks } = await setUp(0.8, 0.9, 1)
-    await service.putRule('default', 'p', { interval_s: INTERVAL_S, webhooks: [hookUrl] })
+    await service.putRule('default', 'p', { interval_s: INTERVAL_S, webhooks: [hook.url] })
     await ticks(4)
     expect(put).toEqual([{ steps: [{ model: 'b:1' }], slo: null }])
     const [d, ...older] = await store.promotion.decisions('default', 'p', 10)
@@ -147,7 +133,12 @@ describe('the promotion evaluator', () => {
     expect(arms.map((a) => a.model)).toEqual(['a:1', 'b:1'])
     expect(arms[0]?.metrics.accuracy.value).toBeCloseTo(0.8, 1)
     expect(arms[1]?.metrics.accuracy.value).toBeCloseTo(0.9, 1)
-    expect(received.at(-1)).toMatchObject({ event: 'promotion.decision', id: d?.id, action: 'promote', kept: 'b:1' })
+    expect(hook.received.at(-1)).toMatchObject({
+      event: 'promotion.decision',
+      id: d?.id,
+      action: 'promote',
+      kept: 'b:1',
+    })
     // The contest is over: the rule stays, waiting for the next challenger.
     await ticks(2)
     expect(await store.promotion.decisions('default', 'p', 10)).toHaveLength(1)
@@ -167,7 +158,7 @@ describe('the promotion evaluator', () => {
 
   it('rolls a worse challenger back within two intervals of an assay alert', async () => {
     const { store, service, clock, put, ticks, start } = await setUp(0.85, 0.83, 3)
-    await service.putRule('default', 'p', { interval_s: INTERVAL_S, webhooks: [hookUrl] })
+    await service.putRule('default', 'p', { interval_s: INTERVAL_S, webhooks: [hook.url] })
     // An alert of a window before the version was created does not count.
     const assay = await store.assays.add({
       workspace: 'default',
@@ -211,7 +202,7 @@ describe('the promotion evaluator', () => {
       },
     })
     expect(Date.parse(d?.time ?? '')).toBe(decided)
-    expect(received.at(-1)).toMatchObject({ action: 'rollback', reason: 'assay_alert' })
+    expect(hook.received.at(-1)).toMatchObject({ action: 'rollback', reason: 'assay_alert' })
   })
 
   it("rolls back on an objective's alert of the challenger's arm, not of another arm", async () => {
@@ -248,14 +239,14 @@ describe('the promotion evaluator', () => {
 
   it('only reports under a report_only rule: stored and sent once, nothing deployed', async () => {
     const { store, service, put, ticks } = await setUp(0.8, 0.9, 6)
-    await service.putRule('default', 'p', { interval_s: INTERVAL_S, action: 'report_only', webhooks: [hookUrl] })
-    const before = received.length
+    await service.putRule('default', 'p', { interval_s: INTERVAL_S, action: 'report_only', webhooks: [hook.url] })
+    const before = hook.received.length
     await ticks(6)
     expect(put).toEqual([])
     const decisions = await store.promotion.decisions('default', 'p', 10)
     expect(decisions).toHaveLength(1)
     expect(decisions[0]).toMatchObject({ action: 'promote', detail: { applied: false, new_version: null } })
-    expect(received.length - before).toBe(1)
+    expect(hook.received.length - before).toBe(1)
     expect(service.evaluation('default', 'p')).toMatchObject({ state: 'decided', version: 1 })
   })
 

@@ -5,7 +5,6 @@
  * server's singleton, with a short tick. Exports whose settings do not ask for them do not happen.
  */
 import { existsSync } from 'node:fs'
-import { createServer, type Server } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { openParquet } from '../../src/jobs/io/parquet.js'
 import { silentLogger } from '../../src/logger.js'
@@ -13,14 +12,13 @@ import type { TrainingSetRecord } from '../../src/outcomes/export-record.js'
 import { RetrainingScheduler } from '../../src/outcomes/retraining.js'
 import { type BuiltServer, buildServer } from '../../src/server/serve.js'
 import { clientFor, doubler, post, testConfig } from '../helpers/server.js'
+import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js'
 
 const HOUR = 3_600_000
 
 describe('training sets started by an assay alert and by the schedule', () => {
   let s: BuiltServer
-  let receiver: Server
-  let hook = ''
-  const received: Array<Record<string, unknown>> = []
+  let hook: WebhookReceiver
   /** An assay window of 3 hours around the hour the rows are logged in (whatever the minute). */
   const windowStart = Math.floor(Date.now() / HOUR) * HOUR - HOUR
   const windowEnd = windowStart + 3 * HOUR
@@ -30,16 +28,7 @@ describe('training sets started by an assay alert and by the schedule', () => {
     ).json()) as TrainingSetRecord[]
 
   beforeAll(async () => {
-    receiver = createServer((req, res) => {
-      const parts: Buffer[] = []
-      req.on('data', (b: Buffer) => parts.push(b))
-      req.on('end', () => {
-        received.push(JSON.parse(Buffer.concat(parts).toString('utf8')))
-        res.writeHead(204).end()
-      })
-    })
-    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r))
-    hook = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/retrain`
+    hook = await startWebhookReceiver('/retrain')
     // The receiver is on this machine: the outbound policy must let loopback through.
     s = await buildServer(testConfig({ outbound: { allowLocal: true }, assays: { webhookAttempts: 1 } }), {
       log: silentLogger,
@@ -63,15 +52,14 @@ describe('training sets started by an assay alert and by the schedule', () => {
     await s.deps.store.outcomes.putSpec('default', 'm', {
       task: 'regression',
       output: 'y',
-      retraining: { on_assay_alert: true, window_s: 7200, labeled_only: false, webhooks: [hook] },
+      retraining: { on_assay_alert: true, window_s: 7200, labeled_only: false, webhooks: [hook.url] },
     })
     // Outcomes on, but no retraining asked for: alerts and ticks leave this one alone.
     await s.deps.store.outcomes.putSpec('default', 'quiet', { task: 'regression', output: 'y' })
   })
   afterAll(async () => {
     await s.shutdown()
-    receiver.closeAllConnections()
-    await new Promise((r) => receiver.close(r))
+    await hook.close()
   })
 
   it('exports the window_s before an alerting window and posts where, what and why to the webhook', async () => {
@@ -111,8 +99,8 @@ describe('training sets started by an assay alert and by the schedule', () => {
       rows: 4,
       labeled_rows: 0,
     })
-    expect(received).toHaveLength(1)
-    const event = received[0] as Record<string, unknown> & { location: { path: string; url: string } }
+    expect(hook.received).toHaveLength(1)
+    const event = hook.received[0] as Record<string, unknown> & { location: { path: string; url: string } }
     expect(event).toMatchObject({
       event: 'training_set',
       workspace: 'default',
