@@ -269,6 +269,8 @@ describe('body pool: the inference log’s work', () => {
     ['model', '5'],
     ['check_failures', '3'],
     ['latency_ms', '3'],
+    ['request_id', '5'],
+    ['request_row', '3'],
     ['in.x', '12<3>'],
     ['out.y', '3'],
   ]
