@@ -155,8 +155,10 @@ export class Bench {
         await new Promise<void>((r) => setImmediate(r))
       }
     }
-    // Warm the batch shape this point forms at most (a first run compiles; on the GPU, shaders).
-    await runner.runTimed(batchOf(requests, p.max_batch_size))
+    // Warm the batch shape this point forms at most (a first run compiles; on the GPU, shaders): no
+    // larger than the rows the clients hold at once.
+    const perRequest = (Object.values(requests[0] as Columns)[0] as AnyTensor).dims[0] as number
+    await runner.runTimed(batchOf(requests, Math.min(p.max_batch_size, this.o.concurrency * perRequest)))
     const clients = Array.from({ length: this.o.concurrency }, client)
     const windows: Window[] = []
     const latencies: number[][] = []

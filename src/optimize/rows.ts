@@ -16,15 +16,22 @@ import { mulberry32 } from '../random.js'
 export const SAMPLE_ROWS = 256
 /** Values one synthesized or logged sample may hold at most, over all its rows and inputs. */
 const SAMPLE_VALUES = 1 << 22
+/** Input values one batch of a tuning run may hold at most (64 MB of float32): the run makes its batches itself. */
+export const BATCH_VALUES = 1 << 24
 
 /** A row's shape: dims after the batch, a dimension of any size taken as 1. */
 function rowDims(spec: ColumnSpec): number[] {
   return spec.shape.slice(1).map((d) => (typeof d === 'number' && d >= 0 ? d : 1))
 }
 
+/** Input values of one row: every column's, a dimension of any size taken as 1. */
+export function rowValues(specs: readonly ColumnSpec[]): number {
+  return specs.reduce((n, s) => n + elementCount(rowDims(s)), 0)
+}
+
 /** How many rows fit {@link SAMPLE_VALUES}, at most {@link SAMPLE_ROWS}; a 400 when not even one does. */
 function sampleRows(specs: readonly ColumnSpec[]): number {
-  const perRow = specs.reduce((n, s) => n + elementCount(rowDims(s)), 0)
+  const perRow = rowValues(specs)
   const rows = Math.min(SAMPLE_ROWS, Math.floor(SAMPLE_VALUES / Math.max(1, perRow)))
   if (rows < 1) {
     throw new InvalidRequestError(

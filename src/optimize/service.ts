@@ -30,7 +30,7 @@ import {
 import { Bench } from './measure.js'
 import { type TuningReport, tuningReport } from './report.js'
 import { type OptimizeRequest, optimizeRequestSchema } from './request.js'
-import { loggedRows, requestsOf, synthesizeRows } from './rows.js'
+import { BATCH_VALUES, loggedRows, requestsOf, rowValues, synthesizeRows } from './rows.js'
 import { exhaustiveSearch, quickSearch } from './search.js'
 
 /** The share of the grid the quick search measures at most. */
@@ -127,6 +127,14 @@ export class OptimizeService {
       threads: ascending(req.threads ?? defaultThreads(this.deps.cores ?? availableParallelism())),
       graphOptimizations: GRAPH_OPTIMIZATION_LEVELS.filter((g) => (req.graph_optimizations ?? [g]).includes(g)),
     }
+    // The closed loop holds concurrency × rows_per_request rows: no batch is larger, and none may hold more than BATCH_VALUES.
+    const batchRows = Math.min(grid.batchSizes.at(-1) as number, req.concurrency * req.rows_per_request)
+    const perRow = rowValues(d.inputs)
+    if (batchRows * perRow > BATCH_VALUES) {
+      throw new InvalidRequestError(
+        `batches of ${batchRows} rows would hold ${batchRows * perRow} input values (${perRow} per row); a tuning run forms batches of at most ${BATCH_VALUES}: ask for batch_sizes up to ${Math.floor(BATCH_VALUES / perRow)}, or a smaller concurrency × rows_per_request`,
+      )
+    }
     const size = gridSize(grid)
     const maxPoints = req.search === 'quick' ? Math.ceil(QUICK_SHARE * size) : size
     const budgetS = req.budget_s ?? this.deps.maxSeconds
@@ -209,7 +217,12 @@ export class OptimizeService {
           batching: d.batching,
           result,
         })
-        if (opts.apply && report.recommendation) {
+        // Applied only to the version measured, still deployed: never undoing a redeploy (a promotion,
+        // a rollback) or an undeploy made while the run measured.
+        const deployedNow = this.deps.manager.get(workspace, name)?.spec.pipelineVersion
+        if (opts.apply && report.recommendation && deployedNow !== version) {
+          report.apply_error = `not applied: the pipeline was ${deployedNow === undefined ? 'undeployed' : `redeployed with version ${deployedNow}`} while the run measured version ${version}`
+        } else if (opts.apply && report.recommendation) {
           const { settings } = report.recommendation
           try {
             await this.deps.registry.deploy(workspace, name, { version, ...settings })

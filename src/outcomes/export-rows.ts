@@ -35,7 +35,7 @@ import type { InferenceLog } from '../logs/inference-log.js'
 import { segmentTables } from '../logs/log-query.js'
 import { rowTimes } from '../logs/segment.js'
 import type { OutcomeRecord, OutcomeStore } from '../store/types.js'
-import { classIndex, columnKey, keyText, type OutcomeSpec, requestKey } from './spec.js'
+import { classIndex, columnKey, keyText, type OutcomeSpec, requestKey, storable } from './spec.js'
 
 /** A column of a training set: its name and type, spelled as pyarrow prints them. */
 export interface TrainingField {
@@ -131,7 +131,7 @@ function cellOf(v: unknown, kind: Kind): Cell {
   return out
 }
 
-/** The join key a row's outcome is stored under; undefined when the row has none. */
+/** The join key a row's outcome is stored under; undefined when the row has none (or an unstorable one). */
 function keyOf(spec: OutcomeSpec, id: unknown, row: unknown, keyValue: unknown): string | undefined {
   if (spec.key !== undefined) {
     const v =
@@ -139,9 +139,9 @@ function keyOf(spec: OutcomeSpec, id: unknown, row: unknown, keyValue: unknown):
         ? (keyValue as ArrayLike<unknown>)[0]
         : keyValue
     const text = keyText(v)
-    return text === undefined ? undefined : columnKey(text)
+    return text === undefined || !storable(text) ? undefined : columnKey(text)
   }
-  return typeof id === 'string' && typeof row === 'number' ? requestKey(id, row) : undefined
+  return typeof id === 'string' && storable(id) && typeof row === 'number' ? requestKey(id, row) : undefined
 }
 
 /** The columns every training set has, before and after the inputs. */

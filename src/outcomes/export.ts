@@ -95,6 +95,11 @@ export class TrainingSets {
     return outcomeSpecSchema.parse(stored.config)
   }
 
+  /** Check settings' retraining webhooks against the outbound policy: a 400 naming the first it refuses. */
+  async checkWebhooks(spec: OutcomeSpec): Promise<void> {
+    for (const url of spec.retraining?.webhooks ?? []) await this.deps.outbound.check(url)
+  }
+
   /** The route's export: `[start, end)` of the log, now in the background; its record, running. */
   async request(ws: string, pipeline: string, range: { start: unknown; end: unknown }): Promise<TrainingSetRecord> {
     const start = parseTime(range.start)

@@ -7,7 +7,7 @@
  */
 import { InvalidRequestError } from '../errors.js'
 import type { OutcomeRecord } from '../store/types.js'
-import { classIndex, columnKey, keyText, MAX_KEY_BYTES, type OutcomeSpec, requestKey } from './spec.js'
+import { classIndex, columnKey, keyText, MAX_KEY_BYTES, type OutcomeSpec, requestKey, storable } from './spec.js'
 
 /** Rows one feedback request may carry. */
 export const MAX_FEEDBACK_ROWS = 100_000
@@ -75,6 +75,7 @@ function nameOf(v: unknown, what: string, fail: (m: string) => never): string {
   if (text === undefined || text === '') fail(`"${what}" must be a string or a number`)
   const bytes = utf8Bytes(text)
   if (bytes > MAX_KEY_BYTES) fail(`"${what}" has ${bytes} bytes of UTF-8; at most ${MAX_KEY_BYTES} are accepted`)
+  if (!storable(text)) fail(`"${what}" holds a NUL character or an unpaired surrogate, which no stored key can hold`)
   return text
 }
 

@@ -46,7 +46,7 @@ export const promotionRuleSchema = z
     /** Rows with an outcome each arm needs before any verdict. */
     min_samples: z.int().min(10).max(100_000_000).default(1000),
     /** Seconds between evaluations. */
-    interval_s: z.int().min(1).max(86_400).default(60),
+    interval_s: z.int().min(10).max(86_400).default(60),
     /** Which alerts roll the challenger back. */
     rollback_on: z
       .object({ assay_alerts: z.boolean().default(true), slo_alerts: z.boolean().default(true) })

@@ -25,7 +25,10 @@ export const retrainingSchema = z
       .default(7 * 86_400),
     /** Only rows whose outcome arrived (else every row, with a null outcome where none did). */
     labeled_only: z.boolean().default(true),
-    /** URLs told of each export (its location, schema and rows), through the outbound policy. */
-    webhooks: z.array(z.string().url()).max(8).default([]),
+    /** URLs told of each export (its location, schema and rows), through the outbound policy (checked when set too). */
+    webhooks: z
+      .array(z.url({ protocol: /^https?$/ }))
+      .max(8)
+      .default([]),
   })
   .strict()

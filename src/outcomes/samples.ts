@@ -11,10 +11,17 @@ import type { InferenceLog } from '../logs/inference-log.js'
 import { segmentTables } from '../logs/log-query.js'
 import { rowTimes } from '../logs/segment.js'
 import type { OutcomeStore } from '../store/types.js'
-import { classIndex, columnKey, keyText, type OutcomeSpec, requestKey } from './spec.js'
+import { classIndex, columnKey, keyText, type OutcomeSpec, requestKey, storable } from './spec.js'
 
 /** Rows of the log one join reads at most; a range holding more is cut there (`truncated`). */
 const MAX_SAMPLE_ROWS = 1_000_000
+
+/**
+ * Prediction values (rows × width, shadows' too) one join holds at most, 64 MB of float64; a range
+ * holding more is cut at the first row past them (`truncated`): a wide classifier's rows (a
+ * thousand classes) would otherwise take gigabytes before {@link MAX_SAMPLE_ROWS} is reached.
+ */
+const MAX_SAMPLE_VALUES = 8_000_000
 
 /** Keys looked up in the store per query. */
 const KEYS_PER_QUERY = 500
@@ -118,22 +125,23 @@ function tableColumns(table: Awaited<ReturnType<typeof segmentTables>>[number], 
   }
 }
 
-/** A row's key: its key column's first value, or its request id and index; undefined without one. */
+/** A row's key: its key column's first value, or its request id and index; undefined without one (or an unstorable one). */
 function rowKey(c: ReturnType<typeof tableColumns>, i: number): string | undefined {
   if (c.key) {
     const v = c.key.at(i)
     const text = keyText(ArrayBuffer.isView(v) || Array.isArray(v) ? (v as ArrayLike<unknown>)[0] : v)
-    return text === undefined ? undefined : columnKey(text)
+    return text === undefined || !storable(text) ? undefined : columnKey(text)
   }
   const id = c.ids?.at(i)
   const row = c.idRows?.at(i)
-  return typeof id === 'string' && typeof row === 'number' ? requestKey(id, row) : undefined
+  return typeof id === 'string' && storable(id) && typeof row === 'number' ? requestKey(id, row) : undefined
 }
 
 /**
  * The rows of `pipeline`'s log with `start <= time < end`, per version and arm, joined with the
  * outcomes the store holds for them: predictions as `spec.output` says, outcomes as class indices
- * (through `spec.labels`) or values. At most {@link MAX_SAMPLE_ROWS} rows, oldest first.
+ * (through `spec.labels`) or values. At most {@link MAX_SAMPLE_ROWS} rows and about
+ * {@link MAX_SAMPLE_VALUES} prediction values (`maxRows`, `maxValues`), oldest first.
  */
 export async function armSamples(
   log: InferenceLog,
@@ -144,9 +152,11 @@ export async function armSamples(
   start: number,
   end: number,
   maxRows = MAX_SAMPLE_ROWS,
+  maxValues = MAX_SAMPLE_VALUES,
 ): Promise<Samples> {
   const arms = new Map<string, ArmRows>()
   let rows = 0
+  let held = 0 // prediction values
   let skipped = 0
   let truncated = false
   const add = (arm: string, version: number, shadow: boolean, t: number, p: number[], key: string | undefined) => {
@@ -157,6 +167,7 @@ export async function armSamples(
       arms.set(id, a)
     }
     if (p.length !== a.width) return void skipped++
+    held += p.length
     a.time.push(t)
     for (const v of p) a.predictions.push(v)
     a.keys.push(key)
@@ -167,7 +178,7 @@ export async function armSamples(
       for (let i = 0; i < c.times.length; i++) {
         const t = c.times[i] as number
         if (t < start || t >= end) continue
-        if (rows >= maxRows) {
+        if (rows >= maxRows || held >= maxValues) {
           truncated = true
           break scan
         }

@@ -54,6 +54,15 @@ export const requestKey = (id: string, row: number): string => `r${row}:${id}`
 /** The stored key of the outcome for the rows whose key column holds `value`. */
 export const columnKey = (value: string): string => `k:${value}`
 
+/** A NUL (PostgreSQL's text refuses it) or an unpaired surrogate (UTF-8 cannot hold it: a store keeps another text). */
+const UNSTORABLE = /\0|\p{Cs}/u
+
+/**
+ * Whether `text` (a request id, a key column's value) can be part of a stored key: without a NUL
+ * or an unpaired surrogate. Feedback naming one is refused; a logged row holding one has no outcome.
+ */
+export const storable = (text: string): boolean => !UNSTORABLE.test(text)
+
 /**
  * A key column's value as its key's text: strings as they are, integers as their digits (an
  * INT64 column's bigint too), other numbers as JavaScript writes them; undefined for anything

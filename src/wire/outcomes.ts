@@ -69,7 +69,11 @@ export const outcomeMetricsSchema = z
     end: timestamp,
     window_seconds: z.number(),
     rows: z.number().int().describe('log rows read'),
-    truncated: z.boolean().describe('the range held more rows than one report reads (1,000,000): narrow it'),
+    truncated: z
+      .boolean()
+      .describe(
+        'the range held more rows than one report reads (1,000,000, or 8,000,000 prediction values for a wide output): narrow it',
+      ),
     skipped: z.number().int().describe('predictions missing, or of another width than their arm’s'),
     unknown_outcomes: z.number().int().describe('outcomes that name no class of their arm (or are no number)'),
     windows: z.array(z.object({ start: timestamp, end: timestamp, arms: z.array(armSchema) })),

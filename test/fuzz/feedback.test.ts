@@ -3,7 +3,8 @@
  * rows (commas, quotes, line breaks, non-ASCII in the values) reads back as the values written;
  * mutated CSV, mutated and lying Arrow tables (counts replaced, several at once) and random JSON
  * values either decode or throw lastmile's typed error (a 400), never anything else (a 500); and
- * what decodes passes or fails the checks against the settings with a typed error too.
+ * what decodes passes or fails the checks against the settings with a typed error too, and what
+ * passes can be stored (no key with a NUL or an unpaired surrogate, whatever the id or key sent).
  */
 import { dictionary, float64, int64, tableFromArrays, tableToIPC, utf8 } from '@uwdata/flechette'
 import fc from 'fast-check'
@@ -22,13 +23,19 @@ const SPECS: OutcomeSpec[] = [
   { task: 'regression', output: 'p', key: 'k' },
 ]
 
-/** Decode and check: the result, or a typed error; anything else fails the property. */
+/** A NUL (PostgreSQL's text refuses it) or an unpaired surrogate (UTF-8 cannot hold it). */
+const UNSTORABLE = /\0|\p{Cs}/u
+
+/**
+ * Decode and check: the result, or a typed error; anything else fails the property. What the
+ * checks accept can be stored: no key holds a NUL or an unpaired surrogate.
+ */
 function decodeOrRefuse(decode: () => FeedbackItems): void {
   try {
     const items = decode()
     for (const spec of SPECS) {
       try {
-        feedbackOutcomes(items, spec, 0)
+        for (const o of feedbackOutcomes(items, spec, 0)) expect(o.key).not.toMatch(UNSTORABLE)
       } catch (e) {
         if (!(e instanceof LastmileError)) throw e
       }
@@ -42,7 +49,7 @@ function decodeOrRefuse(decode: () => FeedbackItems): void {
 const field = (v: string) => (/[",\r\n]/.test(v) || v === '' ? `"${v.replaceAll('"', '""')}"` : v)
 const value = fc.oneof(
   fc.string({ maxLength: 8 }),
-  fc.constantFrom('a,b', 'say "hi"', 'two\nlines', 'cr\r\nlf', 'ünï', '1', '-2.5'),
+  fc.constantFrom('a,b', 'say "hi"', 'two\nlines', 'cr\r\nlf', 'ünï', '1', '-2.5', 'nul\u0000', '😀'),
 )
 
 const SEEDS = [
@@ -93,6 +100,22 @@ describe('fuzz: feedback decoders', () => {
         decodeOrRefuse(() =>
           feedbackFromJson({ outcomes: [row, { id: 'x', row, outcome: row }, { key: row, outcome: 1 }] }),
         )
+      }),
+      fuzzParams(1000),
+    )
+    // Ids and keys of any UTF-16, unpaired surrogates and NULs included: refused or storable.
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 6 }), fc.string({ unit: value, maxLength: 3 }), (a, b) => {
+        decodeOrRefuse(() =>
+          feedbackFromJson({
+            outcomes: [
+              { id: a + b, outcome: 1 },
+              { key: b + a, outcome: 1 },
+            ],
+          }),
+        )
+        const csv = `id,outcome\n${field(a + b)},1\n`
+        decodeOrRefuse(() => feedbackFromCsv(new TextEncoder().encode(csv)))
       }),
       fuzzParams(1000),
     )

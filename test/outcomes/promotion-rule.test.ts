@@ -37,6 +37,7 @@ describe('the promotion rule', () => {
     [{ min_samples: 5 }, /min_samples/],
     [{ min_samples: 1000.5 }, /min_samples/],
     [{ interval_s: 0 }, /interval_s/],
+    [{ interval_s: 9 }, /interval_s/],
     [{ action: 'yolo' }, /action/],
     [{ webhooks: ['https://a.example/x', 'https://a.example/x'] }, /webhooks: a webhook is listed twice/],
     [{ webhooks: ['ftp://a.example/x'] }, /webhooks\.0/],

@@ -106,7 +106,7 @@ export function outcomeRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): 
       body: { json: outcomeSpecSchema },
       responses: {
         200: { description: 'the settings', json: outcomeSettingsSchema },
-        400: 'invalid settings, or an output (key) the deployed pipeline does not have',
+        400: 'invalid settings, an output (key) the deployed pipeline does not have, or a retraining webhook the outbound policy refuses',
         404: 'no pipeline',
       },
     },
@@ -116,6 +116,7 @@ export function outcomeRoutes(app: Hono, routes: RouteTable, deps: ServerDeps): 
       const name = param(c, 'name')
       await deps.registry.getPipeline(ws, name)
       checkAgainstDeployment(deps, ws, name, spec)
+      await deps.trainingSets.checkWebhooks(spec)
       return c.json(settingsJson(await store.outcomes.putSpec(ws, name, spec), spec))
     },
   )
