@@ -4,6 +4,7 @@
  * types live here, beside the log that owns them, so the log never imports the serving layer.
  */
 import type { Columns } from '../engine/types.js'
+import { InvalidRequestError } from '../errors.js'
 
 /** One answered request, as handed to the inference log. */
 export interface InferenceRecord {
@@ -30,8 +31,23 @@ export interface InferenceRecord {
   requestId?: string
 }
 
-/** Longest request id the log keeps, in UTF-8 bytes: the OIP routes refuse a longer one. */
-export const MAX_REQUEST_ID_BYTES = 256
+/** Longest request id the log keeps, in UTF-8 bytes: the inference routes refuse a longer one. */
+const MAX_REQUEST_ID_BYTES = 256
+
+const encoder = new TextEncoder()
+
+/**
+ * A client's request id for the log, which joins feedback to the request's rows by it (`what` names
+ * where it came from); one longer than {@link MAX_REQUEST_ID_BYTES} bytes of UTF-8 is refused
+ * rather than cut.
+ */
+export function loggedRequestId(id: string | undefined, what: string): { requestId?: string } {
+  if (id === undefined) return {}
+  const bytes = encoder.encode(id).length
+  if (bytes > MAX_REQUEST_ID_BYTES)
+    throw new InvalidRequestError(`${what} has ${bytes} bytes of UTF-8; at most ${MAX_REQUEST_ID_BYTES} are accepted`)
+  return { requestId: id }
+}
 
 /** Where answered inferences go (the inference log). `append` must not block or throw. */
 export interface InferenceSink {

@@ -28,3 +28,9 @@ export const datasetQuerySchema = z.object({
   'dataset.separator': z.string().optional().describe('flatten nested fields, joining names with this'),
   'dataset.flatten': z.enum(['true', 'false']).optional().describe('true: flatten with "."'),
 })
+
+/**
+ * The header that gives a pandas-records or Arrow inference request its id (as OIP's `id` does):
+ * logged with the request's rows, so feedback can name them.
+ */
+export const REQUEST_ID_HEADER = 'x-request-id'

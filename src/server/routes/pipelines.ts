@@ -9,9 +9,10 @@ import { UnsupportedMediaTypeError } from '../../errors.js'
 import type { ArrowFormat } from '../../formats/arrow.js'
 import { type DatasetQuery, selectDataset } from '../../formats/dataset.js'
 import { ARROW_TYPES, JSON_TYPE, RECORDS_TYPE } from '../../formats/media-types.js'
+import { loggedRequestId } from '../../logs/record.js'
 import type { Deployment } from '../../serving/deployment.js'
 import type { Store } from '../../store/types.js'
-import { datasetQuerySchema, recordsRowSchema } from '../../wire/records.js'
+import { datasetQuerySchema, REQUEST_ID_HEADER, recordsRowSchema } from '../../wire/records.js'
 import { deploymentStatusSchema } from '../../wire/registry.js'
 import { ANSWER_TYPES, negotiate } from '../accept.js'
 import { type AdmittedBody, answer, contentType, inferenceBody } from '../body.js'
@@ -79,7 +80,8 @@ export function inferenceRoutes(app: Hono, routes: RouteTable, deps: ServerDeps)
   const infer = {
     method: 'post' as const,
     path: '/v1/workspaces/{ws}/pipelines/{name}/infer',
-    summary: 'Inference in pandas-records JSON or Arrow IPC (answered in the format Accept asks for)',
+    summary:
+      'Inference in pandas-records JSON or Arrow IPC (answered in the format Accept asks for); X-Request-Id names the request in the log',
     tag,
     // Wallaroo's SDK calls this route too: its requests get Wallaroo's engine error body.
     errorStyle: 'wallaroo' as const,
@@ -129,7 +131,7 @@ export function inferenceRoutes(app: Hono, routes: RouteTable, deps: ServerDeps)
       const task = { bytes: body.bytes, specs: d.inputs, limits: { maxTensorBytes: deps.tensorLimitBytes } }
       const feeds = await deps.bodies.decode(arrow ? { ...task, kind: 'arrow' } : { ...task, kind: 'records' })
       rows = feedRows(feeds)
-      const result = await d.infer(feeds)
+      const result = await d.infer(feeds, loggedRequestId(c.req.header(REQUEST_ID_HEADER), REQUEST_ID_HEADER))
       // Laid out by what answered: a hot swap meanwhile may have brought other outputs.
       const dataset = selectDataset(query, { inputs: Object.keys(feeds), outputs: Object.keys(result.outputs) })
       const { queue, pre, model, post } = result.timings

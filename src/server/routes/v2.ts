@@ -4,11 +4,11 @@
  * binary tensor data extension).
  */
 import type { Context, Hono } from 'hono'
-import { InvalidRequestError, NotFoundError } from '../../errors.js'
+import { NotFoundError } from '../../errors.js'
 import { classifyOutputs, outputLabels } from '../../formats/classification.js'
 import { BYTES_TYPE, JSON_TYPE } from '../../formats/media-types.js'
 import { answerOptions, checkRequestedOutputs, oipTensorMetadata } from '../../formats/oip.js'
-import { MAX_REQUEST_ID_BYTES } from '../../logs/record.js'
+import { loggedRequestId } from '../../logs/record.js'
 import { compileStages, parseSteps } from '../../pipeline/steps.js'
 import type { Deployment } from '../../serving/deployment.js'
 import { VERSION } from '../../version.js'
@@ -46,20 +46,6 @@ function classLabels(d: Deployment): Map<string, readonly string[]> {
     labelsByDeployment.set(d, labels)
   }
   return labels
-}
-
-const encoder = new TextEncoder()
-
-/**
- * The request's `id` for the inference log, which joins feedback to the request's rows by it; an
- * id longer than {@link MAX_REQUEST_ID_BYTES} bytes of UTF-8 is refused (400) rather than cut.
- */
-function loggedId(id: string | undefined): { requestId?: string } {
-  if (id === undefined) return {}
-  const bytes = encoder.encode(id).length
-  if (bytes > MAX_REQUEST_ID_BYTES)
-    throw new InvalidRequestError(`"id" has ${bytes} bytes of UTF-8; at most ${MAX_REQUEST_ID_BYTES} are accepted`)
-  return { requestId: id }
 }
 
 export function v2Routes(app: Hono, routes: RouteTable, deps: ServerDeps): void {
@@ -163,7 +149,7 @@ export function v2Routes(app: Hono, routes: RouteTable, deps: ServerDeps): void 
         request.outputs,
         d.outputs.map((o) => o.name),
       )
-      const result = await d.infer(request.feeds, loggedId(request.id))
+      const result = await d.infer(request.feeds, loggedRequestId(request.id, '"id"'))
       const encoded = await deps.bodies.encode({
         kind: 'oip',
         model: { name: d.name, version: String(result.pipelineVersion) },
