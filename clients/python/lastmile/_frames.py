@@ -151,3 +151,31 @@ def frame(rows: Sequence[Dict[str, Any]], index: Any = None, time_columns: Tuple
             numeric = pd.api.types.is_numeric_dtype(df[c])
             df[c] = pd.to_datetime(df[c], unit="ms", utc=True) if numeric else pd.to_datetime(df[c], utc=True)
     return df
+
+
+def feedback_records(outcomes: Any) -> List[Dict[str, Any]]:
+    """Feedback rows (a DataFrame or a list of dicts with ``id``, ``row``, ``key``, ``outcome``) as
+    the JSON items the server takes: numpy and pandas values as plain Python (a float64 written by
+    ``json`` as its shortest exact repr), ``id`` as text, a missing value (NaN, None) left out."""
+    pd = optional("pandas")
+    if pd is not None and isinstance(outcomes, pd.DataFrame):
+        columns = {str(c): outcomes[c].tolist() for c in outcomes.columns}
+        rows: List[Dict[str, Any]] = [{c: v[i] for c, v in columns.items()} for i in range(len(outcomes))]
+    elif isinstance(outcomes, (list, tuple)) and all(isinstance(r, dict) for r in outcomes):
+        rows = list(outcomes)
+    else:
+        raise LastmileError(f"cannot send {type(outcomes).__name__} as feedback: pass a DataFrame or a list of dicts")
+    items = []
+    for r in rows:
+        item: Dict[str, Any] = {}
+        for k, v in r.items():
+            v = _plain(v)
+            if v is None or (pd is not None and not isinstance(v, (list, dict)) and pd.isna(v)):
+                continue
+            if k == "row" and isinstance(v, float) and v.is_integer():
+                v = int(v)  # a column with a missing row is stored as floats by pandas
+            if k == "id" and isinstance(v, int):
+                v = str(v)
+            item[str(k)] = v
+        items.append(item)
+    return items

@@ -3,8 +3,10 @@ errors turned into :class:`ApiError` with the server's message. Standard library
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
+import shutil
 import time
 import urllib.error
 import urllib.request
@@ -88,8 +90,13 @@ class Transport:
         length: Optional[int] = None,
         timeout: Optional[float] = None,
         accept: Optional[str] = None,
+        sink: Optional[IO[bytes]] = None,
+        extra_headers: Optional[Dict[str, str]] = None,
     ) -> "Answer":
-        headers: Dict[str, str] = {"user-agent": "lastmile-python/0.1"}
+        """One call; retried when idempotent. With ``sink``, a successful answer's body is copied
+        into it in pieces (a large download never held in memory; emptied again before a retry)
+        and the Answer's ``body`` is empty. ``extra_headers`` are sent as well (``X-Request-Id``)."""
+        headers: Dict[str, str] = {"user-agent": "lastmile-python/0.1", **(extra_headers or {})}
         if self.api_key:
             headers["authorization"] = f"Bearer {self.api_key}"
         if content_type:
@@ -103,13 +110,27 @@ class Transport:
             request = urllib.request.Request(self.url + path, data=body, headers=headers, method=method)
             try:
                 with urllib.request.urlopen(request, timeout=timeout or self.timeout) as res:
-                    return Answer(res.status, dict(res.headers.items()), res.read())
+                    if sink is None:
+                        return Answer(res.status, dict(res.headers.items()), res.read())
+                    sink.seek(0)
+                    sink.truncate()
+                    shutil.copyfileobj(res, sink, 1 << 20)
+                    if res.length:  # bytes the Content-Length promised that never came
+                        raise http.client.IncompleteRead(b"", res.length)
+                    return Answer(res.status, dict(res.headers.items()), b"")
             except urllib.error.HTTPError as e:
                 raw = e.read()
                 if e.code in _RETRY_STATUS and attempt + 1 < attempts:
                     time.sleep(0.2 * 2**attempt)
                     continue
                 raise error_from(e.code, dict(e.headers.items()), raw, method, path) from None
+            except http.client.IncompleteRead as e:
+                # The connection closed before the whole body came (a body streamed into a sink
+                # is emptied again by the next try).
+                if attempt + 1 < attempts:
+                    time.sleep(0.2 * 2**attempt)
+                    continue
+                raise LastmileError(f"{method} {path}: the answer was cut short ({e.expected} bytes missing)") from None
             except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as e:
                 reason = getattr(e, "reason", e)
                 if isinstance(reason, TimeoutError) or isinstance(e, TimeoutError):

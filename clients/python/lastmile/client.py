@@ -9,65 +9,27 @@ batch jobs, assays and API keys, with pandas DataFrames in and out when pandas i
 
 from __future__ import annotations
 
-import datetime as _dt
-import html
 import json
 import os
 import re
-import sys
 import time
 import urllib.parse
-from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 from . import _frames
+from ._common import Record, When, _progress, _q, _query, _record, _when
 from ._http import BYTES_TYPE, JSON_TYPE, RECORDS_TYPE, Answer, LastmileError, LastmileTimeout, Transport
+from ._optimization import ModelOptimization
 from ._sources import onnx_bytes
-
-When = Union[str, int, float, _dt.datetime, None]
 
 # Wallaroo's SDK asks every inference for these columns, flat: time, in.*, out.*, check_failures.
 _DATASET = "dataset[]=*&dataset.exclude[]=metadata&dataset.separator=."
 
+# A header value that arrives as sent: printable ASCII, no spaces at either end (a request id).
+_HEADER_TEXT = re.compile(r"[!-~](?:[ -~]*[!-~])?")
+
 # Batch job file formats by file extension (the server's list: csv, jsonl, arrow, parquet).
 _JOB_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".arrow": "arrow", ".arrows": "arrow", ".parquet": "parquet"}
-
-_q = urllib.parse.quote
-
-
-def _when(t: When) -> Optional[str]:
-    """A time for the API: ISO 8601 or ms since the epoch (datetimes without a zone are UTC)."""
-    if t is None:
-        return None
-    if isinstance(t, _dt.datetime):
-        if t.tzinfo is None:
-            t = t.replace(tzinfo=_dt.timezone.utc)
-        return str(int(t.timestamp() * 1000))
-    return str(t)
-
-
-def _query(**params: Any) -> str:
-    q = {k: v for k, v in params.items() if v is not None}
-    return "?" + urllib.parse.urlencode(q) if q else ""
-
-
-class Record(dict):  # type: ignore[type-arg]
-    """A JSON object the server answered, shown as a table in Jupyter."""
-
-    def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(str(k))}</th><td style='text-align:left'>"
-            f"{html.escape(json.dumps(v) if isinstance(v, (dict, list)) else str(v))}</td></tr>"
-            for k, v in self.items()
-        )
-        return f"<table>{rows}</table>"
-
-
-def _record(value: Any) -> Any:
-    if isinstance(value, dict):
-        return Record(value)
-    if isinstance(value, list):
-        return [_record(v) for v in value]
-    return value
 
 
 class Svg(str):
@@ -79,34 +41,6 @@ class Svg(str):
     def save(self, path: Union[str, os.PathLike]) -> None:  # type: ignore[type-arg]
         with open(path, "w", encoding="utf-8") as f:
             f.write(self)
-
-
-def _progress(enabled: bool, total: float, label: str) -> Callable[[float, str], None]:
-    """A progress callback (fraction done, status text): tqdm when installed, a line on stderr otherwise."""
-    if not enabled:
-        return lambda done, note: None
-    tqdm_mod = _frames.optional("tqdm")
-    if tqdm_mod is not None:
-        bar = tqdm_mod.tqdm(total=total, desc=label, unit="%")
-        state = {"at": 0.0}
-
-        def step(done: float, note: str) -> None:
-            now = round(done * total, 1)
-            bar.update(now - state["at"])
-            state["at"] = now
-            bar.set_postfix_str(note)
-            if done >= 1:
-                bar.close()
-
-        return step
-
-    def line(done: float, note: str) -> None:
-        sys.stderr.write(f"\r{label}: {done * 100:5.1f}% {note}   ")
-        if done >= 1:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-
-    return line
 
 
 class Client:
@@ -281,6 +215,11 @@ class Workspace:
                 body[k] = v
         return self.client._call("POST", f"{self._path}/assays/preview", body)  # type: ignore[no-any-return]
 
+    # Measured tuning
+    def optimization(self, run_id: str) -> Record:
+        """A tuning run (``Pipeline.optimize``): its progress, then its report."""
+        return self.client._call("GET", f"{self._path}/optimizations/{_q(run_id, safe='')}")  # type: ignore[no-any-return]
+
     # API keys
     def create_key(self, name: str, role: str = "viewer") -> Record:
         """A new API key (``admin``, ``deployer`` or ``viewer``); its secret, ``key``, is shown this once."""
@@ -293,8 +232,9 @@ class Workspace:
         self.client._call("DELETE", f"{self._path}/keys/{_q(key_id, safe='')}")
 
 
-class Pipeline:
-    """A pipeline: its versions, deployment, inference, log, objectives and explanations."""
+class Pipeline(ModelOptimization):
+    """A pipeline: its versions, deployment, inference, log, objectives and explanations, and its
+    model optimization (outcomes and feedback, challengers, training sets, measured tuning)."""
 
     def __init__(self, workspace: Workspace, name: str):
         self.workspace = workspace
@@ -371,21 +311,45 @@ class Pipeline:
         return self._single_input[key]
 
     def infer(
-        self, data: Any, timeout: Optional[float] = None, dataset: Optional[str] = None, chunk_rows: int = 10_000
+        self,
+        data: Any,
+        timeout: Optional[float] = None,
+        dataset: Optional[str] = None,
+        chunk_rows: int = 10_000,
+        request_id: Optional[str] = None,
     ) -> Any:
         """Score rows. The answer follows the input: a DataFrame gives a DataFrame (same index and
         row order; columns ``time``, ``in.*``, ``out.*``, ``check_failures``), records give records,
         a dict of columns a dict of columns, an ndarray (one-input pipelines) the output's ndarray
         (a dict of them when there are several outputs). More than ``chunk_rows`` rows go as
         several requests, one after another, answered as one. ``dataset``: another Wallaroo
-        ``dataset`` query instead of the default columns."""
+        ``dataset`` query instead of the default columns.
+
+        ``request_id``: the id the inference log keeps with these rows (the ``X-Request-Id``
+        header), which ``feedback`` names them by: ``{"id": request_id, "row": i}``, ``i`` the
+        row's place in ``data``. The rows must then go as one request (at most ``chunk_rows``),
+        else LastmileError before anything is sent: a second request would number its rows from
+        0 again. The id is printable ASCII (what a header carries unchanged), at most 256 bytes."""
         np = _frames.optional("numpy")
         single = self._input_name() if np is not None and isinstance(data, np.ndarray) else None
         pieces = [_frames.encode(part, single) for part in _frames.chunks(data, chunk_rows)]
+        if request_id is not None and not _HEADER_TEXT.fullmatch(request_id):
+            raise LastmileError(
+                f"request_id= travels in the X-Request-Id header: printable ASCII, no spaces at either end, not {request_id!r}"
+            )
+        if request_id is not None and len(pieces) > 1:
+            raise LastmileError(
+                f"request_id= names one request, and these rows need {len(pieces)} of chunk_rows={chunk_rows}: "
+                "pass a larger chunk_rows, or fewer rows per request id"
+            )
+        headers = None if request_id is None else {"x-request-id": request_id}
         path = f"{self._path}/infer?{dataset or _DATASET}"
         answers = [
             _frames.decode(
-                self.client._raw("POST", path, body=rows.body, content_type=RECORDS_TYPE, timeout=timeout).json(), rows
+                self.client._raw(
+                    "POST", path, body=rows.body, content_type=RECORDS_TYPE, timeout=timeout, extra_headers=headers
+                ).json(),
+                rows,
             )
             for rows in pieces
         ]

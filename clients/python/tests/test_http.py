@@ -22,6 +22,13 @@ class Scripted(BaseHTTPRequestHandler):
         if status == "hang":
             self.server.release.wait(10)
             return
+        if status == "short":  # claims the whole body, sends half of it, and closes
+            self.send_response(200)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[: len(body) // 2])
+            self.close_connection = True
+            return
         self.send_response(status)
         for k, v in headers.items():
             self.send_header(k, v)
@@ -51,6 +58,23 @@ def url(server):
 
 
 JSON = {"content-type": "application/json"}
+
+
+def test_a_download_is_streamed_whole_after_a_cut_and_a_refusal_leaves_no_file(scripted, tmp_path):
+    body = bytes(range(256)) * 12_289  # about 3 MiB: several pieces of the copy
+    scripted.script = [("short", {}, body), (503, JSON, b"{}"), (200, {}, body)]
+    p = lastmile.Client(url(scripted), retries=2).workspace("default").pipeline("p")
+    p.download_training_set("a.parquet", tmp_path / "a.parquet")
+    assert (tmp_path / "a.parquet").read_bytes() == body
+    assert [s[1] for s in scripted.seen] == ["/v1/workspaces/default/pipelines/p/training-sets/a.parquet"] * 3
+    scripted.script = [(404, JSON, b'{"error":{"code":"not_found","message":"no training set a.parquet"}}')]
+    with pytest.raises(lastmile.ApiError, match="no training set"):
+        p.download_training_set("a.parquet", tmp_path / "b.parquet")
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["a.parquet"]
+    scripted.script = [("short", {}, body)]
+    with pytest.raises(lastmile.LastmileError, match="cut short"):
+        lastmile.Client(url(scripted), retries=0).workspace("default").pipeline("p").download_training_set("a.parquet", tmp_path / "c.parquet")
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["a.parquet"]
 
 
 def test_get_is_retried_after_503_and_sends_the_key(scripted):
