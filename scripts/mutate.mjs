@@ -87,6 +87,18 @@ export const MODULES = {
     tests: ['test/outcomes/metrics.test.ts', 'test/outcomes/sequential.test.ts', 'test/outcomes/cbpe.test.ts'],
     timeoutMS: 10_000,
   },
+  // The quick search over the tuning grid, judged against brute force on synthetic landscapes.
+  'optimize-search': {
+    mutate: ['src/optimize/search.ts', 'src/optimize/grid.ts'],
+    tests: ['test/optimize/search.test.ts', 'test/optimize/grid.test.ts'],
+    timeoutMS: 20_000,
+  },
+  // Feedback decoding, and the rule's pieces (contests, settling a step, per-row scores), by their unit tests.
+  'outcomes-join': {
+    mutate: ['src/outcomes/feedback.ts', 'src/outcomes/feedback-csv.ts', 'src/outcomes/promotion-spec.ts'],
+    tests: ['test/outcomes/feedback.test.ts', 'test/outcomes/promotion-rule.test.ts'],
+    timeoutMS: 20_000,
+  },
   pipeline: {
     mutate: ['src/pipeline/routing.ts', 'src/pipeline/expr.ts', 'src/pipeline/steps.ts'],
     tests: ['test/pipeline/*.test.ts', 'test/registry/rollouts.test.ts'],
