@@ -204,3 +204,14 @@ export function finishedJob(lm: LastmileClient, id: string): Promise<JobStatus> 
     { timeout: 60_000, interval: 50 },
   )
 }
+
+/** An inference log that keeps a day, never rolls or flushes on its own during a test, and samples every request. */
+export const TEST_LOG_CONFIG = {
+  sampleRate: 1,
+  retentionHours: 24,
+  rollBytes: 64 * 1024 * 1024,
+  rollSeconds: 3600,
+  flushMs: 60_000,
+  maxBufferedRows: 100_000,
+  maxBufferedBytes: 64 * 1024 * 1024,
+}

@@ -21,7 +21,7 @@ import { armSamples } from '../../src/outcomes/samples.js'
 import { type OutcomeSpec, requestKey } from '../../src/outcomes/spec.js'
 import { SqliteStore } from '../../src/store/sqlite-store.js'
 import type { OutcomeStore } from '../../src/store/types.js'
-import { afterEachTest, clientFor, doubler, testServer } from '../helpers/server.js'
+import { afterEachTest, clientFor, doubler, TEST_LOG_CONFIG, testServer } from '../helpers/server.js'
 
 /** probs = x: a two-class classifier that answers its input. */
 function ident(): Uint8Array {
@@ -144,15 +144,7 @@ describe('hostile requests to the ground-truth and tuning routes', () => {
 describe('the join of the log with outcomes, against hostile logged rows', () => {
   const { closes, dir } = afterEachTest()
   const T = Date.now() - 3_600_000
-  const cfg: LogConfig = {
-    sampleRate: 1,
-    retentionHours: 24,
-    rollBytes: 64 * 1024 * 1024,
-    rollSeconds: 3600,
-    flushMs: 60_000,
-    maxBufferedRows: 100_000,
-    maxBufferedBytes: 64 * 1024 * 1024,
-  }
+  const cfg: LogConfig = TEST_LOG_CONFIG
   const spec: OutcomeSpec = { task: 'classification', output: 'probs' }
 
   async function logged(records: Array<{ id: string; probs: number[][] }>) {

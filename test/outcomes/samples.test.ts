@@ -17,18 +17,10 @@ import { writeSegment } from '../../src/logs/segment.js'
 import { armSamples } from '../../src/outcomes/samples.js'
 import { columnKey, type OutcomeSpec, requestKey } from '../../src/outcomes/spec.js'
 import { SqliteStore } from '../../src/store/sqlite-store.js'
-import { afterEachTest } from '../helpers/server.js'
+import { afterEachTest, TEST_LOG_CONFIG } from '../helpers/server.js'
 
 const T = Date.now() - 3_600_000
-const cfg: LogConfig = {
-  sampleRate: 1,
-  retentionHours: 24,
-  rollBytes: 64 * 1024 * 1024,
-  rollSeconds: 3600,
-  flushMs: 60_000,
-  maxBufferedRows: 100_000,
-  maxBufferedBytes: 64 * 1024 * 1024,
-}
+const cfg: LogConfig = TEST_LOG_CONFIG
 const { closes, dir } = afterEachTest()
 
 function record(over: Partial<InferenceRecord> & { probs: number[][] }): InferenceRecord {
