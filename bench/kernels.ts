@@ -3,7 +3,9 @@
  * 1. Effective bandwidth (GB/s of the minimal bytes each kernel must read and write) of every
  *    memory-bound kernel at large N, against a vec4 copy as the ceiling, measured in the same
  *    run: many dispatches per submit, timed to queue completion.
- * 2. Per-batch overhead of the GPU-resident path (one upload, one readback) against a host round
+ * 2. GEMM throughput (GFLOP/s, 2·m·n·k per dispatch) of shaders/gemm.wgsl, and of its subgroup
+ *    variant where the device has subgroups, for a batch-1 row and a large batch.
+ * 3. Per-batch overhead of the GPU-resident path (one upload, one readback) against a host round
  *    trip between each step, for tabular pre → MLP → softmax/argmax post, at small batches.
  */
 import { loadConfig } from '../src/config.js'
@@ -14,6 +16,7 @@ import type { GpuContext } from '../src/gpu/context.js'
 import type { Program } from '../src/gpu/program.js'
 import { argmaxProgram } from '../src/kernels/argmax.js'
 import { copyProgram } from '../src/kernels/copy.js'
+import { gemmProgram } from '../src/kernels/gemm.js'
 import { imageProgram } from '../src/kernels/image-preprocess.js'
 import { sigmoidProgram } from '../src/kernels/sigmoid.js'
 import { softmaxProgram } from '../src/kernels/softmax.js'
@@ -115,6 +118,30 @@ function kernelCases(ctx: GpuContext, scale: number): KernelCase[] {
   return cases
 }
 
+/** GEMM cases: a batch-1 row and a large batch through a square layer (smaller on a software adapter). */
+function gemmCases(ctx: GpuContext, software: boolean): Array<KernelCase & { flops: number }> {
+  const size = software ? 256 : 1024
+  const cases: Array<KernelCase & { flops: number }> = []
+  for (const m of [1, software ? 512 : 8192]) {
+    const [n, k] = [size, size]
+    const [a, b, bias, out] = buffers(ctx, [m * k * 4, k * n * 4, n * 4, m * n * 4]) as [
+      GPUBuffer,
+      GPUBuffer,
+      GPUBuffer,
+      GPUBuffer,
+    ]
+    for (const subgroups of ctx.device.features.has('subgroups') ? [false, true] : [false]) {
+      cases.push({
+        name: `gemm${subgroups ? ' subgroups' : ''} [${m},${k}]×[${k},${n}] relu`,
+        bytes: (m * k + k * n + n + m * n) * 4,
+        flops: 2 * m * n * k,
+        program: gemmProgram({ m, n, k, a, b, bias, out, activation: 'relu', subgroups }),
+      })
+    }
+  }
+  return cases
+}
+
 async function timeKernel(ctx: GpuContext, c: KernelCase, seconds: number): Promise<number> {
   const run = async (reps: number) => {
     const batch = ctx.batch(c.name)
@@ -166,6 +193,16 @@ export async function benchKernels(opts: { seconds: number }): Promise<void> {
       r.gbps.toFixed(1),
       `${(r.gbps / ceiling).toFixed(2)}×`,
     ]),
+  ])
+
+  const gemmRows: Array<{ kernel: string; ms: number; gflops: number }> = []
+  for (const c of gemmCases(ctx, info.software)) {
+    const ms = await timeKernel(ctx, c, opts.seconds)
+    gemmRows.push({ kernel: c.name, ms, gflops: c.flops / (ms * 1e6) })
+  }
+  printTable(`kernels: GEMM throughput on ${adapter}`, [
+    ['kernel', 'ms', 'GFLOP/s'],
+    ...gemmRows.map((r) => [r.kernel, fmt.ms(r.ms), r.gflops.toFixed(1)]),
   ])
 
   // GPU-resident path against host round trips between the steps.
@@ -229,6 +266,7 @@ export async function benchKernels(opts: { seconds: number }): Promise<void> {
     machine: await machineInfo(),
     adapter,
     kernels: kernelRows,
+    gemm: gemmRows,
     fused: overheadRows,
   })
   process.stdout.write(`results: ${path}\n`)
