@@ -32,6 +32,11 @@ const ONNX_ELEM_TYPE = {
   uint64: 13,
 } as const
 
+/** The engine's name of ONNX element type `t` (e.g. 7 → int64), or `element type <t>` for the others. */
+export function elemTypeName(t: number): string {
+  return Object.entries(ONNX_ELEM_TYPE).find(([, v]) => v === t)?.[0] ?? `element type ${t}`
+}
+
 /** An element type the builder writes: one of the engine's dtypes (src/engine/tensor.ts). */
 export type ElemType = keyof typeof ONNX_ELEM_TYPE
 /** A dimension: a size, or a symbolic name such as 'N'. */

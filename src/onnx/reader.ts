@@ -35,10 +35,15 @@ export class ProtoReader {
    * int64s, which are encoded as 2^64 - |v|) come out as large positive numbers.
    */
   value = 0
-  /** The current length-delimited field's payload: `bytes[start, stop)` (wire type 2). */
+  /**
+   * The current field's payload: `bytes[start, stop)` of a length-delimited field (wire type 2),
+   * or the 4 or 8 little-endian bytes of a fixed-width one (wire types 5 and 1).
+   */
   start = 0
   stop = 0
   private pos: number
+  /** Where the current varint's bytes begin (wire type 0), for {@link int64}. */
+  private valueAt = 0
 
   constructor(
     readonly bytes: Uint8Array,
@@ -63,6 +68,7 @@ export class ProtoReader {
     this.wire = tag % 8
     switch (this.wire) {
       case Wire.Varint:
+        this.valueAt = this.pos
         this.value = this.varint()
         return true
       case Wire.Fixed64:
@@ -83,6 +89,29 @@ export class ProtoReader {
       }
       default:
         throw new ProtoError(`field ${this.field} at byte ${at} has wire type ${this.wire}, which ONNX never uses`)
+    }
+  }
+
+  /**
+   * The current varint (wire type 0) as a signed int64, e.g. -1 for ONNX's `axis: -1`, which
+   * `value` holds as 2^64 - 1 (rounded). Exact for magnitudes up to 2^53.
+   */
+  int64(): number {
+    return this.value < 2 ** 63 ? this.value : signedAt(this.bytes, this.valueAt)
+  }
+
+  /** Call `each` with every varint of the current field as a signed int64, packed or not. */
+  int64s(each: (v: number) => void): void {
+    if (this.wire === Wire.Varint) {
+      each(this.int64())
+      return
+    }
+    if (this.wire !== Wire.Bytes) return // not a varint field: protobuf keeps it as unknown
+    const inner = new ProtoReader(this.bytes, this.start, this.stop)
+    while (inner.pos < inner.end) {
+      const at = inner.pos
+      const v = inner.varint()
+      each(v < 2 ** 63 ? v : signedAt(this.bytes, at))
     }
   }
 
@@ -141,6 +170,8 @@ export class ProtoReader {
 
   private skip(n: number, at: number): boolean {
     if (n > this.end - this.pos) throw new ProtoError(`field ${this.field} at byte ${at} is cut short`)
+    this.start = this.pos
+    this.stop = this.pos + n
     this.pos += n
     return true
   }
@@ -157,4 +188,15 @@ export class ProtoReader {
     }
     throw new ProtoError(`varint longer than ${MAX_VARINT_BYTES} bytes at byte ${this.pos - MAX_VARINT_BYTES}`)
   }
+}
+
+/** The well-formed varint at `bytes[at]` read as a two's-complement int64 (exact via BigInt). */
+function signedAt(bytes: Uint8Array, at: number): number {
+  let v = 0n
+  for (let i = 0, shift = 0n; i < MAX_VARINT_BYTES; i++, shift += 7n) {
+    const b = bytes[at + i] as number
+    v |= BigInt(b & 0x7f) << shift
+    if (b < 0x80) break
+  }
+  return Number(BigInt.asIntN(64, v))
 }
