@@ -5,6 +5,15 @@
 import { availableParallelism } from 'node:os'
 import { z } from 'zod'
 
+/**
+ * How a model runs on the `webgpu` backend (src/engine/gpu-paths.ts): `auto` times the paths that
+ * can run it and serves with the fastest; `ort` is onnxruntime-web's WebGPU EP, `captured` the same
+ * with graph capture (one session per batch bucket), `kernels` lastmile's own WGSL kernels.
+ */
+export const GPU_PATH_CHOICES = ['auto', 'ort', 'captured', 'kernels'] as const
+/** One of {@link GPU_PATH_CHOICES}. */
+export type GpuPathChoice = (typeof GPU_PATH_CHOICES)[number]
+
 const gpuSchema = z.object({
   /** Dawn backend to open: `vulkan` (hardware GPUs, Mesa lavapipe), `opengles` (Mesa llvmpipe through EGL), or `auto` (vulkan, then opengles). */
   backend: z.enum(['auto', 'vulkan', 'opengles']).default('auto'),
@@ -18,6 +27,10 @@ const gpuSchema = z.object({
   recover: z.boolean().default(true),
   /** Check every batch of our kernels with WebGPU validation error scopes (slower; tests, debugging). */
   validate: z.boolean().default(false),
+  /** The server's default GPU path; a deployment's `session.gpu_path` overrides it. */
+  path: z.enum(GPU_PATH_CHOICES).default('auto'),
+  /** How long `auto` may time the candidate paths of one model at deploy, in ms (loading them is extra). */
+  measureMs: z.number().int().min(0).max(60_000).default(2000),
 })
 
 const ORIGIN_EXPECTED =

@@ -38,6 +38,8 @@ export const ENV_VARS: Record<string, EnvVar> = {
   LASTMILE_GPU_POWER_PREFERENCE: { path: ['gpu', 'powerPreference'], parse: String },
   LASTMILE_GPU_RECOVER: { path: ['gpu', 'recover'], parse: parseBool },
   LASTMILE_GPU_VALIDATE: { path: ['gpu', 'validate'], parse: parseBool },
+  LASTMILE_GPU_PATH: { path: ['gpu', 'path'], parse: String },
+  LASTMILE_GPU_MEASURE_MS: { path: ['gpu', 'measureMs'], parse: Number },
   LASTMILE_HOST: { path: ['server', 'host'], parse: String },
   LASTMILE_PORT: { path: ['server', 'port'], parse: Number },
   LASTMILE_BODY_LIMIT_BYTES: { path: ['server', 'bodyLimitBytes'], parse: Number },

@@ -23,6 +23,8 @@ describe('config', () => {
         powerPreference: 'high-performance',
         recover: true,
         validate: false,
+        path: 'auto',
+        measureMs: 2000,
       },
       inferenceLog: {
         sampleRate: 1,

@@ -32,13 +32,13 @@ export function cpuSessionOptions(opts: Omit<SessionOptions, 'logLevel'>) {
 }
 
 /** onnxruntime's severity levels: 0 verbose … 3 error; we keep its warnings out of info logs. */
-const ORT_SEVERITY: Record<LogLevel, 0 | 1 | 2 | 3> = { debug: 1, info: 3, warn: 3, error: 3 }
+export const ORT_SEVERITY: Record<LogLevel, 0 | 1 | 2 | 3> = { debug: 1, info: 3, warn: 3, error: 3 }
 
 let nodeModule: Promise<OrtModule> | undefined
 let webModule: Promise<OrtModule & { env: typeof import('onnxruntime-web').env }> | undefined
 
 /** One queue for every onnxruntime-web session: they share one wasm instance and one GPU device. */
-const webRunQueue = new SerialQueue()
+export const webRunQueue = new SerialQueue()
 
 function importNode(): Promise<OrtModule> {
   nodeModule ??= import('onnxruntime-node').then((m) => (m.default ?? m) as unknown as OrtModule)

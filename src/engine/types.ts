@@ -48,6 +48,48 @@ export function isDeviceTensor(t: AnyTensor | DeviceTensor): t is DeviceTensor {
   return 'buffer' in t
 }
 
+/** A way to run a model: a GPU path (config's GPU_PATH_CHOICES but `auto`), or the native CPU backend. */
+export type PathName = 'ort' | 'captured' | 'kernels' | 'cpu'
+
+/** One candidate's measurement (src/engine/gpu-paths.ts). */
+export interface PathTiming {
+  path: PathName
+  /** Median ms per run, host in and host out, by batch size; absent when it could not be timed. */
+  ms?: Record<string, number>
+  /** Geometric mean of `ms` over the batch sizes. */
+  score?: number
+  /** Why it is not a candidate: it failed to load or run, or its outputs differ from the baseline's. */
+  error?: string
+}
+
+/** How a model came to run the way it does on the GPU, shown in the deployment's status. */
+export interface GpuPathReport {
+  chosen: PathName
+  /** Today's path without measurement: `ort`. */
+  baseline: PathName
+  /** `measured`; `set` (named by the deployment or the server); `single` (nothing else could run it); `unmeasured` (no trial rows could be made). */
+  how: 'measured' | 'set' | 'single' | 'unmeasured'
+  batches: number[]
+  candidates: PathTiming[]
+  reason: string
+}
+
+/** A captured session's counters (src/engine/captured-session.ts): padding and memory. */
+export interface CaptureStats {
+  /** The bucket sizes, ascending. */
+  buckets: number[]
+  /** Since load: captured model runs, the real rows they ran, and the zero rows added to fill buckets. */
+  runs: number
+  rows: number
+  paddedRows: number
+  /** GPU bytes held for the buckets' input and output buffers. */
+  bufferBytes: number
+  /** Captured sessions loaded (each holds its own copy of the weights). */
+  sessions: number
+  /** Runs answered by the plain session after a captured run failed. */
+  fallbacks: number
+}
+
 /** A loaded model, ready to run. Runs are queued: one at a time per session (and per GPU device). */
 export interface ModelSession {
   /** The backend the session was loaded on. */
@@ -65,6 +107,10 @@ export interface ModelSession {
   activeBackend(): BackendName
   /** The GPU-resident way to run, when the session is on the GPU right now (webgpu backend only). */
   device?(): DeviceRun | undefined
+  /** How the path this session runs was chosen, on the `webgpu` backend. */
+  readonly gpuPath?: GpuPathReport | undefined
+  /** Padding and memory counters, when the model runs as captured sessions per batch bucket. */
+  captureStats?(): CaptureStats | undefined
   /** Free the runtime's resources; later runs fail with `SessionClosedError`. Idempotent. */
   release(): Promise<void>
 }

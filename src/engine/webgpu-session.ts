@@ -59,6 +59,10 @@ export class WebGpuSession implements ModelSession {
     return this.onGpu() ? this.inner?.device?.() : undefined
   }
 
+  captureStats() {
+    return this.onGpu() ? this.inner?.captureStats?.() : undefined
+  }
+
   private onGpu(): boolean {
     return (
       this.deps.gpu.state === 'ready' && this.inner !== undefined && this.innerGeneration === this.deps.gpu.generation

@@ -8,7 +8,7 @@
  */
 import { emptyRows, rowCount, scatterRows, takeRows } from '../engine/rows.js'
 import type { AnyTensor, ColumnSpec, HostTensor, StringTensor } from '../engine/tensor.js'
-import type { BackendName, ModelSession } from '../engine/types.js'
+import type { BackendName, CaptureStats, GpuPathReport, ModelSession } from '../engine/types.js'
 import { errorMessage, InferenceError, InvalidConfigError } from '../errors.js'
 import type { GpuRuntime } from '../gpu/index.js'
 import type { Logger } from '../logger.js'
@@ -22,6 +22,23 @@ export const CHECKS_COLUMN = '$check_failures'
 export const SHADOW_PREFIX = '$shadow.'
 
 type Frame = Record<string, AnyTensor>
+
+/** A captured session's counters as the deployment status shows them. */
+export interface CaptureStatus {
+  buckets: number[]
+  runs: number
+  rows: number
+  padded_rows: number
+  buffer_bytes: number
+  sessions: number
+  fallbacks: number
+}
+
+function captureStatus(c: CaptureStats | undefined): { capture?: CaptureStatus } {
+  if (!c) return {}
+  const { paddedRows, bufferBytes, ...rest } = c
+  return { capture: { ...rest, padded_rows: paddedRows, buffer_bytes: bufferBytes } }
+}
 
 interface ModelStage {
   kind: 'models'
@@ -124,6 +141,8 @@ export class PipelineRunner {
       active_backend: BackendName
       path: 'gpu' | 'cpu'
       backend_note?: string
+      gpu_path?: GpuPathReport
+      capture?: CaptureStatus
     }>
   }> {
     return this.stages.flatMap((s) =>
@@ -137,6 +156,8 @@ export class PipelineRunner {
                 active_backend: f.session.activeBackend(),
                 path: f.path(),
                 ...(f.session.backendNote ? { backend_note: f.session.backendNote } : {}),
+                ...(f.session.gpuPath ? { gpu_path: f.session.gpuPath } : {}),
+                ...captureStatus(f.session.captureStats?.()),
               })),
             },
           ]

@@ -9,10 +9,11 @@
 
 import type { z } from 'zod'
 import type { BackendChoice } from '../config.js'
+import type { GpuPathChoice } from '../config-schema.js'
 import type { Engine } from '../engine/engine.js'
 import { rowCount } from '../engine/rows.js'
 import { type ColumnSpec, elementCount, type HostTensor, type StringTensor, zeros } from '../engine/tensor.js'
-import type { Columns, GraphOptimizationLevel } from '../engine/types.js'
+import type { Columns, GpuPathReport, GraphOptimizationLevel } from '../engine/types.js'
 import { validateFeeds } from '../engine/validate.js'
 import { errorMessage, InvalidInputError, NotFoundError } from '../errors.js'
 import { oipTensorMetadata } from '../formats/oip.js'
@@ -220,11 +221,21 @@ export class Deployment {
     const stages = compileStages(parseSteps(spec.steps))
     const backend = spec.backend ?? engine.config.backend
     const models = spec.models
+    // The first replica's load measures the GPU paths (`auto`); later replicas load the one chosen.
+    const measured = new Map<string, GpuPathReport>()
     const runnerDeps = {
       load: async (ref: string) => {
         const bytes = models[ref]
         if (!bytes) throw new NotFoundError(`pipeline '${spec.pipeline}': no bytes for model '${ref}'`)
-        return engine.load(bytes, { backend, ...loadOptions(spec.session) })
+        const earlier = measured.get(ref)
+        const session = await engine.load(bytes, {
+          backend,
+          ...loadOptions(spec.session),
+          maxBatch: batching.max_batch_size,
+          ...(earlier ? { measured: earlier } : {}),
+        })
+        if (session.gpuPath && !earlier) measured.set(ref, session.gpuPath)
+        return session
       },
       ...(backend !== 'cpu' && backend !== 'wasm' ? { gpu: await engine.gpu().catch(() => undefined) } : {}),
       ...(deps.log ? { log: deps.log } : {}),
@@ -558,10 +569,12 @@ export class Deployment {
 export function loadOptions(session: SessionSettings | undefined): {
   threads?: number
   graphOptimization?: GraphOptimizationLevel
+  gpuPath?: GpuPathChoice
 } {
   return {
     ...(session?.threads !== undefined ? { threads: session.threads } : {}),
     ...(session?.graph_optimization !== undefined ? { graphOptimization: session.graph_optimization } : {}),
+    ...(session?.gpu_path !== undefined ? { gpuPath: session.gpu_path } : {}),
   }
 }
 

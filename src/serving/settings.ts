@@ -4,6 +4,7 @@
  * the wire schemas can share them without importing the batcher.
  */
 import { z } from 'zod'
+import { GPU_PATH_CHOICES } from '../config-schema.js'
 import { GRAPH_OPTIMIZATION_LEVELS } from '../engine/types.js'
 
 /** A deployment's dynamic batching (src/serving/batcher.ts); the README's "Dynamic batching" table lists them. */
@@ -36,6 +37,8 @@ export const sessionSettingsSchema = z
     threads: z.number().int().min(1).max(1024).optional(),
     /** onnxruntime's graph optimization level when it loads the models. */
     graph_optimization: z.enum(GRAPH_OPTIMIZATION_LEVELS).optional(),
+    /** How the models run on `webgpu` (`auto` measures); the server's `gpu.path` when absent. */
+    gpu_path: z.enum(GPU_PATH_CHOICES).optional(),
   })
   .strict()
 

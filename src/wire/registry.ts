@@ -109,6 +109,47 @@ const autoscalingStatusSchema = z.object({
   decisions: z.array(scaleDecisionSchema).describe('the latest decisions (at most 20), oldest first'),
 })
 
+const pathName = z.enum(['ort', 'captured', 'kernels', 'cpu'])
+
+/** How a model came to run the way it does on the GPU (src/engine/gpu-paths.ts). */
+const gpuPathSchema = z
+  .object({
+    chosen: pathName.describe('the path serving the model'),
+    baseline: pathName.describe("today's path without measurement (onnxruntime-web, `ort`)"),
+    how: z
+      .enum(['measured', 'set', 'single', 'unmeasured'])
+      .describe('measured at deploy; set by session.gpu_path or LASTMILE_GPU_PATH; the only path; or not measurable'),
+    batches: z.array(z.number().int()).describe('the batch sizes timed'),
+    candidates: z.array(
+      z.object({
+        path: pathName,
+        ms: z.record(z.string(), z.number()).optional().describe('median ms per run (host in, host out) by batch size'),
+        score: z.number().optional().describe('geometric mean of ms over the batch sizes'),
+        error: z
+          .string()
+          .optional()
+          .describe('why the path could not serve: failed to load or run, or disagreed with the baseline'),
+      }),
+    ),
+    reason: z.string(),
+  })
+  .describe('How the model runs on webgpu and why; absent on cpu and wasm.')
+
+/** A captured model's padding and memory (src/engine/captured-session.ts). */
+const captureSchema = z
+  .object({
+    buckets: z
+      .array(z.number().int())
+      .describe('batch sizes with a captured session each; batches are padded to the next'),
+    runs: z.number().int(),
+    rows: z.number().int().describe('real rows run'),
+    padded_rows: z.number().int().describe('zero rows added to fill buckets (the padding cost)'),
+    buffer_bytes: z.number().int().describe("GPU bytes held for the buckets' inputs and outputs"),
+    sessions: z.number().int().describe("captured sessions loaded (each holds the model's weights)"),
+    fallbacks: z.number().int().describe('runs answered by a plain session after a captured run failed'),
+  })
+  .describe('On the captured path: padding and memory of this replica.')
+
 /** A deployment: what runs, where, and its queue and batching. */
 export const deploymentStatusSchema = z
   .object({
@@ -139,6 +180,8 @@ export const deploymentStatusSchema = z
               .describe(
                 'Why the model runs on another backend than `auto` chose (webgpu cannot run one of its operators).',
               ),
+            gpu_path: gpuPathSchema.optional(),
+            capture: captureSchema.optional(),
           }),
         ),
       }),

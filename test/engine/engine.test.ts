@@ -55,7 +55,8 @@ function lifecycle(backend: BackendName) {
   it('answers 40 concurrent runs, each with its own rows', async () => {
     const f = mlpClassifier()
     const s = await engine.load(f.bytes)
-    const single = await engine.load(f.bytes)
+    // on webgpu, the same GPU path as `s` (a second load measures again and may pick another)
+    const single = await engine.load(f.bytes, s.gpuPath ? { measured: s.gpuPath } : {})
     const seed = freshSeed()
     const inputs = Array.from({ length: 40 }, (_, i) => f.randomInputs(1 + (i % 5), mulberry32(seed + i)))
     const outs = await Promise.all(inputs.map((x) => s.run(x)))

@@ -60,8 +60,11 @@ export function expectOn(backend: ServedBackend, status: DeploymentStatus): void
   const models = status.stages.flatMap((s) => s.models)
   expect(models.length).toBeGreaterThan(0)
   for (const m of models) {
+    const { gpu_path, capture: _capture, ...rest } = m
     // toEqual: a `backend_note` (auto's fallback to cpu) would fail it.
-    expect(m).toEqual({ model: m.model, backend, active_backend: backend, path })
+    expect(rest).toEqual({ model: m.model, backend, active_backend: backend, path })
+    // On webgpu the status says which GPU path serves the model and why.
+    expect(gpu_path?.chosen !== undefined).toBe(backend === 'webgpu')
   }
 }
 

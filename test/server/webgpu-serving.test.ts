@@ -65,6 +65,37 @@ describe.runIf(gpu.ok)(gpuTitle('serving on the webgpu backend, over a socket', 
     expectOn('webgpu', await g.lm.deployment(WS, 'mlp'))
   })
 
+  it('serves on the path a deployment names, reports how each path was chosen, and answers the same', async () => {
+    const mlp = mlpClassifier({ features: 5, hidden: [12], classes: 4, seed: 37, name: 'paths' })
+    await g.lm.uploadModel(WS, 'paths', mlp.bytes)
+    await g.lm.putPipeline(WS, 'paths', [{ model: 'paths' }])
+    const x = uniform(mulberry32(41), 7 * 5, -2, 2)
+    const expected = mlpRef(tensor('float32', [7, 5], x), mlp.params)
+    for (const gpuPath of ['kernels', 'captured', 'auto'] as const) {
+      const status = await g.lm.deploy(WS, 'paths', { batching: { max_batch_size: 8 }, session: { gpu_path: gpuPath } })
+      expectOn('webgpu', status)
+      const model = status.stages[0]?.models[0]
+      if (gpuPath === 'auto') {
+        expect(model?.gpu_path?.how).toBe('measured')
+        expect(model?.gpu_path?.batches).toEqual([1, 8])
+        expect(model?.gpu_path?.candidates.map((c) => c.path).sort()).toEqual(['captured', 'kernels', 'ort'])
+      } else {
+        expect(model?.gpu_path).toMatchObject({ chosen: gpuPath, how: 'set' })
+      }
+      // the captured path reports its buckets and padding; the others do not
+      expect(model?.capture?.buckets ?? null).toEqual(model?.gpu_path?.chosen === 'captured' ? [1, 4, 8] : null)
+      const answer = await g.lm.inferOip('paths', {
+        inputs: [{ name: 'x', shape: [7, 5], datatype: 'FP32', data: Array.from(x) }],
+      })
+      expectClose(answer.outputs[0]?.data as number[], expected, `${gpuPath} probs`, 1e-4, 1)
+      if (model?.gpu_path?.chosen === 'captured') {
+        // 7 rows ran in the 8-row bucket: one zero row of padding (the warm-up's rows count too)
+        const after = (await g.lm.deployment(WS, 'paths')).stages[0]?.models[0]?.capture
+        expect((after?.padded_rows ?? 0) - (model.capture?.padded_rows ?? 0)).toBe(1)
+      }
+    }
+  })
+
   it('hot-swaps through the registry (PUT a new version) under load from 16 clients without failing a request', async () => {
     await g.lm.uploadModel(WS, 'scale', times(2))
     await g.lm.uploadModel(WS, 'scale', times(3))

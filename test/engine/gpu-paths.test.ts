@@ -1,0 +1,213 @@
+/**
+ * Choosing a GPU path by measurement, with timings injected: fake sessions advance a fake clock by
+ * the milliseconds each path is said to take at each batch size, so the rule is checked on exact
+ * numbers whatever the machine's speed. Expected choices and ratios are worked out by hand here.
+ */
+import { describe, expect, it } from 'vitest'
+import { type Candidate, choosePath, measurePaths } from '../../src/engine/gpu-paths.js'
+import type { HostTensor, TensorSpec } from '../../src/engine/tensor.js'
+import type { Feeds, ModelSession, Outputs, PathName, PathTiming } from '../../src/engine/types.js'
+
+const INPUTS: TensorSpec[] = [{ name: 'x', dtype: 'float32', shape: ['N', 3] }]
+
+interface Fake {
+  /** ms per run by batch size. */
+  ms: Record<number, number>
+  /** Added to every output value (a path that computes something else). */
+  skew?: number
+  failLoad?: boolean
+  /** Fail the nth run (1-based). */
+  failRun?: number
+}
+
+/** A clock, fake sessions that advance it, and what was released. */
+function rig(fakes: Partial<Record<PathName, Fake>>, inputs: TensorSpec[] = INPUTS) {
+  let t = 1000
+  const released: PathName[] = []
+  const runs: Record<string, number> = {}
+  const session = (path: PathName, f: Fake): ModelSession => ({
+    backend: path === 'cpu' ? 'cpu' : 'webgpu',
+    inputs,
+    outputs: [{ name: 'y', dtype: 'float32', shape: ['N', 1] }],
+    activeBackend: () => (path === 'cpu' ? 'cpu' : 'webgpu'),
+    async run(feeds: Feeds): Promise<Outputs> {
+      runs[path] = (runs[path] ?? 0) + 1
+      if (f.failRun === runs[path]) throw new Error(`${path} broke`)
+      const x = feeds.x as HostTensor<'float32'>
+      const rows = x.dims[0] as number
+      t += f.ms[rows] ?? 1
+      // y = the row's weighted sum: every path computes the same function unless skewed
+      const y = new Float32Array(rows)
+      for (let r = 0; r < rows; r++) {
+        y[r] = 1 * (x.data[r * 3] as number) - 2 * (x.data[r * 3 + 1] as number) + 0.5 * (x.data[r * 3 + 2] as number)
+        y[r] = (y[r] as number) + (f.skew ?? 0)
+      }
+      return { y: { dtype: 'float32', dims: [rows, 1], data: y } }
+    },
+    async release() {
+      released.push(path)
+    },
+  })
+  const candidate = (path: PathName): Candidate => ({
+    path,
+    load: async () => {
+      const f = fakes[path] as Fake
+      if (f.failLoad) throw new Error(`${path} cannot load this model`)
+      return session(path, f)
+    },
+  })
+  return { now: () => t, released, runs, candidate }
+}
+
+describe('choosePath: the rule on timings alone', () => {
+  const timing = (path: PathName, ms: Record<string, number>, score: number): PathTiming => ({ path, ms, score })
+
+  it('takes a path faster at every batch size and by more than 10% overall', () => {
+    // baseline 2 and 8 ms: geometric mean 4; captured 1 and 8 ms: sqrt(8) = 2.828 → 1.41× as fast
+    const r = choosePath(
+      'ort',
+      [timing('ort', { 1: 2, 256: 8 }, 4), timing('captured', { 1: 1, 256: 8 }, Math.sqrt(8))],
+      [1, 256],
+    )
+    expect(r.chosen).toBe('captured')
+    expect(r.baseline).toBe('ort')
+    expect(r.how).toBe('measured')
+    expect(r.reason).toContain('1.41×')
+  })
+
+  it('keeps the baseline when a path is faster overall but slower at one batch size', () => {
+    // kernels: 0.5 and 9 ms, geometric mean 2.12 (half the baseline's), but 9 > 8 at batch 256
+    const r = choosePath(
+      'ort',
+      [timing('ort', { 1: 2, 256: 8 }, 4), timing('kernels', { 1: 0.5, 256: 9 }, Math.sqrt(4.5))],
+      [1, 256],
+    )
+    expect(r.chosen).toBe('ort')
+  })
+
+  it('keeps the baseline when the gain is under 10%', () => {
+    // 1.9 and 7.6 ms: geometric mean 3.8 = 0.95 × 4
+    const r = choosePath(
+      'ort',
+      [timing('ort', { 1: 2, 256: 8 }, 4), timing('kernels', { 1: 1.9, 256: 7.6 }, 3.8)],
+      [1, 256],
+    )
+    expect(r.chosen).toBe('ort')
+    // exactly 10% faster is enough: 1.8 and 7.2 → 3.6 = 0.9 × 4
+    expect(
+      choosePath('ort', [timing('ort', { 1: 2, 256: 8 }, 4), timing('kernels', { 1: 1.8, 256: 7.2 }, 3.6)], [1, 256])
+        .chosen,
+    ).toBe('kernels')
+  })
+
+  it('takes the fastest of several eligible paths, and never one that failed', () => {
+    const r = choosePath(
+      'ort',
+      [
+        timing('ort', { 1: 2, 256: 8 }, 4),
+        { path: 'cpu', error: 'failed while timed: boom' },
+        timing('captured', { 1: 1, 256: 8 }, Math.sqrt(8)),
+        timing('kernels', { 1: 1, 256: 4 }, 2),
+      ],
+      [1, 256],
+    )
+    expect(r.chosen).toBe('kernels')
+    expect(r.candidates.map((c) => c.path)).toEqual(['ort', 'cpu', 'captured', 'kernels'])
+  })
+
+  it('keeps the baseline when it could not be timed', () => {
+    const r = choosePath('ort', [{ path: 'ort', error: 'no samples' }, timing('kernels', { 1: 1 }, 1)], [1])
+    expect(r.chosen).toBe('ort')
+    expect(r.reason).toContain('could not be timed')
+  })
+})
+
+describe('measurePaths: loading, checking and timing the candidates', () => {
+  it('serves with the fastest path, reports each one and releases the others', async () => {
+    const r = rig({
+      ort: { ms: { 1: 3, 64: 12 } },
+      captured: { ms: { 1: 0.5, 64: 6 } },
+      kernels: { ms: { 1: 1, 64: 4 } },
+    })
+    const { session, report } = await measurePaths(
+      r.candidate('ort'),
+      [r.candidate('captured'), r.candidate('kernels')],
+      {
+        batches: [64, 1, 64],
+        budgetMs: 500,
+        now: r.now,
+      },
+    )
+    // geometric means: ort sqrt(36) = 6, captured sqrt(3) = 1.73, kernels 2
+    expect(report.chosen).toBe('captured')
+    expect(report.batches).toEqual([1, 64])
+    const ms = Object.fromEntries(report.candidates.map((c) => [c.path, c.ms]))
+    expect(ms).toEqual({ ort: { 1: 3, 64: 12 }, captured: { 1: 0.5, 64: 6 }, kernels: { 1: 1, 64: 4 } })
+    expect(report.candidates.find((c) => c.path === 'captured')?.score).toBeCloseTo(Math.sqrt(3), 12)
+    expect(r.released.sort()).toEqual(['kernels', 'ort'])
+    expect(await session.run({ x: { dtype: 'float32', dims: [1, 3], data: new Float32Array([1, 1, 2]) } })).toEqual({
+      y: { dtype: 'float32', dims: [1, 1], data: new Float32Array([0]) },
+    })
+  })
+
+  it('leaves out a path that cannot load, one whose outputs differ and one that fails while timed', async () => {
+    const r = rig({
+      ort: { ms: { 1: 4, 8: 8 } },
+      captured: { ms: { 1: 1, 8: 1 }, failLoad: true },
+      kernels: { ms: { 1: 1, 8: 1 }, skew: 0.25 },
+      cpu: { ms: { 1: 1, 8: 1 }, failRun: 4 },
+    })
+    const { report } = await measurePaths(
+      r.candidate('ort'),
+      ['captured', 'kernels', 'cpu'].map((p) => r.candidate(p as PathName)),
+      {
+        batches: [1, 8],
+        budgetMs: 1000,
+        now: r.now,
+      },
+    )
+    expect(report.chosen).toBe('ort')
+    const error = (p: PathName) => report.candidates.find((c) => c.path === p)?.error ?? ''
+    expect(error('captured')).toContain('cannot load this model')
+    expect(error('kernels')).toMatch(/output 'y' differs from the baseline's at 0/)
+    // two checked runs, then the first timed round's two runs: the 4th fails
+    expect(error('cpu')).toBe('failed while timed: cpu broke')
+    expect(r.released.sort()).toEqual(['cpu', 'kernels'])
+  })
+
+  it('times rounds until the budget is spent, at least one and at most 15', async () => {
+    // each round runs both paths at both sizes: 2 + 2 + 1 + 1 = 6 ms of fake time
+    const r = rig({ ort: { ms: { 1: 2, 4: 2 } }, kernels: { ms: { 1: 1, 4: 1 } } })
+    await measurePaths(r.candidate('ort'), [r.candidate('kernels')], { batches: [1, 4], budgetMs: 20, now: r.now })
+    // checked runs: 2 each; rounds start at 0, 6, 12, 18 ms (< 20) → 4 rounds of 2 runs each
+    expect(r.runs).toEqual({ ort: 2 + 8, kernels: 2 + 8 })
+    const once = rig({ ort: { ms: { 1: 2 } }, kernels: { ms: { 1: 1 } } })
+    await measurePaths(once.candidate('ort'), [once.candidate('kernels')], { batches: [1], budgetMs: 0, now: once.now })
+    expect(once.runs).toEqual({ ort: 1 + 1, kernels: 1 + 1 })
+    const many = rig({ ort: { ms: { 1: 2 } }, kernels: { ms: { 1: 1 } } })
+    await measurePaths(many.candidate('ort'), [many.candidate('kernels')], {
+      batches: [1],
+      budgetMs: 1e9,
+      now: many.now,
+    })
+    expect(many.runs).toEqual({ ort: 1 + 15, kernels: 1 + 15 })
+  })
+
+  it('does not measure a model whose inputs cannot be made up, and loads nothing else', async () => {
+    const r = rig({ ort: { ms: { 1: 1 } }, kernels: { ms: { 1: 0.1 } } }, [
+      { name: 'x', dtype: 'int64', shape: ['N', 3] },
+    ])
+    const { report } = await measurePaths(r.candidate('ort'), [r.candidate('kernels')], {
+      batches: [1],
+      budgetMs: 100,
+      now: r.now,
+    })
+    expect(report).toMatchObject({ chosen: 'ort', how: 'unmeasured' })
+    expect(report.reason).toContain('x int64[N,3]')
+    expect(r.runs).toEqual({})
+    const fixed = rig({ ort: { ms: { 1: 1 } } }, [{ name: 'x', dtype: 'float32', shape: ['N', 'F'] }])
+    expect(
+      (await measurePaths(fixed.candidate('ort'), [], { batches: [1], budgetMs: 1, now: fixed.now })).report.how,
+    ).toBe('single')
+  })
+})
