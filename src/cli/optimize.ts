@@ -27,7 +27,8 @@ export function tuningTable(run: Optimization): string {
     r.max_batch_size === rec.max_batch_size &&
     r.max_queue_delay_ms === rec.max_queue_delay_ms &&
     r.threads === rec.threads &&
-    r.graph_optimization === rec.graph_optimization
+    r.graph_optimization === rec.graph_optimization &&
+    r.gpu_path === rec.gpu_path
   const head = [
     '',
     'backend',
@@ -35,6 +36,7 @@ export function tuningTable(run: Optimization): string {
     'delay_ms',
     'threads',
     'graph_opt',
+    'gpu_path',
     'rows/s',
     'p50_ms',
     'p99_ms',
@@ -48,6 +50,7 @@ export function tuningTable(run: Optimization): string {
     String(r.max_queue_delay_ms),
     r.threads === null ? '-' : String(r.threads),
     r.graph_optimization,
+    r.gpu_path ?? '-',
     fixed(r.rows_per_s, 0),
     fixed(r.p50_ms, 2),
     fixed(r.p99_ms, 2),
@@ -59,7 +62,9 @@ export function tuningTable(run: Optimization): string {
   const text = rows.map((r) => r.map((c, i) => c.padStart(widths[i] as number)).join('  ')).join('\n')
   const summary = [
     `measured ${report.measured_points} of ${report.grid_points} points (at most ${report.max_points}) in ${fixed(report.seconds, 1)} s${report.truncated ? ', cut short by the budget' : ''}; target p99 ≤ ${report.target_p99_ms} ms (! misses it)`,
-    ...report.failed.map((f) => `failed: ${f.backend} batch ${f.max_batch_size}: ${f.error}`),
+    ...report.failed.map(
+      (f) => `failed: ${f.backend}${f.gpu_path ? ` (${f.gpu_path})` : ''} batch ${f.max_batch_size}: ${f.error}`,
+    ),
     rec
       ? `recommended (*): ${JSON.stringify(rec.settings)} — ${fixed(rec.rows_per_s, 0)} rows/s, p99 ${fixed(rec.p99_ms, 2)} ms`
       : 'no point met the target: nothing recommended',

@@ -1,6 +1,7 @@
 /**
  * Measuring one point of the grid: the pipeline's models loaded in sessions of the run's own (never
- * the live deployment's replicas) with the point's backend, threads and graph optimization level,
+ * the live deployment's replicas) with the point's backend, threads, GPU path and graph optimization
+ * level (as a deploy with them would load them: the `captured` path's buckets from its batch size),
  * behind a {@link DynamicBatcher} of its own with the point's batching, driven by a closed loop of
  * clients that each send one request and send the next when it is answered.
  *
@@ -94,18 +95,32 @@ export class Bench {
 
   constructor(private readonly o: BenchOptions) {}
 
-  /** The runner with `p`'s sessions: loaded on first use, the previous one released. */
+  /**
+   * The runner with `p`'s sessions: loaded on first use, the previous one released. A GPU path is
+   * always named (`auto` would measure the paths again, and could pick another than the point's);
+   * the `captured` path's sessions depend on the batch size too (one per bucket up to it).
+   */
   private async runner(p: TuningPoint): Promise<PipelineRunner> {
-    const key = `${p.backend}|${p.threads ?? '-'}|${p.graph_optimization}`
+    if ((p.backend === 'webgpu') !== (p.gpu_path !== null)) {
+      throw new Error(`a ${p.backend} point has ${p.gpu_path === null ? 'no' : 'a'} GPU path`)
+    }
+    const buckets = p.gpu_path === 'captured' ? p.max_batch_size : '-'
+    const key = `${p.backend}|${p.threads ?? '-'}|${p.graph_optimization}|${p.gpu_path ?? '-'}|${buckets}`
     if (this.session?.key === key) return this.session.runner
     await this.release()
     const { engine, models } = this.o
     const session = {
       ...(p.threads !== null ? { threads: p.threads } : {}),
       graph_optimization: p.graph_optimization,
+      ...(p.gpu_path !== null ? { gpu_path: p.gpu_path } : {}),
+    }
+    const options = {
+      backend: p.backend,
+      ...loadOptions(session),
+      ...(p.gpu_path === 'captured' ? { maxBatch: p.max_batch_size } : {}),
     }
     const deps: RunnerDeps = {
-      load: async (ref) => engine.load(models[ref] as Uint8Array, { backend: p.backend, ...loadOptions(session) }),
+      load: async (ref) => engine.load(models[ref] as Uint8Array, options),
       ...(p.backend === 'webgpu' ? { gpu: await engine.gpu() } : {}),
     }
     const runner = await PipelineRunner.build(compileStages(parseSteps(this.o.steps)), deps)

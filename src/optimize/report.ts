@@ -3,7 +3,7 @@
  * recommendation with the deploy settings that run it (the deployment's own batching with the
  * point's size and delay, so a deploy with them keeps the rest).
  */
-import type { BackendName, GraphOptimizationLevel } from '../engine/types.js'
+import type { BackendName } from '../engine/types.js'
 import type { BatchingConfig, SessionSettings } from '../serving/settings.js'
 import type { TuningPoint } from './grid.js'
 import type { PointMeasure } from './measure.js'
@@ -42,12 +42,30 @@ export interface TuningReport {
   apply_error?: string
 }
 
-/** The deploy settings that run `p`, from the deployment's `batching`. */
-function settingsOf(p: TuningPoint, batching: BatchingConfig): TuningSettings {
-  const session: { threads?: number; graph_optimization: GraphOptimizationLevel } = {
-    graph_optimization: p.graph_optimization,
+/**
+ * A report as the store holds it. Runs stored before the GPU path axis existed have no `gpu_path`
+ * in their points: their webgpu points ran onnxruntime-web plain (`ort`); cpu and wasm have none.
+ */
+export function storedReport(stored: unknown): TuningReport | null {
+  const r = stored as TuningReport | null
+  if (!r) return null
+  const withPath = <T extends { backend: TuningPoint['backend']; gpu_path?: TuningPoint['gpu_path'] }>(p: T): T => ({
+    ...p,
+    gpu_path: p.gpu_path ?? (p.backend === 'webgpu' ? 'ort' : null),
+  })
+  return {
+    ...r,
+    table: r.table.map(withPath),
+    failed: r.failed.map(withPath),
+    recommendation: r.recommendation && withPath(r.recommendation),
   }
+}
+
+/** The deploy settings that run `p`, from the deployment's `batching` (its GPU path named: a deploy measures none). */
+function settingsOf(p: TuningPoint, batching: BatchingConfig): TuningSettings {
+  const session: SessionSettings = { graph_optimization: p.graph_optimization }
   if (p.threads !== null) session.threads = p.threads
+  if (p.gpu_path !== null) session.gpu_path = p.gpu_path
   return {
     engine: p.backend,
     batching: { ...batching, max_batch_size: p.max_batch_size, max_queue_delay_ms: p.max_queue_delay_ms },

@@ -3,6 +3,7 @@
  * the grid's axes (each defaults to the whole axis), the search and the time budget.
  */
 import { z } from 'zod'
+import { GPU_PATH_CHOICES } from '../config-schema.js'
 import { BACKENDS, GRAPH_OPTIMIZATION_LEVELS } from '../engine/types.js'
 
 /** Most values one axis of the grid may list. */
@@ -24,6 +25,8 @@ export const optimizeRequestSchema = z
     threads: axis(z.number().int().min(1).max(1024)).optional(),
     /** Graph optimization levels; all four by default. */
     graph_optimizations: axis(z.enum(GRAPH_OPTIMIZATION_LEVELS)).optional(),
+    /** How `webgpu` points run their models (`session.gpu_path`, never `auto`: each point names one); all three by default. */
+    gpu_paths: axis(z.enum(GPU_PATH_CHOICES).exclude(['auto'])).optional(),
     /** Clients of the closed loop: each sends a request and the next when it is answered. */
     concurrency: z.number().int().min(1).max(1024).default(16),
     /** Rows per request. */

@@ -8,15 +8,18 @@
  *
  * The quick search exploits what measured serving looks like: rows/s rises with the batch size and
  * then levels off, latency rises with the batch and the queue delay, threads speed up with
- * diminishing returns, and the graph optimization level is a small factor. Per backend, in rounds
- * so that every backend gets its first measures before any gets its last:
+ * diminishing returns, and the graph optimization level is a small factor. The GPU paths of
+ * `webgpu` load and run differently (one session, captured sessions per batch bucket, our own
+ * kernels), so each is a lane of its own: tuned as a backend is, compared and dropped as backends
+ * are. Per lane (a backend, or `webgpu` with one GPU path), in rounds so that every lane gets its
+ * first measures before any gets its last:
  * 1. batch sizes from the smallest, doubling, until two in a row bring no gain (the throughput's
  *    plateau, or the latency target passed), then the knee: the smallest batch within 3% of the
- *    best, which leaves latency for a delay; a backend then below half the leader's best is dropped;
+ *    best, which leaves latency for a delay; a lane then below half the leader's best is dropped;
  * 2. queue delays at that batch, the same way;
  * 3. thread counts (`cpu`): the powers of two and the two largest, then a climb to the neighbours
  *    of the best;
- * 4. graph optimization levels from the most optimized down, until one brings no gain; a backend
+ * 4. graph optimization levels from the most optimized down, until one brings no gain; a lane
  *    then below 0.8× the leader's best is dropped;
  * 5. coordinate descent from the best point: its neighbours in batch and delay together, in
  *    threads, in level, moving while one is better (within 1%, the lower p99 counts as better);
@@ -24,9 +27,8 @@
  * It never measures more than `maxPoints` points (the default caller gives 10% of the grid), and
  * stops early when `stop()` says the time is up.
  */
-import type { BackendName } from '../engine/types.js'
 import { errorMessage } from '../errors.js'
-import { type Grid, gridPoints, pointKey, type TuningPoint, threadAxis } from './grid.js'
+import { type Grid, gpuPathAxis, gridPoints, laneKey, pointKey, type TuningPoint, threadAxis } from './grid.js'
 
 /** What measuring a point gives (at least). */
 export interface PointResult {
@@ -57,6 +59,9 @@ export interface SearchResult<R extends PointResult> {
   /** Whether `maxPoints` or `stop()` ended the search before its plan did. */
   truncated: boolean
 }
+
+/** A lane of the search: a backend, and on `webgpu` one GPU path (see {@link laneKey}). */
+type Lane = Pick<TuningPoint, 'backend' | 'gpu_path'>
 
 /** A relative gain smaller than this is no gain (noise) in the sweeps of steps 1 and 2. */
 const GAIN = 0.01
@@ -123,9 +128,9 @@ export async function quickSearch<R extends PointResult>(
   const seen = new Map<string, Measured<R>>()
   const measured: Array<Measured<R>> = []
   let truncated = false
-  /** Each backend's best point so far and its score. */
-  const incumbent = new Map<BackendName, { point: TuningPoint; score: number; p99: number }>()
-  const failed = new Set<BackendName>()
+  /** Each lane's best point so far and its score. */
+  const incumbent = new Map<string, { point: TuningPoint; score: number; p99: number }>()
+  const failed = new Set<string>()
 
   /** The score of `point`, measured once; undefined when it cannot be (failed, or the cap or time reached). */
   const at = async (point: TuningPoint): Promise<number | undefined> => {
@@ -149,18 +154,19 @@ export async function quickSearch<R extends PointResult>(
       }
       seen.set(key, m)
       measured.push(m)
+      const lane = laneKey(point)
       if (!m.result) {
-        // A backend whose first point fails (a model it cannot load) is not tried further.
-        if (!measured.some((x) => x.result && x.point.backend === point.backend)) failed.add(point.backend)
+        // A lane whose first point fails (a model its backend or GPU path cannot load) is not tried further.
+        if (!measured.some((x) => x.result && laneKey(x.point) === lane)) failed.add(lane)
         return undefined
       }
       const s = score(m.result, target)
-      const inc = incumbent.get(point.backend)
+      const inc = incumbent.get(lane)
       // Within noise of the incumbent, the point with the lower p99 leads: it leaves more room under
       // the target for the next moves (a larger batch on the plateau only adds latency).
       const p99 = m.result.p99_ms
       if (!inc || beats(s, inc.score, GAIN) || (!beats(inc.score, s, GAIN) && p99 < inc.p99))
-        incumbent.set(point.backend, { point, score: s, p99 })
+        incumbent.set(lane, { point, score: s, p99 })
       return s
     }
     return known.result ? score(known.result, target) : undefined
@@ -168,7 +174,7 @@ export async function quickSearch<R extends PointResult>(
 
   /** Measure `values` of one axis from the incumbent, in order, until `patience` points in a row bring no gain. */
   const sweep = async <K extends keyof TuningPoint>(
-    b: BackendName,
+    b: string,
     axis: K,
     values: ReadonlyArray<TuningPoint[K]>,
     patience = PATIENCE,
@@ -187,7 +193,7 @@ export async function quickSearch<R extends PointResult>(
 
   /** Move the incumbent to a neighbour (index ±1) on `axis`, or on both axes at once, while it moves. */
   const climb = async <K extends keyof TuningPoint, L extends keyof TuningPoint>(
-    b: BackendName,
+    b: string,
     axis: K,
     values: ReadonlyArray<TuningPoint[K]>,
     other?: { axis: L; values: ReadonlyArray<TuningPoint[L]> },
@@ -213,27 +219,30 @@ export async function quickSearch<R extends PointResult>(
     }
   }
 
-  /** Drop the backends whose best is below `share` of the leader's best meeting the target. */
-  const prune = (backends: BackendName[], share: number) => {
-    const lead = Math.max(...backends.map((b) => incumbent.get(b)?.score ?? Number.NEGATIVE_INFINITY))
-    if (!(lead > 0)) return backends.filter((b) => !failed.has(b))
-    return backends.filter(
-      (b) => !failed.has(b) && (incumbent.get(b)?.score ?? Number.NEGATIVE_INFINITY) >= share * lead,
-    )
+  /** Drop the lanes whose best is below `share` of the leader's best meeting the target. */
+  const prune = (from: string[], share: number) => {
+    const lead = Math.max(...from.map((b) => incumbent.get(b)?.score ?? Number.NEGATIVE_INFINITY))
+    if (!(lead > 0)) return from.filter((b) => !failed.has(b))
+    return from.filter((b) => !failed.has(b) && (incumbent.get(b)?.score ?? Number.NEGATIVE_INFINITY) >= share * lead)
   }
 
-  let active = [...grid.backends]
+  /** Each lane's backend and GPU path, by its key, in the grid's order. */
+  const lanes = new Map<string, Lane>()
+  for (const backend of grid.backends)
+    for (const gpu_path of gpuPathAxis(grid, backend)) lanes.set(laneKey({ backend, gpu_path }), { backend, gpu_path })
+  /** The thread axis of a lane. */
+  const threadsOf = (b: string) => threadAxis(grid, (lanes.get(b) as Lane).backend)
+  let active = [...lanes.keys()]
   const opt = grid.graphOptimizations.includes('all')
     ? 'all'
     : (grid.graphOptimizations.at(-1) as TuningPoint['graph_optimization'])
   // 1. Batch sizes, from session defaults: the most threads, the fullest optimization, no delay.
   for (const b of active) {
-    const threads = threadAxis(grid, b).at(-1) as number | null
     const start: TuningPoint = {
-      backend: b,
+      ...(lanes.get(b) as Lane),
       max_batch_size: grid.batchSizes[0] as number,
       max_queue_delay_ms: grid.queueDelaysMs[0] as number,
-      threads,
+      threads: threadsOf(b).at(-1) as number | null,
       graph_optimization: opt,
     }
     if ((await at(start)) === undefined) continue
@@ -244,7 +253,7 @@ export async function quickSearch<R extends PointResult>(
       const knee = measured.find(
         (m) =>
           m.result &&
-          m.point.backend === b &&
+          laneKey(m.point) === b &&
           m.point.max_batch_size < inc.point.max_batch_size &&
           score(m.result, target) >= (1 - KNEE) * inc.score,
       )
@@ -257,7 +266,7 @@ export async function quickSearch<R extends PointResult>(
   for (const b of active) await sweep(b, 'max_queue_delay_ms', grid.queueDelaysMs)
   // 3. Threads: powers of two and the largest, then the neighbours of the best.
   for (const b of active) {
-    const axis = threadAxis(grid, b)
+    const axis = threadsOf(b)
     if (axis.length < 2) continue
     // The largest and the one below it: cores − 1 often wins, the server's own threads taking the last.
     const coarse = axis.filter((t, i) => t !== null && (i >= axis.length - 2 || (t & (t - 1)) === 0))
@@ -271,28 +280,29 @@ export async function quickSearch<R extends PointResult>(
   // 4. Graph optimization levels, from the most optimized down.
   for (const b of active) await sweep(b, 'graph_optimization', [...grid.graphOptimizations].reverse(), 1)
   active = prune(active, 0.8)
-  const descend = async (b: BackendName, radius: number) => {
+  const descend = async (b: string, radius: number) => {
     for (let moved = true; moved && !truncated; ) {
       moved = false
       const delays = { axis: 'max_queue_delay_ms' as const, values: grid.queueDelaysMs }
       if (await climb(b, 'max_batch_size', grid.batchSizes, delays, radius)) moved = true
-      if (await climb(b, 'threads', threadAxis(grid, b), undefined, radius)) moved = true
+      if (await climb(b, 'threads', threadsOf(b), undefined, radius)) moved = true
       if (radius === 1 && (await climb(b, 'graph_optimization', grid.graphOptimizations))) moved = true
     }
   }
-  // 5. Coordinate descent on the neighbours of each backend's best (batch and delay together), until none moves.
+  // 5. Coordinate descent on the neighbours of each lane's best (batch and delay together), until none moves.
   for (const b of active) await descend(b, 1)
   // 6. With points left, the same from the best with steps of two, then from the runners-up.
   for (const b of active) await descend(b, 2)
   const starts = new Set<string>()
   for (let round = 0; round < RESTARTS && !truncated; round++) {
     const next = measured
-      .filter((m) => m.result && active.includes(m.point.backend) && !starts.has(pointKey(m.point)))
+      .filter((m) => m.result && active.includes(laneKey(m.point)) && !starts.has(pointKey(m.point)))
       .sort((x, y) => score(y.result as R, target) - score(x.result as R, target))[0]
     if (!next?.result) break
     starts.add(pointKey(next.point))
-    incumbent.set(next.point.backend, { point: next.point, score: score(next.result, target), p99: next.result.p99_ms })
-    await descend(next.point.backend, 1)
+    const lane = laneKey(next.point)
+    incumbent.set(lane, { point: next.point, score: score(next.result, target), p99: next.result.p99_ms })
+    await descend(lane, 1)
   }
   return { measured, best: bestOf(measured, target), truncated }
 }

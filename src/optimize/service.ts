@@ -23,12 +23,13 @@ import {
   DEFAULT_BATCH_SIZES,
   DEFAULT_QUEUE_DELAYS_MS,
   defaultThreads,
+  GPU_PATHS,
   GRAPH_OPTIMIZATION_LEVELS,
   type Grid,
   gridSize,
 } from './grid.js'
 import { Bench } from './measure.js'
-import { type TuningReport, tuningReport } from './report.js'
+import { storedReport, type TuningReport, tuningReport } from './report.js'
 import { type OptimizeRequest, optimizeRequestSchema } from './request.js'
 import { BATCH_VALUES, loggedRows, requestsOf, rowValues, synthesizeRows } from './rows.js'
 import { exhaustiveSearch, quickSearch } from './search.js'
@@ -126,6 +127,7 @@ export class OptimizeService {
       queueDelaysMs: ascending(req.queue_delays_ms ?? DEFAULT_QUEUE_DELAYS_MS),
       threads: ascending(req.threads ?? defaultThreads(this.deps.cores ?? availableParallelism())),
       graphOptimizations: GRAPH_OPTIMIZATION_LEVELS.filter((g) => (req.graph_optimizations ?? [g]).includes(g)),
+      gpuPaths: GPU_PATHS.filter((g) => (req.gpu_paths ?? [g]).includes(g)),
     }
     // The closed loop holds concurrency × rows_per_request rows: no batch is larger, and none may hold more than BATCH_VALUES.
     const batchRows = Math.min(grid.batchSizes.at(-1) as number, req.concurrency * req.rows_per_request)
@@ -289,7 +291,7 @@ export class OptimizeService {
   private async view(r: OptimizationRecord): Promise<OptimizationView> {
     const request = r.request as { budget_s?: number }
     const budgetS = typeof request.budget_s === 'number' ? request.budget_s : this.deps.maxSeconds
-    const report = r.report as TuningReport | null
+    const report = storedReport(r.report)
     let { status, error, finishedAt } = r
     if (status === 'running' && Date.parse(r.createdAt) + budgetS * 1000 + INTERRUPTED_AFTER_MS < Date.now()) {
       status = 'failed'

@@ -3,6 +3,7 @@
  * measured points and the recommendation). Every key is snake_case.
  */
 import { z } from 'zod'
+import { GPU_PATH_CHOICES } from '../config-schema.js'
 import { BACKENDS, GRAPH_OPTIMIZATION_LEVELS } from '../engine/types.js'
 import type { optimizeRequestSchema } from '../optimize/request.js'
 import { batchingSchema, sessionSettingsSchema } from '../serving/settings.js'
@@ -17,6 +18,11 @@ const point = {
   max_queue_delay_ms: z.number(),
   threads: z.number().int().nullable().describe('intra-op threads of the cpu sessions; null on wasm and webgpu'),
   graph_optimization: z.enum(GRAPH_OPTIMIZATION_LEVELS),
+  gpu_path: z
+    .enum(GPU_PATH_CHOICES)
+    .exclude(['auto'])
+    .nullable()
+    .describe('how the webgpu sessions ran the models (session.gpu_path); null on cpu and wasm'),
 }
 
 /** One measured point of the grid. */

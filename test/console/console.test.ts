@@ -338,6 +338,10 @@ describe.skipIf(!hasChromium())('the web console in Chromium', { timeout: 180_00
     await page.getByText(`Run ${run.id} of version`).waitFor(LONG)
     await page.getByText(/Recommended: cpu, batches of (1|8), 1 ms delay/).waitFor(LONG)
     expect(await page.getByRole('table', { name: 'tuning table' }).locator('tbody tr').count()).toBe(2)
+    // The GPU path column, after the graph optimization level: none on cpu.
+    const tuning = page.getByRole('table', { name: 'tuning table' })
+    expect(await tuning.locator('thead th').nth(5).textContent()).toBe('GPU path')
+    expect(await tuning.locator('tbody tr').first().locator('td').nth(5).textContent()).toBe('–')
     await page.getByRole('button', { name: 'Deploy the recommended settings' }).click()
     const chosen = Number((await page.locator('tr.chosen td').nth(1).textContent()) ?? '')
     await expect.poll(async () => (await api.deployment('default', 'lin')).batching?.max_batch_size, LONG).toBe(chosen)

@@ -3,14 +3,20 @@
  * event: the closed loop must not starve the window timers): it returns after at least three
  * windows with its rows/s and latencies; it pauses (a window at a time, the windows so far
  * dropped) while live traffic is waiting; it gives the point up when the run's time is up; a
- * request the pipeline refuses fails the point with the pipeline's reason, without hanging.
+ * request the pipeline refuses fails the point with the pipeline's reason, without hanging. A point
+ * names its GPU path exactly when it is on `webgpu`. On the software GPU, where an adapter exists: a
+ * GPU path that cannot load the model (lastmile's kernels lack `Mul`) fails the point with that
+ * reason, and the `ort` and `captured` paths measure it.
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { Engine } from '../../src/engine/engine.js'
 import { tensor } from '../../src/engine/tensor.js'
 import { Bench } from '../../src/optimize/measure.js'
 import { requestsOf, synthesizeRows } from '../../src/optimize/rows.js'
+import { gpuTitle, probeGpu } from '../helpers/gpu.js'
 import { doubler, testConfig } from '../helpers/server.js'
+
+const gpu = await probeGpu()
 
 const POINT = {
   backend: 'wasm' as const,
@@ -18,6 +24,7 @@ const POINT = {
   max_queue_delay_ms: 0,
   threads: null,
   graph_optimization: 'all' as const,
+  gpu_path: null,
 }
 
 describe('a bench', () => {
@@ -72,6 +79,33 @@ describe('a bench', () => {
     const b = bench({ stop: () => true })
     await expect(b.measure(POINT)).rejects.toThrow(/out of time/)
     await b.release()
+  })
+
+  it('refuses a webgpu point without a GPU path, and a GPU path off webgpu', async () => {
+    const b = bench()
+    await expect(b.measure({ ...POINT, backend: 'webgpu' })).rejects.toThrow(/webgpu point has no GPU path/)
+    await expect(b.measure({ ...POINT, gpu_path: 'ort' })).rejects.toThrow(/wasm point has a GPU path/)
+    await b.release()
+  })
+
+  describe.runIf(gpu.ok)(gpuTitle('on webgpu', gpu), () => {
+    const onGpu = { ...POINT, backend: 'webgpu' as const, max_batch_size: 4 }
+
+    it("fails a point whose GPU path cannot load the model with the path's reason", async () => {
+      const b = bench()
+      await expect(b.measure({ ...onGpu, gpu_path: 'kernels' })).rejects.toThrow(/kernels.*Mul/)
+      await b.release()
+    })
+
+    it('measures the ort and captured paths', async () => {
+      const b = bench()
+      for (const gpu_path of ['ort', 'captured'] as const) {
+        const r = await b.measure({ ...onGpu, gpu_path })
+        expect(r.rows_per_s, gpu_path).toBeGreaterThan(0)
+        expect(r.windows).toBeGreaterThanOrEqual(3)
+      }
+      await b.release()
+    })
   })
 
   it('fails the point with the reason the pipeline refuses its requests', async () => {

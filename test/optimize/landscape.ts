@@ -8,11 +8,15 @@
  * queue delay (a delay fills them, up to `clients`). Rows/s follows; p50 is Little's law over the
  * clients plus half the delay, and p99 adds a batch's time growing with log2(B) and the whole delay:
  * throughput rises with the batch and levels off, latency rises with the batch and the delay, threads
- * speed up with diminishing returns. Each value carries a fixed ±1% noise per point (a hash of the
- * point and the seed), so brute force and the search see the same measures.
+ * speed up with diminishing returns. On `webgpu` each GPU path is a model of its own: `ort` as
+ * drawn for the backend; `captured` with a fraction of its overhead (no launches to record) but
+ * every batch padded to its bucket (1, 4, 16, …, the point's max_batch_size: rows/s counts the
+ * real rows only); `kernels` with its own overhead and per-row cost, and no gain from the graph
+ * optimization level (onnxruntime does not run them). Each value carries a fixed ±1% noise per
+ * point (a hash of the point and the seed), so brute force and the search see the same measures.
  */
 import type { BackendName } from '../../src/engine/types.js'
-import { type GraphOptimizationLevel, pointKey, type TuningPoint } from '../../src/optimize/grid.js'
+import { type GraphOptimizationLevel, laneKey, pointKey, type TuningPoint } from '../../src/optimize/grid.js'
 import type { PointResult } from '../../src/optimize/search.js'
 import { mulberry32 } from '../../src/random.js'
 
@@ -26,12 +30,20 @@ interface BackendModel {
   fillAtZero: number
   fillTauMs: number
   tail: number
+  /** Whether batches are padded to the captured path's buckets. */
+  buckets?: boolean
 }
 
 export interface Landscape {
   cores: number
   clients: number
   measure(p: TuningPoint): PointResult
+}
+
+/** The bucket a batch of `rows` rows runs in: 1, then ×4, and `maxBatch` itself last, as the captured path pads. */
+function bucket(rows: number, maxBatch: number): number {
+  for (let b = 1; b < maxBatch; b *= 4) if (b >= rows) return b
+  return maxBatch
 }
 
 /** FNV-1a of a string, for the per-point noise. */
@@ -61,18 +73,41 @@ export function landscape(seed: number, cores: number): Landscape {
       tail: between(1.2, 2.2),
     }
   }
-  const models: Record<BackendName, BackendModel> = {
+  const backends: Record<BackendName, BackendModel> = {
     cpu: model([0.03, 0.5], [1, 1], [0.3, 0.95]),
     wasm: model([0.05, 1], [1.2, 4], [0, 0]),
     webgpu: model([0.8, 4], [0.02, 0.3], [0, 0]),
   }
+  const ort = backends.webgpu
+  // Drawn after the backends, so the cpu, wasm and ort models of a seed are as they were before the GPU paths.
+  const captured: BackendModel = {
+    ...ort,
+    overheadMs: ort.overheadMs * between(0.3, 1.1),
+    perRowMs: ort.perRowMs * between(0.9, 1.3),
+    buckets: true,
+  }
+  const kernels: BackendModel = {
+    ...ort,
+    overheadMs: ort.overheadMs * between(0.2, 1.5),
+    perRowMs: ort.perRowMs * between(0.5, 2.5),
+    opt: { disabled: 1, basic: 1, extended: 1, all: 1 },
+  }
+  const models: Record<string, BackendModel> = {
+    cpu: backends.cpu,
+    wasm: backends.wasm,
+    [laneKey({ backend: 'webgpu', gpu_path: 'ort' })]: ort,
+    [laneKey({ backend: 'webgpu', gpu_path: 'captured' })]: captured,
+    [laneKey({ backend: 'webgpu', gpu_path: 'kernels' })]: kernels,
+  }
   const measure = (p: TuningPoint): PointResult => {
-    const m = models[p.backend]
+    const m = models[laneKey(p)] as BackendModel
     const t = p.threads ?? 1
     const amdahl = 1 / (1 - m.parallel + m.parallel / t)
     const contention = 1 + m.oversubscription * Math.max(0, t - (cores - 1))
-    const batchMs = (rows: number) =>
-      ((m.overheadMs + m.perRowMs * rows ** m.alpha) * m.opt[p.graph_optimization] * contention) / amdahl
+    const batchMs = (real: number) => {
+      const rows = m.buckets ? bucket(Math.ceil(real), p.max_batch_size) : real
+      return ((m.overheadMs + m.perRowMs * rows ** m.alpha) * m.opt[p.graph_optimization] * contention) / amdahl
+    }
     const fill = m.fillAtZero + (1 - m.fillAtZero) * (1 - Math.exp(-p.max_queue_delay_ms / m.fillTauMs))
     const rows = Math.max(1, Math.min(p.max_batch_size, clients) * fill)
     const rowsPerS = (1000 * rows) / batchMs(rows)

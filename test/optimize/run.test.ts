@@ -6,7 +6,8 @@
  * sending requests, none of which fails; a run measures on rows of the inference log; runs are
  * listed and kept; bad requests are 400s that say why (a log without rows too), a second run
  * while one runs is a 409. On `webgpu` (the software GPU) where an adapter
- * exists. Budgets are short and the machine small and shared: no check compares measured speeds
+ * exists: each point names its GPU path, and applying a recommendation deploys its path as
+ * `session.gpu_path`. Budgets are short and the machine small and shared: no check compares measured speeds
  * between points (others' work moves them by more than the differences).
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
@@ -164,6 +165,11 @@ describe('measured tuning through the server', () => {
       message: expect.stringMatching(/LASTMILE_OPTIMIZE_MAX_SECONDS is 15/),
     })
     expect(await bad({ batch_sizes: [] })).toMatchObject({ status: 400, message: expect.stringMatching(/batch_sizes/) })
+    // A point names its GPU path: `auto` would choose one again.
+    expect(await bad({ gpu_paths: ['auto'] })).toMatchObject({
+      status: 400,
+      message: expect.stringMatching(/gpu_paths/),
+    })
     expect(await bad({ surprise: 1 })).toMatchObject({ status: 400 })
     expect((await bad({}, '?apply=maybe')).status).toBe(400)
     const missing = await s.app.request('/v1/workspaces/default/pipelines/nope/optimize', post({}))
@@ -234,7 +240,41 @@ describe.runIf(gpu.ok)(gpuTitle('measured tuning on webgpu', gpu), () => {
     expect(run.status, run.error ?? '').toBe('succeeded')
     const report = run.report as NonNullable<Optimization['report']>
     expect(report.table.some((r) => r.backend === 'webgpu')).toBe(true)
+    for (const r of [...report.table, ...report.failed]) expect(r.gpu_path === null).toBe(r.backend !== 'webgpu')
     const best = Math.max(...report.table.filter((r) => r.meets_target).map((r) => r.rows_per_s))
     expect(report.recommendation?.rows_per_s).toBe(best)
+  })
+
+  it('measures each GPU path and deploys the recommended one as session.gpu_path', async () => {
+    const started = await lm.optimize(
+      'default',
+      'mlp',
+      {
+        ...SMALL,
+        backends: ['webgpu'],
+        batch_sizes: [1, 8],
+        queue_delays_ms: [0],
+        graph_optimizations: ['all'],
+        search: 'exhaustive',
+        budget_s: 12,
+      },
+      { apply: true },
+    )
+    const run = await ended(lm, started.id)
+    expect(run.status, run.error ?? '').toBe('succeeded')
+    const report = run.report as NonNullable<Optimization['report']>
+    expect(report.grid_points).toBe(6) // 2 batch sizes × 3 GPU paths
+    const points = [...report.table, ...report.failed]
+    expect(points.every((r) => r.backend === 'webgpu' && r.gpu_path !== null)).toBe(true)
+    // A path that cannot load the model fails its points with the reason, as a backend would.
+    for (const f of report.failed) expect(f.error.length).toBeGreaterThan(0)
+    expect(report.table.some((r) => r.gpu_path === 'ort')).toBe(true)
+    const rec = report.recommendation
+    expect(rec?.gpu_path).toBeTruthy()
+    expect(rec?.settings.session).toEqual({ graph_optimization: 'all', gpu_path: rec?.gpu_path })
+    expect(report.applied, report.apply_error).toBe(true)
+    const d = await lm.deployment('default', 'mlp')
+    expect(d.backend).toBe('webgpu')
+    expect(d.session).toEqual(rec?.settings.session)
   })
 })

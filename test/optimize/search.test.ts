@@ -4,8 +4,11 @@
  * reaches at least 98% of the best rows/s a sweep of every point finds under the same latency
  * target (the same measures: the noise is a function of the point) in at least 99% of them, and
  * never less than 90% (over 2,000 seeds while it was built, 0.5% fell short of 98%: a grid of
- * `wasm` alone has 18 points to spend, and a point at the target's edge can fall either side). The exhaustive search measures
- * every point; both stop when told to, and a backend that cannot load the model is left out.
+ * `wasm` alone has 18 points to spend, and a point at the target's edge can fall either side). On
+ * `webgpu` each of its three GPU paths is a lane of its own (over 1,000 landscapes of `webgpu` alone
+ * while the axis was added: 99.8% reached 98%, never under 97.5%; each path was the best in some).
+ * The exhaustive search measures every point; both stop when told to, and a backend, or a GPU
+ * path, that cannot load the model is left out alone.
  */
 import { describe, expect, it } from 'vitest'
 import type { BackendName } from '../../src/engine/types.js'
@@ -13,6 +16,7 @@ import {
   DEFAULT_BATCH_SIZES,
   DEFAULT_QUEUE_DELAYS_MS,
   defaultThreads,
+  GPU_PATHS,
   GRAPH_OPTIMIZATION_LEVELS,
   type Grid,
   gridPoints,
@@ -24,7 +28,7 @@ import { exhaustiveSearch, type PointResult, quickSearch } from '../../src/optim
 import { mulberry32 } from '../../src/random.js'
 import { landscape } from './landscape.js'
 
-const BACKEND_SETS: BackendName[][] = [['cpu'], ['cpu', 'wasm'], ['cpu', 'wasm', 'webgpu'], ['wasm']]
+const BACKEND_SETS: BackendName[][] = [['cpu'], ['cpu', 'wasm'], ['cpu', 'wasm', 'webgpu'], ['wasm'], ['webgpu']]
 
 function grid(backends: BackendName[], cores: number): Grid {
   return {
@@ -33,6 +37,7 @@ function grid(backends: BackendName[], cores: number): Grid {
     queueDelaysMs: DEFAULT_QUEUE_DELAYS_MS,
     threads: defaultThreads(cores),
     graphOptimizations: GRAPH_OPTIMIZATION_LEVELS,
+    gpuPaths: GPU_PATHS,
   }
 }
 
@@ -145,5 +150,44 @@ describe('the quick search against brute force', () => {
     expect(wasm).toHaveLength(1)
     expect(wasm[0]?.error).toMatch(/LinearClassifier/)
     expect(r.best?.point.backend).toBe('cpu')
+  })
+
+  it('leaves out a GPU path that cannot load the model, and still tunes the other paths of webgpu', async () => {
+    const g = grid(['cpu', 'webgpu'], 4)
+    const land = landscape(21, 4)
+    const loadable = (p: TuningPoint) => p.gpu_path !== 'kernels'
+    const r = await quickSearch(
+      g,
+      async (p) => {
+        if (!loadable(p)) throw new Error("lastmile's kernels do not cover this model: LSTM, at node l0")
+        return land.measure(p)
+      },
+      { targetP99Ms: 1e9, maxPoints: Math.ceil(0.1 * gridSize(g)) },
+    )
+    const kernels = r.measured.filter((m) => m.point.gpu_path === 'kernels')
+    expect(kernels).toHaveLength(1)
+    expect(kernels[0]?.error).toMatch(/LSTM/)
+    for (const path of ['ort', 'captured'] as const) {
+      expect(r.measured.filter((m) => m.point.gpu_path === path && m.result).length, path).toBeGreaterThan(0)
+    }
+    // Every webgpu point names its path; no cpu point has one.
+    expect(r.measured.every((m) => (m.point.backend === 'webgpu') === (m.point.gpu_path !== null))).toBe(true)
+    const best = bruteForceBest({ ...g, gpuPaths: ['ort', 'captured'] }, land.measure, 1e9)
+    expect((r.best?.result.rows_per_s ?? 0) / best).toBeGreaterThanOrEqual(0.98)
+  })
+
+  it('measures every GPU path exhaustively, each point once', async () => {
+    const g: Grid = { ...grid(['webgpu'], 2), batchSizes: [1, 16], queueDelaysMs: [0], graphOptimizations: ['all'] }
+    const land = landscape(4, 2)
+    const e = await exhaustiveSearch(g, async (p) => land.measure(p), { targetP99Ms: 1e9, maxPoints: 1000 })
+    expect(e.measured.map((m) => `${m.point.gpu_path}:${m.point.max_batch_size}`)).toEqual([
+      'ort:1',
+      'ort:16',
+      'captured:1',
+      'captured:16',
+      'kernels:1',
+      'kernels:16',
+    ])
+    expect(e.best?.result.rows_per_s).toBe(bruteForceBest(g, land.measure, 1e9))
   })
 })

@@ -1,7 +1,8 @@
 /**
- * What `lastmile pipelines optimize` prints: one line per measured point, the recommendation
- * marked `*` and points missing the target `!`, then the summary, the failed points and the
- * recommended settings; a run without a report prints its status and error.
+ * What `lastmile pipelines optimize` prints: one line per measured point (its GPU path `-` off
+ * `webgpu`), the recommendation marked `*` and points missing the target `!`, then the summary,
+ * the failed points (with their GPU path) and the recommended settings; a run without a report
+ * prints its status and error.
  */
 import { describe, expect, it } from 'vitest'
 import { tuningTable } from '../../src/cli/optimize.js'
@@ -13,6 +14,7 @@ const row = (over: Partial<TuningRow>): TuningRow => ({
   max_queue_delay_ms: 0,
   threads: 2,
   graph_optimization: 'all',
+  gpu_path: null,
   rows_per_s: 1000,
   p50_ms: 1,
   p99_ms: 2,
@@ -52,7 +54,7 @@ describe('the tuning table', () => {
         search: 'quick',
         grid_points: 540,
         max_points: 54,
-        measured_points: 4,
+        measured_points: 5,
         truncated: true,
         seconds: 12.34,
         budget_s: 12,
@@ -60,6 +62,7 @@ describe('the tuning table', () => {
           row({}),
           best,
           row({ backend: 'wasm', threads: null, max_batch_size: 64, p99_ms: 7.25, meets_target: false, stable: false }),
+          row({ backend: 'webgpu', threads: null, gpu_path: 'captured', max_batch_size: 16, rows_per_s: 2500 }),
         ],
         failed: [
           {
@@ -68,7 +71,8 @@ describe('the tuning table', () => {
             max_queue_delay_ms: 0,
             threads: null,
             graph_optimization: 'all',
-            error: 'no adapter',
+            gpu_path: 'kernels',
+            error: "lastmile's kernels do not cover this model: LSTM",
           },
         ],
         recommendation: {
@@ -95,13 +99,26 @@ describe('the tuning table', () => {
       'delay_ms',
       'threads',
       'graph_opt',
+      'gpu_path',
       'rows/s',
       'p50_ms',
       'p99_ms',
       'mem_MiB',
       'stable',
     ])
-    expect(lines[1]?.trim().split(/\s+/)).toEqual(['cpu', '1', '0', '2', 'all', '1000', '1.00', '2.00', '3.0', 'yes'])
+    expect(lines[1]?.trim().split(/\s+/)).toEqual([
+      'cpu',
+      '1',
+      '0',
+      '2',
+      'all',
+      '-',
+      '1000',
+      '1.00',
+      '2.00',
+      '3.0',
+      'yes',
+    ])
     expect(lines[2]?.trim().split(/\s+/)).toEqual([
       '*',
       'cpu',
@@ -109,6 +126,7 @@ describe('the tuning table', () => {
       '0',
       '2',
       'all',
+      '-',
       '9876',
       '1.00',
       '4.50',
@@ -122,19 +140,33 @@ describe('the tuning table', () => {
       '0',
       '-',
       'all',
+      '-',
       '1000',
       '1.00',
       '7.25',
       '3.0',
       'no',
     ])
-    expect(lines[4]).toBe(
-      'measured 4 of 540 points (at most 54) in 12.3 s, cut short by the budget; target p99 ≤ 5 ms (! misses it)',
+    expect(lines[4]?.trim().split(/\s+/)).toEqual([
+      'webgpu',
+      '16',
+      '0',
+      '-',
+      'all',
+      'captured',
+      '2500',
+      '1.00',
+      '2.00',
+      '3.0',
+      'yes',
+    ])
+    expect(lines[5]).toBe(
+      'measured 5 of 540 points (at most 54) in 12.3 s, cut short by the budget; target p99 ≤ 5 ms (! misses it)',
     )
-    expect(lines[5]).toBe('failed: webgpu batch 1: no adapter')
-    expect(lines[6]).toMatch(/^recommended \(\*\): \{"engine":"cpu","batching":\{"max_batch_size":16,/)
-    expect(lines[6]).toMatch(/— 9876 rows\/s, p99 4\.50 ms$/)
-    expect(lines[7]).toBe('applied: the pipeline was redeployed with it')
+    expect(lines[6]).toBe("failed: webgpu (kernels) batch 1: lastmile's kernels do not cover this model: LSTM")
+    expect(lines[7]).toMatch(/^recommended \(\*\): \{"engine":"cpu","batching":\{"max_batch_size":16,/)
+    expect(lines[7]).toMatch(/— 9876 rows\/s, p99 4\.50 ms$/)
+    expect(lines[8]).toBe('applied: the pipeline was redeployed with it')
   })
 
   it('prints a run without a report as its status and error', () => {

@@ -160,11 +160,12 @@ class ModelOptimization:
         poll: float = 0.5,
         **options: Any,
     ) -> Record:
-        """Measure the deployed pipeline over backends, batch sizes, queue delays, threads and
-        graph optimization levels, and recommend the settings with the most rows/s under a p99
-        target. ``options`` are the request's fields (``target_p99_ms``, ``backends``,
-        ``batch_sizes``, ``queue_delays_ms``, ``threads``, ``graph_optimizations``, ``search``,
-        ``budget_s``, ``window_ms``, …); ``apply``: redeploy with the recommendation at the end.
+        """Measure the deployed pipeline over backends, batch sizes, queue delays, threads, GPU
+        paths (``webgpu`` only) and graph optimization levels, and recommend the settings with the
+        most rows/s under a p99 target. ``options`` are the request's fields (``target_p99_ms``,
+        ``backends``, ``batch_sizes``, ``queue_delays_ms``, ``threads``, ``graph_optimizations``,
+        ``gpu_paths``, ``search``, ``budget_s``, ``window_ms``, …); ``apply``: redeploy with the
+        recommendation at the end.
         With ``wait`` (the default), follows the run (progress: points measured, tqdm when
         installed, or a callable given each polled run) until it ends and returns it, its
         ``report`` holding the table and the recommendation; raises LastmileError if it failed,

@@ -179,6 +179,7 @@ def test_a_tiny_tuning_run_followed_to_its_end(pipe):
         queue_delays_ms=[0],
         threads=[1],
         graph_optimizations=["all"],
+        gpu_paths=["kernels"],  # passed through; webgpu is not measured here, so no point takes one
         search="exhaustive",
         budget_s=20,
         window_ms=100,
@@ -195,6 +196,7 @@ def test_a_tiny_tuning_run_followed_to_its_end(pipe):
     assert (rec["backend"], rec["max_batch_size"], rec["max_queue_delay_ms"], rec["threads"]) in table
     assert rec["rows_per_s"] == max(r["rows_per_s"] for r in report["table"] if r["meets_target"])
     assert rec["settings"]["engine"] == "cpu" and rec["settings"]["batching"]["max_batch_size"] == rec["max_batch_size"]
+    assert rec["gpu_path"] is None and "gpu_path" not in rec["settings"]["session"]
     assert pipe.workspace.optimization(run["id"])["status"] == "succeeded"
     assert run["id"] in [r["id"] for r in pipe.optimizations(limit=5)]
 

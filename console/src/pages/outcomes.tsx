@@ -257,7 +257,7 @@ function Tuning({ ctx, caller, pipeline }: { ctx: Ctx; caller: Caller; pipeline:
   const best = report?.recommendation
   const same = (row: TuningRow) =>
     best &&
-    (['backend', 'max_batch_size', 'max_queue_delay_ms', 'threads', 'graph_optimization'] as const).every(
+    (['backend', 'max_batch_size', 'max_queue_delay_ms', 'threads', 'graph_optimization', 'gpu_path'] as const).every(
       (k) => row[k] === best[k],
     )
   return (
@@ -286,7 +286,7 @@ function Tuning({ ctx, caller, pipeline }: { ctx: Ctx; caller: Caller; pipeline:
           {latest.max_points} points{latest.error ? `: ${latest.error}` : ''}.{' '}
           {report &&
             (best
-              ? `Recommended: ${best.backend}, batches of ${best.max_batch_size}, ${best.max_queue_delay_ms} ms delay, ${fmt.num(best.rows_per_s, 0)} rows/s at p99 ${fmt.num(best.p99_ms)} ms.`
+              ? `Recommended: ${best.backend}${best.gpu_path ? ` (${best.gpu_path})` : ''}, batches of ${best.max_batch_size}, ${best.max_queue_delay_ms} ms delay, ${fmt.num(best.rows_per_s, 0)} rows/s at p99 ${fmt.num(best.p99_ms)} ms.`
               : `No point met p99 ≤ ${report.target_p99_ms} ms.`)}
         </p>
       )}
@@ -307,6 +307,7 @@ function Tuning({ ctx, caller, pipeline }: { ctx: Ctx; caller: Caller; pipeline:
                 <th>Delay ms</th>
                 <th>Threads</th>
                 <th>Graph opt.</th>
+                <th>GPU path</th>
                 <th>Rows/s</th>
                 <th>p50 / p99 ms</th>
                 <th>Memory</th>
@@ -316,7 +317,7 @@ function Tuning({ ctx, caller, pipeline }: { ctx: Ctx; caller: Caller; pipeline:
             <tbody>
               {report.table.map((row) => (
                 <tr
-                  key={`${row.backend}-${row.max_batch_size}-${row.max_queue_delay_ms}-${row.threads}-${row.graph_optimization}`}
+                  key={`${row.backend}-${row.max_batch_size}-${row.max_queue_delay_ms}-${row.threads}-${row.graph_optimization}-${row.gpu_path}`}
                   class={same(row) ? 'chosen' : ''}
                 >
                   <td>{row.backend}</td>
@@ -324,6 +325,7 @@ function Tuning({ ctx, caller, pipeline }: { ctx: Ctx; caller: Caller; pipeline:
                   <td>{row.max_queue_delay_ms}</td>
                   <td>{row.threads ?? '–'}</td>
                   <td>{row.graph_optimization}</td>
+                  <td>{row.gpu_path ?? '–'}</td>
                   <td>{fmt.num(row.rows_per_s, 0)}</td>
                   <td>
                     {fmt.num(row.p50_ms)} / {fmt.num(row.p99_ms)}

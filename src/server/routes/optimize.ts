@@ -26,7 +26,7 @@ export function optimizeRoutes(app: Hono, routes: RouteTable, deps: ServerDeps):
       method: 'post',
       path: `${P}/optimize`,
       summary:
-        'Measure a deployed pipeline over backends, batching, threads and graph optimization, and recommend the config with the most rows/s meeting a p99 target (a run: 202, then poll)',
+        'Measure a deployed pipeline over backends, batching, threads, GPU paths and graph optimization, and recommend the config with the most rows/s meeting a p99 target (a run: 202, then poll)',
       tag,
       access: 'deployer',
       query: z.object({
