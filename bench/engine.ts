@@ -1,18 +1,22 @@
 /**
  * bench/engine: rows/s of three models — the fixture MLP (16→64→64→3), `wideMlp`
- * (256→2048×4→16) and `resnet18Shaped` at 224×224 — on each backend, with raw onnxruntime-node (same
- * model, same options, called directly) as the baseline in the same run: `cpu ÷ raw` is the
- * engine's own overhead. Contenders are timed interleaved, round by round, so machine noise hits
- * them alike. When a Python with torch and onnx is found, bench/torch/baseline.py times the same
- * ONNX file in PyTorch (CUDA when available) in a child process after the Node contenders.
+ * (256→2048×4→16) and `resnet18Shaped` at 224×224 — on each backend and each GPU path (`webgpu` is
+ * plain onnxruntime-web, `webgpu:captured` its captured sessions per batch bucket, `webgpu:kernels`
+ * lastmile's own kernels), with raw onnxruntime-node (same model, same options, called directly) as
+ * the baseline in the same run: `cpu ÷ raw` is the engine's own overhead. Each contender's first
+ * output at each batch must agree with raw onnxruntime-node's before it is timed. Contenders are
+ * timed interleaved, round by round, so machine noise hits them alike. When a Python with torch and
+ * onnx is found, bench/torch/baseline.py times the same ONNX file in PyTorch (CUDA when available)
+ * in a child process after the Node contenders.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import { join } from 'node:path'
 import ortNode from 'onnxruntime-node'
 import { loadConfig } from '../src/config.js'
-import { Engine } from '../src/engine/engine.js'
-import type { BackendName, ModelSession } from '../src/engine/types.js'
+import type { GpuPathChoice } from '../src/config-schema.js'
+import { Engine, type LoadOptions } from '../src/engine/engine.js'
+import type { BackendName, ModelSession, Outputs } from '../src/engine/types.js'
 import { errorMessage } from '../src/errors.js'
 import { mulberry32 } from '../src/random.js'
 import type { Fixture } from '../test/fixtures/models.js'
@@ -21,7 +25,17 @@ import { type BenchModel, rawSession, selectModels, writeModelFiles } from './mo
 import { findTorchPython, runTorchPeer, type TorchPython, type TorchRun } from './torch-peer.js'
 
 const RAW = 'onnxruntime-node (raw)'
-const BACKENDS: readonly BackendName[] = ['cpu', 'wasm', 'webgpu']
+/** The engine's contenders by their `--backends` name: a backend, and on webgpu the path it runs (never `auto`'s choice). */
+const CONTENDERS: Record<string, { backend: BackendName; gpuPath?: Exclude<GpuPathChoice, 'auto'> }> = {
+  cpu: { backend: 'cpu' },
+  wasm: { backend: 'wasm' },
+  webgpu: { backend: 'webgpu', gpuPath: 'ort' },
+  'webgpu:captured': { backend: 'webgpu', gpuPath: 'captured' },
+  'webgpu:kernels': { backend: 'webgpu', gpuPath: 'kernels' },
+}
+const NAMES = Object.keys(CONTENDERS)
+/** A contender's outputs agree with raw onnxruntime-node's when |a − b| ≤ this × max |raw| of each output. */
+const AGREEMENT = 1e-3
 /** A wasm case whose one run would take longer than this is skipped (single-threaded, it dominates the bench). */
 const WASM_MAX_RUN_MS = 5000
 /** Runs slower than this get no further warm-up and 5 timed runs at least instead of 10. */
@@ -48,15 +62,15 @@ interface Skip {
 
 export async function benchEngine(opts: BenchOptions): Promise<void> {
   const models = selectModels(opts.models ?? [])
-  const wanted = new Set(opts.backends ?? [...BACKENDS, 'torch'])
-  const unknown = [...wanted].filter((b) => b !== 'torch' && !BACKENDS.includes(b as BackendName))
-  if (unknown.length > 0) throw new Error(`unknown backend(s) ${unknown.join(', ')}; available: ${BACKENDS}, torch`)
+  const wanted = new Set(opts.backends ?? [...NAMES, 'torch'])
+  const unknown = [...wanted].filter((b) => b !== 'torch' && !NAMES.includes(b))
+  if (unknown.length > 0) throw new Error(`unknown backend(s) ${unknown.join(', ')}; available: ${NAMES}, torch`)
   const engine = new Engine(loadConfig(process.env, { logLevel: 'warn' }))
   const notes: string[] = []
   const skipped: Skip[] = []
   let adapter = 'none'
   let softwareGpu = true
-  if (wanted.has('webgpu')) {
+  if (NAMES.some((n) => wanted.has(n) && CONTENDERS[n]?.backend === 'webgpu')) {
     try {
       const gpu = await engine.gpu()
       softwareGpu = gpu.adapterInfo.software
@@ -84,20 +98,29 @@ export async function benchEngine(opts: BenchOptions): Promise<void> {
       described[spec.key] = fixture.description
       const raw = await rawSession(fixture.bytes)
       const sessions = new Map<string, ModelSession>()
-      for (const b of BACKENDS) {
-        if (!wanted.has(b) || (b === 'webgpu' && adapter === 'none')) continue
-        if (b === 'webgpu' && softwareGpu && spec.key !== 'mlp') {
+      for (const [b, { backend, gpuPath }] of Object.entries(CONTENDERS)) {
+        const onGpu = backend === 'webgpu'
+        if (!wanted.has(b) || (onGpu && adapter === 'none')) continue
+        if (onGpu && softwareGpu && spec.key !== 'mlp') {
           skipped.push({ model: spec.key, backend: b, reason: 'software adapter: for correctness, not speed' })
           continue
         }
+        // Each GPU path loaded for the model's largest batch: the captured path's largest bucket.
+        const load: LoadOptions = onGpu ? { backend, gpuPath, maxBatch: Math.max(...spec.batches) } : { backend }
         try {
-          sessions.set(b, await engine.load(fixture.bytes, { backend: b }))
+          sessions.set(b, await engine.load(fixture.bytes, load))
         } catch (e) {
           skipped.push({ model: spec.key, backend: b, reason: `load failed: ${errorMessage(e)}` })
         }
       }
       cells.push(...(await timeModel(spec, fixture, raw, sessions, opts.seconds, skipped)))
-      for (const s of sessions.values()) await s.release()
+      for (const [b, s] of sessions) {
+        const fallbacks = s.captureStats?.()?.fallbacks ?? 0
+        if (fallbacks > 0) {
+          notes.push(`${spec.key} ${b}: ${fallbacks} captured run(s) failed and were answered by a plain session`)
+        }
+        await s.release()
+      }
       if (torch) {
         const dir = await mkdtemp(join(os.tmpdir(), 'lastmile-bench-'))
         try {
@@ -170,6 +193,8 @@ async function timeModel(
       }),
     )
     contenders[RAW] = () => raw.run(rawFeeds)
+    // The untimed first run of each (compilation, allocation) is the one checked against raw ORT.
+    const want = await raw.run(rawFeeds)
     for (const [b, s] of sessions) {
       const est = (perRowMs.get(b) ?? 0) * batch
       if (b === 'wasm' && est > WASM_MAX_RUN_MS) {
@@ -177,12 +202,21 @@ async function timeModel(
         skipped.push({ model: spec.key, backend: b, batch, reason })
         continue
       }
+      let failure: string | undefined
+      try {
+        failure = disagreement(await s.run(feeds), want)
+      } catch (e) {
+        failure = `run failed: ${errorMessage(e)}`
+      }
+      if (failure !== undefined) {
+        skipped.push({ model: spec.key, backend: b, batch, reason: failure })
+        continue
+      }
       contenders[b] = () => s.run(feeds)
     }
-    // One untimed run each (first-run compilation, allocation), then one timed to size the loop.
+    // One timed run each to size the loop.
     let slowest = 0
     for (const fn of Object.values(contenders)) {
-      await fn()
       const t0 = performance.now()
       await fn()
       slowest = Math.max(slowest, performance.now() - t0)
@@ -199,6 +233,36 @@ async function timeModel(
     }
   }
   return cells
+}
+
+/**
+ * Why `got` does not compute what raw onnxruntime-node did (`want`): a missing output, other dims,
+ * or a value off by more than {@link AGREEMENT} × the output's largest magnitude; undefined when it agrees.
+ */
+function disagreement(got: Outputs, want: ortNode.InferenceSession.OnnxValueMapType): string | undefined {
+  for (const [name, w] of Object.entries(want)) {
+    const g = got[name]
+    if (!g || g.dims.join() !== w.dims.join()) {
+      return `output check: '${name}' has dims [${g?.dims.join(',') ?? 'none'}], raw ORT's [${w.dims.join(',')}]`
+    }
+    const a = g.data as ArrayLike<number | bigint>
+    const b = w.data as ArrayLike<number | bigint>
+    let scale = 0
+    for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(Number(b[i])))
+    let worst = 0
+    let at = 0
+    for (let i = 0; i < b.length; i++) {
+      const [x, y] = [Number(a[i]), Number(b[i])]
+      if (x === y || (Number.isNaN(x) && Number.isNaN(y))) continue
+      const d = Math.abs(x - y)
+      if (Number.isNaN(d)) return `output check: '${name}' is ${x} at ${i}, raw ORT's ${y}`
+      if (d > worst) [worst, at] = [d, i]
+    }
+    if (worst > AGREEMENT * scale) {
+      return `output check: '${name}' differs from raw ORT's by ${worst} at ${at} (${Number(a[at])} vs ${Number(b[at])}), over ${AGREEMENT} × max |raw| ${scale}`
+    }
+  }
+  return undefined
 }
 
 function withRatios(cells: Omit<Cell, 'vsRawOrt'>[]): Cell[] {

@@ -12,7 +12,9 @@
 #   BENCH_SECONDS=1                 timed seconds per contender and case
 #   BENCH_SUITES="engine kernels capture"
 #   BENCH_MODELS=mlp,wide,resnet
-#   BENCH_BACKENDS=cpu,wasm,webgpu,torch
+#   BENCH_BACKENDS=cpu,wasm,webgpu,webgpu:captured,webgpu:kernels,torch
+#                                   webgpu is plain onnxruntime-web; webgpu:captured its captured
+#                                   sessions per batch bucket; webgpu:kernels lastmile's own kernels
 #   PYTHON=python3                  the interpreter with torch (CUDA) and onnx
 #   REQUIRE_HARDWARE_GPU=1          stop unless Dawn finds a hardware adapter (0 for a dry run
 #                                   on a machine with a software GPU or none)
@@ -22,7 +24,7 @@ out=${OUT:-bench/results/gpu-host}
 seconds=${BENCH_SECONDS:-1}
 suites=${BENCH_SUITES:-engine kernels capture}
 models=${BENCH_MODELS:-mlp,wide,resnet}
-backends=${BENCH_BACKENDS:-cpu,wasm,webgpu,torch}
+backends=${BENCH_BACKENDS:-cpu,wasm,webgpu,webgpu:captured,webgpu:kernels,torch}
 python=${PYTHON:-python3}
 require_hw=${REQUIRE_HARDWARE_GPU:-1}
 
@@ -66,7 +68,8 @@ for suite in $suites; do
     --python "$python" --out "$out" 2>&1 | tee "$out/$suite-gpu-host.log"
 done
 
-# The short table: lastmile's webgpu against PyTorch on the same card and onnxruntime on the host CPU.
+# The short table: lastmile's GPU paths against PyTorch on the same card and onnxruntime on the host CPU;
+# the ratios are the fastest GPU path's at each model and batch, named in the last column.
 node - "$out" <<'EOF'
 const fs = require('fs')
 const path = require('path')
@@ -78,20 +81,28 @@ const kernels = read('kernels-latest.json')
 const lines = []
 const table = (rows) => {
   const w = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)))
-  return rows.map((r) => r.map((c, i) => (i < 2 ? String(c).padEnd(w[i]) : String(c).padStart(w[i]))).join('  '))
+  const left = (i) => i < 2 || i === rows[0].length - 1
+  return rows.map((r) => r.map((c, i) => (left(i) ? String(c).padEnd(w[i]) : String(c).padStart(w[i]))).join('  ').trimEnd())
 }
 if (engine) {
   const torch = engine.cells.find((c) => c.backend.startsWith('PyTorch'))?.backend ?? 'PyTorch'
-  const rows = [['model', 'batch', 'ORT cpu (raw)', 'lastmile webgpu', torch, 'webgpu÷torch', 'webgpu÷ORT']]
+  const isGpu = (b) => b === 'webgpu' || b.startsWith('webgpu:')
+  const paths = [...new Set(engine.cells.map((c) => c.backend).filter(isGpu))]
+  const rows = [['model', 'batch', 'ORT cpu (raw)', ...paths, torch, 'best÷torch', 'best÷ORT', 'best path']]
   for (const key of [...new Set(engine.cells.map((c) => `${c.model} ${c.batch}`))]) {
-    const at = (b) => engine.cells.find((c) => `${c.model} ${c.batch}` === key && c.backend.startsWith(b))
-    const [raw, gpu, pt] = [at('onnxruntime-node (raw)'), at('webgpu'), at('PyTorch')]
+    const here = engine.cells.filter((c) => `${c.model} ${c.batch}` === key)
+    const at = (b) => here.find((c) => c.backend === b)
+    const [raw, pt] = [at('onnxruntime-node (raw)'), here.find((c) => c.backend.startsWith('PyTorch'))]
+    const best = here.filter((c) => isGpu(c.backend)).sort((a, b) => b.rowsPerSecond - a.rowsPerSecond)[0]
     const ratio = (a, b) => (a && b ? `${(a.rowsPerSecond / b.rowsPerSecond).toFixed(2)}×` : '–')
     const r = (c) => (c ? rate(c.rowsPerSecond) : '–')
-    rows.push([...key.split(' '), r(raw), r(gpu), r(pt), ratio(gpu, pt), ratio(gpu, raw)])
+    rows.push([...key.split(' '), r(raw), ...paths.map((p) => r(at(p))), r(pt), ratio(best, pt), ratio(best, raw), best?.backend ?? '–'])
   }
   lines.push(`\nsummary: rows/s (images/s for resnet); adapter ${engine.adapter}; ${engine.machine.cores} CPU cores`)
   lines.push(...table(rows))
+  for (const s of engine.skipped.filter((s) => isGpu(s.backend))) {
+    lines.push(`skipped: ${s.model} ${s.backend}${s.batch ? ` batch ${s.batch}` : ''}: ${s.reason}`)
+  }
 }
 if (kernels) {
   const copy = kernels.kernels[0]

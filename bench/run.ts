@@ -1,8 +1,8 @@
 /**
  * `npm run bench [-- <suite>...] [-- --seconds N]`: runs the named bench suites (all by default),
  * prints a table per suite and writes JSON under bench/results/ (or `--out DIR`). The engine suite
- * also takes `--models mlp,wide,resnet`, `--backends cpu,wasm,webgpu,torch` and `--python PATH`;
- * the capture suite `--models` and `--batches 1,64,8192`.
+ * also takes `--models mlp,wide,resnet`, `--backends cpu,wasm,webgpu,webgpu:captured,webgpu:kernels,torch`
+ * and `--python PATH`; the capture suite `--models` and `--batches 1,64,8192`.
  */
 import { parseArgs } from 'node:util'
 import { type BenchOptions, setResultsDir } from './lib.js'
