@@ -17,20 +17,11 @@ import type { InferenceRecord } from '../../src/logs/record.js'
 import { nextSegmentId, OPEN, SEGMENT, segmentOwner } from '../../src/logs/segment-names.js'
 import { mulberry32 } from '../../src/random.js'
 import { freshSeed } from '../helpers/compare.js'
-import { tempDir } from '../helpers/server.js'
+import { TEST_LOG_CONFIG, tempDir } from '../helpers/server.js'
 
 /** Log times near now: retention would delete rows from 1970. */
 const T = Date.now() - 3_600_000
-const cfg = (over: Partial<LogConfig> = {}): LogConfig => ({
-  sampleRate: 1,
-  retentionHours: 24,
-  rollBytes: 64 * 1024 * 1024,
-  rollSeconds: 3600,
-  flushMs: 60_000, // tests flush explicitly
-  maxBufferedRows: 100_000,
-  maxBufferedBytes: 64 * 1024 * 1024,
-  ...over,
-})
+const cfg = (over: Partial<LogConfig> = {}): LogConfig => ({ ...TEST_LOG_CONFIG, ...over })
 
 function record(time: number, xs: number[][], pipeline = 'p'): InferenceRecord {
   const rows = xs.length

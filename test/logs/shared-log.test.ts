@@ -15,7 +15,7 @@ import { INLINE_LOG_WORK } from '../../src/logs/log-work.js'
 import type { InferenceRecord } from '../../src/logs/record.js'
 import { PgStore } from '../../src/store/pg-store.js'
 import { usePostgres } from '../helpers/postgres.js'
-import { afterEachTest, tempDir } from '../helpers/server.js'
+import { afterEachTest, TEST_LOG_CONFIG, tempDir } from '../helpers/server.js'
 
 const cluster = usePostgres()
 const undo = afterEachTest()
@@ -26,16 +26,8 @@ const T = Date.now() - 3_600_000
 const ID = 2 ** 30
 const SCOPE = 'log/default/p'
 
-const cfg = (over: Partial<LogConfig> = {}): LogConfig => ({
-  sampleRate: 1,
-  retentionHours: 24,
-  rollBytes: 1, // roll on every flush
-  rollSeconds: 3600,
-  flushMs: 60_000, // tests flush explicitly
-  maxBufferedRows: 100_000,
-  maxBufferedBytes: 64 * 1024 * 1024,
-  ...over,
-})
+// rollBytes 1: roll on every flush
+const cfg = (over: Partial<LogConfig> = {}): LogConfig => ({ ...TEST_LOG_CONFIG, rollBytes: 1, ...over })
 
 /** One request of rows `xs` (two values each) at `time`. */
 function record(time: number, xs: number[][]): InferenceRecord {

@@ -28,7 +28,7 @@ import { silentLogger } from '../../src/logger.js'
 import { InferenceLog } from '../../src/logs/inference-log.js'
 import { GraphBuilder } from '../../src/onnx/builder.js'
 import { type RunningServer, startServer } from '../../src/server/serve.js'
-import { tempDir, testConfig } from '../helpers/server.js'
+import { TEST_LOG_CONFIG, tempDir, testConfig } from '../helpers/server.js'
 
 /** y = x for one input of `dtype` and `shape`. */
 function identity(dtype: 'int64' | 'uint64' | 'float16', shape: Array<string | number>): Uint8Array {
@@ -172,7 +172,7 @@ describe('an inference log from before its columns were typed', () => {
     mkdirSync(folder, { recursive: true })
     writeFileSync(join(folder, `seg-1-${T}-${T}.arrow`), tableToIPC(old, { format: 'file' }) as Uint8Array)
 
-    const log = await InferenceLog.open(dir, { ...logConfig, rollBytes: 1 }, silentLogger)
+    const log = await InferenceLog.open(dir, { ...TEST_LOG_CONFIG, rollBytes: 1 }, silentLogger)
     log.append({
       time: T + 1000,
       workspace: 'default',
@@ -211,7 +211,7 @@ describe('an inference log column that changed kind between pipeline versions', 
   afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
   it('answers it as Arrow utf8, each value as its JSON text, and as JSON unchanged', async () => {
-    const log = await InferenceLog.open(dir, logConfig, silentLogger)
+    const log = await InferenceLog.open(dir, TEST_LOG_CONFIG, silentLogger)
     const T = Date.now()
     const rec = (time: number, y: AnyTensor) => ({
       time,
@@ -241,13 +241,3 @@ describe('an inference log column that changed kind between pipeline versions', 
     await log.close()
   })
 })
-
-const logConfig = {
-  sampleRate: 1,
-  retentionHours: 24,
-  rollBytes: 64 * 1024 * 1024,
-  rollSeconds: 3600,
-  flushMs: 60_000,
-  maxBufferedRows: 100_000,
-  maxBufferedBytes: 64 * 1024 * 1024,
-}
