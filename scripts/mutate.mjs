@@ -93,6 +93,12 @@ export const MODULES = {
     tests: ['test/optimize/search.test.ts', 'test/optimize/grid.test.ts'],
     timeoutMS: 20_000,
   },
+  // Choosing a GPU path by measurement (timings injected), and the kernel planner's folds and shapes (CPU only).
+  'gpu-paths': {
+    mutate: ['src/engine/gpu-paths.ts', 'src/engine/kernel-fold.ts', 'src/engine/plan-shapes.ts'],
+    tests: ['test/engine/gpu-paths.test.ts', 'test/engine/kernel-plan.test.ts', 'test/engine/kernel-plan-folds.test.ts'],
+    timeoutMS: 20_000,
+  },
   // Feedback decoding, and the rule's pieces (contests, settling a step, per-row scores), by their unit tests.
   'outcomes-join': {
     mutate: ['src/outcomes/feedback.ts', 'src/outcomes/feedback-csv.ts', 'src/outcomes/promotion-spec.ts'],

@@ -10,7 +10,7 @@
  * const session = loadKernelSession(bytes, gpu.context())   // UnsupportedModelError if the plan cannot cover it
  * const out = await session.run({ x })
  */
-import { InferenceError, UnsupportedModelError } from '../errors.js'
+import { InferenceError, InvalidInputError, SessionClosedError, UnsupportedModelError } from '../errors.js'
 import type { GpuBatch, GpuContext } from '../gpu/context.js'
 import type { Program } from '../gpu/program.js'
 import { conv2dProgram } from '../kernels/conv2d.js'
@@ -41,32 +41,41 @@ interface StepWeights {
 
 type RunFeeds = Record<string, HostTensor | DeviceTensor>
 
+/** Options of {@link loadKernelSession}. */
+export interface KernelSessionOptions {
+  /** Rows per chunk at most (tests force chunking with a small one); the device's limits decide otherwise. */
+  chunkRows?: number
+}
+
 /**
  * Compile `bytes` into a plan of our kernels and upload its weights on `ctx`'s device. Throws
  * `UnsupportedModelError` naming the first operator or shape the kernels do not cover.
  */
-export function loadKernelSession(bytes: Uint8Array, ctx: GpuContext): KernelSession {
+export function loadKernelSession(bytes: Uint8Array, ctx: GpuContext, opts: KernelSessionOptions = {}): KernelSession {
   const graph = readGraph(bytes)
   const plan = planKernels(graph)
   if ('unsupported' in plan) {
     throw new UnsupportedModelError(`lastmile's kernels do not cover this model: ${plan.unsupported}`)
   }
+  const infos = new Map([...graph.outputs, ...graph.inputs].map((v) => [v.name, v]))
   const dims = (name: string, fallback: readonly number[]): Dim[] => {
-    const info = [...graph.inputs, ...graph.outputs].find((v) => v.name === name)
-    const first = info?.dims[0]
+    const first = infos.get(name)?.dims[0]
     return [typeof first === 'number' || (typeof first === 'string' && first !== '') ? first : '?', ...fallback]
   }
   const specs = (values: KernelPlan['inputs']): TensorSpec[] =>
     values.map((v) => ({ name: v.name, dtype: 'float32', shape: dims(v.name, v.shape) }))
-  return new KernelSession(plan, ctx, specs(plan.inputs), specs(plan.outputs))
+  return new KernelSession(plan, ctx, specs(plan.inputs), specs(plan.outputs), opts)
 }
 
 export class KernelSession implements ModelSession {
   readonly backend: BackendName = 'webgpu'
   private readonly weights = new Map<number, StepWeights>()
   private readonly lastUse = new Map<string, number>()
+  private readonly inputNames: ReadonlySet<string>
   /** Rows per chunk: the largest batch whose every value fits the device's largest binding. */
   private readonly chunkRows: number
+  /** The most bytes one buffer may hold and bind on this device. */
+  private readonly limit: number
   private readonly subgroups: boolean
   private readonly deviceRun: DeviceRun
   private closed = false
@@ -76,18 +85,28 @@ export class KernelSession implements ModelSession {
     private readonly ctx: GpuContext,
     readonly inputs: readonly TensorSpec[],
     readonly outputs: readonly TensorSpec[],
+    opts: KernelSessionOptions = {},
   ) {
     const { device } = ctx
-    const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize)
+    // The buffer pool rounds sizes up to a power of two: a chunk's buffers must fit after that.
+    const limit = floorPow2(Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize))
+    this.limit = limit
     const rowBytes = Math.max(...Object.values(plan.values).map((v) => perRow(v.shape) * 4))
-    this.chunkRows = Math.floor(limit / rowBytes)
+    this.chunkRows = Math.min(Math.floor(limit / rowBytes), opts.chunkRows ?? Number.POSITIVE_INFINITY)
     if (this.chunkRows < 1) {
       throw new UnsupportedModelError(`one row needs ${rowBytes} bytes in a buffer; this GPU binds at most ${limit}`)
     }
     this.subgroups = device.features.has('subgroups')
+    this.inputNames = new Set(plan.inputs.map((v) => v.name))
     plan.steps.forEach((step, i) => {
       for (const name of reads(step)) this.lastUse.set(this.resolve(name), i)
       if (step.op === 'gemm' || step.op === 'conv') {
+        // A buffer past the device's limit is created invalid, and every run would read garbage.
+        if (step.weight.byteLength > limit) {
+          throw new UnsupportedModelError(
+            `the ${step.op} writing '${step.output}' has ${step.weight.byteLength} bytes of weights; this GPU binds at most ${limit}`,
+          )
+        }
         this.weights.set(i, { weight: this.upload(step.weight, 'weight'), bias: this.upload(step.bias, 'bias') })
       }
     })
@@ -121,10 +140,29 @@ export class KernelSession implements ModelSession {
 
   /** Run with inputs on the host or the device; every output is left on the device. */
   private async runOnDevice(feeds: RunFeeds): Promise<Record<string, DeviceOutput>> {
-    if (this.closed) throw new InferenceError('the kernel session was released')
+    if (this.closed) throw new SessionClosedError()
     validateFeeds(this.inputs, feeds)
     const rows = Object.values(feeds)[0]?.dims[0] ?? 0
-    if (rows < 1) throw new InferenceError('a batch needs at least one row')
+    // Each input's batch dim may have its own name: the plan reads `rows` rows of every one.
+    for (const [name, t] of Object.entries(feeds)) {
+      if (t.dims[0] !== rows)
+        throw new InvalidInputError(`input '${name}' has ${t.dims[0]} rows, other inputs have ${rows}`)
+    }
+    for (const v of this.plan.outputs) {
+      const bytes = rows * perRow(v.shape) * 4
+      if (bytes > this.limit) {
+        throw new InvalidInputError(
+          `${rows} rows need ${bytes} bytes for output '${v.name}'; this GPU holds at most ${this.limit} in one buffer: send at most ${Math.floor(this.limit / (perRow(v.shape) * 4))} rows at a time`,
+        )
+      }
+    }
+    if (rows === 0) {
+      // No rows, no dispatch: empty outputs (onnxruntime answers a 0-row batch the same way).
+      const batch = this.ctx.batch('kernels: no rows')
+      const empty = new Map(this.plan.outputs.map((v) => [v.name, batch.output(4, v.name)]))
+      await batch.submit()
+      return await this.handOut(empty, 0)
+    }
     if (rows <= this.chunkRows) {
       const batch = this.ctx.batch('kernels')
       const out = this.record(batch, feeds, 0, rows, true)
@@ -137,7 +175,20 @@ export class KernelSession implements ModelSession {
       this.plan.outputs.map((v) => [v.name, first.output(rows * perRow(v.shape) * 4, `output ${v.name}`)]),
     )
     await first.submit()
+    try {
+      await this.chunks(feeds, rows, gathered)
+    } catch (e) {
+      for (const b of gathered.values()) this.ctx.release(b)
+      throw e
+    }
+    return await this.handOut(gathered, rows)
+  }
+
+  /** Run rows [0, rows) chunk by chunk, copying each chunk's outputs into `gathered`. */
+  private async chunks(feeds: RunFeeds, rows: number, gathered: Map<string, GPUBuffer>): Promise<void> {
     for (let from = 0; from < rows; from += this.chunkRows) {
+      // A release between chunks destroyed the weights the next chunk would read.
+      if (this.closed) throw new SessionClosedError()
       const n = Math.min(this.chunkRows, rows - from)
       const batch = this.ctx.batch(`kernels: rows ${from}..${from + n}`)
       const out = this.record(batch, feeds, from, n, false)
@@ -153,7 +204,6 @@ export class KernelSession implements ModelSession {
       }
       await batch.submit()
     }
-    return await this.handOut(gathered, rows)
   }
 
   /** Record every step for rows [from, from + n) of `feeds`; returns the graph outputs' buffers. */
@@ -173,10 +223,10 @@ export class KernelSession implements ModelSession {
           : batch.scratch(bytes, step.output)
       batch.dispatch(this.program(step, i, n, live, out))
       live.set(step.output, out)
-      // Buffers whose last reader is now recorded serve later steps (passes run in order).
-      for (const name of reads(step)) {
-        const r = this.resolve(name)
-        if (this.lastUse.get(r) === i && !outputs.has(r) && !this.plan.inputs.some((v) => v.name === r)) {
+      // Buffers whose last reader is now recorded serve later steps (passes run in order); a value
+      // the step reads twice (Add(h, h), or through an alias) is freed once.
+      for (const r of new Set(reads(step).map((name) => this.resolve(name)))) {
+        if (this.lastUse.get(r) === i && !outputs.has(r) && !this.inputNames.has(r)) {
           const b = live.get(r)
           if (b) spare.push(b)
         }
@@ -256,7 +306,7 @@ export class KernelSession implements ModelSession {
   /** Hand the outputs out; a value named by two outputs gets a copy for the second. */
   private async handOut(buffers: Map<string, GPUBuffer>, rows: number): Promise<Record<string, DeviceOutput>> {
     const given = new Set<GPUBuffer>()
-    const out: Record<string, DeviceOutput> = {}
+    const out: [string, DeviceOutput][] = [] // entries, not `out[name] =`: an output may be named __proto__
     for (const v of this.plan.outputs) {
       let buffer = buffers.get(v.name) as GPUBuffer
       const bytes = rows * perRow(v.shape) * 4
@@ -269,9 +319,9 @@ export class KernelSession implements ModelSession {
       }
       given.add(buffer)
       const b = buffer
-      out[v.name] = { dtype: 'float32', dims: [rows, ...v.shape], buffer: b, dispose: () => this.ctx.release(b) }
+      out.push([v.name, { dtype: 'float32', dims: [rows, ...v.shape], buffer: b, dispose: () => this.ctx.release(b) }])
     }
-    return out
+    return Object.fromEntries(out)
   }
 
   private resolve(name: string): string {
@@ -317,6 +367,11 @@ function reads(step: PlanStep): string[] {
 
 function perRow(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1)
+}
+
+/** The largest power of two ≤ `n` (n ≥ 1). */
+function floorPow2(n: number): number {
+  return 2 ** Math.floor(Math.log2(n))
 }
 
 function count(dims: readonly number[]): number {

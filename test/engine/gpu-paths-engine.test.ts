@@ -47,7 +47,8 @@ describe.runIf(gpu.ok)(gpuTitle('GPU paths through the engine', gpu), () => {
       const f = mlpClassifier()
       const s = await engine.load(f.bytes, { backend: 'webgpu', gpuPath: path, maxBatch: 16 })
       expect(s.gpuPath).toMatchObject({ chosen: path, how: 'set' })
-      await expectSameAsCpu(f, s, [1, 3, 16, 37])
+      // no rows only on kernels: onnxruntime-web's plain session (which the captured one hands them to) fails them
+      await expectSameAsCpu(f, s, path === 'kernels' ? [0, 1, 3, 16, 37] : [1, 3, 16, 37])
       if (path === 'captured') expect(s.captureStats?.()).toMatchObject({ buckets: [1, 4, 16] })
       await s.release()
     })

@@ -276,7 +276,8 @@ class Pipeline(ModelOptimization):
     ) -> Record:
         """Deploy the latest version (or ``version``: a rollback). With ``wait`` (the default),
         returns once the deployment is ready, or raises LastmileTimeout after ``timeout`` seconds.
-        Other deploy options (``non_finite_inputs``, ``reset``) pass through."""
+        Other deploy options (``non_finite_inputs``, ``reset``, ``session``, e.g.
+        ``session={"gpu_path": "kernels"}``) pass through."""
         body: Dict[str, Any] = dict(options)
         for k, v in (("version", version), ("replicas", replicas), ("engine", engine), ("batching", batching)):
             if v is not None:
