@@ -21,6 +21,8 @@ const MIN_GAIN = 0.1
 const MAX_ROUNDS = 15
 /** Output agreement with the baseline: |a − b| ≤ this × max |baseline| of the output. */
 const AGREEMENT = 1e-3
+/** Trial rows made up for every batch size together hold at most this many bytes (a model's input shape is the uploader's). */
+const MAX_TRIAL_BYTES = 2 ** 30
 
 /** A way to run the model, and how to load it. */
 export interface Candidate {
@@ -51,8 +53,8 @@ export async function measurePaths(
   const base = await baseline.load()
   const batches = [...new Set(opts.batches)].sort((a, b) => a - b)
   const feeds = syntheticFeeds(base, batches)
-  if (!feeds || others.length === 0) {
-    const reason = others.length === 0 ? 'no other path can run this model' : unmeasurable(base)
+  if (typeof feeds === 'string' || others.length === 0) {
+    const reason = others.length === 0 ? 'no other path can run this model' : (feeds as string)
     return { session: base, report: single(baseline.path, others, reason) }
   }
   const sessions = new Map<PathName, ModelSession>([[baseline.path, base]])
@@ -159,10 +161,18 @@ function single(path: PathName, others: readonly Candidate[], reason: string): G
   }
 }
 
-/** Seeded rows for each batch size, or undefined when an input is not float32 with static dims past the batch. */
-function syntheticFeeds(s: ModelSession, batches: readonly number[]): Map<number, Feeds> | undefined {
+/**
+ * Seeded rows for each batch size, or why none are made: an input is not float32 with static dims
+ * past the batch, or the rows would hold more than {@link MAX_TRIAL_BYTES}.
+ */
+function syntheticFeeds(s: ModelSession, batches: readonly number[]): Map<number, Feeds> | string {
   const fixed = s.inputs.every((i) => i.dtype === 'float32' && i.shape.slice(1).every((d) => typeof d === 'number'))
-  if (!fixed || s.inputs.length === 0) return undefined
+  if (!fixed || s.inputs.length === 0) return unmeasurable(s)
+  const perRow = s.inputs.reduce((n, i) => n + (i.shape.slice(1) as number[]).reduce((x, y) => x * y, 4), 0)
+  const bytes = perRow * batches.reduce((a, b) => a + b, 0)
+  if (!(bytes <= MAX_TRIAL_BYTES)) {
+    return `trial rows (batches ${batches.join(', ')}) would take ${bytes} bytes (at most ${MAX_TRIAL_BYTES}), so none were made`
+  }
   const rand = mulberry32(20)
   return new Map(
     batches.map((b) => [

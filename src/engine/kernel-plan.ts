@@ -113,6 +113,10 @@ class Planner {
   private readonly producer = new Map<string, Step>()
   /** Gemm steps whose bias is still to come (MatMul, or Gemm without C): an Add of one folds in. */
   private readonly openBias = new Set<Step>()
+  /** Initializers already some step's weight: a second use would copy it again (memory × readers). */
+  private readonly usedWeights = new Set<string>()
+  /** Convs a BatchNormalization was folded into: a second fold would rewrite the weight again. */
+  private readonly normalized = new Set<Step>()
   private steps: Step[] = []
   private node: OnnxNode | undefined
   private nodeIndex = 0
@@ -134,6 +138,12 @@ class Planner {
     this.node = undefined
     if (this.graph.outputs.length === 0) this.fail('the model has no output')
     const outputs = this.graph.outputs.map((o) => this.output(o))
+    // A conv moved after its residual's producer was pushed again: keep its last place.
+    const last = new Map<Step, number>()
+    this.steps.forEach((s, i) => {
+      last.set(s, i)
+    })
+    this.steps = this.steps.filter((s, i) => last.get(s) === i)
     const values: Record<string, PlanValue> = Object.create(null)
     for (const v of inputs) values[v.name] = v
     for (const s of this.steps) values[s.output] = { name: s.output, shape: this.shapes.get(s.output) as number[] }
@@ -281,8 +291,8 @@ class Planner {
     ] as const) {
       const step = this.fusable(mine)
       if (step?.op === 'conv' && step.residual === undefined && step.activation === 'none' && theirs !== mine) {
-        // The residual may be computed after the conv (a shortcut's own conv): run the conv last.
-        this.steps = this.steps.filter((s) => s !== step)
+        // The residual may be computed after the conv (a shortcut's own conv): run the conv last
+        // (pushed again here, its earlier place dropped once at the end: linear in the steps).
         this.steps.push(step)
         step.residual = theirs
         this.rename(step, out)
@@ -334,9 +344,10 @@ class Planner {
   private batchNorm(inputs: readonly string[], out: string): void {
     const [x = '', ...params] = inputs
     const step = this.fusable(x)
-    if (step?.op !== 'conv' || step.activation !== 'none' || step.residual !== undefined) {
+    if (step?.op !== 'conv' || step.activation !== 'none' || step.residual !== undefined || this.normalized.has(step)) {
       this.fail('BatchNormalization not right after a Conv')
     }
+    this.normalized.add(step)
     if (this.attrs.int('training_mode', 0) !== 0) this.fail('BatchNormalization in training mode')
     const [scale, shift, mean, variance] = ['scale', 'B', 'mean', 'var'].map((what, i) =>
       this.bias(params[i] ?? '', step.outC, `BatchNormalization ${what}`, false),
@@ -433,7 +444,10 @@ class Planner {
   }
 
   private weight(name: string, what: string, rank?: number): Weight {
-    return weightOf(this.graph.initializers, this.attrs, name, what, rank)
+    const w = weightOf(this.graph.initializers, this.attrs, name, what, rank)
+    if (this.usedWeights.has(name)) this.fail(`${what} '${name}' is also the weight of an earlier node`)
+    this.usedWeights.add(name)
+    return w
   }
 
   private bias(name: string, n: number, what: string, scalar: boolean): Float32Array {

@@ -210,4 +210,24 @@ describe('measurePaths: loading, checking and timing the candidates', () => {
       (await measurePaths(fixed.candidate('ort'), [], { batches: [1], budgetMs: 1, now: fixed.now })).report.how,
     ).toBe('single')
   })
+
+  it('does not make up trial rows too large to hold (a hostile input shape), and loads nothing else', async () => {
+    // [N, 2^33] float32: 32 GiB a row. Made up anyway, the rows would throw (or exhaust memory)
+    // after the baseline loaded, and the baseline would be lost, never released.
+    const r = rig({ ort: { ms: { 1: 1 } }, kernels: { ms: { 1: 0.1 } } }, [
+      { name: 'x', dtype: 'float32', shape: ['N', 2 ** 33] },
+    ])
+    const { session, report } = await measurePaths(r.candidate('ort'), [r.candidate('kernels')], {
+      batches: [1, 64],
+      budgetMs: 100,
+      now: r.now,
+    })
+    expect(report).toMatchObject({ chosen: 'ort', how: 'unmeasured' })
+    expect(report.reason).toBe(
+      'trial rows (batches 1, 64) would take 2233382993920 bytes (at most 1073741824), so none were made',
+    )
+    expect(session.backend).toBe('webgpu')
+    expect(r.runs).toEqual({})
+    expect(r.released).toEqual([])
+  })
 })
