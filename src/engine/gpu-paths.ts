@@ -37,6 +37,11 @@ export interface MeasureOptions {
   budgetMs: number
   /** Clock in ms (tests inject one). */
   now?: () => number
+  /**
+   * How long a candidate other than the baseline may take to load and pass its checked runs, and
+   * then each timed run, before it is left out: max(10 s, 5 × the budget) by default.
+   */
+  deadlineMs?: number
 }
 
 /**
@@ -68,16 +73,25 @@ export async function measurePaths(
       report: single(baseline.path, others, `the baseline failed a trial run: ${errorMessage(e)}`),
     }
   }
+  const deadline = opts.deadlineMs ?? Math.max(10_000, 5 * opts.budgetMs)
   for (const c of others) {
     timings.set(c.path, { path: c.path })
     let s: ModelSession | undefined
-    try {
+    const loadAndCheck = async () => {
       s = await c.load()
       for (const b of batches) agree(await s.run(feeds.get(b) as Feeds), reference.get(b) as Record<string, HostTensor>)
-      sessions.set(c.path, s)
+    }
+    const loading = loadAndCheck()
+    try {
+      await within(loading, deadline, 'loading and checking it')
+      sessions.set(c.path, s as unknown as ModelSession)
     } catch (e) {
       timings.set(c.path, { path: c.path, error: errorMessage(e).split('\n')[0] as string })
-      await s?.release().catch(() => {})
+      // A load past the deadline is released once it settles.
+      void loading.then(
+        () => s?.release().catch(() => {}),
+        () => s?.release().catch(() => {}),
+      )
     }
   }
   const samples = new Map<string, number[]>()
@@ -86,11 +100,12 @@ export async function measurePaths(
     for (const b of batches) {
       for (const [path, s] of sessions) {
         const t0 = now()
+        const run = s.run(feeds.get(b) as Feeds)
         try {
-          await s.run(feeds.get(b) as Feeds)
+          await (path === baseline.path ? run : within(run, deadline, `a run of ${b} rows`))
         } catch (e) {
           sessions.delete(path)
-          if (path !== baseline.path) await s.release().catch(() => {})
+          if (path !== baseline.path) void run.then(release(s), release(s))
           timings.set(path, { path, error: `failed while timed: ${errorMessage(e).split('\n')[0]}` })
           continue
         }
@@ -147,6 +162,23 @@ export function choosePath(
     best.path,
     `${best.path} is ${gain.toFixed(2)}× as fast as ${baseline} (geometric mean over batches ${batches.join(', ')})`,
   )
+}
+
+/** `p`, or an error once `ms` have passed (`p` goes on; the caller cleans up after it). */
+async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took more than ${ms} ms`)), ms)
+  })
+  try {
+    return await Promise.race([p, late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+function release(s: ModelSession): () => void {
+  return () => void s.release().catch(() => {})
 }
 
 /** A report for a model that was not measured. */

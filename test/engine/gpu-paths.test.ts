@@ -18,6 +18,9 @@ interface Fake {
   failLoad?: boolean
   /** Fail the nth run (1-based). */
   failRun?: number
+  /** Never finish loading, or never finish the nth run (1-based). */
+  hangLoad?: boolean
+  hangRun?: number
 }
 
 /** A clock, fake sessions that advance it, and what was released. */
@@ -33,6 +36,7 @@ function rig(fakes: Partial<Record<PathName, Fake>>, inputs: TensorSpec[] = INPU
     async run(feeds: Feeds): Promise<Outputs> {
       runs[path] = (runs[path] ?? 0) + 1
       if (f.failRun === runs[path]) throw new Error(`${path} broke`)
+      if (f.hangRun === runs[path]) await new Promise(() => {})
       const x = feeds.x as HostTensor<'float32'>
       const rows = x.dims[0] as number
       t += f.ms[rows] ?? 1
@@ -53,6 +57,7 @@ function rig(fakes: Partial<Record<PathName, Fake>>, inputs: TensorSpec[] = INPU
     load: async () => {
       const f = fakes[path] as Fake
       if (f.failLoad) throw new Error(`${path} cannot load this model`)
+      if (f.hangLoad) await new Promise(() => {})
       return session(path, f)
     },
   })
@@ -229,5 +234,29 @@ describe('measurePaths: loading, checking and timing the candidates', () => {
     expect(session.backend).toBe('webgpu')
     expect(r.runs).toEqual({})
     expect(r.released).toEqual([])
+  })
+
+  it('leaves out a path that never finishes loading, or never finishes a timed run, once its deadline passes', async () => {
+    const r = rig({
+      ort: { ms: { 1: 2 } },
+      captured: { ms: { 1: 1 }, hangLoad: true },
+      // one checked run, then the second (the first timed one) never returns
+      kernels: { ms: { 1: 1 }, hangRun: 2 },
+    })
+    const { report, session } = await measurePaths(
+      r.candidate('ort'),
+      [r.candidate('captured'), r.candidate('kernels')],
+      {
+        batches: [1],
+        budgetMs: 10,
+        now: r.now,
+        deadlineMs: 50,
+      },
+    )
+    expect(report.chosen).toBe('ort')
+    const error = (p: PathName) => report.candidates.find((c) => c.path === p)?.error
+    expect(error('captured')).toBe('loading and checking it took more than 50 ms')
+    expect(error('kernels')).toBe('failed while timed: a run of 1 rows took more than 50 ms')
+    expect(session.backend).toBe('webgpu')
   })
 })
