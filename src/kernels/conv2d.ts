@@ -160,7 +160,9 @@ export function conv2dCpu(
   if (residual) checkLength('residual', residual, outCount)
   const out = new Float32Array(outCount)
   const sums = new Float64Array(outH * outW)
+  // Stryker disable next-line EqualityOperator: one image past the end reads undefined and writes out of range, which typed arrays drop
   for (let b = 0; b < batch; b++) {
+    // Stryker disable next-line EqualityOperator: one channel past the end writes the next image's channel 0, which that image overwrites (past the last: dropped)
     for (let co = 0; co < outC; co++) {
       const g = Math.floor(co / coutG)
       sums.fill(bias[co] as number)
@@ -170,6 +172,7 @@ export function conv2dCpu(
         for (let ky = 0; ky < kH; ky++) {
           for (let kx = 0; kx < kW; kx++) {
             const w = weight[((co * cinG + ci) * kH + ky) * kW + kx] as number
+            // Stryker disable next-line EqualityOperator: one row past the end adds into sums past its end, which typed arrays drop
             for (let oy = 0; oy < outH; oy++) {
               const iy = oy * sh - pt + ky * dh
               if (iy < 0 || iy >= inH) continue
@@ -184,6 +187,7 @@ export function conv2dCpu(
         }
       }
       const base = (b * outC + co) * outH * outW
+      // Stryker disable next-line EqualityOperator: one pixel past the end writes the next channel's first, which that channel overwrites (past the last: dropped)
       for (let p = 0; p < outH * outW; p++) {
         const x = (sums[p] as number) + (residual ? (residual[base + p] as number) : 0)
         out[base + p] = activate(x, activation)

@@ -7,8 +7,8 @@ import { InvalidInputError } from '../errors.js'
 
 /** The largest integer argument (a dim, stride, pad or dilation) the window kernels accept. */
 export const MAX_DIM = 1 << 24
-/** The most elements one tensor of a window kernel may hold (the shaders index with 32-bit ints). */
-const MAX_ELEMENTS = 2 ** 31 - 1
+/** The most elements one tensor of a window kernel may hold: its indices must fit an i32. */
+const MAX_ELEMENTS = 2 ** 31
 
 /** Throw unless `value` is an integer in [min, {@link MAX_DIM}]. */
 export function checkInt(kernel: string, name: string, value: number, min: number): void {

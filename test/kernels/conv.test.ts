@@ -197,40 +197,75 @@ describe('conv2d shapes and dispatch plan (no GPU needed)', () => {
     })
   })
 
-  it('refuses malformed shapes with InvalidInputError', () => {
-    const bad: Array<Partial<Conv2dShape>> = [
-      { batch: 0 },
-      { inC: 2.5 },
-      { kH: -1 },
-      { strides: [0, 1] },
-      { dilations: [1, 0] },
-      { pads: [0, -1, 0, 0] },
-      { pads: [0, 0, 0] as unknown as [number, number, number, number] },
-      { group: 2 }, // inC 3
-      { inH: 4, kH: 7, pads: [1, 0, 1, 0] }, // the window does not fit
-      { batch: 2 ** 20, inH: 2 ** 12 }, // too many elements
+  it('refuses malformed shapes with InvalidInputError, naming what is wrong', () => {
+    const M = 2 ** 24 // the largest dim, stride, pad or dilation
+    const bad: Array<[Partial<Conv2dShape>, RegExp]> = [
+      [{ batch: 0 }, /^conv2d: batch must be an integer in \[1, 16777216\], got 0$/],
+      [{ inC: 2.5 }, /inC must be/],
+      [{ kH: -1 }, /kH must be/],
+      [{ outC: M + 1 }, /outC must be an integer in \[1, 16777216\]/],
+      [{ strides: [0, 1] }, /strides\[0\] must be/],
+      [{ dilations: [1, 0] }, /dilations\[1\] must be/],
+      [{ pads: [0, -1, 0, 0] }, /pads\[1\] must be an integer in \[0, /],
+      [{ pads: [0, 0, 0] as unknown as [number, number, number, number] }, /pads must hold 4 integers/],
+      [{ group: 2 }, /inC \(3\) and outC \(64\) must be multiples of group \(2\)/],
+      [{ inC: 4, outC: 6, group: 4 }, /must be multiples of group/],
+      [{ inH: 4, kH: 7, pads: [1, 0, 1, 0] }, /the vertical window \(kernel 7, dilation 1\) does not fit/],
+      [{ inW: 4, kW: 3, dilations: [1, 2], pads: [0, 0, 0, 0] }, /the horizontal window/],
+      // Each tensor over 2^31 elements on its own:
+      [
+        { inC: M, inH: 16, inW: 16, kH: 1, kW: 1, strides: [16, 16], pads: [0, 0, 0, 0] },
+        /the input would hold 4294967296/,
+      ],
+      [{ inC: 4096, inH: 16, inW: 16, outC: 4096, kH: 16, kW: 16, pads: [0, 0, 0, 0] }, /the weight would hold/],
+      [
+        { inC: 1, inH: 4096, inW: 4096, outC: 256, kH: 1, kW: 1, strides: [1, 1], pads: [0, 0, 0, 0] },
+        /the output would hold/,
+      ],
     ]
-    for (const b of bad) expect(() => conv2dOutSize({ ...stem, ...b }), JSON.stringify(b)).toThrow(InvalidInputError)
-    expect(() =>
-      conv2dCpu(
-        new Float32Array(3),
-        new Float32Array(3),
-        new Float32Array(1),
-        shape({ inC: 1, inH: 2, inW: 2, outC: 1, kH: 1, kW: 3 }),
-      ),
-    ).toThrow(InvalidInputError)
+    for (const [b, message] of bad) {
+      expect(() => conv2dOutSize({ ...stem, ...b }), JSON.stringify(b)).toThrow(InvalidInputError)
+      expect(() => conv2dOutSize({ ...stem, ...b }), JSON.stringify(b)).toThrow(message)
+    }
+    // The weight holds outC · inC/group · kH · kW values: 2^12 · 2^4 · 2^8 here, well within.
+    expect(conv2dOutSize(shape({ inC: 4096, inH: 16, inW: 16, outC: 4096, kH: 16, kW: 16, group: 256 }))).toEqual({
+      outH: 1,
+      outW: 1,
+    })
+    // The limits themselves pass: 2^31 elements, a stride of 2^24.
+    expect(
+      conv2dOutSize(shape({ batch: 128, inC: 256, inH: 256, inW: 256, outC: 1, kH: 1, kW: 1, strides: [M, 1] })),
+    ).toEqual({
+      outH: 1,
+      outW: 256,
+    })
+  })
+
+  it('the CPU twin checks each array’s length', () => {
+    const s = shape({ inC: 2, inH: 3, inW: 3, outC: 2, kH: 2, kW: 2 }) // out 2×2×2
+    const f = (n: number) => new Float32Array(n)
+    expect(conv2dCpu(f(18), f(16), f(2), s, f(8))).toHaveLength(8)
+    const wrong: Array<[Float32Array[], RegExp]> = [
+      [[f(17), f(16), f(2), f(8)], /conv2d: input holds 17 values, expected 18/],
+      [[f(18), f(15), f(2), f(8)], /weight holds 15 values, expected 16/],
+      [[f(18), f(16), f(3), f(8)], /bias holds 3 values, expected 2/],
+      [[f(18), f(16), f(2), f(9)], /residual holds 9 values, expected 8/],
+    ]
+    for (const [[x, w, b, r], message] of wrong) {
+      expect(() => conv2dCpu(x as Float32Array, w as Float32Array, b as Float32Array, s, r)).toThrow(message)
+    }
   })
 
   it('checks buffer sizes and refuses an output bound as an input', () => {
     const s = shape({ inC: 2, inH: 4, inW: 4, outC: 3, kH: 3, kW: 3 }) // out 3×2×2
     const ok = { ...s, input: buf(128), weight: buf(216), bias: buf(12), out: buf(48) }
     expect(() => conv2dProgram(ok)).not.toThrow()
-    expect(() => conv2dProgram({ ...ok, input: buf(124) })).toThrow(InvalidInputError)
-    expect(() => conv2dProgram({ ...ok, weight: buf(212) })).toThrow(InvalidInputError)
+    expect(() => conv2dProgram({ ...ok, input: buf(124) })).toThrow(/^conv2d: input holds 124 bytes, needs 128$/)
+    expect(() => conv2dProgram({ ...ok, weight: buf(212) })).toThrow(/^conv2d: weight holds 212 bytes, needs 216$/)
     expect(() => conv2dProgram({ ...ok, bias: buf(8) })).toThrow(InvalidInputError)
     expect(() => conv2dProgram({ ...ok, out: buf(44) })).toThrow(InvalidInputError)
     expect(() => conv2dProgram({ ...ok, residual: buf(44) })).toThrow(InvalidInputError)
-    expect(() => conv2dProgram({ ...ok, residual: ok.out })).toThrow(InvalidInputError)
+    expect(() => conv2dProgram({ ...ok, residual: ok.out })).toThrow(/^conv2d: residual must not be the output buffer$/)
   })
 
   it('binds the bias as the residual when there is none, and picks the path by channels per group', () => {

@@ -147,21 +147,44 @@ describe('pool2d shapes and dispatch plan (no GPU needed)', () => {
     })
   })
 
-  it('refuses malformed shapes, and windows wholly in the padding, with InvalidInputError', () => {
-    const bad: Array<Partial<Pool2dShape>> = [
-      { mode: 'min' as 'max' },
-      { channels: 0 },
-      { inW: 1.5 },
-      { strides: [1, 0] },
-      { dilations: [0, 1] },
-      { pads: [-1, 0, 0, 0] },
-      { kH: 200 }, // does not fit 112 + 2
-      { kH: 2, kW: 2, dilations: [3, 1], pads: [1, 0, 0, 0], inH: 2, strides: [1, 1] }, // taps -1 and 2 of a 2-row image
-      { kH: 2, pads: [2, 0, 2, 0] }, // the first window is all padding
+  it('refuses malformed shapes, and windows wholly in the padding, with InvalidInputError naming what is wrong', () => {
+    const bad: Array<[Partial<Pool2dShape>, RegExp]> = [
+      [{ mode: 'min' as 'max' }, /^pool2d: mode must be 'max' or 'avg', got min$/],
+      [{ channels: 0 }, /^pool2d: channels must be an integer in \[1, 16777216\], got 0$/],
+      [{ inW: 1.5 }, /inW must be/],
+      [{ strides: [1, 0] }, /strides\[1\] must be/],
+      [{ dilations: [0, 1] }, /dilations\[0\] must be/],
+      [{ pads: [-1, 0, 0, 0] }, /pads\[0\] must be/],
+      [{ kH: 200 }, /the vertical window \(kernel 200, dilation 1\) does not fit/],
+      [{ kW: 115 }, /the horizontal window \(kernel 115, dilation 1\) does not fit/],
+      [{ kH: 4097, kW: 4096, inH: 8192, inW: 8192 }, /a 4097×4096 window is too large/],
+      // Windows wholly in the padding: the first (taps −4, −1 of 3 rows), the last (taps 4, 5 of 4
+      // rows), one between taps (−1, 2 of a 2-row image), the first of a long axis.
+      [
+        { inH: 3, kH: 2, dilations: [3, 1], pads: [4, 1, 0, 1], strides: [1, 2] },
+        /vertical window 0 lies wholly in the padding/,
+      ],
+      [{ inH: 4, kH: 2, strides: [2, 2], pads: [0, 1, 3, 1] }, /vertical window 2 lies wholly in the padding/],
+      [{ inH: 2, kH: 2, dilations: [3, 1], pads: [1, 1, 1, 1], strides: [1, 2] }, /vertical window 0 lies/],
+      [{ kW: 2, pads: [1, 2, 1, 0] }, /horizontal window 0 lies wholly in the padding/],
+      // The input over 2^31 elements (the output stays 2^25):
+      [
+        { batch: 2, channels: 2 ** 24, inH: 16, inW: 16, kH: 16, kW: 16, pads: [0, 0, 0, 0] },
+        /the input would hold 8589934592/,
+      ],
     ]
-    for (const b of bad) expect(() => pool2dOutSize({ ...resnet, ...b }), JSON.stringify(b)).toThrow(InvalidInputError)
+    for (const [b, message] of bad) {
+      expect(() => pool2dOutSize({ ...resnet, ...b }), JSON.stringify(b)).toThrow(InvalidInputError)
+      expect(() => pool2dOutSize({ ...resnet, ...b }), JSON.stringify(b)).toThrow(message)
+    }
+    // The output alone over the limit: a 2^31-element input pooled 1×1 with pads of 1 on each side.
+    const edge = shape({ channels: 2 ** 15, inH: 256, inW: 256, kH: 1, kW: 1 })
+    expect(pool2dOutSize(edge)).toEqual({ outH: 256, outW: 256 })
+    expect(() => pool2dOutSize({ ...edge, kH: 2, kW: 2, pads: [1, 1, 1, 1] })).toThrow(/the output would hold/)
+    // A window of 2^24 taps is allowed.
+    expect(pool2dOutSize(global('avg', 1, 1, 4096, 4096))).toEqual({ outH: 1, outW: 1 })
     expect(() => pool2dCpu(new Float32Array(5), shape({ channels: 1, inH: 2, inW: 2, kH: 1, kW: 1 }))).toThrow(
-      InvalidInputError,
+      /^pool2d: input holds 5 values, expected 4$/,
     )
   })
 
