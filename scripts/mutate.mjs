@@ -133,6 +133,10 @@ export const MODULES = {
       'test/kernels/postprocess.test.ts',
       'test/kernels/preprocess.test.ts',
       'test/kernels/cpu-twin-edges.test.ts',
+      'test/kernels/gemm.test.ts',
+      'test/kernels/eltwise.test.ts',
+      'test/kernels/conv.test.ts',
+      'test/kernels/pool.test.ts',
       'test/pipeline/post-step.test.ts',
     ],
   },
@@ -156,7 +160,18 @@ function cpuTwins() {
   const rowKernels = readFileSync(join(root, 'src/kernels/row-kernels.ts'), 'utf8').split('\n')
   const from = rowKernels.findIndex((l) => l.startsWith('export function checkMatrix('))
   const out = [`src/kernels/row-kernels.ts:${from + 1}-${rowKernels.length}`]
-  for (const file of ['argmax', 'image-preprocess', 'sigmoid', 'softmax', 'tabular-preprocess', 'topk']) {
+  for (const file of [
+    'argmax',
+    'conv2d',
+    'eltwise',
+    'gemm',
+    'image-preprocess',
+    'pool2d',
+    'sigmoid',
+    'softmax',
+    'tabular-preprocess',
+    'topk',
+  ]) {
     const path = `src/kernels/${file}.ts`
     const lines = readFileSync(join(root, path), 'utf8').split('\n')
     lines.forEach((line, i) => {
