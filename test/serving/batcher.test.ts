@@ -38,7 +38,9 @@ const answer = async (p: Promise<{ outputs: Record<string, { data: unknown }> }>
 describe('dynamic batcher', () => {
   it('batches requests that arrive within max_queue_delay into one run', async () => {
     const r = recorder()
-    const b = new DynamicBatcher(r.run, config({ max_queue_delay_ms: 20 }))
+    // A delay far longer than the test: the batch runs when its 4th row fills it, so a stalled
+    // machine (a pause between two submits) cannot split it the way a 20 ms delay could.
+    const b = new DynamicBatcher(r.run, config({ max_batch_size: 4, max_queue_delay_ms: 10_000 }))
     const answers = await Promise.all([
       answer(b.submit(req([1]))),
       answer(b.submit(req([2, 3]))),
