@@ -20,6 +20,7 @@ import { createApiKey } from '../../src/registry/keys.js'
 import { type RunningServer, startServer } from '../../src/server/serve.js'
 import { SqliteStore } from '../../src/store/sqlite-store.js'
 import { hasChromium, launchChromium, screenshotDir, seriousViolations } from '../helpers/browser.js'
+import { probeGpu } from '../helpers/gpu.js'
 import { testConfig } from '../helpers/server.js'
 
 const W = [2, -1, 0.5]
@@ -42,6 +43,7 @@ const localInput = (t: number) => {
 }
 
 const LONG = { timeout: 60_000 }
+const gpu = await probeGpu()
 
 // Each step waits for the server and the browser, on a loaded 2-core machine too.
 describe.skipIf(!hasChromium())('the web console in Chromium', { timeout: 180_000 }, () => {
@@ -384,6 +386,22 @@ describe.skipIf(!hasChromium())('the web console in Chromium', { timeout: 180_00
     server = await startServer({ ...config, server: { ...config.server, port } })
     await page.getByText('The server cannot be reached').waitFor({ state: 'detached', ...LONG })
     await page.getByRole('link', { name: 'lin' }).first().waitFor(LONG)
+  })
+
+  it.runIf(gpu.ok)("shows how a model runs on the GPU: the path chosen, why, and each candidate's time", async () => {
+    await api.uploadModel('default', 'lin-gpu', model)
+    await api.putPipeline('default', 'gpu', [{ model: 'lin-gpu' }])
+    const d = await api.deploy('default', 'gpu', { engine: 'webgpu', batching: { max_batch_size: 16 } })
+    const chosen = d.stages[0]?.models[0]?.gpu_path?.chosen as string
+    await visit('#/w/default/pipelines/gpu', 'runs on the GPU by')
+    await page.getByText(new RegExp(`Model lin-gpu:1 runs on the GPU by ${chosen} \\(measured\\)`)).waitFor(LONG)
+    const table = page.locator('.gpu-path table')
+    expect(await table.locator('th').allTextContents()).toEqual(['path', 'ms at 1', 'ms at 16', 'note'])
+    const rows = await table.locator('tbody tr').allInnerTexts()
+    // the three paths can all run a MatMul + Add; ort is the baseline
+    expect(rows.map((r) => r.split('\t')[0]).sort()).toEqual(['captured', 'kernels', 'ort'])
+    expect(rows.find((r) => r.startsWith('ort'))).toMatch(/baseline$/)
+    await page.screenshot({ path: join(shots, 'gpu-paths.png'), fullPage: true })
   })
 
   it('has no serious accessibility violations on any page it visited', () => {

@@ -13,6 +13,7 @@ import { can } from '../session.js'
 import { Action, type Ctx, ErrorNote, Field, fmt, Loading, Section, useLoad } from '../ui.js'
 import { ComparePanel } from './compare.js'
 import { ExplainTab } from './explain.js'
+import { GpuPaths } from './gpu-paths.js'
 import { LiveTab } from './live.js'
 import { LogsTab } from './logs.js'
 import { OutcomesTab } from './outcomes.js'
@@ -86,6 +87,7 @@ function Overview(props: { ctx: Ctx; caller: Caller; pipeline: Pipeline; reload:
         ) : (
           <p>Not deployed.</p>
         )}
+        {d && <GpuPaths d={d} />}
         {deployer && (
           <div class="inline">
             <Field label="Version">
