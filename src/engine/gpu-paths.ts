@@ -242,12 +242,17 @@ function agree(got: Record<string, HostTensor>, want: Record<string, HostTensor>
     }
     const a = g.data as ArrayLike<number | bigint>
     const b = w.data as ArrayLike<number | bigint>
+    // The scale is the largest finite |value|: a NaN or ±inf among the outputs must not make it NaN or ∞.
     let scale = 0
-    for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(Number(b[i])))
     for (let i = 0; i < b.length; i++) {
-      const d = Math.abs(Number(a[i]) - Number(b[i]))
-      if (!(d <= AGREEMENT * scale) && !(Number.isNaN(Number(a[i])) && Number.isNaN(Number(b[i])))) {
-        throw new Error(`output '${name}' differs from the baseline's at ${i}: ${Number(a[i])} vs ${Number(b[i])}`)
+      const v = Math.abs(Number(b[i]))
+      if (Number.isFinite(v) && v > scale) scale = v
+    }
+    for (let i = 0; i < b.length; i++) {
+      const [x, y] = [Number(a[i]), Number(b[i])]
+      if (x === y || (Number.isNaN(x) && Number.isNaN(y))) continue
+      if (!(Math.abs(x - y) <= AGREEMENT * scale)) {
+        throw new Error(`output '${name}' differs from the baseline's at ${i}: ${x} vs ${y}`)
       }
     }
   }

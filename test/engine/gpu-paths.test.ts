@@ -3,7 +3,7 @@
  * the milliseconds each path is said to take at each batch size, so the rule is checked on exact
  * numbers whatever the machine's speed. Expected choices and ratios are worked out by hand here.
  */
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { type Candidate, choosePath, measurePaths } from '../../src/engine/gpu-paths.js'
 import type { HostTensor, TensorSpec } from '../../src/engine/tensor.js'
 import type { Feeds, ModelSession, Outputs, PathName, PathTiming } from '../../src/engine/types.js'
@@ -11,10 +11,16 @@ import type { Feeds, ModelSession, Outputs, PathName, PathTiming } from '../../s
 const INPUTS: TensorSpec[] = [{ name: 'x', dtype: 'float32', shape: ['N', 3] }]
 
 interface Fake {
-  /** ms per run by batch size. */
-  ms: Record<number, number>
+  /** ms per run by batch size; a list gives successive runs at that size their times in turn. */
+  ms: Record<number, number | number[]>
   /** Added to every output value (a path that computes something else). */
   skew?: number
+  /** Output values replaced by index (a path that disagrees in one place). */
+  replace?: Record<number, number>
+  /** Answer with these dims instead of [rows, 1]. */
+  dims?: number[]
+  /** Finish loading only after this many real ms. */
+  slowLoadMs?: number
   failLoad?: boolean
   /** Fail the nth run (1-based). */
   failRun?: number
@@ -28,6 +34,9 @@ function rig(fakes: Partial<Record<PathName, Fake>>, inputs: TensorSpec[] = INPU
   let t = 1000
   const released: PathName[] = []
   const runs: Record<string, number> = {}
+  const perBatch: Record<string, number> = {}
+  /** Each path's latest output values. */
+  const outs: Partial<Record<PathName, Float32Array>> = {}
   const session = (path: PathName, f: Fake): ModelSession => ({
     backend: path === 'cpu' ? 'cpu' : 'webgpu',
     inputs,
@@ -39,14 +48,19 @@ function rig(fakes: Partial<Record<PathName, Fake>>, inputs: TensorSpec[] = INPU
       if (f.hangRun === runs[path]) await new Promise(() => {})
       const x = feeds.x as HostTensor<'float32'>
       const rows = x.dims[0] as number
-      t += f.ms[rows] ?? 1
+      const key = `${path} ${rows}`
+      perBatch[key] = (perBatch[key] ?? 0) + 1
+      const ms = f.ms[rows] ?? 1
+      t += Array.isArray(ms) ? (ms[((perBatch[key] as number) - 1) % ms.length] as number) : ms
       // y = the row's weighted sum: every path computes the same function unless skewed
       const y = new Float32Array(rows)
       for (let r = 0; r < rows; r++) {
         y[r] = 1 * (x.data[r * 3] as number) - 2 * (x.data[r * 3 + 1] as number) + 0.5 * (x.data[r * 3 + 2] as number)
         y[r] = (y[r] as number) + (f.skew ?? 0)
       }
-      return { y: { dtype: 'float32', dims: [rows, 1], data: y } }
+      for (const [i, v] of Object.entries(f.replace ?? {})) y[Number(i)] = v
+      outs[path] = y
+      return { y: { dtype: 'float32', dims: f.dims ?? [rows, 1], data: y } }
     },
     async release() {
       released.push(path)
@@ -58,10 +72,11 @@ function rig(fakes: Partial<Record<PathName, Fake>>, inputs: TensorSpec[] = INPU
       const f = fakes[path] as Fake
       if (f.failLoad) throw new Error(`${path} cannot load this model`)
       if (f.hangLoad) await new Promise(() => {})
+      if (f.slowLoadMs) await new Promise((r) => setTimeout(r, f.slowLoadMs))
       return session(path, f)
     },
   })
-  return { now: () => t, released, runs, candidate }
+  return { now: () => t, released, runs, outs, candidate }
 }
 
 describe('choosePath: the rule on timings alone', () => {
@@ -183,9 +198,9 @@ describe('measurePaths: loading, checking and timing the candidates', () => {
   it('times rounds until the budget is spent, at least one and at most 15', async () => {
     // each round runs both paths at both sizes: 2 + 2 + 1 + 1 = 6 ms of fake time
     const r = rig({ ort: { ms: { 1: 2, 4: 2 } }, kernels: { ms: { 1: 1, 4: 1 } } })
-    await measurePaths(r.candidate('ort'), [r.candidate('kernels')], { batches: [1, 4], budgetMs: 20, now: r.now })
-    // checked runs: 2 each; rounds start at 0, 6, 12, 18 ms (< 20) → 4 rounds of 2 runs each
-    expect(r.runs).toEqual({ ort: 2 + 8, kernels: 2 + 8 })
+    await measurePaths(r.candidate('ort'), [r.candidate('kernels')], { batches: [1, 4], budgetMs: 18, now: r.now })
+    // checked runs: 2 each; rounds start at 0, 6, 12 ms (< 18; at 18 the budget is spent) → 3 rounds of 2 runs each
+    expect(r.runs).toEqual({ ort: 2 + 6, kernels: 2 + 6 })
     const once = rig({ ort: { ms: { 1: 2 } }, kernels: { ms: { 1: 1 } } })
     await measurePaths(once.candidate('ort'), [once.candidate('kernels')], { batches: [1], budgetMs: 0, now: once.now })
     expect(once.runs).toEqual({ ort: 1 + 1, kernels: 1 + 1 })
@@ -211,9 +226,113 @@ describe('measurePaths: loading, checking and timing the candidates', () => {
     expect(report.reason).toContain('x int64[N,3]')
     expect(r.runs).toEqual({})
     const fixed = rig({ ort: { ms: { 1: 1 } } }, [{ name: 'x', dtype: 'float32', shape: ['N', 'F'] }])
-    expect(
-      (await measurePaths(fixed.candidate('ort'), [], { batches: [1], budgetMs: 1, now: fixed.now })).report.how,
-    ).toBe('single')
+    const alone = await measurePaths(fixed.candidate('ort'), [], { batches: [1], budgetMs: 1, now: fixed.now })
+    expect(alone.report).toEqual({
+      chosen: 'ort',
+      baseline: 'ort',
+      how: 'single',
+      batches: [],
+      candidates: [{ path: 'ort' }],
+      reason: 'no other path can run this model',
+    })
+    // one float input and one that is not: still no trial rows
+    const mixed = rig({ ort: { ms: { 1: 1 } }, kernels: { ms: { 1: 0.1 } } }, [
+      { name: 'x', dtype: 'float32', shape: ['N', 3] },
+      { name: 'k', dtype: 'float32', shape: ['N', 'K'] },
+    ])
+    const m = await measurePaths(mixed.candidate('ort'), [mixed.candidate('kernels')], {
+      batches: [1],
+      budgetMs: 1,
+      now: mixed.now,
+    })
+    expect(m.report).toMatchObject({ how: 'unmeasured', candidates: [{ path: 'ort' }] })
+    expect(m.report.reason).toContain('k float32[N,K]')
+    expect(mixed.runs).toEqual({})
+  })
+
+  it('keeps the baseline, unmeasured, when its own trial run fails, and loads nothing else', async () => {
+    const r = rig({ ort: { ms: { 1: 1 }, failRun: 1 }, kernels: { ms: { 1: 0.1 } } })
+    const { report, session } = await measurePaths(r.candidate('ort'), [r.candidate('kernels')], {
+      batches: [1],
+      budgetMs: 10,
+      now: r.now,
+    })
+    expect(report).toMatchObject({
+      chosen: 'ort',
+      how: 'unmeasured',
+      reason: 'the baseline failed a trial run: ort broke',
+    })
+    expect(r.runs).toEqual({ ort: 1 })
+    expect(r.released).toEqual([])
+    expect(session.backend).toBe('webgpu')
+  })
+
+  it('reports median times, serves with the chosen session itself, and says why the baseline stayed', async () => {
+    // kernels' runs at batch 1 take 5, 1, 3 and 2 ms in turn: median of the four timed runs (2 + 3) / 2
+    const r = rig({ ort: { ms: { 1: 9 } }, kernels: { ms: { 1: [7, 5, 1, 3, 2] } } })
+    const { report, session } = await measurePaths(r.candidate('ort'), [r.candidate('kernels')], {
+      batches: [1],
+      budgetMs: 40,
+      now: r.now,
+    })
+    // rounds of 9 + (5, 1, 3, 2) ms start at 0, 14, 24, 36 (< 40)
+    expect(report.candidates.find((c) => c.path === 'kernels')?.ms).toEqual({ 1: 2.5 })
+    expect(report.chosen).toBe('kernels')
+    expect(r.released).toEqual(['ort'])
+    const before = r.runs.kernels
+    await session.run({ x: { dtype: 'float32', dims: [1, 3], data: new Float32Array([1, 0, 0]) } })
+    expect(r.runs.kernels).toBe((before as number) + 1)
+    const slow = rig({ ort: { ms: { 1: 2 } }, kernels: { ms: { 1: 1.9 } } })
+    const kept = await measurePaths(slow.candidate('ort'), [slow.candidate('kernels')], {
+      batches: [1],
+      budgetMs: 0,
+      now: slow.now,
+    })
+    expect(kept.report.reason).toBe('no path was at least 10% faster than ort and no slower at every batch size')
+  })
+
+  it("checks each path's outputs against the baseline's: dims, and values within 1e-3 of the largest", async () => {
+    const check = async (f: Partial<Fake>) => {
+      const r = rig({ ort: { ms: { 8: 4 } }, kernels: { ms: { 8: 1 }, ...f } })
+      const { report } = await measurePaths(r.candidate('ort'), [r.candidate('kernels')], {
+        batches: [8],
+        budgetMs: 0,
+        now: r.now,
+      })
+      return { error: report.candidates.find((c) => c.path === 'kernels')?.error, y: r.outs.ort as Float32Array }
+    }
+    const { error, y } = await check({})
+    expect(error).toBeUndefined()
+    expect((await check({ dims: [8, 2] })).error).toBe("output 'y' has dims [8,2], the baseline [8,1]")
+    // Off by 0.9 and 1.1 thousandths of the largest |y|, at the row with the smallest |y| (not the first)
+    const largest = Math.max(...Array.from(y, Math.abs))
+    const at = Array.from(y, Math.abs).indexOf(Math.min(...Array.from(y, Math.abs)))
+    expect(at).not.toBe(0)
+    const off = (k: number) => ({ replace: { [at]: (y[at] as number) + k * largest } })
+    expect((await check(off(0.0009))).error).toBeUndefined()
+    expect((await check(off(0.0011))).error).toMatch(new RegExp(`^output 'y' differs from the baseline's at ${at}: `))
+    // NaN and ±inf where the baseline has them too agree, and leave the scale to the finite values
+    const special = { 2: Number.NaN, 5: Number.POSITIVE_INFINITY, 6: Number.NEGATIVE_INFINITY }
+    const both = rig({ ort: { ms: { 8: 4 }, replace: special }, kernels: { ms: { 8: 1 }, replace: special } })
+    const agreed = await measurePaths(both.candidate('ort'), [both.candidate('kernels')], {
+      batches: [8],
+      budgetMs: 0,
+      now: both.now,
+    })
+    expect(agreed.report.candidates.find((c) => c.path === 'kernels')?.error).toBeUndefined()
+    const infOff = rig({
+      ort: { ms: { 8: 4 }, replace: { 5: Number.POSITIVE_INFINITY } },
+      kernels: { ms: { 8: 1 }, replace: { 5: Number.POSITIVE_INFINITY, [at]: (y[at] as number) + 0.5 } },
+    })
+    const found = await measurePaths(infOff.candidate('ort'), [infOff.candidate('kernels')], {
+      batches: [8],
+      budgetMs: 0,
+      now: infOff.now,
+    })
+    expect(found.report.candidates.find((c) => c.path === 'kernels')?.error).toMatch(/differs from the baseline's at /)
+    expect((await check({ replace: { 3: Number.NaN } })).error).toMatch(
+      /^output 'y' differs from the baseline's at 3: NaN vs /,
+    )
   })
 
   it('does not make up trial rows too large to hold (a hostile input shape), and loads nothing else', async () => {
@@ -258,5 +377,20 @@ describe('measurePaths: loading, checking and timing the candidates', () => {
     expect(error('captured')).toBe('loading and checking it took more than 50 ms')
     expect(error('kernels')).toBe('failed while timed: a run of 1 rows took more than 50 ms')
     expect(session.backend).toBe('webgpu')
+  })
+
+  it('releases a path whose load finishes after its deadline, once it finishes', async () => {
+    const r = rig({ ort: { ms: { 1: 2 } }, captured: { ms: { 1: 1 }, slowLoadMs: 100 } })
+    const { report } = await measurePaths(r.candidate('ort'), [r.candidate('captured')], {
+      batches: [1],
+      budgetMs: 10,
+      now: r.now,
+      deadlineMs: 20,
+    })
+    expect(report.chosen).toBe('ort')
+    expect(report.candidates.find((c) => c.path === 'captured')?.error).toBe(
+      'loading and checking it took more than 20 ms',
+    )
+    await vi.waitFor(() => expect(r.released).toEqual(['captured']), { timeout: 30_000, interval: 20 })
   })
 })
