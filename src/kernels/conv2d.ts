@@ -8,7 +8,7 @@ import type { Program } from '../gpu/program.js'
 import { grid } from '../gpu/program.js'
 import { type Activation, activate, activationCode } from './activation.js'
 import { loadShader } from './shaders.js'
-import { checkBuffer, checkElements, checkInt, checkInts, windowOut } from './window.js'
+import { checkBuffer, checkElements, checkInt, checkInts, windowOut, windowUniforms } from './window.js'
 
 /** The geometry of one convolution. Pads: top, left, bottom, right (ONNX order: begins, then ends). */
 export interface Conv2dShape {
@@ -102,19 +102,8 @@ export function conv2dProgram(a: Conv2dArgs): Program {
     },
     uniforms: {
       in_c: a.inC,
-      in_h: a.inH,
-      in_w: a.inW,
       out_c: a.outC,
-      out_h: outH,
-      out_w: outW,
-      k_h: a.kH,
-      k_w: a.kW,
-      stride_h: a.strides[0],
-      stride_w: a.strides[1],
-      pad_top: a.pads[0],
-      pad_left: a.pads[1],
-      dil_h: a.dilations[0],
-      dil_w: a.dilations[1],
+      ...windowUniforms(a, outH, outW),
       cin_g: cinG,
       cout_g: coutG,
       red,

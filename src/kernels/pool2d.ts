@@ -6,7 +6,7 @@ import { InvalidInputError } from '../errors.js'
 import type { Program } from '../gpu/program.js'
 import { grid } from '../gpu/program.js'
 import { loadShader } from './shaders.js'
-import { checkBuffer, checkElements, checkInt, checkInts, MAX_DIM, windowOut } from './window.js'
+import { checkBuffer, checkElements, checkInt, checkInts, MAX_DIM, windowOut, windowUniforms } from './window.js'
 
 /** The geometry of one pooling. Pads: top, left, bottom, right (ONNX order: begins, then ends). */
 export interface Pool2dShape {
@@ -96,21 +96,7 @@ export function pool2dProgram(a: Pool2dArgs): Program {
       COUNT_PAD: a.countIncludePad ? 1 : 0,
       WINDOW_PER_WORKGROUP: perWorkgroup ? 1 : 0,
     },
-    uniforms: {
-      in_h: a.inH,
-      in_w: a.inW,
-      out_h: outH,
-      out_w: outW,
-      k_h: a.kH,
-      k_w: a.kW,
-      stride_h: a.strides[0],
-      stride_w: a.strides[1],
-      pad_top: a.pads[0],
-      pad_left: a.pads[1],
-      dil_h: a.dilations[0],
-      dil_w: a.dilations[1],
-      count,
-    },
+    uniforms: { ...windowUniforms(a, outH, outW), count },
     bindings: { input: a.input, out: a.out },
     workgroups: grid(perWorkgroup ? count : Math.ceil(count / WG)),
   }

@@ -66,3 +66,33 @@ export function checkBuffer(kernel: string, name: string, buffer: GPUBuffer, cou
     throw new InvalidInputError(`${kernel}: ${name} must not be the output buffer`)
   }
 }
+
+/** A sliding window's geometry as the conv2d and pool2d shaders' `Params` name it (image and output sizes, kernel, strides, leading pads, dilations). */
+export function windowUniforms(
+  a: {
+    inH: number
+    inW: number
+    kH: number
+    kW: number
+    strides: readonly number[]
+    pads: readonly number[]
+    dilations: readonly number[]
+  },
+  outH: number,
+  outW: number,
+): Record<string, number> {
+  return {
+    in_h: a.inH,
+    in_w: a.inW,
+    out_h: outH,
+    out_w: outW,
+    k_h: a.kH,
+    k_w: a.kW,
+    stride_h: a.strides[0] as number,
+    stride_w: a.strides[1] as number,
+    pad_top: a.pads[0] as number,
+    pad_left: a.pads[1] as number,
+    dil_h: a.dilations[0] as number,
+    dil_w: a.dilations[1] as number,
+  }
+}
