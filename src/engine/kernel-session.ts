@@ -19,7 +19,8 @@ import { gemmProgram } from '../kernels/gemm.js'
 import { pool2dProgram } from '../kernels/pool2d.js'
 import { softmaxProgram } from '../kernels/softmax.js'
 import { readGraph } from '../onnx/graph.js'
-import { type KernelPlan, type PlanStep, planKernels } from './kernel-plan.js'
+import { planKernels } from './kernel-plan.js'
+import type { KernelPlan, PlanStep } from './kernel-plan-types.js'
 import type { Dim, HostTensor, TensorSpec } from './tensor.js'
 import {
   type BackendName,

@@ -3,7 +3,7 @@
  * arithmetic written in the test: Gemm alpha/beta/transB, MatMul + Add, Conv + BatchNormalization.
  */
 import { describe, expect, it } from 'vitest'
-import type { PlanStep } from '../../src/engine/kernel-plan.js'
+import type { PlanStep } from '../../src/engine/kernel-plan-types.js'
 import { mulberry32, uniform } from '../../src/random.js'
 import { ops, plan, tiny } from '../helpers/kernel-plan.js'
 import { conv2dRef } from '../helpers/kernel-reference.js'

@@ -4,7 +4,7 @@
  * cannot plan. The weight folds: kernel-plan-folds.test.ts.
  */
 import { describe, expect, it } from 'vitest'
-import type { PlanStep } from '../../src/engine/kernel-plan.js'
+import type { PlanStep } from '../../src/engine/kernel-plan-types.js'
 import { type AttrValue, GraphBuilder } from '../../src/onnx/builder.js'
 import {
   linearRegression,

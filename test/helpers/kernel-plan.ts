@@ -3,7 +3,8 @@
  * reason a model is refused, and build one-input models node by node.
  */
 import { expect } from 'vitest'
-import { type KernelPlan, planKernels } from '../../src/engine/kernel-plan.js'
+import { planKernels } from '../../src/engine/kernel-plan.js'
+import type { KernelPlan } from '../../src/engine/kernel-plan-types.js'
 import { GraphBuilder } from '../../src/onnx/builder.js'
 import { readGraph } from '../../src/onnx/graph.js'
 
