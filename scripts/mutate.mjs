@@ -96,7 +96,11 @@ export const MODULES = {
   // Choosing a GPU path by measurement (timings injected), and the kernel planner's folds and shapes (CPU only).
   'gpu-paths': {
     mutate: ['src/engine/gpu-paths.ts', 'src/engine/kernel-fold.ts', 'src/engine/plan-shapes.ts'],
-    tests: ['test/engine/gpu-paths.test.ts', 'test/engine/kernel-plan.test.ts', 'test/engine/kernel-plan-folds.test.ts'],
+    tests: [
+      'test/engine/gpu-paths.test.ts',
+      'test/engine/kernel-plan.test.ts',
+      'test/engine/kernel-plan-folds.test.ts',
+    ],
     timeoutMS: 20_000,
   },
   // Feedback decoding, and the rule's pieces (contests, settling a step, per-row scores), by their unit tests.
