@@ -18,6 +18,7 @@ import { loadCpuSession, loadWasmSession, loadWebGpuSession, type SessionOptions
 import { bucketSizes, loadCapturedSession } from './captured-session.js'
 import { type Candidate, measurePaths } from './gpu-paths.js'
 import { loadKernelSession } from './kernel-session.js'
+import { subgroupGemmAgrees } from './subgroup-check.js'
 import type { BackendName, Feeds, GpuPathReport, GraphOptimizationLevel, ModelSession } from './types.js'
 import { WebGpuSession } from './webgpu-session.js'
 
@@ -201,7 +202,10 @@ export class Engine {
       ort: (device, generation) => loadWebGpuSession(bytes, device, generation, options),
       captured: (device, generation) =>
         loadCapturedSession(bytes, device, generation, { ...options, buckets: bucketSizes(maxBatch), log: this.log }),
-      kernels: async () => loadKernelSession(bytes, gpu.context()),
+      kernels: async () => {
+        const ctx = gpu.context()
+        return loadKernelSession(bytes, ctx, { subgroups: await subgroupGemmAgrees(ctx) })
+      },
     }
     return WebGpuSession.load({
       gpu,

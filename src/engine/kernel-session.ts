@@ -46,6 +46,11 @@ type RunFeeds = Record<string, HostTensor | DeviceTensor>
 export interface KernelSessionOptions {
   /** Rows per chunk at most (tests force chunking with a small one); the device's limits decide otherwise. */
   chunkRows?: number
+  /**
+   * Use the subgroup GEMM: only where `subgroupGemmAgrees` (src/engine/subgroup-check.ts) found it
+   * right on this device. False by default.
+   */
+  subgroups?: boolean
 }
 
 /**
@@ -97,7 +102,7 @@ export class KernelSession implements ModelSession {
     if (this.chunkRows < 1) {
       throw new UnsupportedModelError(`one row needs ${rowBytes} bytes in a buffer; this GPU binds at most ${limit}`)
     }
-    this.subgroups = device.features.has('subgroups')
+    this.subgroups = (opts.subgroups ?? false) && device.features.has('subgroups')
     this.inputNames = new Set(plan.inputs.map((v) => v.name))
     plan.steps.forEach((step, i) => {
       for (const name of reads(step)) this.lastUse.set(this.resolve(name), i)

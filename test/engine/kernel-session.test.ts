@@ -3,12 +3,13 @@
  * onnxruntime on the CPU (an independent implementation) running the same model on the same rows:
  * buffer reuse within a run when a step reads one value twice, two outputs naming one buffer,
  * batches run in chunks of rows (a tiny chunk forced), inputs already on the device, inputs whose
- * rows disagree, and release.
+ * rows disagree, release, and the subgroup GEMM used only where it agreed with the plain one.
  */
 import { afterAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../src/config.js'
 import { Engine } from '../../src/engine/engine.js'
 import { loadKernelSession } from '../../src/engine/kernel-session.js'
+import { subgroupGemmAgrees } from '../../src/engine/subgroup-check.js'
 import type { HostTensor } from '../../src/engine/tensor.js'
 import type { DeviceOutput, DeviceTensor, Feeds } from '../../src/engine/types.js'
 import { InvalidInputError, SessionClosedError } from '../../src/errors.js'
@@ -102,6 +103,21 @@ describe.runIf(gpu.ok)(gpuTitle('KernelSession', gpu), () => {
       await ref.release()
     }
   }
+
+  it('uses the subgroup GEMM only where it agreed with the plain one on this device, with the same answers', async () => {
+    ctx = await testContext()
+    const agrees = subgroupGemmAgrees(ctx)
+    expect(subgroupGemmAgrees(ctx)).toBe(agrees) // checked once per device
+    // lavapipe offers subgroups (8 lanes), and the variant is right there
+    expect(await agrees).toBe(ctx.device.features.has('subgroups'))
+    const bytes = twiceRead()
+    const feeds = rowsOf({ x: 5 }, 70, 17) // 70 rows: the tiled layout, a ragged tile
+    for (const subgroups of [false, true]) {
+      const s = loadKernelSession(bytes, ctx, { subgroups })
+      await expectCpu(bytes, feeds, await s.run(feeds), subgroups ? 'subgroup GEMM' : 'plain GEMM')
+      await s.release()
+    }
+  })
 
   it('keeps a value read twice by one step out of two later steps at once', async () => {
     ctx = await testContext()
