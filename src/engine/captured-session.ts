@@ -18,6 +18,7 @@
  * of the inputs), which batching requests together assumes already.
  */
 import { errorMessage, InvalidInputError, SessionClosedError } from '../errors.js'
+import type { GpuContext } from '../gpu/context.js'
 import { silentLogger } from '../logger.js'
 import { importWebOrt, loadWebGpuSession, webRunQueue } from './backends.js'
 import {
@@ -67,7 +68,6 @@ export function bucketSizes(maxBatch: number): number[] {
   return sizes
 }
 
-/** What a captured session has done since load, and what it holds (`CapturedSession.stats()`). */
 /** A ModelSession on the `webgpu` backend that runs each batch on a captured session of its bucket. */
 export class CapturedSession implements ModelSession {
   readonly backend: BackendName = 'webgpu'
@@ -83,16 +83,18 @@ export class CapturedSession implements ModelSession {
    * @param plain the model's plain WebGPU session: its specs are the model's, and it answers
    *   every run once a captured run has failed.
    */
+  private readonly gpu: GPUDevice
+
   constructor(
-    private readonly gpu: GPUDevice,
-    generation: number,
+    private readonly ctx: GpuContext,
     private readonly buckets: readonly Bucket[],
     private readonly plain: OrtBackedSession,
     private readonly opts: Pick<CaptureOptions, 'log' | 'beforeCapturedRun'> = {},
   ) {
+    this.gpu = ctx.device
     this.inputs = plain.inputs
     this.outputs = plain.outputs
-    this.deviceRun = { generation, run: (feeds) => this.runOnDevice(feeds) }
+    this.deviceRun = { generation: ctx.generation, run: (feeds) => this.runOnDevice(feeds) }
   }
 
   activeBackend(): BackendName {
@@ -117,18 +119,22 @@ export class CapturedSession implements ModelSession {
       return this.plain.run(feeds)
     }
     const entries = Object.entries(outs)
-    let reads: Promise<Float32Array>[]
+    let reading: Promise<ArrayBuffer[]>
     try {
-      reads = entries.map(([, o]) => startDownload(this.gpu, o.buffer, byteCount(o.dims)))
+      // read() submits its copies before it first waits: the bucket may be reused once they are.
+      reading = this.ctx
+        .batch('captured: read outputs')
+        .read(entries.map(([, o]) => ({ buffer: o.buffer, bytes: byteCount(o.dims) })))
     } finally {
-      for (const [, o] of entries) o.dispose() // the copies are submitted: the bucket may be reused
+      for (const [, o] of entries) o.dispose()
     }
-    const result: Outputs = {}
-    for (let i = 0; i < entries.length; i++) {
-      const [name, o] = entries[i] as [string, DeviceOutput]
-      result[name] = { dtype: 'float32', dims: o.dims, data: await (reads[i] as Promise<Float32Array>) }
-    }
-    return result
+    const bytes = await reading
+    return Object.fromEntries(
+      entries.map(([name, o], i) => [
+        name,
+        { dtype: 'float32', dims: o.dims, data: new Float32Array(bytes[i] as ArrayBuffer) },
+      ]),
+    )
   }
 
   private async runOnDevice(
@@ -299,18 +305,18 @@ export class CapturedSession implements ModelSession {
 }
 
 /**
- * Load `bytes` as one captured onnxruntime-web session per bucket on `device` (runtime generation
- * `generation`), plus the plain session that reads the model's specs and answers if captured runs
- * fail. Each bucket runs twice at load (record, then replay), so a bucket that cannot replay fails
- * here. Throws `UnsupportedModelError` unless every input and output is float32 with a symbolic
- * first dim and static others, and the load errors of `loadWebGpuSession`.
+ * Load `bytes` as one captured onnxruntime-web session per bucket on `ctx`'s device, plus the
+ * plain session that reads the model's specs and answers if captured runs fail. Each bucket runs
+ * twice at load (record, then replay), so a bucket that cannot replay fails here. Throws
+ * `UnsupportedModelError` unless every input and output is float32 with a symbolic first dim and
+ * static others, and the load errors of `loadWebGpuSession`.
  */
 export async function loadCapturedSession(
   bytes: Uint8Array,
-  device: GPUDevice,
-  generation: number,
+  ctx: GpuContext,
   opts: CaptureOptions,
 ): Promise<CapturedSession> {
+  const { device, generation } = ctx
   const sizes = checkBuckets(opts.buckets)
   const plain = await loadWebGpuSession(bytes, device, generation, opts)
   const buckets: Bucket[] = []
@@ -319,7 +325,7 @@ export async function loadCapturedSession(
     const ort = await importWebOrt(opts.logLevel)
     checkFits(device, plain, sizes[sizes.length - 1] as number)
     for (const size of sizes) buckets.push(await createBucket(ort, bytes, device, opts, plain, overrides, size))
-    return new CapturedSession(device, generation, buckets, plain, opts)
+    return new CapturedSession(ctx, buckets, plain, opts)
   } catch (e) {
     await releaseBuckets(buckets)
     await plain.release()
@@ -328,16 +334,3 @@ export async function loadCapturedSession(
 }
 
 const byteCount = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1) * 4
-
-/** Submit a copy of the first `bytes` of `src` to a staging buffer now; the promise maps and reads it. */
-function startDownload(device: GPUDevice, src: GPUBuffer, bytes: number): Promise<Float32Array> {
-  const size = align16(bytes)
-  const staging = device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST })
-  const enc = device.createCommandEncoder()
-  enc.copyBufferToBuffer(src, 0, staging, 0, size)
-  device.queue.submit([enc.finish()])
-  return staging
-    .mapAsync(GPUMapMode.READ)
-    .then(() => new Float32Array(staging.getMappedRange().slice(0, bytes)))
-    .finally(() => staging.destroy())
-}

@@ -200,8 +200,8 @@ export class Engine {
     await gpu.whenReady(LOAD_WAIT_FOR_GPU_MS)
     const loaders: Record<GpuPath, (device: GPUDevice, generation: number) => Promise<ModelSession>> = {
       ort: (device, generation) => loadWebGpuSession(bytes, device, generation, options),
-      captured: (device, generation) =>
-        loadCapturedSession(bytes, device, generation, { ...options, buckets: bucketSizes(maxBatch), log: this.log }),
+      captured: async () =>
+        loadCapturedSession(bytes, gpu.context(), { ...options, buckets: bucketSizes(maxBatch), log: this.log }),
       kernels: async () => {
         const ctx = gpu.context()
         return loadKernelSession(bytes, ctx, { subgroups: await subgroupGemmAgrees(ctx) })

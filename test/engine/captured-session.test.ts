@@ -72,7 +72,7 @@ describe.runIf(gpu.ok)(gpuTitle('captured sessions per batch bucket', gpu), () =
   const inputs = (f: Fixture, rows: number): Feeds => f.randomInputs(rows, mulberry32(seed + ++draws))
 
   const load = async (f: Fixture, buckets: number[], extra: Partial<CaptureOptions> = {}) => {
-    const s = await loadCapturedSession(f.bytes, device, runtime.generation, { ...opts, buckets, ...extra })
+    const s = await loadCapturedSession(f.bytes, runtime.context(), { ...opts, buckets, ...extra })
     sessions.push(s)
     return s
   }
@@ -96,14 +96,8 @@ describe.runIf(gpu.ok)(gpuTitle('captured sessions per batch bucket', gpu), () =
     Float64Array.from((await ref.run(feeds))[output]?.data as Float32Array)
 
   async function readBuffer(buffer: GPUBuffer, bytes: number): Promise<Float32Array> {
-    const staging = device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST })
-    const enc = device.createCommandEncoder()
-    enc.copyBufferToBuffer(buffer, 0, staging, 0, bytes)
-    device.queue.submit([enc.finish()])
-    await staging.mapAsync(GPUMapMode.READ)
-    const out = new Float32Array(staging.getMappedRange().slice(0))
-    staging.destroy()
-    return out
+    const [out] = await runtime.context().batch('test: read').read([{ buffer, bytes }])
+    return new Float32Array(out as ArrayBuffer)
   }
 
   const deviceInput = (t: HostTensor): DeviceTensor => {
@@ -206,9 +200,7 @@ describe.runIf(gpu.ok)(gpuTitle('captured sessions per batch bucket', gpu), () =
     const others = [logisticRegression(7), smallCnn(8)]
     for (let round = 0; round < 3; round++) {
       const loaded = await Promise.all(
-        others.map((f) =>
-          loadCapturedSession(f.bytes, device, runtime.generation, { ...opts, buckets: [1, 4, 16, 64] }),
-        ),
+        others.map((f) => loadCapturedSession(f.bytes, runtime.context(), { ...opts, buckets: [1, 4, 16, 64] })),
       )
       for (const s of loaded) await s.release()
       for (const rows of [3, 20]) {
